@@ -1,0 +1,1 @@
+//! The Argo CD HTTP client. OWNER: client helper (H3).

@@ -1,0 +1,1 @@
+//! Streaming ApplicationList decoder. OWNER: client helper (H3).

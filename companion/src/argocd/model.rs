@@ -1,0 +1,221 @@
+//! The subset of Argo CD's Application and managed-resource JSON that Preview Switch reads.
+//! Unknown fields are ignored, and `null` is accepted wherever Argo CD may send it (Go's
+//! encoder writes nil maps and slices as `null`), so a newer or older server still decodes.
+//! These are a foreign boundary: nothing outside the companion sees these names.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+/// `null` or absent → `T::default()`.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Application {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
+    pub spec: AppSpec,
+    #[serde(deserialize_with = "nullable")]
+    pub status: AppStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ObjectMeta {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub namespace: String,
+    #[serde(deserialize_with = "nullable")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
+    pub annotations: BTreeMap<String, String>,
+    pub creation_timestamp: Option<String>,
+    pub resource_version: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OwnerReference {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub controller: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AppSpec {
+    #[serde(deserialize_with = "nullable")]
+    pub project: String,
+    pub source: Option<Source>,
+    #[serde(deserialize_with = "nullable")]
+    pub sources: Vec<Source>,
+    #[serde(deserialize_with = "nullable")]
+    pub destination: Destination,
+}
+
+impl AppSpec {
+    /// `spec.source` followed by every `spec.sources[]` entry.
+    pub fn all_sources(&self) -> impl Iterator<Item = &Source> {
+        self.source.iter().chain(self.sources.iter())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Source {
+    #[serde(rename = "repoURL")]
+    pub repo_url: Option<String>,
+    pub path: Option<String>,
+    pub chart: Option<String>,
+    pub target_revision: Option<String>,
+    pub helm: Option<Helm>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Helm {
+    /// A YAML document as a string.
+    pub values: Option<String>,
+    /// The same as an object (Argo CD 2.6+).
+    pub values_object: Option<serde_json::Value>,
+    #[serde(deserialize_with = "nullable")]
+    pub parameters: Vec<HelmParameter>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HelmParameter {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Destination {
+    pub server: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AppStatus {
+    #[serde(deserialize_with = "nullable")]
+    pub sync: SyncStatus,
+    #[serde(deserialize_with = "nullable")]
+    pub health: HealthStatus,
+    pub operation_state: Option<OperationState>,
+    #[serde(deserialize_with = "nullable")]
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SyncStatus {
+    pub status: Option<String>,
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct HealthStatus {
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OperationState {
+    pub phase: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Summary {
+    #[serde(deserialize_with = "nullable")]
+    pub images: Vec<String>,
+    /// Plain URLs or `title|url`.
+    #[serde(rename = "externalURLs", deserialize_with = "nullable")]
+    pub external_urls: Vec<String>,
+}
+
+/// One item of `GET /api/v1/applications/{name}/managed-resources`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ManagedResource {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub version: String,
+    /// The live object as a JSON **string**; `"null"` when absent.
+    pub live_state: Option<String>,
+    /// The desired object as a JSON **string**; `"null"` when absent.
+    pub target_state: Option<String>,
+}
+
+/// The `managed-resources` response body.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ManagedResources {
+    #[serde(deserialize_with = "nullable")]
+    pub items: Vec<ManagedResource>,
+}
+
+/// `GET /api/version` (PascalCase keys).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct Version {
+    pub version: String,
+}
+
+/// Argo CD's error body: `{"error": "...", "code": 16, "message": "..."}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ApiError {
+    pub error: Option<String>,
+    pub code: Option<i64>,
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_generated_application_decodes() {
+        let raw = include_str!(
+            "../../../tests/fixtures/argocd/application-appset-generated-with-status.derived.json"
+        );
+        let app: Application = serde_json::from_str(raw).unwrap();
+        assert_eq!(app.metadata.owner_references[0].kind, "ApplicationSet");
+        assert_eq!(app.status.health.status.as_deref(), Some("Healthy"));
+        assert_eq!(
+            app.status.operation_state.unwrap().phase.as_deref(),
+            Some("Succeeded")
+        );
+    }
+
+    #[test]
+    fn nulls_where_go_writes_them_decode_as_empty() {
+        let app: Application = serde_json::from_str(
+            r#"{"metadata":{"name":"a","labels":null,"annotations":null,"ownerReferences":null},
+                "spec":{"sources":null,"destination":null},"status":{"summary":{"images":null,"externalURLs":null}}}"#,
+        )
+        .unwrap();
+        assert_eq!(app.metadata.name, "a");
+        assert!(app.metadata.labels.is_empty() && app.status.summary.images.is_empty());
+    }
+}

@@ -1,0 +1,1 @@
+//! `preview-switch demo`. OWNER: fake helper (H2).

@@ -1,0 +1,1 @@
+//! Native-messaging host. OWNER: host helper (H4).

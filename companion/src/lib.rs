@@ -1,0 +1,19 @@
+//! `preview-switch`: lists Argo CD PR previews and the cookie that routes to each, on the
+//! command line and as the browser extension's native-messaging host.
+//!
+//! Layout: [`core`] is pure (Argo CD JSON → previews); [`argocd`], [`config`], [`listing`],
+//! [`host`], [`fake`] and [`cli`] are shells that do I/O. [`main`] is the one entry point:
+//! mode detection, error printing and exit codes live there.
+
+pub mod argocd;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod demo;
+pub mod error;
+pub mod fake;
+pub mod host;
+pub mod listing;
+pub mod token;
+
+pub use cli::main;

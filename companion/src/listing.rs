@@ -1,0 +1,1 @@
+//! Listing orchestration: servers → previews. OWNER: core helper (H1).

@@ -1,0 +1,117 @@
+//! The wire contract between the `preview-switch` companion and the browser extension:
+//! what a preview is, how to route to it, and (in [`messages`]) the native-messaging
+//! requests, responses and error codes. Serde only, so it builds for native and wasm32.
+//!
+//! These types are also the `preview-switch list -o json` output: renaming a field is a
+//! breaking change for scripts and for installed extensions.
+
+pub mod messages;
+
+use serde::{Deserialize, Serialize};
+
+/// One PR preview: an Argo CD Application stamped out for a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    /// Base URL of the Argo CD server that holds the Application, e.g. `https://argocd.dev`.
+    pub server: String,
+    /// The environment: the configured server/context name, else `spec.destination.name`.
+    pub context: String,
+    /// The Application name, e.g. `courses-fe-pr-123`.
+    pub app: String,
+    /// The Application's namespace in Argo CD (usually `argocd`).
+    pub namespace: String,
+    /// The service the preview belongs to, e.g. `courses-fe`.
+    pub service: String,
+    /// The pull-request number.
+    pub pr: u64,
+    /// `status.sync.status`: Synced, OutOfSync, Unknown.
+    pub sync: Option<String>,
+    /// `status.health.status`: Healthy, Progressing, Degraded, Suspended, Missing, Unknown.
+    pub health: Option<String>,
+    /// `status.operationState.phase`: Running, Succeeded, Failed, Error, Terminating.
+    pub phase: Option<String>,
+    /// `status.sync.revision`: the deployed commit.
+    pub revision: Option<String>,
+    /// The deployed image tag, e.g. `dev-1a2b3c4`.
+    pub image_tag: Option<String>,
+    /// `metadata.creationTimestamp`, RFC 3339.
+    pub created_at: Option<String>,
+    pub links: Links,
+    /// Every way found to reach the preview, best first. Empty when `unroutable` is set.
+    pub routes: Vec<Route>,
+    /// Why no route could be found (or why the one found was refused); `null` when routable.
+    pub unroutable: Option<String>,
+}
+
+impl Preview {
+    /// The first route, the one the extension applies.
+    pub fn route(&self) -> Option<&Route> {
+        self.routes.first()
+    }
+
+    /// Whether some route of this preview applies to `host` (exact, case-insensitive).
+    pub fn routes_host(&self, host: &str) -> bool {
+        self.routes
+            .iter()
+            .any(|r| r.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    /// The Application's page in the Argo CD UI.
+    pub argocd: Option<String>,
+    /// The pull request's page, when the repository is known.
+    pub pull_request: Option<String>,
+}
+
+/// What a request must carry to reach a preview, and the hosts where that applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub kind: RouteKind,
+    /// Cookie or header name; an RFC 6265 token (validated by the companion and again by the extension).
+    pub name: String,
+    /// Cookie or header value; RFC 6265 cookie-octets.
+    pub value: String,
+    /// Exact host names (no scheme, no port, no wildcard) this route is meant for.
+    pub hosts: Vec<String>,
+    pub source: RouteSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    Cookie,
+    Header,
+}
+
+/// Where a route came from, first that applies (DESIGN §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteSource {
+    /// `preview-switch.io/cookie` and friends on the Application.
+    Annotation,
+    /// Read from the preview's live routing resources (HTTPRoute, Ingress...).
+    Discovery,
+    /// The config file's name template and hosts.
+    Config,
+}
+
+impl std::fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RouteKind::Cookie => "cookie",
+            RouteKind::Header => "header",
+        })
+    }
+}
+
+impl std::fmt::Display for RouteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RouteSource::Annotation => "annotation",
+            RouteSource::Discovery => "discovery",
+            RouteSource::Config => "config",
+        })
+    }
+}

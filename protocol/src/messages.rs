@@ -1,0 +1,1 @@
+//! Native-messaging requests, responses, events and error codes (PROTOCOL.md).
