@@ -1,9 +1,37 @@
 //! The pure core: Argo CD JSON in, `protocol::Preview` out. No I/O here (checked by the tidy
-//! test): no tokio, reqwest, std::fs or std::net. Shells fetch, this decides.
-//!
-//! OWNER: core helper (H1).
+//! test): no tokio, reqwest, std::fs or std::net. Shells fetch, this decides: which
+//! Applications are previews ([`selector`], [`preview`]), which cookie on which hosts reaches
+//! each one ([`routes`]), and whether a cookie is safe to hand to a browser ([`cookie`]).
 
 pub mod cookie;
 pub mod preview;
 pub mod routes;
 pub mod selector;
+
+/// The label and annotation keys Preview Switch reads on Applications (DESIGN §3).
+pub mod keys {
+    /// Label: the PR number, overriding every other source.
+    pub const PR: &str = "preview-switch.io/pr";
+    /// Label: the service name, overriding the name without its `-pr-<n>` suffix.
+    pub const SERVICE: &str = "preview-switch.io/service";
+    /// Annotation: the routing cookie's name.
+    pub const COOKIE: &str = "preview-switch.io/cookie";
+    /// Annotation: the routing cookie's value (default: the PR number).
+    pub const COOKIE_VALUE: &str = "preview-switch.io/cookie-value";
+    /// Annotation: comma-separated hosts the cookie applies to.
+    pub const HOSTS: &str = "preview-switch.io/hosts";
+    /// Annotation: the repository's https URL, for the pull-request link.
+    pub const REPO: &str = "preview-switch.io/repo";
+}
+
+/// Shows user input inside a message: quoted, control characters escaped, and cut short
+/// so a hostile megabyte-long annotation cannot flood a terminal or the popup.
+pub(crate) fn quoted(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head:?}... ({} bytes)", s.len())
+    }
+}

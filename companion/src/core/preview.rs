@@ -1,1 +1,576 @@
-//! TODO(H1)
+//! One Argo CD Application → one `protocol::Preview` (DESIGN §3): its PR number, service,
+//! environment, deployed image tag, status and links. Routes are left empty here and filled
+//! in by [`super::routes::resolve`] once the shell has gathered what routing needs.
+
+use protocol::{Links, Preview};
+use serde_json::Value;
+
+use super::keys;
+use crate::argocd::model::Application;
+
+/// Argo CD's default namespace for Applications, used when the projection dropped it.
+pub const DEFAULT_NAMESPACE: &str = "argocd";
+
+/// The PR number, first that applies: label `preview-switch.io/pr`; Helm `prNumber` in
+/// `valuesObject`, then parameters, then the `values` string; name suffix `-pr-<n>`.
+/// A candidate that is not a plain positive number (no sign, no leading zero, at most
+/// `u32::MAX`) does not apply, so the next source is tried.
+pub fn pr_number(app: &Application) -> Option<u64> {
+    let meta = &app.metadata;
+    meta.labels
+        .get(keys::PR)
+        .and_then(|v| parse_pr(v))
+        .or_else(|| helm_value(app, &["prNumber"]).and_then(|v| parse_pr(&v)))
+        .or_else(|| name_suffix(&meta.name).map(|(_, pr)| pr))
+}
+
+/// The service: label `preview-switch.io/service`, else the name without `-pr-<n>`, else the
+/// whole name.
+pub fn service_name(app: &Application) -> String {
+    if let Some(s) = app
+        .metadata
+        .labels
+        .get(keys::SERVICE)
+        .filter(|s| !s.trim().is_empty())
+    {
+        return s.trim().to_string();
+    }
+    let name = &app.metadata.name;
+    match name_suffix(name) {
+        Some((base, _)) => base.to_string(),
+        None => name.clone(),
+    }
+}
+
+/// The deployed image tag: from `status.summary.images`, the image whose repository name best
+/// matches the service (else the first with a tag); else Helm `imageTag` or `image.tag`.
+pub fn image_tag(app: &Application, service: &str) -> Option<String> {
+    let images: Vec<(&str, &str)> = app
+        .status
+        .summary
+        .images
+        .iter()
+        .filter_map(|i| split_image(i))
+        .collect();
+    let best = images
+        .iter()
+        .enumerate()
+        // Higher score wins; among equals the earlier image (max_by keeps the last, so
+        // compare the index reversed).
+        .max_by(|(ia, (ra, _)), (ib, (rb, _))| {
+            match_score(ra, service)
+                .cmp(&match_score(rb, service))
+                .then(ib.cmp(ia))
+        })
+        .map(|(_, (_, tag))| tag.to_string());
+    best.or_else(|| helm_value(app, &["imageTag"]))
+        .or_else(|| helm_value(app, &["image", "tag"]))
+}
+
+/// Builds the preview for `app`, or `None` when it has no PR number (it is not a preview).
+/// `context` is the configured server or context name; when empty, the destination
+/// cluster's name stands in. Routes are empty and `unroutable` is `None` until resolved.
+pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Option<Preview> {
+    let pr = pr_number(app)?;
+    let meta = &app.metadata;
+    let service = service_name(app);
+    let server = server_url.trim_end_matches('/').to_string();
+    let namespace = if meta.namespace.is_empty() {
+        DEFAULT_NAMESPACE.to_string()
+    } else {
+        meta.namespace.clone()
+    };
+    let dest = &app.spec.destination;
+    let context = context
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .or_else(|| dest.name.clone().filter(|n| !n.is_empty()))
+        .or_else(|| dest.server.clone())
+        .unwrap_or_default();
+    let links = Links {
+        argocd: Some(format!("{server}/applications/{namespace}/{}", meta.name)),
+        pull_request: meta
+            .annotations
+            .get(keys::REPO)
+            .and_then(|r| pull_request_url(r, pr)),
+    };
+    let status = &app.status;
+    Some(Preview {
+        context,
+        app: meta.name.clone(),
+        namespace,
+        pr,
+        sync: status.sync.status.clone(),
+        health: status.health.status.clone(),
+        phase: status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.phase.clone()),
+        revision: status.sync.revision.clone(),
+        image_tag: image_tag(app, &service),
+        created_at: meta.creation_timestamp.clone(),
+        links,
+        routes: Vec::new(),
+        unroutable: None,
+        service,
+        server,
+    })
+}
+
+/// Whether `app` is itself a preview: it has a PR number. Used to skip previews when
+/// looking for the base Application of a service.
+pub fn is_preview(app: &Application) -> bool {
+    pr_number(app).is_some()
+}
+
+/// The order of `list` output: service, then PR number, then server.
+pub fn sort(previews: &mut [Preview]) {
+    previews.sort_by(|a, b| {
+        a.service
+            .cmp(&b.service)
+            .then(a.pr.cmp(&b.pr))
+            .then(a.server.cmp(&b.server))
+            .then_with(|| a.app.cmp(&b.app))
+    });
+}
+
+/// `{repo}/pull/{pr}` when `repo` is the https URL of a repository (`host/owner/name`).
+pub fn pull_request_url(repo: &str, pr: u64) -> Option<String> {
+    let url = url::Url::parse(repo.trim()).ok()?;
+    if url.scheme() != "https"
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    if path.split('/').filter(|s| !s.is_empty()).count() < 2 {
+        return None;
+    }
+    let mut base = url.clone();
+    base.set_path(path);
+    Some(format!("{}/pull/{pr}", base.as_str().trim_end_matches('/')))
+}
+
+/// A PR number as written by a human or a template: digits only, no leading zero, non-zero,
+/// at most `u32::MAX` (GitHub and GitLab numbers are 32-bit).
+fn parse_pr(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
+    {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|n| *n <= u64::from(u32::MAX))
+}
+
+/// `(base, pr)` for a name ending in `-pr-<n>`.
+fn name_suffix(name: &str) -> Option<(&str, u64)> {
+    let (base, n) = name.rsplit_once("-pr-")?;
+    if base.is_empty() {
+        return None;
+    }
+    Some((base, parse_pr(n)?))
+}
+
+/// A Helm value by path, looking in every source: `valuesObject`, then `parameters` (dotted
+/// name), then the `values` YAML string. Strings and integers come back as text.
+fn helm_value(app: &Application, path: &[&str]) -> Option<String> {
+    let helms = || app.spec.all_sources().filter_map(|s| s.helm.as_ref());
+    helms()
+        .find_map(|h| h.values_object.as_ref().and_then(|v| scalar_at(v, path)))
+        .or_else(|| {
+            let dotted = path.join(".");
+            helms().find_map(|h| {
+                h.parameters
+                    .iter()
+                    .find(|p| p.name == dotted && !p.value.trim().is_empty())
+                    .map(|p| p.value.trim().to_string())
+            })
+        })
+        .or_else(|| {
+            helms().find_map(|h| {
+                let values = h.values.as_deref()?;
+                // Cheap pre-check: most values strings never mention the key.
+                if !values.contains(path[path.len() - 1]) {
+                    return None;
+                }
+                let v: Value = serde_norway::from_str(values).ok()?;
+                scalar_at(&v, path)
+            })
+        })
+}
+
+fn scalar_at(v: &Value, path: &[&str]) -> Option<String> {
+    let mut cur = v;
+    for key in path {
+        cur = cur.get(key)?;
+    }
+    match cur {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) if n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `(repository name, tag)` of an image reference such as
+/// `registry:5000/team/courses-fe:dev-1a2b3c4@sha256:...`; `None` without a tag.
+fn split_image(image: &str) -> Option<(&str, &str)> {
+    let image = image.split('@').next()?;
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = image[last_slash..].rsplit_once(':')?;
+    (!repo.is_empty() && !tag.is_empty()).then_some((repo, tag))
+}
+
+/// How well an image's repository name matches the service.
+fn match_score(repo: &str, service: &str) -> u8 {
+    if repo == service {
+        3
+    } else if repo.contains(service) {
+        2
+    } else if !repo.is_empty() && service.contains(repo) {
+        1
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Application from JSON, as the client decodes it.
+    pub(crate) fn app(json: Value) -> Application {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// A real fixture: YAML → JSON → Application, as the API would send it.
+    fn fixture(yaml: &str) -> Application {
+        let v: Value = serde_norway::from_str(yaml).unwrap();
+        app(v)
+    }
+
+    #[test]
+    fn pr_number_sources_in_order() {
+        let table: Vec<(&str, Value, Option<u64>)> = vec![
+            (
+                "label wins over everything",
+                serde_json::json!({"metadata": {"name": "web-pr-7", "labels": {"preview-switch.io/pr": "42"}},
+                    "spec": {"source": {"helm": {"valuesObject": {"prNumber": "9"}}}}}),
+                Some(42),
+            ),
+            (
+                "valuesObject string",
+                serde_json::json!({"metadata": {"name": "web-pr-7"},
+                    "spec": {"source": {"helm": {"valuesObject": {"prNumber": "123"}}}}}),
+                Some(123),
+            ),
+            (
+                "valuesObject number in spec.sources",
+                serde_json::json!({"metadata": {"name": "web"},
+                    "spec": {"sources": [{"repoURL": "x"}, {"helm": {"valuesObject": {"prNumber": 55}}}]}}),
+                Some(55),
+            ),
+            (
+                "helm parameter",
+                serde_json::json!({"metadata": {"name": "web"},
+                    "spec": {"source": {"helm": {"parameters": [{"name": "image.tag", "value": "x"}, {"name": "prNumber", "value": "77"}]}}}}),
+                Some(77),
+            ),
+            (
+                "helm values string",
+                serde_json::json!({"metadata": {"name": "web"},
+                    "spec": {"source": {"helm": {"values": "prNumber: \"31\"\nimage:\n  tag: dev-abc\n"}}}}),
+                Some(31),
+            ),
+            (
+                "name suffix",
+                serde_json::json!({"metadata": {"name": "courses-fe-pr-123"}}),
+                Some(123),
+            ),
+            (
+                "bad label falls through to the name",
+                serde_json::json!({"metadata": {"name": "web-pr-8", "labels": {"preview-switch.io/pr": "8a"}}}),
+                Some(8),
+            ),
+            (
+                "negative valuesObject falls through",
+                serde_json::json!({"metadata": {"name": "web-pr-8"},
+                    "spec": {"source": {"helm": {"valuesObject": {"prNumber": -3}}}}}),
+                Some(8),
+            ),
+            (
+                "no PR anywhere",
+                serde_json::json!({"metadata": {"name": "courses-fe"}}),
+                None,
+            ),
+            (
+                "huge",
+                serde_json::json!({"metadata": {"name": "web-pr-4294967296"}}),
+                None,
+            ),
+            (
+                "u32::MAX is fine",
+                serde_json::json!({"metadata": {"name": "web-pr-4294967295"}}),
+                Some(4_294_967_295),
+            ),
+            (
+                "leading zero",
+                serde_json::json!({"metadata": {"name": "web-pr-007"}}),
+                None,
+            ),
+            (
+                "zero",
+                serde_json::json!({"metadata": {"name": "web-pr-0"}}),
+                None,
+            ),
+            (
+                "sign",
+                serde_json::json!({"metadata": {"name": "web-pr-+5"}}),
+                None,
+            ),
+            (
+                "float",
+                serde_json::json!({"metadata": {"name": "web"},
+                "spec": {"source": {"helm": {"valuesObject": {"prNumber": 5.5}}}}}),
+                None,
+            ),
+            (
+                "only the suffix",
+                serde_json::json!({"metadata": {"name": "-pr-5"}}),
+                None,
+            ),
+        ];
+        for (what, json, want) in table {
+            assert_eq!(pr_number(&app(json)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn service_from_label_else_name_without_suffix() {
+        let table = [
+            (
+                serde_json::json!({"metadata": {"name": "courses-fe-pr-123"}}),
+                "courses-fe",
+            ),
+            (
+                serde_json::json!({"metadata": {"name": "x-pr-1", "labels": {"preview-switch.io/service": "courses"}}}),
+                "courses",
+            ),
+            (
+                serde_json::json!({"metadata": {"name": "team-pr-api-pr-9"}}),
+                "team-pr-api",
+            ),
+            (
+                serde_json::json!({"metadata": {"name": "standalone"}}),
+                "standalone",
+            ),
+        ];
+        for (json, want) in table {
+            assert_eq!(service_name(&app(json)), want);
+        }
+    }
+
+    #[test]
+    fn image_tag_prefers_the_services_image() {
+        let a = app(serde_json::json!({"metadata": {"name": "courses-fe-pr-1"},
+        "status": {"summary": {"images": [
+            "docker.io/library/nginx:1.27",
+            "registry.example:5000/team/courses-fe:dev-1a2b3c4",
+            "ghcr.io/team/courses-fe-sidecar:v2",
+        ]}}}));
+        assert_eq!(image_tag(&a, "courses-fe").as_deref(), Some("dev-1a2b3c4"));
+        // No image matches the service: the first one with a tag.
+        assert_eq!(image_tag(&a, "billing").as_deref(), Some("1.27"));
+        // Digest-only and untagged references have no tag.
+        let b = app(serde_json::json!({"status": {"summary": {"images": [
+            "registry.example:5000/team/web", "web@sha256:abcd"]}},
+            "spec": {"source": {"helm": {"valuesObject": {"image": {"tag": "dev-9f8e7d6"}}}}}}));
+        assert_eq!(image_tag(&b, "web").as_deref(), Some("dev-9f8e7d6"));
+        let c = app(serde_json::json!({"spec": {"source": {"helm": {
+            "valuesObject": {"imageTag": "dev-0000001"}, "parameters": [{"name": "image.tag", "value": "other"}]}}}}));
+        assert_eq!(image_tag(&c, "web").as_deref(), Some("dev-0000001"));
+    }
+
+    #[test]
+    fn derive_a_typical_pr_generator_application() {
+        let a = app(serde_json::json!({
+            "metadata": {"name": "courses-fe-pr-123", "namespace": "argocd",
+                "labels": {"type": "pr"},
+                "annotations": {"preview-switch.io/repo": "https://github.com/acme/courses-fe.git"},
+                "creationTimestamp": "2025-05-01T10:00:00Z"},
+            "spec": {"source": {"helm": {"valuesObject": {"prNumber": "123", "imageTag": "dev-1a2b3c4"}}},
+                "destination": {"name": "dev-cluster", "namespace": "courses-fe-pr-123"}},
+            "status": {"sync": {"status": "Synced", "revision": "1a2b3c4d"}, "health": {"status": "Healthy"},
+                "operationState": {"phase": "Succeeded"}}
+        }));
+        let p = derive(&a, "https://argocd.dev/", Some("dev")).unwrap();
+        assert_eq!(p.server, "https://argocd.dev");
+        assert_eq!(p.context, "dev");
+        assert_eq!(
+            (p.app.as_str(), p.service.as_str(), p.pr),
+            ("courses-fe-pr-123", "courses-fe", 123)
+        );
+        assert_eq!(
+            p.links.argocd.as_deref(),
+            Some("https://argocd.dev/applications/argocd/courses-fe-pr-123")
+        );
+        assert_eq!(
+            p.links.pull_request.as_deref(),
+            Some("https://github.com/acme/courses-fe/pull/123")
+        );
+        assert_eq!(p.image_tag.as_deref(), Some("dev-1a2b3c4"));
+        assert_eq!(p.revision.as_deref(), Some("1a2b3c4d"));
+        assert_eq!(p.phase.as_deref(), Some("Succeeded"));
+        assert_eq!(p.created_at.as_deref(), Some("2025-05-01T10:00:00Z"));
+        assert!(p.routes.is_empty() && p.unroutable.is_none());
+        // Without a configured context name, the destination cluster names the environment.
+        assert_eq!(
+            derive(&a, "https://argocd.dev", None).unwrap().context,
+            "dev-cluster"
+        );
+    }
+
+    #[test]
+    fn pull_request_link_needs_an_https_repository_url() {
+        let table = [
+            (
+                "https://github.com/acme/web",
+                Some("https://github.com/acme/web/pull/5"),
+            ),
+            (
+                "https://github.com/acme/web/",
+                Some("https://github.com/acme/web/pull/5"),
+            ),
+            (
+                "https://git.example.com/group/sub/web.git",
+                Some("https://git.example.com/group/sub/web/pull/5"),
+            ),
+            ("http://github.com/acme/web", None),
+            ("github.com/acme/web", None),
+            ("acme/web", None),
+            ("https://github.com/acme", None),
+            ("https://user:pw@github.com/acme/web", None),
+            ("https://github.com/acme/web?x=1", None),
+            ("javascript:alert(1)", None),
+        ];
+        for (repo, want) in table {
+            assert_eq!(pull_request_url(repo, 5).as_deref(), want, "{repo}");
+        }
+    }
+
+    #[test]
+    fn real_fixture_helm_valuesobject_is_not_a_preview() {
+        // A real Application with a nested valuesObject but no prNumber and no -pr-<n>
+        // suffix: it must not be listed as a preview.
+        let a = fixture(include_str!(
+            "../../../tests/fixtures/argocd/application-helm-valuesobject.yaml"
+        ));
+        assert_eq!(a.metadata.name, "argo-workflows");
+        assert_eq!(pr_number(&a), None);
+        assert!(derive(&a, "https://argocd.dev", None).is_none());
+        assert!(!is_preview(&a));
+    }
+
+    #[test]
+    fn real_fixture_helm_valuesobject_with_a_pr_label() {
+        let mut a = fixture(include_str!(
+            "../../../tests/fixtures/argocd/application-helm-valuesobject.yaml"
+        ));
+        a.metadata.labels.insert(keys::PR.into(), "17".into());
+        let p = derive(&a, "https://argocd.dev", None).unwrap();
+        assert_eq!((p.pr, p.service.as_str()), (17, "argo-workflows"));
+        // destination.name is `in-cluster` in the fixture.
+        assert_eq!(p.context, "in-cluster");
+        assert_eq!(
+            p.links.argocd.as_deref(),
+            Some("https://argocd.dev/applications/argocd/argo-workflows")
+        );
+        assert_eq!((p.sync, p.health, p.image_tag), (None, None, None));
+    }
+
+    #[test]
+    fn real_fixture_reference_spec_renamed_as_a_preview() {
+        let mut a = fixture(include_str!(
+            "../../../tests/fixtures/argocd/application-reference-spec.yaml"
+        ));
+        assert_eq!(pr_number(&a), None, "guestbook has no PR number");
+        a.metadata.name = "guestbook-pr-4".into();
+        let p = derive(&a, "https://argocd.example", Some("prod")).unwrap();
+        assert_eq!(
+            (p.pr, p.service.as_str(), p.context.as_str()),
+            (4, "guestbook", "prod")
+        );
+        // Its helm parameters name other things (escaped dotted keys); none is an image tag.
+        assert_eq!(p.image_tag, None);
+        assert_eq!(p.namespace, "argocd");
+    }
+
+    #[test]
+    fn real_fixture_appset_generated_application() {
+        let json: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/argocd/application-appset-generated-with-status.derived.json"
+        ))
+        .unwrap();
+        let mut a = app(json);
+        // Generated by an ApplicationSet, labelled `preview: "true"`, but nothing says which PR.
+        assert_eq!(pr_number(&a), None);
+        a.metadata.name = "velero-test-pr-12".into();
+        let p = derive(&a, "https://argocd.dev", None).unwrap();
+        assert_eq!(p.service, "velero-test");
+        assert_eq!(p.namespace, "argo-cd");
+        assert_eq!(p.context, "gke-alpha-01-europe-west1");
+        assert_eq!(p.sync.as_deref(), Some("Synced"));
+        assert_eq!(p.revision.as_deref(), Some("rev1"));
+        assert_eq!(p.health.as_deref(), Some("Healthy"));
+        assert_eq!(p.phase.as_deref(), Some("Succeeded"));
+        assert_eq!(
+            p.image_tag.as_deref(),
+            Some("latest"),
+            "nginx:latest is the only image"
+        );
+        assert_eq!(p.created_at.as_deref(), Some("2024-03-04T21:30:33Z"));
+        assert_eq!(
+            p.links.argocd.as_deref(),
+            Some("https://argocd.dev/applications/argo-cd/velero-test-pr-12")
+        );
+        assert_eq!(p.links.pull_request, None);
+    }
+
+    #[test]
+    fn sorted_by_service_then_pr_then_server() {
+        let mk = |service: &str, pr: u64, server: &str| {
+            let mut p = derive(
+                &app(serde_json::json!({"metadata": {"name": format!("{service}-pr-{pr}")}})),
+                server,
+                None,
+            )
+            .unwrap();
+            p.service = service.into();
+            p
+        };
+        let mut v = vec![
+            mk("web", 2, "b"),
+            mk("api", 9, "a"),
+            mk("web", 2, "a"),
+            mk("web", 10, "a"),
+        ];
+        sort(&mut v);
+        let got: Vec<_> = v
+            .iter()
+            .map(|p| (p.service.as_str(), p.pr, p.server.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("api", 9, "a"),
+                ("web", 2, "a"),
+                ("web", 2, "b"),
+                ("web", 10, "a")
+            ]
+        );
+    }
+}

@@ -1,4 +1,20 @@
-//! Route derivation. OWNER: core helper (H1).
+//! Route derivation (DESIGN §3): which cookie (or header) on which hosts reaches a preview.
+//! Three sources, first that yields a route wins, each recorded as the route's `source`:
+//! 1. annotations on the preview's Application ([`from_annotations`]);
+//! 2. discovery in the preview's managed resources: Linkerd / Gateway API HTTPRoute cookie
+//!    regex matches and ingress-nginx canary Ingresses ([`from_managed_resources`]);
+//! 3. the config file's [`RouteTemplate`] ([`from_template`]).
+//!
+//! Hosts come from the route itself, else the base (non-PR) Application's external URLs
+//! ([`hosts_from_base_app`]), else the template. [`resolve`] combines what the shell gathered;
+//! every name, value and host passes [`super::cookie`] before it becomes a `Route`.
+
+use protocol::{Preview, Route, RouteKind, RouteSource};
+use serde_json::Value;
+
+use super::cookie::{validate_host, validate_pair};
+use super::{keys, preview, quoted};
+use crate::argocd::model::{Application, ManagedResource};
 
 /// A config-file route rule (source 3): a cookie name template such as `team-{service}-pr`,
 /// an optional value template (default: the PR number) and host templates.
@@ -9,4 +25,1189 @@ pub struct RouteTemplate {
     pub value: Option<String>,
     #[serde(default)]
     pub hosts: Vec<String>,
+}
+
+/// The cookie-header regex forms we can read a cookie from (PLATFORM E). The mesh anchors the
+/// regex at both ends and browsers join cookies with `"; "`, so these are the prefixes and
+/// suffixes that match a cookie anywhere in the header.
+const REGEX_PREFIXES: &[&str] = &[
+    "(^|.*; )",
+    "(^|.*;\\s*)",
+    "(^|.*;\\s?)",
+    "(^|.*; ?)",
+    "(^|.*;\\s)",
+];
+const REGEX_SUFFIXES: &[&str] = &["(;.*|$)", "($|;.*)"];
+const REGEX_FORM: &str = "(^|.*; )NAME=VALUE(;.*|$)";
+
+/// ingress-nginx canary annotations.
+const NGINX_CANARY: &str = "nginx.ingress.kubernetes.io/canary";
+const NGINX_BY_COOKIE: &str = "nginx.ingress.kubernetes.io/canary-by-cookie";
+const NGINX_BY_HEADER: &str = "nginx.ingress.kubernetes.io/canary-by-header";
+const NGINX_BY_HEADER_VALUE: &str = "nginx.ingress.kubernetes.io/canary-by-header-value";
+/// The cookie or header value that makes ingress-nginx send a request to the canary.
+const NGINX_ALWAYS: &str = "always";
+
+/// Source 1: the `preview-switch.io/cookie`, `-cookie-value` and `-hosts` annotations.
+/// `None` without a cookie annotation; `Some(Err)` when any part is invalid (a bad name,
+/// value or host is never passed on). Hosts may be empty: they are filled in later.
+pub fn from_annotations(app: &Application, pr: u64) -> Option<Result<Route, String>> {
+    let ann = &app.metadata.annotations;
+    let name = ann.get(keys::COOKIE)?.trim().to_string();
+    Some((|| {
+        let value = match ann.get(keys::COOKIE_VALUE) {
+            Some(v) => v.trim().to_string(),
+            None => pr.to_string(),
+        };
+        validate_pair(&name, &value).map_err(|why| {
+            let which = if why.starts_with("cookie value") {
+                keys::COOKIE_VALUE
+            } else {
+                keys::COOKIE
+            };
+            format!("{why}: fix the annotation {which}")
+        })?;
+        let mut hosts = Vec::new();
+        for h in ann
+            .get(keys::HOSTS)
+            .map(String::as_str)
+            .unwrap_or("")
+            .split(',')
+        {
+            if h.trim().is_empty() {
+                continue;
+            }
+            let h = validate_host(h)
+                .map_err(|why| format!("{why}: fix the annotation {}", keys::HOSTS))?;
+            push_unique(&mut hosts, h);
+        }
+        Ok(Route {
+            kind: RouteKind::Cookie,
+            name,
+            value,
+            hosts,
+            source: RouteSource::Annotation,
+        })
+    })())
+}
+
+/// What discovery made of one routing resource among the preview's managed resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The resource, e.g. `HTTPRoute faces/web-pr-123`.
+    pub resource: String,
+    /// The route it defines (hosts from the resource itself, possibly none), or why it
+    /// defines none that Preview Switch can use.
+    pub route: Result<Route, String>,
+}
+
+/// Source 2: reads every HTTPRoute (`policy.linkerd.io`, `gateway.networking.k8s.io`) and
+/// Ingress among `resources`. Other kinds are ignored; a resource whose state is missing or
+/// not JSON yields an `Err` entry, never a panic.
+pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> {
+    let mut out = Vec::new();
+    for r in resources {
+        let http_route = r.kind == "HTTPRoute"
+            && matches!(
+                r.group.as_str(),
+                "policy.linkerd.io" | "gateway.networking.k8s.io"
+            );
+        let ingress =
+            r.kind == "Ingress" && matches!(r.group.as_str(), "networking.k8s.io" | "extensions");
+        if !http_route && !ingress {
+            continue;
+        }
+        let resource = if r.namespace.is_empty() {
+            format!("{} {}", r.kind, r.name)
+        } else {
+            format!("{} {}/{}", r.kind, r.namespace, r.name)
+        };
+        let routes = match state(r) {
+            Err(why) => vec![Err(why)],
+            Ok(obj) if http_route => http_route_cookies(&obj),
+            Ok(obj) => vec![ingress_canary(&obj)],
+        };
+        for route in routes {
+            let d = Discovered {
+                resource: resource.clone(),
+                route,
+            };
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// Reads `NAME` and `VALUE` from a cookie-header regex of the form
+/// `(^|.*; )NAME=VALUE(;.*|$)`, undoing regex escapes (`team\-web\-pr` → `team-web-pr`).
+/// Anything that is not a literal name and value is refused with the reason.
+pub fn parse_cookie_regex(pattern: &str) -> Result<(String, String), String> {
+    let q = quoted(pattern);
+    let body = REGEX_PREFIXES
+        .iter()
+        .find_map(|p| pattern.strip_prefix(p))
+        .and_then(|rest| REGEX_SUFFIXES.iter().find_map(|s| rest.strip_suffix(s)))
+        .ok_or_else(|| format!("cookie regex {q} is not of the form {REGEX_FORM}"))?;
+    let mut literal = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() || e == ' ' => literal.push(e),
+                Some(e) => {
+                    return Err(format!(
+                        "cookie regex {q} uses the escape \\{e}, which matches more than one text: only literal names and values are understood"
+                    ));
+                }
+                None => return Err(format!("cookie regex {q} ends with a lone backslash")),
+            },
+            // An unescaped '.' matches itself too, so the literal text still routes.
+            '.' => literal.push('.'),
+            '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' => {
+                return Err(format!(
+                    "cookie regex {q} uses the operator {c:?} between the prefix and suffix: only a literal NAME=VALUE is understood"
+                ));
+            }
+            c => literal.push(c),
+        }
+    }
+    let (name, value) = literal
+        .split_once('=')
+        .ok_or_else(|| format!("cookie regex {q} has no '=' between the name and the value"))?;
+    validate_pair(name, value).map_err(|why| format!("cookie regex {q}: {why}"))?;
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Hosts of the base Application's `status.summary.externalURLs` (plain URLs or
+/// `title|url`), deduplicated, in order; invalid ones are left out.
+pub fn hosts_from_base_app(app: &Application) -> Vec<String> {
+    let mut hosts = Vec::new();
+    for entry in &app.status.summary.external_urls {
+        let raw = entry.rsplit('|').next().unwrap_or_default().trim();
+        let Ok(url) = url::Url::parse(raw) else {
+            continue;
+        };
+        if !matches!(url.scheme(), "http" | "https") {
+            continue;
+        }
+        if let Some(h) = url.host_str().and_then(|h| validate_host(h).ok()) {
+            push_unique(&mut hosts, h);
+        }
+    }
+    hosts
+}
+
+/// The base Application of `service` among `apps` (the answer to a `name=` query): the one
+/// named exactly `service` that is not itself a preview.
+pub fn pick_base_app<'a>(apps: &'a [Application], service: &str) -> Option<&'a Application> {
+    apps.iter()
+        .find(|a| a.metadata.name == service && !preview::is_preview(a))
+}
+
+/// Source 3: expands `{service}`, `{pr}` and `{context}` in a config template and validates
+/// the result. Hosts may be empty (the base app's are used then).
+pub fn from_template(
+    t: &RouteTemplate,
+    service: &str,
+    pr: u64,
+    context: &str,
+) -> Result<Route, String> {
+    let vars = Vars {
+        service,
+        pr,
+        context,
+    };
+    let name = vars
+        .expand(&t.cookie)
+        .map_err(|why| format!("route template cookie: {why}"))?;
+    let value = match &t.value {
+        Some(v) => vars
+            .expand(v)
+            .map_err(|why| format!("route template value: {why}"))?,
+        None => pr.to_string(),
+    };
+    validate_pair(&name, &value)
+        .map_err(|why| format!("{why}: fix the route template in the config file"))?;
+    Ok(Route {
+        kind: RouteKind::Cookie,
+        name,
+        value,
+        hosts: template_hosts(t, &vars)?,
+        source: RouteSource::Config,
+    })
+}
+
+/// What the base-app lookup found, for host filling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseHosts {
+    /// Not looked up: no route needed hosts (see [`needs_base_hosts`]).
+    NotLooked,
+    /// No non-preview Application is named after the service.
+    NoBaseApp,
+    /// The base app's hosts; possibly none.
+    Found(Vec<String>),
+    /// The lookup failed; the error as a user should read it.
+    Failed(String),
+}
+
+/// Everything the shell gathered for one preview.
+#[derive(Debug, Clone)]
+pub struct Gathered<'a> {
+    /// [`from_annotations`].
+    pub annotation: Option<Result<Route, String>>,
+    /// [`from_managed_resources`] of the fetched managed resources, or the fetch error;
+    /// `None` when they were not fetched (see [`needs_discovery`]).
+    pub discovery: Option<Result<Vec<Discovered>, String>>,
+    pub base_hosts: BaseHosts,
+    /// The server's route template from the config file, if any.
+    pub template: Option<&'a RouteTemplate>,
+}
+
+/// Whether the managed resources must be fetched: the annotations define no route.
+pub fn needs_discovery(annotation: &Option<Result<Route, String>>) -> bool {
+    annotation.is_none()
+}
+
+/// Whether the base app must be looked up: the chosen route has no hosts of its own.
+pub fn needs_base_hosts(preview: &Preview, gathered: &Gathered<'_>) -> bool {
+    matches!(candidates(preview, gathered), Ok(c) if c.iter().any(|r| r.hosts.is_empty()))
+}
+
+/// Combines what was gathered into the preview's routes, best first, or the reason it is
+/// unroutable (naming the sources tried and what to add).
+pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, String> {
+    let candidates = candidates(preview, gathered)?;
+    let service = &preview.service;
+    let mut routes = Vec::new();
+    let mut missing = Vec::new();
+    for mut route in candidates {
+        if route.hosts.is_empty() {
+            let mut tried = Vec::new();
+            match &gathered.base_hosts {
+                BaseHosts::Found(h) if !h.is_empty() => route.hosts = h.clone(),
+                BaseHosts::Found(_) => {
+                    tried.push(format!("the base app {service} has no externalURLs"))
+                }
+                BaseHosts::NoBaseApp => tried.push(format!("there is no base app named {service}")),
+                BaseHosts::NotLooked => tried.push("the base app was not looked up".to_string()),
+                BaseHosts::Failed(e) => {
+                    return Err(format!(
+                        "could not look up the base app {service} for the hosts of cookie {}: {e}",
+                        route.name
+                    ));
+                }
+            }
+            if route.hosts.is_empty() {
+                match gathered.template {
+                    Some(t) => match template_hosts(t, &Vars::of(preview)) {
+                        Ok(h) if !h.is_empty() => route.hosts = h,
+                        Ok(_) => tried.push("the route template lists no hosts".to_string()),
+                        Err(e) => tried.push(e),
+                    },
+                    None => tried.push("no route template is configured".to_string()),
+                }
+            }
+            if route.hosts.is_empty() {
+                missing.push(format!(
+                    "cookie {}={} from {} ({})",
+                    route.name,
+                    route.value,
+                    route.source,
+                    tried.join("; ")
+                ));
+                continue;
+            }
+        }
+        routes.push(route);
+    }
+    if routes.is_empty() {
+        return Err(format!(
+            "no hosts for {}: add the annotation {} or give the base app {service} an externalURL",
+            missing.join(", "),
+            keys::HOSTS
+        ));
+    }
+    Ok(routes)
+}
+
+/// Sets the preview's routes, or its `unroutable` reason.
+pub fn apply(preview: &mut Preview, resolved: Result<Vec<Route>, String>) {
+    match resolved {
+        Ok(routes) => {
+            preview.routes = routes;
+            preview.unroutable = None;
+        }
+        Err(why) => {
+            preview.routes.clear();
+            preview.unroutable = Some(why);
+        }
+    }
+}
+
+/// The routes of the first source that yields any, before host filling.
+fn candidates(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, String> {
+    let mut tried = Vec::new();
+    match &gathered.annotation {
+        Some(Ok(route)) => return Ok(vec![route.clone()]),
+        Some(Err(why)) => return Err(format!("refused the routing annotations: {why}")),
+        None => tried.push(format!("annotations: no {} annotation", keys::COOKIE)),
+    }
+    match &gathered.discovery {
+        Some(Err(e)) => {
+            return Err(format!(
+                "could not read the routing resources of {}: {e}",
+                preview.app
+            ));
+        }
+        Some(Ok(found)) => {
+            let mut routes: Vec<Route> = Vec::new();
+            for route in found.iter().filter_map(|d| d.route.as_ref().ok()) {
+                match routes.iter_mut().find(|r| {
+                    (r.kind, &r.name, &r.value) == (route.kind, &route.name, &route.value)
+                }) {
+                    Some(same) => route
+                        .hosts
+                        .iter()
+                        .for_each(|h| push_unique(&mut same.hosts, h.clone())),
+                    None => routes.push(route.clone()),
+                }
+            }
+            if !routes.is_empty() {
+                // Cookies first (they work in both extension modes), then the ones whose
+                // value is this PR's number; otherwise the resources' order.
+                let pr = preview.pr.to_string();
+                routes.sort_by_key(|r| (r.kind != RouteKind::Cookie, r.value != pr));
+                return Ok(routes);
+            }
+            if found.is_empty() {
+                tried.push("discovery: no HTTPRoute or Ingress among the managed resources".into());
+            } else {
+                let why: Vec<String> = found
+                    .iter()
+                    .filter_map(|d| {
+                        d.route
+                            .as_ref()
+                            .err()
+                            .map(|e| format!("{} {e}", d.resource))
+                    })
+                    .collect();
+                tried.push(format!("discovery: {}", why.join("; ")));
+            }
+        }
+        None => tried.push("discovery: not checked".into()),
+    }
+    match gathered.template {
+        Some(t) => {
+            let route = from_template(t, &preview.service, preview.pr, &preview.context)?;
+            return Ok(vec![route]);
+        }
+        None => tried.push(format!("config: no route template for {}", preview.context)),
+    }
+    Err(format!(
+        "no route found ({}): add the annotation {} to the Application {}, a cookie RegularExpression match {REGEX_FORM} to its HTTPRoute, or a route template to the config file",
+        tried.join("; "),
+        keys::COOKIE,
+        preview.app
+    ))
+}
+
+/// The template variables.
+struct Vars<'a> {
+    service: &'a str,
+    pr: u64,
+    context: &'a str,
+}
+
+impl<'a> Vars<'a> {
+    fn of(p: &'a Preview) -> Self {
+        Vars {
+            service: &p.service,
+            pr: p.pr,
+            context: &p.context,
+        }
+    }
+
+    /// Replaces `{service}`, `{pr}` and `{context}`; any other `{...}` is an error.
+    fn expand(&self, template: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(template.len() + 16);
+        let mut rest = template;
+        while let Some(open) = rest.find(['{', '}']) {
+            out.push_str(&rest[..open]);
+            if rest[open..].starts_with('}') {
+                return Err(format!("{} has a '}}' without '{{'", quoted(template)));
+            }
+            let Some(len) = rest[open..].find('}') else {
+                return Err(format!("{} has a '{{' without '}}'", quoted(template)));
+            };
+            match &rest[open + 1..open + len] {
+                "service" => out.push_str(self.service),
+                "pr" => out.push_str(&self.pr.to_string()),
+                "context" => out.push_str(self.context),
+                other => {
+                    return Err(format!(
+                        "{} uses the unknown placeholder {{{other}}}: use {{service}}, {{pr}} or {{context}}",
+                        quoted(template)
+                    ));
+                }
+            }
+            rest = &rest[open + len + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn template_hosts(t: &RouteTemplate, vars: &Vars<'_>) -> Result<Vec<String>, String> {
+    let mut hosts = Vec::new();
+    for h in &t.hosts {
+        let h = vars
+            .expand(h)
+            .map_err(|why| format!("route template hosts: {why}"))?;
+        let h = validate_host(&h)
+            .map_err(|why| format!("{why}: fix the route template hosts in the config file"))?;
+        push_unique(&mut hosts, h);
+    }
+    Ok(hosts)
+}
+
+/// The resource's object: `liveState`, else `targetState` (JSON strings, `"null"` when
+/// absent). A state that is not a JSON object is skipped in favour of the other.
+fn state(r: &ManagedResource) -> Result<Value, String> {
+    let mut first_error = None;
+    for (what, s) in [
+        ("liveState", &r.live_state),
+        ("targetState", &r.target_state),
+    ] {
+        let Some(s) = s
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "null")
+        else {
+            continue;
+        };
+        match serde_json::from_str::<Value>(s) {
+            Ok(v) if v.is_object() => return Ok(v),
+            Ok(_) => first_error.get_or_insert(format!("has a {what} that is not a JSON object")),
+            Err(e) => {
+                first_error.get_or_insert(format!("has a {what} that is not valid JSON ({e})"))
+            }
+        };
+    }
+    Err(first_error.unwrap_or_else(|| "has neither a live nor a target state".into()))
+}
+
+/// The cookie routes of an HTTPRoute: one entry per cookie header match, or one `Err` saying
+/// why there is none.
+fn http_route_cookies(obj: &Value) -> Vec<Result<Route, String>> {
+    let spec = &obj["spec"];
+    let mut hosts = Vec::new();
+    for h in spec["hostnames"].as_array().into_iter().flatten() {
+        // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
+        if let Some(h) = h.as_str().and_then(|h| validate_host(h).ok()) {
+            push_unique(&mut hosts, h);
+        }
+    }
+    let mut out = Vec::new();
+    let matches = spec["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["matches"].as_array().into_iter().flatten());
+    for m in matches {
+        let headers: Vec<&Value> = m["headers"].as_array().into_iter().flatten().collect();
+        let is_cookie = |h: &&Value| {
+            h["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("cookie"))
+        };
+        let cookies: Vec<&Value> = headers.iter().copied().filter(is_cookie).collect();
+        let Some(cookie) = cookies.first() else {
+            continue;
+        };
+        let others: Vec<&str> = headers
+            .iter()
+            .filter(|h| !is_cookie(h))
+            .filter_map(|h| h["name"].as_str())
+            .collect();
+        out.push((|| {
+            if cookies.len() > 1 {
+                return Err("has a match that needs two cookies at once, which one route cannot set".to_string());
+            }
+            if !others.is_empty() {
+                return Err(format!(
+                    "has a cookie match that also needs the header {}, which a cookie alone cannot satisfy",
+                    others.join(", ")
+                ));
+            }
+            let kind = cookie["type"].as_str().unwrap_or("Exact");
+            if kind != "RegularExpression" {
+                return Err(format!(
+                    "has a cookie match of type {kind}: only RegularExpression matches of the form {REGEX_FORM} are understood"
+                ));
+            }
+            let pattern = cookie["value"].as_str().unwrap_or_default();
+            let (name, value) = parse_cookie_regex(pattern)?;
+            Ok(Route {
+                kind: RouteKind::Cookie,
+                name,
+                value,
+                hosts: hosts.clone(),
+                source: RouteSource::Discovery,
+            })
+        })());
+    }
+    if out.is_empty() {
+        out.push(Err(
+            "has no cookie header match of type RegularExpression".to_string()
+        ));
+    }
+    out
+}
+
+/// An ingress-nginx canary Ingress: `canary-by-cookie` (value `always`) or `canary-by-header`
+/// (its `-value`, else `always`).
+fn ingress_canary(obj: &Value) -> Result<Route, String> {
+    let ann = &obj["metadata"]["annotations"];
+    let get = |k: &str| ann[k].as_str().map(str::trim).filter(|s| !s.is_empty());
+    if get(NGINX_CANARY) != Some("true") {
+        return Err(format!(
+            "is not an ingress-nginx canary ({NGINX_CANARY} is not \"true\")"
+        ));
+    }
+    let mut hosts = Vec::new();
+    for rule in obj["spec"]["rules"].as_array().into_iter().flatten() {
+        if let Some(h) = rule["host"].as_str().and_then(|h| validate_host(h).ok()) {
+            push_unique(&mut hosts, h);
+        }
+    }
+    let (kind, name, value) = if let Some(name) = get(NGINX_BY_COOKIE) {
+        (RouteKind::Cookie, name, NGINX_ALWAYS)
+    } else if let Some(name) = get(NGINX_BY_HEADER) {
+        (
+            RouteKind::Header,
+            name,
+            get(NGINX_BY_HEADER_VALUE).unwrap_or(NGINX_ALWAYS),
+        )
+    } else {
+        return Err(format!(
+            "is a canary without {NGINX_BY_COOKIE} or {NGINX_BY_HEADER} (weight-only canaries cannot be chosen per browser)"
+        ));
+    };
+    validate_pair(name, value).map_err(|why| format!("has {why}"))?;
+    Ok(Route {
+        kind,
+        name: name.to_string(),
+        value: value.to_string(),
+        hosts,
+        source: RouteSource::Discovery,
+    })
+}
+
+fn push_unique(v: &mut Vec<String>, s: String) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn app(json: Value) -> Application {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn annotated(pairs: &[(&str, &str)]) -> Application {
+        let ann: BTreeMap<&str, &str> = pairs.iter().copied().collect();
+        app(json!({"metadata": {"name": "courses-fe-pr-123", "annotations": ann}}))
+    }
+
+    fn cookie(name: &str, value: &str, hosts: &[&str], source: RouteSource) -> Route {
+        Route {
+            kind: RouteKind::Cookie,
+            name: name.into(),
+            value: value.into(),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            source,
+        }
+    }
+
+    /// A Kubernetes object as Argo CD's managed-resources endpoint returns it: the object as
+    /// a JSON string in `liveState`, `targetState` `"null"`.
+    fn managed(obj: &Value) -> ManagedResource {
+        let (group, version) = obj["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+        ManagedResource {
+            group: group.into(),
+            version: version.into(),
+            kind: obj["kind"].as_str().unwrap().into(),
+            namespace: obj["metadata"]["namespace"].as_str().unwrap_or("").into(),
+            name: obj["metadata"]["name"].as_str().unwrap().into(),
+            live_state: Some(obj.to_string()),
+            target_state: Some("null".into()),
+        }
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    const LINKERD_V1BETA3: &str = include_str!(
+        "../../../tests/fixtures/linkerd/httproute-policy.linkerd.io-v1beta3-smiley-router.yaml"
+    );
+    const LINKERD_V1BETA2: &str = include_str!(
+        "../../../tests/fixtures/linkerd/httproute-policy.linkerd.io-v1beta2-header-routing-smiley-a-b.yaml"
+    );
+    const GATEWAY_V1: &str = include_str!(
+        "../../../tests/fixtures/linkerd/httproute-gateway.networking.k8s.io-v1-header-matching-conformance.yaml"
+    );
+
+    /// The regex a team writes in its preview HTTPRoute (DESIGN §1), with escaped hyphens.
+    const COURSES_REGEX: &str = r"(^|.*; )team\-courses\-fe\-pr=123(;.*|$)";
+
+    fn preview_of(name: &str) -> Preview {
+        let a = app(json!({"metadata": {"name": name, "namespace": "argocd"}}));
+        preview::derive(&a, "https://argocd.dev", Some("dev")).unwrap()
+    }
+
+    fn gathered() -> Gathered<'static> {
+        Gathered {
+            annotation: None,
+            discovery: Some(Ok(Vec::new())),
+            base_hosts: BaseHosts::NotLooked,
+            template: None,
+        }
+    }
+
+    #[test]
+    fn annotations_give_a_route_or_a_reason() {
+        let table: Vec<(&[(&str, &str)], Option<Result<Route, &str>>)> = vec![
+            (&[], None),
+            (&[(keys::HOSTS, "a.example.com")], None),
+            (
+                &[(keys::COOKIE, "team-courses-fe-pr")],
+                Some(Ok(cookie(
+                    "team-courses-fe-pr",
+                    "123",
+                    &[],
+                    RouteSource::Annotation,
+                ))),
+            ),
+            (
+                &[
+                    (keys::COOKIE, " svc "),
+                    (keys::COOKIE_VALUE, "blue"),
+                    (
+                        keys::HOSTS,
+                        " Courses.Example.com, ,api.example.com,courses.example.com ",
+                    ),
+                ],
+                Some(Ok(cookie(
+                    "svc",
+                    "blue",
+                    &["courses.example.com", "api.example.com"],
+                    RouteSource::Annotation,
+                ))),
+            ),
+            (
+                &[(keys::COOKIE, "a;b")],
+                Some(Err(
+                    "cookie name \"a;b\" contains ';' which would end the cookie: fix the annotation preview-switch.io/cookie",
+                )),
+            ),
+            (
+                &[(keys::COOKIE, "x=1; Domain=evil.test")],
+                Some(Err(
+                    "contains '=' which would split the name from the value",
+                )),
+            ),
+            (
+                &[
+                    (keys::COOKIE, "svc"),
+                    (keys::COOKIE_VALUE, "1; Domain=evil.test"),
+                ],
+                Some(Err(
+                    "';' which would end the cookie: fix the annotation preview-switch.io/cookie-value",
+                )),
+            ),
+            (
+                &[
+                    (keys::COOKIE, "svc"),
+                    (keys::HOSTS, "a.example.com,*.example.com"),
+                ],
+                Some(Err(
+                    "wildcard: list each exact host name instead: fix the annotation preview-switch.io/hosts",
+                )),
+            ),
+            (&[(keys::COOKIE, "")], Some(Err("cookie name is empty"))),
+        ];
+        for (pairs, want) in table {
+            let got = from_annotations(&annotated(pairs), 123);
+            match (got, want) {
+                (None, None) => {}
+                (Some(Ok(r)), Some(Ok(w))) => assert_eq!(r, w),
+                (Some(Err(e)), Some(Err(w))) => assert!(e.contains(w), "{pairs:?}: {e}"),
+                (got, want) => panic!("{pairs:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn real_linkerd_and_gateway_routes_without_a_cookie_match_discover_nothing() {
+        // The three real fixtures route on weights or on ordinary headers (x-faces-user,
+        // version, color): none has a `cookie` RegularExpression match, so there is no
+        // cookie to set, and each says so instead of inventing one.
+        for text in [LINKERD_V1BETA3, LINKERD_V1BETA2, GATEWAY_V1] {
+            let found = from_managed_resources(&[managed(&yaml(text))]);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(
+                found[0].route,
+                Err("has no cookie header match of type RegularExpression".into())
+            );
+        }
+        let found = from_managed_resources(&[managed(&yaml(LINKERD_V1BETA3))]);
+        assert_eq!(found[0].resource, "HTTPRoute faces/smiley-router");
+    }
+
+    #[test]
+    fn linkerd_v1beta3_route_with_a_cookie_regex_is_discovered() {
+        let mut obj = yaml(LINKERD_V1BETA3);
+        obj["spec"]["rules"][0]["matches"] = json!([{"headers": [{"name": "Cookie", "type": "RegularExpression", "value": COURSES_REGEX}]}]);
+        let found = from_managed_resources(&[managed(&obj)]);
+        assert_eq!(
+            found,
+            [Discovered {
+                resource: "HTTPRoute faces/smiley-router".into(),
+                route: Ok(cookie(
+                    "team-courses-fe-pr",
+                    "123",
+                    &[],
+                    RouteSource::Discovery
+                )),
+            }]
+        );
+    }
+
+    #[test]
+    fn linkerd_v1beta2_cookie_match_next_to_another_header_is_refused() {
+        // The real fixture's match needs x-faces-user; with a cookie added to the same match
+        // both would be required, and Preview Switch only sets the cookie.
+        let mut obj = yaml(LINKERD_V1BETA2);
+        obj["spec"]["rules"][0]["matches"][0]["headers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "cookie", "type": "RegularExpression", "value": COURSES_REGEX}));
+        let found = from_managed_resources(&[managed(&obj)]);
+        let err = found[0].route.clone().unwrap_err();
+        assert!(err.contains("also needs the header x-faces-user"), "{err}");
+    }
+
+    #[test]
+    fn gateway_route_cookie_match_takes_the_exact_hostnames() {
+        let mut obj = yaml(GATEWAY_V1);
+        obj["spec"]["hostnames"] =
+            json!(["Courses.Example.com", "*.example.com", "api.example.com"]);
+        obj["spec"]["rules"][1]["matches"] = json!([
+            {"headers": [{"name": "cookie", "type": "RegularExpression", "value": r"(^|.*; )team\-api\-pr=7(;.*|$)"}]},
+            {"headers": [{"name": "cookie", "value": "team-api-pr=7"}]},
+        ]);
+        let found = from_managed_resources(&[managed(&obj)]);
+        assert_eq!(
+            found[0].route,
+            Ok(cookie(
+                "team-api-pr",
+                "7",
+                &["courses.example.com", "api.example.com"],
+                RouteSource::Discovery
+            ))
+        );
+        assert!(
+            found[1]
+                .route
+                .clone()
+                .unwrap_err()
+                .contains("of type Exact")
+        );
+    }
+
+    #[test]
+    fn nginx_canary_ingress_by_cookie_and_by_header() {
+        let ingress = |ann: Value| {
+            managed(
+                &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web-canary", "namespace": "web", "annotations": ann},
+                "spec": {"rules": [{"host": "web.example.com"}, {"host": "web.example.com"}]}}),
+            )
+        };
+        let found = from_managed_resources(&[
+            ingress(json!({NGINX_CANARY: "true", NGINX_BY_COOKIE: "web-canary"})),
+            ingress(
+                json!({NGINX_CANARY: "true", NGINX_BY_HEADER: "X-Canary", NGINX_BY_HEADER_VALUE: "pr-5"}),
+            ),
+            ingress(json!({"kubernetes.io/ingress.class": "nginx"})),
+        ]);
+        assert_eq!(
+            found[0].route,
+            Ok(cookie(
+                "web-canary",
+                "always",
+                &["web.example.com"],
+                RouteSource::Discovery
+            ))
+        );
+        let header = found[1].route.clone().unwrap();
+        assert_eq!(
+            (header.kind, header.name.as_str(), header.value.as_str()),
+            (RouteKind::Header, "X-Canary", "pr-5")
+        );
+        assert!(
+            found[2]
+                .route
+                .clone()
+                .unwrap_err()
+                .contains("not an ingress-nginx canary")
+        );
+    }
+
+    #[test]
+    fn broken_states_are_skipped_with_a_reason() {
+        let mut good = yaml(LINKERD_V1BETA3);
+        good["spec"]["rules"][0]["matches"] = json!([{"headers": [{"name": "cookie", "type": "RegularExpression", "value": COURSES_REGEX}]}]);
+        let base = managed(&good);
+        let with = |live: Option<&str>, target: Option<&str>| ManagedResource {
+            live_state: live.map(Into::into),
+            target_state: target.map(Into::into),
+            ..base.clone()
+        };
+        let table: Vec<(ManagedResource, Result<&str, &str>)> = vec![
+            (
+                with(Some("{not json"), Some("null")),
+                Err("has a liveState that is not valid JSON"),
+            ),
+            (
+                with(Some("[1,2]"), None),
+                Err("has a liveState that is not a JSON object"),
+            ),
+            (
+                with(Some("null"), Some("null")),
+                Err("has neither a live nor a target state"),
+            ),
+            (
+                with(None, None),
+                Err("has neither a live nor a target state"),
+            ),
+            (
+                with(Some("null"), Some(&good.to_string())),
+                Ok("team-courses-fe-pr"),
+            ),
+            // A garbled live state with a good target: the target is used.
+            (
+                with(Some("{\"spec\":"), Some(&good.to_string())),
+                Ok("team-courses-fe-pr"),
+            ),
+        ];
+        for (r, want) in table {
+            let found = from_managed_resources(&[r.clone()]);
+            match (&found[0].route, want) {
+                (Ok(route), Ok(name)) => assert_eq!(route.name, name),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{e}"),
+                (got, want) => panic!("{r:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        // Other kinds are not routing resources.
+        let svc = ManagedResource {
+            kind: "Service".into(),
+            group: String::new(),
+            ..base
+        };
+        assert!(from_managed_resources(&[svc]).is_empty());
+    }
+
+    #[test]
+    fn cookie_regexes_are_read_or_refused() {
+        let ok: &[(&str, (&str, &str))] = &[
+            (COURSES_REGEX, ("team-courses-fe-pr", "123")),
+            ("(^|.*; )team-web-pr=42(;.*|$)", ("team-web-pr", "42")),
+            (r"(^|.*;\s*)svc\.pr=v1\.2($|;.*)", ("svc.pr", "v1.2")),
+            ("(^|.*; )svc=v1.2(;.*|$)", ("svc", "v1.2")),
+            (r"(^|.*; )svc_pr=a\=b(;.*|$)", ("svc_pr", "a=b")),
+        ];
+        for (pattern, (name, value)) in ok {
+            assert_eq!(
+                parse_cookie_regex(pattern),
+                Ok((name.to_string(), value.to_string())),
+                "{pattern}"
+            );
+        }
+        let refused: &[(&str, &str)] = &[
+            (
+                "team-web-pr=42",
+                "is not of the form (^|.*; )NAME=VALUE(;.*|$)",
+            ),
+            ("(^|.*; )team-web-pr=42", "is not of the form"),
+            (r"(^|.*; )team\-web\-pr=\d+(;.*|$)", "uses the escape \\d"),
+            (
+                "(^|.*; )team-web-pr=(42|43)(;.*|$)",
+                "uses the operator '('",
+            ),
+            ("(^|.*; )team-web-pr=4*(;.*|$)", "uses the operator '*'"),
+            ("(^|.*; )team-web-pr(;.*|$)", "has no '='"),
+            (
+                r"(^|.*; )x\=1\;\ Domain\=evil\.test=1(;.*|$)",
+                "';' which would end the cookie",
+            ),
+            (r"(^|.*; )a\;b=1(;.*|$)", "cookie name \"a;b\" contains ';'"),
+            (r"(^|.*; )=1(;.*|$)", "cookie name is empty"),
+            (r"(^|.*; )a=(;.*|$)", "cookie value is empty"),
+            (r"(^|.*; )a=1\(;.*|$)", "ends with a lone backslash"),
+        ];
+        for (pattern, want) in refused {
+            let err = parse_cookie_regex(pattern).unwrap_err();
+            assert!(err.contains(want), "{pattern}: {err}");
+        }
+    }
+
+    #[test]
+    fn base_app_hosts_from_external_urls() {
+        let base = app(
+            json!({"metadata": {"name": "courses-fe"}, "status": {"summary": {"externalURLs": [
+                "https://courses.example.com/",
+                "Docs|https://docs.example.com/x",
+                "https://COURSES.example.com:8443/a",
+                "not a url",
+                "ftp://files.example.com/",
+                "http://10.0.0.1/",
+            ]}}}),
+        );
+        assert_eq!(
+            hosts_from_base_app(&base),
+            ["courses.example.com", "docs.example.com", "10.0.0.1"]
+        );
+        let pr = app(
+            json!({"metadata": {"name": "courses-fe", "labels": {"preview-switch.io/pr": "3"}}}),
+        );
+        let other = app(json!({"metadata": {"name": "courses-fe-admin"}}));
+        let apps = [other, pr, base.clone()];
+        assert_eq!(pick_base_app(&apps, "courses-fe"), Some(&base));
+        assert_eq!(pick_base_app(&apps[..2], "courses-fe"), None);
+    }
+
+    #[test]
+    fn templates_expand_and_validate() {
+        let t = |cookie: &str, value: Option<&str>, hosts: &[&str]| RouteTemplate {
+            cookie: cookie.into(),
+            value: value.map(Into::into),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        };
+        assert_eq!(
+            from_template(
+                &t(
+                    "team-{service}-pr",
+                    None,
+                    &["{service}.{context}.example.com"]
+                ),
+                "courses-fe",
+                9,
+                "dev"
+            ),
+            Ok(cookie(
+                "team-courses-fe-pr",
+                "9",
+                &["courses-fe.dev.example.com"],
+                RouteSource::Config
+            ))
+        );
+        assert_eq!(
+            from_template(&t("pr", Some("{service}-{pr}"), &[]), "web", 9, "dev").map(|r| r.value),
+            Ok("web-9".into())
+        );
+        let refused: &[(RouteTemplate, &str, &str)] = &[
+            (
+                t("team-{svc}-pr", None, &[]),
+                "web",
+                "unknown placeholder {svc}: use {service}, {pr} or {context}",
+            ),
+            (t("team-{service", None, &[]), "web", "'{' without '}'"),
+            (t("team}", None, &[]), "web", "'}' without '{'"),
+            // A hostile service label must not smuggle attributes through the template.
+            (
+                t("team-{service}-pr", None, &[]),
+                "x; Domain=evil.test",
+                "contains ';' which would end the cookie",
+            ),
+            (
+                t("svc", None, &["*.{context}.example.com"]),
+                "web",
+                "wildcard",
+            ),
+        ];
+        for (tpl, service, want) in refused {
+            let err = from_template(tpl, service, 9, "dev").unwrap_err();
+            assert!(err.contains(want), "{tpl:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn annotation_beats_discovery_beats_config() {
+        let p = preview_of("courses-fe-pr-123");
+        let tpl = RouteTemplate {
+            cookie: "team-{service}-pr".into(),
+            value: None,
+            hosts: vec!["tpl.example.com".into()],
+        };
+        let discovered = vec![Discovered {
+            resource: "HTTPRoute x/y".into(),
+            route: Ok(cookie(
+                "disc",
+                "123",
+                &["disc.example.com"],
+                RouteSource::Discovery,
+            )),
+        }];
+        let ann = cookie("ann", "123", &["ann.example.com"], RouteSource::Annotation);
+        let mut g = Gathered {
+            annotation: Some(Ok(ann.clone())),
+            discovery: Some(Ok(discovered)),
+            template: Some(&tpl),
+            ..gathered()
+        };
+        assert_eq!(resolve(&p, &g), Ok(vec![ann]));
+        g.annotation = None;
+        assert_eq!(resolve(&p, &g).unwrap()[0].name, "disc");
+        g.discovery = Some(Ok(Vec::new()));
+        assert_eq!(
+            resolve(&p, &g),
+            Ok(vec![cookie(
+                "team-courses-fe-pr",
+                "123",
+                &["tpl.example.com"],
+                RouteSource::Config
+            )])
+        );
+    }
+
+    #[test]
+    fn discovered_cookies_come_first_and_this_prs_value_first() {
+        let p = preview_of("web-pr-5");
+        let d = |name: &str, value: &str, kind: RouteKind| Discovered {
+            resource: format!("HTTPRoute web/{name}"),
+            route: Ok(Route {
+                kind,
+                ..cookie(name, value, &["web.example.com"], RouteSource::Discovery)
+            }),
+        };
+        let g = Gathered {
+            discovery: Some(Ok(vec![
+                d("hdr", "5", RouteKind::Header),
+                d("old", "4", RouteKind::Cookie),
+                d("web-pr", "5", RouteKind::Cookie),
+                d("web-pr", "5", RouteKind::Cookie),
+            ])),
+            ..gathered()
+        };
+        let names: Vec<String> = resolve(&p, &g)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["web-pr", "old", "hdr"]);
+    }
+
+    #[test]
+    fn hosts_come_from_the_route_else_the_base_app_else_the_template() {
+        let p = preview_of("courses-fe-pr-123");
+        let tpl = RouteTemplate {
+            cookie: "unused".into(),
+            value: None,
+            hosts: vec!["{service}.{context}.example.com".into()],
+        };
+        let bare = cookie("team-courses-fe-pr", "123", &[], RouteSource::Annotation);
+        let mut g = Gathered {
+            annotation: Some(Ok(bare)),
+            discovery: None,
+            ..gathered()
+        };
+        assert!(needs_base_hosts(&p, &g));
+        assert!(!needs_discovery(&g.annotation));
+
+        g.base_hosts = BaseHosts::Found(vec!["courses.example.com".into()]);
+        assert_eq!(resolve(&p, &g).unwrap()[0].hosts, ["courses.example.com"]);
+
+        g.base_hosts = BaseHosts::Found(Vec::new());
+        g.template = Some(&tpl);
+        let r = resolve(&p, &g).unwrap();
+        // The annotation's cookie, with the template's hosts.
+        assert_eq!(
+            (r[0].name.as_str(), r[0].source),
+            ("team-courses-fe-pr", RouteSource::Annotation)
+        );
+        assert_eq!(r[0].hosts, ["courses-fe.dev.example.com"]);
+
+        g.template = None;
+        g.base_hosts = BaseHosts::NoBaseApp;
+        let err = resolve(&p, &g).unwrap_err();
+        assert_eq!(
+            err,
+            "no hosts for cookie team-courses-fe-pr=123 from annotation (there is no base app named courses-fe; no route template is configured): add the annotation preview-switch.io/hosts or give the base app courses-fe an externalURL"
+        );
+
+        g.base_hosts = BaseHosts::Failed(
+            "example.dev answered 500 for the application courses-fe: boom".into(),
+        );
+        let err = resolve(&p, &g).unwrap_err();
+        assert!(err.starts_with("could not look up the base app courses-fe for the hosts of cookie team-courses-fe-pr: example.dev answered 500"), "{err}");
+    }
+
+    #[test]
+    fn unroutable_reasons_name_every_source_tried() {
+        let p = preview_of("courses-fe-pr-123");
+        let g = Gathered {
+            discovery: Some(Ok(from_managed_resources(&[managed(&yaml(
+                LINKERD_V1BETA3,
+            ))]))),
+            ..gathered()
+        };
+        assert!(!needs_base_hosts(&p, &g));
+        assert_eq!(
+            resolve(&p, &g).unwrap_err(),
+            "no route found (annotations: no preview-switch.io/cookie annotation; discovery: HTTPRoute faces/smiley-router has no cookie header match of type RegularExpression; config: no route template for dev): add the annotation preview-switch.io/cookie to the Application courses-fe-pr-123, a cookie RegularExpression match (^|.*; )NAME=VALUE(;.*|$) to its HTTPRoute, or a route template to the config file"
+        );
+
+        let g = Gathered {
+            discovery: Some(Err("argocd.dev answered 500: boom".into())),
+            ..gathered()
+        };
+        assert_eq!(
+            resolve(&p, &g).unwrap_err(),
+            "could not read the routing resources of courses-fe-pr-123: argocd.dev answered 500: boom"
+        );
+
+        let g = Gathered {
+            annotation: Some(Err("cookie name is empty".into())),
+            ..gathered()
+        };
+        assert_eq!(
+            resolve(&p, &g).unwrap_err(),
+            "refused the routing annotations: cookie name is empty"
+        );
+
+        let mut p2 = p.clone();
+        apply(&mut p2, resolve(&p, &g));
+        assert!(p2.routes.is_empty() && p2.unroutable.as_deref().unwrap().contains("refused"));
+        apply(
+            &mut p2,
+            Ok(vec![cookie(
+                "a",
+                "1",
+                &["a.example.com"],
+                RouteSource::Config,
+            )]),
+        );
+        assert!(p2.unroutable.is_none() && p2.routes_host("A.example.com"));
+    }
 }
