@@ -686,7 +686,8 @@ mod tests {
 
     #[test]
     fn annotations_give_a_route_or_a_reason() {
-        let table: Vec<(&[(&str, &str)], Option<Result<Route, &str>>)> = vec![
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Result<Route, &'a str>>);
+        let table: Vec<Case<'_>> = vec![
             (&[], None),
             (&[(keys::HOSTS, "a.example.com")], None),
             (
@@ -912,7 +913,7 @@ mod tests {
             ),
         ];
         for (r, want) in table {
-            let found = from_managed_resources(&[r.clone()]);
+            let found = from_managed_resources(std::slice::from_ref(&r));
             match (&found[0].route, want) {
                 (Ok(route), Ok(name)) => assert_eq!(route.name, name),
                 (Err(e), Err(w)) => assert!(e.contains(w), "{e}"),
