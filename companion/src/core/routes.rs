@@ -294,8 +294,8 @@ pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>,
                 BaseHosts::NotLooked => tried.push("the base app was not looked up".to_string()),
                 BaseHosts::Failed(e) => {
                     return Err(format!(
-                        "could not look up the base app {service} for the hosts of cookie {}: {e}",
-                        route.name
+                        "could not look up the base app {service} for the hosts of {} {}: {e}",
+                        route.kind, route.name
                     ));
                 }
             }
@@ -311,7 +311,8 @@ pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>,
             }
             if route.hosts.is_empty() {
                 missing.push(format!(
-                    "cookie {}={} from {} ({})",
+                    "{} {}={} from {} ({})",
+                    route.kind,
                     route.name,
                     route.value,
                     route.source,
