@@ -459,10 +459,10 @@ impl<S: Source> Host<S> {
                 history.pop_front();
             }
         }
-        if let Some(path) = &self.cache_file {
-            if let Err(e) = cache::store(path, &snap) {
-                tracing::warn!("cannot write the listing cache {}: {e}", path.display());
-            }
+        if let Some(path) = &self.cache_file
+            && let Err(e) = cache::store(path, &snap)
+        {
+            tracing::warn!("cannot write the listing cache {}: {e}", path.display());
         }
         self.current.send_replace(Some(snap));
     }
@@ -579,14 +579,14 @@ impl<S: Source> Host<S> {
 
     /// One page of `snap` from `offset`, as large as fits in a frame.
     fn answer(&self, id: u64, snap: &Snapshot, host: Option<&str>, offset: usize) -> Reply {
-        if snap.previews.is_empty() {
-            if let Some(first) = snap.failures.first() {
-                // Nothing to show and a reason: the popup shows the error and its fix.
-                return Reply::Error(ErrorReply {
-                    id: Some(id),
-                    error: first.error.clone(),
-                });
-            }
+        // Nothing to show and a reason: the popup shows the error and its fix.
+        if snap.previews.is_empty()
+            && let Some(first) = snap.failures.first()
+        {
+            return Reply::Error(ErrorReply {
+                id: Some(id),
+                error: first.error.clone(),
+            });
         }
         let matching: Vec<&Preview> = snap
             .previews

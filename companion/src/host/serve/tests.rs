@@ -48,6 +48,8 @@ fn preview(app: &str, pr: u64) -> Preview {
     }
 }
 
+type FeedRx = mpsc::UnboundedReceiver<Result<(), ErrorBody>>;
+
 /// A scripted source: fetch returns whatever `previews`/`failures` hold now, optionally
 /// held back by a gate; `watch` hands out feeds the test pushes into.
 #[derive(Clone, Default)]
@@ -58,7 +60,7 @@ struct Fake {
     hang: bool,
     fetches: Arc<AtomicUsize>,
     watches: Arc<AtomicUsize>,
-    feeds: Arc<Mutex<VecDeque<mpsc::UnboundedReceiver<Result<(), ErrorBody>>>>>,
+    feeds: Arc<Mutex<VecDeque<FeedRx>>>,
 }
 
 impl Fake {
