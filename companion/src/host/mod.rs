@@ -35,9 +35,9 @@ pub const FIREFOX_EXTENSION_ID: &str = "preview-switch@previewswitch.io";
 /// Who launched the host, as the browser told us on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// Chrome family: argv[1] is `chrome-extension://<id>/`.
+    /// Chrome family: `argv[1]` is `chrome-extension://<id>/`.
     Chrome { origin: String },
-    /// Firefox: argv[1] is the host manifest's path, argv[2] the add-on id.
+    /// Firefox: `argv[1]` is the host manifest's path, `argv[2]` the add-on id.
     Firefox {
         manifest: PathBuf,
         extension_id: String,
@@ -84,8 +84,8 @@ impl AllowedOrigins {
     }
 }
 
-/// Recognises a browser launch from the full argument list (argv[0] included):
-/// `chrome-extension://<id>/` as argv[1] (Chrome on Windows adds `--parent-window=N`),
+/// Recognises a browser launch from the full argument list (`argv[0]` included):
+/// `chrome-extension://<id>/` as `argv[1]` (Chrome on Windows adds `--parent-window=N`),
 /// or Firefox's `<manifest>.json <add-on id>`. Anything else is a normal CLI call.
 pub fn detect_browser_launch(args: &[OsString]) -> Option<Caller> {
     let first = args.get(1)?.to_str()?;

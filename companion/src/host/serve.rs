@@ -93,7 +93,14 @@ struct Host<S> {
 /// One connection's writer and subscription.
 struct Port {
     tx: mpsc::Sender<Vec<u8>>,
-    subscription: Mutex<Option<(u64, AbortHandle)>>,
+    subscription: Mutex<Option<Subscription>>,
+}
+
+struct Subscription {
+    /// The `subscribe` request's id, named by every event.
+    id: u64,
+    /// The task pushing events; `None` for the moment between claiming and starting it.
+    task: Option<AbortHandle>,
 }
 
 impl Port {
@@ -104,8 +111,9 @@ impl Port {
     }
 
     fn stop_subscription(&self) {
-        if let Some((_, handle)) = self.subscription.lock().expect("lock").take() {
-            handle.abort();
+        let sub = self.subscription.lock().expect("lock").take();
+        if let Some(task) = sub.and_then(|s| s.task) {
+            task.abort();
         }
     }
 }
@@ -493,12 +501,18 @@ impl<S: Source> Host<S> {
                 }),
             },
             RequestBody::Subscribe => {
-                let existing = port
-                    .subscription
-                    .lock()
-                    .expect("lock")
-                    .as_ref()
-                    .map(|s| s.0);
+                // Claim the port's one subscription slot before any await, so two
+                // concurrent `subscribe`s agree on one subscription.
+                let existing = {
+                    let mut slot = port.subscription.lock().expect("lock");
+                    match &*slot {
+                        Some(sub) => Some(sub.id),
+                        None => {
+                            *slot = Some(Subscription { id, task: None });
+                            None
+                        }
+                    }
+                };
                 if let Some(subscription) = existing {
                     Reply::Subscribed(Subscribed { id, subscription })
                 } else {
@@ -510,10 +524,10 @@ impl<S: Source> Host<S> {
                     .await;
                     let task = tokio::spawn(self.clone().subscription(id, port.tx.clone()));
                     let mut slot = port.subscription.lock().expect("lock");
-                    match &*slot {
-                        // A concurrent subscribe won the race: keep one feed per port.
-                        Some(_) => task.abort(),
-                        None => *slot = Some((id, task.abort_handle())),
+                    match &mut *slot {
+                        Some(sub) if sub.id == id => sub.task = Some(task.abort_handle()),
+                        // Unsubscribed (or disconnected) while the answer was queued.
+                        _ => task.abort(),
                     }
                     return;
                 }

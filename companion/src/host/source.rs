@@ -167,6 +167,41 @@ mod tests {
 
     use super::*;
 
+    fn target(name: &str, url: &str) -> ServerTarget {
+        ServerTarget {
+            name: name.into(),
+            url: url.parse().unwrap(),
+            token: crate::token::Token::new("s3cr3t-token-value"),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(30),
+            route_template: None,
+            origin: "env".into(),
+        }
+    }
+
+    #[test]
+    fn servers_for_hello_and_the_cache_key_carry_no_token() {
+        let source = ListingSource {
+            targets: vec![
+                target("dev", "https://argocd.dev/"),
+                target("prod", "https://argocd.prod"),
+            ],
+        };
+        let servers = source.servers();
+        assert_eq!(servers[0].url, "https://argocd.dev");
+        assert_eq!(servers[1].name, "prod");
+        let json = serde_json::to_string(&servers).unwrap();
+        assert!(!json.contains("s3cr3t"), "{json}");
+        assert_eq!(
+            source.failure_url("prod (https://argocd.prod)"),
+            "https://argocd.prod"
+        );
+        assert_eq!(source.failure_url("elsewhere"), "elsewhere");
+    }
+
     #[test]
     fn every_error_variant_maps_to_its_code() {
         let io = || std::io::Error::other("disk full");
