@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 pub use logging::init_logging;
 pub use serve::{Ending, HostOptions, run};
-pub use source::{ListingSource, Source, to_wire};
+pub use source::{FailingSource, ListingSource, Source, to_wire};
 
 /// The host name browsers know the companion by (lowercase alnum, `_` and `.`).
 pub const HOST_NAME: &str = "io.previewswitch.companion";

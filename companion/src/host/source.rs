@@ -103,6 +103,41 @@ impl Source for ListingSource {
     }
 }
 
+/// A source that only reports one error: the host still starts when the configuration is
+/// broken, so the popup shows the `config` error and its fix instead of "host exited".
+#[derive(Debug, Clone)]
+pub struct FailingSource {
+    pub error: ErrorBody,
+}
+
+impl FailingSource {
+    pub fn new(error: &Error) -> FailingSource {
+        FailingSource {
+            error: to_wire(error),
+        }
+    }
+}
+
+impl Source for FailingSource {
+    fn servers(&self) -> Vec<ServerInfo> {
+        Vec::new()
+    }
+
+    async fn fetch(&self) -> Fetched {
+        Fetched {
+            previews: Vec::new(),
+            failures: vec![ServerFailure {
+                server: String::new(),
+                error: self.error.clone(),
+            }],
+        }
+    }
+
+    async fn watch(&self, _index: usize) -> Result<ChangeFeed, ErrorBody> {
+        Err(self.error.clone())
+    }
+}
+
 impl ListingSource {
     /// `listing::ServerFailure::server` is a display string naming the server; map it back
     /// to the target's base URL, which is what `Preview::server` holds.

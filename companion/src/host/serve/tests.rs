@@ -815,3 +815,24 @@ fn diff_reports_each_kind_of_change_once() {
     );
     assert!(diff(Some(&new), &new).is_empty());
 }
+
+#[tokio::test]
+async fn a_broken_config_is_answered_as_a_config_error_not_a_dead_host() {
+    let source = crate::host::FailingSource::new(&crate::error::Error::Usage(
+        "no Argo CD server configured: set ARGOCD_SERVER or run `argocd login`".into(),
+    ));
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let (host_r, host_w) = tokio::io::split(theirs);
+    let task = tokio::spawn(run(host_r, host_w, None, source, options(None)));
+    let (mut reader, mut writer) = tokio::io::split(ours);
+    let body = br#"{"id":1,"type":"list"}"#;
+    writer.write_all(&framed(body)).await.unwrap();
+    writer.shutdown().await.unwrap();
+    let Inbound::Frame(reply) = read_frame(&mut reader).await.unwrap() else {
+        panic!("no answer")
+    };
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(reply["code"], "config", "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("ARGOCD_SERVER"));
+    assert_eq!(task.await.unwrap(), Ending::Eof);
+}
