@@ -1,0 +1,682 @@
+//! Native-messaging host manifests: where each browser looks for them (one table for
+//! Linux and macOS, PLATFORM C), what they say, and `install` / `uninstall` / `check`.
+//! The home directory, OS and binary path are inputs, so tests install into temp dirs.
+//!
+//! Windows (not written by this module yet) registers a manifest file through the registry
+//! value `(Default)` = manifest path under, for the user (`HKCU`) or the machine (`HKLM`):
+//! `Software\Google\Chrome\NativeMessagingHosts\<name>`,
+//! `Software\Chromium\NativeMessagingHosts\<name>`,
+//! `Software\BraveSoftware\Brave-Browser\NativeMessagingHosts\<name>`,
+//! `Software\Microsoft\Edge\NativeMessagingHosts\<name>`,
+//! `Software\Vivaldi\NativeMessagingHosts\<name>`,
+//! `Software\Mozilla\NativeMessagingHosts\<name>`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Browser {
+    Chrome,
+    Chromium,
+    Brave,
+    Edge,
+    Vivaldi,
+    Firefox,
+}
+
+impl Browser {
+    pub const ALL: [Browser; 6] = [
+        Browser::Chrome,
+        Browser::Chromium,
+        Browser::Brave,
+        Browser::Edge,
+        Browser::Vivaldi,
+        Browser::Firefox,
+    ];
+
+    pub fn name(self) -> &'static str {
+        self.locations().name
+    }
+
+    fn locations(self) -> &'static Locations {
+        LOCATIONS
+            .iter()
+            .find(|l| l.browser == self)
+            .expect("every browser has a row")
+    }
+
+    fn is_firefox(self) -> bool {
+        self == Browser::Firefox
+    }
+
+    /// `chrome`, …, `firefox`, or `all`.
+    pub fn parse_list(s: &str) -> Result<Vec<Browser>> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(Browser::ALL.to_vec());
+        }
+        s.parse().map(|b| vec![b])
+    }
+}
+
+impl FromStr for Browser {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Browser> {
+        Browser::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown browser {s:?}: use one of chrome, chromium, brave, edge, vivaldi, firefox, all"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Browser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    MacOs,
+}
+
+impl Os {
+    /// The OS this binary runs on; other Unixes use the Linux paths.
+    pub fn current() -> Os {
+        if cfg!(target_os = "macos") {
+            Os::MacOs
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    /// `--system`: machine-wide directories (needs root).
+    System,
+}
+
+/// Where one browser looks for host manifests. User paths are relative to the home dir.
+struct Locations {
+    browser: Browser,
+    name: &'static str,
+    linux_user: &'static str,
+    linux_system: Option<&'static str>,
+    macos_user: &'static str,
+    macos_system: Option<&'static str>,
+}
+
+const LOCATIONS: &[Locations] = &[
+    Locations {
+        browser: Browser::Chrome,
+        name: "chrome",
+        linux_user: ".config/google-chrome/NativeMessagingHosts",
+        linux_system: Some("/etc/opt/chrome/native-messaging-hosts"),
+        macos_user: "Library/Application Support/Google/Chrome/NativeMessagingHosts",
+        macos_system: Some("/Library/Google/Chrome/NativeMessagingHosts"),
+    },
+    Locations {
+        browser: Browser::Chromium,
+        name: "chromium",
+        linux_user: ".config/chromium/NativeMessagingHosts",
+        linux_system: Some("/etc/chromium/native-messaging-hosts"),
+        macos_user: "Library/Application Support/Chromium/NativeMessagingHosts",
+        macos_system: Some("/Library/Application Support/Chromium/NativeMessagingHosts"),
+    },
+    Locations {
+        browser: Browser::Brave,
+        name: "brave",
+        linux_user: ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        linux_system: Some("/etc/brave/native-messaging-hosts"),
+        macos_user: "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        macos_system: None,
+    },
+    Locations {
+        browser: Browser::Edge,
+        name: "edge",
+        linux_user: ".config/microsoft-edge/NativeMessagingHosts",
+        linux_system: Some("/etc/opt/edge/native-messaging-hosts"),
+        macos_user: "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
+        macos_system: Some("/Library/Microsoft/Edge/NativeMessagingHosts"),
+    },
+    Locations {
+        browser: Browser::Vivaldi,
+        name: "vivaldi",
+        linux_user: ".config/vivaldi/NativeMessagingHosts",
+        linux_system: None,
+        macos_user: "Library/Application Support/Vivaldi/NativeMessagingHosts",
+        macos_system: None,
+    },
+    Locations {
+        browser: Browser::Firefox,
+        name: "firefox",
+        linux_user: ".mozilla/native-messaging-hosts",
+        linux_system: Some("/usr/lib/mozilla/native-messaging-hosts"),
+        macos_user: "Library/Application Support/Mozilla/NativeMessagingHosts",
+        macos_system: Some("/Library/Application Support/Mozilla/NativeMessagingHosts"),
+    },
+];
+
+/// Everything `install`, `uninstall` and `check` need; [`InstallOptions::new`] fills the
+/// environment-dependent parts for the real binary.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    pub browsers: Vec<Browser>,
+    pub scope: Scope,
+    /// Chrome-family extension ids for `allowed_origins` (32 letters a–p).
+    pub extension_ids: Vec<String>,
+    /// Firefox add-on ids for `allowed_extensions`.
+    pub firefox_ids: Vec<String>,
+    /// `--user-data-dir`: one Chrome-family profile; the manifest goes to
+    /// `<dir>/NativeMessagingHosts/`, the only place such a profile reads.
+    pub user_data_dir: Option<PathBuf>,
+    pub home: PathBuf,
+    pub os: Os,
+    /// The absolute path written as the manifest's `path`.
+    pub exe: PathBuf,
+}
+
+impl InstallOptions {
+    /// Options for this user and this binary, with the default extension ids.
+    pub fn new(browsers: Vec<Browser>, scope: Scope) -> Result<InstallOptions> {
+        let home = directories::BaseDirs::new()
+            .map(|d| d.home_dir().to_owned())
+            .ok_or_else(|| {
+                Error::Usage(
+                    "cannot find your home directory: set HOME to install host manifests"
+                        .to_owned(),
+                )
+            })?;
+        let exe = std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|source| Error::Io {
+                what: "finding the path of the preview-switch binary".to_owned(),
+                source,
+            })?;
+        Ok(InstallOptions {
+            browsers,
+            scope,
+            extension_ids: vec![EXTENSION_ID.to_owned()],
+            firefox_ids: vec![FIREFOX_EXTENSION_ID.to_owned()],
+            user_data_dir: None,
+            home,
+            os: Os::current(),
+            exe,
+        })
+    }
+
+    /// The manifest file for `browser`, or why there is none.
+    pub fn manifest_path(&self, browser: Browser) -> Result<PathBuf> {
+        let file = format!("{HOST_NAME}.json");
+        if let Some(dir) = &self.user_data_dir {
+            if browser.is_firefox() {
+                return Err(Error::Usage(
+                    "--user-data-dir is for Chrome-family profiles; Firefox reads host manifests only from its global directories: drop --user-data-dir for firefox".to_owned(),
+                ));
+            }
+            return Ok(dir.join("NativeMessagingHosts").join(file));
+        }
+        let l = browser.locations();
+        let dir = match (self.os, self.scope) {
+            (Os::Linux, Scope::User) => self.home.join(l.linux_user),
+            (Os::MacOs, Scope::User) => self.home.join(l.macos_user),
+            (Os::Linux, Scope::System) => system_dir(browser, l.linux_system)?,
+            (Os::MacOs, Scope::System) => system_dir(browser, l.macos_system)?,
+        };
+        Ok(dir.join(file))
+    }
+
+    /// The browsers this call is about; with `--user-data-dir` and several browsers,
+    /// Firefox is left out (one profile dir, one Chrome-family manifest).
+    fn targets(&self) -> Vec<Browser> {
+        let mut browsers = self.browsers.clone();
+        if self.user_data_dir.is_some() && browsers.len() > 1 {
+            browsers.retain(|b| !b.is_firefox());
+            browsers.truncate(1);
+        }
+        browsers
+    }
+}
+
+fn system_dir(browser: Browser, dir: Option<&str>) -> Result<PathBuf> {
+    dir.map(PathBuf::from).ok_or_else(|| {
+        Error::Usage(format!(
+            "{browser} has no system-wide host manifest directory on this OS: install without --system"
+        ))
+    })
+}
+
+/// A host manifest as browsers read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub description: String,
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_extensions: Option<Vec<String>>,
+}
+
+/// The manifest for `browser`: `allowed_origins` for the Chrome family, `allowed_extensions`
+/// for Firefox. Pure: data in, data out.
+pub fn manifest(browser: Browser, opts: &InstallOptions) -> Result<Manifest> {
+    let path = opts.exe.to_str().filter(|_| opts.exe.is_absolute()).ok_or_else(|| {
+        Error::Usage(format!(
+            "the binary path {} must be absolute UTF-8 for a host manifest: move preview-switch to such a path",
+            opts.exe.display()
+        ))
+    })?;
+    let (origins, extensions) = if browser.is_firefox() {
+        (None, Some(opts.firefox_ids.clone()))
+    } else {
+        for id in &opts.extension_ids {
+            if !is_chrome_id(id) {
+                return Err(Error::Usage(format!(
+                    "extension id {id:?} is not a Chrome extension id (32 letters a-p): copy it from chrome://extensions"
+                )));
+            }
+        }
+        (
+            Some(
+                opts.extension_ids
+                    .iter()
+                    .map(|id| format!("chrome-extension://{id}/"))
+                    .collect(),
+            ),
+            None,
+        )
+    };
+    Ok(Manifest {
+        name: HOST_NAME.to_owned(),
+        description: "Preview Switch companion: lists Argo CD PR previews for the extension"
+            .to_owned(),
+        path: path.to_owned(),
+        kind: "stdio".to_owned(),
+        allowed_origins: origins,
+        allowed_extensions: extensions,
+    })
+}
+
+fn is_chrome_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b))
+}
+
+/// What `install` or `uninstall` did for one browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub browser: Browser,
+    pub path: PathBuf,
+}
+
+/// Writes the manifest for every chosen browser (creating the directories).
+pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
+    let mut done = Vec::new();
+    for browser in opts.targets() {
+        let path = opts.manifest_path(browser)?;
+        let body = serde_json::to_vec_pretty(&manifest(browser, opts)?).expect("serialise");
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |source| Error::Io { what, source }
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+        }
+        std::fs::write(&path, body).map_err(io("writing the host manifest"))?;
+        done.push(Done { browser, path });
+    }
+    Ok(done)
+}
+
+/// Removes the manifests that exist; returns the ones removed.
+pub fn uninstall(opts: &InstallOptions) -> Result<Vec<Done>> {
+    let mut done = Vec::new();
+    for browser in opts.targets() {
+        let path = opts.manifest_path(browser)?;
+        match std::fs::remove_file(&path) {
+            Ok(()) => done.push(Done { browser, path }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    what: format!("removing the host manifest {}", path.display()),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The state of one browser's manifest, for `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestState {
+    /// Present, pointing at this binary, naming the right extension.
+    Ok,
+    /// The browser seems installed but the manifest is not there.
+    Missing,
+    Unreadable(String),
+    /// It points at another binary (an older install, another checkout).
+    WrongPath(String),
+    /// It does not allow the configured extension id(s).
+    WrongExtension(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub browser: Browser,
+    pub path: PathBuf,
+    pub state: ManifestState,
+}
+
+impl Check {
+    /// The command that fixes it, when something is wrong.
+    pub fn fix(&self) -> Option<String> {
+        (self.state != ManifestState::Ok)
+            .then(|| format!("run `preview-switch install --browser {}`", self.browser))
+    }
+}
+
+/// For every chosen browser that is installed (its profile directory exists) or has a
+/// manifest: whether the manifest exists, points at this binary and allows the right id.
+pub fn check(opts: &InstallOptions) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for browser in opts.targets() {
+        let Ok(path) = opts.manifest_path(browser) else {
+            continue;
+        };
+        // `…/NativeMessagingHosts/x.json` → the browser's own config dir.
+        let browser_dir = path.parent().and_then(Path::parent);
+        let found = path.exists() || browser_dir.is_some_and(Path::is_dir);
+        if !found {
+            continue;
+        }
+        let state = match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestState::Missing,
+            Err(e) => ManifestState::Unreadable(e.to_string()),
+            Ok(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
+                Err(e) => ManifestState::Unreadable(e.to_string()),
+                Ok(found) => judge(browser, opts, &found),
+            },
+        };
+        checks.push(Check {
+            browser,
+            path,
+            state,
+        });
+    }
+    checks
+}
+
+fn judge(browser: Browser, opts: &InstallOptions, found: &Manifest) -> ManifestState {
+    let Ok(wanted) = manifest(browser, opts) else {
+        return ManifestState::Unreadable("cannot build the expected manifest".to_owned());
+    };
+    let same_binary = Path::new(&found.path)
+        .canonicalize()
+        .map_or(found.path == wanted.path, |p| p == Path::new(&wanted.path));
+    if !same_binary {
+        return ManifestState::WrongPath(found.path.clone());
+    }
+    let (have, want) = if browser.is_firefox() {
+        (&found.allowed_extensions, &wanted.allowed_extensions)
+    } else {
+        (&found.allowed_origins, &wanted.allowed_origins)
+    };
+    let have = have.clone().unwrap_or_default();
+    let want = want.clone().unwrap_or_default();
+    if want.iter().all(|w| have.contains(w)) {
+        ManifestState::Ok
+    } else {
+        ManifestState::WrongExtension(have)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(home: &Path, os: Os, browsers: Vec<Browser>) -> InstallOptions {
+        InstallOptions {
+            browsers,
+            scope: Scope::User,
+            extension_ids: vec![EXTENSION_ID.to_owned()],
+            firefox_ids: vec![FIREFOX_EXTENSION_ID.to_owned()],
+            user_data_dir: None,
+            home: home.to_owned(),
+            os,
+            exe: PathBuf::from("/opt/preview-switch/bin/preview-switch"),
+        }
+    }
+
+    #[test]
+    fn installs_every_browser_at_its_documented_path_and_uninstalls() {
+        let expected_linux = [
+            (
+                Browser::Chrome,
+                ".config/google-chrome/NativeMessagingHosts",
+            ),
+            (Browser::Chromium, ".config/chromium/NativeMessagingHosts"),
+            (
+                Browser::Brave,
+                ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+            ),
+            (Browser::Edge, ".config/microsoft-edge/NativeMessagingHosts"),
+            (Browser::Vivaldi, ".config/vivaldi/NativeMessagingHosts"),
+            (Browser::Firefox, ".mozilla/native-messaging-hosts"),
+        ];
+        let expected_macos = [
+            (
+                Browser::Chrome,
+                "Library/Application Support/Google/Chrome/NativeMessagingHosts",
+            ),
+            (
+                Browser::Chromium,
+                "Library/Application Support/Chromium/NativeMessagingHosts",
+            ),
+            (
+                Browser::Brave,
+                "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+            ),
+            (
+                Browser::Edge,
+                "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
+            ),
+            (
+                Browser::Vivaldi,
+                "Library/Application Support/Vivaldi/NativeMessagingHosts",
+            ),
+            (
+                Browser::Firefox,
+                "Library/Application Support/Mozilla/NativeMessagingHosts",
+            ),
+        ];
+        for (os, expected) in [(Os::Linux, expected_linux), (Os::MacOs, expected_macos)] {
+            let home = tempfile::tempdir().unwrap();
+            let o = opts(home.path(), os, Browser::parse_list("all").unwrap());
+            let done = install(&o).unwrap();
+            assert_eq!(done.len(), 6);
+            for (browser, dir) in expected {
+                let path = home
+                    .path()
+                    .join(dir)
+                    .join("io.previewswitch.companion.json");
+                assert!(done.contains(&Done {
+                    browser,
+                    path: path.clone()
+                }));
+                let json: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(json["name"], "io.previewswitch.companion");
+                assert_eq!(json["type"], "stdio");
+                assert_eq!(json["path"], "/opt/preview-switch/bin/preview-switch");
+                if browser == Browser::Firefox {
+                    assert_eq!(
+                        json["allowed_extensions"],
+                        serde_json::json!(["preview-switch@previewswitch.io"])
+                    );
+                    assert!(json.get("allowed_origins").is_none());
+                } else {
+                    assert_eq!(
+                        json["allowed_origins"],
+                        serde_json::json!([format!("chrome-extension://{EXTENSION_ID}/")])
+                    );
+                    assert!(json.get("allowed_extensions").is_none());
+                }
+            }
+            let checks = check(&o);
+            assert_eq!(checks.len(), 6);
+            assert!(
+                checks
+                    .iter()
+                    .all(|c| c.state == ManifestState::Ok && c.fix().is_none())
+            );
+
+            let removed = uninstall(&o).unwrap();
+            assert_eq!(removed.len(), 6);
+            for d in &removed {
+                assert!(!d.path.exists(), "{}", d.path.display());
+            }
+            assert_eq!(
+                uninstall(&o).unwrap(),
+                vec![],
+                "a second uninstall is a no-op"
+            );
+            let checks = check(&o);
+            assert!(checks.iter().all(|c| c.state == ManifestState::Missing));
+        }
+    }
+
+    #[test]
+    fn user_data_dir_gets_one_chrome_manifest_with_the_given_id() {
+        let profile = tempfile::tempdir().unwrap();
+        let mut o = opts(
+            Path::new("/nonexistent"),
+            Os::Linux,
+            vec![Browser::Chromium],
+        );
+        o.user_data_dir = Some(profile.path().to_owned());
+        o.extension_ids = vec!["pppppppppppppppppppppppppppppppp".to_owned()];
+        let done = install(&o).unwrap();
+        let path = profile
+            .path()
+            .join("NativeMessagingHosts/io.previewswitch.companion.json");
+        assert_eq!(
+            done,
+            vec![Done {
+                browser: Browser::Chromium,
+                path: path.clone()
+            }]
+        );
+        let m: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            m.allowed_origins,
+            Some(vec![
+                "chrome-extension://pppppppppppppppppppppppppppppppp/".to_owned()
+            ])
+        );
+        // `all` with a profile dir writes that one file, not six.
+        o.browsers = Browser::ALL.to_vec();
+        assert_eq!(install(&o).unwrap().len(), 1);
+        o.browsers = vec![Browser::Firefox];
+        let err = install(&o).unwrap_err().to_string();
+        assert!(err.contains("--user-data-dir"), "{err}");
+    }
+
+    #[test]
+    fn system_scope_uses_absolute_dirs_and_refuses_where_there_is_none() {
+        let mut o = opts(Path::new("/home/u"), Os::Linux, vec![]);
+        o.scope = Scope::System;
+        assert_eq!(
+            o.manifest_path(Browser::Chrome).unwrap(),
+            Path::new("/etc/opt/chrome/native-messaging-hosts/io.previewswitch.companion.json")
+        );
+        assert_eq!(
+            o.manifest_path(Browser::Firefox).unwrap(),
+            Path::new("/usr/lib/mozilla/native-messaging-hosts/io.previewswitch.companion.json")
+        );
+        let err = o.manifest_path(Browser::Vivaldi).unwrap_err().to_string();
+        assert!(err.contains("install without --system"), "{err}");
+        o.os = Os::MacOs;
+        assert_eq!(
+            o.manifest_path(Browser::Edge).unwrap(),
+            Path::new(
+                "/Library/Microsoft/Edge/NativeMessagingHosts/io.previewswitch.companion.json"
+            )
+        );
+    }
+
+    #[test]
+    fn check_reports_wrong_binary_wrong_id_and_skips_absent_browsers() {
+        let home = tempfile::tempdir().unwrap();
+        let mut o = opts(
+            home.path(),
+            Os::Linux,
+            vec![Browser::Chromium, Browser::Edge],
+        );
+        install(&o).unwrap();
+        assert_eq!(check(&o).len(), 2);
+
+        let mut other = o.clone();
+        other.exe = PathBuf::from("/usr/local/bin/old-preview-switch");
+        let states: Vec<_> = check(&other).into_iter().map(|c| c.state).collect();
+        assert_eq!(
+            states,
+            vec![ManifestState::WrongPath("/opt/preview-switch/bin/preview-switch".into()); 2]
+        );
+
+        o.extension_ids = vec!["pppppppppppppppppppppppppppppppp".to_owned()];
+        let c = &check(&o)[0];
+        assert_eq!(
+            c.state,
+            ManifestState::WrongExtension(vec![format!("chrome-extension://{EXTENSION_ID}/")])
+        );
+        assert_eq!(
+            c.fix().unwrap(),
+            "run `preview-switch install --browser chromium`"
+        );
+
+        // Brave's config dir does not exist: not installed, nothing to report.
+        o.browsers = vec![Browser::Brave];
+        assert_eq!(check(&o), vec![]);
+    }
+
+    #[test]
+    fn refuses_bad_ids_browsers_and_relative_binaries() {
+        let mut o = opts(Path::new("/home/u"), Os::Linux, vec![Browser::Chrome]);
+        o.extension_ids = vec!["not-an-id".to_owned()];
+        assert!(
+            manifest(Browser::Chrome, &o)
+                .unwrap_err()
+                .to_string()
+                .contains("32 letters a-p")
+        );
+        o.extension_ids = vec![EXTENSION_ID.to_owned()];
+        o.exe = PathBuf::from("target/preview-switch");
+        assert!(
+            manifest(Browser::Chrome, &o)
+                .unwrap_err()
+                .to_string()
+                .contains("absolute")
+        );
+        let err = Browser::parse_list("safari").unwrap_err().to_string();
+        assert!(
+            err.contains("chrome, chromium, brave, edge, vivaldi, firefox, all"),
+            "{err}"
+        );
+        assert_eq!(Browser::parse_list("Brave").unwrap(), vec![Browser::Brave]);
+    }
+}

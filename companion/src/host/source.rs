@@ -1,0 +1,331 @@
+//! Where the host gets previews from: the [`Source`] trait (fetch a listing, open a live
+//! change feed per server), the real adapter over [`crate::listing`] and
+//! [`crate::argocd::client::Client`], and the one function mapping [`crate::error::Error`]
+//! to a wire [`ErrorBody`]. Tests implement [`Source`] with fakes, so the whole host runs
+//! in-process without Argo CD.
+
+use std::future::Future;
+
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use protocol::Preview;
+use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
+
+use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::config::ServerTarget;
+use crate::error::Error;
+
+/// One fetch over every configured server.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub previews: Vec<Preview>,
+    /// Servers that failed; `server` is the server's base URL (a preview's `server`), so the
+    /// host can keep that server's previous previews instead of reporting them deleted.
+    pub failures: Vec<ServerFailure>,
+}
+
+/// A live feed of "something changed on this server". An `Err` item or the end of the
+/// stream means the watch broke: the host backs off, re-lists and reopens it.
+pub type ChangeFeed = BoxStream<'static, Result<(), ErrorBody>>;
+
+/// What the host needs from the outside world.
+pub trait Source: Send + Sync + 'static {
+    /// The configured servers for `hello` and the cache key; never a token.
+    fn servers(&self) -> Vec<ServerInfo>;
+    /// Lists every server (concurrently) and derives the previews.
+    fn fetch(&self) -> impl Future<Output = Fetched> + Send;
+    /// Opens the change feed of server `index` (into [`Source::servers`]).
+    fn watch(&self, index: usize) -> impl Future<Output = Result<ChangeFeed, ErrorBody>> + Send;
+}
+
+/// The real source: [`crate::listing::list`] for fetches, `Client::watch_applications` for
+/// the feed. Each watch event only triggers a re-list (debounced by the host) so previews
+/// are derived by exactly the same code as `preview-switch list`.
+#[derive(Debug, Clone)]
+pub struct ListingSource {
+    pub targets: Vec<ServerTarget>,
+}
+
+impl Source for ListingSource {
+    fn servers(&self) -> Vec<ServerInfo> {
+        self.targets
+            .iter()
+            .map(|t| ServerInfo {
+                name: t.name.clone(),
+                url: t.url.as_str().trim_end_matches('/').to_owned(),
+                selector: t.selector.clone(),
+            })
+            .collect()
+    }
+
+    async fn fetch(&self) -> Fetched {
+        let listing = crate::listing::list(&self.targets).await;
+        let failures = listing
+            .failures
+            .iter()
+            .map(|f| ServerFailure {
+                server: self.failure_url(&f.server),
+                error: to_wire(&f.error),
+            })
+            .collect();
+        Fetched {
+            previews: listing.previews,
+            failures,
+        }
+    }
+
+    async fn watch(&self, index: usize) -> Result<ChangeFeed, ErrorBody> {
+        let target = self.targets.get(index).ok_or_else(|| ErrorBody {
+            code: ErrorCode::Internal,
+            message: format!("no configured server number {index} to watch"),
+            fix: "report this bug".to_owned(),
+        })?;
+        let client = Client::new(target).map_err(|e| to_wire(&e))?;
+        let query = ListQuery {
+            selector: Some(target.selector.clone()),
+            ..ListQuery::default()
+        };
+        // FIXME: `Listing` does not expose the list's resourceVersion yet, so the watch
+        // starts without one and first replays ADDED for every app; the host's re-list
+        // debounce turns that burst into one fetch whose diff is empty.
+        let stream = client
+            .watch_applications(&query, None)
+            .await
+            .map_err(|e| to_wire(&e))?;
+        Ok(stream
+            .map(|event| match event {
+                Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => {
+                    Ok(())
+                }
+                Err(e) => Err(to_wire(&e)),
+            })
+            .boxed())
+    }
+}
+
+/// A source that only reports one error: the host still starts when the configuration is
+/// broken, so the popup shows the `config` error and its fix instead of "host exited".
+#[derive(Debug, Clone)]
+pub struct FailingSource {
+    pub error: ErrorBody,
+}
+
+impl FailingSource {
+    pub fn new(error: &Error) -> FailingSource {
+        FailingSource {
+            error: to_wire(error),
+        }
+    }
+}
+
+impl Source for FailingSource {
+    fn servers(&self) -> Vec<ServerInfo> {
+        Vec::new()
+    }
+
+    async fn fetch(&self) -> Fetched {
+        Fetched {
+            previews: Vec::new(),
+            failures: vec![ServerFailure {
+                server: String::new(),
+                error: self.error.clone(),
+            }],
+        }
+    }
+
+    async fn watch(&self, _index: usize) -> Result<ChangeFeed, ErrorBody> {
+        Err(self.error.clone())
+    }
+}
+
+impl ListingSource {
+    /// `listing::ServerFailure::server` is a display string naming the server; map it back
+    /// to the target's base URL, which is what `Preview::server` holds.
+    fn failure_url(&self, display: &str) -> String {
+        self.targets
+            .iter()
+            .map(|t| t.url.as_str().trim_end_matches('/'))
+            .find(|url| display.contains(url))
+            .unwrap_or(display)
+            .to_owned()
+    }
+}
+
+/// The one mapping from a companion error to a wire error (STYLE: each error maps to
+/// exactly one code). `message` is the full user-facing text; `fix` is the action alone,
+/// for a button or a second line in the popup.
+pub fn to_wire(error: &Error) -> ErrorBody {
+    let (code, fix) = match error {
+        Error::Unauthorized { host, .. } => (
+            ErrorCode::ArgocdUnauthorized,
+            format!("run `argocd login {host}` or set a fresh ARGOCD_AUTH_TOKEN"),
+        ),
+        Error::Forbidden { .. } => (
+            ErrorCode::Forbidden,
+            "ask an Argo CD admin for a role that can get these applications".to_owned(),
+        ),
+        Error::Unreachable { .. } => (
+            ErrorCode::ArgocdUnreachable,
+            "check the server URL, your network/VPN and HTTPS_PROXY/NO_PROXY".to_owned(),
+        ),
+        Error::Tls { .. } => (
+            ErrorCode::Tls,
+            "set ca_cert in config.toml for a private CA".to_owned(),
+        ),
+        Error::Timeout { .. } => (
+            ErrorCode::Timeout,
+            "raise the timeout in config.toml, or check the server's load".to_owned(),
+        ),
+        Error::BadJson { .. } | Error::Http { .. } => (
+            ErrorCode::ArgocdBadResponse,
+            "check that the server URL points at the Argo CD API server".to_owned(),
+        ),
+        Error::Config { .. } | Error::Usage(_) => (
+            ErrorCode::Config,
+            "run `preview-switch doctor` in a terminal".to_owned(),
+        ),
+        Error::Io { .. } => (
+            ErrorCode::Internal,
+            "run `preview-switch doctor` in a terminal and see the host log".to_owned(),
+        ),
+    };
+    ErrorBody {
+        code,
+        message: error.to_string(),
+        fix,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn target(name: &str, url: &str) -> ServerTarget {
+        ServerTarget {
+            name: name.into(),
+            url: url.parse().unwrap(),
+            token: crate::token::Token::new("s3cr3t-token-value"),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: std::time::Duration::from_secs(5),
+            timeout: std::time::Duration::from_secs(30),
+            route_template: None,
+            origin: "env".into(),
+        }
+    }
+
+    #[test]
+    fn servers_for_hello_and_the_cache_key_carry_no_token() {
+        let source = ListingSource {
+            targets: vec![
+                target("dev", "https://argocd.dev/"),
+                target("prod", "https://argocd.prod"),
+            ],
+        };
+        let servers = source.servers();
+        assert_eq!(servers[0].url, "https://argocd.dev");
+        assert_eq!(servers[1].name, "prod");
+        let json = serde_json::to_string(&servers).unwrap();
+        assert!(!json.contains("s3cr3t"), "{json}");
+        assert_eq!(
+            source.failure_url("prod (https://argocd.prod)"),
+            "https://argocd.prod"
+        );
+        assert_eq!(source.failure_url("elsewhere"), "elsewhere");
+    }
+
+    #[test]
+    fn every_error_variant_maps_to_its_code() {
+        let io = || std::io::Error::other("disk full");
+        let cases = [
+            (
+                Error::Unauthorized {
+                    server: "https://argocd.dev".into(),
+                    host: "argocd.dev".into(),
+                    detail: "token is expired".into(),
+                },
+                ErrorCode::ArgocdUnauthorized,
+            ),
+            (
+                Error::Forbidden {
+                    server: "s".into(),
+                    detail: "d".into(),
+                },
+                ErrorCode::Forbidden,
+            ),
+            (
+                Error::Unreachable {
+                    server: "s".into(),
+                    cause: "c".into(),
+                },
+                ErrorCode::ArgocdUnreachable,
+            ),
+            (
+                Error::Tls {
+                    server: "s".into(),
+                    cause: "c".into(),
+                },
+                ErrorCode::Tls,
+            ),
+            (
+                Error::Timeout {
+                    server: "s".into(),
+                    after_secs: 1.0,
+                },
+                ErrorCode::Timeout,
+            ),
+            (
+                Error::BadJson {
+                    server: "s".into(),
+                    what: "w".into(),
+                    offset: 1,
+                    cause: "c".into(),
+                },
+                ErrorCode::ArgocdBadResponse,
+            ),
+            (
+                Error::Http {
+                    server: "s".into(),
+                    status: 502,
+                    what: "w".into(),
+                    detail: "d".into(),
+                },
+                ErrorCode::ArgocdBadResponse,
+            ),
+            (
+                Error::Config {
+                    path: PathBuf::from("/c.toml"),
+                    line: Some(3),
+                    message: "m".into(),
+                },
+                ErrorCode::Config,
+            ),
+            (Error::Usage("no server".into()), ErrorCode::Config),
+            (
+                Error::Io {
+                    what: "writing the cache".into(),
+                    source: io(),
+                },
+                ErrorCode::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            let wire = to_wire(&error);
+            assert_eq!(wire.code, code, "{error}");
+            assert_eq!(wire.message, error.to_string());
+            assert!(!wire.fix.is_empty());
+        }
+        let wire = to_wire(&Error::Unauthorized {
+            server: "https://argocd.dev".into(),
+            host: "argocd.dev".into(),
+            detail: "x".into(),
+        });
+        assert_eq!(
+            wire.fix,
+            "run `argocd login argocd.dev` or set a fresh ARGOCD_AUTH_TOKEN"
+        );
+    }
+}
