@@ -156,6 +156,9 @@ fn reset_after(
             }
             let reset = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: reset");
             if left == 0 {
+                // Let hyper flush the headers and the bytes so far, so the client sees
+                // a response that breaks mid-body rather than no response at all.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 return Some((Err(reset()), (inner, 0, true)));
             }
             match inner.next().await {
@@ -165,7 +168,10 @@ fn reset_after(
                 }
                 Some(Ok(chunk)) => Some((Ok(chunk.slice(..left)), (inner, 0, false))),
                 // The real body was shorter than the limit: still fail at its end.
-                Some(Err(_)) | None => Some((Err(reset()), (inner, 0, true))),
+                Some(Err(_)) | None => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((Err(reset()), (inner, 0, true)))
+                }
             }
         },
     )

@@ -130,8 +130,7 @@ impl AppBuilder {
             "image": {"repository": format!("registry.example.test/web/{}", self.service), "tag": tag},
             "replicaCount": 1,
             "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-            "ingress": {"enabled": self.pr.is_none(), "className": "nginx"},
-            "env": {"LOG_LEVEL": "info", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4317"}
+            "ingress": {"enabled": self.pr.is_none(), "className": "nginx"}
         });
         if let Some(pr) = self.pr {
             values["prNumber"] = json!(pr.to_string());

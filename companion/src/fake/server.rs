@@ -507,3 +507,542 @@ async fn fault_layer(State(fake): State<FakeArgo>, req: Request, next: Next) -> 
     let resp = next.run(req).await;
     faults::wrap(fault, resp).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use futures_util::StreamExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use crate::fake::generate::AppBuilder;
+    use crate::fake::{Fault, FaultRule, FakeArgo, Scenario, serve};
+
+    const TOKEN: &str = "demo-token";
+
+    fn demo() -> FakeArgo {
+        Scenario::demo(None).fake()
+    }
+
+    async fn call_with(
+        fake: &FakeArgo,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req = Request::get(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = super::router(fake.clone())
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, headers, body.to_vec())
+    }
+
+    async fn call(fake: &FakeArgo, uri: &str) -> (StatusCode, Value) {
+        let auth = format!("Bearer {TOKEN}");
+        let (status, _, body) = call_with(fake, uri, &[("authorization", &auth)]).await;
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{uri}: {e}: {}", String::from_utf8_lossy(&body)));
+        (status, json)
+    }
+
+    fn names(list: &Value) -> Vec<String> {
+        list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn client() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    #[tokio::test]
+    async fn version_needs_no_token_and_uses_pascal_case() {
+        let fake = demo();
+        fake.set_version("v3.5.1+abcdef0");
+        let (status, _, body) = call_with(&fake, "/api/version", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Version"], "v3.5.1+abcdef0");
+    }
+
+    #[tokio::test]
+    async fn missing_or_wrong_token_is_401_with_grpc_code_16() {
+        let fake = demo();
+        let (status, _, body) = call_with(&fake, "/api/v1/applications", &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], 16);
+        let (status, _, body) = call_with(
+            &fake,
+            "/api/v1/applications",
+            &[("authorization", "Bearer nope")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["message"].as_str().unwrap().starts_with("invalid session"));
+        assert_eq!(v["error"], v["message"]);
+        fake.revoke_token(TOKEN);
+        assert_eq!(call(&fake, "/api/v1/applications").await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn token_cookie_whole_or_split_is_accepted() {
+        let fake = demo();
+        let (status, _, _) = call_with(
+            &fake,
+            "/api/v1/applications",
+            &[("cookie", "x=1; argocd.token=demo-token")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call_with(
+            &fake,
+            "/api/v1/applications",
+            &[("cookie", "argocd.token-2=token; argocd.token-1=demo-")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn userinfo_says_logged_in_or_answers_empty() {
+        let fake = demo();
+        let (status, v) = call(&fake, "/api/v1/session/userinfo").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["loggedIn"], true);
+        assert_eq!(v["username"], "admin");
+        let (status, _, body) = call_with(
+            &fake,
+            "/api/v1/session/userinfo",
+            &[("authorization", "Bearer expired")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, b"{}");
+    }
+
+    #[tokio::test]
+    async fn list_is_sorted_and_filtered_by_selector() {
+        let fake = demo();
+        let (_, all) = call(&fake, "/api/v1/applications").await;
+        let all_names = names(&all);
+        let mut sorted = all_names.clone();
+        sorted.sort();
+        assert_eq!(all_names, sorted);
+        assert_eq!(all_names.len(), 10);
+        assert!(all["metadata"]["resourceVersion"].is_string());
+
+        let (_, prs) = call(&fake, "/api/v1/applications?selector=type%3Dpr").await;
+        assert_eq!(names(&prs).len(), 7);
+        assert!(names(&prs).iter().all(|n| n.contains("-pr-")));
+        let (_, not_pr) = call(&fake, "/api/v1/applications?selector=type!%3Dpr").await;
+        assert_eq!(names(&not_pr), ["checkout-api", "courses-fe", "search-ui"]);
+        let (_, svc) = call(
+            &fake,
+            "/api/v1/applications?selector=preview-switch.io/service+in+(search-ui),type%3D%3Dpr",
+        )
+        .await;
+        assert_eq!(names(&svc), ["search-ui-pr-7", "search-ui-pr-8", "search-ui-pr-9"]);
+        let (_, one) = call(&fake, "/api/v1/applications?name=courses-fe-pr-123").await;
+        assert_eq!(names(&one), ["courses-fe-pr-123"]);
+        let (status, err) = call(&fake, "/api/v1/applications?selector=type+in+pr").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err["code"], 2);
+    }
+
+    #[tokio::test]
+    async fn empty_list_has_items_null() {
+        let fake = demo();
+        let (status, v) = call(&fake, "/api/v1/applications?selector=type%3Dnone").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(v["items"].is_null(), "{v}");
+        let (_, v) = call(&fake, "/api/v1/applications?projects=nope").await;
+        assert!(v["items"].is_null());
+    }
+
+    fn rbac_fake() -> FakeArgo {
+        let mut a = AppBuilder::preview("courses-fe", 1, 1);
+        a.project = "team-a".into();
+        let mut b = AppBuilder::preview("checkout-api", 2, 2);
+        b.project = "team-b".into();
+        let fake = FakeArgo::with_apps(TOKEN, vec![a.build(), b.build()]);
+        fake.accept_token_as("limited", "alice", Some(&["team-a"]));
+        fake
+    }
+
+    #[tokio::test]
+    async fn rbac_drops_unreadable_apps_silently() {
+        let fake = rbac_fake();
+        let auth = [("authorization", "Bearer limited")];
+        let (status, _, body) = call_with(&fake, "/api/v1/applications", &auth).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(names(&v), ["courses-fe-pr-1"]);
+        let (_, _, body) =
+            call_with(&fake, "/api/v1/applications?projects=team-b", &auth).await;
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["items"].is_null(), "RBAC makes an empty list, not an error");
+        let (_, all) = call(&fake, "/api/v1/applications?projects=team-a&projects=team-b").await;
+        assert_eq!(names(&all).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn missing_or_forbidden_app_is_403_but_404_with_project() {
+        let fake = rbac_fake();
+        let (status, v) = call(&fake, "/api/v1/applications/nope").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(v, json!({"error": "permission denied", "code": 7, "message": "permission denied"}));
+        let (status, v) = call(&fake, "/api/v1/applications/nope?project=team-a").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(v["code"], 5);
+        let (status, v) = call(&fake, "/api/v1/applications/checkout-api-pr-2").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["metadata"]["name"], "checkout-api-pr-2");
+        let auth = [("authorization", "Bearer limited")];
+        let (status, _, _) =
+            call_with(&fake, "/api/v1/applications/checkout-api-pr-2", &auth).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = call_with(
+            &fake,
+            "/api/v1/applications/checkout-api-pr-2/managed-resources",
+            &auth,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn fields_honour_only_the_allow_list() {
+        let fake = demo();
+        let (_, v) = call(
+            &fake,
+            "/api/v1/applications?selector=type%3Dpr&fields=metadata.resourceVersion,items.metadata.name,\
+             items.metadata.ownerReferences,items.spec.source,items.status.health,items.status.history,\
+             items.status.sync.revision",
+        )
+        .await;
+        assert!(v["metadata"]["resourceVersion"].is_string());
+        let first = &v["items"][0];
+        assert_eq!(
+            first,
+            &json!({"metadata": {"name": "checkout-api-pr-45"},
+                    "status": {"health": first["status"]["health"].clone()}})
+        );
+        assert_eq!(first["status"]["health"]["status"], "Healthy");
+
+        fake.set_version("v3.5.1+abc");
+        let (_, v) = call(
+            &fake,
+            "/api/v1/applications?name=checkout-api-pr-45&fields=items.status.sync.revision,items.spec",
+        )
+        .await;
+        assert!(v["items"][0]["status"]["sync"]["revision"]
+            .as_str()
+            .unwrap()
+            .starts_with("4f2c9a1"));
+        assert_eq!(v["items"][0]["spec"]["project"], "default");
+    }
+
+    #[tokio::test]
+    async fn managed_resource_states_are_json_strings() {
+        let fake = demo();
+        let (status, v) =
+            call(&fake, "/api/v1/applications/courses-fe-pr-123/managed-resources").await;
+        assert_eq!(status, StatusCode::OK);
+        let route = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "HTTPRoute")
+            .unwrap();
+        assert_eq!(route["group"], "policy.linkerd.io");
+        assert_eq!(route["version"], "v1beta3");
+        let live: Value = serde_json::from_str(route["liveState"].as_str().unwrap()).unwrap();
+        assert_eq!(live["kind"], "HTTPRoute");
+        assert!(route["targetState"].is_string());
+        let (_, only) = call(
+            &fake,
+            "/api/v1/applications/courses-fe-pr-123/managed-resources?group=policy.linkerd.io&kind=HTTPRoute",
+        )
+        .await;
+        assert_eq!(only["items"].as_array().unwrap().len(), 1);
+        let (status, _) = call(&fake, "/api/v1/applications/ghost/managed-resources").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        fake.set_managed_items("courses-fe-pr-123", vec![]);
+        let (_, empty) =
+            call(&fake, "/api/v1/applications/courses-fe-pr-123/managed-resources").await;
+        assert_eq!(empty, json!({}));
+    }
+
+    #[tokio::test]
+    async fn applicationsets_are_listed() {
+        let (status, v) = call(&demo(), "/api/v1/applicationsets").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["items"].as_array().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_per_path() {
+        let fake = demo();
+        call(&fake, "/api/v1/applications?selector=type%3Dpr").await;
+        call(&fake, "/api/v1/applications").await;
+        call(&fake, "/api/v1/session/userinfo").await;
+        assert_eq!(fake.request_count("/api/v1/applications"), 2);
+        assert_eq!(fake.request_count("/api/v1/session/userinfo"), 1);
+        assert_eq!(
+            fake.requests()[0].query.as_deref(),
+            Some("selector=type%3Dpr")
+        );
+        fake.reset_requests();
+        assert_eq!(fake.request_count("/api/v1/applications"), 0);
+    }
+
+    /// Reads NDJSON/SSE frames from a live stream until `n` non-keepalive frames arrived.
+    async fn frames(
+        stream: &mut (impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+        buf: &mut String,
+        n: usize,
+        sep: &str,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            while let Some(i) = buf.find(sep) {
+                let frame: String = buf.drain(..i + sep.len()).collect();
+                out.push(frame);
+            }
+            if out.len() >= n {
+                break;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .expect("stream stalled")
+                .expect("stream ended")
+                .unwrap();
+            buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn watch_replays_then_streams_live_changes() {
+        let fake = demo();
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let resp = client()
+            .get(format!("{}/api/v1/stream/applications?selector=type%3Dpr", server.url()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut stream = resp.bytes_stream();
+        let mut buf = String::new();
+        let initial = frames(&mut stream, &mut buf, 7, "\n").await;
+        for line in &initial {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["result"]["type"], "ADDED");
+        }
+        fake.update_app("search-ui-pr-9", |a| a["status"]["health"]["status"] = json!("Healthy"));
+        fake.update_app("courses-fe", |a| a["status"]["health"]["status"] = json!("Degraded"));
+        fake.remove_app("checkout-api-pr-51");
+        let live = frames(&mut stream, &mut buf, 2, "\n").await;
+        let v: Value = serde_json::from_str(&live[0]).unwrap();
+        assert_eq!(v["result"]["type"], "MODIFIED");
+        assert_eq!(v["result"]["application"]["metadata"]["name"], "search-ui-pr-9");
+        assert_eq!(v["result"]["application"]["status"]["health"]["status"], "Healthy");
+        let v: Value = serde_json::from_str(&live[1]).unwrap();
+        assert_eq!(v["result"]["type"], "DELETED", "the base app change is filtered out");
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn watch_with_resource_version_skips_replay_and_sse_has_keepalives() {
+        let fake = demo();
+        fake.set_keepalive(Duration::from_millis(50));
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let rv = fake.resource_version();
+        let resp = client()
+            .get(format!(
+                "{}/api/v1/stream/applications?selector=type%3Dpr&resourceVersion={rv}\
+                 &fields=result.type,result.application.metadata.name",
+                server.url()
+            ))
+            .header("accept", "text/event-stream")
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        let mut stream = resp.bytes_stream();
+        let mut buf = String::new();
+        let first = frames(&mut stream, &mut buf, 1, "\n").await;
+        assert_eq!(first[0], ":\n", "a keepalive comes before any event: no replay");
+        fake.update_app("courses-fe-pr-123", |a| a["status"]["sync"]["status"] = json!("OutOfSync"));
+        let event = loop {
+            let f = frames(&mut stream, &mut buf, 1, "\n").await.remove(0);
+            if f != ":\n" && f != "\n" {
+                break f;
+            }
+        };
+        let json = event.strip_prefix("data: ").unwrap().trim();
+        let v: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            v,
+            json!({"result": {"type": "MODIFIED", "application": {"metadata": {"name": "courses-fe-pr-123"}}}})
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn end_streams_closes_the_watch() {
+        let fake = demo();
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let resp = client()
+            .get(format!("{}/api/v1/stream/applications?resourceVersion=1", server.url()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        fake.end_streams();
+        let body = tokio::time::timeout(Duration::from_secs(5), resp.bytes())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn delay_fault_holds_the_headers() {
+        let fake = demo();
+        fake.add_fault(FaultRule::new(Fault::Delay(Duration::from_millis(150))).on_path("/api/version"));
+        let start = Instant::now();
+        let (status, _, _) = call_with(&fake, "/api/version", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        let start = Instant::now();
+        call(&fake, "/api/v1/session/userinfo").await;
+        assert!(start.elapsed() < Duration::from_millis(150), "other paths are not delayed");
+    }
+
+    #[tokio::test]
+    async fn server_error_fault_is_an_html_5xx_once() {
+        let fake = demo();
+        fake.add_fault(FaultRule::new(Fault::ServerError(502)).times(1));
+        let (status, headers, body) = call_with(&fake, "/api/version", &[]).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html");
+        assert!(String::from_utf8_lossy(&body).contains("502 Bad Gateway"));
+        let (status, _, _) = call_with(&fake, "/api/version", &[]).await;
+        assert_eq!(status, StatusCode::OK, "times(1) lets the retry through");
+    }
+
+    #[tokio::test]
+    async fn garbage_truncated_wrong_type_and_null_items_faults() {
+        let fake = demo();
+        let auth = format!("Bearer {TOKEN}");
+        let auth = [("authorization", auth.as_str())];
+        let list = "/api/v1/applications";
+        let (_, _, real) = call_with(&fake, list, &auth).await;
+
+        fake.set_fault(Fault::Garbage);
+        let (status, headers, body) = call_with(&fake, list, &auth).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert!(serde_json::from_slice::<Value>(&body).is_err());
+        fake.clear_faults();
+
+        fake.set_fault(Fault::Truncated);
+        let (_, _, body) = call_with(&fake, list, &auth).await;
+        assert!(real.starts_with(&body) && body.len() < real.len());
+        assert!(serde_json::from_slice::<Value>(&body).is_err());
+        fake.clear_faults();
+
+        fake.set_fault(Fault::WrongContentType);
+        let (status, headers, body) = call_with(&fake, list, &auth).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert!(String::from_utf8_lossy(&body).contains("<title>Argo CD</title>"));
+        fake.clear_faults();
+
+        fake.set_fault(Fault::NullItems);
+        let (_, _, body) = call_with(&fake, list, &auth).await;
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["items"].is_null());
+    }
+
+    #[tokio::test]
+    async fn reset_fault_breaks_the_connection_mid_body() {
+        let fake = demo();
+        fake.add_fault(FaultRule::new(Fault::ResetAfter(100)).on_path("/api/v1/applications"));
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let resp = client()
+            .get(format!("{}/api/v1/applications", server.url()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "headers arrive before the reset");
+        assert!(resp.bytes().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn drip_fault_sends_one_byte_per_interval() {
+        let fake = demo();
+        fake.add_fault(
+            FaultRule::new(Fault::Drip(Duration::from_millis(60))).on_path("/api/v1/session/userinfo"),
+        );
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into()).await.unwrap();
+        let start = Instant::now();
+        let body = client()
+            .get(format!("{}/api/v1/session/userinfo", server.url()))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"{}");
+        assert!(start.elapsed() >= Duration::from_millis(120));
+    }
+
+    #[tokio::test]
+    async fn large_lists_are_served_whole_and_projected() {
+        // 2,000 keeps the debug-build test quick; the benchmarks use 10,000.
+        let fake = FakeArgo::with_apps(TOKEN, crate::fake::generated(2_000, 100));
+        let (status, v) = call(
+            &fake,
+            "/api/v1/applications?selector=type%3Dpr&fields=items.metadata.name,items.status.health",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["items"].as_array().unwrap().len(), 100);
+        let auth = format!("Bearer {TOKEN}");
+        let start = Instant::now();
+        let (_, _, body) =
+            call_with(&fake, "/api/v1/applications", &[("authorization", &auth)]).await;
+        let elapsed = start.elapsed();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 2_000);
+        assert!(body.len() > 20_000_000, "unprojected list is {} bytes", body.len());
+        // Served from cached bytes: a copy, not a serialisation of 24 MB of JSON.
+        assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    }
+}
