@@ -59,9 +59,11 @@ fn io_error(what: String) -> impl FnOnce(std::io::Error) -> Error {
 
 async fn bind(port: u16, role: &str, flag: &str) -> Result<tokio::net::TcpListener> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    tokio::net::TcpListener::bind(addr).await.map_err(io_error(format!(
-        "cannot listen on {addr} for the demo {role} (pass {flag} 0 for any free port)"
-    )))
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(io_error(format!(
+            "cannot listen on {addr} for the demo {role} (pass {flag} 0 for any free port)"
+        )))
 }
 
 /// Starts the fake Argo CD API and the demo site on 127.0.0.1 and writes the config file.
@@ -290,7 +292,11 @@ fn escape_html(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-async fn site_page(State(routes): State<Arc<SiteRoutes>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn site_page(
+    State(routes): State<Arc<SiteRoutes>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let host_header = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -306,7 +312,10 @@ async fn site_page(State(routes): State<Arc<SiteRoutes>>, headers: HeaderMap, ur
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join("; ");
-    let Some(service) = host.strip_suffix(&format!(".{DEMO_DOMAIN}")).map(str::to_owned) else {
+    let Some(service) = host
+        .strip_suffix(&format!(".{DEMO_DOMAIN}"))
+        .map(str::to_owned)
+    else {
         let list: String = routes
             .hosts()
             .iter()
@@ -331,7 +340,11 @@ async fn site_page(State(routes): State<Arc<SiteRoutes>>, headers: HeaderMap, ur
             "image_tag": hit.map(|r| r.image_tag.clone()),
             "cookie": cookie,
         });
-        return ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
     }
     let (label, colour) = match hit {
         Some(r) => (format!("PR {} (image {})", r.pr, r.image_tag), "#7c3aed"),
@@ -348,4 +361,169 @@ async fn site_page(State(routes): State<Arc<SiteRoutes>>, headers: HeaderMap, ur
         cookie = escape_html(&cookie),
     );
     Html(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn routes() -> SiteRoutes {
+        SiteRoutes::new(&Scenario::demo(None).routes)
+    }
+
+    #[test]
+    fn cookie_regex_routes_exactly_like_the_httproute() {
+        let r = routes();
+        let host = "courses-fe.demo.test";
+        let pr = |cookie: &str| r.route(host, cookie).map(|r| r.pr);
+        assert_eq!(pr("team-courses-fe-pr=123"), Some(123));
+        assert_eq!(pr("a=1; team-courses-fe-pr=123; b=2"), Some(123));
+        assert_eq!(pr("a=1; team-courses-fe-pr=123"), Some(123));
+        assert_eq!(
+            pr("team-courses-fe-pr=1234"),
+            None,
+            "pr=123 must not match 1234"
+        );
+        assert_eq!(pr("xteam-courses-fe-pr=123"), None);
+        assert_eq!(
+            pr("a=1;team-courses-fe-pr=123"),
+            None,
+            "browsers join with \"; \""
+        );
+        assert_eq!(pr(""), None);
+        assert_eq!(pr("team-courses-fe-pr=130"), Some(130));
+        assert_eq!(
+            r.route("checkout-api.demo.test", "team-courses-fe-pr=123"),
+            None,
+            "a cookie for another service does not route this host"
+        );
+    }
+
+    fn client(site: &Demo) -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let addr = SocketAddr::from(([127, 0, 0, 1], site.site_port()));
+        reqwest::Client::builder()
+            .resolve("courses-fe.demo.test", addr)
+            .resolve("checkout-api.demo.test", addr)
+            .build()
+            .unwrap()
+    }
+
+    async fn json(resp: reqwest::Response) -> Value {
+        serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+    }
+
+    async fn whoami(demo: &Demo, host: &str, cookie: Option<&str>) -> Value {
+        let mut req = client(demo).get(format!("http://{host}:{}/whoami", demo.site_port()));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        json(req.send().await.unwrap()).await
+    }
+
+    #[tokio::test]
+    async fn demo_site_answers_dev_or_the_preview_by_cookie() {
+        let demo = start(DemoOptions::default()).await.unwrap();
+        let host = "courses-fe.demo.test";
+        let dev = whoami(&demo, host, None).await;
+        assert_eq!(dev["service"], "courses-fe");
+        assert_eq!(dev["env"], "dev");
+        let pr = whoami(&demo, host, Some("a=1; team-courses-fe-pr=123; b=2")).await;
+        assert_eq!(pr["env"], "pr-123");
+        assert_eq!(pr["image_tag"], "dev-abc1234");
+        assert_eq!(pr["cookie"], "a=1; team-courses-fe-pr=123; b=2");
+        let near = whoami(&demo, host, Some("team-courses-fe-pr=1234")).await;
+        assert_eq!(near["env"], "dev");
+        let gw = whoami(
+            &demo,
+            "checkout-api.demo.test",
+            Some("team-checkout-api-pr=45"),
+        )
+        .await;
+        assert_eq!(gw["env"], "pr-45");
+
+        let page = client(&demo)
+            .get(format!("http://{host}:{}/", demo.site_port()))
+            .header("cookie", "team-courses-fe-pr=123")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("PR 123 (image dev-abc1234)"), "{page}");
+        demo.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn demo_writes_a_config_and_serves_the_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = start(DemoOptions {
+            state_dir: Some(dir.path().to_owned()),
+            ..DemoOptions::default()
+        })
+        .await
+        .unwrap();
+        let config: toml::Value =
+            toml::from_str(&std::fs::read_to_string(demo.config_path()).unwrap()).unwrap();
+        let server = &config["servers"][0];
+        assert_eq!(server["name"].as_str(), Some("demo"));
+        assert_eq!(server["url"].as_str(), Some(demo.api_url().as_str()));
+        let token_file = PathBuf::from(server["token_file"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&token_file).unwrap().trim(),
+            "demo-token"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let text = demo.instructions();
+        assert!(text.contains(&format!(
+            "PREVIEW_SWITCH_CONFIG={}",
+            demo.config_path().display()
+        )));
+        assert!(text.contains("--host-resolver-rules=\"MAP *.demo.test 127.0.0.1\""));
+        assert!(!text.contains("demo-token"), "the token is not printed");
+
+        let list = client(&demo)
+            .get(format!(
+                "{}/api/v1/applications?selector=type%3Dpr",
+                demo.api_url()
+            ))
+            .bearer_auth(demo.token())
+            .send()
+            .await
+            .unwrap();
+        let list = json(list).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 7);
+        let base = client(&demo)
+            .get(format!("{}/api/v1/applications/courses-fe", demo.api_url()))
+            .bearer_auth(demo.token())
+            .send()
+            .await
+            .unwrap();
+        let base = json(base).await;
+        assert_eq!(
+            base["status"]["summary"]["externalURLs"][0],
+            format!("http://courses-fe.demo.test:{}/", demo.site_port())
+        );
+        drop(demo);
+        assert!(
+            dir.path().join("config.toml").exists(),
+            "a given state dir is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_demo_removes_its_temporary_directory() {
+        let demo = start(DemoOptions::default()).await.unwrap();
+        let dir = demo.config_path().parent().unwrap().to_owned();
+        assert!(dir.exists());
+        drop(demo);
+        assert!(!dir.exists());
+    }
 }

@@ -109,7 +109,9 @@ pub(crate) fn replacement(fault: &Fault, resource_version: &str) -> Option<Respo
         Fault::NullItems => Some(
             (
                 [(header::CONTENT_TYPE, "application/json")],
-                format!(r#"{{"metadata":{{"resourceVersion":"{resource_version}"}},"items":null}}"#),
+                format!(
+                    r#"{{"metadata":{{"resourceVersion":"{resource_version}"}},"items":null}}"#
+                ),
             )
                 .into_response(),
         ),
@@ -129,10 +131,9 @@ pub(crate) async fn wrap(fault: &Fault, response: Response) -> Response {
                 .await
                 .unwrap_or_default();
             let cut = bytes.slice(..bytes.len() / 2);
-            parts.headers.insert(
-                header::CONTENT_LENGTH,
-                HeaderValue::from(cut.len() as u64),
-            );
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(cut.len() as u64));
             Body::from(cut)
         }
         _ => body,

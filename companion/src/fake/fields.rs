@@ -119,10 +119,10 @@ pub fn project_list_item(app: &Value, fields: &Fields, sync_revision: bool) -> V
         if fields.has(&format!("items.{}", allowed.key)) == fields.exclude {
             continue;
         }
-        if let Some(guard) = allowed.skip_unless {
-            if get(app, guard).is_none_or(Value::is_null) {
-                continue;
-            }
+        if let Some(guard) = allowed.skip_unless
+            && get(app, guard).is_none_or(Value::is_null)
+        {
+            continue;
         }
         let value = get(app, allowed.from)
             .cloned()
@@ -170,10 +170,8 @@ fn process(path: &mut Vec<String>, item: &mut Value, fields: &Fields) {
                 let parent_in = path_in || fields.keys.iter().any(|f| f.starts_with(&field_path));
                 let keep = (fields.exclude && !path_in) || (!fields.exclude && parent_in);
                 if keep {
-                    if !path_in {
-                        if let Some(v) = map.get_mut(&k) {
-                            process(path, v, fields);
-                        }
+                    if !path_in && let Some(v) = map.get_mut(&k) {
+                        process(path, v, fields);
                     }
                 } else {
                     map.remove(&k);
@@ -225,14 +223,23 @@ mod tests {
         assert!(version_has_sync_revision("v3.5.1+a1b2c3d"));
         assert!(version_has_sync_revision("v4.0.0"));
         let got = project_list_item(&app(), &f, true);
-        assert_eq!(got, json!({"status": {"sync": {"status": "Synced", "revision": "abc"}}}));
+        assert_eq!(
+            got,
+            json!({"status": {"sync": {"status": "Synced", "revision": "abc"}}})
+        );
     }
 
     #[test]
     fn operation_state_keys_are_skipped_without_an_operation_state() {
         let mut a = app();
-        a["status"].as_object_mut().unwrap().remove("operationState");
-        let f = Fields::parse(Some("items.status.operationState.phase,items.metadata.annotations")).unwrap();
+        a["status"]
+            .as_object_mut()
+            .unwrap()
+            .remove("operationState");
+        let f = Fields::parse(Some(
+            "items.status.operationState.phase,items.metadata.annotations",
+        ))
+        .unwrap();
         assert_eq!(
             project_list_item(&a, &f, false),
             json!({"metadata": {"annotations": null}})

@@ -415,12 +415,18 @@ mod tests {
         assert_eq!(previews.len(), 30);
         let services: std::collections::BTreeSet<&str> = previews
             .iter()
-            .map(|a| a["metadata"]["labels"]["preview-switch.io/service"].as_str().unwrap())
+            .map(|a| {
+                a["metadata"]["labels"]["preview-switch.io/service"]
+                    .as_str()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(services.len(), 20);
         let p = previews[0];
         let name = p["metadata"]["name"].as_str().unwrap();
-        let pr = p["spec"]["source"]["helm"]["valuesObject"]["prNumber"].as_str().unwrap();
+        let pr = p["spec"]["source"]["helm"]["valuesObject"]["prNumber"]
+            .as_str()
+            .unwrap();
         assert!(name.ends_with(&format!("-pr-{pr}")), "{name} vs {pr}");
         assert!(p["metadata"]["annotations"]["preview-switch.io/cookie"].is_string());
         let bases = apps

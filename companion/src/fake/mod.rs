@@ -7,8 +7,8 @@
 //! (not 404) for a missing app, the `fields` allow-list ([`fields`]), `items: null`,
 //! `managed-resources` states as JSON strings, and the NDJSON / SSE watch stream.
 
-pub mod fields;
 mod faults;
+pub mod fields;
 pub mod generate;
 pub mod scenario;
 pub mod selector;
@@ -510,13 +510,12 @@ impl Running {
         if let Some(fake) = &self.on_stop {
             fake.end_streams();
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
     }
 }

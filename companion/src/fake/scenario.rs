@@ -119,7 +119,13 @@ impl Scenario {
         ];
         let previews: [(&str, u64, &str, &str, RouteBy); 7] = [
             ("courses-fe", 123, "Healthy", "abc1234", RouteBy::Linkerd),
-            ("courses-fe", 130, "Progressing", "b7e91d0", RouteBy::Annotations),
+            (
+                "courses-fe",
+                130,
+                "Progressing",
+                "b7e91d0",
+                RouteBy::Annotations,
+            ),
             ("checkout-api", 45, "Healthy", "4f2c9a1", RouteBy::Gateway),
             ("checkout-api", 51, "Degraded", "e03b5f7", RouteBy::Linkerd),
             ("search-ui", 7, "Healthy", "9d8a6c2", RouteBy::Annotations),
@@ -267,17 +273,29 @@ mod tests {
         assert!(previews.len() >= 6);
         for health in ["Healthy", "Progressing", "Degraded"] {
             assert!(
-                previews.iter().any(|a| a["status"]["health"]["status"] == health),
+                previews
+                    .iter()
+                    .any(|a| a["status"]["health"]["status"] == health),
                 "{health}"
             );
         }
         let all_objects: Vec<&Value> = s.managed.iter().flat_map(|(_, o)| o).collect();
-        assert!(all_objects.iter().any(|o| o["apiVersion"] == "policy.linkerd.io/v1beta3"));
-        assert!(all_objects.iter().any(|o| o["apiVersion"] == "gateway.networking.k8s.io/v1"
-            && o["spec"]["hostnames"][0] == "checkout-api.demo.test"));
-        assert!(previews
-            .iter()
-            .any(|a| a["metadata"]["annotations"]["preview-switch.io/cookie"].is_string()));
+        assert!(
+            all_objects
+                .iter()
+                .any(|o| o["apiVersion"] == "policy.linkerd.io/v1beta3")
+        );
+        assert!(
+            all_objects
+                .iter()
+                .any(|o| o["apiVersion"] == "gateway.networking.k8s.io/v1"
+                    && o["spec"]["hostnames"][0] == "checkout-api.demo.test")
+        );
+        assert!(
+            previews
+                .iter()
+                .any(|a| a["metadata"]["annotations"]["preview-switch.io/cookie"].is_string())
+        );
         // One preview has no route at all.
         assert_eq!(s.routes.len(), previews.len() - 1);
         let base = &s.apps[0];
@@ -290,7 +308,11 @@ mod tests {
     #[test]
     fn linkerd_route_carries_the_escaped_cookie_regex() {
         let s = Scenario::demo(None);
-        let (_, objects) = s.managed.iter().find(|(a, _)| a == "courses-fe-pr-123").unwrap();
+        let (_, objects) = s
+            .managed
+            .iter()
+            .find(|(a, _)| a == "courses-fe-pr-123")
+            .unwrap();
         let route = objects.iter().find(|o| o["kind"] == "HTTPRoute").unwrap();
         assert_eq!(
             route["spec"]["rules"][0]["matches"][0]["headers"][0]["value"],

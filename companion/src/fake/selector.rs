@@ -37,7 +37,9 @@ impl Selector {
                 if input.trim().is_empty() {
                     continue;
                 }
-                return Err(format!("found '', expected: identifier in selector {input:?}"));
+                return Err(format!(
+                    "found '', expected: identifier in selector {input:?}"
+                ));
             }
             requirements.push(parse_requirement(part)?);
         }
