@@ -358,7 +358,8 @@ impl FakeArgo {
 
     /// The SSE keepalive period (15 s like Argo CD; shorten it in tests).
     pub fn set_keepalive(&self, every: Duration) {
-        self.lock().keepalive = every;
+        // A zero period would make tokio's interval panic.
+        self.lock().keepalive = every.max(Duration::from_millis(1));
     }
 
     /// The ApplicationSets served by `GET /api/v1/applicationsets`.
@@ -524,6 +525,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(fake) = &self.on_stop {
+            fake.end_streams();
         }
         if let Some(task) = self.task.take() {
             task.abort();
