@@ -1,1 +1,529 @@
-//! `preview-switch demo`. OWNER: fake helper (H2).
+//! `preview-switch demo`: a self-contained demo on loopback. It serves the fake Argo CD API
+//! with the demo scenario ([`crate::fake::scenario`]) and a small demo site that answers
+//! for `<svc>.demo.test` as "dev" or "PR n", choosing by the `Cookie` header with exactly
+//! the regex match the scenario's HTTPRoutes declare (Rust `regex`, anchored at both ends,
+//! PLATFORM E). It writes a config file pointing `preview-switch` at the demo server. The
+//! CLI (not this module) prints the listing; everything stops when [`Demo`] is dropped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use regex::Regex;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::fake::scenario::DEMO_DOMAIN;
+use crate::fake::{self, FakeArgo, Running, Scenario, SiteRoute};
+
+/// Where the demo listens; port 0 picks a free one.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    pub api_port: u16,
+    pub site_port: u16,
+    /// Where to write the config and token files; default a fresh temporary directory,
+    /// removed when the demo stops.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A running demo. Dropping it stops both servers and removes its temporary directory.
+pub struct Demo {
+    fake: FakeArgo,
+    api: Running,
+    site: Running,
+    routes: Vec<SiteRoute>,
+    token: String,
+    dir: PathBuf,
+    owns_dir: bool,
+    config_path: PathBuf,
+    token_file: PathBuf,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("api", &self.api.url())
+            .field("site", &self.site.url())
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_error(what: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io { what, source }
+}
+
+async fn bind(port: u16, role: &str, flag: &str) -> Result<tokio::net::TcpListener> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(io_error(format!(
+            "cannot listen on {addr} for the demo {role} (pass {flag} 0 for any free port)"
+        )))
+}
+
+/// Starts the fake Argo CD API and the demo site on 127.0.0.1 and writes the config file.
+pub async fn start(opts: DemoOptions) -> Result<Demo> {
+    let site_listener = bind(opts.site_port, "site", "--site-port").await?;
+    let api_listener = bind(opts.api_port, "Argo CD API", "--api-port").await?;
+    let site_port = site_listener
+        .local_addr()
+        .map_err(io_error("cannot read the demo site's port".into()))?
+        .port();
+
+    let scenario = Scenario::demo(Some(site_port));
+    let fake = scenario.fake();
+    let site = fake::spawn(site_router(&scenario.routes), site_listener, None);
+    let api = fake::spawn(fake::router(fake.clone()), api_listener, Some(fake.clone()));
+
+    let (dir, owns_dir) = match opts.state_dir {
+        Some(dir) => (dir, false),
+        None => (
+            std::env::temp_dir().join(format!(
+                "preview-switch-demo-{}-{}",
+                std::process::id(),
+                api.addr().port()
+            )),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir).map_err(io_error(format!(
+        "cannot create the demo state directory {}",
+        dir.display()
+    )))?;
+    let token_file = dir.join("token");
+    write_private(&token_file, &format!("{}\n", scenario.token))?;
+    let config_path = dir.join("config.toml");
+    let config = format!(
+        "# Written by `preview-switch demo`; points preview-switch at the demo Argo CD.\n\
+         [[servers]]\nname = \"demo\"\nurl = \"{}\"\ntoken_file = \"{}\"\n",
+        api.url(),
+        toml_escape(&token_file.display().to_string()),
+    );
+    std::fs::write(&config_path, config).map_err(io_error(format!(
+        "cannot write the demo config {}",
+        config_path.display()
+    )))?;
+
+    Ok(Demo {
+        fake,
+        api,
+        site,
+        routes: scenario.routes,
+        token: scenario.token,
+        dir,
+        owns_dir,
+        config_path,
+        token_file,
+    })
+}
+
+fn toml_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Writes a file only its owner can read (the token).
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let what = || format!("cannot write the demo token file {}", path.display());
+    let mut file = options.open(path).map_err(io_error(what()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(io_error(what()))
+}
+
+impl Demo {
+    /// The fake Argo CD API, `http://127.0.0.1:PORT`.
+    pub fn api_url(&self) -> String {
+        self.api.url()
+    }
+
+    /// The demo site, `http://127.0.0.1:PORT` (send `Host: <svc>.demo.test`).
+    pub fn site_url(&self) -> String {
+        self.site.url()
+    }
+
+    pub fn site_port(&self) -> u16 {
+        self.site.addr().port()
+    }
+
+    /// The token the demo API accepts (not a secret; still never printed by the demo).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub fn token_file(&self) -> &Path {
+        &self.token_file
+    }
+
+    /// The config file to pass as `PREVIEW_SWITCH_CONFIG`.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The fake server's handle (to change apps while the demo runs).
+    pub fn fake(&self) -> &FakeArgo {
+        &self.fake
+    }
+
+    /// The cookie routes the demo site obeys.
+    pub fn routes(&self) -> &[SiteRoute] {
+        &self.routes
+    }
+
+    /// What to do next, for people.
+    pub fn instructions(&self) -> String {
+        let port = self.site_port();
+        let example = self.routes.first();
+        let (host, cookie) = example
+            .map(|r| (r.host.clone(), format!("{}={}", r.cookie_name, r.pr)))
+            .unwrap_or_else(|| (format!("courses-fe.{DEMO_DOMAIN}"), String::new()));
+        let hosts: Vec<String> = {
+            let mut h: Vec<String> = self.routes.iter().map(|r| r.host.clone()).collect();
+            h.dedup();
+            h
+        };
+        format!(
+            "Demo Argo CD API: {api}  (token in {token_file})\n\
+             Demo site:        {site}  (hosts: {hosts}, port {port})\n\
+             \n\
+             List the previews:\n\
+             \x20 PREVIEW_SWITCH_CONFIG={config} preview-switch list\n\
+             \n\
+             Ask the site who serves you, without and with the routing cookie:\n\
+             \x20 curl -H 'Host: {host}' {site}/whoami\n\
+             \x20 curl -H 'Host: {host}' -H 'Cookie: a=1; {cookie}; b=2' {site}/whoami\n\
+             \n\
+             Try it in Chromium with the extension:\n\
+             \x20 make dist   # builds dist/extension\n\
+             \x20 preview-switch install --browser chromium\n\
+             \x20 chromium --host-resolver-rules=\"MAP *.{DEMO_DOMAIN} 127.0.0.1\" --load-extension=dist/extension\n\
+             \x20 (or load dist/extension from chrome://extensions with Developer mode on)\n\
+             \x20 then open http://{host}:{port}/ and pick a preview in the Preview Switch popup.\n\
+             \x20 The companion reads its servers from PREVIEW_SWITCH_CONFIG={config}.\n\
+             \n\
+             Press Ctrl-C to stop the demo.",
+            api = self.api_url(),
+            token_file = self.token_file.display(),
+            site = self.site_url(),
+            hosts = hosts.join(", "),
+            config = self.config_path.display(),
+        )
+    }
+
+    /// Stops both servers (dropping the demo does the same, without waiting).
+    pub async fn shutdown(mut self) {
+        let api = std::mem::replace(&mut self.api, placeholder());
+        let site = std::mem::replace(&mut self.site, placeholder());
+        api.shutdown().await;
+        site.shutdown().await;
+    }
+}
+
+/// A stopped server, to move the real ones out of a `Demo` being shut down.
+fn placeholder() -> Running {
+    fake::Running::stopped()
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+// --- the demo site ------------------------------------------------------------------------
+
+/// The routes with their compiled, fully anchored regexes.
+pub(crate) struct SiteRoutes {
+    routes: Vec<(SiteRoute, Regex)>,
+}
+
+impl SiteRoutes {
+    pub(crate) fn new(routes: &[SiteRoute]) -> SiteRoutes {
+        let routes = routes
+            .iter()
+            .filter_map(|r| {
+                // Anchored like the mesh: the whole header value must match.
+                let re = Regex::new(&format!("^(?:{})$", r.cookie_regex)).ok()?;
+                Some((r.clone(), re))
+            })
+            .collect();
+        SiteRoutes { routes }
+    }
+
+    /// The preview a request to `host` with this `Cookie` header reaches; `None` = dev.
+    pub(crate) fn route(&self, host: &str, cookie: &str) -> Option<&SiteRoute> {
+        self.routes
+            .iter()
+            .find(|(r, re)| r.host.eq_ignore_ascii_case(host) && re.is_match(cookie))
+            .map(|(r, _)| r)
+    }
+
+    fn hosts(&self) -> Vec<&str> {
+        let mut hosts: Vec<&str> = self.routes.iter().map(|(r, _)| r.host.as_str()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+    }
+}
+
+fn site_router(routes: &[SiteRoute]) -> Router {
+    Router::new()
+        .fallback(site_page)
+        .with_state(Arc::new(SiteRoutes::new(routes)))
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+async fn site_page(
+    State(routes): State<Arc<SiteRoutes>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let host_header = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let host = host_header
+        .rsplit_once(':')
+        .map_or(host_header, |(h, _)| h)
+        .to_ascii_lowercase();
+    // HTTP/2 may split cookies over several headers; the mesh sees them joined by "; ".
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let Some(service) = host
+        .strip_suffix(&format!(".{DEMO_DOMAIN}"))
+        .map(str::to_owned)
+    else {
+        let list: String = routes
+            .hosts()
+            .iter()
+            .map(|h| format!("<li>{h}</li>"))
+            .collect();
+        let body = format!(
+            "<!doctype html><title>Preview Switch demo</title><h1>Preview Switch demo site</h1>\
+             <p>Unknown host <code>{}</code>. Open one of these hosts on this port (map \
+             <code>*.{DEMO_DOMAIN}</code> to 127.0.0.1):</p><ul>{list}</ul>",
+            escape_html(&host)
+        );
+        return (StatusCode::NOT_FOUND, Html(body)).into_response();
+    };
+    let hit = routes.route(&host, &cookie);
+    if uri.path() == "/whoami" {
+        let env = hit.map_or_else(|| "dev".to_owned(), |r| format!("pr-{}", r.pr));
+        let body = json!({
+            "service": service,
+            "host": host,
+            "env": env,
+            "app": hit.map(|r| r.app.clone()),
+            "image_tag": hit.map(|r| r.image_tag.clone()),
+            "cookie": cookie,
+        });
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
+    let (label, colour) = match hit {
+        Some(r) => (format!("PR {} (image {})", r.pr, r.image_tag), "#7c3aed"),
+        None => ("dev".to_owned(), "#0f766e"),
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{service}: {label}</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:3rem}}\
+         .env{{display:inline-block;padding:.4rem .8rem;border-radius:.4rem;color:#fff;background:{colour}}}</style></head>\
+         <body><h1>{service}</h1><p>Served by <span class=\"env\" id=\"env\">{label}</span></p>\
+         <p>Cookie header received: <code id=\"cookie\">{cookie}</code></p></body></html>",
+        service = escape_html(&service),
+        label = escape_html(&label),
+        cookie = escape_html(&cookie),
+    );
+    Html(body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn routes() -> SiteRoutes {
+        SiteRoutes::new(&Scenario::demo(None).routes)
+    }
+
+    #[test]
+    fn cookie_regex_routes_exactly_like_the_httproute() {
+        let r = routes();
+        let host = "courses-fe.demo.test";
+        let pr = |cookie: &str| r.route(host, cookie).map(|r| r.pr);
+        assert_eq!(pr("team-courses-fe-pr=123"), Some(123));
+        assert_eq!(pr("a=1; team-courses-fe-pr=123; b=2"), Some(123));
+        assert_eq!(pr("a=1; team-courses-fe-pr=123"), Some(123));
+        assert_eq!(
+            pr("team-courses-fe-pr=1234"),
+            None,
+            "pr=123 must not match 1234"
+        );
+        assert_eq!(pr("xteam-courses-fe-pr=123"), None);
+        assert_eq!(
+            pr("a=1;team-courses-fe-pr=123"),
+            None,
+            "browsers join with \"; \""
+        );
+        assert_eq!(pr(""), None);
+        assert_eq!(pr("team-courses-fe-pr=130"), Some(130));
+        assert_eq!(
+            r.route("checkout-api.demo.test", "team-courses-fe-pr=123"),
+            None,
+            "a cookie for another service does not route this host"
+        );
+    }
+
+    fn client(site: &Demo) -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let addr = SocketAddr::from(([127, 0, 0, 1], site.site_port()));
+        reqwest::Client::builder()
+            .resolve("courses-fe.demo.test", addr)
+            .resolve("checkout-api.demo.test", addr)
+            .build()
+            .unwrap()
+    }
+
+    async fn json(resp: reqwest::Response) -> Value {
+        serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+    }
+
+    async fn whoami(demo: &Demo, host: &str, cookie: Option<&str>) -> Value {
+        let mut req = client(demo).get(format!("http://{host}:{}/whoami", demo.site_port()));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        json(req.send().await.unwrap()).await
+    }
+
+    #[tokio::test]
+    async fn demo_site_answers_dev_or_the_preview_by_cookie() {
+        let demo = start(DemoOptions::default()).await.unwrap();
+        let host = "courses-fe.demo.test";
+        let dev = whoami(&demo, host, None).await;
+        assert_eq!(dev["service"], "courses-fe");
+        assert_eq!(dev["env"], "dev");
+        let pr = whoami(&demo, host, Some("a=1; team-courses-fe-pr=123; b=2")).await;
+        assert_eq!(pr["env"], "pr-123");
+        assert_eq!(pr["image_tag"], "dev-abc1234");
+        assert_eq!(pr["cookie"], "a=1; team-courses-fe-pr=123; b=2");
+        let near = whoami(&demo, host, Some("team-courses-fe-pr=1234")).await;
+        assert_eq!(near["env"], "dev");
+        let gw = whoami(
+            &demo,
+            "checkout-api.demo.test",
+            Some("team-checkout-api-pr=45"),
+        )
+        .await;
+        assert_eq!(gw["env"], "pr-45");
+
+        let page = client(&demo)
+            .get(format!("http://{host}:{}/", demo.site_port()))
+            .header("cookie", "team-courses-fe-pr=123")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("PR 123 (image dev-abc1234)"), "{page}");
+        demo.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn demo_writes_a_config_and_serves_the_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = start(DemoOptions {
+            state_dir: Some(dir.path().to_owned()),
+            ..DemoOptions::default()
+        })
+        .await
+        .unwrap();
+        let config: toml::Value =
+            toml::from_str(&std::fs::read_to_string(demo.config_path()).unwrap()).unwrap();
+        let server = &config["servers"][0];
+        assert_eq!(server["name"].as_str(), Some("demo"));
+        assert_eq!(server["url"].as_str(), Some(demo.api_url().as_str()));
+        let token_file = PathBuf::from(server["token_file"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&token_file).unwrap().trim(),
+            "demo-token"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let text = demo.instructions();
+        assert!(text.contains(&format!(
+            "PREVIEW_SWITCH_CONFIG={}",
+            demo.config_path().display()
+        )));
+        assert!(text.contains("--host-resolver-rules=\"MAP *.demo.test 127.0.0.1\""));
+        assert!(!text.contains("demo-token"), "the token is not printed");
+
+        let list = client(&demo)
+            .get(format!(
+                "{}/api/v1/applications?selector=type%3Dpr",
+                demo.api_url()
+            ))
+            .bearer_auth(demo.token())
+            .send()
+            .await
+            .unwrap();
+        let list = json(list).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 7);
+        let base = client(&demo)
+            .get(format!("{}/api/v1/applications/courses-fe", demo.api_url()))
+            .bearer_auth(demo.token())
+            .send()
+            .await
+            .unwrap();
+        let base = json(base).await;
+        assert_eq!(
+            base["status"]["summary"]["externalURLs"][0],
+            format!("http://courses-fe.demo.test:{}/", demo.site_port())
+        );
+        drop(demo);
+        assert!(
+            dir.path().join("config.toml").exists(),
+            "a given state dir is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_demo_removes_its_temporary_directory() {
+        let demo = start(DemoOptions::default()).await.unwrap();
+        let dir = demo.config_path().parent().unwrap().to_owned();
+        assert!(dir.exists());
+        drop(demo);
+        assert!(!dir.exists());
+    }
+}
