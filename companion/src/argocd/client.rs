@@ -140,13 +140,14 @@ fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
         if e.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        // io::Error::source() skips its payload, so look inside it explicitly.
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        {
-            return true;
+        // io::Error::source() skips its payload (hyper-rustls nests io::Errors two deep),
+        // so look inside explicitly.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         let s = e.to_string().to_ascii_lowercase();
         if s.contains("certificate") || s.contains("handshake") || s.contains("tls") {
@@ -725,4 +726,464 @@ fn watch_stream(
         }
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{RawQuery, Request};
+    use axum::http::{HeaderMap, StatusCode as AxStatus, header};
+    use axum::response::{IntoResponse, Response as AxResponse};
+    use axum::routing::get;
+
+    use super::*;
+
+    const SECRET: &str = "SECRET-token-never-shown";
+
+    /// Serves `router` on 127.0.0.1:0; the server task dies with the test's runtime.
+    async fn serve(router: Router) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+
+    fn target(url: &str) -> ServerTarget {
+        ServerTarget {
+            name: "test".into(),
+            url: Url::parse(url).unwrap(),
+            token: Token::new(SECRET),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            route_template: None,
+            origin: "test".into(),
+        }
+    }
+
+    async fn client_for(router: Router) -> Client {
+        let addr = serve(router).await;
+        Client::new(&target(&format!("http://{addr}"))).unwrap()
+    }
+
+    /// Every error must be free of the token, in both its forms.
+    fn no_secret(err: &Error) -> String {
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(SECRET), "token leaked: {text}");
+        text
+    }
+
+    fn app_json(name: &str) -> String {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"argocd","labels":{{"type":"pr"}}}},
+               "spec":{{"destination":{{"namespace":"{name}"}}}},
+               "status":{{"sync":{{"status":"Synced"}},"health":{{"status":"Healthy"}},"history":[{{"x":"{}"}}]}}}}"#,
+            "y".repeat(3000)
+        )
+    }
+
+    #[tokio::test]
+    async fn list_streams_a_chunked_body_and_sends_query_and_token() {
+        // (Authorization header, raw query) of each request.
+        type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
+        let seen: Seen = Arc::default();
+        let seen2 = seen.clone();
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(move |headers: HeaderMap, RawQuery(q): RawQuery| {
+                let seen = seen2.clone();
+                async move {
+                    let auth = headers
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    seen.lock().unwrap().push((auth, q));
+                    let body = format!(
+                        r#"{{"metadata":{{"resourceVersion":"77"}},"items":[{},{},{}]}}"#,
+                        app_json("a-pr-1"),
+                        app_json("b-pr-2"),
+                        app_json("c-pr-3")
+                    );
+                    // Small chunks so items and strings straddle chunk boundaries.
+                    let chunks: Vec<std::io::Result<Vec<u8>>> = body
+                        .into_bytes()
+                        .chunks(700)
+                        .map(|c| Ok(c.to_vec()))
+                        .collect();
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }
+            }),
+        );
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.1.0"),
+        };
+        let list = client.list_applications(&query).await.unwrap();
+        assert_eq!(list.resource_version.as_deref(), Some("77"));
+        let names: Vec<&str> = list
+            .items
+            .iter()
+            .map(|a| a.metadata.name.as_str())
+            .collect();
+        assert_eq!(names, ["a-pr-1", "b-pr-2", "c-pr-3"]);
+        assert_eq!(
+            list.items[1].status.health.status.as_deref(),
+            Some("Healthy")
+        );
+        let seen = seen.lock().unwrap();
+        let (auth, q) = &seen[0];
+        assert_eq!(auth.as_deref(), Some(format!("Bearer {SECRET}").as_str()));
+        let q = q.as_deref().unwrap();
+        assert!(
+            q.starts_with(
+                "selector=type%3Dpr&fields=metadata.resourceVersion%2Citems.metadata.name"
+            ),
+            "{q}"
+        );
+    }
+
+    #[tokio::test]
+    async fn items_null_is_an_empty_list() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async { r#"{"metadata":{"resourceVersion":"5"},"items":null}"# }),
+        );
+        let list = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap();
+        assert!(list.items.is_empty());
+        assert_eq!(list.resource_version.as_deref(), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn expired_token_says_to_log_in_again() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                (
+                    AxStatus::UNAUTHORIZED,
+                    r#"{"error":"invalid session: token is expired","code":16,"message":"invalid session: token is expired"}"#,
+                )
+            }),
+        );
+        let client = client_for(router).await;
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        let port = client.base.port().unwrap();
+        assert!(matches!(err, Error::Unauthorized { .. }));
+        assert!(
+            text.contains("401 invalid session: token is expired"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("argocd login 127.0.0.1:{port} --plaintext")),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[tokio::test]
+    async fn forbidden_mentions_rbac() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                (
+                    AxStatus::FORBIDDEN,
+                    r#"{"error":"permission denied","code":7,"message":"permission denied"}"#,
+                )
+            }),
+        );
+        let err = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Forbidden { .. }));
+        assert!(
+            text.contains("403 permission denied") && text.contains("RBAC"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn html_502_becomes_one_short_line() {
+        let page = format!(
+            "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title>\n<style>body {{ color: red }}</style></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n<p>{}</p></body>\n</html>\n",
+            "filler ".repeat(100)
+        );
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(move || async move {
+                (
+                    AxStatus::BAD_GATEWAY,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    page,
+                )
+                    .into_response()
+            }),
+        );
+        let err = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        no_secret(&err);
+        match &err {
+            Error::Http {
+                status,
+                detail,
+                what,
+                ..
+            } => {
+                assert_eq!((*status, what.as_str()), (502, "GET /api/v1/applications"));
+                assert!(
+                    detail.starts_with("502 Bad Gateway nginx filler"),
+                    "{detail}"
+                );
+                assert!(
+                    !detail.contains('<') && !detail.contains('\n') && !detail.contains("color"),
+                    "{detail}"
+                );
+                assert!(detail.chars().count() <= 200, "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn garbage_json_reports_the_byte_offset() {
+        let router = Router::new()
+            .route(
+                "/api/v1/applications",
+                get(|| async { r#"{"items":[{"metadata":{}} oops]}"# }),
+            )
+            .route("/api/version", get(|| async { "not json" }));
+        let client = client_for(router).await;
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::BadJson { offset: 26, .. }), "{text}");
+        assert!(text.contains("at byte 26"), "{text}");
+        let err = client.version().await.unwrap_err();
+        assert!(matches!(err, Error::BadJson { offset: 0 | 1, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_unreachable_with_the_cause() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = Client::new(&target(&format!("http://{addr}"))).unwrap();
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Unreachable { .. }), "{text}");
+        assert!(
+            text.contains(&format!("cannot reach http://{addr}")),
+            "{text}"
+        );
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn slow_server_times_out() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "{}"
+            }),
+        );
+        let addr = serve(router).await;
+        let mut t = target(&format!("http://{addr}"));
+        t.timeout = Duration::from_millis(300);
+        let err = Client::new(&t)
+            .unwrap()
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Timeout { .. }), "{text}");
+        assert!(text.contains("did not answer within 0.3 s"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_server_is_a_tls_error_naming_ca_cert() {
+        let router = Router::new().route("/api/version", get(|| async { "{}" }));
+        let addr = serve(router).await;
+        let client = Client::new(&target(&format!("https://{addr}"))).unwrap();
+        let err = client.version().await.unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Tls { .. }), "{text}");
+        assert!(text.contains("--ca-cert"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_ca_cert_is_a_config_error() {
+        let mut t = target("https://argocd.invalid");
+        t.ca_cert = Some("/nonexistent/ca.pem".into());
+        let err = Client::new(&t).unwrap_err();
+        assert!(
+            matches!(err, Error::Config { .. }) && err.to_string().contains("/nonexistent/ca.pem"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not a certificate").unwrap();
+        t.ca_cert = Some(p);
+        assert!(matches!(Client::new(&t), Err(Error::Config { .. })));
+    }
+
+    #[tokio::test]
+    async fn version_userinfo_and_managed_resources() {
+        let router = Router::new()
+            .route(
+                "/api/version",
+                get(|headers: HeaderMap| async move {
+                    // /api/version needs no auth: we do not send the token there.
+                    assert!(headers.get(header::AUTHORIZATION).is_none());
+                    r#"{"Version":"v3.1.5+abc","BuildDate":"x"}"#
+                }),
+            )
+            .route("/api/v1/session/userinfo", get(|| async { r#"{"loggedIn":true,"username":"admin","iss":"argocd"}"# }))
+            .route(
+                "/argocd/api/v1/applications/{name}/managed-resources",
+                get(|req: Request| async move {
+                    let path = req.uri().path().to_owned();
+                    let q = req.uri().query().unwrap_or_default().to_owned();
+                    AxResponse::new(Body::from(format!(
+                        r#"{{"items":[{{"kind":"HTTPRoute","name":"{path}","namespace":"{q}","liveState":"null"}}]}}"#
+                    )))
+                }),
+            );
+        let addr = serve(router).await;
+        let client = Client::new(&target(&format!("http://{addr}/argocd"))).unwrap();
+        assert_eq!(client.server(), format!("http://{addr}/argocd"));
+        let plain = Client::new(&target(&format!("http://{addr}"))).unwrap();
+        assert_eq!(plain.version().await.unwrap(), "v3.1.5+abc");
+        let who = plain.userinfo().await.unwrap();
+        assert!(who.logged_in);
+        assert_eq!(who.username.as_deref(), Some("admin"));
+
+        let mut app = Application::default();
+        app.metadata.name = "svc pr/1".into();
+        app.metadata.namespace = "argo cd".into();
+        let res = client.managed_resources(&app).await.unwrap();
+        assert_eq!(res[0].kind, "HTTPRoute");
+        // The name is one encoded path segment; the namespace an encoded query value.
+        assert_eq!(
+            res[0].name,
+            "/argocd/api/v1/applications/svc%20pr%2F1/managed-resources"
+        );
+        assert_eq!(res[0].namespace, "appNamespace=argo+cd");
+        assert_eq!(res[0].live_state.as_deref(), Some("null"));
+    }
+
+    #[tokio::test]
+    async fn watch_yields_one_event_per_line_and_skips_keepalives() {
+        let router = Router::new().route(
+            "/api/v1/stream/applications",
+            get(|RawQuery(q): RawQuery| async move {
+                let q = q.unwrap_or_default();
+                assert!(q.contains("resourceVersion=77"), "{q}");
+                assert!(q.contains("fields=result.type%2Cresult.application.metadata.name"), "{q}");
+                assert!(!q.contains("result.application.metadata.resourceVersion"), "{q}");
+                let app = app_json("a-pr-1").replace('\n', "");
+                let added = format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#);
+                let body = format!(
+                    "{added}\n\n: keepalive\ndata: {{\"result\":{{\"type\":\"DELETED\",\"application\":{{\"metadata\":{{\"name\":\"b-pr-2\"}}}}}}}}\n\n\
+                     {{\"error\":{{\"grpc_code\":16,\"http_code\":401,\"message\":\"token is expired\",\"http_status\":\"Unauthorized\"}}}}\n"
+                );
+                let chunks: Vec<std::io::Result<Vec<u8>>> = body.into_bytes().chunks(50).map(|c| Ok(c.to_vec())).collect();
+                Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        );
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.5.0"),
+        };
+        let events: Vec<Result<WatchEvent>> = client
+            .watch_applications(&query, Some("77"))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
+        assert!(matches!(&events[1], Ok(WatchEvent::Deleted(a)) if a.metadata.name == "b-pr-2"));
+        match &events[2] {
+            Err(e @ Error::Unauthorized { detail, .. }) => {
+                assert_eq!(detail, "token is expired");
+                no_secret(e);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn projection_follows_the_server_version() {
+        assert_eq!(Client::fields_for_version("v2.5.9"), None);
+        assert_eq!(Client::fields_for_version("garbage"), None);
+        assert_eq!(Client::fields_for_version(""), None);
+        for v in [
+            "v2.6.0",
+            "v3.4.2+0123abc",
+            "2.14.0-rc1",
+            "v3.5.0",
+            "v3.6.0+x",
+        ] {
+            let f = Client::fields_for_version(v).unwrap();
+            let keys: Vec<&str> = f.split(',').collect();
+            assert!(
+                keys.contains(&"items.spec") && keys.contains(&"items.metadata.labels"),
+                "{v}"
+            );
+            // Never sub-keys of spec next to spec, never exclusions, never ownerReferences.
+            assert!(
+                !keys
+                    .iter()
+                    .any(|k| k.starts_with("items.spec.") || k.starts_with('-')),
+                "{v}"
+            );
+            assert!(!f.contains("ownerReferences"), "{v}");
+            let revision = keys.contains(&"items.status.sync.revision");
+            assert_eq!(
+                revision,
+                v.starts_with("v3.5") || v.starts_with("v3.6"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpts_prefer_the_api_message_and_stay_short() {
+        assert_eq!(
+            body_excerpt(br#"{"error":"e","code":2,"message":"m"}"#),
+            "m"
+        );
+        assert_eq!(body_excerpt(br#"{"error":"only error"}"#), "only error");
+        assert_eq!(body_excerpt(b""), "(empty body)");
+        let long = "word ".repeat(100);
+        let s = body_excerpt(long.as_bytes());
+        assert!(s.chars().count() == 200 && s.ends_with('…'), "{s}");
+    }
 }
