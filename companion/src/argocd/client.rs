@@ -1,14 +1,40 @@
-//! The Argo CD HTTP client. OWNER: client helper (H3). The signatures below are the shared
-//! interface; bodies are filled in by H3.
-#![allow(unused_variables, clippy::unused_async)]
+//! The Argo CD HTTP client: one [`Client`] per server, built from a resolved
+//! [`ServerTarget`]. It owns TLS (rustls with the ring provider, the platform's roots plus an
+//! optional `ca_cert`, `insecure` only when asked), timeouts, the system proxy, the
+//! `Authorization` header (the only place the token is exposed), streaming the list body
+//! through [`decode`](crate::argocd::decode), the watch stream, and turning every transport
+//! and HTTP failure into a [`crate::error::Error`] that names the fix and never the token.
 
-use crate::argocd::model::{Application, ManagedResource};
+use std::sync::Once;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use reqwest::{Response, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+use crate::argocd::decode::{self, ListDecoder, StreamError, json_error_cause, json_error_offset};
+use crate::argocd::model::{ApiError, Application, ManagedResource, ManagedResources, Version};
 use crate::config::ServerTarget;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::token::Token;
 
 /// A client for one Argo CD server (cheap to clone).
 #[derive(Debug, Clone)]
-pub struct Client {}
+pub struct Client {
+    http: reqwest::Client,
+    /// Base URL with a trailing slash, so relative joins keep a root path (`/argocd/`).
+    base: Url,
+    /// The base URL as shown to people (no trailing slash).
+    server: String,
+    /// What to pass to `argocd login` (host[:port], plus `--plaintext` for http).
+    login_host: String,
+    token: Option<Token>,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
 
 /// What to list: `GET /api/v1/applications?selector=..&name=..&fields=..`.
 #[derive(Debug, Clone, Default)]
@@ -41,40 +67,1123 @@ pub enum WatchEvent {
     Deleted(Box<Application>),
 }
 
+/// The keys of Argo CD's list allow-list that `core` reads.
+///
+/// Checked against argoproj/argo-cd `server/application/forwarder_overwrite.go` (v3.x,
+/// `appFields`): since v2.6 the list endpoint builds each item from a hand-kept map whose
+/// keys are `metadata.{name,namespace,annotations,labels,creationTimestamp,
+/// deletionTimestamp}`, `spec` (whole, no sub-keys), `status.sync.status`, `status.health`,
+/// `status.summary`, `status.operationState.{startedAt,finishedAt,phase}`,
+/// `status.resources`, `operation.sync` and `status.sourceHydrator`; only exact matches of
+/// `items.<key>` count, anything else is silently dropped. So `items.spec.source` would
+/// return no spec at all: we ask for `items.spec`. The list's own `metadata` (with
+/// `resourceVersion`) is always sent. `status.sync.revision` joined the map in v3.5
+/// (PLATFORM D); `metadata.ownerReferences` is not in it (the generating ApplicationSet is
+/// found another way).
+const LIST_FIELDS: &[&str] = &[
+    "metadata.resourceVersion",
+    "items.metadata.name",
+    "items.metadata.namespace",
+    "items.metadata.labels",
+    "items.metadata.annotations",
+    "items.metadata.creationTimestamp",
+    "items.spec",
+    "items.status.sync.status",
+    "items.status.health",
+    "items.status.operationState.phase",
+    "items.status.operationState.finishedAt",
+    "items.status.summary",
+];
+
+/// Longest watch line accepted: one Application is bounded by etcd's 1.5 MiB object limit.
+const MAX_WATCH_LINE: usize = 16 * 1024 * 1024;
+
+/// How much of an error body is read for the message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is already installed process-wide: fine, use it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// `(major, minor)` of a version such as `v3.1.5+abc` or `2.14.0-rc1`.
+fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let v = version.trim();
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let mut parts = v.split(['.', '+', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Every `Display` in an error's source chain, joined with `: `, repeats removed.
+fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a transport error is a certificate or handshake failure.
+fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        // io::Error::source() skips its payload (hyper-rustls nests io::Errors two deep),
+        // so look inside explicitly.
+        let mut io = e.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        let s = e.to_string().to_ascii_lowercase();
+        if s.contains("certificate") || s.contains("handshake") || s.contains("tls") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// One readable line out of an error body: Argo CD's `message`/`error`, else the text of an
+/// HTML page (title first), else the raw text; whitespace collapsed, at most ~200 chars.
+fn body_excerpt(body: &[u8]) -> String {
+    if let Ok(api) = serde_json::from_slice::<ApiError>(body)
+        && let Some(m) = api.message.or(api.error).filter(|m| !m.trim().is_empty())
+    {
+        return shorten(&m);
+    }
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let text = if lower.contains("<html") || lower.contains("<!doctype") || lower.contains("<body")
+    {
+        let title = lower
+            .find("<title>")
+            .and_then(|s| lower[s..].find("</title>").map(|e| (s + 7, s + e)))
+            .map(|(s, e)| text[s..e].to_owned());
+        let body_start = lower.find("<body").unwrap_or(0);
+        let stripped = strip_tags(&text[body_start..]);
+        match title {
+            Some(t) if !stripped.contains(t.trim()) => format!("{} {stripped}", t.trim()),
+            _ => stripped,
+        }
+    } else {
+        text.into_owned()
+    };
+    let line = shorten(&text);
+    if line.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        line
+    }
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    while i < html.len() {
+        // Drop script and style contents wholesale.
+        for skip in ["<script", "<style"] {
+            if lower[i..].starts_with(skip) {
+                let close = if skip == "<script" {
+                    "</script>"
+                } else {
+                    "</style>"
+                };
+                i = lower[i..]
+                    .find(close)
+                    .map_or(html.len(), |p| i + p + close.len());
+                out.push(' ');
+            }
+        }
+        let Some(c) = html[i..].chars().next() else {
+            break;
+        };
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+        i += c.len_utf8();
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// Collapses whitespace and control characters and cuts at ~200 chars.
+fn shorten(s: &str) -> String {
+    let mut line = s
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line.chars().count() > 200 {
+        line = line.chars().take(199).collect::<String>() + "…";
+    }
+    line
+}
+
 impl Client {
     pub fn new(target: &ServerTarget) -> Result<Client> {
-        unimplemented!("H3")
+        install_crypto_provider();
+        let server = target.url.as_str().trim_end_matches('/').to_owned();
+        let mut base = target.url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let host = base.host_str().unwrap_or_default();
+        let login_host = match (base.port(), base.scheme()) {
+            (Some(p), "http") => format!("{host}:{p} --plaintext"),
+            (None, "http") => format!("{host}:80 --plaintext"),
+            (Some(p), _) => format!("{host}:{p}"),
+            (None, _) => host.to_owned(),
+        };
+
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(target.connect_timeout)
+            .gzip(true)
+            .user_agent(concat!("preview-switch/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &target.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| Error::Config {
+                path: path.clone(),
+                line: None,
+                message: format!("cannot read the CA certificate ({e}): fix --ca-cert / ca_cert"),
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Config {
+                path: path.clone(),
+                line: None,
+                message: format!(
+                    "not a PEM certificate bundle ({}): pass a PEM file",
+                    cause_chain(&e)
+                ),
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Config {
+                    path: path.clone(),
+                    line: None,
+                    message: "no PEM certificate found in the file: pass a PEM file".to_owned(),
+                });
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if target.insecure {
+            tracing::warn!(server = %server, "TLS certificate verification is off (--insecure)");
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| Error::Tls {
+            server: server.clone(),
+            cause: format!("cannot set up the HTTP client: {}", cause_chain(&e)),
+        })?;
+        Ok(Client {
+            http,
+            base,
+            server,
+            login_host,
+            token: target.token.clone(),
+            timeout: target.timeout,
+            connect_timeout: target.connect_timeout,
+        })
     }
+
     /// The server's base URL as given, for messages and `Preview::server`.
     pub fn server(&self) -> &str {
-        unimplemented!("H3")
+        &self.server
     }
+
     /// `GET /api/version` (no auth): e.g. `v3.1.5+abc`.
     pub async fn version(&self) -> Result<String> {
-        unimplemented!("H3")
+        let url = self.url(&["api", "version"]);
+        let resp = self
+            .send(self.http.get(url), "GET /api/version", false)
+            .await?;
+        let body = self.read_body(resp, "GET /api/version").await?;
+        let v: Version = self.parse(&body, "the version")?;
+        Ok(v.version)
     }
+
     pub async fn userinfo(&self) -> Result<UserInfo> {
-        unimplemented!("H3")
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            #[serde(default)]
+            logged_in: bool,
+            username: Option<String>,
+        }
+        let what = "GET /api/v1/session/userinfo";
+        let url = self.url(&["api", "v1", "session", "userinfo"]);
+        let resp = self.send(self.http.get(url), what, true).await?;
+        let body = self.read_body(resp, what).await?;
+        let raw: Raw = self.parse(&body, "the session userinfo")?;
+        Ok(UserInfo {
+            logged_in: raw.logged_in,
+            username: raw.username.filter(|u| !u.is_empty()),
+        })
     }
+
     /// The `fields` projection that this server version honours, covering everything
     /// `core` reads (PLATFORM D: allow-list since 2.6, `status.sync.revision` from 3.5,
     /// never `metadata.ownerReferences`).
     pub fn fields_for_version(version: &str) -> Option<String> {
-        unimplemented!("H3")
+        let (major, minor) = parse_version(version)?;
+        if (major, minor) < (2, 6) {
+            return None;
+        }
+        let mut fields = LIST_FIELDS.join(",");
+        if (major, minor) >= (3, 5) {
+            fields.push_str(",items.status.sync.revision");
+        }
+        Some(fields)
     }
+
     /// Streams the list body through the item decoder; never builds a whole-document tree.
     pub async fn list_applications(&self, query: &ListQuery) -> Result<AppList> {
-        unimplemented!("H3")
+        let what = "GET /api/v1/applications";
+        let mut url = self.url(&["api", "v1", "applications"]);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = query.selector.as_deref().filter(|s| !s.is_empty()) {
+                q.append_pair("selector", s);
+            }
+            if let Some(n) = query.name.as_deref().filter(|s| !s.is_empty()) {
+                q.append_pair("name", n);
+            }
+            if let Some(f) = query.fields.as_deref().filter(|s| !s.is_empty()) {
+                q.append_pair("fields", f);
+            }
+        }
+        let resp = self.send(self.http.get(url), what, true).await?;
+        match decode::decode_stream(resp.bytes_stream(), ListDecoder::new()).await {
+            Ok(list) => Ok(list),
+            Err(StreamError::Transport(e)) => Err(self.transport_error(e, what)),
+            Err(StreamError::Json(e)) => Err(Error::BadJson {
+                server: self.server.clone(),
+                what: "the application list".to_owned(),
+                offset: e.offset,
+                cause: e.cause,
+            }),
+        }
     }
+
     pub async fn managed_resources(&self, app: &Application) -> Result<Vec<ManagedResource>> {
-        unimplemented!("H3")
+        let name = &app.metadata.name;
+        let what = format!("GET /api/v1/applications/{name}/managed-resources");
+        let mut url = self.url(&["api", "v1", "applications", name, "managed-resources"]);
+        if !app.metadata.namespace.is_empty() {
+            url.query_pairs_mut()
+                .append_pair("appNamespace", &app.metadata.namespace);
+        }
+        let resp = self.send(self.http.get(url), &what, true).await?;
+        let body = self.read_body(resp, &what).await?;
+        let parsed: ManagedResources =
+            self.parse(&body, &format!("the managed resources of {name}"))?;
+        Ok(parsed.items)
     }
+
     /// `GET /api/v1/stream/applications` as a stream of events, one per NDJSON line.
     pub async fn watch_applications(
         &self,
         query: &ListQuery,
         resource_version: Option<&str>,
     ) -> Result<futures_util::stream::BoxStream<'static, Result<WatchEvent>>> {
-        unimplemented!("H3")
+        let what = "GET /api/v1/stream/applications";
+        let mut url = self.url(&["api", "v1", "stream", "applications"]);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = query.selector.as_deref().filter(|s| !s.is_empty()) {
+                q.append_pair("selector", s);
+            }
+            if let Some(n) = query.name.as_deref().filter(|s| !s.is_empty()) {
+                q.append_pair("name", n);
+            }
+            if let Some(rv) = resource_version.filter(|s| !s.is_empty()) {
+                q.append_pair("resourceVersion", rv);
+            }
+            if let Some(f) = query.fields.as_deref().and_then(watch_fields) {
+                q.append_pair("fields", &f);
+            }
+        }
+        // The stream is long-lived: only waiting for the response head is bounded.
+        let request = self.authorize(self.http.get(url).header(ACCEPT, "application/json"));
+        let resp = match tokio::time::timeout(self.timeout, request.send()).await {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    server: self.server.clone(),
+                    after_secs: self.timeout.as_secs_f64(),
+                });
+            }
+            Ok(r) => r.map_err(|e| self.transport_error(e, what))?,
+        };
+        let resp = self.check_status(resp, what).await?;
+        Ok(watch_stream(self.clone(), resp.bytes_stream().boxed()))
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    /// Adds the bearer token: the one place [`Token::expose`] is called.
+    fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    rb.header(AUTHORIZATION, value)
+                }
+                // A token with control characters cannot be sent; the server will say 401.
+                Err(_) => rb,
+            },
+            None => rb,
+        }
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder, what: &str, auth: bool) -> Result<Response> {
+        let rb = rb.header(ACCEPT, "application/json").timeout(self.timeout);
+        let rb = if auth { self.authorize(rb) } else { rb };
+        let resp = rb.send().await.map_err(|e| self.transport_error(e, what))?;
+        self.check_status(resp, what).await
+    }
+
+    /// Turns a non-2xx response into the matching error, reading a bounded body excerpt.
+    async fn check_status(&self, mut resp: Response, what: &str) -> Result<Response> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        body.truncate(MAX_ERROR_BODY);
+        let detail = body_excerpt(&body);
+        Err(match status {
+            StatusCode::UNAUTHORIZED => Error::Unauthorized {
+                server: self.server.clone(),
+                host: self.login_host.clone(),
+                detail,
+            },
+            StatusCode::FORBIDDEN => Error::Forbidden {
+                server: self.server.clone(),
+                detail,
+            },
+            _ => Error::Http {
+                server: self.server.clone(),
+                status: status.as_u16(),
+                what: what.to_owned(),
+                detail,
+            },
+        })
+    }
+
+    async fn read_body(&self, resp: Response, what: &str) -> Result<Bytes> {
+        resp.bytes()
+            .await
+            .map_err(|e| self.transport_error(e, what))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(&self, body: &[u8], what: &str) -> Result<T> {
+        serde_json::from_slice(body).map_err(|e| Error::BadJson {
+            server: self.server.clone(),
+            what: what.to_owned(),
+            offset: json_error_offset(body, &e),
+            cause: json_error_cause(&e),
+        })
+    }
+
+    /// Maps a reqwest failure. The request URL is dropped from the error (we name the server
+    /// ourselves), and request headers are never part of reqwest's messages.
+    fn transport_error(&self, err: reqwest::Error, what: &str) -> Error {
+        let err = err.without_url();
+        if err.is_timeout() {
+            let after = if err.is_connect() {
+                self.connect_timeout
+            } else {
+                self.timeout
+            };
+            return Error::Timeout {
+                server: self.server.clone(),
+                after_secs: after.as_secs_f64(),
+            };
+        }
+        if is_tls_error(&err) {
+            return Error::Tls {
+                server: self.server.clone(),
+                cause: cause_chain(&err),
+            };
+        }
+        let cause = cause_chain(&err);
+        let cause = if err.is_body() || err.is_decode() {
+            format!("the connection broke while reading the response to {what}: {cause}")
+        } else {
+            cause
+        };
+        Error::Unreachable {
+            server: self.server.clone(),
+            cause,
+        }
+    }
+}
+
+/// Rewrites a list projection (`items.x`) into the watch's (`result.application.x`). The
+/// stream uses the generic JSON field filter, so any key works there.
+fn watch_fields(list_fields: &str) -> Option<String> {
+    let mut out = vec!["result.type".to_owned()];
+    out.extend(
+        list_fields
+            .split(',')
+            .filter_map(|f| f.trim().strip_prefix("items."))
+            .map(|f| format!("result.application.{f}")),
+    );
+    (out.len() > 1).then(|| out.join(","))
+}
+
+/// One NDJSON (or SSE `data:`) line of the watch stream.
+#[derive(Deserialize)]
+struct WatchLine {
+    result: Option<WatchResult>,
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct WatchResult {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    application: Application,
+}
+
+impl Client {
+    /// Decodes one line; `None` for blank lines, SSE comments/keepalives and unknown types.
+    fn watch_line(&self, line: &[u8], offset: u64) -> Option<Result<WatchEvent>> {
+        let mut line = line.trim_ascii();
+        if let Some(rest) = line.strip_prefix(b"data:") {
+            line = rest.trim_ascii();
+        }
+        if line.is_empty()
+            || line.starts_with(b":")
+            || !line.starts_with(b"{") && line.starts_with(b"event:")
+        {
+            return None;
+        }
+        let parsed: WatchLine = match serde_json::from_slice(line) {
+            Ok(p) => p,
+            Err(e) => {
+                return Some(Err(Error::BadJson {
+                    server: self.server.clone(),
+                    what: "the application watch stream".to_owned(),
+                    offset: offset + json_error_offset(line, &e),
+                    cause: json_error_cause(&e),
+                }));
+            }
+        };
+        if let Some(err) = parsed.error {
+            return Some(Err(self.stream_error(&err)));
+        }
+        let result = parsed.result?;
+        let app = Box::new(result.application);
+        match result.kind.as_str() {
+            "ADDED" => Some(Ok(WatchEvent::Added(app))),
+            "MODIFIED" => Some(Ok(WatchEvent::Modified(app))),
+            "DELETED" => Some(Ok(WatchEvent::Deleted(app))),
+            other => {
+                tracing::debug!(kind = other, "ignoring unknown watch event type");
+                None
+            }
+        }
+    }
+
+    /// grpc-gateway's in-stream error: `{"error":{"grpc_code":16,"http_code":401,"message":..}}`.
+    fn stream_error(&self, err: &serde_json::Value) -> Error {
+        let message = err
+            .get("message")
+            .and_then(|m| m.as_str())
+            .or_else(|| err.as_str())
+            .unwrap_or("stream error");
+        let detail = shorten(message);
+        let http = err.get("http_code").and_then(|c| c.as_u64());
+        let grpc = err
+            .get("grpc_code")
+            .or_else(|| err.get("code"))
+            .and_then(|c| c.as_u64());
+        match (http, grpc) {
+            (Some(401), _) | (None, Some(16)) => Error::Unauthorized {
+                server: self.server.clone(),
+                host: self.login_host.clone(),
+                detail,
+            },
+            (Some(403), _) | (None, Some(7)) => Error::Forbidden {
+                server: self.server.clone(),
+                detail,
+            },
+            (status, _) => Error::Http {
+                server: self.server.clone(),
+                status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
+                what: "the application watch stream".to_owned(),
+                detail,
+            },
+        }
+    }
+}
+
+struct WatchState {
+    client: Client,
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    buf: BytesMut,
+    /// Absolute offset of `buf[0]` in the stream.
+    offset: u64,
+    done: bool,
+}
+
+fn watch_stream(
+    client: Client,
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+) -> BoxStream<'static, Result<WatchEvent>> {
+    let state = WatchState {
+        client,
+        body,
+        buf: BytesMut::new(),
+        offset: 0,
+        done: false,
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(nl) = memchr::memchr(b'\n', &st.buf) {
+                let line = st.buf.split_to(nl + 1);
+                let at = st.offset;
+                st.offset += line.len() as u64;
+                if let Some(item) = st.client.watch_line(&line, at) {
+                    return Some((item, st));
+                }
+                continue;
+            }
+            if st.done {
+                if st.buf.is_empty() {
+                    return None;
+                }
+                // A last line without a newline.
+                let line = st.buf.split();
+                let at = st.offset;
+                st.offset += line.len() as u64;
+                match st.client.watch_line(&line, at) {
+                    Some(item) => return Some((item, st)),
+                    None => return None,
+                }
+            }
+            if st.buf.len() > MAX_WATCH_LINE {
+                st.done = true;
+                st.buf.clear();
+                let err = Error::BadJson {
+                    server: st.client.server.clone(),
+                    what: "the application watch stream".to_owned(),
+                    offset: st.offset,
+                    cause: format!("a line longer than {MAX_WATCH_LINE} bytes"),
+                };
+                return Some((Err(err), st));
+            }
+            match st.body.next().await {
+                Some(Ok(chunk)) => st.buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    st.done = true;
+                    st.buf.clear();
+                    let err = st
+                        .client
+                        .transport_error(e, "GET /api/v1/stream/applications");
+                    return Some((Err(err), st));
+                }
+                None => st.done = true,
+            }
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{RawQuery, Request};
+    use axum::http::{HeaderMap, StatusCode as AxStatus, header};
+    use axum::response::{IntoResponse, Response as AxResponse};
+    use axum::routing::get;
+
+    use super::*;
+
+    const SECRET: &str = "SECRET-token-never-shown";
+
+    /// Serves `router` on 127.0.0.1:0; the server task dies with the test's runtime.
+    async fn serve(router: Router) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+
+    fn target(url: &str) -> ServerTarget {
+        ServerTarget {
+            name: "test".into(),
+            url: Url::parse(url).unwrap(),
+            token: Token::new(SECRET),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            route_template: None,
+            origin: "test".into(),
+        }
+    }
+
+    async fn client_for(router: Router) -> Client {
+        let addr = serve(router).await;
+        Client::new(&target(&format!("http://{addr}"))).unwrap()
+    }
+
+    /// Every error must be free of the token, in both its forms.
+    fn no_secret(err: &Error) -> String {
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(SECRET), "token leaked: {text}");
+        text
+    }
+
+    fn app_json(name: &str) -> String {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"argocd","labels":{{"type":"pr"}}}},
+               "spec":{{"destination":{{"namespace":"{name}"}}}},
+               "status":{{"sync":{{"status":"Synced"}},"health":{{"status":"Healthy"}},"history":[{{"x":"{}"}}]}}}}"#,
+            "y".repeat(3000)
+        )
+    }
+
+    #[tokio::test]
+    async fn list_streams_a_chunked_body_and_sends_query_and_token() {
+        // (Authorization header, raw query) of each request.
+        type Seen = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
+        let seen: Seen = Arc::default();
+        let seen2 = seen.clone();
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(move |headers: HeaderMap, RawQuery(q): RawQuery| {
+                let seen = seen2.clone();
+                async move {
+                    let auth = headers
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    seen.lock().unwrap().push((auth, q));
+                    let body = format!(
+                        r#"{{"metadata":{{"resourceVersion":"77"}},"items":[{},{},{}]}}"#,
+                        app_json("a-pr-1"),
+                        app_json("b-pr-2"),
+                        app_json("c-pr-3")
+                    );
+                    // Small chunks so items and strings straddle chunk boundaries.
+                    let chunks: Vec<std::io::Result<Vec<u8>>> = body
+                        .into_bytes()
+                        .chunks(700)
+                        .map(|c| Ok(c.to_vec()))
+                        .collect();
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }
+            }),
+        );
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.1.0"),
+        };
+        let list = client.list_applications(&query).await.unwrap();
+        assert_eq!(list.resource_version.as_deref(), Some("77"));
+        let names: Vec<&str> = list
+            .items
+            .iter()
+            .map(|a| a.metadata.name.as_str())
+            .collect();
+        assert_eq!(names, ["a-pr-1", "b-pr-2", "c-pr-3"]);
+        assert_eq!(
+            list.items[1].status.health.status.as_deref(),
+            Some("Healthy")
+        );
+        let seen = seen.lock().unwrap();
+        let (auth, q) = &seen[0];
+        assert_eq!(auth.as_deref(), Some(format!("Bearer {SECRET}").as_str()));
+        let q = q.as_deref().unwrap();
+        assert!(
+            q.starts_with(
+                "selector=type%3Dpr&fields=metadata.resourceVersion%2Citems.metadata.name"
+            ),
+            "{q}"
+        );
+    }
+
+    #[tokio::test]
+    async fn items_null_is_an_empty_list() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async { r#"{"metadata":{"resourceVersion":"5"},"items":null}"# }),
+        );
+        let list = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap();
+        assert!(list.items.is_empty());
+        assert_eq!(list.resource_version.as_deref(), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn expired_token_says_to_log_in_again() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                (
+                    AxStatus::UNAUTHORIZED,
+                    r#"{"error":"invalid session: token is expired","code":16,"message":"invalid session: token is expired"}"#,
+                )
+            }),
+        );
+        let client = client_for(router).await;
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        let port = client.base.port().unwrap();
+        assert!(matches!(err, Error::Unauthorized { .. }));
+        assert!(
+            text.contains("401 invalid session: token is expired"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("argocd login 127.0.0.1:{port} --plaintext")),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[tokio::test]
+    async fn forbidden_mentions_rbac() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                (
+                    AxStatus::FORBIDDEN,
+                    r#"{"error":"permission denied","code":7,"message":"permission denied"}"#,
+                )
+            }),
+        );
+        let err = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Forbidden { .. }));
+        assert!(
+            text.contains("403 permission denied") && text.contains("RBAC"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn html_502_becomes_one_short_line() {
+        let page = format!(
+            "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title>\n<style>body {{ color: red }}</style></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n<p>{}</p></body>\n</html>\n",
+            "filler ".repeat(100)
+        );
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(move || async move {
+                (
+                    AxStatus::BAD_GATEWAY,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    page,
+                )
+                    .into_response()
+            }),
+        );
+        let err = client_for(router)
+            .await
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        no_secret(&err);
+        match &err {
+            Error::Http {
+                status,
+                detail,
+                what,
+                ..
+            } => {
+                assert_eq!((*status, what.as_str()), (502, "GET /api/v1/applications"));
+                assert!(
+                    detail.starts_with("502 Bad Gateway nginx filler"),
+                    "{detail}"
+                );
+                assert!(
+                    !detail.contains('<') && !detail.contains('\n') && !detail.contains("color"),
+                    "{detail}"
+                );
+                assert!(detail.chars().count() <= 200, "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn garbage_json_reports_the_byte_offset() {
+        let router = Router::new()
+            .route(
+                "/api/v1/applications",
+                get(|| async { r#"{"items":[{"metadata":{}} oops]}"# }),
+            )
+            .route("/api/version", get(|| async { "not json" }));
+        let client = client_for(router).await;
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::BadJson { offset: 26, .. }), "{text}");
+        assert!(text.contains("at byte 26"), "{text}");
+        let err = client.version().await.unwrap_err();
+        assert!(matches!(err, Error::BadJson { offset: 0 | 1, .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_unreachable_with_the_cause() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = Client::new(&target(&format!("http://{addr}"))).unwrap();
+        let err = client
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Unreachable { .. }), "{text}");
+        assert!(
+            text.contains(&format!("cannot reach http://{addr}")),
+            "{text}"
+        );
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn slow_server_times_out() {
+        let router = Router::new().route(
+            "/api/v1/applications",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "{}"
+            }),
+        );
+        let addr = serve(router).await;
+        let mut t = target(&format!("http://{addr}"));
+        t.timeout = Duration::from_millis(300);
+        let err = Client::new(&t)
+            .unwrap()
+            .list_applications(&ListQuery::default())
+            .await
+            .unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Timeout { .. }), "{text}");
+        assert!(text.contains("did not answer within 0.3 s"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_server_is_a_tls_error_naming_ca_cert() {
+        let router = Router::new().route("/api/version", get(|| async { "{}" }));
+        let addr = serve(router).await;
+        let client = Client::new(&target(&format!("https://{addr}"))).unwrap();
+        let err = client.version().await.unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::Tls { .. }), "{text}");
+        assert!(text.contains("--ca-cert"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_ca_cert_is_a_config_error() {
+        let mut t = target("https://argocd.invalid");
+        t.ca_cert = Some("/nonexistent/ca.pem".into());
+        let err = Client::new(&t).unwrap_err();
+        assert!(
+            matches!(err, Error::Config { .. }) && err.to_string().contains("/nonexistent/ca.pem"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not a certificate").unwrap();
+        t.ca_cert = Some(p);
+        assert!(matches!(Client::new(&t), Err(Error::Config { .. })));
+    }
+
+    #[tokio::test]
+    async fn version_userinfo_and_managed_resources() {
+        let router = Router::new()
+            .route(
+                "/api/version",
+                get(|headers: HeaderMap| async move {
+                    // /api/version needs no auth: we do not send the token there.
+                    assert!(headers.get(header::AUTHORIZATION).is_none());
+                    r#"{"Version":"v3.1.5+abc","BuildDate":"x"}"#
+                }),
+            )
+            .route("/api/v1/session/userinfo", get(|| async { r#"{"loggedIn":true,"username":"admin","iss":"argocd"}"# }))
+            .route(
+                "/argocd/api/v1/applications/{name}/managed-resources",
+                get(|req: Request| async move {
+                    let path = req.uri().path().to_owned();
+                    let q = req.uri().query().unwrap_or_default().to_owned();
+                    AxResponse::new(Body::from(format!(
+                        r#"{{"items":[{{"kind":"HTTPRoute","name":"{path}","namespace":"{q}","liveState":"null"}}]}}"#
+                    )))
+                }),
+            );
+        let addr = serve(router).await;
+        let client = Client::new(&target(&format!("http://{addr}/argocd"))).unwrap();
+        assert_eq!(client.server(), format!("http://{addr}/argocd"));
+        let plain = Client::new(&target(&format!("http://{addr}"))).unwrap();
+        assert_eq!(plain.version().await.unwrap(), "v3.1.5+abc");
+        let who = plain.userinfo().await.unwrap();
+        assert!(who.logged_in);
+        assert_eq!(who.username.as_deref(), Some("admin"));
+
+        let mut app = Application::default();
+        app.metadata.name = "svc pr/1".into();
+        app.metadata.namespace = "argo cd".into();
+        let res = client.managed_resources(&app).await.unwrap();
+        assert_eq!(res[0].kind, "HTTPRoute");
+        // The name is one encoded path segment; the namespace an encoded query value.
+        assert_eq!(
+            res[0].name,
+            "/argocd/api/v1/applications/svc%20pr%2F1/managed-resources"
+        );
+        assert_eq!(res[0].namespace, "appNamespace=argo+cd");
+        assert_eq!(res[0].live_state.as_deref(), Some("null"));
+    }
+
+    #[tokio::test]
+    async fn watch_yields_one_event_per_line_and_skips_keepalives() {
+        let router = Router::new().route(
+            "/api/v1/stream/applications",
+            get(|RawQuery(q): RawQuery| async move {
+                let q = q.unwrap_or_default();
+                assert!(q.contains("resourceVersion=77"), "{q}");
+                assert!(q.contains("fields=result.type%2Cresult.application.metadata.name"), "{q}");
+                assert!(!q.contains("result.application.metadata.resourceVersion"), "{q}");
+                let app = app_json("a-pr-1").replace('\n', "");
+                let added = format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#);
+                let body = format!(
+                    "{added}\n\n: keepalive\ndata: {{\"result\":{{\"type\":\"DELETED\",\"application\":{{\"metadata\":{{\"name\":\"b-pr-2\"}}}}}}}}\n\n\
+                     {{\"error\":{{\"grpc_code\":16,\"http_code\":401,\"message\":\"token is expired\",\"http_status\":\"Unauthorized\"}}}}\n"
+                );
+                let chunks: Vec<std::io::Result<Vec<u8>>> = body.into_bytes().chunks(50).map(|c| Ok(c.to_vec())).collect();
+                Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        );
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.5.0"),
+        };
+        let events: Vec<Result<WatchEvent>> = client
+            .watch_applications(&query, Some("77"))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
+        assert!(matches!(&events[1], Ok(WatchEvent::Deleted(a)) if a.metadata.name == "b-pr-2"));
+        match &events[2] {
+            Err(e @ Error::Unauthorized { detail, .. }) => {
+                assert_eq!(detail, "token is expired");
+                no_secret(e);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn projection_follows_the_server_version() {
+        assert_eq!(Client::fields_for_version("v2.5.9"), None);
+        assert_eq!(Client::fields_for_version("garbage"), None);
+        assert_eq!(Client::fields_for_version(""), None);
+        for v in [
+            "v2.6.0",
+            "v3.4.2+0123abc",
+            "2.14.0-rc1",
+            "v3.5.0",
+            "v3.6.0+x",
+        ] {
+            let f = Client::fields_for_version(v).unwrap();
+            let keys: Vec<&str> = f.split(',').collect();
+            assert!(
+                keys.contains(&"items.spec") && keys.contains(&"items.metadata.labels"),
+                "{v}"
+            );
+            // Never sub-keys of spec next to spec, never exclusions, never ownerReferences.
+            assert!(
+                !keys
+                    .iter()
+                    .any(|k| k.starts_with("items.spec.") || k.starts_with('-')),
+                "{v}"
+            );
+            assert!(!f.contains("ownerReferences"), "{v}");
+            let revision = keys.contains(&"items.status.sync.revision");
+            assert_eq!(
+                revision,
+                v.starts_with("v3.5") || v.starts_with("v3.6"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpts_prefer_the_api_message_and_stay_short() {
+        assert_eq!(
+            body_excerpt(br#"{"error":"e","code":2,"message":"m"}"#),
+            "m"
+        );
+        assert_eq!(body_excerpt(br#"{"error":"only error"}"#), "only error");
+        assert_eq!(body_excerpt(b""), "(empty body)");
+        let long = "word ".repeat(100);
+        let s = body_excerpt(long.as_bytes());
+        assert!(s.chars().count() == 200 && s.ends_with('…'), "{s}");
     }
 }
