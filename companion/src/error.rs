@@ -9,26 +9,38 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     /// 401 from Argo CD: missing, bad or expired token.
-    #[error("token rejected by {server} (401 {detail}): run `argocd login {host}` or set a fresh ARGOCD_AUTH_TOKEN")]
+    #[error(
+        "token rejected by {server} (401 {detail}): run `argocd login {host}` or set a fresh ARGOCD_AUTH_TOKEN"
+    )]
     Unauthorized {
         server: String,
         host: String,
         detail: String,
     },
     /// 403 from Argo CD.
-    #[error("access denied by {server} (403 {detail}): your Argo CD RBAC role may not allow listing these applications")]
+    #[error(
+        "access denied by {server} (403 {detail}): your Argo CD RBAC role may not allow listing these applications"
+    )]
     Forbidden { server: String, detail: String },
     /// DNS, connection refused, reset.
-    #[error("cannot reach {server}: {cause}: check the URL, your network/VPN and HTTPS_PROXY/NO_PROXY")]
+    #[error(
+        "cannot reach {server}: {cause}: check the URL, your network/VPN and HTTPS_PROXY/NO_PROXY"
+    )]
     Unreachable { server: String, cause: String },
     /// Certificate or handshake failure.
-    #[error("TLS failure talking to {server}: {cause}: pass --ca-cert FILE (or ca_cert in config.toml) for a private CA, or --insecure for a throwaway test server")]
+    #[error(
+        "TLS failure talking to {server}: {cause}: pass --ca-cert FILE (or ca_cert in config.toml) for a private CA, or --insecure for a throwaway test server"
+    )]
     Tls { server: String, cause: String },
     /// Connect or total timeout.
-    #[error("{server} did not answer within {after_secs:.1} s: raise --timeout, or check the server's load")]
+    #[error(
+        "{server} did not answer within {after_secs:.1} s: raise --timeout, or check the server's load"
+    )]
     Timeout { server: String, after_secs: f64 },
     /// A body that is not the JSON we expect.
-    #[error("{server} sent malformed JSON for {what} at byte {offset}: {cause}: check that the URL points at the Argo CD API server, not its UI or a proxy login page")]
+    #[error(
+        "{server} sent malformed JSON for {what} at byte {offset}: {cause}: check that the URL points at the Argo CD API server, not its UI or a proxy login page"
+    )]
     BadJson {
         server: String,
         what: String,

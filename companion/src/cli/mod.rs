@@ -1,0 +1,679 @@
+//! The one entry point: argument parsing, mode detection (a browser launching us as its
+//! native host), dispatch, error printing and exit codes. Commands stay thin: they resolve
+//! settings, call the library and hand the result to [`output`].
+
+pub mod doctor;
+pub mod output;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::config::{self, ConnectionArgs, ServerTarget};
+use crate::error::{Error, Result};
+use crate::host::{self, FailingSource, HostOptions, ListingSource, install::InstallOptions};
+use crate::listing::{self, Listing};
+use output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "preview-switch",
+    version,
+    about = "Find the PR previews in Argo CD and the cookie that routes your browser to each",
+    long_about = "Find the PR previews in Argo CD and the cookie that routes your browser to each.\n\n\
+        Connection settings, highest first: flags; ARGOCD_SERVER / ARGOCD_AUTH_TOKEN; the config file \
+        (--config, PREVIEW_SWITCH_CONFIG, or $XDG_CONFIG_HOME/preview-switch/config.toml); the argocd CLI's own config.",
+    propagate_version = true
+)]
+struct Cli {
+    /// Log filter for stderr, RUST_LOG syntax (e.g. debug, companion=trace)
+    #[arg(
+        long,
+        global = true,
+        env = "PREVIEW_SWITCH_LOG",
+        default_value = "warn"
+    )]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the previews and how to reach each one
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+        /// Keep only previews routable on this host (a host or a URL)
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Print the Cookie (or header) line that reaches a preview, for curl and API tests
+    Header {
+        /// The service, e.g. courses-fe
+        service: String,
+        /// The pull-request number
+        pr: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Check servers, tokens, config and browser registrations, and print fixes
+    Doctor {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Serve the browser extension over native messaging (stdin/stdout frames)
+    ///
+    /// Browsers start this automatically: a first argument `chrome-extension://<id>/` (or a
+    /// Firefox manifest path and add-on id) enters host mode without the `host` word.
+    Host {
+        /// Extra Chrome-family extension id to serve (besides the published one)
+        #[arg(long = "extension-id", value_name = "ID")]
+        extension_ids: Vec<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Register this binary as the browsers' native-messaging host
+    Install {
+        #[command(flatten)]
+        target: HostTarget,
+    },
+    /// Remove the native-messaging host registrations that `install` wrote
+    Uninstall {
+        #[command(flatten)]
+        target: HostTarget,
+    },
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Start the embedded demo: a fake Argo CD with previews and a cookie-routed demo site
+    Demo {
+        /// Port for the fake Argo CD API on 127.0.0.1 (0 picks a free one)
+        #[arg(long, default_value_t = 0)]
+        api_port: u16,
+        /// Port for the demo site on 127.0.0.1 (0 picks a free one)
+        #[arg(long, default_value_t = 0)]
+        site_port: u16,
+        /// Print the listing and instructions, then exit instead of serving
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// Which browsers and profile `install` / `uninstall` act on.
+#[derive(Debug, Args)]
+struct HostTarget {
+    /// chrome, chromium, brave, edge, vivaldi, firefox, or all (comma-separated)
+    #[arg(long, value_name = "BROWSER", default_value = "all")]
+    browser: String,
+    /// Machine-wide directories instead of your user's (needs root)
+    #[arg(long)]
+    system: bool,
+    /// The extension id to allow (default: the published Preview Switch extension)
+    #[arg(long, value_name = "ID")]
+    extension_id: Option<String>,
+    /// One Chrome-family profile: writes <DIR>/NativeMessagingHosts/
+    #[arg(long, value_name = "DIR")]
+    user_data_dir: Option<PathBuf>,
+}
+
+/// Connection flags shared by every command that talks to Argo CD.
+#[derive(Debug, Args)]
+struct Conn {
+    /// Argo CD server: a URL (http://127.0.0.1:8080) or a bare host (https)
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// Bearer token (prefer ARGOCD_AUTH_TOKEN or a token_file: flags show in `ps`)
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Use this argocd CLI context (or config.toml server name)
+    #[arg(long, value_name = "NAME", conflicts_with = "all_contexts")]
+    context: Option<String>,
+    /// Query every argocd CLI context
+    #[arg(long)]
+    all_contexts: bool,
+    /// Label selector for preview Applications
+    #[arg(long, value_name = "SELECTOR")]
+    selector: Option<String>,
+    /// PEM file with the CA that signed the server's certificate
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Skip TLS verification (throwaway test servers only)
+    #[arg(long)]
+    insecure: bool,
+    /// Connect timeout, e.g. 5s, 500ms
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    connect_timeout: Option<Duration>,
+    /// Total timeout per request, e.g. 30s
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Config file (default: PREVIEW_SWITCH_CONFIG, else $XDG_CONFIG_HOME/preview-switch/config.toml)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl From<Conn> for ConnectionArgs {
+    fn from(c: Conn) -> Self {
+        ConnectionArgs {
+            server: c.server,
+            token: c.auth_token,
+            context: c.context,
+            all_contexts: c.all_contexts,
+            selector: c.selector,
+            ca_cert: c.ca_cert,
+            insecure: c.insecure,
+            connect_timeout: c.connect_timeout,
+            timeout: c.timeout,
+            config: c.config,
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use e.g. 5s, 500ms, 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// What a command produced: an exit code, with partial failures already reported.
+type Outcome = Result<ExitCode>;
+
+/// The whole program: `main.rs` calls this and nothing else.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    if let Some(caller) = host::detect_browser_launch(&args) {
+        return serve_host(Some(caller), Vec::new(), ConnectionArgs::default());
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    if let Command::Host {
+        extension_ids,
+        conn,
+    } = cli.command
+    {
+        return serve_host(None, extension_ids, conn.into());
+    }
+    init_logging(&cli.log);
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return report(&e),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            what: "cannot start the async runtime".into(),
+            source,
+        })
+}
+
+/// Host mode: frames on stdin/stdout, logs to stderr and the state dir's `host.log`. A broken
+/// config does not kill the host: every request is answered with the config error and its fix.
+fn serve_host(
+    caller: Option<host::Caller>,
+    extra_ids: Vec<String>,
+    args: ConnectionArgs,
+) -> ExitCode {
+    host::init_logging(host::logging::default_log_dir().as_deref());
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return report(&e),
+    };
+    let code = runtime.block_on(async {
+        match resolve(&args) {
+            Ok(targets) => {
+                let mut opts = HostOptions::for_targets(&targets);
+                opts.allowed.chrome_ids.extend(extra_ids);
+                host::run_stdio(caller, ListingSource { targets }, opts).await
+            }
+            Err(e) => {
+                let mut opts = HostOptions::default();
+                opts.allowed.chrome_ids.extend(extra_ids);
+                host::run_stdio(caller, FailingSource::new(&e), opts).await
+            }
+        }
+    });
+    // tokio's stdin keeps a blocking reader thread alive: leave without waiting for it.
+    runtime.shutdown_background();
+    code
+}
+
+fn report(e: &Error) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "error: {e}");
+    ExitCode::from(e.exit_code())
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(command: Command) -> Outcome {
+    match command {
+        Command::List { output, host, conn } => list(conn.into(), output, host).await,
+        Command::Header { service, pr, conn } => header(conn.into(), &service, pr).await,
+        Command::Doctor { conn } => doctor(conn.into()).await,
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "preview-switch", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            api_port,
+            site_port,
+            once,
+        } => demo(api_port, site_port, once).await,
+        Command::Install { target } => install(target, false),
+        Command::Uninstall { target } => install(target, true),
+        Command::Host { .. } => unreachable!("host mode is served before the runtime starts"),
+    }
+}
+
+fn resolve(args: &ConnectionArgs) -> Result<Vec<ServerTarget>> {
+    config::resolve(args, &|k| std::env::var(k).ok())
+}
+
+/// Prints one line per failed server and says whether any failed (→ exit 1).
+fn report_failures(listing: &Listing) -> bool {
+    let mut err = std::io::stderr().lock();
+    for f in &listing.failures {
+        let _ = writeln!(err, "error: {}: {}", f.server, f.error);
+    }
+    !listing.failures.is_empty()
+}
+
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A closed pipe (`| head`) is the reader's choice, not our failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            what: "cannot write to stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `--host` accepts `x.test`, `X.test:8443` or `https://x.test/path`.
+fn host_of(input: &str) -> String {
+    let s = input.trim();
+    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
+    let s = s.split(['/', '?', '#']).next().unwrap_or(s);
+    let s = s.rsplit_once('@').map_or(s, |(_, h)| h);
+    let s = match s.rsplit_once(':') {
+        Some((h, port))
+            if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(']')
+                || h.starts_with('[') && h.ends_with(']') =>
+        {
+            h
+        }
+        _ => s,
+    };
+    s.trim_end_matches('.').to_ascii_lowercase()
+}
+
+async fn list(args: ConnectionArgs, format: Format, host: Option<String>) -> Outcome {
+    let targets = resolve(&args)?;
+    let mut listing = listing::list(&targets).await;
+    if let Some(h) = host.as_deref().map(host_of) {
+        listing.previews.retain(|p| p.routes_host(&h));
+    }
+    write_stdout(&output::render(
+        &listing.previews,
+        format,
+        jiff::Timestamp::now(),
+    ))?;
+    let failed = report_failures(&listing);
+    if listing.previews.is_empty() && !failed {
+        let names: Vec<String> = targets
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.url))
+            .collect();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "note: no previews on {}{}: Argo CD silently hides applications your RBAC role cannot read, \
+             so check the selector (--selector) and `argocd app list` with the same account",
+            names.join(", "),
+            host.map(|h| format!(" routable on {}", host_of(&h)))
+                .unwrap_or_default(),
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
+    let targets = resolve(&args)?;
+    let listing = listing::list(&targets).await;
+    let failed = report_failures(&listing);
+    let matches: Vec<_> = listing
+        .previews
+        .iter()
+        .filter(|p| p.service == service && p.pr == pr)
+        .collect();
+    let Some(preview) = matches.first() else {
+        let mut known: Vec<String> = listing
+            .previews
+            .iter()
+            .filter(|p| p.service == service)
+            .map(|p| p.pr.to_string())
+            .collect();
+        known.dedup();
+        let hint = if known.is_empty() {
+            "run `preview-switch list` to see the services that have previews".to_owned()
+        } else {
+            format!("{service} has previews for PR {}", known.join(", "))
+        };
+        return Err(runtime_error(format!(
+            "no preview of {service} for PR {pr}: {hint}"
+        )));
+    };
+    if matches.len() > 1 {
+        let ctxs: Vec<&str> = matches.iter().map(|p| p.context.as_str()).collect();
+        tracing::warn!(
+            "PR {pr} of {service} exists in {}; using {}",
+            ctxs.join(", "),
+            preview.context
+        );
+    }
+    let Some(route) = preview.route() else {
+        let why = preview.unroutable.as_deref().unwrap_or("no route found");
+        return Err(runtime_error(format!(
+            "{} has no route: {why}",
+            preview.app
+        )));
+    };
+    write_stdout(&format!("{}\n", output::header_line(route)))?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn runtime_error(message: String) -> Error {
+    Error::Io {
+        what: message,
+        source: std::io::Error::other("not found"),
+    }
+}
+
+/// A settings file: found or not (fine when optional), and not readable by other users.
+fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) -> doctor::Check {
+    let shown = path.display();
+    if !exists {
+        return doctor::Check {
+            ok: optional,
+            what: what.into(),
+            detail: if optional {
+                format!("{shown} not found (optional)")
+            } else {
+                format!("{shown} not found: create it or fix the path")
+            },
+        };
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            return doctor::Check {
+                ok: false,
+                what: what.into(),
+                detail: format!(
+                    "{shown} can be read by other users and may hold a token: run chmod 600 {shown}"
+                ),
+            };
+        }
+    }
+    doctor::Check {
+        ok: true,
+        what: what.into(),
+        detail: format!("{shown} found"),
+    }
+}
+
+fn install_options(t: HostTarget) -> Result<InstallOptions> {
+    let browsers = host::install::Browser::parse_list(&t.browser)?;
+    let scope = if t.system {
+        host::install::Scope::System
+    } else {
+        host::install::Scope::User
+    };
+    let mut opts = InstallOptions::new(browsers, scope)?;
+    if let Some(id) = t.extension_id {
+        let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
+        if !valid {
+            return Err(Error::Usage(format!(
+                "{id:?} is not a Chrome extension id (32 letters a-p): copy it from chrome://extensions with developer mode on"
+            )));
+        }
+        opts.extension_ids = vec![id];
+    }
+    opts.user_data_dir = t.user_data_dir;
+    Ok(opts)
+}
+
+fn install(target: HostTarget, remove: bool) -> Outcome {
+    let opts = install_options(target)?;
+    let done = if remove {
+        host::install::uninstall(&opts)?
+    } else {
+        host::install::install(&opts)?
+    };
+    let verb = if remove { "removed" } else { "installed" };
+    let mut text = String::new();
+    for d in &done {
+        text.push_str(&format!(
+            "{verb} {} host manifest: {}\n",
+            d.browser.name(),
+            d.path.display()
+        ));
+    }
+    if done.is_empty() {
+        text.push_str(&format!("nothing {verb}\n"));
+    }
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(args: ConnectionArgs) -> Outcome {
+    let env = |k: &str| std::env::var(k).ok();
+    let src = config::sources(&args, &env);
+    let mut checks = vec![
+        file_check(
+            "config file",
+            &src.config_file,
+            src.config_file_exists,
+            !src.config_file_explicit,
+        ),
+        file_check(
+            "argocd CLI config",
+            &src.argocd_config,
+            src.argocd_config_exists,
+            true,
+        ),
+    ];
+    if src.env_server || src.env_token {
+        checks.push(doctor::Check {
+            ok: true,
+            what: "environment".into(),
+            detail: format!(
+                "ARGOCD_SERVER {}, ARGOCD_AUTH_TOKEN {} (they override the files)",
+                if src.env_server { "set" } else { "unset" },
+                if src.env_token { "set" } else { "unset" }
+            ),
+        });
+    }
+    match resolve(&args) {
+        Ok(targets) => {
+            let results =
+                futures_util::future::join_all(targets.iter().map(doctor::check_server)).await;
+            checks.extend(results.into_iter().flatten());
+        }
+        Err(e) => checks.push(doctor::Check {
+            ok: false,
+            what: "servers".into(),
+            detail: e.to_string(),
+        }),
+    }
+    if let Ok(opts) = InstallOptions::new(
+        host::install::Browser::ALL.to_vec(),
+        host::install::Scope::User,
+    ) {
+        for c in host::install::check(&opts) {
+            let ok = matches!(c.state, host::install::ManifestState::Ok);
+            let detail = match c.fix() {
+                Some(fix) => format!("{} {:?}: {fix}", c.path.display(), c.state),
+                None => format!("{} points at this binary", c.path.display()),
+            };
+            checks.push(doctor::Check {
+                ok,
+                what: format!("{} host manifest", c.browser.name()),
+                detail,
+            });
+        }
+    }
+    write_stdout(&doctor::render(&checks))?;
+    Ok(if checks.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn demo(api_port: u16, site_port: u16, once: bool) -> Outcome {
+    let demo = crate::demo::start(crate::demo::DemoOptions {
+        api_port,
+        site_port,
+        ..Default::default()
+    })
+    .await?;
+    let args = ConnectionArgs {
+        config: Some(demo.config_path().to_path_buf()),
+        ..Default::default()
+    };
+    let targets = resolve(&args)?;
+    let listing = listing::list(&targets).await;
+    let mut text = format!(
+        "Fake Argo CD: {}   demo site: {}\n\n$ PREVIEW_SWITCH_CONFIG={} preview-switch list\n",
+        demo.api_url(),
+        demo.site_url(),
+        demo.config_path().display()
+    );
+    text.push_str(&output::render(
+        &listing.previews,
+        Format::Table,
+        jiff::Timestamp::now(),
+    ));
+    text.push('\n');
+    // Register the host for Chromium so the extension can talk to this binary.
+    match InstallOptions::new(
+        vec![host::install::Browser::Chromium],
+        host::install::Scope::User,
+    )
+    .and_then(|o| host::install::install(&o))
+    {
+        Ok(done) => {
+            for d in done {
+                text.push_str(&format!(
+                    "Native host registered for {}: {}\n",
+                    d.browser.name(),
+                    d.path.display()
+                ));
+            }
+        }
+        Err(e) => text.push_str(&format!("Native host not registered: {e}\n")),
+    }
+    text.push_str(&demo.instructions());
+    write_stdout(&text)?;
+    let failed = report_failures(&listing);
+    if once {
+        demo.shutdown().await;
+    } else {
+        write_stdout("\nServing until Ctrl-C.\n")?;
+        let _ = tokio::signal::ctrl_c().await;
+        demo.shutdown().await;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_flag_accepts_hosts_and_urls() {
+        assert_eq!(host_of("Courses.Dev.Test"), "courses.dev.test");
+        assert_eq!(
+            host_of("https://courses.dev.test:8443/x?y"),
+            "courses.dev.test"
+        );
+        assert_eq!(host_of("courses.dev.test:8080"), "courses.dev.test");
+        assert_eq!(host_of("http://u:p@courses.dev.test/"), "courses.dev.test");
+    }
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(
+            parse_duration("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,373 @@
+//! The built `preview-switch` against the fake Argo CD: every credential source, several
+//! servers with one failing, and each error class with its message and exit code.
+
+use crate::support::{Run, Sandbox, TOKEN, demo_server};
+
+fn rows(run: &Run) -> Vec<&str> {
+    run.stdout.lines().skip(1).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_with_flags_shows_every_demo_preview_and_its_route() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let run = sb
+        .run(
+            &["list", "--server", &server.url(), "--auth-token", TOKEN],
+            &[],
+        )
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.starts_with("SERVICE"), "{}", run.stdout);
+    let rows = rows(&run);
+    assert!(rows.len() >= 6, "{}", run.stdout);
+    assert!(
+        rows.iter().any(|r| r.contains("unroutable:")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        rows.iter().filter(|r| r.contains("-pr=")).count() >= 5,
+        "{}",
+        run.stdout
+    );
+    for health in ["Healthy", "Progressing", "Degraded"] {
+        assert!(
+            run.stdout.contains(health),
+            "{health} missing: {}",
+            run.stdout
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn env_token_gives_json_with_routes_from_every_source() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let run = sb
+        .run(
+            &["list", "-o", "json"],
+            &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
+        )
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let previews = run.json();
+    let previews = previews.as_array().unwrap();
+    let sources: std::collections::BTreeSet<&str> = previews
+        .iter()
+        .flat_map(|p| p["routes"].as_array().unwrap())
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains("annotation") && sources.contains("discovery"),
+        "{sources:?}"
+    );
+    let unroutable: Vec<_> = previews
+        .iter()
+        .filter(|p| !p["unroutable"].is_null())
+        .collect();
+    assert_eq!(unroutable.len(), 1, "{previews:#?}");
+    assert!(unroutable[0]["routes"].as_array().unwrap().is_empty());
+    for p in previews {
+        assert_eq!(p["server"], url.as_str());
+        assert!(p["pr"].as_u64().unwrap() > 0);
+        assert!(p["links"]["argocd"].as_str().unwrap().starts_with(&url));
+        for r in p["routes"].as_array().unwrap() {
+            assert!(
+                !r["hosts"].as_array().unwrap().is_empty(),
+                "a route without hosts: {p:#?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn argocd_cli_config_current_context_and_all_contexts() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let host = server.url().trim_start_matches("http://").to_owned();
+    // The argocd CLI's LocalConfig format (tests/fixtures/argocd/argocd-cli-local-config.sample.yaml).
+    sb.write(
+        ".config/argocd/config",
+        &format!(
+            "contexts:\n- name: demo\n  server: {host}\n  user: demo-user\n\
+             - name: gone\n  server: 127.0.0.1:9\n  user: demo-user\n\
+             current-context: demo\nprompts-enabled: false\n\
+             servers:\n- plain-text: true\n  server: {host}\n- plain-text: true\n  server: 127.0.0.1:9\n\
+             users:\n- auth-token: {TOKEN}\n  name: demo-user\n  refresh-token: not-a-real-refresh-token\n"
+        ),
+    );
+    let run = sb.run(&["list"], &[]).await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        rows(&run).iter().all(|r| r.contains(" demo ")),
+        "{}",
+        run.stdout
+    );
+
+    let all = sb.run(&["list", "--all-contexts"], &[]).await;
+    all.assert_no_secret(TOKEN);
+    assert_eq!(all.code, 1, "one context is down: {all:#?}");
+    assert_eq!(
+        rows(&all).len(),
+        rows(&run).len(),
+        "the working context is still listed"
+    );
+    assert!(
+        all.stderr.contains("gone") && all.stderr.contains("127.0.0.1:9"),
+        "{}",
+        all.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_file_servers_one_failing_gives_partial_result_and_exit_1() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let token_file = sb.write("secrets/demo.token", &format!("{TOKEN}\n"));
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"dev\"\nurl = \"{}\"\ntoken_file = \"{}\"\n\n\
+             [[servers]]\nname = \"prod\"\nurl = \"http://127.0.0.1:9\"\ntoken = \"unused\"\n",
+            server.url(),
+            token_file.display()
+        ),
+    );
+    let run = sb
+        .run(&["list", "-o", "json", "--connect-timeout", "2s"], &[])
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let previews = run.json();
+    assert!(previews.as_array().unwrap().len() >= 6);
+    assert!(
+        previews
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["context"] == "dev")
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(
+        errors[0].contains("prod") && errors[0].contains("http://127.0.0.1:9"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejected_token_names_the_login_command() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let bad = "wrong-token-0123456789";
+    let run = sb
+        .run(
+            &["list", "--server", &server.url(), "--auth-token", bad],
+            &[],
+        )
+        .await;
+    run.assert_no_secret(bad);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let host = server.url().trim_start_matches("http://").to_owned();
+    assert!(
+        run.stderr.contains(&format!("argocd login {host}")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_server_names_the_url_and_cause() {
+    let sb = Sandbox::new();
+    let run = sb
+        .run(
+            &[
+                "list",
+                "--server",
+                "http://127.0.0.1:9",
+                "--auth-token",
+                TOKEN,
+                "--connect-timeout",
+                "2s",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("cannot reach http://127.0.0.1:9"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.to_lowercase().contains("refused"),
+        "the cause: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_failure_names_the_ca_cert_flag() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    // https:// to a plain-HTTP port: the handshake fails as with a wrong certificate setup.
+    let https = server.url().replace("http://", "https://");
+    let run = sb
+        .run(&["list", "--server", &https, "--auth-token", TOKEN], &[])
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("TLS") && run.stderr.contains("--ca-cert"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_list_and_403_say_rbac_may_hide_apps() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let run = sb
+        .run(
+            &[
+                "list",
+                "--server",
+                &server.url(),
+                "--auth-token",
+                TOKEN,
+                "--selector",
+                "type=nothing-has-this",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(rows(&run).len(), 0);
+    assert!(run.stderr.contains("RBAC"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_error_names_file_and_line_and_exits_2() {
+    let sb = Sandbox::new();
+    let path = sb.write(
+        ".config/preview-switch/config.toml",
+        "[[servers]]\nname = \"dev\"\nurl = \"https://argocd.dev.test\"\ntimeout = [\n",
+    );
+    let run = sb.run(&["list"], &[]).await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains(&path.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("line "), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_server_anywhere_is_a_usage_error_naming_the_ways_to_configure_one() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["list"], &[]).await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    for way in ["--server", "ARGOCD_SERVER", "argocd login"] {
+        assert!(run.stderr.contains(way), "{way}: {}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn header_prints_the_cookie_line_and_host_filters() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let env = [
+        ("ARGOCD_SERVER", url.as_str()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let json = sb.run(&["list", "-o", "json"], &env).await.json();
+    let routed = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["unroutable"].is_null())
+        .unwrap()
+        .clone();
+    let route = &routed["routes"][0];
+    let pr = routed["pr"].to_string();
+    let run = sb
+        .run(&["header", routed["service"].as_str().unwrap(), &pr], &env)
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout.trim_end(),
+        format!(
+            "Cookie: {}={}",
+            route["name"].as_str().unwrap(),
+            route["value"].as_str().unwrap()
+        )
+    );
+
+    let missing = sb
+        .run(
+            &["header", routed["service"].as_str().unwrap(), "999999"],
+            &env,
+        )
+        .await;
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("no preview of"),
+        "{}",
+        missing.stderr
+    );
+
+    let host = route["hosts"][0].as_str().unwrap();
+    let on_host = sb
+        .run(
+            &["list", "-o", "json", "--host", &format!("https://{host}/x")],
+            &env,
+        )
+        .await
+        .json();
+    let on_host = on_host.as_array().unwrap();
+    assert!(!on_host.is_empty());
+    assert!(on_host.iter().all(|p| {
+        p["routes"][0]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h == host)
+    }));
+    assert!(
+        on_host.len() < json.as_array().unwrap().len(),
+        "--host filters something out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_and_version() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["completions", "bash"], &[]).await;
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("_preview__switch()") && run.stdout.contains("complete -F"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+    let v = sb.run(&["--version"], &[]).await;
+    assert_eq!(
+        v.stdout.trim(),
+        format!("preview-switch {}", env!("CARGO_PKG_VERSION"))
+    );
+    let bad = sb.run(&["list", "--output", "yaml"], &[]).await;
+    assert_eq!(bad.code, 2, "usage errors exit 2: {bad:#?}");
+}

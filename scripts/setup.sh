@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing Preview Switch needs on Debian 12, idempotently: each
+# step checks first and costs nothing when already done. Called by `make setup`.
+#   scripts/setup.sh            toolchain pieces for build, run and test
+#   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
+set -euo pipefail
+
+want_apt=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
+
+need_cmd curl curl
+need_cmd pkg-config pkg-config
+if [[ "${1:-}" == bench ]]; then
+  need_cmd jq jq
+  need_cmd hyperfine hyperfine
+  [[ -x /usr/bin/time ]] || want_apt+=(time)
+fi
+
+if ((${#want_apt[@]})); then
+  echo "setup: installing Debian packages: ${want_apt[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${want_apt[@]}" >/dev/null
+fi
+
+# Rust pieces: clippy and rustfmt for lint, the wasm32 target for the extension.
+installed_components=$(rustup component list --installed)
+for c in clippy rustfmt; do
+  grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
+done
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
