@@ -2,7 +2,7 @@
 //! rules. [`resolve`] turns the command line's [`ConnectionArgs`] plus the environment into
 //! a list of [`ServerTarget`]s. Sources, highest first (DESIGN §4):
 //!
-//! 1. flags (`--server`, `--token`, `--context`, `--all-contexts`, ...);
+//! 1. flags (`--server`, `--auth-token`, `--context`, `--all-contexts`, ...);
 //! 2. `ARGOCD_SERVER` / `ARGOCD_AUTH_TOKEN`;
 //! 3. `config.toml` (`--config`, else `PREVIEW_SWITCH_CONFIG`, else
 //!    `$XDG_CONFIG_HOME/preview-switch/config.toml`, else
@@ -526,7 +526,7 @@ impl Common<'_> {
 /// The message when no source names a server.
 fn no_server_message(sources: &ConfigSources) -> String {
     format!(
-        "no Argo CD server configured: pass --server URL (and --token), set ARGOCD_SERVER and \
+        "no Argo CD server configured: pass --server URL (and --auth-token), set ARGOCD_SERVER and \
          ARGOCD_AUTH_TOKEN, list servers in {}, or run `argocd login <host>` (read from {})",
         sources.config_file.display(),
         sources.argocd_config.display()

@@ -632,7 +632,6 @@ async fn demo(api_port: u16, site_port: u16, once: bool) -> Outcome {
     if once {
         demo.shutdown().await;
     } else {
-        write_stdout("\nServing until Ctrl-C.\n")?;
         let _ = tokio::signal::ctrl_c().await;
         demo.shutdown().await;
     }

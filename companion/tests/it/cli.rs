@@ -371,3 +371,125 @@ async fn completions_and_version() {
     let bad = sb.run(&["list", "--output", "yaml"], &[]).await;
     assert_eq!(bad.code, 2, "usage errors exit 2: {bad:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_names_the_server_and_byte_offset_and_502_reads_as_one_line() {
+    use companion::fake::{Fault, FaultRule};
+    let (state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    state.add_fault(FaultRule::new(Fault::Garbage).on_path("/api/v1/applications"));
+    let run = sb
+        .run(&["list", "--server", &url, "--auth-token", TOKEN], &[])
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("malformed JSON") && run.stderr.contains("at byte "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&url));
+
+    state.clear_faults();
+    state.add_fault(FaultRule::new(Fault::ServerError(502)).on_path("/api/v1/applications"));
+    let run = sb
+        .run(&["list", "--server", &url, "--auth-token", TOKEN], &[])
+        .await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap();
+    assert!(line.contains("502"), "{line}");
+    assert!(
+        !run.stderr.contains("<html"),
+        "an HTML page is summarised, not dumped: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn install_and_uninstall_for_one_profile_and_doctor_sees_it() {
+    let sb = Sandbox::new();
+    let profile = sb.home().join("profile");
+    let id = "abcdefghijklmnopabcdefghijklmnop";
+    let p = profile.to_str().unwrap();
+    let run = sb
+        .run(
+            &[
+                "install",
+                "--browser",
+                "chromium",
+                "--extension-id",
+                id,
+                "--user-data-dir",
+                p,
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let manifest_path = profile.join("NativeMessagingHosts/io.previewswitch.companion.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["type"], "stdio");
+    assert_eq!(
+        manifest["allowed_origins"],
+        serde_json::json!([format!("chrome-extension://{id}/")])
+    );
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_preview-switch")).unwrap();
+    assert_eq!(manifest["path"], exe.to_str().unwrap());
+
+    let bad_id = sb
+        .run(
+            &["install", "--browser", "chromium", "--extension-id", "xyz"],
+            &[],
+        )
+        .await;
+    assert_eq!(bad_id.code, 2, "{bad_id:#?}");
+
+    let run = sb
+        .run(
+            &["uninstall", "--browser", "chromium", "--user-data-dir", p],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(!manifest_path.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_reports_each_check_with_its_fix() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let ok = sb
+        .run(&["doctor", "--server", &url, "--auth-token", TOKEN], &[])
+        .await;
+    ok.assert_no_secret(TOKEN);
+    assert!(ok.stdout.contains("reachable: Argo CD v"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("token: valid"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("previews: 7 visible"), "{}", ok.stdout);
+
+    let bad = sb
+        .run(
+            &[
+                "doctor",
+                "--server",
+                &url,
+                "--auth-token",
+                "expired-token-value",
+            ],
+            &[],
+        )
+        .await;
+    bad.assert_no_secret("expired-token-value");
+    assert_eq!(bad.code, 1, "{bad:#?}");
+    assert!(
+        bad.stdout.contains("FAIL") && bad.stdout.contains("argocd login"),
+        "{}",
+        bad.stdout
+    );
+}

@@ -1,0 +1,281 @@
+//! The real binary as the browser launches it (argv[1] `chrome-extension://<id>/`), spoken
+//! to in native-messaging frames over its stdin/stdout, against the fake Argo CD.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use crate::support::{Sandbox, TOKEN, demo_server};
+
+struct Host {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+impl Host {
+    fn spawn(sb: &Sandbox, origin: &str, env: &[(&str, &str)]) -> Host {
+        let mut cmd = sb.cmd(&[origin]);
+        cmd.env("PREVIEW_SWITCH_CACHE_DIR", sb.home().join("cache"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("host starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        Host {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    async fn send(&mut self, msg: Value) {
+        let body = serde_json::to_vec(&msg).unwrap();
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend(body);
+        self.send_raw(&frame).await;
+    }
+
+    /// The next frame, which must arrive within 10 s and stay under the browser's 1 MiB cap.
+    async fn recv(&mut self) -> Value {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut len = [0u8; 4];
+            self.stdout
+                .read_exact(&mut len)
+                .await
+                .expect("a frame header");
+            let len = u32::from_ne_bytes(len) as usize;
+            assert!(
+                len <= 1024 * 1024,
+                "frame of {len} bytes exceeds the browser's cap"
+            );
+            let mut body = vec![0; len];
+            self.stdout
+                .read_exact(&mut body)
+                .await
+                .expect("a frame body");
+            let text = String::from_utf8(body).expect("UTF-8 frame");
+            assert!(
+                !text.contains(TOKEN),
+                "the token reached the browser: {text}"
+            );
+            serde_json::from_str(&text).expect("JSON frame")
+        })
+        .await
+        .expect("the host answered in time")
+    }
+
+    /// The next frame answering request `id` (events may come in between).
+    async fn reply(&mut self, id: u64) -> Value {
+        loop {
+            let v = self.recv().await;
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    /// Closes stdin, as the browser does, and returns the exit code.
+    async fn close(mut self) -> i32 {
+        drop(self.stdin);
+        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .expect("host exits promptly on EOF")
+            .unwrap();
+        status.code().expect("exited normally")
+    }
+}
+
+fn origin() -> String {
+    format!("chrome-extension://{}/", companion::host::EXTENSION_ID)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_and_list_for_a_host_from_the_fake_argo_cd() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let mut host = Host::spawn(
+        &sb,
+        &origin(),
+        &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
+    );
+    host.send(json!({"id": 1, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))
+        .await;
+    let hello = host.reply(1).await;
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["protocol"], 1);
+
+    host.send(json!({"id": 2, "type": "list", "host": "courses-fe.demo.test"}))
+        .await;
+    let list = host.reply(2).await;
+    assert_eq!(list["type"], "list", "{list}");
+    let previews = list["previews"].as_array().unwrap();
+    let apps: Vec<&str> = previews
+        .iter()
+        .map(|p| p["app"].as_str().unwrap())
+        .collect();
+    assert_eq!(apps, ["courses-fe-pr-123", "courses-fe-pr-130"], "{list}");
+    assert_eq!(list["stale"], false);
+    assert_eq!(host.close().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_process_answers_from_the_disk_cache_when_argo_cd_is_gone() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let env = [
+        ("ARGOCD_SERVER", url.as_str()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let mut first = Host::spawn(&sb, &origin(), &env);
+    first.send(json!({"id": 1, "type": "list"})).await;
+    let fresh = first.reply(1).await;
+    assert_eq!(first.close().await, 0);
+    server.shutdown().await;
+
+    let mut second = Host::spawn(&sb, &origin(), &env);
+    second.send(json!({"id": 1, "type": "list"})).await;
+    let cached = second.reply(1).await;
+    assert_eq!(cached["type"], "list", "{cached}");
+    assert_eq!(cached["previews"], fresh["previews"]);
+    // Its age counts from the first process's fetch, not from this process's start.
+    let age = cached["age_ms"].as_u64().unwrap();
+    assert!(age >= fresh["age_ms"].as_u64().unwrap(), "{cached}");
+    assert_eq!(cached["stale"], age > 10_000, "{cached}");
+    let cache_files: Vec<_> = std::fs::read_dir(sb.home().join("cache"))
+        .unwrap()
+        .collect();
+    for f in cache_files {
+        let path = f.unwrap().path();
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .contains(TOKEN)
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o077,
+                0,
+                "{path:?}"
+            );
+        }
+    }
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_pushes_added_and_deleted_previews() {
+    let (state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let url = server.url();
+    let mut host = Host::spawn(
+        &sb,
+        &origin(),
+        &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
+    );
+    host.send(json!({"id": 1, "type": "list"})).await;
+    host.reply(1).await;
+    host.send(json!({"id": 2, "type": "subscribe"})).await;
+    assert_eq!(host.reply(2).await["type"], "subscribed");
+
+    let mut app = state.app("search-ui-pr-7").unwrap();
+    app["metadata"]["name"] = json!("search-ui-pr-77");
+    app["metadata"]["labels"]["preview-switch.io/pr"] = json!("77");
+    state.upsert_app(app);
+    let added = wait_change(&mut host, "added", "search-ui-pr-77").await;
+    assert_eq!(added["preview"]["pr"], 77);
+
+    assert!(state.remove_app("search-ui-pr-77"));
+    wait_change(&mut host, "deleted", "search-ui-pr-77").await;
+    host.close().await;
+}
+
+async fn wait_change(host: &mut Host, kind: &str, app: &str) -> Value {
+    for _ in 0..20 {
+        let ev = host.recv().await;
+        if ev["type"] == "previews_changed"
+            && let Some(c) = ev["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["change"] == kind && c["preview"]["app"] == app)
+        {
+            return c.clone();
+        }
+    }
+    panic!("no {kind} event for {app}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_other_extensions_and_survives_bad_frames() {
+    let sb = Sandbox::new();
+    let env = [
+        ("ARGOCD_SERVER", "http://127.0.0.1:9"),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let mut other = Host::spawn(
+        &sb,
+        "chrome-extension://pppppppppppppppppppppppppppppppp/",
+        &env,
+    );
+    other.send(json!({"id": 1, "type": "list"})).await;
+    let refused = other.reply(1).await;
+    assert_eq!(refused["code"], "origin_not_allowed", "{refused}");
+    other.close().await;
+
+    let mut host = Host::spawn(&sb, &origin(), &env);
+    // An inbound frame over 1 MiB is skipped with an error; the stream stays in sync.
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let mut frame = (big.len() as u32).to_ne_bytes().to_vec();
+    frame.extend(&big);
+    host.send_raw(&frame).await;
+    assert_eq!(host.recv().await["code"], "frame_too_large");
+    host.send_raw(&[5, 0, 0, 0, b'{', b'"', 0xff, b'"', b'}'])
+        .await;
+    assert_eq!(host.recv().await["code"], "bad_json");
+    host.send(json!({"id": 3, "type": "launch-missiles"})).await;
+    assert_eq!(host.reply(3).await["code"], "unknown_type");
+    host.send(json!({"id": 4, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))
+        .await;
+    assert_eq!(host.reply(4).await["type"], "hello");
+    assert_eq!(host.close().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_config_is_answered_with_its_fix_not_a_dead_host() {
+    let sb = Sandbox::new();
+    let mut host = Host::spawn(&sb, &origin(), &[]);
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let err = host.reply(1).await;
+    assert_eq!(err["code"], "config", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("argocd login"),
+        "{err}"
+    );
+    assert!(
+        err["fix"]
+            .as_str()
+            .unwrap()
+            .contains("preview-switch doctor"),
+        "{err}"
+    );
+    host.send(json!({"id": 2, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))
+        .await;
+    assert_eq!(host.reply(2).await["type"], "hello");
+    assert_eq!(host.close().await, 0);
+}
