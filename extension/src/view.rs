@@ -344,7 +344,10 @@ pub fn view(state: &State) -> View {
             v.notice = Some(Notice {
                 kind: NoticeKind::CompanionMissing,
                 text: "The preview-switch companion is not installed for this browser".into(),
-                detail: Some(format!("{error}. Install it, then reopen this popup:")),
+                detail: Some(format!(
+                    "The browser said: {}. Install it, then reopen this popup:",
+                    error.trim_end_matches('.')
+                )),
                 command: Some(install_command()),
             });
             return v;
@@ -583,10 +586,16 @@ mod tests {
 
         let mut missing = s.clone();
         missing.update(Event::CompanionMissing {
-            error: "Specified native messaging host not found".into(),
+            error: "Specified native messaging host not found.".into(),
         });
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
+        assert_eq!(
+            n.detail.as_deref(),
+            Some(
+                "The browser said: Specified native messaging host not found. Install it, then reopen this popup:"
+            )
+        );
         assert_eq!(
             n.command.as_deref(),
             Some(
