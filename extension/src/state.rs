@@ -449,9 +449,7 @@ impl State {
             }
             Event::TabUpdated { tab_id, url } => {
                 let mut fx = self.open_tab(tab_id, url);
-                if matches!(self.companion, Companion::Ready { .. }) {
-                    fx.extend(self.badge());
-                } else {
+                if !matches!(self.companion, Companion::Ready { .. }) {
                     fx.push(Effect::RequestList);
                 }
                 fx
@@ -494,7 +492,13 @@ impl State {
                     age_secs: 0,
                     stale: false,
                 };
-                self.settle()
+                // The popup may have changed both since this worker read them: cleanup
+                // waits for fresh copies, so it never writes back an outdated record.
+                self.applied = None;
+                self.rules = None;
+                let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
+                fx.extend(self.settle());
+                fx
             }
             Event::CompanionMissing { error } => {
                 self.companion = Companion::Missing { error };
@@ -566,7 +570,10 @@ impl State {
             https: parsed.is_some_and(|(s, _)| s),
             host: host.clone(),
         });
+        // Re-read everything this tab's picture rests on; until then cleanup waits.
         self.cookies = None;
+        self.applied = None;
+        self.rules = None;
         let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
         match host {
             Some(host) => fx.push(Effect::ReadCookies { url, host }),
@@ -666,6 +673,10 @@ impl State {
         let Some(tab) = &self.tab else {
             return Vec::new();
         };
+        // Only a complete picture: a half-read one would flash a wrong badge.
+        if self.cookies.is_none() || self.applied.is_none() || self.rules.is_none() {
+            return Vec::new();
+        }
         let tab_id = tab.id;
         let mut services: Vec<&str> = self.services_on_host();
         if let Some(applied) = &self.applied {
@@ -1205,6 +1216,7 @@ pub(crate) mod tests {
         });
         granted(&mut s, "api", Choice::Tab { pr: 9 });
 
+        let (applied, rules) = (s.applied.clone(), s.rules.clone());
         // A stale list never cleans up: it may predate the preview.
         let fx = s.update(Event::ListArrived {
             previews: vec![fe(124)],
@@ -1215,6 +1227,17 @@ pub(crate) mod tests {
 
         let fx = s.update(Event::PreviewsChanged {
             previews: vec![fe(124)],
+        });
+        assert_eq!(browser_changes(&fx), 0, "waits for fresh records: {fx:?}");
+        let fx = s.update(Event::PreviewsChanged {
+            previews: vec![fe(124)],
+        });
+        assert_eq!(fx[..2], [Effect::LoadApplied, Effect::ReadRules]);
+        s.update(Event::RulesRead {
+            rules: rules.unwrap_or_default(),
+        });
+        let fx = s.update(Event::AppliedLoaded {
+            applied: applied.unwrap_or_default(),
         });
         assert_eq!(
             fx.iter()
@@ -1238,6 +1261,61 @@ pub(crate) mod tests {
             text: String::new(),
             title: "Preview Switch: dev".into()
         }));
+    }
+
+    #[test]
+    fn the_worker_badges_a_tab_once_it_knows_its_cookies_and_the_list() {
+        let mut s = State::new(Config::default());
+        let fx = s.update(Event::TabUpdated {
+            tab_id: 9,
+            url: "https://app.test/page".into(),
+        });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::LoadApplied,
+                Effect::ReadRules,
+                Effect::ReadCookies {
+                    url: "https://app.test/page".into(),
+                    host: "app.test".into()
+                },
+                Effect::RequestList
+            ]
+        );
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "42".into(),
+            }],
+        });
+        let fx = s.update(Event::ListArrived {
+            previews: vec![fe(42)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(fx.contains(&Effect::SetBadge {
+            tab_id: 9,
+            text: "42".into(),
+            title: "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into()
+        }));
+        // The same page again: no new badge call.
+        s.update(Event::TabUpdated {
+            tab_id: 9,
+            url: "https://app.test/page".into(),
+        });
+        let mut fx = s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "42".into(),
+            }],
+        });
+        fx.extend(s.update(Event::AppliedLoaded { applied: vec![] }));
+        fx.extend(s.update(Event::RulesRead { rules: vec![] }));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::SetBadge { .. })));
     }
 
     #[test]
