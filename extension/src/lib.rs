@@ -1,4 +1,18 @@
-//! The Preview Switch browser extension. Pure state logic lives in plain modules tested with
-//! `cargo test`; the web-sys glue (a later milestone) will be wasm32-only.
+//! The Preview Switch browser extension. Pure logic lives in plain modules tested with
+//! `cargo test` (`routing`: what may be put into the browser; `state`: events to effects;
+//! `view`: state to view model); the `web` glue (wasm32 only, the only code that sees
+//! web-sys) runs the effects and renders the view model, deciding nothing.
 
 pub mod hosts;
+pub mod routing;
+pub mod state;
+pub mod view;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+/// The extension's id, fixed by the public `key` in manifest.json; host manifests pin it.
+pub const EXTENSION_ID: &str = "kenpfoonlngflpognjbagobppcnfepml";
+
+/// The native-messaging host name registered by `preview-switch install`.
+pub const HOST_NAME: &str = "io.previewswitch.companion";

@@ -1,0 +1,312 @@
+//! What the extension is willing to put into the browser: cookie names, values and hosts
+//! re-validated here (never trusting the companion alone), and the exact per-tab
+//! `declarativeNetRequest` session rule that carries a route. Pure data, no browser calls.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a route from the companion was refused; shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// RFC 6265 `token`: visible ASCII except separators. Refuses `;`, `=`, spaces, CR/LF, NUL
+/// and anything non-ASCII, so the name can never smuggle a second cookie or attribute.
+pub fn check_cookie_name(name: &str) -> Result<(), Refusal> {
+    const SEPARATORS: &str = "()<>@,;:\\\"/[]?={} \t";
+    if name.is_empty() {
+        return Err(Refusal(
+            "refused cookie: the name is empty: fix the route in Argo CD".into(),
+        ));
+    }
+    if name.len() > 256 {
+        return Err(Refusal(format!(
+            "refused cookie: the name is {} bytes long (at most 256): fix the route in Argo CD",
+            name.len()
+        )));
+    }
+    match name
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || SEPARATORS.contains(*c))
+    {
+        Some(c) => Err(Refusal(format!(
+            "refused cookie: the name {} contains {:?}, not allowed in a cookie name: fix the route in Argo CD",
+            name.escape_debug(),
+            c
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// RFC 6265 `cookie-value` without quotes: `cookie-octet`s only (no space, `"`, `,`, `;`,
+/// `\`, controls or non-ASCII).
+pub fn check_cookie_value(value: &str) -> Result<(), Refusal> {
+    if value.len() > 4096 {
+        return Err(Refusal(format!(
+            "refused cookie: the value is {} bytes long (at most 4096): fix the route in Argo CD",
+            value.len()
+        )));
+    }
+    match value
+        .chars()
+        .find(|&c| !c.is_ascii_graphic() || matches!(c, '"' | ',' | ';' | '\\'))
+    {
+        Some(c) => Err(Refusal(format!(
+            "refused cookie: the value {} contains {:?}, not allowed in a cookie value: fix the route in Argo CD",
+            value.escape_debug(),
+            c
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// An exact host name or IPv4 address: no scheme, port, path, wildcard or trailing dot.
+/// Returns it lower-cased.
+pub fn check_host(host: &str) -> Result<String, Refusal> {
+    let refuse = |why: &str| {
+        Err(Refusal(format!(
+            "refused host {}: {why}: list exact host names in the route",
+            host.escape_debug()
+        )))
+    };
+    if host.is_empty() || host.len() > 253 {
+        return refuse("not 1 to 253 characters long");
+    }
+    for label in host.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return refuse("a label is empty or longer than 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return refuse("only letters, digits, '-' and '.' are allowed");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return refuse("a label starts or ends with '-'");
+        }
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
+/// The resource types a tab rule covers. Listed explicitly: Chromium leaves `main_frame`
+/// out when the condition names none (PLATFORM B).
+pub const RESOURCE_TYPES: [&str; 13] = [
+    "main_frame",
+    "sub_frame",
+    "xmlhttprequest",
+    "websocket",
+    "script",
+    "stylesheet",
+    "image",
+    "font",
+    "media",
+    "other",
+    "ping",
+    "csp_report",
+    "object",
+];
+
+/// A `declarativeNetRequest` session rule, field for field as Chromium takes and returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRule {
+    pub id: u32,
+    #[serde(default = "one")]
+    pub priority: u32,
+    pub action: RuleAction,
+    pub condition: RuleCondition,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<HeaderOp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderOp {
+    pub header: String,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleCondition {
+    #[serde(default)]
+    pub tab_ids: Vec<i32>,
+    #[serde(default)]
+    pub request_domains: Vec<String>,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+}
+
+impl SessionRule {
+    /// The `name=value` pair the rule appends to the Cookie header, if it is a cookie rule.
+    pub fn cookie_pair(&self) -> Option<(&str, &str)> {
+        let op = self
+            .action
+            .request_headers
+            .iter()
+            .find(|h| h.header.eq_ignore_ascii_case("cookie") && h.operation == "append")?;
+        op.value.as_deref()?.split_once('=')
+    }
+}
+
+/// The rule id for (tab, service): derived, not stored, so that switching always replaces
+/// the same rule and a restarted worker finds it again. FNV-1a, kept positive and non-zero.
+pub fn rule_id(tab_id: i32, service: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in tab_id
+        .to_le_bytes()
+        .iter()
+        .chain(&[0])
+        .chain(service.as_bytes())
+    {
+        hash ^= u32::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash & 0x7fff_ffff).max(1)
+}
+
+/// The session rule routing one tab's requests to `hosts`: it *appends* `name=value` to the
+/// Cookie header (`set` would drop the site's own cookies; PLATFORM B). A header route uses
+/// `set` on its own header, which touches no other header.
+pub fn tab_rule(
+    tab_id: i32,
+    service: &str,
+    header: Option<&str>,
+    name: &str,
+    value: &str,
+    hosts: &[String],
+) -> SessionRule {
+    let op = match header {
+        None => HeaderOp {
+            header: "cookie".into(),
+            operation: "append".into(),
+            value: Some(format!("{name}={value}")),
+        },
+        Some(h) => HeaderOp {
+            header: h.to_ascii_lowercase(),
+            operation: "set".into(),
+            value: Some(value.into()),
+        },
+    };
+    SessionRule {
+        id: rule_id(tab_id, service),
+        priority: 1,
+        action: RuleAction {
+            kind: "modifyHeaders".into(),
+            request_headers: vec![op],
+        },
+        condition: RuleCondition {
+            tab_ids: vec![tab_id],
+            request_domains: hosts.to_vec(),
+            resource_types: RESOURCE_TYPES.iter().map(|s| s.to_string()).collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_names_follow_rfc6265_tokens() {
+        for ok in ["team-courses-fe-pr", "a", "X_Y.z~1!#$%&'*+^`|"] {
+            assert_eq!(check_cookie_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", "a;b", "a=b", "a b", "a\tb", "a\r\nb", "a\0b", "é", "a,b", "(x)", "a\"b", "a/b",
+        ] {
+            assert!(check_cookie_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn cookie_values_are_cookie_octets() {
+        for ok in ["123", "always", "", "a=b", "dev-1a2b3c4"] {
+            assert_eq!(check_cookie_value(ok), Ok(()), "{ok}");
+        }
+        for bad in ["1;x=2", "1 2", "\"1\"", "a\\b", "1,2", "1\r\n", "1\0", "ü"] {
+            assert!(check_cookie_value(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn hosts_are_exact_names() {
+        assert_eq!(
+            check_host("App.Example.test"),
+            Ok("app.example.test".into())
+        );
+        assert_eq!(check_host("127.0.0.1"), Ok("127.0.0.1".into()));
+        assert_eq!(check_host("localhost"), Ok("localhost".into()));
+        for bad in [
+            "",
+            "*.example.com",
+            "https://example.com",
+            "example.com:8080",
+            "example.com/x",
+            "exa mple.com",
+            "example.com.",
+            ".example.com",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "exa\0mple.com",
+            "ex\u{e4}mple.com",
+            "[::1]",
+        ] {
+            assert!(check_host(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn tab_rule_appends_the_cookie_for_one_tab_on_every_resource_type() {
+        let rule = tab_rule(
+            7,
+            "courses-fe",
+            None,
+            "team-courses-fe-pr",
+            "123",
+            &["app.test".into()],
+        );
+        let json = serde_json::to_value(&rule).unwrap();
+        assert_eq!(
+            json["action"],
+            serde_json::json!({"type": "modifyHeaders", "requestHeaders": [
+                {"header": "cookie", "operation": "append", "value": "team-courses-fe-pr=123"}]})
+        );
+        assert_eq!(json["condition"]["tabIds"], serde_json::json!([7]));
+        assert_eq!(
+            json["condition"]["requestDomains"],
+            serde_json::json!(["app.test"])
+        );
+        let types = json["condition"]["resourceTypes"].as_array().unwrap();
+        for t in ["main_frame", "xmlhttprequest", "websocket", "sub_frame"] {
+            assert!(types.iter().any(|v| v == t), "{t} missing");
+        }
+        assert_eq!(rule.cookie_pair(), Some(("team-courses-fe-pr", "123")));
+    }
+
+    #[test]
+    fn rule_ids_are_stable_per_tab_and_service_and_distinct_otherwise() {
+        assert_eq!(rule_id(1, "a"), rule_id(1, "a"));
+        assert_ne!(rule_id(1, "a"), rule_id(2, "a"));
+        assert_ne!(rule_id(1, "a"), rule_id(1, "b"));
+        assert!(rule_id(1, "a") > 0 && rule_id(1, "a") <= i32::MAX as u32);
+    }
+}

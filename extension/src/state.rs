@@ -1,0 +1,1482 @@
+//! The extension's brain: a closed [`Event`] goes in, [`Effect`]s come out (rust-analyzer's
+//! main-loop shape). It owns every rule of DESIGN §6: one routing choice per (host, service),
+//! domain cookies only on the hosts the companion listed and only after re-validation, per-tab
+//! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
+//! It never touches the browser: the `web` glue runs the effects and reports back as events.
+
+use protocol::{Preview, Route, RouteKind};
+use serde::{Deserialize, Serialize};
+
+use crate::routing::{self, Refusal, SessionRule};
+
+/// What the user picked for one service on the active tab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Dev,
+    Domain { pr: u64 },
+    Tab { pr: u64 },
+}
+
+/// A cookie the browser holds for the active tab's host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSeen {
+    pub name: String,
+    pub value: String,
+}
+
+/// A domain-mode cookie set by this extension, kept in `chrome.storage.local` so that a
+/// cookie set by hand can be told apart and so cleanup knows every host it went to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub service: String,
+    pub pr: u64,
+    pub name: String,
+    pub value: String,
+    pub hosts: Vec<String>,
+    pub https: bool,
+}
+
+/// Settings a user may change; defaults per DESIGN §6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub cookie_lifetime_secs: u64,
+    /// Hosts whose `/<owner>/<repo>/pull/<n>` pages are pull requests (GitHub Enterprise too).
+    pub github_hosts: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cookie_lifetime_secs: 24 * 60 * 60,
+            github_hosts: vec!["github.com".into()],
+        }
+    }
+}
+
+/// Everything that can happen to the extension.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The popup opened on a tab (or the worker saw a tab navigate): start over for it.
+    PopupOpened {
+        tab_id: i32,
+        url: String,
+        now_secs: u64,
+    },
+    /// The worker saw a tab load a page: refresh its badge.
+    TabUpdated {
+        tab_id: i32,
+        url: String,
+    },
+    AppliedLoaded {
+        applied: Vec<Applied>,
+    },
+    CookiesRead {
+        host: String,
+        cookies: Vec<CookieSeen>,
+    },
+    RulesRead {
+        rules: Vec<SessionRule>,
+    },
+    ListArrived {
+        previews: Vec<Preview>,
+        age_secs: u64,
+        stale: bool,
+    },
+    /// A live update over the `subscribe` port.
+    PreviewsChanged {
+        previews: Vec<Preview>,
+    },
+    CompanionMissing {
+        error: String,
+    },
+    CompanionError {
+        code: String,
+        message: String,
+        fix: Option<String>,
+    },
+    Filter {
+        text: String,
+    },
+    Choose {
+        service: String,
+        choice: Choice,
+    },
+    /// "Open with preview" on a GitHub PR page: route the domain, then open the service.
+    OpenWithPreview {
+        service: String,
+        pr: u64,
+    },
+    /// The answer to [`Effect::RequestHostPermission`].
+    HostPermission {
+        service: String,
+        choice: Choice,
+        open: Option<String>,
+        granted: bool,
+    },
+    /// A browser call failed; `what` says which, in words.
+    EffectFailed {
+        what: String,
+    },
+    TabClosed {
+        tab_id: i32,
+    },
+}
+
+/// What the glue must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    RequestList,
+    ReadCookies {
+        url: String,
+        host: String,
+    },
+    ReadRules,
+    LoadApplied,
+    SaveApplied {
+        applied: Vec<Applied>,
+    },
+    /// `chrome.permissions.request`; answer with [`Event::HostPermission`].
+    RequestHostPermission {
+        origins: Vec<String>,
+        service: String,
+        choice: Choice,
+        open: Option<String>,
+    },
+    SetCookie {
+        url: String,
+        name: String,
+        value: String,
+        secure: bool,
+        expires_in_secs: u64,
+    },
+    RemoveCookie {
+        url: String,
+        name: String,
+    },
+    /// Add (replacing any rule with the same id) one session rule.
+    AddSessionRule {
+        rule: SessionRule,
+    },
+    RemoveSessionRules {
+        ids: Vec<u32>,
+    },
+    SetBadge {
+        tab_id: i32,
+        text: String,
+        title: String,
+    },
+    Notify {
+        title: String,
+        message: String,
+    },
+    OpenTab {
+        url: String,
+    },
+    Render,
+}
+
+/// Where the companion's answer stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Companion {
+    Loading,
+    Ready {
+        previews: Vec<Preview>,
+        age_secs: u64,
+        stale: bool,
+    },
+    Missing {
+        error: String,
+    },
+    Failed {
+        code: String,
+        message: String,
+        fix: Option<String>,
+    },
+}
+
+/// The active tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tab {
+    pub id: i32,
+    pub url: String,
+    /// Lower-cased host, `None` for non-web pages (chrome://, file:, ...).
+    pub host: Option<String>,
+    pub https: bool,
+}
+
+/// How one service routes the active tab right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Active {
+    Dev,
+    Domain {
+        pr: u64,
+        by_hand: bool,
+    },
+    Tab {
+        pr: u64,
+    },
+    /// A cookie with the service's route name whose value matches no listed preview.
+    Unknown {
+        name: String,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub config: Config,
+    pub tab: Option<Tab>,
+    pub now_secs: u64,
+    pub companion: Companion,
+    /// Cookies on the active tab's host; `None` until read.
+    pub cookies: Option<Vec<CookieSeen>>,
+    pub rules: Option<Vec<SessionRule>>,
+    pub applied: Option<Vec<Applied>>,
+    pub filter: String,
+    /// Things the user must be told (refusals, cleanups, failures), newest last.
+    pub messages: Vec<String>,
+    last_badge: Option<(i32, String, String)>,
+    /// Tabs closed before the rules were read: their rules go once they are.
+    closed_tabs: Vec<i32>,
+}
+
+/// Splits `scheme://host[:port]/...` into (https, lower-cased host) for http(s) URLs only.
+pub fn parse_web_url(url: &str) -> Option<(bool, String)> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map(|h| format!("{h}]"))?
+    } else {
+        host_port.split(':').next().unwrap_or("").to_string()
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((https, host.to_ascii_lowercase()))
+}
+
+/// A route the extension is willing to apply: re-validated, hosts normalised.
+struct CheckedRoute {
+    kind: RouteKind,
+    name: String,
+    value: String,
+    hosts: Vec<String>,
+}
+
+fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
+    match route.kind {
+        RouteKind::Cookie => routing::check_cookie_name(&route.name)?,
+        RouteKind::Header => {
+            // A header name is an RFC 7230 token: the same character set as a cookie name.
+            routing::check_cookie_name(&route.name)?
+        }
+    }
+    routing::check_cookie_value(&route.value)?;
+    if route.hosts.is_empty() {
+        return Err(Refusal(format!(
+            "refused route {}: it lists no hosts: add preview-switch.io/hosts to the Application",
+            route.name
+        )));
+    }
+    let hosts = route
+        .hosts
+        .iter()
+        .map(|h| routing::check_host(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CheckedRoute {
+        kind: route.kind,
+        name: route.name.clone(),
+        value: route.value.clone(),
+        hosts,
+    })
+}
+
+fn origins(hosts: &[String]) -> Vec<String> {
+    hosts.iter().map(|h| format!("*://{h}/*")).collect()
+}
+
+fn url_for(https: bool, host: &str) -> String {
+    format!("{}://{host}/", if https { "https" } else { "http" })
+}
+
+impl State {
+    pub fn new(config: Config) -> Self {
+        State {
+            config,
+            tab: None,
+            now_secs: 0,
+            companion: Companion::Loading,
+            cookies: None,
+            rules: None,
+            applied: None,
+            filter: String::new(),
+            messages: Vec::new(),
+            last_badge: None,
+            closed_tabs: Vec::new(),
+        }
+    }
+
+    /// The companion's previews, empty until a list arrived.
+    pub fn previews(&self) -> &[Preview] {
+        match &self.companion {
+            Companion::Ready { previews, .. } => previews,
+            _ => &[],
+        }
+    }
+
+    fn preview(&self, service: &str, pr: u64) -> Option<&Preview> {
+        self.previews()
+            .iter()
+            .find(|p| p.service == service && p.pr == pr)
+    }
+
+    /// The route names used by a service's previews (usually one).
+    fn route_names(&self, service: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .previews()
+            .iter()
+            .filter(|p| p.service == service)
+            .flat_map(|p| p.routes.iter().map(|r| r.name.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// How `service` routes the active tab now: a tab rule wins over a cookie (it is the
+    /// narrower, newer choice), then a cookie of the service's route name, else dev.
+    pub fn active(&self, service: &str) -> Active {
+        let Some(tab) = &self.tab else {
+            return Active::Dev;
+        };
+        let id = routing::rule_id(tab.id, service);
+        if let Some(rule) = self
+            .rules
+            .iter()
+            .flatten()
+            .find(|r| r.id == id && r.condition.tab_ids.contains(&tab.id))
+        {
+            let value = rule
+                .cookie_pair()
+                .map(|(_, v)| v)
+                .or_else(|| rule.action.request_headers.first()?.value.as_deref());
+            if let Some(p) = self
+                .previews()
+                .iter()
+                .find(|p| p.service == service && p.route().map(|r| r.value.as_str()) == value)
+            {
+                return Active::Tab { pr: p.pr };
+            }
+        }
+        let Some(host) = &tab.host else {
+            return Active::Dev;
+        };
+        let names = self.route_names(service);
+        let ours = |pr: u64| {
+            self.applied
+                .iter()
+                .flatten()
+                .any(|a| a.service == service && a.pr == pr && a.hosts.iter().any(|h| h == host))
+        };
+        match &self.cookies {
+            Some(cookies) => {
+                if let Some(c) = cookies.iter().find(|c| names.contains(&c.name.as_str())) {
+                    let hit = self.previews().iter().find(|p| {
+                        p.service == service
+                            && p.route()
+                                .is_some_and(|r| r.name == c.name && r.value == c.value)
+                    });
+                    return match hit {
+                        Some(p) => Active::Domain {
+                            pr: p.pr,
+                            by_hand: !ours(p.pr),
+                        },
+                        None => Active::Unknown {
+                            name: c.name.clone(),
+                            value: c.value.clone(),
+                        },
+                    };
+                }
+                Active::Dev
+            }
+            // Cookies not read yet: trust our own record meanwhile.
+            None => self
+                .applied
+                .iter()
+                .flatten()
+                .find(|a| a.service == service && a.hosts.iter().any(|h| h == host))
+                .map_or(Active::Dev, |a| Active::Domain {
+                    pr: a.pr,
+                    by_hand: false,
+                }),
+        }
+    }
+
+    /// The services with a preview routable on the active tab's host, in list order.
+    pub fn services_on_host(&self) -> Vec<&str> {
+        let Some(host) = self.tab.as_ref().and_then(|t| t.host.as_deref()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = Vec::new();
+        for p in crate::hosts::previews_for_host(self.previews(), host) {
+            if !out.contains(&p.service.as_str()) {
+                out.push(&p.service);
+            }
+        }
+        out
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::PopupOpened {
+                tab_id,
+                url,
+                now_secs,
+            } => {
+                self.now_secs = now_secs;
+                self.companion = Companion::Loading;
+                let mut fx = self.open_tab(tab_id, url);
+                fx.push(Effect::RequestList);
+                fx.push(Effect::Render);
+                fx
+            }
+            Event::TabUpdated { tab_id, url } => {
+                let mut fx = self.open_tab(tab_id, url);
+                if !matches!(self.companion, Companion::Ready { .. }) {
+                    fx.push(Effect::RequestList);
+                }
+                fx
+            }
+            Event::AppliedLoaded { applied } => {
+                self.applied = Some(applied);
+                self.settle()
+            }
+            Event::CookiesRead { host, cookies } => {
+                if self.tab.as_ref().and_then(|t| t.host.as_deref()) != Some(host.as_str()) {
+                    return Vec::new(); // an answer for a tab we have left
+                }
+                self.cookies = Some(cookies);
+                self.settle()
+            }
+            Event::RulesRead { rules } => {
+                self.rules = Some(rules);
+                let mut fx = Vec::new();
+                for tab_id in std::mem::take(&mut self.closed_tabs) {
+                    fx.extend(self.update(Event::TabClosed { tab_id }));
+                }
+                fx.extend(self.settle());
+                fx
+            }
+            Event::ListArrived {
+                previews,
+                age_secs,
+                stale,
+            } => {
+                self.companion = Companion::Ready {
+                    previews,
+                    age_secs,
+                    stale,
+                };
+                self.settle()
+            }
+            Event::PreviewsChanged { previews } => {
+                self.companion = Companion::Ready {
+                    previews,
+                    age_secs: 0,
+                    stale: false,
+                };
+                // The popup may have changed both since this worker read them: cleanup
+                // waits for fresh copies, so it never writes back an outdated record.
+                self.applied = None;
+                self.rules = None;
+                let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
+                fx.extend(self.settle());
+                fx
+            }
+            Event::CompanionMissing { error } => {
+                self.companion = Companion::Missing { error };
+                vec![Effect::Render]
+            }
+            Event::CompanionError { code, message, fix } => {
+                self.companion = Companion::Failed { code, message, fix };
+                vec![Effect::Render]
+            }
+            Event::Filter { text } => {
+                self.filter = text;
+                vec![Effect::Render]
+            }
+            Event::Choose { service, choice } => self.choose(service, choice, None),
+            Event::OpenWithPreview { service, pr } => {
+                let open = self
+                    .preview(&service, pr)
+                    .and_then(|p| p.route())
+                    .and_then(|r| r.hosts.first())
+                    .and_then(|h| routing::check_host(h).ok())
+                    .map(|h| url_for(true, &h));
+                self.choose(service, Choice::Domain { pr }, open)
+            }
+            Event::HostPermission {
+                service,
+                choice,
+                open,
+                granted,
+            } => {
+                if !granted {
+                    self.messages.push(format!(
+                        "not switched: access to the hosts of {service} was refused: allow it when the browser asks"
+                    ));
+                    return vec![Effect::Render];
+                }
+                self.apply(&service, choice, open)
+            }
+            Event::EffectFailed { what } => {
+                self.messages.push(what);
+                vec![Effect::Render]
+            }
+            Event::TabClosed { tab_id } => {
+                let Some(rules) = &mut self.rules else {
+                    // A fresh worker: read the rules first, then remove.
+                    self.closed_tabs.push(tab_id);
+                    return vec![Effect::ReadRules];
+                };
+                let ids: Vec<u32> = rules
+                    .iter()
+                    .filter(|r| r.condition.tab_ids.contains(&tab_id))
+                    .map(|r| r.id)
+                    .collect();
+                rules.retain(|r| !ids.contains(&r.id));
+                if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Effect::RemoveSessionRules { ids }]
+                }
+            }
+        }
+    }
+
+    fn open_tab(&mut self, tab_id: i32, url: String) -> Vec<Effect> {
+        let parsed = parse_web_url(&url);
+        let host = parsed.as_ref().map(|(_, h)| h.clone());
+        self.tab = Some(Tab {
+            id: tab_id,
+            url: url.clone(),
+            https: parsed.is_some_and(|(s, _)| s),
+            host: host.clone(),
+        });
+        // Re-read everything this tab's picture rests on; until then cleanup waits.
+        self.cookies = None;
+        self.applied = None;
+        self.rules = None;
+        let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
+        match host {
+            Some(host) => fx.push(Effect::ReadCookies { url, host }),
+            None => self.cookies = Some(Vec::new()),
+        }
+        fx
+    }
+
+    /// After any new fact: clean up what the list no longer backs, refresh badge and view.
+    fn settle(&mut self) -> Vec<Effect> {
+        let mut fx = self.cleanup();
+        fx.extend(self.badge());
+        fx.push(Effect::Render);
+        fx
+    }
+
+    /// Removes our cookies and rules whose preview is gone. Only on a fresh, complete
+    /// picture: a stale list may predate a preview, and without our records we would not
+    /// know what to remove. Cookies set by hand are left alone (shown, not deleted).
+    fn cleanup(&mut self) -> Vec<Effect> {
+        let Companion::Ready {
+            previews,
+            stale: false,
+            ..
+        } = &self.companion
+        else {
+            return Vec::new();
+        };
+        let (Some(applied), Some(rules)) = (&self.applied, &self.rules) else {
+            return Vec::new();
+        };
+        let backed = |name: &str, value: &str| {
+            previews
+                .iter()
+                .any(|p| p.routes.iter().any(|r| r.name == name && r.value == value))
+        };
+        let mut fx = Vec::new();
+        let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
+            .iter()
+            .cloned()
+            .partition(|a| backed(&a.name, &a.value));
+        for a in &gone {
+            for host in &a.hosts {
+                fx.push(Effect::RemoveCookie {
+                    url: url_for(a.https, host),
+                    name: a.name.clone(),
+                });
+            }
+            fx.push(Effect::Notify {
+                title: format!("{} PR {} is gone", a.service, a.pr),
+                message: format!(
+                    "The preview no longer exists, so its cookie {} was removed from {}",
+                    a.name,
+                    a.hosts.join(", ")
+                ),
+            });
+        }
+        let dead: Vec<u32> = rules
+            .iter()
+            .filter(|r| {
+                let pair = r.cookie_pair();
+                pair.is_some_and(|(n, v)| !backed(n, v))
+            })
+            .map(|r| r.id)
+            .collect();
+        if !dead.is_empty() {
+            fx.push(Effect::RemoveSessionRules { ids: dead.clone() });
+            fx.push(Effect::Notify {
+                title: "A routed preview is gone".into(),
+                message: format!(
+                    "Its pull request was closed or unlabelled, so {} tab routing rule(s) were removed",
+                    dead.len()
+                ),
+            });
+        }
+        if !gone.is_empty() {
+            for a in &gone {
+                self.messages.push(format!(
+                    "{} PR {} is gone: its routing was removed",
+                    a.service, a.pr
+                ));
+            }
+            self.applied = Some(keep.clone());
+            fx.push(Effect::SaveApplied { applied: keep });
+            if let Some(cookies) = &mut self.cookies {
+                cookies.retain(|c| !gone.iter().any(|a| a.name == c.name && a.value == c.value));
+            }
+        }
+        if let Some(rules) = &mut self.rules {
+            rules.retain(|r| !dead.contains(&r.id));
+        }
+        fx
+    }
+
+    /// The badge for the active tab: the PR numbers it is routed to, only when changed.
+    fn badge(&mut self) -> Vec<Effect> {
+        let Some(tab) = &self.tab else {
+            return Vec::new();
+        };
+        // Only a complete picture: a half-read one would flash a wrong badge.
+        if self.cookies.is_none() || self.applied.is_none() || self.rules.is_none() {
+            return Vec::new();
+        }
+        let tab_id = tab.id;
+        let mut services: Vec<&str> = self.services_on_host();
+        if let Some(applied) = &self.applied {
+            for a in applied {
+                if tab.host.as_ref().is_some_and(|h| a.hosts.contains(h))
+                    && !services.contains(&a.service.as_str())
+                {
+                    services.push(&a.service);
+                }
+            }
+        }
+        let mut prs = Vec::new();
+        let mut title = Vec::new();
+        for s in services {
+            match self.active(s) {
+                Active::Domain { pr, by_hand } => {
+                    prs.push(pr);
+                    title.push(format!(
+                        "{s}: PR {pr} for this domain{}",
+                        if by_hand { " (cookie set by hand)" } else { "" }
+                    ));
+                }
+                Active::Tab { pr } => {
+                    prs.push(pr);
+                    title.push(format!("{s}: PR {pr} for this tab"));
+                }
+                Active::Unknown { name, value } => {
+                    title.push(format!("{s}: cookie {name}={value} matches no preview"))
+                }
+                Active::Dev => {}
+            }
+        }
+        let text = match prs.as_slice() {
+            [] => String::new(),
+            [one] => one.to_string(),
+            [first, ..] => format!("{first}+"),
+        };
+        let title = if title.is_empty() {
+            "Preview Switch: dev".to_string()
+        } else {
+            format!("Preview Switch: {}", title.join("; "))
+        };
+        let key = (tab_id, text.clone(), title.clone());
+        if self.last_badge.as_ref() == Some(&key) {
+            return Vec::new();
+        }
+        self.last_badge = Some(key);
+        vec![Effect::SetBadge {
+            tab_id,
+            text,
+            title,
+        }]
+    }
+
+    fn choose(&mut self, service: String, choice: Choice, open: Option<String>) -> Vec<Effect> {
+        let current = self.active(&service);
+        let same = matches!(
+            (&current, choice),
+            (Active::Dev, Choice::Dev)
+                | (Active::Tab { .. }, Choice::Tab { .. })
+                | (Active::Domain { by_hand: false, .. }, Choice::Domain { .. })
+        ) && match (&current, choice) {
+            (Active::Tab { pr: a }, Choice::Tab { pr: b })
+            | (Active::Domain { pr: a, .. }, Choice::Domain { pr: b }) => *a == b,
+            _ => true,
+        };
+        if same && open.is_none() {
+            return Vec::new();
+        }
+        let pr = match choice {
+            Choice::Dev => return self.apply(&service, choice, open),
+            Choice::Domain { pr } | Choice::Tab { pr } => pr,
+        };
+        match self.checked(&service, pr, choice) {
+            Ok(route) => vec![Effect::RequestHostPermission {
+                origins: origins(&route.hosts),
+                service,
+                choice,
+                open,
+            }],
+            Err(refusal) => {
+                self.messages.push(refusal.0);
+                vec![Effect::Render]
+            }
+        }
+    }
+
+    fn checked(&self, service: &str, pr: u64, choice: Choice) -> Result<CheckedRoute, Refusal> {
+        let preview = self.preview(service, pr).ok_or_else(|| {
+            Refusal(format!(
+                "not switched: {service} PR {pr} is no longer listed: reopen the popup"
+            ))
+        })?;
+        let route = preview.route().ok_or_else(|| {
+            Refusal(format!(
+                "not switched: {service} PR {pr} is unroutable: {}",
+                preview.unroutable.as_deref().unwrap_or("no route found")
+            ))
+        })?;
+        let route = check_route(route)?;
+        if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
+            return Err(Refusal(format!(
+                "not switched: {service} PR {pr} is routed by the header {}, which only works for this tab: choose \"for this tab only\"",
+                route.name
+            )));
+        }
+        Ok(route)
+    }
+
+    /// Removes whatever routes `service` now and applies `choice`: the one place where
+    /// cookies and rules change, so "one choice per (host, service)" holds by construction.
+    fn apply(&mut self, service: &str, choice: Choice, open: Option<String>) -> Vec<Effect> {
+        let Some(tab) = self.tab.clone() else {
+            return Vec::new();
+        };
+        // Validate before removing anything: a refused route leaves the old routing intact.
+        let route = match choice {
+            Choice::Dev => None,
+            Choice::Domain { pr } | Choice::Tab { pr } => match self.checked(service, pr, choice) {
+                Ok(r) => Some((pr, r)),
+                Err(refusal) => {
+                    self.messages.push(refusal.0);
+                    return vec![Effect::Render];
+                }
+            },
+        };
+        let mut fx = Vec::new();
+        // 1. Our own domain cookies for this service, on every host they went to.
+        let applied = self.applied.get_or_insert_with(Vec::new);
+        let mut removed_here: Vec<String> = Vec::new();
+        for a in applied.iter().filter(|a| a.service == service) {
+            for host in &a.hosts {
+                fx.push(Effect::RemoveCookie {
+                    url: url_for(a.https, host),
+                    name: a.name.clone(),
+                });
+                if tab.host.as_deref() == Some(host) {
+                    removed_here.push(a.name.clone());
+                }
+            }
+        }
+        let had_record = applied.iter().any(|a| a.service == service);
+        applied.retain(|a| a.service != service);
+        // 2. A cookie with the service's route name on this host, e.g. set by hand.
+        let names: Vec<String> = self
+            .route_names(service)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if let (Some(host), Some(cookies)) = (&tab.host, &mut self.cookies) {
+            for c in cookies.iter().filter(|c| names.contains(&c.name)) {
+                if !removed_here.contains(&c.name) {
+                    fx.push(Effect::RemoveCookie {
+                        url: url_for(tab.https, host),
+                        name: c.name.clone(),
+                    });
+                }
+            }
+            cookies.retain(|c| !names.contains(&c.name));
+        }
+        // 3. This tab's rule for the service.
+        let id = routing::rule_id(tab.id, service);
+        let rules = self.rules.get_or_insert_with(Vec::new);
+        if rules.iter().any(|r| r.id == id) {
+            rules.retain(|r| r.id != id);
+            if !matches!(choice, Choice::Tab { .. }) {
+                fx.push(Effect::RemoveSessionRules { ids: vec![id] });
+            }
+        }
+        let mut save = had_record;
+        match (choice, route) {
+            (Choice::Domain { pr }, Some((_, route))) => {
+                // The scheme of the tab when it is one of the route's hosts, else https.
+                let https = match &tab.host {
+                    Some(h) if route.hosts.contains(h) => tab.https,
+                    _ => true,
+                };
+                for host in &route.hosts {
+                    fx.push(Effect::SetCookie {
+                        url: url_for(https, host),
+                        name: route.name.clone(),
+                        value: route.value.clone(),
+                        secure: https,
+                        expires_in_secs: self.config.cookie_lifetime_secs,
+                    });
+                }
+                if let (Some(host), Some(cookies)) = (&tab.host, &mut self.cookies)
+                    && route.hosts.contains(host)
+                {
+                    cookies.push(CookieSeen {
+                        name: route.name.clone(),
+                        value: route.value.clone(),
+                    });
+                }
+                self.applied.get_or_insert_with(Vec::new).push(Applied {
+                    service: service.to_string(),
+                    pr,
+                    name: route.name,
+                    value: route.value,
+                    hosts: route.hosts,
+                    https,
+                });
+                save = true;
+            }
+            (Choice::Tab { .. }, Some((_, route))) => {
+                let header = (route.kind == RouteKind::Header).then_some(route.name.as_str());
+                let rule = routing::tab_rule(
+                    tab.id,
+                    service,
+                    header,
+                    &route.name,
+                    &route.value,
+                    &route.hosts,
+                );
+                self.rules.get_or_insert_with(Vec::new).push(rule.clone());
+                fx.push(Effect::AddSessionRule { rule });
+            }
+            _ => {}
+        }
+        if save {
+            fx.push(Effect::SaveApplied {
+                applied: self.applied.clone().unwrap_or_default(),
+            });
+        }
+        fx.extend(self.badge());
+        if let Some(url) = open {
+            fx.push(Effect::OpenTab { url });
+        }
+        fx.push(Effect::Render);
+        fx
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use protocol::{Links, RouteSource};
+
+    pub(crate) fn preview(service: &str, pr: u64, name: &str, hosts: &[&str]) -> Preview {
+        Preview {
+            server: "https://argocd.dev".into(),
+            context: "dev".into(),
+            app: format!("{service}-pr-{pr}"),
+            namespace: "argocd".into(),
+            service: service.into(),
+            pr,
+            sync: Some("Synced".into()),
+            health: Some("Healthy".into()),
+            phase: Some("Succeeded".into()),
+            revision: Some("1a2b3c4d5e6f".into()),
+            image_tag: Some("dev-1a2b3c4".into()),
+            created_at: Some("2026-11-20T15:00:00Z".into()),
+            links: Links {
+                argocd: Some(format!(
+                    "https://argocd.dev/applications/argocd/{service}-pr-{pr}"
+                )),
+                pull_request: Some(format!("https://github.com/acme/{service}/pull/{pr}")),
+            },
+            routes: vec![Route {
+                kind: RouteKind::Cookie,
+                name: name.into(),
+                value: pr.to_string(),
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                source: RouteSource::Annotation,
+            }],
+            unroutable: None,
+        }
+    }
+
+    pub(crate) fn fe(pr: u64) -> Preview {
+        preview(
+            "courses-fe",
+            pr,
+            "team-courses-fe-pr",
+            &["app.test", "www.app.test"],
+        )
+    }
+
+    /// A popup on `https://app.test/` with cookies and rules read and the list arrived.
+    pub(crate) fn ready(previews: Vec<Preview>, cookies: Vec<CookieSeen>) -> State {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+            now_secs: 1_795_359_700,
+        });
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies,
+        });
+        s.update(Event::ListArrived {
+            previews,
+            age_secs: 3,
+            stale: false,
+        });
+        s
+    }
+
+    fn granted(s: &mut State, service: &str, choice: Choice) -> Vec<Effect> {
+        let fx = s.update(Event::Choose {
+            service: service.into(),
+            choice,
+        });
+        let Some(Effect::RequestHostPermission { origins, .. }) = fx.first() else {
+            return fx;
+        };
+        assert!(origins.iter().all(|o| o.starts_with("*://")));
+        s.update(Event::HostPermission {
+            service: service.into(),
+            choice,
+            open: None,
+            granted: true,
+        })
+    }
+
+    fn sets(fx: &[Effect]) -> Vec<(String, String, String)> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::SetCookie {
+                    url, name, value, ..
+                } => Some((url.clone(), name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn browser_changes(fx: &[Effect]) -> usize {
+        fx.iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::SetCookie { .. }
+                        | Effect::RemoveCookie { .. }
+                        | Effect::AddSessionRule { .. }
+                        | Effect::RemoveSessionRules { .. }
+                        | Effect::RequestHostPermission { .. }
+                )
+            })
+            .count()
+    }
+
+    #[test]
+    fn opening_the_popup_asks_for_everything_it_shows() {
+        let mut s = State::new(Config::default());
+        let fx = s.update(Event::PopupOpened {
+            tab_id: 3,
+            url: "http://App.Test:8080/x?y".into(),
+            now_secs: 1,
+        });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::LoadApplied,
+                Effect::ReadRules,
+                Effect::ReadCookies {
+                    url: "http://App.Test:8080/x?y".into(),
+                    host: "app.test".into()
+                },
+                Effect::RequestList,
+                Effect::Render
+            ]
+        );
+        assert_eq!(s.tab.as_ref().unwrap().host.as_deref(), Some("app.test"));
+        assert!(!s.tab.unwrap().https);
+    }
+
+    #[test]
+    fn domain_mode_sets_one_host_only_cookie_per_listed_host() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let fx = granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        assert_eq!(
+            sets(&fx),
+            vec![
+                (
+                    "https://app.test/".into(),
+                    "team-courses-fe-pr".into(),
+                    "123".into()
+                ),
+                (
+                    "https://www.app.test/".into(),
+                    "team-courses-fe-pr".into(),
+                    "123".into()
+                ),
+            ]
+        );
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::SetCookie {
+                secure: true,
+                expires_in_secs: 86_400,
+                ..
+            }
+        )));
+        assert!(fx.contains(&Effect::SetBadge {
+            tab_id: 7,
+            text: "123".into(),
+            title: "Preview Switch: courses-fe: PR 123 for this domain".into()
+        }));
+        assert_eq!(
+            s.active("courses-fe"),
+            Active::Domain {
+                pr: 123,
+                by_hand: false
+            }
+        );
+    }
+
+    #[test]
+    fn domain_mode_on_http_sets_no_secure_flag() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 1,
+            url: "http://app.test/".into(),
+            now_secs: 0,
+        });
+        s.update(Event::ListArrived {
+            previews: vec![fe(5)],
+            age_secs: 0,
+            stale: false,
+        });
+        let fx = granted(&mut s, "courses-fe", Choice::Domain { pr: 5 });
+        assert!(fx.iter().any(|e| matches!(e, Effect::SetCookie { url, secure: false, .. } if url == "http://app.test/")));
+    }
+
+    #[test]
+    fn switching_pr_or_mode_removes_the_previous_choice() {
+        let mut s = ready(vec![fe(123), fe(124)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        let fx = granted(&mut s, "courses-fe", Choice::Tab { pr: 124 });
+        let removed: Vec<_> = fx
+            .iter()
+            .filter(|e| matches!(e, Effect::RemoveCookie { .. }))
+            .collect();
+        assert_eq!(removed.len(), 2, "both hosts of the old cookie: {fx:?}");
+        assert!(sets(&fx).is_empty());
+        let rule = fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::AddSessionRule { rule } => Some(rule),
+                _ => None,
+            })
+            .expect("a tab rule");
+        assert_eq!(rule.condition.tab_ids, vec![7]);
+        assert_eq!(rule.cookie_pair(), Some(("team-courses-fe-pr", "124")));
+        assert_eq!(s.active("courses-fe"), Active::Tab { pr: 124 });
+        assert_eq!(s.applied, Some(vec![]));
+
+        let fx = granted(&mut s, "courses-fe", Choice::Dev);
+        assert!(fx.contains(&Effect::RemoveSessionRules {
+            ids: vec![routing::rule_id(7, "courses-fe")]
+        }));
+        assert_eq!(s.active("courses-fe"), Active::Dev);
+    }
+
+    #[test]
+    fn choosing_the_current_choice_changes_nothing() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+        });
+        assert_eq!(fx, vec![]);
+    }
+
+    #[test]
+    fn refused_host_permission_sets_nothing_and_says_why() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        let fx = s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+            open: None,
+            granted: false,
+        });
+        assert_eq!(browser_changes(&fx), 0);
+        assert!(s.messages.last().unwrap().contains("access to the hosts"));
+    }
+
+    #[test]
+    fn a_cookie_set_by_hand_is_detected_and_removed_when_switching_to_dev() {
+        let hand = vec![CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "123".into(),
+        }];
+        let mut s = ready(vec![fe(123)], hand);
+        assert_eq!(
+            s.active("courses-fe"),
+            Active::Domain {
+                pr: 123,
+                by_hand: true
+            }
+        );
+        let fx = granted(&mut s, "courses-fe", Choice::Dev);
+        assert_eq!(
+            fx.iter()
+                .filter(
+                    |e| matches!(e, Effect::RemoveCookie { url, .. } if url == "https://app.test/")
+                )
+                .count(),
+            1
+        );
+        assert_eq!(s.active("courses-fe"), Active::Dev);
+    }
+
+    #[test]
+    fn a_hand_set_cookie_for_no_listed_pr_shows_as_unknown_and_survives_cleanup() {
+        let hand = vec![CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "999".into(),
+        }];
+        let s = ready(vec![fe(123)], hand);
+        assert_eq!(
+            s.active("courses-fe"),
+            Active::Unknown {
+                name: "team-courses-fe-pr".into(),
+                value: "999".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_disappeared_preview_loses_its_cookies_and_rules_and_the_user_is_told() {
+        let mut s = ready(vec![fe(123), fe(124)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        let mut other = preview("api", 9, "team-api-pr", &["app.test"]);
+        other.routes[0].value = "9".into();
+        s.update(Event::ListArrived {
+            previews: vec![fe(123), fe(124), other.clone()],
+            age_secs: 0,
+            stale: false,
+        });
+        granted(&mut s, "api", Choice::Tab { pr: 9 });
+
+        let (applied, rules) = (s.applied.clone(), s.rules.clone());
+        // A stale list never cleans up: it may predate the preview.
+        let fx = s.update(Event::ListArrived {
+            previews: vec![fe(124)],
+            age_secs: 900,
+            stale: true,
+        });
+        assert_eq!(browser_changes(&fx), 0);
+
+        let fx = s.update(Event::PreviewsChanged {
+            previews: vec![fe(124)],
+        });
+        assert_eq!(browser_changes(&fx), 0, "waits for fresh records: {fx:?}");
+        let fx = s.update(Event::PreviewsChanged {
+            previews: vec![fe(124)],
+        });
+        assert_eq!(fx[..2], [Effect::LoadApplied, Effect::ReadRules]);
+        s.update(Event::RulesRead {
+            rules: rules.unwrap_or_default(),
+        });
+        let fx = s.update(Event::AppliedLoaded {
+            applied: applied.unwrap_or_default(),
+        });
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::RemoveCookie { .. }))
+                .count(),
+            2
+        );
+        assert!(fx.contains(&Effect::RemoveSessionRules {
+            ids: vec![routing::rule_id(7, "api")]
+        }));
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::Notify { .. }))
+                .count(),
+            2
+        );
+        assert!(fx.contains(&Effect::SaveApplied { applied: vec![] }));
+        assert_eq!(s.active("courses-fe"), Active::Dev);
+        assert!(fx.contains(&Effect::SetBadge {
+            tab_id: 7,
+            text: String::new(),
+            title: "Preview Switch: dev".into()
+        }));
+    }
+
+    #[test]
+    fn the_worker_badges_a_tab_once_it_knows_its_cookies_and_the_list() {
+        let mut s = State::new(Config::default());
+        let fx = s.update(Event::TabUpdated {
+            tab_id: 9,
+            url: "https://app.test/page".into(),
+        });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::LoadApplied,
+                Effect::ReadRules,
+                Effect::ReadCookies {
+                    url: "https://app.test/page".into(),
+                    host: "app.test".into()
+                },
+                Effect::RequestList
+            ]
+        );
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "42".into(),
+            }],
+        });
+        let fx = s.update(Event::ListArrived {
+            previews: vec![fe(42)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(fx.contains(&Effect::SetBadge {
+            tab_id: 9,
+            text: "42".into(),
+            title: "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into()
+        }));
+        // The same page again: no new badge call.
+        s.update(Event::TabUpdated {
+            tab_id: 9,
+            url: "https://app.test/page".into(),
+        });
+        let mut fx = s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "42".into(),
+            }],
+        });
+        fx.extend(s.update(Event::AppliedLoaded { applied: vec![] }));
+        fx.extend(s.update(Event::RulesRead { rules: vec![] }));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::SetBadge { .. })));
+    }
+
+    #[test]
+    fn closing_a_tab_removes_its_rules() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
+        let fx = s.update(Event::TabClosed { tab_id: 7 });
+        assert_eq!(
+            fx,
+            vec![Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }]
+        );
+        assert_eq!(s.update(Event::TabClosed { tab_id: 8 }), vec![]);
+
+        // A worker that just woke up knows no rules yet: it reads them, then removes.
+        let rule = routing::tab_rule(4, "svc", None, "n", "1", &["app.test".into()]);
+        let mut fresh = State::new(Config::default());
+        assert_eq!(
+            fresh.update(Event::TabClosed { tab_id: 4 }),
+            vec![Effect::ReadRules]
+        );
+        let fx = fresh.update(Event::RulesRead { rules: vec![rule] });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::RemoveSessionRules {
+                    ids: vec![routing::rule_id(4, "svc")]
+                },
+                Effect::Render
+            ]
+        );
+    }
+
+    #[test]
+    fn open_with_preview_routes_the_domain_then_opens_the_service() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 2,
+            url: "https://github.com/acme/courses-fe/pull/123".into(),
+            now_secs: 0,
+        });
+        s.update(Event::ListArrived {
+            previews: vec![fe(123)],
+            age_secs: 0,
+            stale: false,
+        });
+        let fx = s.update(Event::OpenWithPreview {
+            service: "courses-fe".into(),
+            pr: 123,
+        });
+        let Some(Effect::RequestHostPermission { open, choice, .. }) = fx.first().cloned() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(choice, Choice::Domain { pr: 123 });
+        let fx = s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice,
+            open,
+            granted: true,
+        });
+        assert_eq!(sets(&fx).len(), 2);
+        assert!(fx.contains(&Effect::OpenTab {
+            url: "https://app.test/".into()
+        }));
+    }
+
+    #[test]
+    fn header_routes_work_per_tab_and_are_refused_for_the_domain() {
+        let mut p = fe(5);
+        p.routes[0].kind = RouteKind::Header;
+        p.routes[0].name = "x-preview".into();
+        let mut s = ready(vec![p], vec![]);
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 5 },
+        });
+        assert_eq!(browser_changes(&fx), 0);
+        let fx = granted(&mut s, "courses-fe", Choice::Tab { pr: 5 });
+        let Some(Effect::AddSessionRule { rule }) = fx.first() else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(rule.action.request_headers[0].header, "x-preview");
+        assert_eq!(rule.action.request_headers[0].operation, "set");
+    }
+
+    /// Each hostile route must leave the browser untouched, in both modes, and tell the user.
+    #[test]
+    fn hostile_routes_set_nothing() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("a;b", "1", &["app.test"]),
+            ("a=b", "1", &["app.test"]),
+            ("a b", "1", &["app.test"]),
+            ("a\r\nSet-Cookie: x", "1", &["app.test"]),
+            ("a\0", "1", &["app.test"]),
+            ("caf\u{e9}", "1", &["app.test"]),
+            ("", "1", &["app.test"]),
+            ("ok", "1; Domain=evil.test", &["app.test"]),
+            ("ok", "1 2", &["app.test"]),
+            ("ok", "1\r\n", &["app.test"]),
+            ("ok", "\u{fc}", &["app.test"]),
+            ("ok", "1\"", &["app.test"]),
+            ("ok", "1", &["app.test", "*.evil.test"]),
+            ("ok", "1", &["app.test", "https://evil.test"]),
+            ("ok", "1", &["app.test", "evil.test:443"]),
+            ("ok", "1", &["app.test", "evil.test/path"]),
+            ("ok", "1", &["app.test", "evil test"]),
+            ("ok", "1", &["app.test", ""]),
+            ("ok", "1", &[]),
+            ("ok", "1", &["app.test", "app.test."]),
+        ];
+        for (name, value, hosts) in cases {
+            for choice in [Choice::Domain { pr: 1 }, Choice::Tab { pr: 1 }] {
+                let mut p = preview("svc", 1, name, &["app.test"]);
+                p.routes[0].value = value.to_string();
+                p.routes[0].hosts = hosts.iter().map(|h| h.to_string()).collect();
+                let mut s = ready(vec![p], vec![]);
+                let before = s.messages.len();
+                let fx = granted(&mut s, "svc", choice);
+                assert_eq!(
+                    browser_changes(&fx),
+                    0,
+                    "{name:?}={value:?} on {hosts:?}: {fx:?}"
+                );
+                assert!(s.messages.len() > before, "{name:?}: no message");
+                assert!(s.applied.as_ref().unwrap().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn urls_are_split_into_scheme_and_host() {
+        let cases = [
+            ("https://App.Test/x", Some((true, "app.test"))),
+            ("http://app.test:8080", Some((false, "app.test"))),
+            ("https://user:pw@app.test/", Some((true, "app.test"))),
+            ("http://[::1]:80/", Some((false, "[::1]"))),
+            ("chrome://extensions", None),
+            ("file:///etc/passwd", None),
+            ("https:///x", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(
+                parse_web_url(url),
+                want.map(|(s, h)| (s, h.to_string())),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_for_a_tab_we_left_are_ignored() {
+        let mut s = ready(vec![fe(1)], vec![]);
+        let fx = s.update(Event::CookiesRead {
+            host: "other.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "1".into(),
+            }],
+        });
+        assert_eq!(fx, vec![]);
+        assert_eq!(s.active("courses-fe"), Active::Dev);
+    }
+}

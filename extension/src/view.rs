@@ -1,0 +1,763 @@
+//! What the popup shows, as plain data: [`view`] turns a [`State`] into a [`View`] (groups per
+//! service, rows, the per-service control, and the message for every non-happy case) so the
+//! DOM glue only copies strings into elements. Links are passed through only when http(s).
+
+use protocol::{Preview, RouteKind};
+
+use crate::state::{Active, Choice, Companion, State};
+
+/// The command that installs the companion for this extension (DESIGN §6: "the exact install
+/// command").
+pub fn install_command() -> String {
+    format!(
+        "preview-switch install --browser chromium --extension-id {}",
+        crate::EXTENSION_ID
+    )
+}
+
+/// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
+pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
+
+/// When to offer the search box.
+const FILTER_FROM: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// The host of the active tab, for the header.
+    pub host: Option<String>,
+    /// Instead of (or above) the list: loading, nothing here, companion missing or failing.
+    pub notice: Option<Notice>,
+    /// Set when the data is old: says how old.
+    pub stale: Option<String>,
+    /// On a GitHub pull-request page: that PR's previews first.
+    pub pull_request: Option<PullRequestView>,
+    pub groups: Vec<Group>,
+    pub messages: Vec<String>,
+    pub show_filter: bool,
+    pub tab_mode_note: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    Loading,
+    NotAWebPage,
+    NoPreviews,
+    NoMatches,
+    CompanionMissing,
+    CompanionError,
+}
+
+impl NoticeKind {
+    /// The CSS class of the notice.
+    pub fn class(self) -> &'static str {
+        match self {
+            NoticeKind::Loading => "loading",
+            NoticeKind::NotAWebPage | NoticeKind::NoPreviews | NoticeKind::NoMatches => "empty",
+            NoticeKind::CompanionMissing | NoticeKind::CompanionError => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub text: String,
+    pub detail: Option<String>,
+    /// A command to copy, shown in a `<code>` block.
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub service: String,
+    /// How the tab is routed for this service now, in words.
+    pub status: String,
+    pub rows: Vec<Row>,
+    /// The per-service control: a radio group (dev, then per PR: domain, tab).
+    pub options: Vec<OptionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionView {
+    /// DOM id, unique in the popup.
+    pub id: String,
+    pub label: String,
+    pub choice: Choice,
+    pub checked: bool,
+    /// Why the option cannot be picked, when it cannot.
+    pub disabled: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub pr: u64,
+    pub title: String,
+    /// `ok`, `warn`, `bad` or `unknown`.
+    pub health_class: &'static str,
+    pub health_text: String,
+    pub image_tag: Option<String>,
+    /// The deployed commit, shortened to 7 characters.
+    pub revision: Option<String>,
+    pub age: Option<String>,
+    pub argocd: Option<String>,
+    pub pull_request: Option<String>,
+    pub unroutable: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestView {
+    /// `owner/repo#n`.
+    pub title: String,
+    pub actions: Vec<OpenAction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAction {
+    pub service: String,
+    pub pr: u64,
+    pub label: String,
+    pub disabled: Option<String>,
+}
+
+/// A GitHub pull-request page: (host, owner, repo, number), lower-cased.
+pub fn github_pr(url: &str, github_hosts: &[String]) -> Option<(String, String, String, u64)> {
+    let (_, host) = crate::state::parse_web_url(url)?;
+    if !github_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return None;
+    }
+    let path = url.split("://").nth(1)?.split_once('/')?.1;
+    let path = path.split(['?', '#']).next()?;
+    let mut parts = path.split('/');
+    let owner = parts.next().filter(|s| !s.is_empty())?;
+    let repo = parts.next().filter(|s| !s.is_empty())?;
+    if parts.next()? != "pull" {
+        return None;
+    }
+    let n = parts.next()?.parse().ok()?;
+    Some((
+        host,
+        owner.to_ascii_lowercase(),
+        repo.to_ascii_lowercase(),
+        n,
+    ))
+}
+
+fn safe_link(link: Option<&String>) -> Option<String> {
+    link.filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+        .cloned()
+}
+
+fn health(p: &Preview) -> (&'static str, String) {
+    let health = p.health.as_deref().unwrap_or("Unknown");
+    let class = match health {
+        "Healthy" => "ok",
+        "Progressing" | "Suspended" => "warn",
+        "Degraded" | "Missing" => "bad",
+        _ => "unknown",
+    };
+    let mut text = health.to_string();
+    if let Some(sync) = p.sync.as_deref().filter(|s| *s != "Synced") {
+        text.push_str(&format!(", {sync}"));
+    }
+    if let Some(phase) = p
+        .phase
+        .as_deref()
+        .filter(|s| matches!(*s, "Running" | "Failed" | "Error" | "Terminating"))
+    {
+        text.push_str(&format!(", sync {phase}"));
+    }
+    let class = if matches!(p.phase.as_deref(), Some("Failed" | "Error")) {
+        "bad"
+    } else {
+        class
+    };
+    (class, text)
+}
+
+/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") => {
+            let o = rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60;
+            if rest.starts_with('+') { o } else { -o }
+        }
+        _ => return None,
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se - offset).ok()
+}
+
+/// "just now", "5 min", "3 h", "2 d".
+pub fn format_age(secs: u64) -> String {
+    match secs {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86_400),
+    }
+}
+
+fn row(p: &Preview, now: u64) -> Row {
+    let (health_class, health_text) = health(p);
+    Row {
+        pr: p.pr,
+        title: format!("PR {}", p.pr),
+        health_class,
+        health_text,
+        image_tag: p.image_tag.clone(),
+        revision: p.revision.as_ref().map(|r| r.chars().take(7).collect()),
+        age: p
+            .created_at
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .filter(|_| now > 0)
+            .map(|t| format_age(now.saturating_sub(t))),
+        argocd: safe_link(p.links.argocd.as_ref()),
+        pull_request: safe_link(p.links.pull_request.as_ref()),
+        unroutable: p.unroutable.clone().or_else(|| {
+            p.routes
+                .is_empty()
+                .then(|| "no route to this preview was found".to_string())
+        }),
+    }
+}
+
+fn matches_filter(p: &Preview, filter: &str) -> bool {
+    let f = filter.trim().trim_start_matches('#').to_ascii_lowercase();
+    f.is_empty()
+        || p.service.to_ascii_lowercase().contains(&f)
+        || p.pr.to_string().contains(&f)
+        || p.image_tag
+            .as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains(&f))
+}
+
+fn dom_id(service: &str, suffix: &str) -> String {
+    let clean: String = service
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("opt-{clean}-{suffix}")
+}
+
+fn status_text(active: &Active) -> String {
+    match active {
+        Active::Dev => "Routed to dev".into(),
+        Active::Domain { pr, by_hand: false } => format!("Routed to PR {pr} for this domain"),
+        Active::Domain { pr, by_hand: true } => {
+            format!("Routed to PR {pr} for this domain (cookie set by hand)")
+        }
+        Active::Tab { pr } => format!("Routed to PR {pr} for this tab only"),
+        Active::Unknown { name, value } => {
+            format!("A cookie {name}={value} is set by hand and matches no listed preview")
+        }
+    }
+}
+
+fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group {
+    let active = state.active(service);
+    let mut options = vec![OptionView {
+        id: dom_id(service, "dev"),
+        label: "dev".into(),
+        choice: Choice::Dev,
+        checked: active == Active::Dev,
+        disabled: None,
+    }];
+    for p in previews {
+        let Some(route) = p.route() else { continue };
+        let header_only = (route.kind == RouteKind::Header).then(|| {
+            format!(
+                "routed by the header {}, which works per tab only",
+                route.name
+            )
+        });
+        options.push(OptionView {
+            id: dom_id(service, &format!("d{}", p.pr)),
+            label: format!("PR {} for this domain", p.pr),
+            choice: Choice::Domain { pr: p.pr },
+            checked: matches!(active, Active::Domain { pr, .. } if pr == p.pr),
+            disabled: header_only,
+        });
+        options.push(OptionView {
+            id: dom_id(service, &format!("t{}", p.pr)),
+            label: format!("PR {} for this tab only", p.pr),
+            choice: Choice::Tab { pr: p.pr },
+            checked: active == Active::Tab { pr: p.pr },
+            disabled: None,
+        });
+    }
+    Group {
+        service: service.to_string(),
+        status: status_text(&active),
+        rows: previews.iter().map(|p| row(p, now)).collect(),
+        options,
+    }
+}
+
+/// The popup's content for `state`.
+pub fn view(state: &State) -> View {
+    let host = state.tab.as_ref().and_then(|t| t.host.clone());
+    let mut v = View {
+        host: host.clone(),
+        notice: None,
+        stale: None,
+        pull_request: None,
+        groups: Vec::new(),
+        messages: state.messages.iter().rev().take(3).rev().cloned().collect(),
+        show_filter: false,
+        tab_mode_note: None,
+    };
+    let (previews, age_secs, stale) = match &state.companion {
+        Companion::Loading => {
+            v.notice = Some(Notice {
+                kind: NoticeKind::Loading,
+                text: "Asking the companion for previews…".into(),
+                detail: None,
+                command: None,
+            });
+            return v;
+        }
+        Companion::Missing { error } => {
+            v.notice = Some(Notice {
+                kind: NoticeKind::CompanionMissing,
+                text: "The preview-switch companion is not installed for this browser".into(),
+                detail: Some(format!(
+                    "The browser said: {}. Install it, then reopen this popup:",
+                    error.trim_end_matches('.')
+                )),
+                command: Some(install_command()),
+            });
+            return v;
+        }
+        Companion::Failed { code, message, fix } => {
+            v.notice = Some(Notice {
+                kind: NoticeKind::CompanionError,
+                text: format!("The companion failed ({code}): {message}"),
+                detail: fix.clone(),
+                command: None,
+            });
+            return v;
+        }
+        Companion::Ready {
+            previews,
+            age_secs,
+            stale,
+        } => (previews, *age_secs, *stale),
+    };
+    if stale {
+        v.stale = Some(format!(
+            "Showing the list from {} ago: the companion could not refresh it",
+            format_age(age_secs)
+        ));
+        if age_secs < 60 {
+            v.stale = Some("Showing an older list: the companion could not refresh it".into());
+        }
+    }
+    let now = state.now_secs;
+
+    if let Some(tab) = &state.tab
+        && let Some(pr_page) = github_pr(&tab.url, &state.config.github_hosts)
+    {
+        let (gh, owner, repo, n) = &pr_page;
+        let actions: Vec<OpenAction> = previews
+            .iter()
+            .filter(|p| {
+                p.pr == *n
+                    && p.links
+                        .pull_request
+                        .as_deref()
+                        .and_then(|l| github_pr(l, std::slice::from_ref(gh)))
+                        .as_ref()
+                        == Some(&pr_page)
+            })
+            .map(|p| OpenAction {
+                service: p.service.clone(),
+                pr: p.pr,
+                label: format!("Open {} with PR {}", p.service, p.pr),
+                disabled: match p.route() {
+                    None => Some(
+                        p.unroutable
+                            .clone()
+                            .unwrap_or_else(|| "no route to this preview was found".into()),
+                    ),
+                    Some(r) if r.kind == RouteKind::Header => Some(format!(
+                        "routed by the header {}, which works per tab only",
+                        r.name
+                    )),
+                    Some(_) => None,
+                },
+            })
+            .collect();
+        if !actions.is_empty() {
+            v.pull_request = Some(PullRequestView {
+                title: format!("{owner}/{repo}#{n}"),
+                actions,
+            });
+        }
+    }
+
+    let Some(host) = host else {
+        if v.pull_request.is_none() {
+            v.notice = Some(Notice {
+                kind: NoticeKind::NotAWebPage,
+                text: "Open a web page to switch its previews".into(),
+                detail: None,
+                command: None,
+            });
+        }
+        return v;
+    };
+    let on_host = crate::hosts::previews_for_host(previews, &host);
+    if on_host.is_empty() {
+        if v.pull_request.is_none() {
+            let mut hosts: Vec<&str> = previews
+                .iter()
+                .flat_map(|p| p.routes.iter().flat_map(|r| r.hosts.iter()))
+                .map(String::as_str)
+                .collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            v.notice = Some(Notice {
+                kind: NoticeKind::NoPreviews,
+                text: format!("No previews route {host}"),
+                detail: Some(if hosts.is_empty() {
+                    "The companion lists no routable previews at all".into()
+                } else {
+                    format!("Previews exist for: {}", hosts.join(", "))
+                }),
+                command: None,
+            });
+        }
+        return v;
+    }
+    v.show_filter = on_host.len() >= FILTER_FROM || !state.filter.is_empty();
+    for service in state.services_on_host() {
+        let mine: Vec<&Preview> = on_host
+            .iter()
+            .copied()
+            .filter(|p| p.service == service && matches_filter(p, &state.filter))
+            .collect();
+        // A routed service stays visible whatever the filter says: its control is the way back.
+        if mine.is_empty() && state.active(service) == Active::Dev {
+            continue;
+        }
+        v.groups.push(group(state, service, &mine, now));
+    }
+    if v.groups.is_empty() {
+        v.notice = Some(Notice {
+            kind: NoticeKind::NoMatches,
+            text: format!("No previews match \"{}\"", state.filter),
+            detail: None,
+            command: None,
+        });
+    } else {
+        v.tab_mode_note = Some(TAB_MODE_NOTE);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::{fe, preview, ready};
+    use crate::state::{Config, CookieSeen, Event};
+
+    #[test]
+    fn groups_by_service_with_one_control_each() {
+        let api = preview("api", 9, "team-api-pr", &["app.test"]);
+        let other = preview("admin", 1, "team-admin-pr", &["admin.test"]);
+        let s = ready(vec![fe(123), api, fe(124), other], vec![]);
+        let v = view(&s);
+        assert_eq!(v.notice, None);
+        let names: Vec<_> = v.groups.iter().map(|g| g.service.as_str()).collect();
+        assert_eq!(names, ["courses-fe", "api"]);
+        let fe_group = &v.groups[0];
+        assert_eq!(
+            fe_group.rows.iter().map(|r| r.pr).collect::<Vec<_>>(),
+            [123, 124]
+        );
+        let labels: Vec<_> = fe_group.options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "dev",
+                "PR 123 for this domain",
+                "PR 123 for this tab only",
+                "PR 124 for this domain",
+                "PR 124 for this tab only"
+            ]
+        );
+        assert!(fe_group.options[0].checked);
+        assert_eq!(fe_group.status, "Routed to dev");
+        assert_eq!(v.tab_mode_note, Some(TAB_MODE_NOTE));
+        let row = &fe_group.rows[0];
+        assert_eq!(
+            (row.health_class, row.health_text.as_str()),
+            ("ok", "Healthy")
+        );
+        assert_eq!(row.revision.as_deref(), Some("1a2b3c4"));
+        assert_eq!(row.image_tag.as_deref(), Some("dev-1a2b3c4"));
+        assert_eq!(row.age.as_deref(), Some("2 d"));
+    }
+
+    #[test]
+    fn health_colours() {
+        let cases = [
+            (Some("Healthy"), Some("Synced"), None, "ok", "Healthy"),
+            (
+                Some("Progressing"),
+                Some("OutOfSync"),
+                Some("Running"),
+                "warn",
+                "Progressing, OutOfSync, sync Running",
+            ),
+            (Some("Degraded"), Some("Synced"), None, "bad", "Degraded"),
+            (
+                Some("Healthy"),
+                Some("Synced"),
+                Some("Failed"),
+                "bad",
+                "Healthy, sync Failed",
+            ),
+            (None, None, None, "unknown", "Unknown"),
+        ];
+        for (h, s, ph, class, text) in cases {
+            let mut p = fe(1);
+            p.health = h.map(Into::into);
+            p.sync = s.map(Into::into);
+            p.phase = ph.map(Into::into);
+            assert_eq!(health(&p), (class, text.to_string()));
+        }
+    }
+
+    #[test]
+    fn the_control_shows_the_current_routing_including_hand_set_cookies() {
+        let hand = vec![CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "124".into(),
+        }];
+        let v = view(&ready(vec![fe(123), fe(124)], hand));
+        let g = &v.groups[0];
+        let checked: Vec<_> = g
+            .options
+            .iter()
+            .filter(|o| o.checked)
+            .map(|o| o.label.as_str())
+            .collect();
+        assert_eq!(checked, ["PR 124 for this domain"]);
+        assert_eq!(
+            g.status,
+            "Routed to PR 124 for this domain (cookie set by hand)"
+        );
+    }
+
+    #[test]
+    fn messages_for_every_non_happy_case() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 1,
+            url: "https://elsewhere.test/".into(),
+            now_secs: 0,
+        });
+        assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::Loading);
+
+        let mut missing = s.clone();
+        missing.update(Event::CompanionMissing {
+            error: "Specified native messaging host not found.".into(),
+        });
+        let n = view(&missing).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionMissing);
+        assert_eq!(
+            n.detail.as_deref(),
+            Some(
+                "The browser said: Specified native messaging host not found. Install it, then reopen this popup:"
+            )
+        );
+        assert_eq!(
+            n.command.as_deref(),
+            Some(
+                format!(
+                    "preview-switch install --browser chromium --extension-id {}",
+                    crate::EXTENSION_ID
+                )
+                .as_str()
+            )
+        );
+
+        let mut failed = s.clone();
+        failed.update(Event::CompanionError {
+            code: "auth".into(),
+            message: "token expired for https://argocd.dev".into(),
+            fix: Some("run argocd login argocd.dev".into()),
+        });
+        let n = view(&failed).notice.unwrap();
+        assert_eq!(
+            n.text,
+            "The companion failed (auth): token expired for https://argocd.dev"
+        );
+        assert_eq!(n.detail.as_deref(), Some("run argocd login argocd.dev"));
+
+        let mut none = s.clone();
+        none.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 0,
+            stale: false,
+        });
+        let n = view(&none).notice.unwrap();
+        assert_eq!(n.text, "No previews route elsewhere.test");
+        assert_eq!(
+            n.detail.as_deref(),
+            Some("Previews exist for: app.test, www.app.test")
+        );
+
+        let mut stale = State::new(Config::default());
+        stale.update(Event::PopupOpened {
+            tab_id: 1,
+            url: "https://app.test/".into(),
+            now_secs: 0,
+        });
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 600,
+            stale: true,
+        });
+        assert_eq!(
+            view(&stale).stale.as_deref(),
+            Some("Showing the list from 10 min ago: the companion could not refresh it")
+        );
+
+        let mut chrome = State::new(Config::default());
+        chrome.update(Event::PopupOpened {
+            tab_id: 1,
+            url: "chrome://newtab/".into(),
+            now_secs: 0,
+        });
+        chrome.update(Event::ListArrived {
+            previews: vec![],
+            age_secs: 0,
+            stale: false,
+        });
+        assert_eq!(view(&chrome).notice.unwrap().kind, NoticeKind::NotAWebPage);
+    }
+
+    #[test]
+    fn github_pull_request_pages_lead_with_that_prs_previews() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 1,
+            url: "https://github.com/Acme/courses-fe/pull/123/files?w=1".into(),
+            now_secs: 0,
+        });
+        s.update(Event::ListArrived {
+            previews: vec![
+                fe(123),
+                fe(124),
+                preview("api", 123, "team-api-pr", &["api.test"]),
+            ],
+            age_secs: 0,
+            stale: false,
+        });
+        let v = view(&s);
+        let pr = v.pull_request.expect("a PR section");
+        assert_eq!(pr.title, "acme/courses-fe#123");
+        assert_eq!(
+            pr.actions
+                .iter()
+                .map(|a| a.label.as_str())
+                .collect::<Vec<_>>(),
+            ["Open courses-fe with PR 123"]
+        );
+        assert_eq!(v.notice, None, "no 'no previews for github.com' message");
+    }
+
+    #[test]
+    fn github_pr_urls() {
+        let gh = vec!["github.com".to_string(), "git.corp.test".to_string()];
+        let cases = [
+            (
+                "https://github.com/o/r/pull/5",
+                Some(("github.com", "o", "r", 5)),
+            ),
+            (
+                "https://git.corp.test/o/r/pull/77#x",
+                Some(("git.corp.test", "o", "r", 77)),
+            ),
+            ("https://github.com/o/r/issues/5", None),
+            ("https://github.com/o/r/pull/abc", None),
+            ("https://github.com/o/r", None),
+            ("https://gitlab.com/o/r/pull/5", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(
+                github_pr(url, &gh),
+                want.map(|(h, o, r, n)| (h.into(), o.into(), r.into(), n)),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn filter_narrows_rows_but_keeps_routed_services() {
+        let mut previews: Vec<Preview> = (100..110).map(fe).collect();
+        previews.push(preview("api", 1, "team-api-pr", &["app.test"]));
+        let mut s = ready(previews, vec![]);
+        assert!(view(&s).show_filter);
+        s.update(Event::Filter {
+            text: "#105".into(),
+        });
+        let v = view(&s);
+        assert_eq!(v.groups.len(), 1);
+        assert_eq!(v.groups[0].rows.len(), 1);
+        s.update(Event::Filter {
+            text: "nothing".into(),
+        });
+        assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::NoMatches);
+    }
+
+    #[test]
+    fn only_web_links_are_shown() {
+        let mut p = fe(1);
+        p.links.argocd = Some("javascript:alert(1)".into());
+        let v = view(&ready(vec![p], vec![]));
+        assert_eq!(v.groups[0].rows[0].argocd, None);
+        assert!(v.groups[0].rows[0].pull_request.is_some());
+    }
+
+    #[test]
+    fn rfc3339_and_ages() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-20T15:00:00Z"), Some(1_795_186_800));
+        assert_eq!(
+            parse_rfc3339("2026-11-20T16:00:00.123+01:00"),
+            Some(1_795_186_800)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(format_age(59), "just now");
+        assert_eq!(format_age(3599), "59 min");
+        assert_eq!(format_age(7200), "2 h");
+        assert_eq!(format_age(200_000), "2 d");
+    }
+}

@@ -1,0 +1,379 @@
+//! The browser shell (wasm32 only): the popup and service-worker entry points, a dispatch
+//! loop that feeds [`Event`]s to the one [`State`] and runs the [`Effect`]s it returns with
+//! `chrome.*` calls, reporting outcomes back as events. It decides nothing: every rule lives
+//! in `state` and `view`.
+
+mod chrome;
+mod render;
+mod wire;
+
+use std::cell::{Cell, RefCell};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+
+use crate::routing::SessionRule;
+use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Feeds one event to the state and runs what it asks for. The state is borrowed only for
+/// `update`, so effects may dispatch again.
+pub(crate) fn dispatch(event: Event) {
+    let effects = STATE.with_borrow_mut(|s| s.update(event));
+    for effect in effects {
+        run(effect);
+    }
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
+}
+
+fn describe(err: &JsValue) -> String {
+    js_sys::Reflect::get(err, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| err.as_string())
+        .unwrap_or_else(|| format!("{err:?}"))
+}
+
+/// Awaits a chrome.* promise, folding a synchronous throw into the same error.
+async fn call(promise: Result<js_sys::Promise, JsValue>) -> Result<JsValue, String> {
+    match promise {
+        Ok(p) => JsFuture::from(p).await.map_err(|e| describe(&e)),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        let _ = js_sys::Reflect::set(&o, &(*k).into(), v);
+    }
+    o.into()
+}
+
+/// Runs a browser call in the background; a failure becomes [`Event::EffectFailed`].
+fn background(what: String, promise: Result<js_sys::Promise, JsValue>) {
+    spawn_local(async move {
+        if let Err(e) = call(promise).await {
+            dispatch(Event::EffectFailed {
+                what: format!("{what}: {e}"),
+            });
+        }
+    });
+}
+
+fn now_secs() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}
+
+fn list_request() -> JsValue {
+    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
+    to_js(&wire::Request {
+        id,
+        kind: "list",
+        host: None,
+    })
+}
+
+fn companion_event(message: JsValue) -> Option<Event> {
+    match decode::<wire::Response>(message) {
+        Ok(wire::Response::List {
+            previews,
+            age_secs,
+            stale,
+        }) => Some(Event::ListArrived {
+            previews,
+            age_secs,
+            stale,
+        }),
+        Ok(wire::Response::Previews { previews }) => Some(Event::PreviewsChanged { previews }),
+        Ok(wire::Response::Error { code, message, fix }) => {
+            Some(Event::CompanionError { code, message, fix })
+        }
+        Ok(wire::Response::Other) => None,
+        Err(e) => Some(Event::CompanionError {
+            code: "bad_response".into(),
+            message: format!("the companion sent a message the extension cannot read: {e}"),
+            fix: Some(
+                "update the companion and the extension to the same version, then run preview-switch doctor"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+fn run(effect: Effect) {
+    match effect {
+        Effect::RequestList => spawn_local(async {
+            let answer = call(chrome::send_native_message(
+                crate::HOST_NAME,
+                &list_request(),
+            ))
+            .await;
+            let event = match answer {
+                Ok(message) => companion_event(message),
+                Err(error) => Some(Event::CompanionMissing { error }),
+            };
+            if let Some(event) = event {
+                dispatch(event);
+            }
+        }),
+        Effect::ReadCookies { url, host } => spawn_local(async move {
+            let details = obj(&[("url", url.clone().into())]);
+            match call(chrome::cookies_get_all(&details)).await {
+                Ok(list) => {
+                    let cookies = js_sys::Array::from(&list)
+                        .iter()
+                        .map(|c| CookieSeen {
+                            name: js_string(&c, "name"),
+                            value: js_string(&c, "value"),
+                        })
+                        .collect();
+                    dispatch(Event::CookiesRead { host, cookies });
+                }
+                Err(e) => dispatch(Event::EffectFailed {
+                    what: format!("could not read the cookies of {url}: {e}"),
+                }),
+            }
+        }),
+        Effect::ReadRules => spawn_local(async {
+            let rules = call(chrome::get_session_rules())
+                .await
+                .and_then(decode::<Vec<SessionRule>>);
+            match rules {
+                Ok(rules) => dispatch(Event::RulesRead { rules }),
+                Err(e) => dispatch(Event::EffectFailed {
+                    what: format!("could not read this browser's tab routing rules: {e}"),
+                }),
+            }
+        }),
+        Effect::LoadApplied => spawn_local(async {
+            let stored = call(chrome::storage_get(&"applied".into())).await;
+            let applied = stored
+                .and_then(|o| js_sys::Reflect::get(&o, &"applied".into()).map_err(|e| describe(&e)))
+                .and_then(|v| {
+                    if v.is_undefined() {
+                        Ok(Vec::new())
+                    } else {
+                        decode::<Vec<Applied>>(v)
+                    }
+                })
+                .unwrap_or_default();
+            dispatch(Event::AppliedLoaded { applied });
+        }),
+        Effect::SaveApplied { applied } => background(
+            "could not remember the cookies set".into(),
+            chrome::storage_set(&obj(&[("applied", to_js(&applied))])),
+        ),
+        Effect::RequestHostPermission {
+            origins,
+            service,
+            choice,
+            open,
+        } => {
+            // Called synchronously inside the click: the browser requires a user gesture.
+            let promise = chrome::permissions_request(&obj(&[("origins", to_js(&origins))]));
+            spawn_local(async move {
+                let granted = call(promise).await.map(|v| v.is_truthy());
+                dispatch(Event::HostPermission {
+                    service,
+                    choice,
+                    open,
+                    granted: granted.unwrap_or(false),
+                });
+            });
+        }
+        Effect::SetCookie {
+            url,
+            name,
+            value,
+            secure,
+            expires_in_secs,
+        } => {
+            // No `domain`: a host-only cookie (PLATFORM B).
+            let details = obj(&[
+                ("url", url.clone().into()),
+                ("name", name.clone().into()),
+                ("value", value.into()),
+                ("path", "/".into()),
+                ("secure", secure.into()),
+                ("sameSite", "lax".into()),
+                (
+                    "expirationDate",
+                    ((now_secs() + expires_in_secs) as f64).into(),
+                ),
+            ]);
+            spawn_local(async move {
+                let result = call(chrome::cookies_set(&details)).await;
+                let failed = match result {
+                    Ok(v) if v.is_null() || v.is_undefined() => {
+                        Some("the browser refused it".to_string())
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e),
+                };
+                if let Some(why) = failed {
+                    dispatch(Event::EffectFailed {
+                        what: format!(
+                            "could not set the cookie {name} on {url}: {why}: allow access to the site when asked"
+                        ),
+                    });
+                }
+            });
+        }
+        Effect::RemoveCookie { url, name } => background(
+            format!("could not remove the cookie {name} from {url}"),
+            chrome::cookies_remove(&obj(&[("url", url.into()), ("name", name.into())])),
+        ),
+        Effect::AddSessionRule { rule } => background(
+            "could not add the tab routing rule".into(),
+            chrome::update_session_rules(&obj(&[
+                ("removeRuleIds", to_js(&[rule.id])),
+                ("addRules", to_js(&[rule])),
+            ])),
+        ),
+        Effect::RemoveSessionRules { ids } => background(
+            "could not remove a tab routing rule".into(),
+            chrome::update_session_rules(&obj(&[("removeRuleIds", to_js(&ids))])),
+        ),
+        Effect::SetBadge {
+            tab_id,
+            text,
+            title,
+        } => {
+            background(
+                "could not set the badge".into(),
+                chrome::set_badge_text(&obj(&[("tabId", tab_id.into()), ("text", text.into())])),
+            );
+            background(
+                "could not set the toolbar title".into(),
+                chrome::set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())])),
+            );
+        }
+        Effect::Notify { title, message } => background(
+            "could not show a notification".into(),
+            chrome::notifications_create(&obj(&[
+                ("type", "basic".into()),
+                ("iconUrl", chrome::get_url("icons/icon128.png").into()),
+                ("title", title.into()),
+                ("message", message.into()),
+            ])),
+        ),
+        Effect::OpenTab { url } => background(
+            format!("could not open {url}"),
+            chrome::tabs_create(&obj(&[("url", url.into())])),
+        ),
+        Effect::Render => {
+            let view = STATE.with_borrow(crate::view::view);
+            render::render(&view);
+        }
+    }
+}
+
+fn js_string(o: &JsValue, key: &str) -> String {
+    js_sys::Reflect::get(o, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn js_tab(tab: &JsValue) -> Option<(i32, String)> {
+    let id = js_sys::Reflect::get(tab, &"id".into()).ok()?.as_f64()? as i32;
+    Some((id, js_string(tab, "url")))
+}
+
+/// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
+/// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
+#[wasm_bindgen]
+pub fn start_popup() {
+    render::wire_static();
+    spawn_local(async {
+        let search = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .unwrap_or_default();
+        let pinned = web_sys::UrlSearchParams::new_with_str(&search)
+            .ok()
+            .and_then(|p| p.get("tab"))
+            .and_then(|t| t.parse::<i32>().ok());
+        let tab = match pinned {
+            Some(id) => call(chrome::tabs_get(id)).await,
+            None => call(chrome::tabs_query(&obj(&[
+                ("active", true.into()),
+                ("currentWindow", true.into()),
+            ])))
+            .await
+            .map(|tabs| js_sys::Array::from(&tabs).get(0)),
+        };
+        let (tab_id, url) = tab
+            .ok()
+            .as_ref()
+            .and_then(js_tab)
+            .unwrap_or((-1, String::new()));
+        dispatch(Event::PopupOpened {
+            tab_id,
+            url,
+            now_secs: now_secs(),
+        });
+        render::mark_ready();
+    });
+}
+
+/// The service worker's entry point, called once by `background.js` after the lazy init:
+/// opens the `subscribe` port for live updates (which also keeps the worker alive).
+#[wasm_bindgen]
+pub fn start_worker() {
+    let Ok(port) = chrome::connect_native(crate::HOST_NAME) else {
+        return;
+    };
+    let on_message = Closure::<dyn Fn(JsValue)>::new(|message: JsValue| {
+        if let Some(event) = companion_event(message) {
+            dispatch(event);
+        }
+    });
+    port.on_message()
+        .add_listener(on_message.as_ref().unchecked_ref());
+    on_message.forget(); // lives as long as the port, i.e. the worker
+    let on_disconnect = Closure::<dyn Fn()>::new(|| {
+        let error = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
+            .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
+            .and_then(|r| js_sys::Reflect::get(&r, &"lastError".into()))
+            .map(|e| describe(&e))
+            .unwrap_or_default();
+        web_sys::console::warn_1(&format!("preview-switch companion port closed: {error}").into());
+    });
+    port.on_disconnect()
+        .add_listener(on_disconnect.as_ref().unchecked_ref());
+    on_disconnect.forget();
+    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
+    let _ = port.post_message(&to_js(&wire::Request {
+        id,
+        kind: "subscribe",
+        host: None,
+    }));
+}
+
+/// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.
+#[wasm_bindgen]
+pub fn worker_tab_updated(tab_id: i32, url: String) {
+    dispatch(Event::TabUpdated { tab_id, url });
+}
+
+/// `chrome.tabs.onRemoved`: drop that tab's routing rules.
+#[wasm_bindgen]
+pub fn worker_tab_closed(tab_id: i32) {
+    dispatch(Event::TabClosed { tab_id });
+}

@@ -1,0 +1,17 @@
+// Service worker loader: listeners are registered synchronously (MV3 requires it) and the
+// wasm is initialised lazily on the first event; all logic lives in Rust.
+import init, * as wasm from "./pkg/preview_switch_extension.js";
+
+let ready = null;
+function boot() {
+  ready ??= init({ module_or_path: chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm") })
+    .then(() => { wasm.start_worker(); self.previewSwitchReady = true; });
+  return ready;
+}
+
+chrome.runtime.onStartup.addListener(() => { boot(); });
+chrome.runtime.onInstalled.addListener(() => { boot(); });
+chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
+  if (info.status === "complete" && tab.url) boot().then(() => wasm.worker_tab_updated(tabId, tab.url));
+});
+chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the browser extension into dist/extension (Rust -> wasm32 -> wasm-bindgen -> wasm-opt,
+# plus manifest.json and extension/static/), and prints the gzipped wasm size against the
+# 250 KB budget. `build-extension.sh setup` installs the tools only, idempotently:
+# the wasm32 target, wasm-bindgen-cli at exactly the crate's pinned version (into .tools/),
+# and binaryen's wasm-opt from the npm lock file (Debian's binaryen breaks the module: PLATFORM A).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' extension/Cargo.toml)
+WASM_BINDGEN=.tools/bin/wasm-bindgen
+WASM_OPT=node_modules/.bin/wasm-opt
+OUT=dist/extension
+BUDGET=$((250 * 1024))
+
+setup() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ "$("$WASM_BINDGEN" --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ]; then
+    # No --locked: with 0.2.130 one locked dependency is not served by the registry (PLATFORM A).
+    cargo install wasm-bindgen-cli --version "$WB_VERSION" --root .tools --force
+  fi
+  if ! "$WASM_OPT" --version >/dev/null 2>&1; then
+    npm ci --no-audit --no-fund
+  fi
+}
+
+build() {
+  setup
+  cargo build -p preview-switch-extension --target wasm32-unknown-unknown --profile wasm-release
+  local wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/preview_switch_extension.wasm"
+  rm -rf "$OUT"
+  mkdir -p "$OUT/pkg"
+  "$WASM_BINDGEN" --target web --no-typescript --out-dir "$OUT/pkg" "$wasm"
+  local bg="$OUT/pkg/preview_switch_extension_bg.wasm"
+  local before
+  before=$(wc -c <"$bg")
+  # The features rustc enables for wasm32 by default; wasm-opt must accept what the module uses.
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue "$bg" -o "$bg"
+  cp manifest.json "$OUT/"
+  cp -R extension/static/. "$OUT/"
+  local raw gz js
+  raw=$(wc -c <"$bg")
+  gz=$(gzip -9 -c "$bg" | wc -c)
+  js=$(gzip -9 -c "$OUT/pkg/preview_switch_extension.js" | wc -c)
+  echo "extension built in $OUT"
+  echo "wasm: $before bytes after wasm-bindgen, $raw after wasm-opt -Oz, $gz gzipped (budget $BUDGET); JS glue $js gzipped"
+  if [ "$gz" -ge "$BUDGET" ]; then
+    echo "error: the gzipped wasm is $gz bytes, over the $BUDGET-byte budget: find what grew with twiggy or cargo bloat" >&2
+    exit 1
+  fi
+}
+
+case "${1:-build}" in
+  setup) setup ;;
+  build) build ;;
+  *) echo "usage: $0 [setup|build]" >&2; exit 2 ;;
+esac
