@@ -3,15 +3,23 @@
 CARGO ?= cargo
 BIN := target/release/preview-switch
 
-.PHONY: setup build run test lint fmt bench dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test lint fmt bench dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
 	@scripts/setup.sh
 
-## build: the companion (release) and every crate
-build: setup
-	$(CARGO) build --release --workspace
+## build: the companion (release) and the extension (dist/extension)
+build: setup build-extension
+	$(CARGO) build --release -p preview-switch
+
+## setup-wasm: wasm32 target, wasm-bindgen-cli (= the crate's pin) into .tools/, wasm-opt via npm ci
+setup-wasm:
+	scripts/build-extension.sh setup
+
+## build-extension: dist/extension; prints the gzipped wasm size, fails over 250 KB
+build-extension: setup-wasm
+	scripts/build-extension.sh build
 
 ## run: build everything and start the embedded demo (fake Argo CD + routed demo site)
 run: build

@@ -25,9 +25,9 @@ pub use source::{FailingSource, ListingSource, Source, to_wire};
 /// The host name browsers know the companion by (lowercase alnum, `_` and `.`).
 pub const HOST_NAME: &str = "io.previewswitch.companion";
 
-/// The Chrome-family extension id the manifests allow by default. Placeholder (32 chars
-/// a–p); the lead replaces it with the id derived from the extension's public `key`.
-pub const EXTENSION_ID: &str = "aaaabbbbccccddddeeeeffffgggghhhh";
+/// The Chrome-family extension id the manifests allow by default: derived from the public
+/// `key` in manifest.json (the same constant as `extension::EXTENSION_ID`).
+pub const EXTENSION_ID: &str = "kenpfoonlngflpognjbagobppcnfepml";
 
 /// The Firefox add-on id (`browser_specific_settings.gecko.id`) allowed by default.
 pub const FIREFOX_EXTENSION_ID: &str = "preview-switch@previewswitch.io";
