@@ -128,6 +128,10 @@ async fn hello_and_list_for_a_host_from_the_fake_argo_cd() {
         .collect();
     assert_eq!(apps, ["courses-fe-pr-123", "courses-fe-pr-130"], "{list}");
     assert_eq!(list["stale"], false);
+
+    host.send(json!({"id": 3, "type": "refresh"})).await;
+    let refreshed = host.reply(3).await;
+    assert_ne!(refreshed["type"], "error", "{refreshed}");
     assert_eq!(host.close().await, 0);
 }
 
@@ -278,4 +282,103 @@ async fn a_broken_config_is_answered_with_its_fix_not_a_dead_host() {
         .await;
     assert_eq!(host.reply(2).await["type"], "hello");
     assert_eq!(host.close().await, 0);
+}
+
+/// Malformed input to the real binary: each is answered with its documented error code (or
+/// a clean exit where the stream cannot continue), and the host keeps serving after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_frames_table_on_the_real_binary() {
+    let frame = |body: &[u8]| {
+        let mut f = (body.len() as u32).to_ne_bytes().to_vec();
+        f.extend(body);
+        f
+    };
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "invalid UTF-8",
+            frame(b"{\"id\":1,\"type\":\"\xff\"}"),
+            "bad_json",
+        ),
+        ("not JSON", frame(b"hello"), "bad_json"),
+        ("truncated JSON", frame(b"{\"id\":1,"), "bad_json"),
+        ("JSON array", frame(b"[1,2]"), "bad_request"),
+        ("JSON string", frame(b"\"list\""), "bad_request"),
+        ("JSON null", frame(b"null"), "bad_request"),
+        ("JSON number", frame(b"42"), "bad_request"),
+        ("empty object", frame(b"{}"), "bad_request"),
+        ("missing id", frame(b"{\"type\":\"list\"}"), "bad_request"),
+        ("missing type", frame(b"{\"id\":1}"), "bad_request"),
+        (
+            "string id",
+            frame(b"{\"id\":\"1\",\"type\":\"list\"}"),
+            "bad_request",
+        ),
+        (
+            "negative id",
+            frame(b"{\"id\":-1,\"type\":\"list\"}"),
+            "bad_request",
+        ),
+        (
+            "huge id",
+            frame(b"{\"id\":1e400,\"type\":\"list\"}"),
+            "bad_json",
+        ),
+        (
+            "numeric type",
+            frame(b"{\"id\":1,\"type\":7}"),
+            "bad_request",
+        ),
+        (
+            "unknown type",
+            frame(b"{\"id\":1,\"type\":\"rm -rf\"}"),
+            "unknown_type",
+        ),
+        (
+            "host of wrong type",
+            frame(b"{\"id\":1,\"type\":\"list\",\"host\":[\"a\"]}"),
+            "bad_request",
+        ),
+        (
+            "cursor of wrong type",
+            frame(b"{\"id\":1,\"type\":\"list\",\"cursor\":{}}"),
+            "bad_request",
+        ),
+        ("deeply nested", frame(deep.as_bytes()), "bad_json"),
+        ("zero length", frame(b""), "bad_json"),
+        (
+            "over the 1 MiB cap",
+            frame(&vec![b'x'; 1024 * 1024 + 1]),
+            "frame_too_large",
+        ),
+        ("NUL bytes", frame(b"\0\0\0\0"), "bad_json"),
+    ];
+    assert!(cases.len() >= 20);
+    let sb = Sandbox::new();
+    let env = [
+        ("ARGOCD_SERVER", "http://127.0.0.1:9"),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let mut host = Host::spawn(&sb, &origin(), &env);
+    for (i, (what, bytes, code)) in cases.iter().enumerate() {
+        host.send_raw(bytes).await;
+        let answer = host.recv().await;
+        assert_eq!(answer["type"], "error", "{what}: {answer}");
+        assert_eq!(answer["code"], *code, "{what}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+        // Still in sync and serving after each one.
+        let id = 1000 + i as u64;
+        host.send(json!({"id": id, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))
+            .await;
+        assert_eq!(host.reply(id).await["type"], "hello", "after {what}");
+    }
+    // A truncated header or body is the browser going away: a clean exit 0.
+    host.send_raw(&[10, 0, 0, 0, b'{']).await;
+    assert_eq!(host.close().await, 0);
+    let mut h2 = Host::spawn(&sb, &origin(), &env);
+    h2.send_raw(&[3, 0]).await;
+    assert_eq!(h2.close().await, 0);
 }
