@@ -943,6 +943,12 @@ pub(crate) mod tests {
                 source: RouteSource::Annotation,
             }],
             unroutable: None,
+            repo: None,
+            title: None,
+            branch: None,
+            author: None,
+            head_sha: None,
+            warnings: Vec::new(),
         }
     }
 

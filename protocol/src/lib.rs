@@ -41,6 +41,27 @@ pub struct Preview {
     pub routes: Vec<Route>,
     /// Why no route could be found (or why the one found was refused); `null` when routable.
     pub unroutable: Option<String>,
+    /// The repository's web URL, e.g. `https://github.com/acme/courses-fe` (annotation
+    /// `preview-switch.io/repo`, else the generating ApplicationSet's pull-request generator).
+    /// Absent when unknown; added in protocol 1 without a version bump (optional field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// The pull request's title (annotation `preview-switch.io/title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The pull request's source branch (annotation `preview-switch.io/branch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The pull request's author (annotation `preview-switch.io/author`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The pull request's head commit (annotation `preview-switch.io/head-sha`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// Things a person should know about how this preview was read, e.g. that the routing
+    /// annotation and the mesh's routing resource disagree. Empty (and absent) normally.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Preview {

@@ -6,6 +6,7 @@
 pub mod cookie;
 pub mod preview;
 pub mod routes;
+pub mod scm;
 pub mod selector;
 
 /// The label and annotation keys Preview Switch reads on Applications (DESIGN §3).
@@ -22,6 +23,17 @@ pub mod keys {
     pub const HOSTS: &str = "preview-switch.io/hosts";
     /// Annotation: the repository's https URL, for the pull-request link.
     pub const REPO: &str = "preview-switch.io/repo";
+    /// Annotation: the kind of source-code host when the repository URL does not say
+    /// (`github`, `gitlab`, `gitea`, `bitbucket-server`, `bitbucket`, `azure-devops`).
+    pub const SCM: &str = "preview-switch.io/scm";
+    /// Annotation: the pull request's title (a Pull Request generator writes `{{ .title }}`).
+    pub const TITLE: &str = "preview-switch.io/title";
+    /// Annotation: the pull request's branch (`{{ .branch }}`).
+    pub const BRANCH: &str = "preview-switch.io/branch";
+    /// Annotation: the pull request's author (`{{ .author }}`).
+    pub const AUTHOR: &str = "preview-switch.io/author";
+    /// Annotation: the pull request's head commit (`{{ .head_sha }}`).
+    pub const HEAD_SHA: &str = "preview-switch.io/head-sha";
 }
 
 /// Shows user input inside a message: quoted, control characters escaped, and cut short

@@ -5,7 +5,7 @@
 use protocol::{Links, Preview};
 use serde_json::Value;
 
-use super::keys;
+use super::{keys, scm};
 use crate::argocd::model::Application;
 
 /// Argo CD's default namespace for Applications, used when the projection dropped it.
@@ -87,12 +87,22 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
         .or_else(|| dest.name.clone().filter(|n| !n.is_empty()))
         .or_else(|| dest.server.clone())
         .unwrap_or_default();
+    let ann = |k: &str| meta.annotations.get(k).and_then(|v| annotation_text(v));
+    let mut warnings = Vec::new();
+    let repo = match meta.annotations.get(keys::REPO) {
+        Some(r) => match scm::repo_from_url(r, meta.annotations.get(keys::SCM).map(String::as_str))
+        {
+            Ok(repo) => Some(repo),
+            Err(why) => {
+                warnings.push(format!("{why}: fix the annotation {}", keys::REPO));
+                None
+            }
+        },
+        None => None,
+    };
     let links = Links {
         argocd: Some(format!("{server}/applications/{namespace}/{}", meta.name)),
-        pull_request: meta
-            .annotations
-            .get(keys::REPO)
-            .and_then(|r| pull_request_url(r, pr)),
+        pull_request: repo.as_ref().map(|r| r.pull_request_url(pr)),
     };
     let status = &app.status;
     Some(Preview {
@@ -112,9 +122,50 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
         links,
         routes: Vec::new(),
         unroutable: None,
+        repo: repo.map(|r| r.url),
+        title: ann(keys::TITLE),
+        branch: ann(keys::BRANCH),
+        author: ann(keys::AUTHOR),
+        head_sha: ann(keys::HEAD_SHA),
+        warnings,
         service,
         server,
     })
+}
+
+/// Sets the repository and pull-request link from the generating ApplicationSet, unless the
+/// annotation already gave them (the annotation wins; a disagreement becomes a warning).
+pub fn apply_appset_repo(preview: &mut Preview, appset: &str, found: Result<scm::Repo, String>) {
+    match (found, &preview.repo) {
+        (Ok(repo), None) => {
+            preview.links.pull_request = Some(repo.pull_request_url(preview.pr));
+            preview.repo = Some(repo.url);
+        }
+        (Ok(repo), Some(own)) if !own.eq_ignore_ascii_case(&repo.url) => {
+            preview.warnings.push(format!(
+                "the annotation {} says {own} but the ApplicationSet {appset} generates from {}: the annotation is used",
+                keys::REPO,
+                repo.url
+            ));
+        }
+        (Ok(_), Some(_)) => {}
+        (Err(why), None) => preview.warnings.push(format!(
+            "no pull-request link from the ApplicationSet {appset}: {why}"
+        )),
+        (Err(_), Some(_)) => {}
+    }
+}
+
+/// An annotation value shown to people: trimmed, control characters dropped, at most 300
+/// characters (a hostile megabyte title must not flood the popup); `None` when empty.
+fn annotation_text(v: &str) -> Option<String> {
+    let clean: String = v
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    (!clean.is_empty()).then_some(clean)
 }
 
 /// Whether `app` is itself a preview: it has a PR number. Used to skip previews when
@@ -134,26 +185,12 @@ pub fn sort(previews: &mut [Preview]) {
     });
 }
 
-/// `{repo}/pull/{pr}` when `repo` is the https URL of a repository (`host/owner/name`).
+/// The pull-request URL for the https URL of a repository (`host/owner/name`), the kind of
+/// host guessed from the URL ([`scm::ScmKind::guess`]).
 pub fn pull_request_url(repo: &str, pr: u64) -> Option<String> {
-    let url = url::Url::parse(repo.trim()).ok()?;
-    if url.scheme() != "https"
-        || url.host_str().is_none()
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return None;
-    }
-    let path = url.path().trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    if path.split('/').filter(|s| !s.is_empty()).count() < 2 {
-        return None;
-    }
-    let mut base = url.clone();
-    base.set_path(path);
-    Some(format!("{}/pull/{pr}", base.as_str().trim_end_matches('/')))
+    scm::repo_from_url(repo, None)
+        .ok()
+        .map(|r| r.pull_request_url(pr))
 }
 
 /// A PR number as written by a human or a template: digits only, no leading zero, non-zero,

@@ -9,6 +9,9 @@
 //! ([`hosts_from_base_app`]), else the template. [`resolve`] combines what the shell gathered;
 //! every name, value and host passes [`super::cookie`] before it becomes a `Route`.
 
+mod istio;
+mod nginx;
+
 use protocol::{Preview, Route, RouteKind, RouteSource};
 use serde_json::Value;
 
@@ -39,14 +42,6 @@ const REGEX_PREFIXES: &[&str] = &[
 ];
 const REGEX_SUFFIXES: &[&str] = &["(;.*|$)", "($|;.*)"];
 const REGEX_FORM: &str = "(^|.*; )NAME=VALUE(;.*|$)";
-
-/// ingress-nginx canary annotations.
-const NGINX_CANARY: &str = "nginx.ingress.kubernetes.io/canary";
-const NGINX_BY_COOKIE: &str = "nginx.ingress.kubernetes.io/canary-by-cookie";
-const NGINX_BY_HEADER: &str = "nginx.ingress.kubernetes.io/canary-by-header";
-const NGINX_BY_HEADER_VALUE: &str = "nginx.ingress.kubernetes.io/canary-by-header-value";
-/// The cookie or header value that makes ingress-nginx send a request to the canary.
-const NGINX_ALWAYS: &str = "always";
 
 /// Source 1: the `preview-switch.io/cookie`, `-cookie-value` and `-hosts` annotations.
 /// `None` without a cookie annotation; `Some(Err)` when any part is invalid (a bad name,
@@ -99,6 +94,9 @@ pub struct Discovered {
     /// The route it defines (hosts from the resource itself, possibly none), or why it
     /// defines none that Preview Switch can use.
     pub route: Result<Route, String>,
+    /// Something a person should know, e.g. that the resource is not live yet and was read
+    /// from its target state.
+    pub note: Option<String>,
 }
 
 /// Source 2: reads every HTTPRoute (`policy.linkerd.io`, `gateway.networking.k8s.io`) and
@@ -114,7 +112,8 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
             );
         let ingress =
             r.kind == "Ingress" && matches!(r.group.as_str(), "networking.k8s.io" | "extensions");
-        if !http_route && !ingress {
+        let virtual_service = r.kind == "VirtualService" && r.group == istio::GROUP;
+        if !http_route && !ingress && !virtual_service {
             continue;
         }
         let resource = if r.namespace.is_empty() {
@@ -122,15 +121,17 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
         } else {
             format!("{} {}/{}", r.kind, r.namespace, r.name)
         };
-        let routes = match state(r) {
-            Err(why) => vec![Err(why)],
-            Ok(obj) if http_route => http_route_cookies(&obj),
-            Ok(obj) => vec![ingress_canary(&obj)],
+        let (routes, note) = match state(r) {
+            Err(why) => (vec![Err(why)], None),
+            Ok((obj, note)) if http_route => (http_route_cookies(&obj), note),
+            Ok((obj, note)) if virtual_service => (istio::virtual_service_routes(&obj), note),
+            Ok((obj, note)) => (nginx::ingress_canary(&obj), note),
         };
         for route in routes {
             let d = Discovered {
                 resource: resource.clone(),
                 route,
+                note: note.clone(),
             };
             if !out.contains(&d) {
                 out.push(d);
@@ -474,8 +475,9 @@ fn template_hosts(t: &RouteTemplate, vars: &Vars<'_>) -> Result<Vec<String>, Str
 }
 
 /// The resource's object: `liveState`, else `targetState` (JSON strings, `"null"` when
-/// absent). A state that is not a JSON object is skipped in favour of the other.
-fn state(r: &ManagedResource) -> Result<Value, String> {
+/// absent), with a note when the target state had to stand in. A state that is not a JSON
+/// object is skipped in favour of the other.
+fn state(r: &ManagedResource) -> Result<(Value, Option<String>), String> {
     let mut first_error = None;
     for (what, s) in [
         ("liveState", &r.live_state),
@@ -489,7 +491,12 @@ fn state(r: &ManagedResource) -> Result<Value, String> {
             continue;
         };
         match serde_json::from_str::<Value>(s) {
-            Ok(v) if v.is_object() => return Ok(v),
+            Ok(v) if v.is_object() => {
+                let note = (what == "targetState").then(|| {
+                    "not live yet (no usable liveState): read from the target state, so the route works once Argo CD has synced it".to_string()
+                });
+                return Ok((v, note));
+            }
             Ok(_) => first_error.get_or_insert(format!("has a {what} that is not a JSON object")),
             Err(e) => {
                 first_error.get_or_insert(format!("has a {what} that is not valid JSON ({e})"))
@@ -525,6 +532,16 @@ fn http_route_cookies(obj: &Value) -> Vec<Result<Route, String>> {
         };
         let cookies: Vec<&Value> = headers.iter().copied().filter(is_cookie).collect();
         let Some(cookie) = cookies.first() else {
+            // A header route: one header, exact or a literal regex (several are AND-ed, and
+            // one route sets one header).
+            if let [header] = headers.as_slice() {
+                out.push(http_route_header(header, &hosts));
+            } else if headers.len() > 1 {
+                out.push(Err(
+                    "has a match that needs several headers at once, which one route cannot set"
+                        .to_string(),
+                ));
+            }
             continue;
         };
         let others: Vec<&str> = headers
@@ -567,38 +584,35 @@ fn http_route_cookies(obj: &Value) -> Vec<Result<Route, String>> {
     out
 }
 
-/// An ingress-nginx canary Ingress: `canary-by-cookie` (value `always`) or `canary-by-header`
-/// (its `-value`, else `always`).
-fn ingress_canary(obj: &Value) -> Result<Route, String> {
-    let ann = &obj["metadata"]["annotations"];
-    let get = |k: &str| ann[k].as_str().map(str::trim).filter(|s| !s.is_empty());
-    if get(NGINX_CANARY) != Some("true") {
-        return Err(format!(
-            "is not an ingress-nginx canary ({NGINX_CANARY} is not \"true\")"
-        ));
-    }
-    let mut hosts = Vec::new();
-    for rule in obj["spec"]["rules"].as_array().into_iter().flatten() {
-        if let Some(h) = rule["host"].as_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
+/// A header route from one HTTPRoute header match: `Exact` (the default type) gives the
+/// value as is; a `RegularExpression` only when it is a literal.
+fn http_route_header(header: &Value, hosts: &[String]) -> Result<Route, String> {
+    let name = header["name"].as_str().unwrap_or_default().trim();
+    let raw = header["value"].as_str().unwrap_or_default();
+    let value = match header["type"].as_str().unwrap_or("Exact") {
+        "Exact" => raw.to_string(),
+        "RegularExpression" => {
+            literal_regex(raw).map_err(|why| format!("has a header match on {name}: {why}"))?
         }
-    }
-    let (kind, name, value) = if let Some(name) = get(NGINX_BY_COOKIE) {
-        (RouteKind::Cookie, name, NGINX_ALWAYS)
-    } else if let Some(name) = get(NGINX_BY_HEADER) {
-        (
-            RouteKind::Header,
-            name,
-            get(NGINX_BY_HEADER_VALUE).unwrap_or(NGINX_ALWAYS),
-        )
-    } else {
-        return Err(format!(
-            "is a canary without {NGINX_BY_COOKIE} or {NGINX_BY_HEADER} (weight-only canaries cannot be chosen per browser)"
-        ));
+        other => {
+            return Err(format!(
+                "has a header match on {name} of type {other}, which Preview Switch cannot send"
+            ));
+        }
     };
-    validate_pair(name, value).map_err(|why| format!("has {why}"))?;
+    header_route(name, &value, hosts.to_vec())
+}
+
+/// A validated header route (the extension sets exactly this header in tab mode).
+pub(super) fn header_route(name: &str, value: &str, hosts: Vec<String>) -> Result<Route, String> {
+    validate_pair(name, value).map_err(|why| {
+        format!(
+            "has a header match that cannot be sent: {}",
+            why.replace("cookie ", "header ")
+        )
+    })?;
     Ok(Route {
-        kind,
+        kind: RouteKind::Header,
         name: name.to_string(),
         value: value.to_string(),
         hosts,
@@ -606,7 +620,45 @@ fn ingress_canary(obj: &Value) -> Result<Route, String> {
     })
 }
 
-fn push_unique(v: &mut Vec<String>, s: String) {
+/// The one text a regex matches when it is a literal (optionally anchored with `^`/`$`,
+/// escapes undone), else why not. The mesh anchors header regexes, so `^42$` and `42` are
+/// the same literal.
+pub(super) fn literal_regex(pattern: &str) -> Result<String, String> {
+    let q = quoted(pattern);
+    let body = pattern.strip_prefix('^').unwrap_or(pattern);
+    let body = match body.strip_suffix('$') {
+        Some(b) if !b.ends_with('\\') => b,
+        _ => body,
+    };
+    let mut literal = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() || e == ' ' => literal.push(e),
+                Some(e) => {
+                    return Err(format!(
+                        "the regex {q} uses the escape \\{e}: only a literal value can be sent"
+                    ));
+                }
+                None => return Err(format!("the regex {q} ends with a lone backslash")),
+            },
+            '.' => literal.push('.'),
+            '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' => {
+                return Err(format!(
+                    "the regex {q} uses the operator {c:?}: only a literal value can be sent"
+                ));
+            }
+            c => literal.push(c),
+        }
+    }
+    if literal.is_empty() {
+        return Err(format!("the regex {q} matches an empty value"));
+    }
+    Ok(literal)
+}
+
+pub(super) fn push_unique(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
     }
@@ -618,6 +670,7 @@ mod tests {
 
     use serde_json::json;
 
+    use super::nginx::*;
     use super::*;
 
     fn app(json: Value) -> Application {
@@ -760,20 +813,45 @@ mod tests {
     }
 
     #[test]
-    fn real_linkerd_and_gateway_routes_without_a_cookie_match_discover_nothing() {
-        // The three real fixtures route on weights or on ordinary headers (x-faces-user,
-        // version, color): none has a `cookie` RegularExpression match, so there is no
-        // cookie to set, and each says so instead of inventing one.
-        for text in [LINKERD_V1BETA3, LINKERD_V1BETA2, GATEWAY_V1] {
-            let found = from_managed_resources(&[managed(&yaml(text))]);
-            assert_eq!(found.len(), 1, "{found:?}");
-            assert_eq!(
-                found[0].route,
-                Err("has no cookie header match of type RegularExpression".into())
-            );
-        }
+    fn real_linkerd_and_gateway_routes_give_header_routes_or_say_why_not() {
+        // The smiley router routes on weights only: no cookie and no header to send.
         let found = from_managed_resources(&[managed(&yaml(LINKERD_V1BETA3))]);
         assert_eq!(found[0].resource, "HTTPRoute faces/smiley-router");
+        assert_eq!(
+            found[0].route,
+            Err("has no cookie header match of type RegularExpression".into())
+        );
+        // The real header-routing fixture: `x-faces-user: testuser` is a header route.
+        let found = from_managed_resources(&[managed(&yaml(LINKERD_V1BETA2))]);
+        let route = found[0].route.clone().unwrap();
+        assert_eq!(
+            (route.kind, route.name.as_str(), route.value.as_str()),
+            (RouteKind::Header, "x-faces-user", "testuser")
+        );
+        // The Gateway API conformance route: one header per match is a route; the match
+        // that needs version AND color at once is refused with the reason.
+        let found = from_managed_resources(&[managed(&yaml(GATEWAY_V1))]);
+        let headers: Vec<String> = found
+            .iter()
+            .filter_map(|d| d.route.as_ref().ok())
+            .map(|r| format!("{}: {}", r.name, r.value))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                "version: one",
+                "version: two",
+                "color: blue",
+                "color: green",
+                "color: red",
+                "color: yellow"
+            ]
+        );
+        assert!(found.iter().any(|d| {
+            d.route
+                .as_ref()
+                .is_err_and(|e| e.contains("needs several headers at once"))
+        }));
     }
 
     #[test]
@@ -791,6 +869,7 @@ mod tests {
                     &[],
                     RouteSource::Discovery
                 )),
+                note: None,
             }]
         );
     }
@@ -818,7 +897,14 @@ mod tests {
             {"headers": [{"name": "cookie", "type": "RegularExpression", "value": r"(^|.*; )team\-api\-pr=7(;.*|$)"}]},
             {"headers": [{"name": "cookie", "value": "team-api-pr=7"}]},
         ]);
-        let found = from_managed_resources(&[managed(&obj)]);
+        let found: Vec<Discovered> = from_managed_resources(&[managed(&obj)])
+            .into_iter()
+            .filter(|d| {
+                d.route
+                    .as_ref()
+                    .map_or_else(|e| e.contains("cookie"), |r| r.kind == RouteKind::Cookie)
+            })
+            .collect();
         assert_eq!(
             found[0].route,
             Ok(cookie(
@@ -1070,6 +1156,7 @@ mod tests {
                 &["disc.example.com"],
                 RouteSource::Discovery,
             )),
+            note: None,
         }];
         let ann = cookie("ann", "123", &["ann.example.com"], RouteSource::Annotation);
         let mut g = Gathered {
@@ -1102,6 +1189,7 @@ mod tests {
                 kind,
                 ..cookie(name, value, &["web.example.com"], RouteSource::Discovery)
             }),
+            note: None,
         };
         let g = Gathered {
             discovery: Some(Ok(vec![
