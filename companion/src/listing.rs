@@ -12,9 +12,9 @@ use protocol::Preview;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::Application;
 use crate::config::ServerTarget;
-use crate::core::preview;
 use crate::core::routes::{self, BaseHosts, Gathered};
 use crate::core::selector::Selector;
+use crate::core::{keys, preview, scm};
 use crate::error::Error;
 
 /// Requests in flight per server for managed resources and base apps: enough to hide
@@ -87,6 +87,9 @@ pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
         .collect();
     tracing::debug!(server = %client.server(), previews = items.len(), "listed");
 
+    let mut items = items;
+    pull_request_links(&client, &mut items).await;
+
     let mut gathered: Vec<Gathered<'_>> = items
         .iter()
         .map(|(app, p)| Gathered {
@@ -157,10 +160,78 @@ pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
         }
         let resolved = routes::resolve(&p, &g);
         routes::apply(&mut p, resolved);
+        let warnings = routes::warnings(&p, &g);
+        p.warnings.extend(warnings);
         previews.push(p);
     }
     preview::sort(&mut previews);
     Ok(previews)
+}
+
+/// Most previews whose ApplicationSet is not listed in its `status.resources` get one
+/// `GET /api/v1/applications/{name}` each for their `ownerReferences`; past this many, the
+/// rest go without a link rather than slowing every listing down.
+const MAX_OWNER_LOOKUPS: usize = 32;
+
+/// Fills in the repository and pull-request link of previews without the repo annotation
+/// from their generating ApplicationSet's Pull Request generator. Best effort: a server
+/// without the endpoint (before 2.5), a role without `applicationsets, get`, or any other
+/// failure only leaves the links out (logged at debug level).
+async fn pull_request_links(client: &Client, items: &mut [(Application, Preview)]) {
+    let need: Vec<usize> = (0..items.len())
+        .filter(|&i| !items[i].0.metadata.annotations.contains_key(keys::REPO))
+        .collect();
+    if need.is_empty() {
+        return;
+    }
+    let appsets = match client.list_applicationsets().await {
+        Ok(sets) => sets,
+        Err(e) => {
+            tracing::debug!(server = %client.server(), error = %e, "no ApplicationSets: pull-request links only from annotations");
+            return;
+        }
+    };
+    let with_pr: Vec<_> = appsets
+        .into_iter()
+        .filter(scm::has_pull_request_generator)
+        .collect();
+    if with_pr.is_empty() {
+        return;
+    }
+    let unmatched: Vec<usize> = need
+        .iter()
+        .copied()
+        .filter(|&i| {
+            items[i].0.metadata.owner_references.is_empty()
+                && scm::generating_appset(&items[i].0, &with_pr).is_none()
+        })
+        .take(MAX_OWNER_LOOKUPS)
+        .collect();
+    let owners: Vec<_> = stream::iter(unmatched)
+        .map(|i| {
+            let meta = &items[i].0.metadata;
+            let (name, ns) = (meta.name.clone(), meta.namespace.clone());
+            async move { (i, client.get_application(&name, &ns).await) }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (i, result) in owners {
+        match result {
+            Ok(full) => items[i].0.metadata.owner_references = full.metadata.owner_references,
+            Err(e) => {
+                tracing::debug!(app = %items[i].0.metadata.name, error = %e, "cannot read ownerReferences")
+            }
+        }
+    }
+    for i in need {
+        let (app, preview) = &mut items[i];
+        if let Some(set) = scm::generating_appset(app, &with_pr)
+            && let Some(found) = scm::repo_from_appset_spec(&set.spec)
+        {
+            preview::apply_appset_repo(preview, &set.metadata.name, found);
+        }
+    }
 }
 
 /// 401 and 403 mean the token or role is wrong for the whole server, not one preview.
@@ -211,6 +282,64 @@ mod tests {
             "{msg}"
         );
         assert_eq!(failure.error.exit_code(), 2);
+    }
+
+    #[tokio::test]
+    async fn demo_previews_get_pull_request_links_from_their_applicationsets() {
+        let fake = crate::fake::demo_scenario();
+        let running = crate::fake::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut t = target("demo", &running.url(), "type=pr");
+        t.token = crate::token::Token::new(crate::fake::scenario::DEMO_TOKEN);
+        let previews = list_one(&t).await.unwrap();
+        let link = |app: &str| {
+            let p = previews.iter().find(|p| p.app == app).unwrap();
+            (
+                p.repo.clone(),
+                p.links.pull_request.clone(),
+                p.title.clone(),
+            )
+        };
+        // courses-fe: matched through the set's status.resources, title from the template.
+        assert_eq!(
+            link("courses-fe-pr-123"),
+            (
+                Some("https://github.com/example-org/courses-fe".into()),
+                Some("https://github.com/example-org/courses-fe/pull/123".into()),
+                Some("Course page: new syllabus layout".into())
+            )
+        );
+        // search-ui: its set has no status, so the owner reference decides (one GET each).
+        assert_eq!(
+            link("search-ui-pr-7").1.as_deref(),
+            Some("https://github.com/example-org/search-ui/pull/7")
+        );
+        assert_eq!(link("search-ui-pr-7").2, None);
+        let gets: u64 = ["search-ui-pr-7", "search-ui-pr-8", "search-ui-pr-9"]
+            .iter()
+            .map(|a| fake.request_count(&format!("/api/v1/applications/{a}")))
+            .sum();
+        assert_eq!(gets, 3);
+        assert_eq!(
+            fake.request_count("/api/v1/applications/courses-fe-pr-123"),
+            0
+        );
+        assert!(
+            previews.iter().all(|p| p.warnings.is_empty()),
+            "{previews:#?}"
+        );
+
+        // A role that cannot read the sets' project: no links, and the listing still works.
+        fake.accept_token_as("narrow", "narrow", Some(&["other"]));
+        fake.update_app("courses-fe-pr-123", |a| {
+            a["spec"]["project"] = "other".into()
+        });
+        t.token = crate::token::Token::new("narrow");
+        let previews = list_one(&t).await.unwrap();
+        assert_eq!(previews.len(), 1);
+        assert_eq!(previews[0].links.pull_request, None);
+        running.shutdown().await;
     }
 
     #[test]

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::argocd::decode::{self, ListDecoder, StreamError, json_error_cause, json_error_offset};
-use crate::argocd::model::{ApiError, Application, ManagedResource, ManagedResources, Version};
+use crate::argocd::model::{
+    ApiError, Application, ApplicationSet, ApplicationSetList, ManagedResource, ManagedResources,
+    Version,
+};
 use crate::config::ServerTarget;
 use crate::error::{Error, Result};
 use crate::token::Token;
@@ -401,6 +404,29 @@ impl Client {
         let parsed: ManagedResources =
             self.parse(&body, &format!("the managed resources of {name}"))?;
         Ok(parsed.items)
+    }
+
+    /// `GET /api/v1/applicationsets` (Argo CD 2.5+; no `fields` projection, RBAC-filtered).
+    pub async fn list_applicationsets(&self) -> Result<Vec<ApplicationSet>> {
+        let what = "GET /api/v1/applicationsets";
+        let url = self.url(&["api", "v1", "applicationsets"]);
+        let resp = self.send(self.http.get(url), what, true).await?;
+        let body = self.read_body(resp, what).await?;
+        let parsed: ApplicationSetList = self.parse(&body, "the ApplicationSet list")?;
+        Ok(parsed.items)
+    }
+
+    /// `GET /api/v1/applications/{name}`: the whole object, for what the list projection
+    /// never returns (`metadata.ownerReferences`).
+    pub async fn get_application(&self, name: &str, namespace: &str) -> Result<Application> {
+        let what = format!("GET /api/v1/applications/{name}");
+        let mut url = self.url(&["api", "v1", "applications", name]);
+        if !namespace.is_empty() {
+            url.query_pairs_mut().append_pair("appNamespace", namespace);
+        }
+        let resp = self.send(self.http.get(url), &what, true).await?;
+        let body = self.read_body(resp, &what).await?;
+        self.parse(&body, &format!("the application {name}"))
     }
 
     /// `GET /api/v1/stream/applications` as a stream of events, one per NDJSON line.

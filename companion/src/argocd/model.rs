@@ -174,6 +174,44 @@ pub struct ManagedResources {
     pub items: Vec<ManagedResource>,
 }
 
+/// One item of `GET /api/v1/applicationsets`. The spec stays JSON: only the Pull Request
+/// generator is read from it ([`crate::core::scm::repo_from_appset_spec`]).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ApplicationSet {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
+    pub spec: serde_json::Value,
+    #[serde(deserialize_with = "nullable")]
+    pub status: AppSetStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AppSetStatus {
+    /// The Applications it generated (Argo CD 2.8+), so a preview's ApplicationSet is found
+    /// without its `ownerReferences`, which the list projection never returns.
+    #[serde(deserialize_with = "nullable")]
+    pub resources: Vec<AppSetResource>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AppSetResource {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+/// The `applicationsets` list body (`items` may be `null`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ApplicationSetList {
+    #[serde(deserialize_with = "nullable")]
+    pub items: Vec<ApplicationSet>,
+}
+
 /// `GET /api/version` (PascalCase keys).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

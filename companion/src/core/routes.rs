@@ -334,6 +334,48 @@ pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>,
     Ok(routes)
 }
 
+/// What a person should know about how the routes were read: discovered resources that are
+/// not live yet, and sources that disagree with the one used (the annotation wins over
+/// discovery; the conflict is reported, never silently resolved).
+pub fn warnings(preview: &Preview, gathered: &Gathered<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(Ok(found)) = &gathered.discovery else {
+        return out;
+    };
+    let same = |a: &Route, b: &Route| (a.kind, &a.name, &a.value) == (b.kind, &b.name, &b.value);
+    if let Some(Ok(ann)) = &gathered.annotation {
+        for d in found {
+            if let Ok(r) = &d.route
+                && !same(r, ann)
+            {
+                push_unique(
+                    &mut out,
+                    format!(
+                        "the annotation {} says {} {}={} but {} routes on {} {}={}: the annotation is used; remove it or fix the resource",
+                        keys::COOKIE,
+                        ann.kind,
+                        ann.name,
+                        ann.value,
+                        d.resource,
+                        r.kind,
+                        r.name,
+                        r.value
+                    ),
+                );
+            }
+        }
+        return out;
+    }
+    for d in found {
+        if let (Ok(r), Some(note)) = (&d.route, &d.note)
+            && preview.routes.iter().any(|used| same(used, r))
+        {
+            push_unique(&mut out, format!("{} is {note}", d.resource));
+        }
+    }
+    out
+}
+
 /// Sets the preview's routes, or its `unroutable` reason.
 pub fn apply(preview: &mut Preview, resolved: Result<Vec<Route>, String>) {
     match resolved {

@@ -8,7 +8,9 @@
 use serde_json::Value;
 use url::Url;
 
+use super::preview::DEFAULT_NAMESPACE;
 use super::quoted;
+use crate::argocd::model::{Application, ApplicationSet};
 
 /// The source-code hosts whose pull-request pages we can link to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +141,44 @@ pub fn repo_from_url(repo: &str, scm: Option<&str>) -> Result<Repo, String> {
 pub fn repo_from_appset_spec(spec: &Value) -> Option<Result<Repo, String>> {
     let generator = find_pull_request_generator(&spec["generators"])?;
     Some(repo_from_generator(generator))
+}
+
+/// The ApplicationSet that generated `app`: the one its `ownerReferences` name (same
+/// namespace, as owner references are namespace-local), else the one whose
+/// `status.resources` lists it. The list projection never returns `ownerReferences`, so the
+/// second way is what usually works without an extra request per preview.
+pub fn generating_appset<'a>(
+    app: &Application,
+    appsets: &'a [ApplicationSet],
+) -> Option<&'a ApplicationSet> {
+    let ns = |n: &'a str| if n.is_empty() { DEFAULT_NAMESPACE } else { n };
+    let app_ns = if app.metadata.namespace.is_empty() {
+        DEFAULT_NAMESPACE
+    } else {
+        app.metadata.namespace.as_str()
+    };
+    let owner = app
+        .metadata
+        .owner_references
+        .iter()
+        .find(|o| o.kind == "ApplicationSet" && o.controller != Some(false));
+    if let Some(owner) = owner {
+        return appsets
+            .iter()
+            .find(|s| s.metadata.name == owner.name && ns(&s.metadata.namespace) == app_ns);
+    }
+    appsets.iter().find(|s| {
+        s.status.resources.iter().any(|r| {
+            r.kind == "Application"
+                && r.name == app.metadata.name
+                && (r.namespace.is_empty() || r.namespace == app_ns)
+        })
+    })
+}
+
+/// Whether an ApplicationSet has a Pull Request generator (else it cannot give links).
+pub fn has_pull_request_generator(appset: &ApplicationSet) -> bool {
+    find_pull_request_generator(&appset.spec["generators"]).is_some()
 }
 
 fn find_pull_request_generator(generators: &Value) -> Option<&Value> {
@@ -419,6 +459,47 @@ mod tests {
         );
         assert!(repo_from_appset_spec(&json!({"generators": [{"list": {}}]})).is_none());
         assert!(repo_from_appset_spec(&json!({})).is_none());
+    }
+
+    #[test]
+    fn the_generating_appset_is_found_by_owner_or_by_status() {
+        let set = |name: &str, resources: Value| -> ApplicationSet {
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "argocd"},
+                "spec": {"generators": [{"pullRequest": {"github": {"owner": "o", "repo": name}}}]},
+                "status": {"resources": resources}}))
+            .unwrap()
+        };
+        let sets = [
+            set(
+                "web-previews",
+                json!([{"kind": "Application", "name": "web-pr-1", "namespace": "argocd"}]),
+            ),
+            set("api-previews", Value::Null),
+        ];
+        let app = |v: Value| -> Application { serde_json::from_value(v).unwrap() };
+        // The real generated Application carries its owner (PLATFORM D).
+        let owned = app(
+            json!({"metadata": {"name": "api-pr-9", "namespace": "argocd",
+            "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "name": "api-previews", "controller": true}]}}),
+        );
+        assert_eq!(
+            generating_appset(&owned, &sets).unwrap().metadata.name,
+            "api-previews"
+        );
+        // From the list projection: no owner, found through the set's status.
+        let listed = app(json!({"metadata": {"name": "web-pr-1"}}));
+        assert_eq!(
+            generating_appset(&listed, &sets).unwrap().metadata.name,
+            "web-previews"
+        );
+        let other_ns = app(json!({"metadata": {"name": "web-pr-1", "namespace": "team"}}));
+        assert!(generating_appset(&other_ns, &sets).is_none());
+        assert!(has_pull_request_generator(&sets[0]));
+        let real: Application = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/argocd/application-appset-generated-with-status.derived.json"
+        ))
+        .unwrap();
+        assert!(generating_appset(&real, &sets).is_none());
     }
 
     #[test]

@@ -180,12 +180,28 @@ impl Scenario {
                 workload("Deployment", "apps/v1", &app, &app),
                 workload("Service", "v1", &app, &app),
             ];
+            // What a Pull Request generator template writes (see examples/): the link's
+            // details. search-ui's template predates them and writes none.
+            if service != "search-ui" {
+                b.annotations.extend([
+                    (
+                        "preview-switch.io/title".into(),
+                        demo_title(service, pr).into(),
+                    ),
+                    (
+                        "preview-switch.io/branch".into(),
+                        format!("feature/{service}-{pr}"),
+                    ),
+                    ("preview-switch.io/author".into(), "octocat".into()),
+                    ("preview-switch.io/head-sha".into(), b.revision.clone()),
+                ]);
+            }
             let routed = match by {
                 RouteBy::Annotations => {
-                    b.annotations = vec![
+                    b.annotations.extend([
                         ("preview-switch.io/cookie".into(), cookie.clone()),
                         ("preview-switch.io/hosts".into(), host(service)),
-                    ];
+                    ]);
                     true
                 }
                 RouteBy::Linkerd => {
@@ -215,6 +231,25 @@ impl Scenario {
         let appsets = services
             .iter()
             .map(|(service, _)| {
+                // Argo CD 2.8+ lists the generated apps in `status.resources`; search-ui's
+                // set has no status (an older controller), so its previews are matched
+                // through their ownerReferences instead.
+                let generated: Vec<Value> = apps
+                    .iter()
+                    .filter(|a| {
+                        a["metadata"]["ownerReferences"][0]["name"] == format!("{service}-previews")
+                    })
+                    .map(|a| {
+                        json!({"group": "argoproj.io", "version": "v1alpha1", "kind": "Application",
+                            "name": a["metadata"]["name"], "namespace": "argocd",
+                            "status": a["status"]["sync"]["status"], "health": a["status"]["health"]})
+                    })
+                    .collect();
+                let status = if *service == "search-ui" {
+                    Value::Null
+                } else {
+                    json!({"resources": generated})
+                };
                 json!({
                     "apiVersion": "argoproj.io/v1alpha1",
                     "kind": "ApplicationSet",
@@ -229,7 +264,8 @@ impl Scenario {
                             "metadata": {"name": format!("{service}-pr-{{{{.number}}}}"), "labels": {"type": "pr"}},
                             "spec": {"project": "default"}
                         }
-                    }
+                    },
+                    "status": status
                 })
             })
             .collect();
@@ -250,6 +286,15 @@ impl Scenario {
         }
         fake.set_applicationsets(self.appsets.clone());
         fake
+    }
+}
+
+fn demo_title(service: &str, pr: u64) -> &'static str {
+    match (service, pr % 3) {
+        ("courses-fe", 0) => "Course page: new syllabus layout",
+        ("courses-fe", _) => "Fix enrolment button on small screens",
+        ("checkout-api", 0) => "Retry card payments once on timeout",
+        _ => "Add VAT breakdown to order totals",
     }
 }
 

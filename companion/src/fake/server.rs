@@ -369,10 +369,25 @@ async fn managed_resources(
 }
 
 async fn applicationsets(State(fake): State<FakeArgo>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&fake, &headers) {
-        return r;
-    }
-    let appsets = fake.lock().appsets.clone();
+    let grant = match authorize(&fake, &headers) {
+        Ok(g) => g,
+        Err(r) => return r,
+    };
+    // Like the real list: sets whose template's project the caller cannot read are
+    // dropped silently (RBAC `applicationsets, get, <project>/<name>`).
+    let appsets: Vec<Value> = fake
+        .lock()
+        .appsets
+        .iter()
+        .filter(|set| {
+            let project = set
+                .pointer("/spec/template/spec/project")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            grant.can_read(project)
+        })
+        .cloned()
+        .collect();
     let body = json!({"metadata": {}, "items": if appsets.is_empty() { Value::Null } else { Value::Array(appsets) }});
     json_body(StatusCode::OK, body.to_string())
 }
