@@ -342,34 +342,69 @@ impl LoadedFile {
             });
         }
         if let Some(c) = &s.token_command {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(c.get_ref())
-                .stdin(std::process::Stdio::null())
-                .output()
-                .map_err(|e| {
-                    self.error(Some(c.span()), format!("cannot run token_command ({e})"))
-                })?;
-            if !out.status.success() {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let first = stderr
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(200)
-                    .collect::<String>();
-                return Err(self.error(
-                    Some(c.span()),
-                    format!("token_command failed ({}): {first}", out.status),
-                ));
-            }
-            return Token::new(String::from_utf8_lossy(&out.stdout))
+            return run_token_command(c.get_ref(), TOKEN_COMMAND_TIMEOUT)
                 .map(Some)
-                .ok_or_else(|| self.error(Some(c.span()), "token_command printed nothing"));
+                .map_err(|why| self.error(Some(c.span()), why));
         }
         Ok(None)
     }
+}
+
+/// How long a `token_command` may take (a secret manager may ask for a passphrase through
+/// its own agent; a hung one must not hang every listing).
+pub const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs a `token_command` with `sh -c` and returns its stdout as the token. Its output and
+/// its stderr are never logged nor put in an error (either may hold the secret): stderr goes
+/// to /dev/null and a failure only says how the command ended.
+pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<Token, String> {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("cannot run token_command with sh ({e}): check that sh is installed")
+        })?;
+    // Read stdout on a thread so a command printing more than a pipe buffer cannot block.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        // At most 64 KiB: no token is larger, and a runaway command must not fill memory.
+        let _ = (&mut stdout).take(64 * 1024).read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "token_command did not finish within {} s: make it answer without a prompt (e.g. unlock the secret manager first)",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("cannot wait for token_command ({e})")),
+        }
+    };
+    // A daemon the command started (an agent) may keep stdout open: wait a little, not forever.
+    let out = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    if !status.success() {
+        return Err(format!(
+            "token_command failed ({status}); its output is not shown as it may hold secrets: run the command yourself to see why"
+        ));
+    }
+    Token::new(String::from_utf8_lossy(&out)).ok_or_else(|| {
+        "token_command printed nothing: it must print the token on stdout".to_string()
+    })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -416,7 +451,7 @@ pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url,
 }
 
 /// A comparison key: scheme, host, effective port and path without the trailing slash.
-fn url_key(u: &Url) -> String {
+pub(crate) fn url_key(u: &Url) -> String {
     format!(
         "{}://{}:{}{}",
         u.scheme(),
@@ -436,7 +471,7 @@ fn host_name(u: &Url) -> String {
 }
 
 /// An argocd context's base URL (`plain-text` → http, `grpc-web-root-path` → path).
-fn context_url(ctx: &ResolvedContext<'_>) -> std::result::Result<Url, String> {
+pub(crate) fn context_url(ctx: &ResolvedContext<'_>) -> std::result::Result<Url, String> {
     let plain = ctx.server.is_some_and(|s| s.plain_text);
     let mut url = parse_server_url(ctx.server_name, plain)?;
     if let Some(root) = ctx
@@ -1205,5 +1240,50 @@ value = "{pr}"
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("0s").is_err() && parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn token_command_output_is_the_token_and_never_shows_in_errors() {
+        let t =
+            run_token_command("printf '  s3cr3t-from-vault\\n'", TOKEN_COMMAND_TIMEOUT).unwrap();
+        assert_eq!(t.expose(), "s3cr3t-from-vault");
+        // A failing command's stdout and stderr may hold the secret: neither is repeated.
+        let err = run_token_command(
+            "echo s3cr3t-partial; echo 's3cr3t-in-stderr' >&2; exit 3",
+            TOKEN_COMMAND_TIMEOUT,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("exit status: 3") && err.contains("run the command yourself"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let err = run_token_command("true", TOKEN_COMMAND_TIMEOUT).unwrap_err();
+        assert!(err.contains("printed nothing"), "{err}");
+    }
+
+    #[test]
+    fn a_hanging_token_command_is_stopped_at_its_timeout() {
+        let err = run_token_command("exec sleep 30", Duration::from_millis(300)).unwrap_err();
+        assert!(
+            err.contains("did not finish within 0.3 s") && err.contains("without a prompt"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_failing_token_command_in_config_toml_points_at_its_line() {
+        let mut w = World::new();
+        let cfg = w.write(
+            ".config/preview-switch/config.toml",
+            "[[servers]]\nname = \"dev\"\nurl = \"https://argocd.dev\"\ntoken_command = \"echo leaked-token >&2; false\"\n",
+        );
+        w.set("PREVIEW_SWITCH_CONFIG", cfg.to_str().unwrap());
+        let msg = w.resolve(&args()).unwrap_err().to_string();
+        assert!(
+            msg.contains("config.toml line 4") && msg.contains("token_command failed"),
+            "{msg}"
+        );
+        assert!(!msg.contains("leaked-token"), "{msg}");
     }
 }

@@ -11,6 +11,7 @@ use protocol::Preview;
 
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::Application;
+use crate::argocd::refresh::{self, Refresh};
 use crate::config::ServerTarget;
 use crate::core::routes::{self, BaseHosts, Gathered};
 use crate::core::selector::Selector;
@@ -56,7 +57,45 @@ pub async fn list(targets: &[ServerTarget]) -> Listing {
 /// Lists one server's previews, routes resolved, sorted. Fails as a whole only when the
 /// server cannot be asked at all (bad selector, unreachable, 401/403 on any request);
 /// other errors on one preview's extra requests make just that preview unroutable.
+///
+/// A 401 for a token from the `argocd` CLI's config is answered by refreshing it with the
+/// CLI ([`refresh`]) and retrying once; when that is impossible the error names the
+/// `argocd login` command to run.
 pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
+    let refreshed = refresh::with_refreshed_token(target);
+    let first = refreshed.as_ref().unwrap_or(target);
+    match list_once(first).await {
+        Err(Error::Unauthorized {
+            server,
+            host,
+            detail,
+        }) => {
+            let env = |k: &str| std::env::var(k).ok();
+            match refresh::after_unauthorized(target, first.token.as_ref(), &env).await {
+                Refresh::Refreshed(token) => {
+                    let retry = ServerTarget {
+                        token: Some(token),
+                        ..target.clone()
+                    };
+                    list_once(&retry).await
+                }
+                Refresh::NotFromCli => Err(Error::Unauthorized {
+                    server,
+                    host,
+                    detail,
+                }),
+                Refresh::Failed { why, login } => Err(Error::Unauthorized {
+                    server,
+                    host: login,
+                    detail: format!("{detail}; {why}"),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+async fn list_once(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
     let selector = Selector::parse(&target.selector)
         .map_err(|why| Error::Usage(format!("{why}: fix the selector from {}", target.origin)))?;
     let client = Client::new(target)?;
