@@ -9,6 +9,8 @@
 //! ([`hosts_from_base_app`]), else the template. [`resolve`] combines what the shell gathered;
 //! every name, value and host passes [`super::cookie`] before it becomes a `Route`.
 
+#[cfg(test)]
+mod examples;
 mod istio;
 mod nginx;
 
