@@ -62,9 +62,18 @@ pub async fn list(targets: &[ServerTarget]) -> Listing {
 /// CLI ([`refresh`]) and retrying once; when that is impossible the error names the
 /// `argocd login` command to run.
 pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
+    list_one_with(target, false).await
+}
+
+/// [`list_one`], optionally reading every preview's routing resources, even where the
+/// annotations already give a route, so that disagreements show as warnings (`doctor`).
+pub async fn list_one_with(
+    target: &ServerTarget,
+    discover_all: bool,
+) -> Result<Vec<Preview>, Error> {
     let refreshed = refresh::with_refreshed_token(target);
     let first = refreshed.as_ref().unwrap_or(target);
-    match list_once(first).await {
+    match list_once(first, discover_all).await {
         Err(Error::Unauthorized {
             server,
             host,
@@ -77,7 +86,7 @@ pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
                         token: Some(token),
                         ..target.clone()
                     };
-                    list_once(&retry).await
+                    list_once(&retry, discover_all).await
                 }
                 Refresh::NotFromCli => Err(Error::Unauthorized {
                     server,
@@ -95,7 +104,7 @@ pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
     }
 }
 
-async fn list_once(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
+async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Preview>, Error> {
     let selector = Selector::parse(&target.selector)
         .map_err(|why| Error::Usage(format!("{why}: fix the selector from {}", target.origin)))?;
     let client = Client::new(target)?;
@@ -141,7 +150,7 @@ async fn list_once(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
 
     // Discovery, only where the annotations give no route.
     let need: Vec<usize> = (0..items.len())
-        .filter(|&i| routes::needs_discovery(&gathered[i].annotation))
+        .filter(|&i| discover_all || routes::needs_discovery(&gathered[i].annotation))
         .collect();
     let fetched: Vec<_> = stream::iter(need)
         .map(|i| {

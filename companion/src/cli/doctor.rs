@@ -2,6 +2,7 @@
 //! valid, previews visible) and the config, and prints one line per check with its fix.
 //! Browser registrations are added by the native-host installer's `check`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::argocd::client::{Client, ListQuery};
@@ -112,11 +113,69 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
                 target.selector
             ),
         )),
-        Ok(list) => checks.push(Check::pass(
-            format!("{name}: previews"),
-            format!("{} visible with selector {:?}", list.items.len(), target.selector),
-        )),
+        Ok(list) => {
+            checks.push(Check::pass(
+                format!("{name}: previews"),
+                format!("{} visible with selector {:?}", list.items.len(), target.selector),
+            ));
+            checks.extend(check_routes(target, &name).await);
+        }
         Err(e) => checks.push(Check::fail(format!("{name}: previews"), e.to_string())),
+    }
+    checks
+}
+
+// --- routes -------------------------------------------------------------------------------
+
+/// How each preview is reached: a summary by source, then one line per preview without a
+/// route (the sources tried and what to add, from [`crate::core::routes::resolve`]) and one
+/// per disagreement between sources (the annotation wins; the routing resource says
+/// otherwise). Reads every preview's routing resources, which `list` skips where the
+/// annotations suffice, so that conflicts are seen.
+pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
+    let previews = match crate::listing::list_one_with(target, true).await {
+        Ok(p) => p,
+        Err(e) => return vec![Check::fail(format!("{name}: routes"), e.to_string())],
+    };
+    let mut checks = Vec::new();
+    let routable = previews.iter().filter(|p| p.unroutable.is_none()).count();
+    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
+    for r in previews.iter().filter_map(|p| p.route()) {
+        *by_source
+            .entry(format!("{} {}", r.source, r.kind))
+            .or_default() += 1;
+    }
+    let sources: Vec<String> = by_source.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let summary = format!(
+        "{routable} of {} previews routable{}",
+        previews.len(),
+        if sources.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sources.join(", "))
+        }
+    );
+    if routable == previews.len() {
+        checks.push(Check::pass(format!("{name}: routes"), summary));
+    } else {
+        checks.push(Check::fail(format!("{name}: routes"), summary));
+    }
+    for p in &previews {
+        if let Some(why) = &p.unroutable {
+            checks.push(Check::fail(
+                format!("{name}: route of {}", p.app),
+                why.clone(),
+            ));
+        }
+        for w in &p.warnings {
+            // A disagreement is a misconfiguration to fix; other notes are informational.
+            let check = if w.contains("the annotation is used") {
+                Check::fail
+            } else {
+                Check::pass
+            };
+            checks.push(check(format!("{name}: {}", p.app), format!("note: {w}")));
+        }
     }
     checks
 }
@@ -137,4 +196,59 @@ pub fn render(checks: &[Check]) -> String {
         let _ = writeln!(out, "{mark} {}: {}", c.what, c.detail);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::fake::{self, scenario};
+
+    #[tokio::test]
+    async fn routes_section_explains_unroutable_previews_and_reports_conflicts() {
+        let state = fake::demo_scenario();
+        // courses-fe-pr-130 routes by annotation; give it an HTTPRoute that says otherwise.
+        state.set_managed_resources(
+            "courses-fe-pr-130",
+            vec![json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "courses-fe-pr-130", "namespace": "courses-fe"},
+                "spec": {"hostnames": ["courses-fe.demo.test"], "rules": [{"matches": [{"headers": [
+                    {"name": "cookie", "type": "RegularExpression", "value": "(^|.*; )old\\-cookie=130(;.*|$)"}]}]}]}})],
+        );
+        let running = fake::serve(state, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let target = ServerTarget {
+            name: "demo".into(),
+            url: running.url().parse().unwrap(),
+            token: crate::token::Token::new(scenario::DEMO_TOKEN),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            route_template: None,
+            origin: "test".into(),
+        };
+        let checks = check_routes(&target, "demo").await;
+        let text = render(&checks);
+        assert!(
+            text.contains("FAIL demo: routes: 6 of 7 previews routable (annotation cookie 2, discovery cookie 4)"),
+            "{text}"
+        );
+        // The preview without a route: every source tried, and what to add.
+        assert!(
+            text.contains("FAIL demo: route of search-ui-pr-9: no route found (annotations: no preview-switch.io/cookie annotation; discovery:")
+                && text.contains("add the annotation preview-switch.io/cookie to the Application search-ui-pr-9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL demo: courses-fe-pr-130: note: the annotation preview-switch.io/cookie says cookie team-courses-fe-pr=130 but HTTPRoute courses-fe/courses-fe-pr-130 routes on cookie old-cookie=130: the annotation is used"),
+            "{text}"
+        );
+        running.shutdown().await;
+    }
 }

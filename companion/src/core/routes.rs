@@ -428,7 +428,7 @@ fn candidates(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, 
                 return Ok(routes);
             }
             if found.is_empty() {
-                tried.push("discovery: no HTTPRoute or Ingress among the managed resources".into());
+                tried.push("discovery: no HTTPRoute, VirtualService or Ingress among the managed resources".into());
             } else {
                 let why: Vec<String> = found
                     .iter()
@@ -452,7 +452,7 @@ fn candidates(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, 
         None => tried.push(format!("config: no route template for {}", preview.context)),
     }
     Err(format!(
-        "no route found ({}): add the annotation {} to the Application {}, a cookie RegularExpression match {REGEX_FORM} to its HTTPRoute, or a route template to the config file",
+        "no route found ({}): add the annotation {} to the Application {}, a cookie match {REGEX_FORM} to its HTTPRoute or VirtualService (or an ingress-nginx canary-by-cookie Ingress), or a route template to the config file",
         tried.join("; "),
         keys::COOKIE,
         preview.app
@@ -1309,7 +1309,7 @@ mod tests {
         assert!(!needs_base_hosts(&p, &g));
         assert_eq!(
             resolve(&p, &g).unwrap_err(),
-            "no route found (annotations: no preview-switch.io/cookie annotation; discovery: HTTPRoute faces/smiley-router has no cookie header match of type RegularExpression; config: no route template for dev): add the annotation preview-switch.io/cookie to the Application courses-fe-pr-123, a cookie RegularExpression match (^|.*; )NAME=VALUE(;.*|$) to its HTTPRoute, or a route template to the config file"
+            "no route found (annotations: no preview-switch.io/cookie annotation; discovery: HTTPRoute faces/smiley-router has no cookie header match of type RegularExpression; config: no route template for dev): add the annotation preview-switch.io/cookie to the Application courses-fe-pr-123, a cookie match (^|.*; )NAME=VALUE(;.*|$) to its HTTPRoute or VirtualService (or an ingress-nginx canary-by-cookie Ingress), or a route template to the config file"
         );
 
         let g = Gathered {
