@@ -32,7 +32,14 @@ fn table(previews: &[Preview], wide: bool, now: Timestamp) -> String {
         "SERVICE", "PR", "ENV", "SYNC", "HEALTH", "IMAGE", "AGE", "ROUTE",
     ];
     if wide {
-        header.extend(["SOURCE", "APP", "REVISION", "ARGOCD", "PULL REQUEST"]);
+        header.extend([
+            "SOURCE",
+            "APP",
+            "REVISION",
+            "ARGOCD",
+            "PULL REQUEST",
+            "TITLE",
+        ]);
     }
     let dash = || "-".to_owned();
     let rows: Vec<Vec<String>> = previews
@@ -62,6 +69,16 @@ fn table(previews: &[Preview], wide: bool, now: Timestamp) -> String {
                         .unwrap_or_else(dash),
                     p.links.argocd.clone().unwrap_or_else(dash),
                     p.links.pull_request.clone().unwrap_or_else(dash),
+                    p.title
+                        .as_deref()
+                        .map(|t| {
+                            if t.chars().count() <= 50 {
+                                t.to_owned()
+                            } else {
+                                format!("{}…", t.chars().take(49).collect::<String>())
+                            }
+                        })
+                        .unwrap_or_else(dash),
                 ]);
             }
             row
@@ -237,7 +254,16 @@ mod tests {
             vec![cookie("c", "123", &["a.test", "b.test"])],
             None,
         )];
+        let mut ps = ps;
+        ps[0].title = Some("Fix enrolment button on small screens".into());
+        ps[0].links.pull_request = Some("https://github.com/acme/courses-fe/pull/123".into());
         let out = render(&ps, Format::Wide, now());
+        let head = out.lines().next().unwrap();
+        assert!(
+            head.contains("PULL REQUEST") && head.ends_with("TITLE"),
+            "{out}"
+        );
+        assert!(out.contains("https://github.com/acme/courses-fe/pull/123   Fix enrolment button on small screens"), "{out}");
         assert!(out.contains("c=123 on a.test,b.test"));
         assert!(out.contains("annotation"));
         assert!(out.contains("https://argocd.dev/applications/argocd/courses-fe-pr-123"));
