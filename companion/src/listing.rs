@@ -136,7 +136,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     tracing::debug!(server = %client.server(), previews = items.len(), "listed");
 
     let mut items = items;
-    pull_request_links(&client, &mut items).await;
+    pull_request_links(&client, &mut items, discover_all).await;
 
     let mut gathered: Vec<Gathered<'_>> = items
         .iter()
@@ -222,12 +222,18 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
 const MAX_OWNER_LOOKUPS: usize = 32;
 
 /// Fills in the repository and pull-request link of previews without the repo annotation
-/// from their generating ApplicationSet's Pull Request generator. Best effort: a server
-/// without the endpoint (before 2.5), a role without `applicationsets, get`, or any other
-/// failure only leaves the links out (logged at debug level).
-async fn pull_request_links(client: &Client, items: &mut [(Application, Preview)]) {
+/// from their generating ApplicationSet's Pull Request generator (with `check_all`, of every
+/// preview, so that an annotation disagreeing with the generator becomes a warning). Best
+/// effort: a server without the endpoint (before 2.5), a role without
+/// `applicationsets, get`, or any other failure only leaves the links out (logged at debug
+/// level).
+async fn pull_request_links(
+    client: &Client,
+    items: &mut [(Application, Preview)],
+    check_all: bool,
+) {
     let need: Vec<usize> = (0..items.len())
-        .filter(|&i| !items[i].0.metadata.annotations.contains_key(keys::REPO))
+        .filter(|&i| check_all || !items[i].0.metadata.annotations.contains_key(keys::REPO))
         .collect();
     if need.is_empty() {
         return;

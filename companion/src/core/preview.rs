@@ -610,4 +610,63 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn the_appset_link_fills_in_and_a_disagreeing_annotation_wins_with_a_warning() {
+        let generated = |url: &str| {
+            Ok(scm::Repo {
+                kind: scm::ScmKind::GitHub,
+                url: url.into(),
+            })
+        };
+        let plain = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5"}}));
+        let mut p = derive(&plain, "https://argocd.dev", Some("dev")).unwrap();
+        apply_appset_repo(
+            &mut p,
+            "web-previews",
+            generated("https://github.com/acme/web"),
+        );
+        assert_eq!(p.repo.as_deref(), Some("https://github.com/acme/web"));
+        assert_eq!(
+            p.links.pull_request.as_deref(),
+            Some("https://github.com/acme/web/pull/5")
+        );
+        assert!(p.warnings.is_empty());
+
+        let annotated = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5",
+            "annotations": {"preview-switch.io/repo": "https://gitlab.com/acme/web"}}}));
+        let mut p = derive(&annotated, "https://argocd.dev", Some("dev")).unwrap();
+        apply_appset_repo(
+            &mut p,
+            "web-previews",
+            generated("https://github.com/acme/web"),
+        );
+        assert_eq!(
+            p.links.pull_request.as_deref(),
+            Some("https://gitlab.com/acme/web/-/merge_requests/5")
+        );
+        assert_eq!(
+            p.warnings,
+            [
+                "the annotation preview-switch.io/repo says https://gitlab.com/acme/web but the ApplicationSet web-previews generates from https://github.com/acme/web: the annotation is used"
+            ]
+        );
+
+        // A refused annotation is a warning, not a silent missing link.
+        let bad = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5",
+            "annotations": {"preview-switch.io/repo": "http://github.com/acme/web",
+                            "preview-switch.io/title": "  Fix\u{7} it  "}}}));
+        let p = derive(&bad, "https://argocd.dev", Some("dev")).unwrap();
+        assert_eq!(p.links.pull_request, None);
+        assert_eq!(p.title.as_deref(), Some("Fix it"));
+        assert!(
+            p.warnings[0].contains("not an https URL: fix the annotation preview-switch.io/repo"),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    fn fixture_json(v: serde_json::Value) -> Application {
+        serde_json::from_value(v).unwrap()
+    }
 }

@@ -418,6 +418,47 @@ mod tests {
     }
 
     #[test]
+    fn applicationset_list_with_every_provider_links_each_preview() {
+        let list: crate::argocd::model::ApplicationSetList = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/scm/applicationsets-list-pull-request-generators.json"
+        ))
+        .unwrap();
+        let want = [
+            ("web-github", "https://github.com/acme/web/pull/7"),
+            ("web-ghe", "https://github.acme.io/acme/web/pull/7"),
+            (
+                "web-gitlab",
+                "https://gitlab.acme.io/acme/frontend/web/-/merge_requests/7",
+            ),
+            ("web-gitea", "https://gitea.acme.io/acme/web/pulls/7"),
+            (
+                "web-bitbucket-server",
+                "https://bitbucket.acme.io/projects/ACME/repos/web/pull-requests/7",
+            ),
+            (
+                "web-bitbucket-cloud",
+                "https://bitbucket.org/acme/web/pull-requests/7",
+            ),
+            (
+                "web-azure-devops",
+                "https://dev.azure.com/acme/Web%20Shop/_git/web/pullrequest/7",
+            ),
+            ("web-matrix", "https://github.com/acme/web/pull/7"),
+        ];
+        assert_eq!(list.items.len(), want.len());
+        for (set, url) in want {
+            // The preview as the list projection gives it: no ownerReferences.
+            let app: Application =
+                serde_json::from_value(json!({"metadata": {"name": format!("{set}-pr-7")}}))
+                    .unwrap();
+            let found = generating_appset(&app, &list.items).unwrap();
+            assert_eq!(found.metadata.name, set);
+            let repo = repo_from_appset_spec(&found.spec).unwrap().unwrap();
+            assert_eq!(repo.pull_request_url(7), url, "{set}");
+        }
+    }
+
+    #[test]
     fn generators_without_a_linkable_repository_say_what_to_add() {
         let table: &[(Value, &str)] = &[
             (json!({"gitlab": {"project": "12345"}}), "numeric ID 12345"),
