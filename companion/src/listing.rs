@@ -3,14 +3,15 @@
 //! then managed resources only for previews whose annotations give no route, then base
 //! applications only for services whose route lacks hosts) and lets the core decide.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use protocol::Preview;
 
 use crate::argocd::client::{Client, ListQuery};
-use crate::argocd::model::Application;
+use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
 use crate::config::ServerTarget;
 use crate::core::routes::{self, BaseHosts, Gathered};
@@ -221,6 +222,21 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
 /// rest go without a link rather than slowing every listing down.
 const MAX_OWNER_LOOKUPS: usize = 32;
 
+/// Bound on the remembered owner references (about 100 bytes each).
+const MAX_CACHED_OWNERS: usize = 20_000;
+
+type OwnerKey = (String, String, String);
+
+/// `(server, app namespace, app name)` → the app's `ownerReferences`.
+fn owners_cache() -> std::sync::MutexGuard<'static, HashMap<OwnerKey, Vec<OwnerReference>>> {
+    static OWNERS: std::sync::OnceLock<Mutex<HashMap<OwnerKey, Vec<OwnerReference>>>> =
+        std::sync::OnceLock::new();
+    OWNERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// Fills in the repository and pull-request link of previews without the repo annotation
 /// from their generating ApplicationSet's Pull Request generator (with `check_all`, of every
 /// preview, so that an annotation disagreeing with the generator becomes a warning). Best
@@ -252,6 +268,20 @@ async fn pull_request_links(
     if with_pr.is_empty() {
         return;
     }
+    // Owner references never change for an Application: remembered per process, so a
+    // long-running host asks once per preview, not on every refresh.
+    for &i in &need {
+        let meta = &mut items[i].0.metadata;
+        if meta.owner_references.is_empty()
+            && let Some(known) = owners_cache().get(&(
+                client.server().to_owned(),
+                meta.namespace.clone(),
+                meta.name.clone(),
+            ))
+        {
+            meta.owner_references = known.clone();
+        }
+    }
     let unmatched: Vec<usize> = need
         .iter()
         .copied()
@@ -272,7 +302,22 @@ async fn pull_request_links(
         .await;
     for (i, result) in owners {
         match result {
-            Ok(full) => items[i].0.metadata.owner_references = full.metadata.owner_references,
+            Ok(full) => {
+                let meta = &mut items[i].0.metadata;
+                let mut cache = owners_cache();
+                if cache.len() >= MAX_CACHED_OWNERS {
+                    cache.clear();
+                }
+                cache.insert(
+                    (
+                        client.server().to_owned(),
+                        meta.namespace.clone(),
+                        meta.name.clone(),
+                    ),
+                    full.metadata.owner_references.clone(),
+                );
+                meta.owner_references = full.metadata.owner_references;
+            }
             Err(e) => {
                 tracing::debug!(app = %items[i].0.metadata.name, error = %e, "cannot read ownerReferences")
             }
@@ -375,6 +420,13 @@ mod tests {
             .map(|a| fake.request_count(&format!("/api/v1/applications/{a}")))
             .sum();
         assert_eq!(gets, 3);
+        // Owner references are remembered: listing again asks for none of them.
+        list_one(&t).await.unwrap();
+        let again: u64 = ["search-ui-pr-7", "search-ui-pr-8", "search-ui-pr-9"]
+            .iter()
+            .map(|a| fake.request_count(&format!("/api/v1/applications/{a}")))
+            .sum();
+        assert_eq!(again, 3);
         assert_eq!(
             fake.request_count("/api/v1/applications/courses-fe-pr-123"),
             0

@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 use super::faults::{self, Fault};
 use super::fields::{self, Fields};
 use super::selector::Selector;
-use super::{Bus, FakeArgo, Grant, StoredApp};
+use super::{Bus, DEFAULT_APP_NAMESPACE, FakeArgo, Grant, StoredApp};
 
 pub(crate) fn router(state: FakeArgo) -> Router {
     Router::new()
@@ -368,11 +368,30 @@ async fn managed_resources(
     json_body(StatusCode::OK, body.to_string())
 }
 
-async fn applicationsets(State(fake): State<FakeArgo>, headers: HeaderMap) -> Response {
+/// `GET /api/v1/applicationsets` (`ApplicationSetListQuery`: `projects`, `selector`,
+/// `appsetNamespace`; no `fields`).
+async fn applicationsets(
+    State(fake): State<FakeArgo>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let grant = match authorize(&fake, &headers) {
         Ok(g) => g,
         Err(r) => return r,
     };
+    let q = Query::parse(raw);
+    let selector = match Selector::parse(q.one("selector").unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                2,
+                &format!("error parsing the selector: {e}"),
+            );
+        }
+    };
+    let projects = q.all("projects");
+    let namespace = q.one("appsetNamespace").unwrap_or(DEFAULT_APP_NAMESPACE);
     // Like the real list: sets whose template's project the caller cannot read are
     // dropped silently (RBAC `applicationsets, get, <project>/<name>`).
     let appsets: Vec<Value> = fake
@@ -384,7 +403,23 @@ async fn applicationsets(State(fake): State<FakeArgo>, headers: HeaderMap) -> Re
                 .pointer("/spec/template/spec/project")
                 .and_then(Value::as_str)
                 .unwrap_or("default");
+            let set_ns = set
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(DEFAULT_APP_NAMESPACE);
+            let labels: std::collections::BTreeMap<String, String> = set
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default();
             grant.can_read(project)
+                && set_ns == namespace
+                && (projects.is_empty() || projects.contains(&project))
+                && selector.matches(&labels)
         })
         .cloned()
         .collect();
@@ -865,6 +900,15 @@ mod tests {
         let (status, v) = call(&demo(), "/api/v1/applicationsets").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(v["items"].as_array().unwrap().len(), 3);
+        // The generated apps are in the sets' status (Argo CD 2.8+), except search-ui's.
+        assert_eq!(
+            v["items"][0]["status"]["resources"][0]["name"],
+            "courses-fe-pr-123"
+        );
+        let (_, other) = call(&demo(), "/api/v1/applicationsets?projects=other").await;
+        assert_eq!(other["items"], Value::Null);
+        let (_, elsewhere) = call(&demo(), "/api/v1/applicationsets?appsetNamespace=team").await;
+        assert_eq!(elsewhere["items"], Value::Null);
     }
 
     #[tokio::test]
