@@ -35,7 +35,8 @@
 //! url = "https://argocd.dev.example.com"   # or a bare host[:port] (https)
 //! token_file = "~/.config/preview-switch/dev.token"   # relative paths: beside config.toml
 //! # token = "..."               # works, but prefer token_file (a warning is logged)
-//! # token_command = "pass show argocd/dev"   # run with `sh -c`; its stdout is the token
+//! # token_command = "pass show argocd/dev"   # `sh -c`, 20 s timeout; stdout is the token,
+//! #                                          # its output and stderr are never logged
 //! selector = "type=pr"
 //! ca_cert = "/etc/ssl/corp-ca.pem"
 //! insecure = false
@@ -48,7 +49,8 @@
 //! ```
 //!
 //! A server without any token source falls back to the `argocd` CLI's token for the same
-//! server, if the user ran `argocd login` for it.
+//! server, if the user ran `argocd login` for it; when that token has expired, the listing
+//! refreshes it through the CLI ([`crate::argocd::refresh`]).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
