@@ -4,6 +4,7 @@
 //! web-sys) runs the effects and renders the view model, deciding nothing.
 
 pub mod hosts;
+pub mod live;
 pub mod routing;
 pub mod state;
 pub mod view;

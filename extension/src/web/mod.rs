@@ -20,6 +20,8 @@ use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+    /// The worker's copy of every preview, kept current by `previews_changed` events.
+    static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Feeds one event to the state and runs what it asks for. The state is borrowed only for
@@ -80,57 +82,165 @@ fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-fn list_request() -> JsValue {
-    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    to_js(&wire::Request {
-        id,
-        kind: "list",
-        host: None,
-    })
+fn next_id() -> u64 {
+    NEXT_ID.with(|n| n.replace(n.get() + 1))
 }
 
-fn companion_event(message: JsValue) -> Option<Event> {
-    match decode::<wire::Response>(message) {
-        Ok(wire::Response::List {
-            previews,
-            age_secs,
-            stale,
-        }) => Some(Event::ListArrived {
-            previews,
-            age_secs,
-            stale,
-        }),
-        Ok(wire::Response::Previews { previews }) => Some(Event::PreviewsChanged { previews }),
-        Ok(wire::Response::Error { code, message, fix }) => {
-            Some(Event::CompanionError { code, message, fix })
+/// One `list` over `sendNativeMessage` (a fresh companion process per call, answering
+/// from its cache), following `next_cursor` until the last page. A cursor that expired
+/// because a refresh replaced the data restarts the listing once.
+async fn fetch_list() -> Result<wire::Listed, Event> {
+    let mut restarted = false;
+    let mut cursor: Option<String> = None;
+    let mut listed = wire::Listed {
+        previews: Vec::new(),
+        age_ms: 0,
+        fetched_at_ms: 0,
+        stale: false,
+    };
+    loop {
+        let request = to_js(&wire::list(next_id(), cursor.take()));
+        let message = call(chrome::send_native_message(crate::HOST_NAME, &request))
+            .await
+            .map_err(|error| Event::CompanionMissing { error })?;
+        match decode::<wire::Reply>(message).map_err(wire::unreadable)? {
+            wire::Reply::List(page) => {
+                if listed.previews.is_empty() {
+                    listed.age_ms = page.age_ms;
+                    listed.fetched_at_ms = page.fetched_at_ms;
+                }
+                listed.stale |= page.stale;
+                listed.previews.extend(page.previews);
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(listed),
+                }
+            }
+            wire::Reply::Error(e)
+                if e.error.code == protocol::messages::ErrorCode::CursorExpired && !restarted =>
+            {
+                restarted = true;
+                listed.previews.clear();
+                listed.stale = false;
+            }
+            wire::Reply::Error(e) => return Err(wire::error_event(e)),
+            other => {
+                return Err(wire::unreadable(format!(
+                    "expected a list, got {}",
+                    reply_kind(&other)
+                )));
+            }
         }
-        Ok(wire::Response::Other) => None,
-        Err(e) => Some(Event::CompanionError {
-            code: "bad_response".into(),
-            message: format!("the companion sent a message the extension cannot read: {e}"),
-            fix: Some(
-                "update the companion and the extension to the same version, then run preview-switch doctor"
-                    .into(),
-            ),
-        }),
+    }
+}
+
+fn reply_kind(reply: &wire::Reply) -> &'static str {
+    match reply {
+        wire::Reply::Hello(_) => "hello",
+        wire::Reply::List(_) => "list",
+        wire::Reply::Subscribed(_) => "subscribed",
+        wire::Reply::Unsubscribed(_) => "unsubscribed",
+        wire::Reply::PreviewsChanged(_) => "previews_changed",
+        wire::Reply::Error(_) => "error",
+    }
+}
+
+/// The last list seen, kept in `chrome.storage.local` so the popup shows rows at once.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedList {
+    previews: Vec<protocol::Preview>,
+    fetched_at_ms: f64,
+}
+
+fn save_cached(previews: &[protocol::Preview], fetched_at_ms: f64) {
+    let cached = CachedList {
+        previews: previews.to_vec(),
+        fetched_at_ms,
+    };
+    background(
+        "could not remember the preview list".into(),
+        chrome::storage_set(&obj(&[("last_list", to_js(&cached))])),
+    );
+}
+
+/// Settings a user may set in `chrome.storage.local` under `settings`:
+/// `{"github_hosts": ["github.acme.io"], "cookie_lifetime_hours": 24}`.
+#[derive(serde::Deserialize, Default)]
+struct Settings {
+    #[serde(default)]
+    github_hosts: Vec<String>,
+    #[serde(default)]
+    cookie_lifetime_hours: Option<u64>,
+}
+
+fn apply_settings(settings: Settings) {
+    STATE.with_borrow_mut(|s| {
+        let mut config = Config::default();
+        for h in settings.github_hosts {
+            let h = h.trim().to_ascii_lowercase();
+            if !h.is_empty() && !config.github_hosts.contains(&h) {
+                config.github_hosts.push(h);
+            }
+        }
+        if let Some(hours) = settings.cookie_lifetime_hours.filter(|h| *h > 0) {
+            config.cookie_lifetime_secs = hours * 60 * 60;
+        }
+        s.config = config;
+    });
+}
+
+/// Reads `settings` and `last_list` from storage (missing or unreadable ones are skipped).
+async fn load_stored() -> Option<CachedList> {
+    let keys = to_js(&["settings", "last_list"]);
+    let stored = call(chrome::storage_get(&keys)).await.ok()?;
+    let field = |k: &str| {
+        js_sys::Reflect::get(&stored, &k.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
+    apply_settings(
+        field("settings")
+            .and_then(|v| decode(v).ok())
+            .unwrap_or_default(),
+    );
+    field("last_list").and_then(|v| decode(v).ok())
+}
+
+/// The worker's answer to a `previews_changed` event or another port message.
+fn port_message(message: JsValue) {
+    let event = match decode::<wire::Reply>(message) {
+        Ok(wire::Reply::PreviewsChanged(changed)) => {
+            let previews = LIVE.with_borrow_mut(|live| {
+                crate::live::apply(live, changed.changes);
+                live.clone()
+            });
+            save_cached(&previews, changed.fetched_at_ms as f64);
+            Some(Event::PreviewsChanged { previews })
+        }
+        Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
+        Ok(_) => None,
+        Err(e) => Some(wire::unreadable(e)),
+    };
+    if let Some(event) = event {
+        dispatch(event);
     }
 }
 
 fn run(effect: Effect) {
     match effect {
         Effect::RequestList => spawn_local(async {
-            let answer = call(chrome::send_native_message(
-                crate::HOST_NAME,
-                &list_request(),
-            ))
-            .await;
-            let event = match answer {
-                Ok(message) => companion_event(message),
-                Err(error) => Some(Event::CompanionMissing { error }),
+            let event = match fetch_list().await {
+                Ok(listed) => {
+                    save_cached(&listed.previews, listed.fetched_at_ms as f64);
+                    Event::ListArrived {
+                        previews: listed.previews,
+                        age_secs: listed.age_ms / 1000,
+                        stale: listed.stale,
+                    }
+                }
+                Err(event) => event,
             };
-            if let Some(event) = event {
-                dispatch(event);
-            }
+            dispatch(event);
         }),
         Effect::ReadCookies { url, host } => spawn_local(async move {
             let details = obj(&[("url", url.clone().into())]);
@@ -323,11 +433,22 @@ pub fn start_popup() {
             .as_ref()
             .and_then(js_tab)
             .unwrap_or((-1, String::new()));
+        let cached = load_stored().await;
         dispatch(Event::PopupOpened {
             tab_id,
             url,
             now_secs: now_secs(),
         });
+        // The companion's answer is awaited in the background: until it comes, the last
+        // known list (marked stale, with its age) shows at once.
+        if let Some(cached) = cached {
+            let age_ms = (js_sys::Date::now() - cached.fetched_at_ms).max(0.0);
+            dispatch(Event::ListArrived {
+                previews: cached.previews,
+                age_secs: (age_ms / 1000.0) as u64,
+                stale: true,
+            });
+        }
         render::mark_ready();
     });
 }
@@ -339,11 +460,10 @@ pub fn start_worker() {
     let Ok(port) = chrome::connect_native(crate::HOST_NAME) else {
         return;
     };
-    let on_message = Closure::<dyn Fn(JsValue)>::new(|message: JsValue| {
-        if let Some(event) = companion_event(message) {
-            dispatch(event);
-        }
+    spawn_local(async {
+        load_stored().await;
     });
+    let on_message = Closure::<dyn Fn(JsValue)>::new(port_message);
     port.on_message()
         .add_listener(on_message.as_ref().unchecked_ref());
     on_message.forget(); // lives as long as the port, i.e. the worker
@@ -358,12 +478,7 @@ pub fn start_worker() {
     port.on_disconnect()
         .add_listener(on_disconnect.as_ref().unchecked_ref());
     on_disconnect.forget();
-    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    let _ = port.post_message(&to_js(&wire::Request {
-        id,
-        kind: "subscribe",
-        host: None,
-    }));
+    let _ = port.post_message(&to_js(&wire::subscribe(next_id())));
 }
 
 /// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.
