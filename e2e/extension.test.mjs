@@ -30,9 +30,12 @@ async function xhr(page) {
   return page.evaluate(async () => (await fetch("/api/whoami", { cache: "no-store" })).json());
 }
 
+let pages = 0;
+/** A new tab on `service`'s site; each gets its own URL so the worker can tell them apart. */
 async function newSitePage(service = "courses-fe", p = "/") {
   const page = await w.context.newPage();
-  const seen = await visit(page, w.site(service, p));
+  pages += 1;
+  const seen = await visit(page, w.site(service, `${p}${p.includes("?") ? "&" : "?"}page=${pages}`));
   return { page, seen };
 }
 
@@ -197,7 +200,7 @@ test("a routing cookie set by hand is detected, shown and can be cleared", async
 
 test("a GitHub PR page leads with that PR's previews and opens the service with it", async () => {
   await inWorker(() => chrome.storage.local.set({ settings: { github_hosts: ["github.test"] } }));
-  const { page } = await newSitePage("github", "/acme/courses-fe/pull/123");
+  const { page } = await newSitePage("github.test", "/example-org/courses-fe/pull/123");
   const popup = await popupFor(page);
   const open = await popup.waitForSelector("section.pull-request button.open:not([disabled])");
   assert.match(await popup.textContent("section.pull-request"), /123/);
@@ -206,7 +209,7 @@ test("a GitHub PR page leads with that PR's previews and opens the service with 
   await open.click();
   const tab = await opened;
   await tab.waitForLoadState();
-  assert.equal(new URL(tab.url()).hostname, "courses-fe.demo.test");
+  assert.equal(tab.url(), "https://courses-fe.demo.test/");
   const seen = JSON.parse(await tab.textContent("#echo"));
   assert.equal(seen.routed_to, "courses-fe-pr-123", "the new tab reached the preview");
   await waitFor(async () => (await badge(tab)) === "123", "the new tab's badge");

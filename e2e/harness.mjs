@@ -68,7 +68,7 @@ function nginxQuote(s) {
   return `"${s.replace(/"/g, '\\"')}"`;
 }
 
-function nginxConf(dir, port, routes, devPort, previewPort) {
+function nginxConf(dir, port, tlsPort, routes, devPort, previewPort) {
   // Per host, the same regexes the HTTPRoute header matches carry, matched against the
   // whole Cookie header as the mesh does (PLATFORM E); then the host picks its map.
   const hosts = [...new Set(routes.map((r) => r.host))];
@@ -101,6 +101,11 @@ ${byHost}
   upstream preview { server 127.0.0.1:${previewPort}; }
   server {
     listen 127.0.0.1:${port};
+    # https://<host>/ (what "open with preview" opens) reaches this port through the
+    # browser's host-resolver rule; the certificate is a throwaway self-signed one.
+    listen 127.0.0.1:${tlsPort} ssl;
+    ssl_certificate ${path.join(dir, "cert.pem")};
+    ssl_certificate_key ${path.join(dir, "key.pem")};
     location / {
       proxy_pass http://$backend;
       proxy_set_header Host $http_host;
@@ -154,7 +159,9 @@ async function setUp(w) {
   const preview = await echoBackend("preview");
   w.servers.push(dev, preview);
   w.port = await freePort();
-  w.site = (service, p = "/") => `http://${service}.demo.test:${w.port}${p}`;
+  w.tlsPort = await freePort();
+  // `courses-fe` is a demo service (courses-fe.demo.test); a name with a dot is a host.
+  w.site = (name, p = "/") => `http://${name.includes(".") ? name : `${name}.demo.test`}:${w.port}${p}`;
 
   // The fake Argo CD, its config for the companion, and the routes nginx must apply.
   const fake = spawn(FAKE, [path.join(dir, "fake"), String(w.port)], { stdio: ["pipe", "pipe", "inherit"] });
@@ -168,7 +175,9 @@ async function setUp(w) {
   const ngx = path.join(dir, "nginx");
   fs.mkdirSync(ngx);
   const conf = path.join(ngx, "nginx.conf");
-  fs.writeFileSync(conf, nginxConf(ngx, w.port, w.fake.routes, dev.address().port, preview.address().port));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=demo.test",
+    "-keyout", path.join(ngx, "key.pem"), "-out", path.join(ngx, "cert.pem")], { stdio: "ignore" });
+  fs.writeFileSync(conf, nginxConf(ngx, w.port, w.tlsPort, w.fake.routes, dev.address().port, preview.address().port));
   const nginx = spawn(NGINX, ["-p", ngx, "-e", path.join(ngx, "error.log"), "-c", conf, "-g", "daemon off;"], {
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -213,7 +222,8 @@ async function setUp(w) {
     "--disable-component-update",
     "--disable-sync",
     "--disable-features=DisableLoadExtensionCommandLineSwitch",
-    "--host-resolver-rules=MAP *.test 127.0.0.1",
+    `--host-resolver-rules=MAP *.test:443 127.0.0.1:${w.tlsPort}, MAP *.test 127.0.0.1`,
+    "--ignore-certificate-errors",
   ];
   // Chromium refuses its sandbox as root (CI containers); a normal user keeps it.
   if (process.getuid?.() === 0) args.push("--no-sandbox");
@@ -224,6 +234,7 @@ async function setUp(w) {
     ignoreDefaultArgs: ["--disable-extensions"],
     args,
     viewport: { width: 1000, height: 700 },
+    ignoreHTTPSErrors: true,
   });
   w.worker = w.context.serviceWorkers().find((s) => s.url().includes(EXTENSION_ID))
     ?? (await w.context.waitForEvent("serviceworker", { timeout: 15_000 }));

@@ -381,17 +381,18 @@ pub fn view(state: &State) -> View {
     if let Some(tab) = &state.tab
         && let Some(pr_page) = github_pr(&tab.url, &state.config.github_hosts)
     {
-        let (gh, owner, repo, n) = &pr_page;
+        let (_, owner, repo, n) = &pr_page;
         let actions: Vec<OpenAction> = previews
             .iter()
             .filter(|p| {
-                p.pr == *n
-                    && p.links
-                        .pull_request
-                        .as_deref()
-                        .and_then(|l| github_pr(l, std::slice::from_ref(gh)))
-                        .as_ref()
-                        == Some(&pr_page)
+                // By repository when the preview names its PR page (a GitHub Enterprise
+                // mirror of github.com keeps owner/repo), else by the number alone.
+                let link = p
+                    .links
+                    .pull_request
+                    .as_deref()
+                    .and_then(|l| github_pr(l, &state.config.github_hosts));
+                p.pr == *n && link.is_none_or(|(_, o, r, _)| o == *owner && r == *repo)
             })
             .map(|p| OpenAction {
                 service: p.service.clone(),

@@ -22,6 +22,7 @@ thread_local! {
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
     /// The worker's copy of every preview, kept current by `previews_changed` events.
     static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Feeds one event to the state and runs what it asks for. The state is borrowed only for
@@ -206,6 +207,45 @@ async fn load_stored() -> Option<CachedList> {
     field("last_list").and_then(|v| decode(v).ok())
 }
 
+/// Resolves after `ms` milliseconds (`setTimeout` exists in pages and workers alike).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&JsValue::NULL, &resolve, &ms.into());
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// After a cleanup removed routing, every open tab may need another badge, not only the
+/// one the worker looked at last. The state follows one tab at a time, so the tabs are
+/// walked in turn, each until its cookies, records and rules were read (at most ~2 s).
+async fn refresh_badges() {
+    let Ok(tabs) = call(chrome::tabs_query(&obj(&[]))).await else {
+        return;
+    };
+    for tab in js_sys::Array::from(&tabs).iter() {
+        let Some((tab_id, url)) = js_tab(&tab) else {
+            continue;
+        };
+        if crate::state::parse_web_url(&url).is_none() {
+            continue;
+        }
+        dispatch(Event::TabUpdated { tab_id, url });
+        for _ in 0..100 {
+            let settled = STATE
+                .with_borrow(|s| s.cookies.is_some() && s.applied.is_some() && s.rules.is_some());
+            if settled {
+                break;
+            }
+            sleep(20).await;
+        }
+    }
+}
+
 /// The worker's answer to a `previews_changed` event or another port message.
 fn port_message(message: JsValue) {
     let event = match decode::<wire::Reply>(message) {
@@ -374,15 +414,20 @@ fn run(effect: Effect) {
                 chrome::set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())])),
             );
         }
-        Effect::Notify { title, message } => background(
-            "could not show a notification".into(),
-            chrome::notifications_create(&obj(&[
-                ("type", "basic".into()),
-                ("iconUrl", chrome::get_url("icons/icon128.png").into()),
-                ("title", title.into()),
-                ("message", message.into()),
-            ])),
-        ),
+        Effect::Notify { title, message } => {
+            if IS_WORKER.get() {
+                spawn_local(refresh_badges());
+            }
+            background(
+                "could not show a notification".into(),
+                chrome::notifications_create(&obj(&[
+                    ("type", "basic".into()),
+                    ("iconUrl", chrome::get_url("icons/icon128.png").into()),
+                    ("title", title.into()),
+                    ("message", message.into()),
+                ])),
+            )
+        }
         Effect::OpenTab { url } => background(
             format!("could not open {url}"),
             chrome::tabs_create(&obj(&[("url", url.into())])),
@@ -457,6 +502,7 @@ pub fn start_popup() {
 /// opens the `subscribe` port for live updates (which also keeps the worker alive).
 #[wasm_bindgen]
 pub fn start_worker() {
+    IS_WORKER.set(true);
     let Ok(port) = chrome::connect_native(crate::HOST_NAME) else {
         return;
     };
