@@ -23,6 +23,8 @@ thread_local! {
     /// The worker's copy of every preview, kept current by `previews_changed` events.
     static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// Cookie writes not yet confirmed; opening a tab waits for them.
+    static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Feeds one event to the state and runs what it asks for. The state is borrowed only for
@@ -367,8 +369,12 @@ fn run(effect: Effect) {
                     ((now_secs() + expires_in_secs) as f64).into(),
                 ),
             ]);
+            let promise = chrome::cookies_set(&details);
+            if let Ok(p) = &promise {
+                PENDING_COOKIES.with_borrow_mut(|v| v.push(p.clone()));
+            }
             spawn_local(async move {
-                let result = call(chrome::cookies_set(&details)).await;
+                let result = call(promise).await;
                 let failed = match result {
                     Ok(v) if v.is_null() || v.is_undefined() => {
                         Some("the browser refused it".to_string())
@@ -428,10 +434,22 @@ fn run(effect: Effect) {
                 ])),
             )
         }
-        Effect::OpenTab { url } => background(
-            format!("could not open {url}"),
-            chrome::tabs_create(&obj(&[("url", url.into())])),
-        ),
+        Effect::OpenTab { url } => {
+            // The new tab's first request must carry the cookie just set: wait for it.
+            let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
+            spawn_local(async move {
+                let all =
+                    js_sys::Promise::all_settled(&pending.into_iter().collect::<js_sys::Array>());
+                let _ = JsFuture::from(all).await;
+                if let Err(e) =
+                    call(chrome::tabs_create(&obj(&[("url", url.clone().into())]))).await
+                {
+                    dispatch(Event::EffectFailed {
+                        what: format!("could not open {url}: {e}"),
+                    });
+                }
+            });
+        }
         Effect::Render => {
             let view = STATE.with_borrow(crate::view::view);
             render::render(&view);
