@@ -17,7 +17,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const EXTENSION_ID = "kenpfoonlngflpognjbagobppcnfepml";
 export const ARTIFACTS = path.join(ROOT, "target", "e2e");
 const HOST_NAME = "io.previewswitch.companion";
-const BIN = process.env.PREVIEW_SWITCH_BIN ?? path.join(ROOT, "target/release/preview-switch");
+const BIN = process.env.PREVIEW_SWITCH_BIN ?? path.join(ROOT, "target/debug/preview-switch");
 const FAKE = process.env.E2E_FAKE_BIN ?? path.join(ROOT, "target/debug/examples/e2e-fake");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const NGINX = process.env.NGINX ?? "/usr/sbin/nginx";
@@ -135,7 +135,7 @@ async function waitHttp(url, what, logFile) {
 }
 
 export async function start() {
-  need(BIN, "run `make build` (or cargo build --release -p preview-switch)");
+  need(BIN, "run cargo build -p preview-switch");
   need(FAKE, "run cargo build -p preview-switch --example e2e-fake");
   need(path.join(ROOT, "dist/extension/manifest.json"), "run `make build-extension`");
   need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
