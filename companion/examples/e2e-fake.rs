@@ -7,9 +7,9 @@
 //!
 //!   e2e-fake DIR SITE_PORT
 
-#![allow(clippy::print_stderr)] // a test fixture talking to the suite that started it
+#![allow(clippy::print_stderr, clippy::print_stdout)] // a test fixture talking to the suite that started it
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -87,9 +87,7 @@ async fn main() -> std::process::ExitCode {
         "config": config,
         "routes": routes,
     });
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").and_then(|()| out.flush()).expect("write to stdout");
-    drop(out);
+    println!("{line}"); // line-buffered: the suite reads this one line
 
     // Serve until the suite closes our stdin (or dies).
     let _ = tokio::task::spawn_blocking(|| {

@@ -192,10 +192,14 @@ fn apply_settings(settings: Settings) {
     });
 }
 
+fn stored_request() -> Result<js_sys::Promise, JsValue> {
+    chrome::storage_get(&to_js(&["settings", "last_list"]))
+}
+
 /// Reads `settings` and `last_list` from storage (missing or unreadable ones are skipped).
-async fn load_stored() -> Option<CachedList> {
-    let keys = to_js(&["settings", "last_list"]);
-    let stored = call(chrome::storage_get(&keys)).await.ok()?;
+/// Takes the `storage.local.get` promise, so callers can start it alongside other calls.
+async fn load_stored(request: Result<js_sys::Promise, JsValue>) -> Option<CachedList> {
+    let stored = call(request).await.ok()?;
     let field = |k: &str| {
         js_sys::Reflect::get(&stored, &k.into())
             .ok()
@@ -482,6 +486,8 @@ pub fn start_popup() {
             .ok()
             .and_then(|p| p.get("tab"))
             .and_then(|t| t.parse::<i32>().ok());
+        // Both browser calls run at once: this is the popup's time to first rows.
+        let stored = stored_request();
         let tab = match pinned {
             Some(id) => call(chrome::tabs_get(id)).await,
             None => call(chrome::tabs_query(&obj(&[
@@ -496,7 +502,7 @@ pub fn start_popup() {
             .as_ref()
             .and_then(js_tab)
             .unwrap_or((-1, String::new()));
-        let cached = load_stored().await;
+        let cached = load_stored(stored).await;
         dispatch(Event::PopupOpened {
             tab_id,
             url,
@@ -525,7 +531,7 @@ pub fn start_worker() {
         return;
     };
     spawn_local(async {
-        load_stored().await;
+        load_stored(stored_request()).await;
     });
     let on_message = Closure::<dyn Fn(JsValue)>::new(port_message);
     port.on_message()
