@@ -238,19 +238,22 @@ test("opening the popup shows the cached rows within budget", async () => {
     await popup.close();
   }
   await page.close();
+  // The extension's own share: from the parsed page to the rows (wasm start, storage, render).
+  const own = phases.map((p) => p.rows - p.dom_content_loaded).sort((x, y) => x - y);
   samples.sort((x, y) => x - y);
   const wasm = fs.readFileSync(path.join(ROOT, "dist/extension/pkg/preview_switch_extension_bg.wasm"));
   const metrics = {
     popup_open_to_rows_ms: { median: samples[3], min: samples[0], max: samples[6], samples },
     // Per sample, in opening order: when the DOM was parsed, the wasm ready, the rows drawn.
     popup_phases_ms: phases,
+    popup_dom_loaded_to_rows_ms: { median: own[3], min: own[0], max: own[6] },
     popup_budget_ms: 100,
     wasm_bytes: wasm.length,
     wasm_gzip_bytes: zlib.gzipSync(wasm, { level: 9 }).length,
     wasm_gzip_budget_bytes: 250 * 1024,
   };
   fs.writeFileSync(path.join(ARTIFACTS, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
-  console.log(`popup open -> rows (cached): median ${samples[3]} ms (min ${samples[0]}, max ${samples[6]}); wasm ${metrics.wasm_gzip_bytes} bytes gzipped`);
+  console.log(`popup open -> rows (cached): median ${samples[3]} ms (min ${samples[0]}, max ${samples[6]}), of which page parsed -> rows median ${own[3]} ms; wasm ${metrics.wasm_gzip_bytes} bytes gzipped`);
   assert.equal(samples.length, 7);
 });
 
