@@ -50,6 +50,7 @@ async function tabIdOf(page) {
 async function popupFor(page, { colorScheme } = {}) {
   const id = await tabIdOf(page);
   const popup = await w.context.newPage();
+  await popup.setViewportSize({ width: 380, height: 480 });
   if (colorScheme) await popup.emulateMedia({ colorScheme });
   await popup.goto(`chrome-extension://${EXTENSION_ID}/popup.html?tab=${id}`);
   await popup.waitForSelector("body[data-ready='1']");
@@ -199,7 +200,18 @@ test("a routing cookie set by hand is detected, shown and can be cleared", async
 });
 
 test("a GitHub PR page leads with that PR's previews and opens the service with it", async () => {
-  await inWorker(() => chrome.storage.local.set({ settings: { github_hosts: ["github.test"] } }));
+  // The GitHub Enterprise host comes from the options page, as a user would set it.
+  const options = await w.context.newPage();
+  await options.goto(`chrome-extension://${EXTENSION_ID}/options.html`);
+  await options.waitForSelector("body[data-ready='1']");
+  await options.fill("#github-hosts", "not a host/x");
+  await options.click("#save");
+  await options.waitForSelector("#status:has-text('refused host')");
+  await options.fill("#github-hosts", "https://GitHub.test/");
+  await options.click("#save");
+  await options.waitForSelector("#status:has-text('Saved')");
+  await options.close();
+
   const { page } = await newSitePage("github.test", "/example-org/courses-fe/pull/123");
   const popup = await popupFor(page);
   const open = "section.pull-request button.open:not([disabled])";

@@ -15,7 +15,7 @@ import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const EXTENSION_ID = "kenpfoonlngflpognjbagobppcnfepml";
-export const ARTIFACTS = path.join(ROOT, "target", "e2e");
+export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? path.join(ROOT, "target", "e2e");
 const HOST_NAME = "io.previewswitch.companion";
 const BIN = process.env.PREVIEW_SWITCH_BIN ?? path.join(ROOT, "target/debug/preview-switch");
 const FAKE = process.env.E2E_FAKE_BIN ?? path.join(ROOT, "target/debug/examples/e2e-fake");
@@ -226,7 +226,7 @@ async function setUp(w) {
     "--ignore-certificate-errors",
   ];
   // Chromium refuses its sandbox as root (CI containers); a normal user keeps it.
-  if (process.getuid?.() === 0) args.push("--no-sandbox");
+  if (process.getuid?.() === 0 || process.env.E2E_NO_SANDBOX === "1") args.push("--no-sandbox");
   if (!HEADED) args.push("--headless=new");
   w.context = await chromium.launchPersistentContext(w.profile, {
     executablePath: CHROMIUM,

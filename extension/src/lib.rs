@@ -6,6 +6,7 @@
 pub mod hosts;
 pub mod live;
 pub mod routing;
+pub mod settings;
 pub mod state;
 pub mod view;
 

@@ -4,6 +4,7 @@
 //! in `state` and `view`.
 
 mod chrome;
+mod options;
 mod render;
 mod wire;
 
@@ -166,30 +167,9 @@ fn save_cached(previews: &[protocol::Preview], fetched_at_ms: f64) {
     );
 }
 
-/// Settings a user may set in `chrome.storage.local` under `settings`:
-/// `{"github_hosts": ["github.acme.io"], "cookie_lifetime_hours": 24}`.
-#[derive(serde::Deserialize, Default)]
-struct Settings {
-    #[serde(default)]
-    github_hosts: Vec<String>,
-    #[serde(default)]
-    cookie_lifetime_hours: Option<u64>,
-}
-
-fn apply_settings(settings: Settings) {
-    STATE.with_borrow_mut(|s| {
-        let mut config = Config::default();
-        for h in settings.github_hosts {
-            let h = h.trim().to_ascii_lowercase();
-            if !h.is_empty() && !config.github_hosts.contains(&h) {
-                config.github_hosts.push(h);
-            }
-        }
-        if let Some(hours) = settings.cookie_lifetime_hours.filter(|h| *h > 0) {
-            config.cookie_lifetime_secs = hours * 60 * 60;
-        }
-        s.config = config;
-    });
+fn apply_settings(settings: crate::settings::Settings) {
+    let config = settings.config();
+    STATE.with_borrow_mut(|s| s.config = config);
 }
 
 fn stored_request() -> Result<js_sys::Promise, JsValue> {
