@@ -269,7 +269,7 @@ test("opening the popup shows the cached rows within budget", async () => {
   assert.equal(samples.length, 7);
 });
 
-test("a deleted preview loses its routing and the user is told", async () => {
+test("a deleted preview loses its routing and the user is told, even after the companion restarted", async () => {
   const { page } = await newSitePage();
   const popup = await popupFor(page);
   await choose(popup, "opt-courses_fe-d123");
@@ -286,6 +286,12 @@ test("a deleted preview loses its routing and the user is told", async () => {
       return create(...args);
     };
   });
+
+  // The worker's companion dies first: the worker must subscribe again by itself.
+  const before = w.companionPids();
+  assert.ok(before.length >= 1, "the worker's subscribed companion runs");
+  for (const pid of before) process.kill(pid, "SIGKILL");
+  await waitFor(() => w.companionPids().some((p) => !before.includes(p)), "the worker to start its companion again");
 
   const res = await fetch(`${w.fake.control}/delete/courses-fe-pr-123`, { method: "POST" });
   assert.equal(res.status, 204);

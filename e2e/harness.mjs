@@ -288,5 +288,19 @@ function helpers(w) {
     fs.writeFileSync(w.hostEnv, Object.entries(env).map(([k, v]) => `export ${k}='${v}'\n`).join(""));
   };
   w.installHost = () => fs.writeFileSync(w.hostManifest, w.hostManifestJson);
+  // The companion processes Chromium started for this suite: those whose environment
+  // names this suite's config (read from /proc, so nothing else is ever matched).
+  w.companionPids = () => {
+    const mine = `PREVIEW_SWITCH_CONFIG=${w.fake.config}`;
+    return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return cmd.includes(`chrome-extension://${EXTENSION_ID}/`)
+          && fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(mine);
+      } catch {
+        return false; // gone meanwhile, or not ours to read
+      }
+    }).map(Number);
+  };
   w.uninstallHost = () => fs.rmSync(w.hostManifest, { force: true });
 }

@@ -255,6 +255,16 @@ fn matches_filter(p: &Preview, filter: &str) -> bool {
             .is_some_and(|t| t.to_ascii_lowercase().contains(&f))
 }
 
+/// The companion's messages end with their fix (`...: run argocd login`), which the
+/// popup shows on its own line: say it once.
+fn without_fix<'a>(message: &'a str, fix: Option<&str>) -> &'a str {
+    fix.filter(|f| !f.is_empty())
+        .and_then(|f| message.strip_suffix(f))
+        .map(|m| m.trim_end_matches([':', ' ', ';', '-']))
+        .filter(|m| !m.is_empty())
+        .unwrap_or(message)
+}
+
 fn dom_id(service: &str, suffix: &str) -> String {
     let clean: String = service
         .chars()
@@ -355,7 +365,10 @@ pub fn view(state: &State) -> View {
         Companion::Failed { code, message, fix } => {
             v.notice = Some(Notice {
                 kind: NoticeKind::CompanionError,
-                text: format!("The companion failed ({code}): {message}"),
+                text: format!(
+                    "The companion failed ({code}): {}",
+                    without_fix(message, fix.as_deref())
+                ),
                 detail: fix.clone(),
                 command: None,
             });
@@ -620,6 +633,21 @@ mod tests {
             "The companion failed (auth): token expired for https://argocd.dev"
         );
         assert_eq!(n.detail.as_deref(), Some("run argocd login argocd.dev"));
+
+        let mut repeated = s.clone();
+        repeated.update(Event::CompanionError {
+            code: "argocd_unauthorized".into(),
+            message: "token rejected by https://argocd.dev (401): run `argocd login argocd.dev`"
+                .into(),
+            fix: Some("run `argocd login argocd.dev`".into()),
+        });
+        let n = view(&repeated).notice.unwrap();
+        assert_eq!(
+            n.text,
+            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)",
+            "the fix is said once, on its own line"
+        );
+        assert_eq!(n.detail.as_deref(), Some("run `argocd login argocd.dev`"));
 
         let mut none = s.clone();
         none.update(Event::ListArrived {

@@ -24,6 +24,8 @@ thread_local! {
     /// The worker's copy of every preview, kept current by `previews_changed` events.
     static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// The pause before the worker reopens its companion port.
+    static RETRY_MS: Cell<i32> = const { Cell::new(1000) };
     /// Cookie writes not yet confirmed; opening a tab waits for them.
     static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
 }
@@ -93,7 +95,7 @@ fn next_id() -> u64 {
 /// One `list` over `sendNativeMessage` (a fresh companion process per call, answering
 /// from its cache), following `next_cursor` until the last page. A cursor that expired
 /// because a refresh replaced the data restarts the listing once.
-async fn fetch_list() -> Result<wire::Listed, Event> {
+async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
     let mut restarted = false;
     let mut cursor: Option<String> = None;
     let mut listed = wire::Listed {
@@ -103,7 +105,12 @@ async fn fetch_list() -> Result<wire::Listed, Event> {
         stale: false,
     };
     loop {
-        let request = to_js(&wire::list(next_id(), cursor.take()));
+        let request = if refresh && cursor.is_none() {
+            wire::refresh(next_id())
+        } else {
+            wire::list(next_id(), cursor.take())
+        };
+        let request = to_js(&request);
         let message = call(chrome::send_native_message(crate::HOST_NAME, &request))
             .await
             .map_err(|error| Event::CompanionMissing { error })?;
@@ -254,19 +261,30 @@ fn port_message(message: JsValue) {
 
 fn run(effect: Effect) {
     match effect {
+        // The companion answers `list` at once from its cache; when that is stale, it is
+        // shown and a `refresh` (which waits for Argo CD) follows.
         Effect::RequestList => spawn_local(async {
-            let event = match fetch_list().await {
-                Ok(listed) => {
-                    save_cached(&listed.previews, listed.fetched_at_ms as f64);
-                    Event::ListArrived {
-                        previews: listed.previews,
-                        age_secs: listed.age_ms / 1000,
-                        stale: listed.stale,
+            let mut refresh = false;
+            loop {
+                match fetch_list(refresh).await {
+                    Ok(listed) => {
+                        save_cached(&listed.previews, listed.fetched_at_ms as f64);
+                        let stale = listed.stale;
+                        dispatch(Event::ListArrived {
+                            previews: listed.previews,
+                            age_secs: listed.age_ms / 1000,
+                            stale,
+                        });
+                        if !stale || refresh {
+                            return;
+                        }
+                        refresh = true;
                     }
+                    // A failed refresh after a list that worked leaves the list shown.
+                    Err(_) if refresh => return,
+                    Err(event) => return dispatch(event),
                 }
-                Err(event) => event,
-            };
-            dispatch(event);
+            }
         }),
         Effect::ReadCookies { url, host } => spawn_local(async move {
             let details = obj(&[("url", url.clone().into())]);
@@ -503,32 +521,59 @@ pub fn start_popup() {
 }
 
 /// The service worker's entry point, called once by `background.js` after the lazy init:
-/// opens the `subscribe` port for live updates (which also keeps the worker alive).
+/// reads the settings and opens the `subscribe` port for live updates (which also keeps
+/// the worker alive).
 #[wasm_bindgen]
 pub fn start_worker() {
     IS_WORKER.set(true);
-    let Ok(port) = chrome::connect_native(crate::HOST_NAME) else {
-        return;
-    };
     spawn_local(async {
         load_stored(stored_request()).await;
     });
-    let on_message = Closure::<dyn Fn(JsValue)>::new(port_message);
+    subscribe();
+}
+
+/// Opens a `connectNative` port and subscribes. When the port closes (the companion
+/// exited, was updated, or is not installed), it is opened again after a pause growing
+/// from 1 s to 60 s; a message on the port resets the pause.
+fn subscribe() {
+    // A new subscription starts with every preview as `added`: forget the old copy so a
+    // preview deleted while disconnected does not linger.
+    LIVE.with_borrow_mut(Vec::clear);
+    let port = match chrome::connect_native(crate::HOST_NAME) {
+        Ok(port) => port,
+        Err(e) => return resubscribe_later(&describe(&e)),
+    };
+    let on_message = Closure::<dyn Fn(JsValue)>::new(|message: JsValue| {
+        RETRY_MS.set(1000);
+        port_message(message);
+    });
     port.on_message()
         .add_listener(on_message.as_ref().unchecked_ref());
-    on_message.forget(); // lives as long as the port, i.e. the worker
+    on_message.forget(); // lives as long as the port
     let on_disconnect = Closure::<dyn Fn()>::new(|| {
         let error = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
             .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
             .and_then(|r| js_sys::Reflect::get(&r, &"lastError".into()))
             .map(|e| describe(&e))
             .unwrap_or_default();
-        web_sys::console::warn_1(&format!("preview-switch companion port closed: {error}").into());
+        resubscribe_later(&error);
     });
     port.on_disconnect()
         .add_listener(on_disconnect.as_ref().unchecked_ref());
     on_disconnect.forget();
     let _ = port.post_message(&to_js(&wire::subscribe(next_id())));
+}
+
+fn resubscribe_later(error: &str) {
+    let ms = RETRY_MS.get();
+    RETRY_MS.set((ms * 2).min(60_000));
+    web_sys::console::warn_1(
+        &format!("preview-switch companion port closed ({error}); reconnecting in {ms} ms").into(),
+    );
+    spawn_local(async move {
+        sleep(ms).await;
+        subscribe();
+    });
 }
 
 /// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.

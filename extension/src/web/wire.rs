@@ -16,6 +16,14 @@ pub fn list(id: u64, cursor: Option<String>) -> Request {
     }
 }
 
+/// Fetch from Argo CD now (answers like `list`, first page).
+pub fn refresh(id: u64) -> Request {
+    Request {
+        id,
+        body: RequestBody::Refresh { host: None },
+    }
+}
+
 pub fn subscribe(id: u64) -> Request {
     Request {
         id,
