@@ -93,6 +93,16 @@ test("the popup lists the previews that can route the tab's host", async () => {
     await popup.close();
   }
   await page.close();
+
+  // A host no preview routes: the popup says so and names the hosts that have some.
+  const { page: elsewhere, seen: other } = await newSitePage("docs.test");
+  assert.equal(other.backend, "dev");
+  const popup = await popupFor(elsewhere);
+  await popup.waitForSelector("text=No previews route docs.test");
+  const detail = await popup.textContent(".notice-detail");
+  assert.match(detail, /Previews exist for: .*checkout-api\.demo\.test.*courses-fe\.demo\.test/);
+  await popup.close();
+  await elsewhere.close();
 });
 
 test("domain mode routes every tab on the host to the PR, and back to dev", async () => {
@@ -116,6 +126,8 @@ test("domain mode routes every tab on the host to the PR, and back to dev", asyn
     assert.equal((await xhr(page)).routed_to, "courses-fe-pr-123");
   }
   await waitFor(async () => (await badge(a)) === "123", "the badge to read 123");
+  const title = await inWorker((id) => chrome.action.getTitle({ tabId: id }), await tabIdOf(a));
+  assert.equal(title, "Preview Switch: courses-fe: PR 123 for this domain");
   // Another service's host stays on dev.
   const { page: other, seen: checkout } = await newSitePage("checkout-api");
   assert.equal(checkout.backend, "dev");

@@ -143,6 +143,10 @@ export async function start() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "preview-switch-e2e-"));
   const w = { dir, procs: [], servers: [] };
+  // nginx and the fake do not die with us: if the runner itself dies, take them along.
+  process.on("exit", () => {
+    for (const p of w.procs) if (p.exitCode === null) p.kill("SIGKILL");
+  });
   try {
     await setUp(w);
   } catch (e) {
