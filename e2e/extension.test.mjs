@@ -257,7 +257,7 @@ test("opening the popup shows the cached rows within budget", async () => {
     phases.push(await popup.evaluate(() => {
       const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? -1);
       const nav = performance.getEntriesByType("navigation")[0];
-      return { dom_content_loaded: Math.round(nav.domContentLoadedEventEnd), wasm_ready: at("wasm-ready"), rows: at("rows-rendered") };
+      return { fetch_start: Math.round(nav.fetchStart), response_end: Math.round(nav.responseEnd), dom_interactive: Math.round(nav.domInteractive), dom_content_loaded: Math.round(nav.domContentLoadedEventEnd), wasm_ready: at("wasm-ready"), rows: at("rows-rendered") };
     }));
     await popup.close();
   }
