@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BIN := target/release/preview-switch
 
-.PHONY: setup setup-wasm build build-extension run test test-e2e lint fmt bench dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -29,7 +29,14 @@ run: build
 test: setup lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
-	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-wasm test-e2e
+
+## test-wasm: the extension's glue smoke tests in headless Chromium (wasm-bindgen-test;
+## the browser's flags are in extension/webdriver.json)
+test-wasm: setup setup-wasm
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/.tools/bin/wasm-bindgen-test-runner \
+	CHROMEDRIVER=/usr/bin/chromedriver \
+	  $(CARGO) test --target wasm32-unknown-unknown -p preview-switch-extension
 
 ## test-e2e: the extension in headless Chromium against the real companion, the fake Argo CD
 ## and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")

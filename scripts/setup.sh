@@ -10,12 +10,13 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
 
 need_cmd curl curl
 need_cmd pkg-config pkg-config
-# The extension's build (npm: wasm-opt) and its end-to-end suite (Debian's Chromium, nginx
-# as the cookie router, openssl for its throwaway certificate).
+# The extension's build (npm: wasm-opt), its glue tests (chromedriver) and its end-to-end
+# suite (Debian's Chromium, nginx as the cookie router, openssl for its throwaway certificate).
 need_cmd node nodejs
 need_cmd npm npm
 need_cmd openssl openssl
 [[ -x /usr/bin/chromium ]] || want_apt+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || want_apt+=(chromium-driver)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
 if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq

@@ -6,6 +6,8 @@
 mod chrome;
 mod options;
 mod render;
+#[cfg(test)]
+mod smoke;
 mod wire;
 
 use std::cell::{Cell, RefCell};
