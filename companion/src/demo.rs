@@ -280,9 +280,15 @@ impl Demo {
                 "--host-resolver-rules=MAP *.{DEMO_DOMAIN} 127.0.0.1"
             ))
             .arg(format!("--load-extension={}", extension.display()))
+            // Google Chrome 137+ ignores --load-extension without this; Chromium obeys it.
+            .arg("--disable-features=DisableLoadExtensionCommandLineSwitch")
             .arg("--no-first-run")
-            .arg("--no-default-browser-check")
-            .arg(format!("http://{first}:{}/", self.site_port()));
+            .arg("--no-default-browser-check");
+        if running_as_root() {
+            // Chromium refuses to start as root with its sandbox (containers, CI boxes).
+            cmd.arg("--no-sandbox");
+        }
+        cmd.arg(format!("http://{first}:{}/", self.site_port()));
         cmd
     }
 
@@ -292,6 +298,19 @@ impl Demo {
         let site = std::mem::replace(&mut self.site, placeholder());
         api.shutdown().await;
         site.shutdown().await;
+    }
+}
+
+/// Whether this process runs as root: `/proc/self` belongs to the effective user.
+fn running_as_root() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
     }
 }
 
