@@ -381,13 +381,16 @@ pub fn view(state: &State) -> View {
         } => (previews, *age_secs, *stale),
     };
     if stale {
-        v.stale = Some(format!(
-            "Showing the list from {} ago: the companion could not refresh it",
-            format_age(age_secs)
-        ));
-        if age_secs < 60 {
-            v.stale = Some("Showing an older list: the companion could not refresh it".into());
-        }
+        let shown = if age_secs < 60 {
+            "Showing an older list".to_string()
+        } else {
+            format!("Showing the list from {} ago", format_age(age_secs))
+        };
+        v.stale = Some(if state.refreshing {
+            format!("{shown}; refreshing…")
+        } else {
+            format!("{shown}: the companion could not refresh it")
+        });
     }
     let now = state.now_secs;
 
@@ -677,6 +680,21 @@ mod tests {
             view(&stale).stale.as_deref(),
             Some("Showing the list from 10 min ago: the companion could not refresh it")
         );
+        stale.update(Event::Refreshing { on: true });
+        assert_eq!(
+            view(&stale).stale.as_deref(),
+            Some("Showing the list from 10 min ago; refreshing…"),
+            "while a refresh runs, no failure is claimed"
+        );
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert_eq!(view(&stale).stale, None, "fresh data ends the refresh");
+        stale.update(Event::Refreshing { on: true });
+        stale.update(Event::Refreshing { on: false });
+        assert!(!stale.refreshing);
 
         let mut chrome = State::new(Config::default());
         chrome.update(Event::PopupOpened {

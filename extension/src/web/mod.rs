@@ -281,9 +281,10 @@ fn run(effect: Effect) {
                             return;
                         }
                         refresh = true;
+                        dispatch(Event::Refreshing { on: true });
                     }
                     // A failed refresh after a list that worked leaves the list shown.
-                    Err(_) if refresh => return,
+                    Err(_) if refresh => return dispatch(Event::Refreshing { on: false }),
                     Err(event) => return dispatch(event),
                 }
             }
@@ -517,6 +518,7 @@ pub fn start_popup() {
                 age_secs: (age_ms / 1000.0) as u64,
                 stale: true,
             });
+            dispatch(Event::Refreshing { on: true });
         }
         render::mark_ready();
     });
