@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BIN := target/release/preview-switch
 
-.PHONY: setup setup-wasm build build-extension run test lint fmt bench dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -25,10 +25,24 @@ build-extension: setup-wasm
 run: build
 	$(BIN) demo
 
-## test: formatting, lints (native and wasm32), every test
+## test: formatting, lints (native and wasm32), every test, then the browser end-to-end suite
 test: setup lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) --no-print-directory test-wasm test-e2e
+
+## test-wasm: the extension's glue smoke tests in headless Chromium (wasm-bindgen-test;
+## the browser's flags are in extension/webdriver.json)
+test-wasm: setup setup-wasm
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/.tools/bin/wasm-bindgen-test-runner \
+	CHROMEDRIVER=/usr/bin/chromedriver \
+	  $(CARGO) test --target wasm32-unknown-unknown -p preview-switch-extension
+
+## test-e2e: the extension in headless Chromium against the real companion, the fake Argo CD
+## and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")
+test-e2e: setup build-extension
+	$(CARGO) build -p preview-switch --bin preview-switch --example e2e-fake
+	node --test --test-concurrency=1 e2e/
 
 ## lint: rustfmt and clippy with warnings as errors, native and wasm32
 lint:

@@ -204,13 +204,12 @@ impl Demo {
              \x20 curl -H 'Host: {host}' {site}/whoami\n\
              \x20 curl -H 'Host: {host}' -H 'Cookie: a=1; {cookie}; b=2' {site}/whoami\n\
              \n\
-             Try it in Chromium with the extension:\n\
-             \x20 make dist   # builds dist/extension\n\
-             \x20 preview-switch install --browser chromium\n\
-             \x20 chromium --host-resolver-rules=\"MAP *.{DEMO_DOMAIN} 127.0.0.1\" --load-extension=dist/extension\n\
-             \x20 (or load dist/extension from chrome://extensions with Developer mode on)\n\
-             \x20 then open http://{host}:{port}/ and pick a preview in the Preview Switch popup.\n\
-             \x20 The companion reads its servers from PREVIEW_SWITCH_CONFIG={config}.\n\
+             Try it in Chromium with the extension (the demo registered its companion for this profile):\n\
+             \x20 make build   # builds dist/extension\n\
+             \x20 chromium --user-data-dir={profile} --host-resolver-rules=\"MAP *.{DEMO_DOMAIN} 127.0.0.1\" \\\n\
+             \x20   --load-extension=dist/extension http://{host}:{port}/\n\
+             \x20 then pick a preview in the Preview Switch popup (allow access to the site when asked).\n\
+             \x20 (`make run` starts this browser for you when a display is available.)\n\
              \n\
              Press Ctrl-C to stop the demo.",
             api = self.api_url(),
@@ -218,7 +217,79 @@ impl Demo {
             site = self.site_url(),
             hosts = hosts.join(", "),
             config = self.config_path.display(),
+            profile = self.profile_dir().display(),
         )
+    }
+
+    /// The Chromium profile the demo browser uses, under the demo's state directory.
+    pub fn profile_dir(&self) -> PathBuf {
+        self.dir.join("chromium-profile")
+    }
+
+    /// Registers `exe` as the native host for the demo profile only (the user's own browser
+    /// registration is left alone), through a wrapper that points it at the demo's config:
+    /// a host manifest's `path` cannot carry environment variables.
+    pub fn register_host(&self, exe: &Path) -> Result<PathBuf> {
+        let wrapper = self.dir.join("preview-switch-host");
+        let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+        let script = format!(
+            "#!/bin/sh\n# Written by `preview-switch demo`: the companion for the demo profile.\n\
+             export PREVIEW_SWITCH_CONFIG={}\nexport PREVIEW_SWITCH_CACHE_DIR={}\nexec {} \"$@\"\n",
+            quote(&self.config_path),
+            quote(&self.dir.join("cache")),
+            quote(exe),
+        );
+        std::fs::write(&wrapper, script).map_err(io_error(format!(
+            "cannot write the demo host wrapper {}",
+            wrapper.display()
+        )))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(
+                io_error(format!("cannot make {} executable", wrapper.display())),
+            )?;
+        }
+        let hosts = self.profile_dir().join("NativeMessagingHosts");
+        std::fs::create_dir_all(&hosts)
+            .map_err(io_error(format!("cannot create {}", hosts.display())))?;
+        let manifest = hosts.join(format!("{}.json", crate::host::HOST_NAME));
+        let body = json!({
+            "name": crate::host::HOST_NAME,
+            "description": "Preview Switch companion (demo)",
+            "path": wrapper,
+            "type": "stdio",
+            "allowed_origins": [format!("chrome-extension://{}/", crate::host::EXTENSION_ID)],
+        });
+        std::fs::write(&manifest, format!("{body:#}\n")).map_err(io_error(format!(
+            "cannot write the demo host manifest {}",
+            manifest.display()
+        )))?;
+        Ok(manifest)
+    }
+
+    /// The command that opens Chromium on the demo site with `extension` loaded.
+    pub fn chromium_command(&self, chromium: &Path, extension: &Path) -> std::process::Command {
+        let first = self
+            .routes
+            .first()
+            .map_or_else(|| format!("courses-fe.{DEMO_DOMAIN}"), |r| r.host.clone());
+        let mut cmd = std::process::Command::new(chromium);
+        cmd.arg(format!("--user-data-dir={}", self.profile_dir().display()))
+            .arg(format!(
+                "--host-resolver-rules=MAP *.{DEMO_DOMAIN} 127.0.0.1"
+            ))
+            .arg(format!("--load-extension={}", extension.display()))
+            // Google Chrome 137+ ignores --load-extension without this; Chromium obeys it.
+            .arg("--disable-features=DisableLoadExtensionCommandLineSwitch")
+            .arg("--no-first-run")
+            .arg("--no-default-browser-check");
+        if running_as_root() {
+            // Chromium refuses to start as root with its sandbox (containers, CI boxes).
+            cmd.arg("--no-sandbox");
+        }
+        cmd.arg(format!("http://{first}:{}/", self.site_port()));
+        cmd
     }
 
     /// Stops both servers (dropping the demo does the same, without waiting).
@@ -227,6 +298,19 @@ impl Demo {
         let site = std::mem::replace(&mut self.site, placeholder());
         api.shutdown().await;
         site.shutdown().await;
+    }
+}
+
+/// Whether this process runs as root: `/proc/self` belongs to the effective user.
+fn running_as_root() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
     }
 }
 
@@ -516,6 +600,53 @@ mod tests {
             dir.path().join("config.toml").exists(),
             "a given state dir is kept"
         );
+    }
+
+    #[tokio::test]
+    async fn the_demo_profile_gets_its_own_companion_pointed_at_the_demo() {
+        let demo = start(DemoOptions::default()).await.unwrap();
+        let manifest_path = demo
+            .register_host(Path::new("/opt/bin/preview-switch"))
+            .unwrap();
+        assert!(manifest_path.starts_with(demo.profile_dir().join("NativeMessagingHosts")));
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+        assert_eq!(manifest["name"], "io.previewswitch.companion");
+        assert_eq!(
+            manifest["allowed_origins"][0],
+            "chrome-extension://kenpfoonlngflpognjbagobppcnfepml/"
+        );
+        let wrapper = PathBuf::from(manifest["path"].as_str().unwrap());
+        let script = std::fs::read_to_string(&wrapper).unwrap();
+        assert!(script.contains(&format!(
+            "export PREVIEW_SWITCH_CONFIG='{}'",
+            demo.config_path().display()
+        )));
+        assert!(script.contains("exec '/opt/bin/preview-switch' \"$@\""));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&wrapper).unwrap().permissions().mode();
+            assert_eq!(mode & 0o111, 0o111, "the browser must be able to run it");
+        }
+
+        let cmd = demo.chromium_command(
+            Path::new("/usr/bin/chromium"),
+            Path::new("/src/dist/extension"),
+        );
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.contains(&"--load-extension=/src/dist/extension".to_owned()));
+        assert!(args.contains(&format!("--user-data-dir={}", demo.profile_dir().display())));
+        assert!(args.contains(&format!(
+            "http://courses-fe.demo.test:{}/",
+            demo.site_port()
+        )));
+        assert!(demo.instructions().contains("make build"));
+        assert!(!demo.instructions().contains("make dist"));
+        demo.shutdown().await;
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@
 //! web-sys) runs the effects and renders the view model, deciding nothing.
 
 pub mod hosts;
+pub mod live;
 pub mod routing;
+pub mod settings;
 pub mod state;
 pub mod view;
 

@@ -86,6 +86,11 @@ pub enum Event {
     PreviewsChanged {
         previews: Vec<Preview>,
     },
+    /// The glue is asking the companion for fresher data than the list shown (`on`), or
+    /// gave up (`on: false`, the list stays as it is).
+    Refreshing {
+        on: bool,
+    },
     CompanionMissing {
         error: String,
     },
@@ -235,6 +240,8 @@ pub struct State {
     pub filter: String,
     /// Things the user must be told (refusals, cleanups, failures), newest last.
     pub messages: Vec<String>,
+    /// A fresher list than the one shown has been asked for.
+    pub refreshing: bool,
     last_badge: Option<(i32, String, String)>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
@@ -318,6 +325,7 @@ impl State {
             applied: None,
             filter: String::new(),
             messages: Vec::new(),
+            refreshing: false,
             last_badge: None,
             closed_tabs: Vec::new(),
         }
@@ -479,6 +487,7 @@ impl State {
                 age_secs,
                 stale,
             } => {
+                self.refreshing = false;
                 self.companion = Companion::Ready {
                     previews,
                     age_secs,
@@ -500,11 +509,17 @@ impl State {
                 fx.extend(self.settle());
                 fx
             }
+            Event::Refreshing { on } => {
+                self.refreshing = on;
+                vec![Effect::Render]
+            }
             Event::CompanionMissing { error } => {
+                self.refreshing = false;
                 self.companion = Companion::Missing { error };
                 vec![Effect::Render]
             }
             Event::CompanionError { code, message, fix } => {
+                self.refreshing = false;
                 self.companion = Companion::Failed { code, message, fix };
                 vec![Effect::Render]
             }

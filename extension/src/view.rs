@@ -255,6 +255,16 @@ fn matches_filter(p: &Preview, filter: &str) -> bool {
             .is_some_and(|t| t.to_ascii_lowercase().contains(&f))
 }
 
+/// The companion's messages end with their fix (`...: run argocd login`), which the
+/// popup shows on its own line: say it once.
+fn without_fix<'a>(message: &'a str, fix: Option<&str>) -> &'a str {
+    fix.filter(|f| !f.is_empty())
+        .and_then(|f| message.strip_suffix(f))
+        .map(|m| m.trim_end_matches([':', ' ', ';', '-']))
+        .filter(|m| !m.is_empty())
+        .unwrap_or(message)
+}
+
 fn dom_id(service: &str, suffix: &str) -> String {
     let clean: String = service
         .chars()
@@ -355,7 +365,10 @@ pub fn view(state: &State) -> View {
         Companion::Failed { code, message, fix } => {
             v.notice = Some(Notice {
                 kind: NoticeKind::CompanionError,
-                text: format!("The companion failed ({code}): {message}"),
+                text: format!(
+                    "The companion failed ({code}): {}",
+                    without_fix(message, fix.as_deref())
+                ),
                 detail: fix.clone(),
                 command: None,
             });
@@ -368,30 +381,34 @@ pub fn view(state: &State) -> View {
         } => (previews, *age_secs, *stale),
     };
     if stale {
-        v.stale = Some(format!(
-            "Showing the list from {} ago: the companion could not refresh it",
-            format_age(age_secs)
-        ));
-        if age_secs < 60 {
-            v.stale = Some("Showing an older list: the companion could not refresh it".into());
-        }
+        let shown = if age_secs < 60 {
+            "Showing an older list".to_string()
+        } else {
+            format!("Showing the list from {} ago", format_age(age_secs))
+        };
+        v.stale = Some(if state.refreshing {
+            format!("{shown}; refreshing…")
+        } else {
+            format!("{shown}: the companion could not refresh it")
+        });
     }
     let now = state.now_secs;
 
     if let Some(tab) = &state.tab
         && let Some(pr_page) = github_pr(&tab.url, &state.config.github_hosts)
     {
-        let (gh, owner, repo, n) = &pr_page;
+        let (_, owner, repo, n) = &pr_page;
         let actions: Vec<OpenAction> = previews
             .iter()
             .filter(|p| {
-                p.pr == *n
-                    && p.links
-                        .pull_request
-                        .as_deref()
-                        .and_then(|l| github_pr(l, std::slice::from_ref(gh)))
-                        .as_ref()
-                        == Some(&pr_page)
+                // By repository when the preview names its PR page (a GitHub Enterprise
+                // mirror of github.com keeps owner/repo), else by the number alone.
+                let link = p
+                    .links
+                    .pull_request
+                    .as_deref()
+                    .and_then(|l| github_pr(l, &state.config.github_hosts));
+                p.pr == *n && link.is_none_or(|(_, o, r, _)| o == *owner && r == *repo)
             })
             .map(|p| OpenAction {
                 service: p.service.clone(),
@@ -620,6 +637,21 @@ mod tests {
         );
         assert_eq!(n.detail.as_deref(), Some("run argocd login argocd.dev"));
 
+        let mut repeated = s.clone();
+        repeated.update(Event::CompanionError {
+            code: "argocd_unauthorized".into(),
+            message: "token rejected by https://argocd.dev (401): run `argocd login argocd.dev`"
+                .into(),
+            fix: Some("run `argocd login argocd.dev`".into()),
+        });
+        let n = view(&repeated).notice.unwrap();
+        assert_eq!(
+            n.text,
+            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)",
+            "the fix is said once, on its own line"
+        );
+        assert_eq!(n.detail.as_deref(), Some("run `argocd login argocd.dev`"));
+
         let mut none = s.clone();
         none.update(Event::ListArrived {
             previews: vec![fe(1)],
@@ -648,6 +680,21 @@ mod tests {
             view(&stale).stale.as_deref(),
             Some("Showing the list from 10 min ago: the companion could not refresh it")
         );
+        stale.update(Event::Refreshing { on: true });
+        assert_eq!(
+            view(&stale).stale.as_deref(),
+            Some("Showing the list from 10 min ago; refreshing…"),
+            "while a refresh runs, no failure is claimed"
+        );
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert_eq!(view(&stale).stale, None, "fresh data ends the refresh");
+        stale.update(Event::Refreshing { on: true });
+        stale.update(Event::Refreshing { on: false });
+        assert!(!stale.refreshing);
 
         let mut chrome = State::new(Config::default());
         chrome.update(Event::PopupOpened {

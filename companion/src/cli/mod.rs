@@ -106,6 +106,9 @@ enum Command {
         /// Print the listing and instructions, then exit instead of serving
         #[arg(long)]
         once: bool,
+        /// The built extension to load in the demo browser (from `make build`)
+        #[arg(long, default_value = "dist/extension")]
+        extension: PathBuf,
     },
 }
 
@@ -298,7 +301,8 @@ async fn run(command: Command) -> Outcome {
             api_port,
             site_port,
             once,
-        } => demo(api_port, site_port, once).await,
+            extension,
+        } => demo(api_port, site_port, once, extension).await,
         Command::Install { target } => install(target, false),
         Command::Uninstall { target } => install(target, true),
         Command::Host { .. } => unreachable!("host mode is served before the runtime starts"),
@@ -583,7 +587,15 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
     })
 }
 
-async fn demo(api_port: u16, site_port: u16, once: bool) -> Outcome {
+/// The first Chromium on PATH (Debian names it `chromium`).
+fn which_chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+async fn demo(api_port: u16, site_port: u16, once: bool, extension: PathBuf) -> Outcome {
     let demo = crate::demo::start(crate::demo::DemoOptions {
         api_port,
         site_port,
@@ -608,31 +620,69 @@ async fn demo(api_port: u16, site_port: u16, once: bool) -> Outcome {
         jiff::Timestamp::now(),
     ));
     text.push('\n');
-    // Register the host for Chromium so the extension can talk to this binary.
-    match InstallOptions::new(
-        vec![host::install::Browser::Chromium],
-        host::install::Scope::User,
-    )
-    .and_then(|o| host::install::install(&o))
-    {
-        Ok(done) => {
-            for d in done {
-                text.push_str(&format!(
-                    "Native host registered for {}: {}\n",
-                    d.browser.name(),
-                    d.path.display()
-                ));
-            }
-        }
+    // Register this binary as the companion of the demo's own Chromium profile.
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("preview-switch"));
+    match demo.register_host(&exe) {
+        Ok(manifest) => text.push_str(&format!(
+            "Native host registered for the demo profile: {}\n",
+            manifest.display()
+        )),
         Err(e) => text.push_str(&format!("Native host not registered: {e}\n")),
     }
     text.push_str(&demo.instructions());
+    // Where a display exists, open the demo in a Chromium with the extension loaded.
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(which_chromium);
+    let mut browser = None;
+    if !once && has_display {
+        match (&chromium, extension.join("manifest.json").is_file()) {
+            (Some(chromium), true) => {
+                match demo
+                    .chromium_command(
+                        chromium,
+                        &std::path::absolute(&extension).unwrap_or(extension.clone()),
+                    )
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                {
+                    Ok(child) => {
+                        text.push_str(&format!(
+                            "\n\nOpened {} with the extension loaded.",
+                            chromium.display()
+                        ));
+                        browser = Some(child);
+                    }
+                    Err(e) => text.push_str(&format!(
+                        "\n\nCould not start {}: {e}: start it with the command above",
+                        chromium.display()
+                    )),
+                }
+            }
+            (None, _) => text.push_str(
+                "\n\nNo chromium found on PATH (set CHROMIUM=/path/to/chromium) to open the demo",
+            ),
+            (Some(_), false) => text.push_str(&format!(
+                "\n\nNo extension at {}: run `make build` first to open the demo in Chromium",
+                extension.display()
+            )),
+        }
+    }
+    text.push('\n');
     write_stdout(&text)?;
     let failed = report_failures(&listing);
     if once {
         demo.shutdown().await;
     } else {
         let _ = tokio::signal::ctrl_c().await;
+        if let Some(mut child) = browser {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         demo.shutdown().await;
     }
     Ok(if failed {

@@ -4,7 +4,10 @@
 //! in `state` and `view`.
 
 mod chrome;
+mod options;
 mod render;
+#[cfg(test)]
+mod smoke;
 mod wire;
 
 use std::cell::{Cell, RefCell};
@@ -20,6 +23,13 @@ use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+    /// The worker's copy of every preview, kept current by `previews_changed` events.
+    static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// The pause before the worker reopens its companion port.
+    static RETRY_MS: Cell<i32> = const { Cell::new(1000) };
+    /// Cookie writes not yet confirmed; opening a tab waits for them.
+    static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Feeds one event to the state and runs what it asks for. The state is borrowed only for
@@ -80,56 +90,203 @@ fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }
 
-fn list_request() -> JsValue {
-    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    to_js(&wire::Request {
-        id,
-        kind: "list",
-        host: None,
-    })
+fn next_id() -> u64 {
+    NEXT_ID.with(|n| n.replace(n.get() + 1))
 }
 
-fn companion_event(message: JsValue) -> Option<Event> {
-    match decode::<wire::Response>(message) {
-        Ok(wire::Response::List {
-            previews,
-            age_secs,
-            stale,
-        }) => Some(Event::ListArrived {
-            previews,
-            age_secs,
-            stale,
-        }),
-        Ok(wire::Response::Previews { previews }) => Some(Event::PreviewsChanged { previews }),
-        Ok(wire::Response::Error { code, message, fix }) => {
-            Some(Event::CompanionError { code, message, fix })
+/// One `list` over `sendNativeMessage` (a fresh companion process per call, answering
+/// from its cache), following `next_cursor` until the last page. A cursor that expired
+/// because a refresh replaced the data restarts the listing once.
+async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
+    let mut restarted = false;
+    let mut cursor: Option<String> = None;
+    let mut listed = wire::Listed {
+        previews: Vec::new(),
+        age_ms: 0,
+        fetched_at_ms: 0,
+        stale: false,
+    };
+    loop {
+        let request = if refresh && cursor.is_none() {
+            wire::refresh(next_id())
+        } else {
+            wire::list(next_id(), cursor.take())
+        };
+        let request = to_js(&request);
+        let message = call(chrome::send_native_message(crate::HOST_NAME, &request))
+            .await
+            .map_err(|error| Event::CompanionMissing { error })?;
+        match decode::<wire::Reply>(message).map_err(wire::unreadable)? {
+            wire::Reply::List(page) => {
+                if listed.previews.is_empty() {
+                    listed.age_ms = page.age_ms;
+                    listed.fetched_at_ms = page.fetched_at_ms;
+                }
+                listed.stale |= page.stale;
+                listed.previews.extend(page.previews);
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(listed),
+                }
+            }
+            wire::Reply::Error(e)
+                if e.error.code == protocol::messages::ErrorCode::CursorExpired && !restarted =>
+            {
+                restarted = true;
+                listed.previews.clear();
+                listed.stale = false;
+            }
+            wire::Reply::Error(e) => return Err(wire::error_event(e)),
+            other => {
+                return Err(wire::unreadable(format!(
+                    "expected a list, got {}",
+                    reply_kind(&other)
+                )));
+            }
         }
-        Ok(wire::Response::Other) => None,
-        Err(e) => Some(Event::CompanionError {
-            code: "bad_response".into(),
-            message: format!("the companion sent a message the extension cannot read: {e}"),
-            fix: Some(
-                "update the companion and the extension to the same version, then run preview-switch doctor"
-                    .into(),
-            ),
-        }),
+    }
+}
+
+fn reply_kind(reply: &wire::Reply) -> &'static str {
+    match reply {
+        wire::Reply::Hello(_) => "hello",
+        wire::Reply::List(_) => "list",
+        wire::Reply::Subscribed(_) => "subscribed",
+        wire::Reply::Unsubscribed(_) => "unsubscribed",
+        wire::Reply::PreviewsChanged(_) => "previews_changed",
+        wire::Reply::Error(_) => "error",
+    }
+}
+
+/// The last list seen, kept in `chrome.storage.local` so the popup shows rows at once.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedList {
+    previews: Vec<protocol::Preview>,
+    fetched_at_ms: f64,
+}
+
+fn save_cached(previews: &[protocol::Preview], fetched_at_ms: f64) {
+    let cached = CachedList {
+        previews: previews.to_vec(),
+        fetched_at_ms,
+    };
+    background(
+        "could not remember the preview list".into(),
+        chrome::storage_set(&obj(&[("last_list", to_js(&cached))])),
+    );
+}
+
+fn apply_settings(settings: crate::settings::Settings) {
+    let config = settings.config();
+    STATE.with_borrow_mut(|s| s.config = config);
+}
+
+fn stored_request() -> Result<js_sys::Promise, JsValue> {
+    chrome::storage_get(&to_js(&["settings", "last_list"]))
+}
+
+/// Reads `settings` and `last_list` from storage (missing or unreadable ones are skipped).
+/// Takes the `storage.local.get` promise, so callers can start it alongside other calls.
+async fn load_stored(request: Result<js_sys::Promise, JsValue>) -> Option<CachedList> {
+    let stored = call(request).await.ok()?;
+    let field = |k: &str| {
+        js_sys::Reflect::get(&stored, &k.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
+    apply_settings(
+        field("settings")
+            .and_then(|v| decode(v).ok())
+            .unwrap_or_default(),
+    );
+    field("last_list").and_then(|v| decode(v).ok())
+}
+
+/// Resolves after `ms` milliseconds (`setTimeout` exists in pages and workers alike).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&JsValue::NULL, &resolve, &ms.into());
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// After a cleanup removed routing, every open tab may need another badge, not only the
+/// one the worker looked at last. The state follows one tab at a time, so the tabs are
+/// walked in turn, each until its cookies, records and rules were read (at most ~2 s).
+async fn refresh_badges() {
+    let Ok(tabs) = call(chrome::tabs_query(&obj(&[]))).await else {
+        return;
+    };
+    for tab in js_sys::Array::from(&tabs).iter() {
+        let Some((tab_id, url)) = js_tab(&tab) else {
+            continue;
+        };
+        if crate::state::parse_web_url(&url).is_none() {
+            continue;
+        }
+        dispatch(Event::TabUpdated { tab_id, url });
+        for _ in 0..100 {
+            let settled = STATE
+                .with_borrow(|s| s.cookies.is_some() && s.applied.is_some() && s.rules.is_some());
+            if settled {
+                break;
+            }
+            sleep(20).await;
+        }
+    }
+}
+
+/// The worker's answer to a `previews_changed` event or another port message.
+fn port_message(message: JsValue) {
+    let event = match decode::<wire::Reply>(message) {
+        Ok(wire::Reply::PreviewsChanged(changed)) => {
+            let previews = LIVE.with_borrow_mut(|live| {
+                crate::live::apply(live, changed.changes);
+                live.clone()
+            });
+            save_cached(&previews, changed.fetched_at_ms as f64);
+            Some(Event::PreviewsChanged { previews })
+        }
+        Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
+        Ok(_) => None,
+        Err(e) => Some(wire::unreadable(e)),
+    };
+    if let Some(event) = event {
+        dispatch(event);
     }
 }
 
 fn run(effect: Effect) {
     match effect {
+        // The companion answers `list` at once from its cache; when that is stale, it is
+        // shown and a `refresh` (which waits for Argo CD) follows.
         Effect::RequestList => spawn_local(async {
-            let answer = call(chrome::send_native_message(
-                crate::HOST_NAME,
-                &list_request(),
-            ))
-            .await;
-            let event = match answer {
-                Ok(message) => companion_event(message),
-                Err(error) => Some(Event::CompanionMissing { error }),
-            };
-            if let Some(event) = event {
-                dispatch(event);
+            let mut refresh = false;
+            loop {
+                match fetch_list(refresh).await {
+                    Ok(listed) => {
+                        save_cached(&listed.previews, listed.fetched_at_ms as f64);
+                        let stale = listed.stale;
+                        dispatch(Event::ListArrived {
+                            previews: listed.previews,
+                            age_secs: listed.age_ms / 1000,
+                            stale,
+                        });
+                        if !stale || refresh {
+                            return;
+                        }
+                        refresh = true;
+                        dispatch(Event::Refreshing { on: true });
+                    }
+                    // A failed refresh after a list that worked leaves the list shown.
+                    Err(_) if refresh => return dispatch(Event::Refreshing { on: false }),
+                    Err(event) => return dispatch(event),
+                }
             }
         }),
         Effect::ReadCookies { url, host } => spawn_local(async move {
@@ -217,8 +374,12 @@ fn run(effect: Effect) {
                     ((now_secs() + expires_in_secs) as f64).into(),
                 ),
             ]);
+            let promise = chrome::cookies_set(&details);
+            if let Ok(p) = &promise {
+                PENDING_COOKIES.with_borrow_mut(|v| v.push(p.clone()));
+            }
             spawn_local(async move {
-                let result = call(chrome::cookies_set(&details)).await;
+                let result = call(promise).await;
                 let failed = match result {
                     Ok(v) if v.is_null() || v.is_undefined() => {
                         Some("the browser refused it".to_string())
@@ -264,19 +425,36 @@ fn run(effect: Effect) {
                 chrome::set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())])),
             );
         }
-        Effect::Notify { title, message } => background(
-            "could not show a notification".into(),
-            chrome::notifications_create(&obj(&[
-                ("type", "basic".into()),
-                ("iconUrl", chrome::get_url("icons/icon128.png").into()),
-                ("title", title.into()),
-                ("message", message.into()),
-            ])),
-        ),
-        Effect::OpenTab { url } => background(
-            format!("could not open {url}"),
-            chrome::tabs_create(&obj(&[("url", url.into())])),
-        ),
+        Effect::Notify { title, message } => {
+            if IS_WORKER.get() {
+                spawn_local(refresh_badges());
+            }
+            background(
+                "could not show a notification".into(),
+                chrome::notifications_create(&obj(&[
+                    ("type", "basic".into()),
+                    ("iconUrl", chrome::get_url("icons/icon128.png").into()),
+                    ("title", title.into()),
+                    ("message", message.into()),
+                ])),
+            )
+        }
+        Effect::OpenTab { url } => {
+            // The new tab's first request must carry the cookie just set: wait for it.
+            let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
+            spawn_local(async move {
+                let all =
+                    js_sys::Promise::all_settled(&pending.into_iter().collect::<js_sys::Array>());
+                let _ = JsFuture::from(all).await;
+                if let Err(e) =
+                    call(chrome::tabs_create(&obj(&[("url", url.clone().into())]))).await
+                {
+                    dispatch(Event::EffectFailed {
+                        what: format!("could not open {url}: {e}"),
+                    });
+                }
+            });
+        }
         Effect::Render => {
             let view = STATE.with_borrow(crate::view::view);
             render::render(&view);
@@ -309,6 +487,8 @@ pub fn start_popup() {
             .ok()
             .and_then(|p| p.get("tab"))
             .and_then(|t| t.parse::<i32>().ok());
+        // Both browser calls run at once: this is the popup's time to first rows.
+        let stored = stored_request();
         let tab = match pinned {
             Some(id) => call(chrome::tabs_get(id)).await,
             None => call(chrome::tabs_query(&obj(&[
@@ -323,47 +503,81 @@ pub fn start_popup() {
             .as_ref()
             .and_then(js_tab)
             .unwrap_or((-1, String::new()));
+        let cached = load_stored(stored).await;
         dispatch(Event::PopupOpened {
             tab_id,
             url,
             now_secs: now_secs(),
         });
+        // The companion's answer is awaited in the background: until it comes, the last
+        // known list (marked stale, with its age) shows at once.
+        if let Some(cached) = cached {
+            let age_ms = (js_sys::Date::now() - cached.fetched_at_ms).max(0.0);
+            dispatch(Event::ListArrived {
+                previews: cached.previews,
+                age_secs: (age_ms / 1000.0) as u64,
+                stale: true,
+            });
+            dispatch(Event::Refreshing { on: true });
+        }
         render::mark_ready();
     });
 }
 
 /// The service worker's entry point, called once by `background.js` after the lazy init:
-/// opens the `subscribe` port for live updates (which also keeps the worker alive).
+/// reads the settings and opens the `subscribe` port for live updates (which also keeps
+/// the worker alive).
 #[wasm_bindgen]
 pub fn start_worker() {
-    let Ok(port) = chrome::connect_native(crate::HOST_NAME) else {
-        return;
+    IS_WORKER.set(true);
+    spawn_local(async {
+        load_stored(stored_request()).await;
+    });
+    subscribe();
+}
+
+/// Opens a `connectNative` port and subscribes. When the port closes (the companion
+/// exited, was updated, or is not installed), it is opened again after a pause growing
+/// from 1 s to 60 s; a message on the port resets the pause.
+fn subscribe() {
+    // A new subscription starts with every preview as `added`: forget the old copy so a
+    // preview deleted while disconnected does not linger.
+    LIVE.with_borrow_mut(Vec::clear);
+    let port = match chrome::connect_native(crate::HOST_NAME) {
+        Ok(port) => port,
+        Err(e) => return resubscribe_later(&describe(&e)),
     };
     let on_message = Closure::<dyn Fn(JsValue)>::new(|message: JsValue| {
-        if let Some(event) = companion_event(message) {
-            dispatch(event);
-        }
+        RETRY_MS.set(1000);
+        port_message(message);
     });
     port.on_message()
         .add_listener(on_message.as_ref().unchecked_ref());
-    on_message.forget(); // lives as long as the port, i.e. the worker
+    on_message.forget(); // lives as long as the port
     let on_disconnect = Closure::<dyn Fn()>::new(|| {
         let error = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
             .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
             .and_then(|r| js_sys::Reflect::get(&r, &"lastError".into()))
             .map(|e| describe(&e))
             .unwrap_or_default();
-        web_sys::console::warn_1(&format!("preview-switch companion port closed: {error}").into());
+        resubscribe_later(&error);
     });
     port.on_disconnect()
         .add_listener(on_disconnect.as_ref().unchecked_ref());
     on_disconnect.forget();
-    let id = NEXT_ID.with(|n| n.replace(n.get() + 1));
-    let _ = port.post_message(&to_js(&wire::Request {
-        id,
-        kind: "subscribe",
-        host: None,
-    }));
+    let _ = port.post_message(&to_js(&wire::subscribe(next_id())));
+}
+
+fn resubscribe_later(error: &str) {
+    let ms = RETRY_MS.get();
+    RETRY_MS.set((ms * 2).min(60_000));
+    web_sys::console::warn_1(
+        &format!("preview-switch companion port closed ({error}); reconnecting in {ms} ms").into(),
+    );
+    spawn_local(async move {
+        sleep(ms).await;
+        subscribe();
+    });
 }
 
 /// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.

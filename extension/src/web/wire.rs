@@ -1,39 +1,61 @@
-//! The native-messaging shapes the extension sends and reads. Kept behind this one module so
-//! they can be swapped for `protocol::messages` (being written in parallel) without touching
-//! the rest of the glue.
+//! The native-messaging messages the extension sends, built from the companion's own types
+//! (`protocol::messages`, PROTOCOL.md), and how an answer or event becomes a state
+//! [`Event`]. Kept in one module so the rest of the glue never sees the wire shapes.
 
 use protocol::Preview;
-use serde::{Deserialize, Serialize};
+use protocol::messages::{ErrorReply, Request, RequestBody};
 
-/// `{"id":1,"type":"list"}`: all previews (the popup also needs the hosts that have some).
-#[derive(Debug, Serialize)]
-pub struct Request {
-    pub id: u64,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+use crate::state::Event;
+
+pub use protocol::messages::Reply;
+
+pub fn list(id: u64, cursor: Option<String>) -> Request {
+    Request {
+        id,
+        body: RequestBody::List { host: None, cursor },
+    }
 }
 
-/// A message from the companion.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Response {
-    List {
-        previews: Vec<Preview>,
-        #[serde(default)]
-        age_secs: u64,
-        #[serde(default)]
-        stale: bool,
-    },
-    /// A live update on a `subscribe` port.
-    Previews { previews: Vec<Preview> },
-    Error {
-        code: String,
-        message: String,
-        #[serde(default)]
-        fix: Option<String>,
-    },
-    #[serde(other)]
-    Other,
+/// Fetch from Argo CD now (answers like `list`, first page).
+pub fn refresh(id: u64) -> Request {
+    Request {
+        id,
+        body: RequestBody::Refresh { host: None },
+    }
+}
+
+pub fn subscribe(id: u64) -> Request {
+    Request {
+        id,
+        body: RequestBody::Subscribe,
+    }
+}
+
+/// The companion's error, in the words it chose (message and fix).
+pub fn error_event(e: ErrorReply) -> Event {
+    Event::CompanionError {
+        code: e.error.code.as_str().to_owned(),
+        message: e.error.message,
+        fix: Some(e.error.fix).filter(|f| !f.is_empty()),
+    }
+}
+
+/// A message the extension cannot read: companion and extension disagree on the protocol.
+pub fn unreadable(e: impl std::fmt::Display) -> Event {
+    Event::CompanionError {
+        code: "bad_response".into(),
+        message: format!("the companion sent a message the extension cannot read: {e}"),
+        fix: Some(
+            "update the companion and the extension to the same version, then run preview-switch doctor"
+                .into(),
+        ),
+    }
+}
+
+/// The pages of one `list`, joined.
+pub struct Listed {
+    pub previews: Vec<Preview>,
+    pub age_ms: u64,
+    pub fetched_at_ms: u64,
+    pub stale: bool,
 }

@@ -1,0 +1,101 @@
+//! The fake Argo CD for the browser end-to-end suite (`e2e/`): serves the demo scenario
+//! with the externalURLs pointing at the suite's nginx port, writes a `config.toml` and
+//! token file for the companion, and serves a small control API so a test can change the
+//! world under the extension (delete a preview, reject the token). It prints one JSON line
+//! (URLs, config path, the cookie routes nginx must apply) and serves until stdin closes,
+//! so it never outlives the suite.
+//!
+//!   e2e-fake DIR SITE_PORT
+
+#![allow(clippy::print_stderr, clippy::print_stdout)] // a test fixture talking to the suite that started it
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use companion::fake::{self, FakeArgo, Scenario};
+use serde_json::json;
+
+async fn delete(State(fake): State<FakeArgo>, Path(app): Path<String>) -> StatusCode {
+    if fake.remove_app(&app) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn revoke(State(fake): State<FakeArgo>) -> StatusCode {
+    fake.revoke_token(fake::scenario::DEMO_TOKEN);
+    StatusCode::NO_CONTENT
+}
+
+async fn accept(State(fake): State<FakeArgo>) -> StatusCode {
+    fake.accept_token(fake::scenario::DEMO_TOKEN);
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(dir), Some(port)) = (args.first(), args.get(1).and_then(|p| p.parse().ok())) else {
+        eprintln!("usage: e2e-fake DIR SITE_PORT");
+        return std::process::ExitCode::from(2);
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let scenario = Scenario::demo(Some(port));
+    let fake = scenario.fake();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let api = fake::serve(fake.clone(), loopback)
+        .await
+        .expect("serve the fake Argo CD on 127.0.0.1");
+    let control = Router::new()
+        .route("/delete/{app}", post(delete))
+        .route("/revoke", post(revoke))
+        .route("/accept", post(accept))
+        .with_state(fake.clone());
+    let control = fake::serve_router(control, loopback)
+        .await
+        .expect("serve the control API on 127.0.0.1");
+
+    std::fs::create_dir_all(&dir).expect("create the state dir");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{}\n", scenario.token)).expect("write the token file");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[servers]]\nname = \"e2e\"\nurl = \"{}\"\ntoken_file = \"{}\"\n",
+            api.url(),
+            token_file.display()
+        ),
+    )
+    .expect("write config.toml");
+    let routes: Vec<_> = scenario
+        .routes
+        .iter()
+        .map(|r| {
+            json!({"app": r.app, "service": r.service, "host": r.host, "pr": r.pr,
+                   "cookie_name": r.cookie_name, "cookie_regex": r.cookie_regex})
+        })
+        .collect();
+    let line = json!({
+        "api": api.url(),
+        "control": control.url(),
+        "config": config,
+        "routes": routes,
+    });
+    println!("{line}"); // line-buffered: the suite reads this one line
+
+    // Serve until the suite closes our stdin (or dies).
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await;
+    control.shutdown().await;
+    api.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,84 @@
+//! The options page: shows the stored settings in the form and saves what the form says
+//! once [`Settings::from_form`] accepts it, saying in the page what was saved or refused.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+
+use super::{call, chrome, decode, obj, to_js};
+use crate::settings::Settings;
+
+fn by_id<T: JsCast>(id: &str) -> Option<T> {
+    web_sys::window()?
+        .document()?
+        .get_element_by_id(id)?
+        .dyn_into::<T>()
+        .ok()
+}
+
+fn say(text: &str) {
+    if let Some(status) = by_id::<web_sys::HtmlElement>("status") {
+        status.set_text_content(Some(text));
+    }
+}
+
+async fn load() {
+    let stored = call(chrome::storage_get(&"settings".into())).await;
+    let settings: Settings = stored
+        .ok()
+        .and_then(|o| js_sys::Reflect::get(&o, &"settings".into()).ok())
+        .filter(|v| !v.is_undefined())
+        .and_then(|v| decode(v).ok())
+        .unwrap_or_default();
+    if let Some(hosts) = by_id::<HtmlTextAreaElement>("github-hosts") {
+        hosts.set_value(&settings.github_hosts.join("\n"));
+    }
+    if let (Some(hours), Some(h)) = (
+        by_id::<HtmlInputElement>("cookie-hours"),
+        settings.cookie_lifetime_hours,
+    ) {
+        hours.set_value(&h.to_string());
+    }
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-ready", "1");
+    }
+}
+
+fn save() {
+    let hosts = by_id::<HtmlTextAreaElement>("github-hosts").map(|e| e.value());
+    let hours = by_id::<HtmlInputElement>("cookie-hours").map(|e| e.value());
+    let settings = match Settings::from_form(
+        hosts.as_deref().unwrap_or(""),
+        hours.as_deref().unwrap_or(""),
+    ) {
+        Ok(s) => s,
+        Err(why) => return say(&why),
+    };
+    spawn_local(async move {
+        let saved = call(chrome::storage_set(&obj(&[("settings", to_js(&settings))]))).await;
+        match saved {
+            Ok(_) => say("Saved: reopen the popup to use them"),
+            Err(e) => say(&format!(
+                "not saved: the browser refused to store the settings: {e}"
+            )),
+        }
+    });
+}
+
+/// The options page's entry point, called by `options.js` after init.
+#[wasm_bindgen]
+pub fn start_options() {
+    if let Some(form) = by_id::<web_sys::HtmlElement>("settings") {
+        // Not passive: the page must stay (no form navigation) while wasm saves.
+        let options = gloo_events::EventListenerOptions::enable_prevent_default();
+        gloo_events::EventListener::new_with_options(&form, "submit", options, |event| {
+            event.prevent_default();
+            save();
+        })
+        .forget(); // the form lives as long as the page
+    }
+    spawn_local(load());
+}

@@ -1,0 +1,8 @@
+// Loads the wasm and hands over to it; all logic lives in Rust.
+import init, { start_options } from "./pkg/preview_switch_extension.js";
+
+init({ module_or_path: chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm") })
+  .then(start_options)
+  .catch((e) => {
+    document.getElementById("status").textContent = `Preview Switch failed to start: ${e}`;
+  });
