@@ -47,6 +47,12 @@ mod tests {
             links: Links::default(),
             routes: vec![],
             unroutable: None,
+            repo: None,
+            title: None,
+            branch: None,
+            author: None,
+            head_sha: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -92,6 +92,9 @@ pub struct OptionView {
 pub struct Row {
     pub pr: u64,
     pub title: String,
+    /// What the pull request is, when the companion knows: its title, branch and author
+    /// (`Add search · feature/search · @alice`).
+    pub about: Option<String>,
     /// `ok`, `warn`, `bad` or `unknown`.
     pub health_class: &'static str,
     pub health_text: String,
@@ -225,6 +228,7 @@ fn row(p: &Preview, now: u64) -> Row {
     Row {
         pr: p.pr,
         title: format!("PR {}", p.pr),
+        about: about(p),
         health_class,
         health_text,
         image_tag: p.image_tag.clone(),
@@ -245,14 +249,32 @@ fn row(p: &Preview, now: u64) -> Row {
     }
 }
 
+/// The pull request's own words, joined; `None` when the companion sent none of them.
+fn about(p: &Preview) -> Option<String> {
+    let parts: Vec<String> = [
+        p.title.as_deref().map(str::to_string),
+        p.branch.as_deref().map(str::to_string),
+        p.author
+            .as_deref()
+            .map(|a| format!("@{}", a.trim_start_matches('@'))),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.trim().is_empty())
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 fn matches_filter(p: &Preview, filter: &str) -> bool {
     let f = filter.trim().trim_start_matches('#').to_ascii_lowercase();
+    let has = |field: Option<&str>| field.is_some_and(|t| t.to_ascii_lowercase().contains(&f));
     f.is_empty()
         || p.service.to_ascii_lowercase().contains(&f)
         || p.pr.to_string().contains(&f)
-        || p.image_tag
-            .as_deref()
-            .is_some_and(|t| t.to_ascii_lowercase().contains(&f))
+        || has(p.image_tag.as_deref())
+        || has(p.title.as_deref())
+        || has(p.branch.as_deref())
+        || has(p.author.as_deref())
 }
 
 /// The companion's messages end with their fix (`...: run argocd login`), which the
@@ -782,6 +804,28 @@ mod tests {
             text: "nothing".into(),
         });
         assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::NoMatches);
+    }
+
+    #[test]
+    fn rows_say_what_the_pull_request_is_and_the_filter_finds_it_by_title_or_branch() {
+        let mut titled = fe(7);
+        titled.title = Some("Add course search".into());
+        titled.branch = Some("feature/search".into());
+        titled.author = Some("alice".into());
+        let mut s = ready(vec![titled, fe(8)], vec![]);
+        let v = view(&s);
+        let rows = &v.groups[0].rows;
+        assert_eq!(
+            rows[0].about.as_deref(),
+            Some("Add course search · feature/search · @alice")
+        );
+        assert_eq!(rows[1].about, None);
+        for text in ["search", "FEATURE/", "alice"] {
+            s.update(Event::Filter { text: text.into() });
+            let v = view(&s);
+            let prs: Vec<u64> = v.groups[0].rows.iter().map(|r| r.pr).collect();
+            assert_eq!(prs, [7], "filter {text:?}");
+        }
     }
 
     #[test]

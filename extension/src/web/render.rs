@@ -191,6 +191,12 @@ fn group_el(doc: &Document, group: &Group) -> Element {
     for row in &group.rows {
         let li = el(doc, "li", "row", "");
         append(&li, &el(doc, "strong", "pr", &row.title));
+        if let Some(about) = &row.about {
+            // Ellipsised by the CSS; the tooltip carries the whole text.
+            let span = el(doc, "span", "about", about);
+            let _ = span.set_attribute("title", about);
+            append(&li, &span);
+        }
         append(
             &li,
             &el(
