@@ -246,7 +246,7 @@ test("a GitHub PR page leads with that PR's previews and opens the service with 
   for (const p of [back, tab, popup, page]) await p.close();
 });
 
-test("opening the popup shows the cached rows within budget", async () => {
+test("every opening of the popup draws the cached rows (timings recorded for the README)", async () => {
   const { page } = await newSitePage();
   const samples = [];
   const phases = [];
@@ -254,6 +254,8 @@ test("opening the popup shows the cached rows within budget", async () => {
     const popup = await popupFor(page);
     const ms = await popup.waitForFunction(() => document.body.dataset.rowsMs).then((h) => h.jsonValue());
     samples.push(Number(ms));
+    const rows = await popup.locator(".row .pr").allTextContents();
+    assert.deepEqual(rows, ["PR 123", "PR 130"], "the rows drawn are the host's previews");
     phases.push(await popup.evaluate(() => {
       const at = (name) => Math.round(performance.getEntriesByName(name)[0]?.startTime ?? -1);
       const nav = performance.getEntriesByType("navigation")[0];
@@ -278,7 +280,7 @@ test("opening the popup shows the cached rows within budget", async () => {
   };
   fs.writeFileSync(path.join(ARTIFACTS, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   console.log(`popup open -> rows (cached): median ${samples[3]} ms (min ${samples[0]}, max ${samples[6]}), of which page parsed -> rows median ${own[3]} ms; wasm ${metrics.wasm_gzip_bytes} bytes gzipped`);
-  assert.equal(samples.length, 7);
+  assert.ok(samples.every((ms) => Number.isFinite(ms) && ms > 0), `timings: ${samples}`);
 });
 
 test("a deleted preview loses its routing and the user is told, even after the companion restarted", async () => {
