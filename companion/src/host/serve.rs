@@ -292,8 +292,9 @@ fn peek_id(body: &[u8]) -> Option<u64> {
         .as_u64()
 }
 
-/// Frame body → request, or the error answer naming what is wrong with it.
-fn parse_request(body: &[u8]) -> Result<Request, Reply> {
+/// Frame body → request, or the error answer naming what is wrong with it. Public for the
+/// fuzz target (`fuzz/fuzz_targets/request_parser.rs`).
+pub fn parse_request(body: &[u8]) -> Result<Request, Reply> {
     let text = std::str::from_utf8(body).map_err(|e| {
         error_reply(
             None,

@@ -1,12 +1,24 @@
 //! Test support: an isolated environment for the real `preview-switch` binary (its own HOME,
 //! XDG dirs and no inherited Argo CD variables) and the fake Argo CD served on 127.0.0.1:0.
+//!
+//! Token hygiene is structural here, not left to each test: every run logs at `trace` (so
+//! every log line at every level is produced), [`Run`] refuses stdout/stderr holding the
+//! token, a panic message anywhere fails the run, and a [`Sandbox`], when dropped, reads
+//! every file under its HOME (config, cache, `host.log`, manifests, whatever the binary
+//! wrote) and fails if any holds the token, except the files the test itself wrote *as*
+//! credentials (config.toml with `token =`, a token file, the argocd CLI config). Cache
+//! files must also be private (0600).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Mutex;
 
 use companion::fake::{self, FakeArgo, Running};
 
 pub const TOKEN: &str = "demo-token";
+
+/// Every secret a test handed to the binary (TOKEN and any other): none may leak.
+pub const SECRETS: &[&str] = &[TOKEN, "other-secret-token", "SECRET-rotated"];
 
 /// A fake Argo CD with the demo scenario, served on a free loopback port.
 pub async fn demo_server() -> (FakeArgo, Running) {
@@ -17,15 +29,29 @@ pub async fn demo_server() -> (FakeArgo, Running) {
     (state, running)
 }
 
+/// Fails the test if `text` holds any known secret; `what` says where it was found.
+pub fn assert_no_secret_in(what: &str, text: &str) {
+    for secret in SECRETS {
+        assert!(
+            !text.contains(secret),
+            "token leaked into {what}: {}",
+            text.chars().take(4000).collect::<String>()
+        );
+    }
+}
+
 /// A throwaway HOME for one test; the binary sees nothing of the developer's machine.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Files the test wrote holding a credential on purpose (exempt from the leak scan).
+    credential_files: Mutex<Vec<PathBuf>>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
+            credential_files: Mutex::new(Vec::new()),
         }
     }
 
@@ -33,14 +59,61 @@ impl Sandbox {
         self.dir.path()
     }
 
+    /// Writes a file; one holding a secret is recorded as a credential file.
     pub fn write(&self, rel: &str, contents: &str) -> PathBuf {
         let path = self.home().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, contents).unwrap();
+        if SECRETS.iter().any(|s| contents.contains(s)) {
+            self.credential_files.lock().unwrap().push(path.clone());
+        }
         path
     }
 
-    /// The real binary with a clean environment.
+    /// Every regular file under HOME, recursively.
+    pub fn files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => walk(&path, out),
+                    Ok(t) if t.is_file() => out.push(path),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.home(), &mut out);
+        out
+    }
+
+    /// The token scan and the permission check that run on drop, callable mid-test too.
+    pub fn assert_hygiene(&self) {
+        let exempt = self.credential_files.lock().unwrap().clone();
+        for path in self.files() {
+            if exempt.contains(&path) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            assert_no_secret_in(
+                &path.display().to_string(),
+                &String::from_utf8_lossy(&bytes),
+            );
+            #[cfg(unix)]
+            if path.starts_with(self.home().join("cache"))
+                || path.starts_with(self.home().join(".cache"))
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o077, 0, "cache file {path:?} is not private");
+            }
+        }
+    }
+
+    /// The real binary with a clean environment, logging at every level.
     pub fn cmd(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_preview-switch"));
         c.args(args)
@@ -51,6 +124,9 @@ impl Sandbox {
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .env("XDG_STATE_HOME", self.home().join(".local/state"))
             .env("NO_COLOR", "1")
+            // Every log line at every level exists, so the scans above see all of them.
+            .env("PREVIEW_SWITCH_LOG", "trace")
+            .env("RUST_BACKTRACE", "1")
             .kill_on_drop(true);
         c
     }
@@ -61,6 +137,15 @@ impl Sandbox {
             c.env(k, v);
         }
         Run::from(c.output().await.expect("preview-switch runs"))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // A test already failing must show its own failure, not abort on a second panic.
+        if !std::thread::panicking() {
+            self.assert_hygiene();
+        }
     }
 }
 
@@ -84,12 +169,15 @@ impl From<Output> for Run {
             "the binary panicked: {}",
             run.stderr
         );
+        // Every run, whatever the test asserts next: no secret on either stream.
+        assert_no_secret_in("stdout", &run.stdout);
+        assert_no_secret_in("stderr", &run.stderr);
         run
     }
 }
 
 impl Run {
-    /// Every test checks this: the secret never reaches a person's screen or a script.
+    /// Kept for the tests that name it; [`Run::from`] already checks every known secret.
     pub fn assert_no_secret(&self, secret: &str) -> &Self {
         assert!(
             !self.stdout.contains(secret) && !self.stderr.contains(secret),
