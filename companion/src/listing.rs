@@ -160,6 +160,7 @@ pub async fn list_one(target: &ServerTarget) -> Result<Vec<Preview>, Error> {
         previews.push(p);
     }
     preview::sort(&mut previews);
+    preview::dedup(&mut previews);
     Ok(previews)
 }
 

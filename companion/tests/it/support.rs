@@ -191,3 +191,121 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
     }
 }
+
+/// The real binary in native-messaging host mode. Its stderr (trace-level logs) goes to a
+/// file in the sandbox, so the drop-time scan reads every log line it wrote; every frame it
+/// sends is checked for secrets and for the 1 MiB cap as it is read.
+pub struct HostProc {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: tokio::process::ChildStdout,
+    stderr_path: PathBuf,
+}
+
+impl HostProc {
+    /// `preview-switch <args>` (e.g. `host --timeout 2s`, or the browser's origin argument).
+    pub fn spawn(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> HostProc {
+        use std::process::Stdio;
+        let stderr_path = sb.home().join(format!(
+            "host-stderr-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut cmd = sb.cmd(args);
+        cmd.env("PREVIEW_SWITCH_CACHE_DIR", sb.home().join("cache"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("host starts");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        HostProc {
+            child,
+            stdin,
+            stdout,
+            stderr_path,
+        }
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub async fn send(&mut self, msg: serde_json::Value) {
+        self.send_raw(&frame(&serde_json::to_vec(&msg).unwrap()))
+            .await;
+    }
+
+    /// The next frame; it must come within `wait`.
+    pub async fn recv_within(&mut self, wait: std::time::Duration) -> serde_json::Value {
+        use tokio::io::AsyncReadExt;
+        tokio::time::timeout(wait, async {
+            let mut len = [0u8; 4];
+            self.stdout.read_exact(&mut len).await.expect("a frame header");
+            let len = u32::from_ne_bytes(len) as usize;
+            assert!(len <= 1024 * 1024, "frame of {len} bytes over the 1 MiB cap");
+            let mut body = vec![0; len];
+            self.stdout.read_exact(&mut body).await.expect("a frame body");
+            let text = String::from_utf8(body).expect("UTF-8 frame");
+            assert_no_secret_in("a frame to the extension", &text);
+            serde_json::from_str(&text).expect("JSON frame")
+        })
+        .await
+        .expect("the host answered in time")
+    }
+
+    pub async fn recv(&mut self) -> serde_json::Value {
+        self.recv_within(std::time::Duration::from_secs(20)).await
+    }
+
+    /// The next frame answering request `id` (events in between are skipped).
+    pub async fn reply(&mut self, id: u64) -> serde_json::Value {
+        loop {
+            let v = self.recv().await;
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    /// Asks `hello` and expects it answered: the host is alive and in sync.
+    pub async fn assert_serving(&mut self, id: u64) {
+        self.send(serde_json::json!({"id": id, "type": "hello", "protocol": 1}))
+            .await;
+        assert_eq!(self.reply(id).await["type"], "hello", "host stopped serving");
+    }
+
+    /// What the host logged so far (stderr, every level).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Closes stdin as the browser does; the exit code. Fails on a panic in the log.
+    pub async fn close(mut self) -> i32 {
+        drop(self.stdin.take());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("host exits promptly on EOF")
+            .unwrap();
+        let log = self.log();
+        assert!(!log.contains("panicked"), "the host panicked: {log}");
+        assert_no_secret_in("the host's stderr", &log);
+        status.code().expect("exited normally")
+    }
+}
+
+/// A native-messaging frame: u32 length in native byte order, then the body.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u32).to_ne_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
