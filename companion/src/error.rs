@@ -78,8 +78,12 @@ pub enum Error {
 /// the API server; a 5xx is the server or a proxy in front of it failing.
 pub(crate) fn http_fix(status: u16) -> &'static str {
     match status {
-        404 => "check that the URL points at the Argo CD API server, with its path prefix if it has one",
-        500..=599 => "Argo CD or a proxy in front of it failed: retry later, or check the argocd-server logs",
+        404 => {
+            "check that the URL points at the Argo CD API server, with its path prefix if it has one"
+        }
+        500..=599 => {
+            "Argo CD or a proxy in front of it failed: retry later, or check the argocd-server logs"
+        }
         _ => "check that the URL points at the Argo CD API server",
     }
 }

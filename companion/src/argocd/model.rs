@@ -16,6 +16,19 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// For fields only shown to people (status, timestamps, destination, sources): a value of
+/// the wrong type reads as absent instead of failing the whole list, so one odd
+/// Application (a CRD version skew, a hand-edited object) cannot hide every other preview.
+/// Identity fields (name, namespace, labels, annotations) stay strict.
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(T::deserialize(value).unwrap_or_default())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Application {
@@ -23,6 +36,7 @@ pub struct Application {
     pub metadata: ObjectMeta,
     #[serde(deserialize_with = "nullable")]
     pub spec: AppSpec,
+    // `nullable`, not `lenient`: status is large in unprojected lists; its fields are lenient.
     #[serde(deserialize_with = "nullable")]
     pub status: AppStatus,
 }
@@ -38,9 +52,11 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
+    #[serde(deserialize_with = "lenient")]
     pub creation_timestamp: Option<String>,
+    #[serde(deserialize_with = "lenient")]
     pub resource_version: Option<String>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub owner_references: Vec<OwnerReference>,
 }
 
@@ -58,10 +74,11 @@ pub struct OwnerReference {
 pub struct AppSpec {
     #[serde(deserialize_with = "nullable")]
     pub project: String,
+    #[serde(deserialize_with = "lenient")]
     pub source: Option<Source>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub sources: Vec<Source>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub destination: Destination,
 }
 
@@ -112,12 +129,13 @@ pub struct Destination {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AppStatus {
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub sync: SyncStatus,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub health: HealthStatus,
+    #[serde(deserialize_with = "lenient")]
     pub operation_state: Option<OperationState>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub summary: Summary,
 }
 
@@ -217,5 +235,25 @@ mod tests {
         .unwrap();
         assert_eq!(app.metadata.name, "a");
         assert!(app.metadata.labels.is_empty() && app.status.summary.images.is_empty());
+    }
+
+    #[test]
+    fn wrong_types_in_display_fields_read_as_absent_and_identity_stays_strict() {
+        let app: Application = serde_json::from_str(
+            r#"{"metadata":{"name":"a-pr-1","creationTimestamp":17,"labels":{"type":"pr"}},
+                "spec":{"source":"oops","destination":[1]},
+                "status":{"health":{"status":5},"sync":{"status":["Synced"]},
+                          "operationState":"Succeeded","summary":{"externalURLs":"x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(app.metadata.name, "a-pr-1");
+        assert_eq!(app.metadata.labels["type"], "pr");
+        assert_eq!(app.metadata.creation_timestamp, None);
+        assert_eq!(app.status.health.status, None);
+        assert!(app.status.operation_state.is_none() && app.spec.source.is_none());
+        assert!(serde_json::from_str::<Application>(r#"{"metadata":{"name":7}}"#).is_err());
+        assert!(
+            serde_json::from_str::<Application>(r#"{"metadata":{"labels":{"type":1}}}"#).is_err()
+        );
     }
 }

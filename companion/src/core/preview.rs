@@ -265,8 +265,10 @@ mod tests {
     fn an_app_listed_twice_is_one_preview_and_namespaces_stay_apart() {
         let derive_one = |name: &str, ns: &str| {
             derive(
-                &app(serde_json::json!({"metadata": {"name": name, "namespace": ns,
-                    "labels": {"preview-switch.io/pr": "7"}}})),
+                &app(
+                    serde_json::json!({"metadata": {"name": name, "namespace": ns,
+                    "labels": {"preview-switch.io/pr": "7"}}}),
+                ),
                 "https://argocd.test",
                 None,
             )

@@ -271,7 +271,10 @@ pub(crate) async fn wrap(fault: &Fault, response: Response) -> Response {
                 .await
                 .unwrap_or_default();
             let mut list: serde_json::Value = serde_json::from_slice(&real).unwrap_or_default();
-            if let Some(items) = list.get_mut("items").and_then(serde_json::Value::as_array_mut) {
+            if let Some(items) = list
+                .get_mut("items")
+                .and_then(serde_json::Value::as_array_mut)
+            {
                 let twice: Vec<_> = items.iter().flat_map(|i| [i.clone(), i.clone()]).collect();
                 *items = twice;
             }

@@ -250,11 +250,20 @@ impl HostProc {
         use tokio::io::AsyncReadExt;
         tokio::time::timeout(wait, async {
             let mut len = [0u8; 4];
-            self.stdout.read_exact(&mut len).await.expect("a frame header");
+            self.stdout
+                .read_exact(&mut len)
+                .await
+                .expect("a frame header");
             let len = u32::from_ne_bytes(len) as usize;
-            assert!(len <= 1024 * 1024, "frame of {len} bytes over the 1 MiB cap");
+            assert!(
+                len <= 1024 * 1024,
+                "frame of {len} bytes over the 1 MiB cap"
+            );
             let mut body = vec![0; len];
-            self.stdout.read_exact(&mut body).await.expect("a frame body");
+            self.stdout
+                .read_exact(&mut body)
+                .await
+                .expect("a frame body");
             let text = String::from_utf8(body).expect("UTF-8 frame");
             assert_no_secret_in("a frame to the extension", &text);
             serde_json::from_str(&text).expect("JSON frame")
@@ -281,7 +290,11 @@ impl HostProc {
     pub async fn assert_serving(&mut self, id: u64) {
         self.send(serde_json::json!({"id": id, "type": "hello", "protocol": 1}))
             .await;
-        assert_eq!(self.reply(id).await["type"], "hello", "host stopped serving");
+        assert_eq!(
+            self.reply(id).await["type"],
+            "hello",
+            "host stopped serving"
+        );
     }
 
     /// What the host logged so far (stderr, every level).
