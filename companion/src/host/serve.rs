@@ -349,8 +349,20 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Reply> {
             "update preview-switch: the extension is newer than the companion",
         ));
     }
-    serde_json::from_value::<Request>(value)
-        .map_err(|e| bad(Some(id), format!("bad fields in the {kind} request: {e}")))
+    let request = serde_json::from_value::<Request>(value)
+        .map_err(|e| bad(Some(id), format!("bad fields in the {kind} request: {e}")))?;
+    // The host filter names the tab's host: a wildcard, range, URL or control character
+    // cannot be one, so it is refused rather than silently matching nothing.
+    if let RequestBody::List { host: Some(h), .. } | RequestBody::Refresh { host: Some(h) } =
+        &request.body
+        && let Err(why) = crate::core::cookie::validate_host(h)
+    {
+        return Err(bad(
+            Some(id),
+            format!("the host filter is not one exact host name: {why}"),
+        ));
+    }
+    Ok(request)
 }
 
 impl<S: Source> Host<S> {
