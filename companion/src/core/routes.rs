@@ -597,6 +597,12 @@ fn ingress_canary(obj: &Value) -> Result<Route, String> {
         ));
     };
     validate_pair(name, value).map_err(|why| format!("has {why}"))?;
+    if kind == RouteKind::Header && is_reserved_header(name) {
+        return Err(format!(
+            "routes by the header {}, which carries the site's own credentials or is set by the browser: the extension would overwrite it; use {NGINX_BY_COOKIE} instead",
+            quoted(name)
+        ));
+    }
     Ok(Route {
         kind,
         name: name.to_string(),
@@ -604,6 +610,30 @@ fn ingress_canary(obj: &Value) -> Result<Route, String> {
         hosts,
         source: RouteSource::Discovery,
     })
+}
+
+/// Headers a tab rule must never `set`: the site's credentials (Cookie, Authorization) and
+/// the ones the browser owns (the Fetch spec's forbidden request headers).
+fn is_reserved_header(name: &str) -> bool {
+    const RESERVED: &[&str] = &[
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "host",
+        "origin",
+        "referer",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "keep-alive",
+        "expect",
+        "via",
+        "dnt",
+    ];
+    let lower = name.to_ascii_lowercase();
+    RESERVED.contains(&lower.as_str()) || lower.starts_with("sec-") || lower.starts_with("proxy-")
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {
@@ -835,6 +865,26 @@ mod tests {
                 .unwrap_err()
                 .contains("of type Exact")
         );
+    }
+
+    #[test]
+    fn a_canary_by_a_credential_or_browser_header_is_refused() {
+        for name in [
+            "Cookie",
+            "authorization",
+            "Host",
+            "Sec-Fetch-Site",
+            "Proxy-Foo",
+        ] {
+            let found = from_managed_resources(&[managed(
+                &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web-canary", "namespace": "web", "annotations":
+                    {NGINX_CANARY: "true", NGINX_BY_HEADER: name, NGINX_BY_HEADER_VALUE: "x"}},
+                "spec": {"rules": [{"host": "web.example.com"}]}}),
+            )]);
+            let why = found[0].route.clone().unwrap_err();
+            assert!(why.contains("overwrite it"), "{name}: {why}");
+        }
     }
 
     #[test]
