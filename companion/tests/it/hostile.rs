@@ -267,3 +267,89 @@ async fn hostile_argo_cd_data_and_requests_are_refused_and_the_host_keeps_servin
     assert_eq!(after["previews"], listed["previews"]);
     assert_eq!(host.close().await, 0);
 }
+
+/// Another local user: files that hold the token (config.toml, a token_file, the argocd
+/// CLI config) are flagged by `doctor` when others can read them, and no output of `doctor`
+/// carries the token; the cache the host writes is private (the Sandbox checks 0600 on
+/// drop, and scans every file for the token).
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_flags_token_files_other_users_can_read_and_the_cache_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_fake, server) = demo_server().await;
+    let url = server.url();
+    let hostport = url.trim_start_matches("http://").to_owned();
+    let sb = Sandbox::new();
+    let token_file = sb.write("secrets/dev.token", &format!("{TOKEN}\n"));
+    let config = sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"dev\"\nurl = \"{url}\"\ntoken_file = \"{}\"\n",
+            token_file.display()
+        ),
+    );
+    let cli = sb.write(
+        ".config/argocd/config",
+        &format!(
+            "contexts:\n- name: demo\n  server: {hostport}\n  user: u\ncurrent-context: demo\n\
+             servers:\n- plain-text: true\n  server: {hostport}\nusers:\n- auth-token: {TOKEN}\n  name: u\n"
+        ),
+    );
+    let chmod = |mode| {
+        for f in [&token_file, &config, &cli] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    };
+    chmod(0o644);
+    let open = sb.run(&["doctor"], &[]).await;
+    let all = format!("{}{}", open.stdout, open.stderr);
+    for f in [&token_file, &config, &cli] {
+        assert!(
+            all.contains(&format!("chmod 600 {}", f.display())),
+            "no warning for {f:?}: {all}"
+        );
+    }
+    chmod(0o600);
+    let closed = sb.run(&["doctor"], &[]).await;
+    let all = format!("{}{}", closed.stdout, closed.stderr);
+    assert!(!all.contains("chmod 600"), "{all}");
+    assert!(!all.contains("can be read by other users"), "{all}");
+
+    // The host's cache, written from this config, is private and token-free.
+    let mut host = HostProc::spawn(&sb, &["host"], &[]);
+    host.send(json!({"id": 1, "type": "list"})).await;
+    assert_eq!(host.reply(1).await["type"], "list");
+    assert_eq!(host.close().await, 0);
+    let cached: Vec<_> = sb
+        .files()
+        .into_iter()
+        .filter(|p| p.starts_with(sb.home().join("cache")))
+        .collect();
+    assert!(!cached.is_empty(), "the host wrote a cache");
+    sb.assert_hygiene();
+}
+
+/// Panic and error messages: everything that holds a token formats it as `****`, so no
+/// panic message (which prints a value's Debug) and no error can show it.
+#[test]
+fn no_debug_or_error_text_shows_the_token() {
+    let target = companion::config::ServerTarget {
+        name: "dev".into(),
+        url: "https://argocd.test".parse().unwrap(),
+        token: companion::token::Token::new(TOKEN),
+        selector: "type=pr".into(),
+        ca_cert: None,
+        insecure: false,
+        connect_timeout: std::time::Duration::from_secs(1),
+        timeout: std::time::Duration::from_secs(1),
+        route_template: None,
+        origin: "flag".into(),
+    };
+    let client = companion::argocd::client::Client::new(&target).unwrap();
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        panic!("{target:?} {client:?} {target:#?}")
+    }))
+    .expect_err("it panicked");
+    let message = payload.downcast_ref::<String>().unwrap();
+    assert!(message.contains("****"), "{message}");
+    crate::support::assert_no_secret_in("a panic message", message);
+}
