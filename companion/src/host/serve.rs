@@ -349,7 +349,10 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Reply> {
             "update preview-switch: the extension is newer than the companion",
         ));
     }
-    let request = serde_json::from_value::<Request>(value)
+    // From the text, not the `Value`: a `Value` keeps only the last of two equal keys, so
+    // `{"type":"list","type":"refresh"}` would be read one way here and another way by any
+    // parser that keeps the first. Duplicate fields are refused instead (found by fuzzing).
+    let request = serde_json::from_str::<Request>(text)
         .map_err(|e| bad(Some(id), format!("bad fields in the {kind} request: {e}")))?;
     // The host filter names the tab's host: a wildcard, range, URL or control character
     // cannot be one, so it is refused rather than silently matching nothing.

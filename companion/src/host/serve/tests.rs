@@ -836,3 +836,21 @@ async fn a_broken_config_is_answered_as_a_config_error_not_a_dead_host() {
     assert!(reply["message"].as_str().unwrap().contains("ARGOCD_SERVER"));
     assert_eq!(task.await.unwrap(), Ending::Eof);
 }
+
+/// Regression (fuzz target `request_parser`, crash-57256bac): a frame with the same key
+/// twice was accepted with the last value, though other parsers would pick the first.
+#[test]
+fn a_request_with_a_duplicate_key_is_refused() {
+    for body in [
+        r#"{"id": 2, "type": "list", "d": 2, "type": "list", "hohost": "x"}"#,
+        r#"{"id": 2, "type": "hello", "protocol": 1, "type": "refresh"}"#,
+        r#"{"id": 2, "type": "list", "host": "a.test", "host": "*"}"#,
+    ] {
+        let Err(Reply::Error(e)) = parse_request(body.as_bytes()) else {
+            panic!("{body} accepted")
+        };
+        assert_eq!(e.error.code, ErrorCode::BadRequest, "{body}");
+        assert!(e.error.message.contains("duplicate field"), "{}", e.error.message);
+    }
+    assert!(parse_request(br#"{"id": 2, "type": "list", "host": "a.test"}"#).is_ok());
+}
