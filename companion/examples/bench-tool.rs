@@ -137,7 +137,11 @@ fn soak(bin: &str, requests: usize, events: usize) -> ExitCode {
     for i in 1..=requests {
         if i % every == 0 && sent_events < events {
             sent_events += 1;
-            let health = if sent_events % 2 == 0 { "Healthy" } else { "Degraded" };
+            let health = if sent_events % 2 == 0 {
+                "Healthy"
+            } else {
+                "Degraded"
+            };
             state.update_app(&preview, |app| {
                 app["status"]["health"]["status"] = serde_json::json!(health);
             });
@@ -231,7 +235,10 @@ impl HostProc {
     /// Live updates on this port, as the extension's worker asks.
     fn subscribe(&mut self) {
         let id = self.next_id;
-        self.request(&format!(r#"{{"id":{id},"type":"subscribe"}}"#), "subscribed");
+        self.request(
+            &format!(r#"{{"id":{id},"type":"subscribe"}}"#),
+            "subscribed",
+        );
     }
 
     /// Sends one request and reads frames until its answer (of type `want`).

@@ -416,19 +416,40 @@ impl<S: Source> Host<S> {
 
     async fn fetch_loop(self: Arc<Self>) -> Outcome {
         loop {
-            let outcome = match tokio::time::timeout(self.opts.fetch_timeout, self.source.fetch())
-                .await
-            {
-                Ok(fetched) => Ok(self.absorb(fetched)),
-                Err(_) => Err(ErrorBody {
-                    code: ErrorCode::Timeout,
-                    message: format!(
-                        "Argo CD did not answer within {} s",
-                        self.opts.fetch_timeout.as_secs_f64()
-                    ),
-                    fix: "check your network/VPN, or raise the timeout in config.toml".to_owned(),
-                }),
-            };
+            let outcome =
+                match tokio::time::timeout(self.opts.fetch_timeout, self.source.fetch()).await {
+                    Ok(fetched) => Ok(self.absorb(fetched)),
+                    Err(_) => {
+                        let error = ErrorBody {
+                            code: ErrorCode::Timeout,
+                            message: format!(
+                                "Argo CD did not answer within {} s",
+                                self.opts.fetch_timeout.as_secs_f64()
+                            ),
+                            fix: "check your network/VPN, or raise the timeout in config.toml"
+                                .to_owned(),
+                        };
+                        // With earlier data, the overall bound running out is every server
+                        // failing: keep that data, marked stale, with the timeout beside it
+                        // (found by the fault table under load).
+                        if self.current.borrow().is_some() {
+                            let failures = self
+                                .servers
+                                .iter()
+                                .map(|s| protocol::messages::ServerFailure {
+                                    server: s.url.clone(),
+                                    error: error.clone(),
+                                })
+                                .collect();
+                            Ok(self.absorb(super::source::Fetched {
+                                previews: Vec::new(),
+                                failures,
+                            }))
+                        } else {
+                            Err(error)
+                        }
+                    }
+                };
             let mut inflight = self.inflight.lock().expect("lock");
             if self.rerun.swap(false, Ordering::SeqCst) {
                 continue;
