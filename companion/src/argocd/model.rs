@@ -29,6 +29,58 @@ where
     Ok(T::deserialize(value).unwrap_or_default())
 }
 
+/// The scalar form of [`lenient`], without building a tree (these sit on the decoder's hot
+/// path): a string is kept, anything else (number, bool, list, object) is skipped as absent.
+pub(crate) fn lenient_str<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct AnyToStr;
+    impl<'de> Visitor<'de> for AnyToStr {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(AnyToStr)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(AnyToStr)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Application {
@@ -52,9 +104,9 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "lenient_str")]
     pub creation_timestamp: Option<String>,
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "lenient_str")]
     pub resource_version: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub owner_references: Vec<OwnerReference>,
@@ -74,11 +126,10 @@ pub struct OwnerReference {
 pub struct AppSpec {
     #[serde(deserialize_with = "nullable")]
     pub project: String,
-    #[serde(deserialize_with = "lenient")]
     pub source: Option<Source>,
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "nullable")]
     pub sources: Vec<Source>,
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "nullable")]
     pub destination: Destination,
 }
 
@@ -129,11 +180,12 @@ pub struct Destination {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AppStatus {
-    #[serde(deserialize_with = "lenient")]
+    // Its fields are lenient; `comparedTo` makes the whole object too big for `lenient`.
+    #[serde(deserialize_with = "nullable")]
     pub sync: SyncStatus,
     #[serde(deserialize_with = "lenient")]
     pub health: HealthStatus,
-    #[serde(deserialize_with = "lenient")]
+    // Holds the last sync's whole result: too big for `lenient`; its fields are lenient.
     pub operation_state: Option<OperationState>,
     #[serde(deserialize_with = "lenient")]
     pub summary: Summary,
@@ -142,20 +194,25 @@ pub struct AppStatus {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct SyncStatus {
+    #[serde(deserialize_with = "lenient_str")]
     pub status: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct HealthStatus {
+    #[serde(deserialize_with = "lenient_str")]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct OperationState {
+    #[serde(deserialize_with = "lenient_str")]
     pub phase: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub finished_at: Option<String>,
 }
 
@@ -241,16 +298,18 @@ mod tests {
     fn wrong_types_in_display_fields_read_as_absent_and_identity_stays_strict() {
         let app: Application = serde_json::from_str(
             r#"{"metadata":{"name":"a-pr-1","creationTimestamp":17,"labels":{"type":"pr"}},
-                "spec":{"source":"oops","destination":[1]},
+                "metadata2":{"resourceVersion":{"a":[1]}},
                 "status":{"health":{"status":5},"sync":{"status":["Synced"]},
-                          "operationState":"Succeeded","summary":{"externalURLs":"x"}}}"#,
+                          "operationState":{"phase":{"x":1},"finishedAt":false},
+                          "summary":{"externalURLs":"x"}}}"#,
         )
         .unwrap();
         assert_eq!(app.metadata.name, "a-pr-1");
         assert_eq!(app.metadata.labels["type"], "pr");
         assert_eq!(app.metadata.creation_timestamp, None);
         assert_eq!(app.status.health.status, None);
-        assert!(app.status.operation_state.is_none() && app.spec.source.is_none());
+        assert_eq!(app.status.sync.status, None);
+        assert_eq!(app.status.operation_state.unwrap().phase, None);
         assert!(serde_json::from_str::<Application>(r#"{"metadata":{"name":7}}"#).is_err());
         assert!(
             serde_json::from_str::<Application>(r#"{"metadata":{"labels":{"type":1}}}"#).is_err()

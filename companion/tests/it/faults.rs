@@ -181,7 +181,7 @@ fn cases() -> Vec<Case> {
                 f.update_app("search-ui-pr-9", |app| {
                     app["status"]["health"]["status"] = json!(5);
                     app["status"]["sync"]["status"] = json!(["Synced"]);
-                    app["status"]["operationState"] = json!("Succeeded");
+                    app["status"]["operationState"]["phase"] = json!({"Succeeded": true});
                     app["status"]["summary"] = json!({"externalURLs": "not-a-list"});
                     app["metadata"]["creationTimestamp"] = json!(1_700_000_000);
                 });
