@@ -155,6 +155,13 @@ pub fn parse_cookie_regex(pattern: &str) -> Result<(String, String), String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
+                // `\<` and `\>` are word-boundary assertions in Rust's regex (what the mesh
+                // runs), not the characters `<` and `>` (found by fuzzing).
+                Some(e @ ('<' | '>')) => {
+                    return Err(format!(
+                        "cookie regex {q} uses \\{e}, a word-boundary assertion, not the character {e:?}: only literal names and values are understood"
+                    ));
+                }
                 Some(e) if e.is_ascii_punctuation() || e == ' ' => literal.push(e),
                 Some(e) => {
                     return Err(format!(
@@ -978,6 +985,21 @@ mod tests {
             ..base
         };
         assert!(from_managed_resources(&[svc]).is_empty());
+    }
+
+    /// Regression (fuzz target `cookie_regex`, crash-93663cde): `\<` was read as `<`, but
+    /// Rust's regex (Linkerd's) reads it as a word boundary, so the value the extension
+    /// would set is not the one the mesh matches.
+    #[test]
+    fn word_boundary_escapes_are_refused_not_read_as_characters() {
+        for pattern in [r"(^|.*; )pp=te\<-w(;.*|$)", r"(^|.*; )n\>=1(;.*|$)"] {
+            let err = parse_cookie_regex(pattern).unwrap_err();
+            assert!(err.contains("word-boundary assertion"), "{err}");
+        }
+        let ok = r"(^|.*; )team\-web\-pr=1(;.*|$)";
+        let (name, value) = parse_cookie_regex(ok).unwrap();
+        let re = regex::Regex::new(ok).unwrap();
+        assert!(re.is_match(&format!("a=1; {name}={value}; z=2")));
     }
 
     #[test]
