@@ -325,6 +325,12 @@ async fn doctor_flags_token_files_other_users_can_read_and_the_cache_is_private(
         .filter(|p| p.starts_with(sb.home().join("cache")))
         .collect();
     assert!(!cached.is_empty(), "the host wrote a cache");
+    // Its log is there too (trace level), so the scan below reads every log line.
+    assert!(
+        sb.files().iter().any(|p| p.ends_with("host.log")),
+        "{:?}",
+        sb.files()
+    );
     sb.assert_hygiene();
 }
 

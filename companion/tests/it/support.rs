@@ -7,7 +7,7 @@
 //! every file under its HOME (config, cache, `host.log`, manifests, whatever the binary
 //! wrote) and fails if any holds the token, except the files the test itself wrote *as*
 //! credentials (config.toml with `token =`, a token file, the argocd CLI config). Cache
-//! files must also be private (0600).
+//! files and the host's log must also be private (0600).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -103,12 +103,14 @@ impl Sandbox {
                 &String::from_utf8_lossy(&bytes),
             );
             #[cfg(unix)]
-            if path.starts_with(self.home().join("cache"))
-                || path.starts_with(self.home().join(".cache"))
+            // The cache and the host's log (state dir) hold previews and server names.
+            if ["cache", ".cache", ".local/state"]
+                .iter()
+                .any(|d| path.starts_with(self.home().join(d)))
             {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-                assert_eq!(mode & 0o077, 0, "cache file {path:?} is not private");
+                assert_eq!(mode & 0o077, 0, "{path:?} is not private");
             }
         }
     }
