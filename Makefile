@@ -3,7 +3,7 @@
 CARGO ?= cargo
 BIN := target/release/preview-switch
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench fuzz soak dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -57,6 +57,15 @@ fmt:
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
+
+## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60) on nightly; see README "Robustness"
+fuzz:
+	scripts/fuzz.sh
+
+## soak: one host, 10,000 list requests + 1,000 watch changes; fails on RSS or fd growth
+soak:
+	$(CARGO) build --release -p preview-switch --bin preview-switch --example bench-tool
+	target/release/examples/bench-tool soak $(BIN) 10000 1000
 
 ## install-host-<browser>[-user]: register the native host (e.g. install-host-chromium-user)
 install-host-%: build

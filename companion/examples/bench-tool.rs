@@ -7,6 +7,10 @@
 //!   bench-tool serve PORTFILE APPS PREVIEWS  serve a fake Argo CD until killed; writes its URL to PORTFILE
 //!   bench-tool host-rtt BIN URL N [HOST]  N `list` (or `list {host}`) round trips over one host process, warm cache
 //!   bench-tool host-cold BIN URL N        N fresh host processes each answering one `list` from the disk cache
+//!   bench-tool soak BIN [REQUESTS] [EVENTS]  one subscribed host serving REQUESTS (10,000) `list`s
+//!                                         while the fake's watch sends EVENTS (1,000) changes;
+//!                                         prints RSS and open fds after warm-up and at the end,
+//!                                         exits 1 on >10% RSS growth or any fd growth
 
 #![allow(clippy::print_stderr, clippy::print_stdout)] // a benchmark tool talking to the person running it
 
@@ -80,12 +84,105 @@ fn main() -> ExitCode {
                 ms(samples[samples.len() * 95 / 100])
             );
         }
+        "soak" => {
+            let requests = args.get(2).map_or(10_000, |_| num(2));
+            let events = args.get(3).map_or(1_000, |_| num(3));
+            return soak(&arg(1), requests, events);
+        }
         _ => {
-            eprintln!("usage: bench-tool gen|decode|serve ...");
+            eprintln!("usage: bench-tool gen|decode|serve|host-rtt|host-cold|soak ...");
             return ExitCode::from(2);
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Resident memory (kB) and open file descriptors of a process, from `/proc`.
+fn rss_and_fds(pid: u32) -> (u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    (rss, fds)
+}
+
+/// One host process, subscribed, answering `requests` `list`s over its one port while the
+/// fake Argo CD's watch delivers `events` changes (one every `requests / events` lists).
+/// Warm-up is the first tenth; growth is measured from there to the end.
+fn soak(bin: &str, requests: usize, events: usize) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = FakeArgo::with_apps("bench-token", fake::generated(200, 50));
+    let running = rt
+        .block_on(fake::serve(state.clone(), "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let preview = state
+        .apps()
+        .into_iter()
+        .find(|a| a.pointer("/metadata/labels/type").and_then(|t| t.as_str()) == Some("pr"))
+        .and_then(|a| a.pointer("/metadata/name")?.as_str().map(str::to_owned))
+        .expect("a preview app");
+    let cache = tempfile::tempdir().unwrap();
+    let mut host = spawn_host(bin, &running.url(), cache.path());
+    let pid = host.child.id();
+    host.list();
+    host.subscribe();
+    let every = (requests / events.max(1)).max(1);
+    let warm_at = requests / 10;
+    let (mut warm, mut sent_events) = ((0, 0), 0usize);
+    let mut fd_peak_warm = 0;
+    let started = Instant::now();
+    for i in 1..=requests {
+        if i % every == 0 && sent_events < events {
+            sent_events += 1;
+            let health = if sent_events % 2 == 0 {
+                "Healthy"
+            } else {
+                "Degraded"
+            };
+            state.update_app(&preview, |app| {
+                app["status"]["health"]["status"] = serde_json::json!(health);
+            });
+        }
+        host.list();
+        if i <= warm_at {
+            fd_peak_warm = fd_peak_warm.max(rss_and_fds(pid).1);
+        }
+        if i == warm_at {
+            warm = rss_and_fds(pid);
+        }
+    }
+    // Let the last changes arrive, so every event was handled before the final sample.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while host.events_seen == 0 && Instant::now() < deadline {
+        host.list();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    host.list();
+    let end = rss_and_fds(pid);
+    let elapsed = started.elapsed();
+    let growth = (end.0 as f64 - warm.0 as f64) / warm.0.max(1) as f64 * 100.0;
+    println!(
+        "soak: {requests} list requests and {sent_events} watch changes ({} previews_changed events pushed) over one host in {:.1} s",
+        host.events_seen,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "RSS after warm-up {} kB, at the end {} kB ({growth:+.1}%); open fds after warm-up {} (peak {fd_peak_warm}), at the end {}",
+        warm.0, end.0, warm.1, end.1
+    );
+    let ok = growth < 10.0 && end.1 <= fd_peak_warm && host.events_seen > 0;
+    drop(host);
+    drop(running);
+    if ok {
+        println!("soak: PASS");
+        ExitCode::SUCCESS
+    } else {
+        println!("soak: FAIL (RSS growth must stay under 10% and fds must not grow)");
+        ExitCode::from(1)
+    }
 }
 
 /// The real binary as Chromium launches it, with a private cache dir.
@@ -96,6 +193,8 @@ struct HostProc {
     next_id: u64,
     /// `list {host}`, as the popup asks for the active tab's host.
     host: Option<String>,
+    /// `previews_changed` frames read so far.
+    events_seen: usize,
 }
 
 fn spawn_host(bin: &str, url: &str, cache: &Path) -> HostProc {
@@ -118,6 +217,7 @@ fn spawn_host(bin: &str, url: &str, cache: &Path) -> HostProc {
         stdout,
         next_id: 1,
         host: None,
+        events_seen: 0,
     }
 }
 
@@ -125,11 +225,26 @@ impl HostProc {
     /// Sends `list` and reads frames until its answer.
     fn list(&mut self) {
         let id = self.next_id;
-        self.next_id += 1;
         let body = match &self.host {
             Some(h) => format!(r#"{{"id":{id},"type":"list","host":"{h}"}}"#),
             None => format!(r#"{{"id":{id},"type":"list"}}"#),
         };
+        self.request(&body, "list");
+    }
+
+    /// Live updates on this port, as the extension's worker asks.
+    fn subscribe(&mut self) {
+        let id = self.next_id;
+        self.request(
+            &format!(r#"{{"id":{id},"type":"subscribe"}}"#),
+            "subscribed",
+        );
+    }
+
+    /// Sends one request and reads frames until its answer (of type `want`).
+    fn request(&mut self, body: &str, want: &str) {
+        let id = self.next_id;
+        self.next_id += 1;
         let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
         frame.extend(body.as_bytes());
         self.stdin.write_all(&frame).unwrap();
@@ -140,8 +255,11 @@ impl HostProc {
             let mut buf = vec![0; u32::from_ne_bytes(len) as usize];
             self.stdout.read_exact(&mut buf).unwrap();
             let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+            if v["type"] == "previews_changed" {
+                self.events_seen += 1;
+            }
             if v["id"] == id {
-                assert_eq!(v["type"], "list", "{v}");
+                assert_eq!(v["type"], want, "{v}");
                 return;
             }
         }

@@ -336,6 +336,18 @@ impl LoadedFile {
                     ),
                 )
             })?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                    // Shown by every command (warn is the default level), so `doctor` too.
+                    tracing::warn!(
+                        "token_file {} can be read by other users: run chmod 600 {}",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
             return Token::new(raw).map(Some).ok_or_else(|| {
                 self.error(
                     Some(f.span()),

@@ -48,7 +48,7 @@ pub enum Error {
         cause: String,
     },
     /// Any other unexpected HTTP status.
-    #[error("{server} answered {status} for {what}: {detail}")]
+    #[error("{server} answered {status} for {what}: {detail}: {}", http_fix(*status))]
     Http {
         server: String,
         status: u16,
@@ -72,6 +72,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What to do about an unexpected status: a 404 means the URL (or its path prefix) is not
+/// the API server; a 5xx is the server or a proxy in front of it failing.
+pub(crate) fn http_fix(status: u16) -> &'static str {
+    match status {
+        404 => {
+            "check that the URL points at the Argo CD API server, with its path prefix if it has one"
+        }
+        500..=599 => {
+            "Argo CD or a proxy in front of it failed: retry later, or check the argocd-server logs"
+        }
+        _ => "check that the URL points at the Argo CD API server",
+    }
 }
 
 impl Error {

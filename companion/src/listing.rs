@@ -214,6 +214,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         previews.push(p);
     }
     preview::sort(&mut previews);
+    preview::dedup(&mut previews);
     Ok(previews)
 }
 

@@ -90,7 +90,11 @@ pub fn check_host(host: &str) -> Result<String, Refusal> {
             return refuse("a label starts or ends with '-'");
         }
     }
-    Ok(host.to_ascii_lowercase())
+    let host = host.to_ascii_lowercase();
+    if protocol::policy::is_shared_suffix(&host) {
+        return refuse("it is a top-level name or public suffix shared by many sites");
+    }
+    Ok(host)
 }
 
 /// The resource types a tab rule covers. Listed explicitly: Chromium leaves `main_frame`
@@ -254,6 +258,9 @@ mod tests {
         );
         assert_eq!(check_host("127.0.0.1"), Ok("127.0.0.1".into()));
         assert_eq!(check_host("localhost"), Ok("localhost".into()));
+        for shared in ["com", "test", "CO.UK", "github.io"] {
+            assert!(check_host(shared).is_err(), "{shared} reaches many sites");
+        }
         for bad in [
             "",
             "*.example.com",

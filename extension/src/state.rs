@@ -282,7 +282,15 @@ fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
         RouteKind::Cookie => routing::check_cookie_name(&route.name)?,
         RouteKind::Header => {
             // A header name is an RFC 7230 token: the same character set as a cookie name.
-            routing::check_cookie_name(&route.name)?
+            routing::check_cookie_name(&route.name)?;
+            // A tab rule `set`s the header: never over the site's credentials or a header
+            // the browser owns.
+            if protocol::policy::is_reserved_header(&route.name) {
+                return Err(Refusal(format!(
+                    "refused route {}: the header carries the site's own credentials or belongs to the browser: route by a cookie or another header",
+                    route.name
+                )));
+            }
         }
     }
     routing::check_cookie_value(&route.value)?;

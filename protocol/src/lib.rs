@@ -6,6 +6,7 @@
 //! breaking change for scripts and for installed extensions.
 
 pub mod messages;
+pub mod policy;
 
 use serde::{Deserialize, Serialize};
 

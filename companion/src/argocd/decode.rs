@@ -236,6 +236,11 @@ pub(crate) fn json_error_cause(err: &serde_json::Error) -> String {
     }
 }
 
+/// The largest single item or captured top-level value buffered. An Application is at
+/// most ~1.5 MiB (etcd's object limit), so anything larger is a broken server or proxy;
+/// without this cap one endless item would be buffered until memory runs out.
+pub const MAX_ITEM_BYTES: usize = 16 * 1024 * 1024;
+
 /// Items are parsed once at least this many bytes are buffered (or the body ended), so an
 /// attempt rarely stops at the end of the buffer and has to be repeated.
 const WINDOW: usize = 64 * 1024;
@@ -375,6 +380,16 @@ impl ListDecoder {
             self.pending.drain(..keep_from);
             self.base += keep_from as u64;
             self.pos -= keep_from;
+        }
+        let capturing = matches!(self.state, State::InKey | State::InValue) && self.capture;
+        if result.is_ok() && capturing && self.pending.len() > MAX_ITEM_BYTES {
+            return Err(DecodeError {
+                offset: self.base,
+                cause: format!(
+                    "a value larger than {} MiB: the server or a proxy sent something other than an ApplicationList; check the server URL",
+                    MAX_ITEM_BYTES / (1024 * 1024)
+                ),
+            });
         }
         result
     }
@@ -528,8 +543,19 @@ impl ListDecoder {
                                 self.state = State::InItem;
                                 return Err(self.truncated());
                             }
+                            ItemParse::NeedMore if avail > MAX_ITEM_BYTES => {
+                                return Err(self.err(
+                                    i,
+                                    format!(
+                                        "item {} is larger than {} MiB (an Application is at most 1.5 MiB): the server or a proxy sent something else; check the server URL",
+                                        self.items_seen,
+                                        MAX_ITEM_BYTES / (1024 * 1024)
+                                    ),
+                                ));
+                            }
                             ItemParse::NeedMore => {
-                                self.retry_at = avail.saturating_mul(2);
+                                // Capped so an item near the limit is still tried in time.
+                                self.retry_at = avail.saturating_mul(2).min(MAX_ITEM_BYTES + 1);
                                 return Ok(());
                             }
                             ItemParse::Failed(e) => return Err(e),
@@ -852,5 +878,37 @@ mod tests {
             Err(StreamError::Transport(e)) => assert_eq!(e, "connection reset"),
             other => panic!("expected a transport error, got {other:?}"),
         }
+    }
+    /// A body of one endless item (or one endless top-level value) is refused once it
+    /// passes [`MAX_ITEM_BYTES`], instead of being buffered until memory runs out.
+    #[test]
+    fn an_item_or_value_over_the_cap_is_refused_and_one_under_it_decodes() {
+        let fill = vec![b'a'; 1024 * 1024];
+        let mut d = ListDecoder::new();
+        d.feed(br#"{"items":[{"metadata":{"name":"x","annotations":{"pad":""#)
+            .unwrap();
+        let mut err = None;
+        for _ in 0..40 {
+            if let Err(e) = d.feed(&fill) {
+                err = Some(e);
+                break;
+            }
+            assert!(d.pending.len() <= 2 * MAX_ITEM_BYTES, "buffer bounded");
+        }
+        let err = err.expect("refused before 40 MiB");
+        assert!(err.cause.contains("larger than 16 MiB"), "{err}");
+        assert!(err.cause.contains("check the server URL"), "{err}");
+
+        let mut d = ListDecoder::new();
+        d.feed(br#"{"kind":""#).unwrap();
+        let refused = (0..40).find_map(|_| d.feed(&fill).err());
+        assert!(refused.is_some_and(|e| e.cause.contains("larger than 16 MiB")));
+
+        // 15 MiB (legal, if odd) followed by a normal item still decodes, in 64 KiB chunks.
+        let mut body = br#"{"items":[{"metadata":{"name":"big","annotations":{"pad":""#.to_vec();
+        body.extend(std::iter::repeat_n(b'a', 15 * 1024 * 1024));
+        body.extend(br#""}}},{"metadata":{"name":"small"}}]}"#);
+        let list = decode_chunked(&body, 64 * 1024).unwrap();
+        assert_eq!(names(&list), ["big", "small"]);
     }
 }

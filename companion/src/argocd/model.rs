@@ -16,6 +16,71 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// For fields only shown to people (status, timestamps, destination, sources): a value of
+/// the wrong type reads as absent instead of failing the whole list, so one odd
+/// Application (a CRD version skew, a hand-edited object) cannot hide every other preview.
+/// Identity fields (name, namespace, labels, annotations) stay strict.
+pub(crate) fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(T::deserialize(value).unwrap_or_default())
+}
+
+/// The scalar form of [`lenient`], without building a tree (these sit on the decoder's hot
+/// path): a string is kept, anything else (number, bool, list, object) is skipped as absent.
+pub(crate) fn lenient_str<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct AnyToStr;
+    impl<'de> Visitor<'de> for AnyToStr {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(AnyToStr)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(AnyToStr)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Application {
@@ -23,6 +88,7 @@ pub struct Application {
     pub metadata: ObjectMeta,
     #[serde(deserialize_with = "nullable")]
     pub spec: AppSpec,
+    // `nullable`, not `lenient`: status is large in unprojected lists; its fields are lenient.
     #[serde(deserialize_with = "nullable")]
     pub status: AppStatus,
 }
@@ -38,9 +104,11 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub creation_timestamp: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub resource_version: Option<String>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub owner_references: Vec<OwnerReference>,
 }
 
@@ -112,32 +180,39 @@ pub struct Destination {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AppStatus {
+    // Its fields are lenient; `comparedTo` makes the whole object too big for `lenient`.
     #[serde(deserialize_with = "nullable")]
     pub sync: SyncStatus,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub health: HealthStatus,
+    // Holds the last sync's whole result: too big for `lenient`; its fields are lenient.
     pub operation_state: Option<OperationState>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "lenient")]
     pub summary: Summary,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct SyncStatus {
+    #[serde(deserialize_with = "lenient_str")]
     pub status: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct HealthStatus {
+    #[serde(deserialize_with = "lenient_str")]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct OperationState {
+    #[serde(deserialize_with = "lenient_str")]
     pub phase: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
     pub finished_at: Option<String>,
 }
 
@@ -255,5 +330,27 @@ mod tests {
         .unwrap();
         assert_eq!(app.metadata.name, "a");
         assert!(app.metadata.labels.is_empty() && app.status.summary.images.is_empty());
+    }
+
+    #[test]
+    fn wrong_types_in_display_fields_read_as_absent_and_identity_stays_strict() {
+        let app: Application = serde_json::from_str(
+            r#"{"metadata":{"name":"a-pr-1","creationTimestamp":17,"labels":{"type":"pr"}},
+                "metadata2":{"resourceVersion":{"a":[1]}},
+                "status":{"health":{"status":5},"sync":{"status":["Synced"]},
+                          "operationState":{"phase":{"x":1},"finishedAt":false},
+                          "summary":{"externalURLs":"x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(app.metadata.name, "a-pr-1");
+        assert_eq!(app.metadata.labels["type"], "pr");
+        assert_eq!(app.metadata.creation_timestamp, None);
+        assert_eq!(app.status.health.status, None);
+        assert_eq!(app.status.sync.status, None);
+        assert_eq!(app.status.operation_state.unwrap().phase, None);
+        assert!(serde_json::from_str::<Application>(r#"{"metadata":{"name":7}}"#).is_err());
+        assert!(
+            serde_json::from_str::<Application>(r#"{"metadata":{"labels":{"type":1}}}"#).is_err()
+        );
     }
 }

@@ -15,39 +15,9 @@ pub const MAX_COOKIE_LEN: usize = 4096;
 /// Longest DNS name in presentation form, without the trailing dot (RFC 1035 §2.3.4).
 const MAX_HOST_LEN: usize = 253;
 
-/// Public suffixes under which a site cannot own cookies, besides every single label. Not the
-/// whole Public Suffix List: the usual hosting and country suffixes, enough to catch a
-/// mistyped host that would send the cookie to everyone's sites in tab mode.
-const PUBLIC_SUFFIXES: &[&str] = &[
-    "co.uk",
-    "org.uk",
-    "ac.uk",
-    "gov.uk",
-    "com.au",
-    "net.au",
-    "org.au",
-    "co.nz",
-    "co.jp",
-    "co.in",
-    "co.za",
-    "com.br",
-    "com.cn",
-    "com.mx",
-    "com.tr",
-    "github.io",
-    "gitlab.io",
-    "pages.dev",
-    "workers.dev",
-    "netlify.app",
-    "vercel.app",
-    "herokuapp.com",
-    "appspot.com",
-    "azurewebsites.net",
-    "cloudfront.net",
-    "amazonaws.com",
-    "nip.io",
-    "sslip.io",
-];
+// Public suffixes (shared with the extension, which checks again) under which a site cannot
+// own cookies, besides every single label.
+use protocol::policy::PUBLIC_SUFFIXES;
 
 /// Checks a cookie name: a non-empty RFC 6265 token (visible ASCII except separators).
 pub fn validate_name(name: &str) -> Result<(), String> {

@@ -185,6 +185,14 @@ pub fn sort(previews: &mut [Preview]) {
     });
 }
 
+/// Drops repeats of the same Application (server, namespace, name), keeping the first: a
+/// list that names an app twice (a server or proxy bug) must not show it twice, nor make
+/// the extension's change events see one preview as two.
+pub fn dedup(previews: &mut Vec<Preview>) {
+    let mut seen = std::collections::HashSet::new();
+    previews.retain(|p| seen.insert((p.server.clone(), p.namespace.clone(), p.app.clone())));
+}
+
 /// The pull-request URL for the https URL of a repository (`host/owner/name`), the kind of
 /// host guessed from the URL ([`scm::ScmKind::guess`]).
 pub fn pull_request_url(repo: &str, pr: u64) -> Option<String> {
@@ -288,6 +296,30 @@ mod tests {
     fn fixture(yaml: &str) -> Application {
         let v: Value = serde_norway::from_str(yaml).unwrap();
         app(v)
+    }
+
+    #[test]
+    fn an_app_listed_twice_is_one_preview_and_namespaces_stay_apart() {
+        let derive_one = |name: &str, ns: &str| {
+            derive(
+                &app(
+                    serde_json::json!({"metadata": {"name": name, "namespace": ns,
+                    "labels": {"preview-switch.io/pr": "7"}}}),
+                ),
+                "https://argocd.test",
+                None,
+            )
+            .unwrap()
+        };
+        let mut previews = vec![
+            derive_one("web-pr-7", "argocd"),
+            derive_one("web-pr-7", "team-a"),
+            derive_one("web-pr-7", "argocd"),
+        ];
+        sort(&mut previews);
+        dedup(&mut previews);
+        let keys: Vec<_> = previews.iter().map(|p| p.namespace.as_str()).collect();
+        assert_eq!(keys, ["argocd", "team-a"]);
     }
 
     #[test]

@@ -158,6 +158,13 @@ pub fn parse_cookie_regex(pattern: &str) -> Result<(String, String), String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
+                // `\<` and `\>` are word-boundary assertions in Rust's regex (what the mesh
+                // runs), not the characters `<` and `>` (found by fuzzing).
+                Some(e @ ('<' | '>')) => {
+                    return Err(format!(
+                        "cookie regex {q} uses \\{e}, a word-boundary assertion, not the character {e:?}: only literal names and values are understood"
+                    ));
+                }
                 Some(e) if e.is_ascii_punctuation() || e == ' ' => literal.push(e),
                 Some(e) => {
                     return Err(format!(
@@ -655,6 +662,12 @@ pub(super) fn header_route(name: &str, value: &str, hosts: Vec<String>) -> Resul
             why.replace("cookie ", "header ")
         )
     })?;
+    if protocol::policy::is_reserved_header(name) {
+        return Err(format!(
+            "routes by the header {}, which carries the site's own credentials or is set by the browser: the extension would overwrite it; route by a cookie or another header instead",
+            quoted(name)
+        ));
+    }
     Ok(Route {
         kind: RouteKind::Header,
         name: name.to_string(),
@@ -968,6 +981,26 @@ mod tests {
     }
 
     #[test]
+    fn a_canary_by_a_credential_or_browser_header_is_refused() {
+        for name in [
+            "Cookie",
+            "authorization",
+            "Host",
+            "Sec-Fetch-Site",
+            "Proxy-Foo",
+        ] {
+            let found = from_managed_resources(&[managed(
+                &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web-canary", "namespace": "web", "annotations":
+                    {NGINX_CANARY: "true", NGINX_BY_HEADER: name, NGINX_BY_HEADER_VALUE: "x"}},
+                "spec": {"rules": [{"host": "web.example.com"}]}}),
+            )]);
+            let why = found[0].route.clone().unwrap_err();
+            assert!(why.contains("overwrite it"), "{name}: {why}");
+        }
+    }
+
+    #[test]
     fn nginx_canary_ingress_by_cookie_and_by_header() {
         let ingress = |ann: Value| {
             managed(
@@ -1058,6 +1091,21 @@ mod tests {
             ..base
         };
         assert!(from_managed_resources(&[svc]).is_empty());
+    }
+
+    /// Regression (fuzz target `cookie_regex`, crash-93663cde): `\<` was read as `<`, but
+    /// Rust's regex (Linkerd's) reads it as a word boundary, so the value the extension
+    /// would set is not the one the mesh matches.
+    #[test]
+    fn word_boundary_escapes_are_refused_not_read_as_characters() {
+        for pattern in [r"(^|.*; )pp=te\<-w(;.*|$)", r"(^|.*; )n\>=1(;.*|$)"] {
+            let err = parse_cookie_regex(pattern).unwrap_err();
+            assert!(err.contains("word-boundary assertion"), "{err}");
+        }
+        let ok = r"(^|.*; )team\-web\-pr=1(;.*|$)";
+        let (name, value) = parse_cookie_regex(ok).unwrap();
+        let re = regex::Regex::new(ok).unwrap();
+        assert!(re.is_match(&format!("a=1; {name}={value}; z=2")));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Faults the fake Argo CD can inject, set at run time on the [`super::FakeArgo`] handle:
 //! the ways a real server, proxy or network fails a client (slow headers, an HTML 5xx from
 //! the ingress, garbage, a reset mid-body, a dripping body, truncated JSON, an HTML page
-//! where JSON was expected, `items: null`). Applied by one middleware around every route.
+//! where JSON was expected, `items: null`, an API error status with grpc-gateway's JSON body,
+//! a 200 MB body streamed without being held, duplicated list items, and a watch stream that
+//! answers with an in-stream error object). Applied by one middleware around every route.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -31,6 +33,20 @@ pub enum Fault {
     WrongContentType,
     /// `{"metadata":{...},"items":null}` (what Go writes for an empty list).
     NullItems,
+    /// This status with grpc-gateway's JSON error body (`{"error","code","message"}`), as
+    /// Argo CD itself answers (e.g. 403 `permission denied`, 404 `not found`).
+    ApiError(u16),
+    /// A list of this many bytes: one Application whose annotation value fills it (a
+    /// proxy or server bug streaming garbage). Generated on the fly, never held whole.
+    HugeItem(usize),
+    /// The real list with this many bytes of extra, well-formed Applications put before
+    /// its items, each padded by an unknown field (a huge but legal list). Streamed.
+    HugeList(usize),
+    /// The real list with every item sent twice (same name and namespace).
+    DuplicateItems,
+    /// The watch answers 200, then one grpc-gateway in-stream error object, then ends
+    /// (what Argo CD streams when the token expires or RBAC changes mid-watch).
+    StreamError { http_code: u16, message: String },
 }
 
 /// A fault, the paths it applies to, and how many times.
@@ -115,8 +131,101 @@ pub(crate) fn replacement(fault: &Fault, resource_version: &str) -> Option<Respo
             )
                 .into_response(),
         ),
-        Fault::Delay(_) | Fault::ResetAfter(_) | Fault::Drip(_) | Fault::Truncated => None,
+        Fault::ApiError(code) => {
+            let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let (grpc, message) = match status.as_u16() {
+                401 => (16, "invalid session: token has expired"),
+                403 => (7, "permission denied"),
+                404 => (5, "Not Found"),
+                _ => (2, "internal error"),
+            };
+            let body = serde_json::json!({"error": message, "code": grpc, "message": message});
+            Some(
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+                    .into_response(),
+            )
+        }
+        Fault::HugeItem(bytes) => {
+            let head = format!(
+                r#"{{"metadata":{{"resourceVersion":"{resource_version}"}},"items":[{{"metadata":{{"name":"huge-pr-1","namespace":"argocd","annotations":{{"pad":""#
+            );
+            let tail = r#""}}}]}"#;
+            let fill = bytes.saturating_sub(head.len() + tail.len());
+            Some(streamed(head, fill, tail.to_owned()))
+        }
+        Fault::StreamError { http_code, message } => {
+            let grpc = match http_code {
+                401 => 16,
+                403 => 7,
+                404 => 5,
+                _ => 2,
+            };
+            let status = StatusCode::from_u16(*http_code)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error");
+            let line = serde_json::json!({"error": {"grpc_code": grpc, "http_code": http_code,
+                "message": message, "http_status": status}});
+            Some(
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    format!("{line}\n"),
+                )
+                    .into_response(),
+            )
+        }
+        Fault::Delay(_)
+        | Fault::ResetAfter(_)
+        | Fault::Drip(_)
+        | Fault::Truncated
+        | Fault::HugeList(_)
+        | Fault::DuplicateItems => None,
     }
+}
+
+/// `200 application/json`: `head`, then `fill` bytes of `a` in 64 KiB chunks, then `tail`.
+fn streamed(head: String, fill: usize, tail: String) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let block = Bytes::from(vec![b'a'; CHUNK]);
+    let body = futures_util::stream::iter([Bytes::from(head)])
+        .chain(futures_util::stream::unfold(fill, move |left| {
+            let block = block.clone();
+            async move {
+                (left > 0).then(|| {
+                    let n = left.min(CHUNK);
+                    (block.slice(..n), left - n)
+                })
+            }
+        }))
+        .chain(futures_util::stream::iter([Bytes::from(tail)]))
+        .map(Ok::<_, Infallible>);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// Filler Applications totalling about `bytes`, each ~64 KiB with an unknown padding field
+/// (no labels, no PR: a client must decode and drop them), generated one at a time.
+fn filler_items(bytes: usize) -> impl Stream<Item = Bytes> + Send {
+    const PAD: usize = 64 * 1024;
+    let pad = "a".repeat(PAD);
+    futures_util::stream::unfold((0usize, 0usize), move |(i, sent)| {
+        let item = format!(
+            r#"{{"metadata":{{"name":"filler-{i}","namespace":"argocd"}},"spec":{{"project":"default"}},"padding":"{pad}"}},"#
+        );
+        async move {
+            (sent < bytes).then(|| {
+                let n = item.len();
+                (Bytes::from(item), (i + 1, sent + n))
+            })
+        }
+    })
 }
 
 /// Applies a body-wrapping fault to a real response.
@@ -126,6 +235,51 @@ pub(crate) async fn wrap(fault: &Fault, response: Response) -> Response {
     let body = match fault {
         Fault::ResetAfter(n) => Body::from_stream(reset_after(body.into_data_stream(), *n)),
         Fault::Drip(interval) => Body::from_stream(drip(body.into_data_stream(), *interval)),
+        Fault::HugeList(bytes) => {
+            let real = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let mut list: serde_json::Value = serde_json::from_slice(&real).unwrap_or_default();
+            let items = match list.get_mut("items").map(serde_json::Value::take) {
+                Some(serde_json::Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            let meta = list.get("metadata").cloned().unwrap_or_default();
+            let head = Bytes::from(format!(r#"{{"metadata":{meta},"items":["#));
+            let tail = Bytes::from(format!(
+                "{}]}}",
+                items
+                    .iter()
+                    .map(serde_json::Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            // A list whose real items are empty must not end in a dangling comma.
+            let tail = if items.is_empty() {
+                Bytes::from_static(br#"{"metadata":{"name":"filler-end"}}]}"#)
+            } else {
+                tail
+            };
+            let stream = futures_util::stream::iter([head])
+                .chain(filler_items(*bytes))
+                .chain(futures_util::stream::iter([tail]))
+                .map(Ok::<_, Infallible>);
+            Body::from_stream(stream)
+        }
+        Fault::DuplicateItems => {
+            let real = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let mut list: serde_json::Value = serde_json::from_slice(&real).unwrap_or_default();
+            if let Some(items) = list
+                .get_mut("items")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                let twice: Vec<_> = items.iter().flat_map(|i| [i.clone(), i.clone()]).collect();
+                *items = twice;
+            }
+            Body::from(list.to_string())
+        }
         Fault::Truncated => {
             let bytes = axum::body::to_bytes(body, usize::MAX)
                 .await

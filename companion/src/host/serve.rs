@@ -292,8 +292,9 @@ fn peek_id(body: &[u8]) -> Option<u64> {
         .as_u64()
 }
 
-/// Frame body → request, or the error answer naming what is wrong with it.
-fn parse_request(body: &[u8]) -> Result<Request, Reply> {
+/// Frame body → request, or the error answer naming what is wrong with it. Public for the
+/// fuzz target (`fuzz/fuzz_targets/request_parser.rs`).
+pub fn parse_request(body: &[u8]) -> Result<Request, Reply> {
     let text = std::str::from_utf8(body).map_err(|e| {
         error_reply(
             None,
@@ -348,8 +349,23 @@ fn parse_request(body: &[u8]) -> Result<Request, Reply> {
             "update preview-switch: the extension is newer than the companion",
         ));
     }
-    serde_json::from_value::<Request>(value)
-        .map_err(|e| bad(Some(id), format!("bad fields in the {kind} request: {e}")))
+    // From the text, not the `Value`: a `Value` keeps only the last of two equal keys, so
+    // `{"type":"list","type":"refresh"}` would be read one way here and another way by any
+    // parser that keeps the first. Duplicate fields are refused instead (found by fuzzing).
+    let request = serde_json::from_str::<Request>(text)
+        .map_err(|e| bad(Some(id), format!("bad fields in the {kind} request: {e}")))?;
+    // The host filter names the tab's host: a wildcard, range, URL or control character
+    // cannot be one, so it is refused rather than silently matching nothing.
+    if let RequestBody::List { host: Some(h), .. } | RequestBody::Refresh { host: Some(h) } =
+        &request.body
+        && let Err(why) = crate::core::cookie::validate_host(h)
+    {
+        return Err(bad(
+            Some(id),
+            format!("the host filter is not one exact host name: {why}"),
+        ));
+    }
+    Ok(request)
 }
 
 impl<S: Source> Host<S> {
@@ -400,19 +416,40 @@ impl<S: Source> Host<S> {
 
     async fn fetch_loop(self: Arc<Self>) -> Outcome {
         loop {
-            let outcome = match tokio::time::timeout(self.opts.fetch_timeout, self.source.fetch())
-                .await
-            {
-                Ok(fetched) => Ok(self.absorb(fetched)),
-                Err(_) => Err(ErrorBody {
-                    code: ErrorCode::Timeout,
-                    message: format!(
-                        "Argo CD did not answer within {} s",
-                        self.opts.fetch_timeout.as_secs_f64()
-                    ),
-                    fix: "check your network/VPN, or raise the timeout in config.toml".to_owned(),
-                }),
-            };
+            let outcome =
+                match tokio::time::timeout(self.opts.fetch_timeout, self.source.fetch()).await {
+                    Ok(fetched) => Ok(self.absorb(fetched)),
+                    Err(_) => {
+                        let error = ErrorBody {
+                            code: ErrorCode::Timeout,
+                            message: format!(
+                                "Argo CD did not answer within {} s",
+                                self.opts.fetch_timeout.as_secs_f64()
+                            ),
+                            fix: "check your network/VPN, or raise the timeout in config.toml"
+                                .to_owned(),
+                        };
+                        // With earlier data, the overall bound running out is every server
+                        // failing: keep that data, marked stale, with the timeout beside it
+                        // (found by the fault table under load).
+                        if self.current.borrow().is_some() {
+                            let failures = self
+                                .servers
+                                .iter()
+                                .map(|s| protocol::messages::ServerFailure {
+                                    server: s.url.clone(),
+                                    error: error.clone(),
+                                })
+                                .collect();
+                            Ok(self.absorb(super::source::Fetched {
+                                previews: Vec::new(),
+                                failures,
+                            }))
+                        } else {
+                            Err(error)
+                        }
+                    }
+                };
             let mut inflight = self.inflight.lock().expect("lock");
             if self.rerun.swap(false, Ordering::SeqCst) {
                 continue;

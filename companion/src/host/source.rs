@@ -176,7 +176,11 @@ pub fn to_wire(error: &Error) -> ErrorBody {
             ErrorCode::Timeout,
             "raise the timeout in config.toml, or check the server's load".to_owned(),
         ),
-        Error::BadJson { .. } | Error::Http { .. } => (
+        Error::Http { status, .. } => (
+            ErrorCode::ArgocdBadResponse,
+            crate::error::http_fix(*status).to_owned(),
+        ),
+        Error::BadJson { .. } => (
             ErrorCode::ArgocdBadResponse,
             "check that the server URL points at the Argo CD API server".to_owned(),
         ),

@@ -2,12 +2,11 @@
 //! config is refreshed by running the CLI (a stub script first on PATH that rewrites the
 //! config as the real CLI does), and without a CLI the error names the login command.
 
-use std::path::Path;
+use std::path::PathBuf;
 
-use crate::support::{Sandbox, TOKEN, demo_server};
-
-const EXPIRED: &str = "expired-sso-token";
-const REFRESH: &str = "refresh-token-from-dex";
+use crate::support::{
+    EXPIRED_TOKEN as EXPIRED, REFRESH_TOKEN as REFRESH, Sandbox, TOKEN, demo_server,
+};
 
 /// The argocd CLI's config with an expired token and a refresh token for `host`.
 fn expired_login(sb: &Sandbox, host: &str) {
@@ -23,26 +22,25 @@ fn expired_login(sb: &Sandbox, host: &str) {
 
 /// A stand-in for the `argocd` CLI: records its arguments and, like the real CLI after
 /// trading the refresh token, rewrites the config passed with `--config`.
-fn stub_cli(bin: &Path) {
-    std::fs::create_dir_all(bin).unwrap();
-    let script = bin.join("argocd");
-    std::fs::write(
-        &script,
-        format!(
+fn stub_cli(sb: &Sandbox) -> PathBuf {
+    // Written through the sandbox: the script holds both tokens on purpose.
+    let script = sb.write(
+        "bin/argocd",
+        &format!(
             "#!/bin/sh\n\
              echo \"$@\" > \"$(dirname \"$0\")/args\"\n\
              cfg=\"\"\n\
              while [ $# -gt 0 ]; do [ \"$1\" = --config ] && cfg=\"$2\"; shift; done\n\
-             sed -i.bak 's/{EXPIRED}/{TOKEN}/' \"$cfg\"\n\
+             sed -i 's/{EXPIRED}/{TOKEN}/' \"$cfg\"\n\
              echo '{{\"loggedIn\":true,\"username\":\"octocat\"}}'\n"
         ),
-    )
-    .unwrap();
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    script.parent().unwrap().to_path_buf()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,8 +49,7 @@ async fn an_expired_sso_token_is_refreshed_with_the_argocd_cli_and_the_list_succ
     let sb = Sandbox::new();
     let host = server.url().trim_start_matches("http://").to_owned();
     expired_login(&sb, &host);
-    let bin = sb.home().join("bin");
-    stub_cli(&bin);
+    let bin = stub_cli(&sb);
     let path = format!(
         "{}:{}",
         bin.display(),

@@ -1,7 +1,9 @@
 //! The companion's integration tests, linked once (one binary, one module per concern).
 
 mod cli; // the built binary against the fake Argo CD: sources, errors, exit codes
+mod faults; // every injected Argo CD fault, through `list` and through a long-lived host
 mod host; // the real binary in native-messaging host mode, spoken to in frames
+mod hostile; // crafted Argo CD data and extension requests: refused, nothing routable, host serving
 mod login; // expired tokens refreshed through the argocd CLI; token_command
-mod support; // isolated HOME for the binary, the fake Argo CD on 127.0.0.1:0
+mod support; // isolated HOME, token scans on every output and file, the fake on 127.0.0.1:0
 mod tidy; // architecture invariants from ARCHITECTURE.md, checked over the source tree

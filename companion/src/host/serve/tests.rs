@@ -842,3 +842,52 @@ async fn a_broken_config_is_answered_as_a_config_error_not_a_dead_host() {
     assert!(reply["message"].as_str().unwrap().contains("ARGOCD_SERVER"));
     assert_eq!(task.await.unwrap(), Ending::Eof);
 }
+
+/// Regression (fuzz target `request_parser`, crash-57256bac): a frame with the same key
+/// twice was accepted with the last value, though other parsers would pick the first.
+#[test]
+fn a_request_with_a_duplicate_key_is_refused() {
+    for body in [
+        r#"{"id": 2, "type": "list", "d": 2, "type": "list", "hohost": "x"}"#,
+        r#"{"id": 2, "type": "hello", "protocol": 1, "type": "refresh"}"#,
+        r#"{"id": 2, "type": "list", "host": "a.test", "host": "*"}"#,
+    ] {
+        let Err(Reply::Error(e)) = parse_request(body.as_bytes()) else {
+            panic!("{body} accepted")
+        };
+        assert_eq!(e.error.code, ErrorCode::BadRequest, "{body}");
+        assert!(
+            e.error.message.contains("duplicate field"),
+            "{}",
+            e.error.message
+        );
+    }
+    assert!(parse_request(br#"{"id": 2, "type": "list", "host": "a.test"}"#).is_ok());
+}
+
+/// Regression (fault table under load): when the overall fetch bound ran out, `refresh`
+/// answered an error although earlier data was cached; it now serves that data as stale
+/// with the timeout as the failure.
+#[tokio::test]
+async fn a_fetch_over_the_overall_bound_keeps_the_cached_data_as_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cache(
+        dir.path(),
+        vec![preview("web-pr-1", 1)],
+        Duration::from_secs(60),
+    );
+    let fake = Fake {
+        hang: true,
+        ..Fake::default()
+    };
+    let mut opts = options(Some(dir.path()));
+    opts.fetch_timeout = Duration::from_millis(50);
+    let mut conn = Conn::start(fake, opts, None);
+    conn.send(json!({"id": 1, "type": "refresh"})).await;
+    let reply = conn.recv().await;
+    assert_eq!(reply["type"], "list", "{reply}");
+    assert_eq!(reply["previews"][0]["app"], "web-pr-1");
+    assert_eq!(reply["stale"], true);
+    assert_eq!(reply["failures"][0]["code"], "timeout");
+    assert_eq!(conn.close().await, Ending::Eof);
+}
