@@ -28,7 +28,6 @@ pub fn apply(previews: &mut Vec<Preview>, changes: Vec<Change>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::Links;
 
     fn preview(app: &str, pr: u64) -> Preview {
         Preview {
@@ -38,21 +37,7 @@ mod tests {
             namespace: "argocd".into(),
             service: "courses-fe".into(),
             pr,
-            sync: None,
-            health: None,
-            phase: None,
-            revision: None,
-            image_tag: None,
-            created_at: None,
-            links: Links::default(),
-            routes: vec![],
-            unroutable: None,
-            repo: None,
-            title: None,
-            branch: None,
-            author: None,
-            head_sha: None,
-            warnings: Vec::new(),
+            ..Default::default()
         }
     }
 

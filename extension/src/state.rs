@@ -966,12 +966,7 @@ pub(crate) mod tests {
                 source: RouteSource::Annotation,
             }],
             unroutable: None,
-            repo: None,
-            title: None,
-            branch: None,
-            author: None,
-            head_sha: None,
-            warnings: Vec::new(),
+            ..Default::default()
         }
     }
 

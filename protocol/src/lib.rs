@@ -10,8 +10,9 @@ pub mod policy;
 
 use serde::{Deserialize, Serialize};
 
-/// One PR preview: an Argo CD Application stamped out for a pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One PR preview: an Argo CD Application stamped out for a pull request. `Default` exists
+/// for tests and builders (an empty preview routes nowhere).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preview {
     /// Base URL of the Argo CD server that holds the Application, e.g. `https://argocd.dev`.
     pub server: String,

@@ -188,12 +188,7 @@ mod tests {
             },
             routes,
             unroutable: unroutable.map(str::to_owned),
-            repo: None,
-            title: None,
-            branch: None,
-            author: None,
-            head_sha: None,
-            warnings: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -1,101 +1,9 @@
 //! The real binary as the browser launches it (argv[1] `chrome-extension://<id>/`), spoken
 //! to in native-messaging frames over its stdin/stdout, against the fake Argo CD.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use crate::support::{Sandbox, TOKEN, demo_server};
-
-struct Host {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-}
-
-impl Host {
-    fn spawn(sb: &Sandbox, origin: &str, env: &[(&str, &str)]) -> Host {
-        let mut cmd = sb.cmd(&[origin]);
-        cmd.env("PREVIEW_SWITCH_CACHE_DIR", sb.home().join("cache"))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("host starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        Host {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    async fn send(&mut self, msg: Value) {
-        let body = serde_json::to_vec(&msg).unwrap();
-        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
-        frame.extend(body);
-        self.send_raw(&frame).await;
-    }
-
-    /// The next frame, which must arrive within 10 s and stay under the browser's 1 MiB cap.
-    async fn recv(&mut self) -> Value {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            let mut len = [0u8; 4];
-            self.stdout
-                .read_exact(&mut len)
-                .await
-                .expect("a frame header");
-            let len = u32::from_ne_bytes(len) as usize;
-            assert!(
-                len <= 1024 * 1024,
-                "frame of {len} bytes exceeds the browser's cap"
-            );
-            let mut body = vec![0; len];
-            self.stdout
-                .read_exact(&mut body)
-                .await
-                .expect("a frame body");
-            let text = String::from_utf8(body).expect("UTF-8 frame");
-            assert!(
-                !text.contains(TOKEN),
-                "the token reached the browser: {text}"
-            );
-            serde_json::from_str(&text).expect("JSON frame")
-        })
-        .await
-        .expect("the host answered in time")
-    }
-
-    /// The next frame answering request `id` (events may come in between).
-    async fn reply(&mut self, id: u64) -> Value {
-        loop {
-            let v = self.recv().await;
-            if v["id"] == id {
-                return v;
-            }
-        }
-    }
-
-    /// Closes stdin, as the browser does, and returns the exit code.
-    async fn close(mut self) -> i32 {
-        drop(self.stdin);
-        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .expect("host exits promptly on EOF")
-            .unwrap();
-        status.code().expect("exited normally")
-    }
-}
+use crate::support::{HostProc as Host, Sandbox, TOKEN, demo_server};
 
 fn origin() -> String {
     format!("chrome-extension://{}/", companion::host::EXTENSION_ID)
@@ -108,7 +16,7 @@ async fn hello_and_list_for_a_host_from_the_fake_argo_cd() {
     let url = server.url();
     let mut host = Host::spawn(
         &sb,
-        &origin(),
+        &[&origin()],
         &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
     );
     host.send(json!({"id": 1, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))
@@ -144,13 +52,13 @@ async fn a_fresh_process_answers_from_the_disk_cache_when_argo_cd_is_gone() {
         ("ARGOCD_SERVER", url.as_str()),
         ("ARGOCD_AUTH_TOKEN", TOKEN),
     ];
-    let mut first = Host::spawn(&sb, &origin(), &env);
+    let mut first = Host::spawn(&sb, &[&origin()], &env);
     first.send(json!({"id": 1, "type": "list"})).await;
     let fresh = first.reply(1).await;
     assert_eq!(first.close().await, 0);
     server.shutdown().await;
 
-    let mut second = Host::spawn(&sb, &origin(), &env);
+    let mut second = Host::spawn(&sb, &[&origin()], &env);
     second.send(json!({"id": 1, "type": "list"})).await;
     let cached = second.reply(1).await;
     assert_eq!(cached["type"], "list", "{cached}");
@@ -189,7 +97,7 @@ async fn subscribe_pushes_added_and_deleted_previews() {
     let url = server.url();
     let mut host = Host::spawn(
         &sb,
-        &origin(),
+        &[&origin()],
         &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
     );
     host.send(json!({"id": 1, "type": "list"})).await;
@@ -234,7 +142,7 @@ async fn refuses_other_extensions_and_survives_bad_frames() {
     ];
     let mut other = Host::spawn(
         &sb,
-        "chrome-extension://pppppppppppppppppppppppppppppppp/",
+        &["chrome-extension://pppppppppppppppppppppppppppppppp/"],
         &env,
     );
     other.send(json!({"id": 1, "type": "list"})).await;
@@ -242,7 +150,7 @@ async fn refuses_other_extensions_and_survives_bad_frames() {
     assert_eq!(refused["code"], "origin_not_allowed", "{refused}");
     other.close().await;
 
-    let mut host = Host::spawn(&sb, &origin(), &env);
+    let mut host = Host::spawn(&sb, &[&origin()], &env);
     // An inbound frame over 1 MiB is skipped with an error; the stream stays in sync.
     let big = vec![b' '; 2 * 1024 * 1024];
     let mut frame = (big.len() as u32).to_ne_bytes().to_vec();
@@ -263,7 +171,7 @@ async fn refuses_other_extensions_and_survives_bad_frames() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_config_is_answered_with_its_fix_not_a_dead_host() {
     let sb = Sandbox::new();
-    let mut host = Host::spawn(&sb, &origin(), &[]);
+    let mut host = Host::spawn(&sb, &[&origin()], &[]);
     host.send(json!({"id": 1, "type": "list"})).await;
     let err = host.reply(1).await;
     assert_eq!(err["code"], "config", "{err}");
@@ -359,7 +267,7 @@ async fn malformed_frames_table_on_the_real_binary() {
         ("ARGOCD_SERVER", "http://127.0.0.1:9"),
         ("ARGOCD_AUTH_TOKEN", TOKEN),
     ];
-    let mut host = Host::spawn(&sb, &origin(), &env);
+    let mut host = Host::spawn(&sb, &[&origin()], &env);
     for (i, (what, bytes, code)) in cases.iter().enumerate() {
         host.send_raw(bytes).await;
         let answer = host.recv().await;
@@ -378,7 +286,7 @@ async fn malformed_frames_table_on_the_real_binary() {
     // A truncated header or body is the browser going away: a clean exit 0.
     host.send_raw(&[10, 0, 0, 0, b'{']).await;
     assert_eq!(host.close().await, 0);
-    let mut h2 = Host::spawn(&sb, &origin(), &env);
+    let mut h2 = Host::spawn(&sb, &[&origin()], &env);
     h2.send_raw(&[3, 0]).await;
     assert_eq!(h2.close().await, 0);
 }

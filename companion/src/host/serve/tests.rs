@@ -45,12 +45,7 @@ fn preview(app: &str, pr: u64) -> Preview {
             source: RouteSource::Discovery,
         }],
         unroutable: None,
-        repo: None,
-        title: None,
-        branch: None,
-        author: None,
-        head_sha: None,
-        warnings: Vec::new(),
+        ..Default::default()
     }
 }
 
