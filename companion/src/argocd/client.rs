@@ -104,6 +104,11 @@ const MAX_WATCH_LINE: usize = 16 * 1024 * 1024;
 /// How much of an error body is read for the message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// Largest body read whole (everything but the streamed list and watch). One app's managed
+/// resources, with every live and target manifest as a JSON string, is the largest real one
+/// and stays far below this.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
 fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -532,10 +537,34 @@ impl Client {
         })
     }
 
-    async fn read_body(&self, resp: Response, what: &str) -> Result<Bytes> {
-        resp.bytes()
+    /// Reads a whole (small) response body, refusing one over [`MAX_BODY`]: these answers
+    /// (version, userinfo, one app's resources, the ApplicationSets) are read into memory,
+    /// so a broken proxy or hostile server streaming without end must not grow it unbounded.
+    async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
+        let too_large = |offset: u64| Error::BadJson {
+            server: self.server.clone(),
+            what: what.to_owned(),
+            offset,
+            cause: format!(
+                "the response is larger than {} MiB, far beyond any real answer to it",
+                MAX_BODY / (1024 * 1024)
+            ),
+        };
+        if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large(MAX_BODY as u64));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| self.transport_error(e, what))
+            .map_err(|e| self.transport_error(e, what))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(too_large(MAX_BODY as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(body))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self, body: &[u8], what: &str) -> Result<T> {
@@ -1120,6 +1149,33 @@ mod tests {
         );
         assert_eq!(res[0].namespace, "appNamespace=argo+cd");
         assert_eq!(res[0].live_state.as_deref(), Some("null"));
+    }
+
+    #[tokio::test]
+    async fn an_endless_small_answer_is_cut_off_at_the_body_cap() {
+        // A chunked body with no length that never ends: refused once past MAX_BODY, long
+        // before the timeout, with memory bounded by the cap.
+        let router = Router::new().route(
+            "/api/v1/applications/{name}/managed-resources",
+            get(|| async {
+                let chunk = Bytes::from(vec![b' '; 1024 * 1024]);
+                Body::from_stream(stream::repeat(chunk).map(Ok::<_, std::io::Error>))
+            }),
+        );
+        let addr = serve(router).await;
+        let mut t = target(&format!("http://{addr}"));
+        t.timeout = Duration::from_secs(60);
+        let client = Client::new(&t).unwrap();
+        let mut app = Application::default();
+        app.metadata.name = "courses-fe-pr-1".into();
+        let err = client.managed_resources(&app).await.unwrap_err();
+        let text = no_secret(&err);
+        assert!(matches!(err, Error::BadJson { .. }), "{text}");
+        assert!(text.contains("larger than 64 MiB"), "{text}");
+        assert!(
+            text.contains("check that the URL points at the Argo CD API"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -317,9 +317,24 @@ fn resolve(args: &ConnectionArgs) -> Result<Vec<ServerTarget>> {
 fn report_failures(listing: &Listing) -> bool {
     let mut err = std::io::stderr().lock();
     for f in &listing.failures {
-        let _ = writeln!(err, "error: {}: {}", f.server, f.error);
+        let _ = writeln!(
+            err,
+            "error: {}",
+            failure_line(&f.server, &f.error.to_string())
+        );
     }
     !listing.failures.is_empty()
+}
+
+/// One failed server's line. Every error already names the server's URL, so the label
+/// (`name (url)`, or the URL alone) adds only a context name that says more than the URL.
+fn failure_line(label: &str, error: &str) -> String {
+    match label.strip_suffix(')').and_then(|l| l.split_once(" (")) {
+        Some((name, url)) if !url.contains(name) => format!("{name}: {error}"),
+        Some((_, url)) if error.contains(url) => error.to_string(),
+        None if error.contains(label) => error.to_string(),
+        _ => format!("{label}: {error}"),
+    }
 }
 
 fn write_stdout(text: &str) -> Result<()> {
@@ -358,11 +373,16 @@ async fn list(args: ConnectionArgs, format: Format, host: Option<String>) -> Out
     if let Some(h) = host.as_deref().map(host_of) {
         listing.previews.retain(|p| p.routes_host(&h));
     }
-    write_stdout(&output::render(
-        &listing.previews,
-        format,
-        jiff::Timestamp::now(),
-    ))?;
+    // Every server failed: an empty table would only push the errors down; JSON stays `[]`
+    // so scripts always get a document.
+    let all_failed = listing.previews.is_empty() && !listing.failures.is_empty();
+    if !all_failed || format == Format::Json {
+        write_stdout(&output::render(
+            &listing.previews,
+            format,
+            jiff::Timestamp::now(),
+        ))?;
+    }
     let failed = report_failures(&listing);
     if listing.previews.is_empty() && !failed {
         let names: Vec<String> = targets
@@ -705,6 +725,24 @@ mod tests {
         );
         assert_eq!(host_of("courses.dev.test:8080"), "courses.dev.test");
         assert_eq!(host_of("http://u:p@courses.dev.test/"), "courses.dev.test");
+    }
+
+    #[test]
+    fn a_failure_line_names_the_server_once() {
+        let err = "cannot reach http://127.0.0.1:9: refused: check the URL";
+        // A context named after the URL's host adds nothing.
+        assert_eq!(failure_line("127.0.0.1:9 (http://127.0.0.1:9)", err), err);
+        assert_eq!(failure_line("http://127.0.0.1:9", err), err);
+        // A real context name says which environment failed.
+        assert_eq!(
+            failure_line("staging (http://127.0.0.1:9)", err),
+            format!("staging: {err}")
+        );
+        // An error that does not name the server gets the label.
+        assert_eq!(
+            failure_line("http://a.test", "config says no"),
+            "http://a.test: config says no"
+        );
     }
 
     #[test]
