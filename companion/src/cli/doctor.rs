@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::refresh::{self, Refresh};
 use crate::config::ServerTarget;
 use crate::error::Error;
 
@@ -77,29 +78,13 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
         ));
         return checks;
     }
-    match client.userinfo().await {
-        Ok(u) if u.logged_in => checks.push(Check::pass(
-            format!("{name}: token"),
-            format!(
-                "valid, logged in as {}",
-                u.username.as_deref().unwrap_or("(unnamed)")
-            ),
-        )),
-        Ok(_) => {
-            checks.push(Check::fail(
-                format!("{name}: token"),
-                format!(
-                    "not logged in (expired or revoked): run `argocd login {}`",
-                    host_port(target)
-                ),
-            ));
-            return checks;
-        }
-        Err(e) => {
-            checks.push(Check::fail(format!("{name}: token"), e.to_string()));
-            return checks;
-        }
-    }
+    // An expired token from the argocd CLI is refreshed the way `list` does it, so doctor
+    // goes on to check the previews and routes instead of stopping here.
+    let (checked, client) = check_token(target, &name, client).await;
+    checks.push(checked);
+    let Some(client) = client else {
+        return checks;
+    };
     let query = ListQuery {
         selector: Some(target.selector.clone()),
         name: None,
@@ -123,6 +108,60 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
         Err(e) => checks.push(Check::fail(format!("{name}: previews"), e.to_string())),
     }
     checks
+}
+
+/// The token step: valid; or expired and refreshed through the argocd CLI (the client for
+/// the fresh token is handed back); or failed with the command to run.
+async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Check, Option<Client>) {
+    let step = format!("{name}: token");
+    let expired = match client.userinfo().await {
+        Ok(u) if u.logged_in => {
+            let who = u.username.as_deref().unwrap_or("(unnamed)");
+            return (
+                Check::pass(step, format!("valid, logged in as {who}")),
+                Some(client),
+            );
+        }
+        Ok(_) => None,
+        Err(e @ Error::Unauthorized { .. }) => Some(e),
+        Err(e) => return (Check::fail(step, e.to_string()), None),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let login = match refresh::after_unauthorized(target, target.token.as_ref(), &env).await {
+        Refresh::Refreshed(token) => {
+            let fresh = ServerTarget {
+                token: Some(token),
+                ..target.clone()
+            };
+            match Client::new(&fresh) {
+                Ok(c) if c.userinfo().await.is_ok_and(|u| u.logged_in) => {
+                    return (
+                        Check::pass(
+                            step,
+                            "had expired; refreshed through the argocd CLI".to_owned(),
+                        ),
+                        Some(c),
+                    );
+                }
+                _ => host_port(target),
+            }
+        }
+        Refresh::Failed { why, login } => {
+            return (
+                Check::fail(
+                    step,
+                    format!("expired and not refreshed ({why}): run `argocd login {login}`"),
+                ),
+                None,
+            );
+        }
+        Refresh::NotFromCli => host_port(target),
+    };
+    let message = match expired {
+        Some(e) => e.to_string(),
+        None => format!("not logged in (expired or revoked): run `argocd login {login}`"),
+    };
+    (Check::fail(step, message), None)
 }
 
 // --- routes -------------------------------------------------------------------------------

@@ -80,6 +80,11 @@ impl Source for ListingSource {
             message: format!("no configured server number {index} to watch"),
             fix: "report this bug".to_owned(),
         })?;
+        // A token the listing refreshed through the argocd CLI after a 401 (the watch's own
+        // 401 ends the feed; the re-list that follows refreshes it, and the reopened watch
+        // picks the fresh token up here).
+        let refreshed = crate::argocd::refresh::with_refreshed_token(target);
+        let target = refreshed.as_ref().unwrap_or(target);
         let client = Client::new(target).map_err(|e| to_wire(&e))?;
         let query = ListQuery {
             selector: Some(target.selector.clone()),

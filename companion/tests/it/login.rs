@@ -138,3 +138,42 @@ async fn a_token_command_feeds_the_token_and_its_output_never_shows() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_refreshes_an_expired_cli_token_and_goes_on_to_the_previews() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let host = server.url().trim_start_matches("http://").to_owned();
+    expired_login(&sb, &host);
+    let bin = stub_cli(&sb);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = sb.run(&["doctor"], &[("PATH", path.as_str())]).await;
+    run.assert_no_secret(TOKEN)
+        .assert_no_secret(EXPIRED)
+        .assert_no_secret(REFRESH);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        out.contains("had expired; refreshed through the argocd CLI"),
+        "{out}"
+    );
+    assert!(out.contains("visible with selector"), "{out}");
+
+    // Without the CLI, doctor names the login command instead.
+    let sb = Sandbox::new();
+    expired_login(&sb, &host);
+    let empty = sb.home().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = sb
+        .run(&["doctor"], &[("PATH", empty.to_str().unwrap())])
+        .await;
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert_ne!(run.code, 0, "{out}");
+    assert!(
+        out.contains(&format!("run `argocd login {host} --plaintext --sso`")),
+        "{out}"
+    );
+}
