@@ -109,16 +109,31 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     let selector = Selector::parse(&target.selector)
         .map_err(|why| Error::Usage(format!("{why}: fix the selector from {}", target.origin)))?;
     let client = Client::new(target)?;
-    let version = client.version().await?;
+    // One deadline for the whole listing, not just per request: a server that answers the
+    // list but then stalls on the extra requests (resources, base apps, ApplicationSets)
+    // must not stretch it by one timeout per batch. Past it, the extra data is left out and
+    // the previews it was for say why.
+    let deadline = tokio::time::Instant::now() + target.timeout;
+    let timed_out = || Error::Timeout {
+        server: client.server().to_owned(),
+        after_secs: target.timeout.as_secs_f64(),
+    };
+    let (version, list) = tokio::time::timeout_at(deadline, async {
+        let version = client.version().await?;
+        let fields = Client::fields_for_version(&version);
+        let canonical = selector.to_string();
+        let list = client
+            .list_applications(&ListQuery {
+                selector: (!canonical.is_empty()).then_some(canonical),
+                name: None,
+                fields,
+            })
+            .await?;
+        Ok::<_, Error>((version, list))
+    })
+    .await
+    .map_err(|_| timed_out())??;
     let fields = Client::fields_for_version(&version);
-    let canonical = selector.to_string();
-    let list = client
-        .list_applications(&ListQuery {
-            selector: (!canonical.is_empty()).then_some(canonical),
-            name: None,
-            fields: fields.clone(),
-        })
-        .await?;
     // Again client-side, in case the server or a proxy ignored `selector`.
     let items: Vec<(Application, Preview)> = list
         .items
@@ -137,7 +152,15 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     tracing::debug!(server = %client.server(), previews = items.len(), "listed");
 
     let mut items = items;
-    pull_request_links(&client, &mut items, discover_all).await;
+    if tokio::time::timeout_at(
+        deadline,
+        pull_request_links(&client, &mut items, discover_all),
+    )
+    .await
+    .is_err()
+    {
+        tracing::debug!(server = %client.server(), "pull-request links left out: the listing's deadline passed");
+    }
 
     let mut gathered: Vec<Gathered<'_>> = items
         .iter()
@@ -156,7 +179,13 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     let fetched: Vec<_> = stream::iter(need)
         .map(|i| {
             let (client, app) = (&client, &items[i].0);
-            async move { (i, client.managed_resources(app).await) }
+            let timed_out = &timed_out;
+            async move {
+                let result = tokio::time::timeout_at(deadline, client.managed_resources(app))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()));
+                (i, result)
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -183,8 +212,13 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
                 name: Some(service.clone()),
                 fields: fields.clone(),
             };
-            let client = &client;
-            async move { (service, client.list_applications(&query).await) }
+            let (client, timed_out) = (&client, &timed_out);
+            async move {
+                let result = tokio::time::timeout_at(deadline, client.list_applications(&query))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()));
+                (service, result)
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

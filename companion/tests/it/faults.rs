@@ -447,3 +447,47 @@ async fn a_200_mb_list_streams_through_in_bounded_memory() {
         "peak RSS {peak_kb} kB for a 200 MB body: the body was buffered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stalls_after_the_list_is_bounded_by_one_deadline_with_a_partial_result() {
+    // The list answers, then every extra request (ApplicationSets, one app's owner
+    // references, managed resources) hangs. The listing has one deadline, the configured
+    // timeout: it must not add one timeout per batch of extra requests (four stalled phases
+    // here), and what it already has is a correct partial result.
+    let (fake, server) = demo_server().await;
+    let url = server.url();
+    for path in ["/api/v1/applications/*", "/api/v1/applicationsets"] {
+        fake.add_fault(FaultRule::new(Fault::Delay(Duration::from_secs(120))).on_path(path));
+    }
+    let sb = Sandbox::new();
+    let started = std::time::Instant::now();
+    let run = sb
+        .run(
+            &["list", "-o", "json", "--server", &url, "--timeout", TIMEOUT],
+            &[("ARGOCD_AUTH_TOKEN", TOKEN)],
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{run:#?}");
+    let json = run.json();
+    assert_eq!(app_names(&json), DEMO, "every preview is still listed");
+    // The fault contract (issue 5): it ends within the configured timeout, plus the
+    // process's own start and exit; one timeout per stalled phase took 4 s or more here.
+    assert!(
+        took < Duration::from_secs(4),
+        "the listing took {took:?} with a {TIMEOUT} timeout"
+    );
+    let stalled: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["unroutable"].as_str())
+        .collect();
+    assert!(
+        !stalled.is_empty()
+            && stalled
+                .iter()
+                .all(|why| why.contains("did not answer within 2.0 s")),
+        "previews that needed their routing resources say why: {stalled:?}"
+    );
+}
