@@ -464,6 +464,9 @@ impl State {
                 fx
             }
             Event::TabUpdated { tab_id, url } => {
+                // Chromium clears a tab's badge when it navigates, even within the same host:
+                // what was set before no longer shows, so it is set again.
+                self.last_badge = None;
                 let mut fx = self.open_tab(tab_id, url);
                 if !matches!(self.companion, Companion::Ready { .. }) {
                     fx.push(Effect::RequestList);
@@ -1325,10 +1328,10 @@ pub(crate) mod tests {
             text: "42".into(),
             title: "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into()
         }));
-        // The same page again: no new badge call.
+        // Another page on the same host: Chromium cleared the badge, so it is set again.
         s.update(Event::TabUpdated {
             tab_id: 9,
-            url: "https://app.test/page".into(),
+            url: "https://app.test/other".into(),
         });
         let mut fx = s.update(Event::CookiesRead {
             host: "app.test".into(),
@@ -1339,6 +1342,15 @@ pub(crate) mod tests {
         });
         fx.extend(s.update(Event::AppliedLoaded { applied: vec![] }));
         fx.extend(s.update(Event::RulesRead { rules: vec![] }));
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::SetBadge { text, .. } if text == "42"))
+                .count(),
+            1,
+            "{fx:?}"
+        );
+        // Nothing new on that page: no second call.
+        let fx = s.update(Event::RulesRead { rules: vec![] });
         assert!(!fx.iter().any(|e| matches!(e, Effect::SetBadge { .. })));
     }
 
