@@ -485,10 +485,16 @@ impl State {
                 self.settle()
             }
             Event::RulesRead { rules } => {
-                self.rules = Some(rules);
+                let closed = std::mem::take(&mut self.closed_tabs);
+                let (dead, live): (Vec<SessionRule>, Vec<SessionRule>) = rules
+                    .into_iter()
+                    .partition(|r| r.condition.tab_ids.iter().any(|t| closed.contains(t)));
+                self.rules = Some(live);
                 let mut fx = Vec::new();
-                for tab_id in std::mem::take(&mut self.closed_tabs) {
-                    fx.extend(self.update(Event::TabClosed { tab_id }));
+                if !dead.is_empty() {
+                    fx.push(Effect::RemoveSessionRules {
+                        ids: dead.iter().map(|r| r.id).collect(),
+                    });
                 }
                 fx.extend(self.settle());
                 fx
@@ -567,22 +573,12 @@ impl State {
                 vec![Effect::Render]
             }
             Event::TabClosed { tab_id } => {
-                let Some(rules) = &mut self.rules else {
-                    // A fresh worker: read the rules first, then remove.
+                // The popup, not this worker, may have added the tab's rule since the rules
+                // were last read: read them again and remove every rule naming the tab.
+                if !self.closed_tabs.contains(&tab_id) {
                     self.closed_tabs.push(tab_id);
-                    return vec![Effect::ReadRules];
-                };
-                let ids: Vec<u32> = rules
-                    .iter()
-                    .filter(|r| r.condition.tab_ids.contains(&tab_id))
-                    .map(|r| r.id)
-                    .collect();
-                rules.retain(|r| !ids.contains(&r.id));
-                if ids.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Effect::RemoveSessionRules { ids }]
                 }
+                vec![Effect::ReadRules]
             }
         }
     }
@@ -1358,32 +1354,47 @@ pub(crate) mod tests {
     fn closing_a_tab_removes_its_rules() {
         let mut s = ready(vec![fe(123)], vec![]);
         granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
-        let fx = s.update(Event::TabClosed { tab_id: 7 });
         assert_eq!(
-            fx,
-            vec![Effect::RemoveSessionRules {
-                ids: vec![routing::rule_id(7, "courses-fe")]
-            }]
-        );
-        assert_eq!(s.update(Event::TabClosed { tab_id: 8 }), vec![]);
-
-        // A worker that just woke up knows no rules yet: it reads them, then removes.
-        let rule = routing::tab_rule(4, "svc", None, "n", "1", &["app.test".into()]);
-        let mut fresh = State::new(Config::default());
-        assert_eq!(
-            fresh.update(Event::TabClosed { tab_id: 4 }),
+            s.update(Event::TabClosed { tab_id: 7 }),
             vec![Effect::ReadRules]
         );
-        let fx = fresh.update(Event::RulesRead { rules: vec![rule] });
+        let rule = routing::tab_rule(7, "courses-fe", None, "n", "1", &["app.test".into()]);
+        let fx = s.update(Event::RulesRead { rules: vec![rule] });
         assert_eq!(
-            fx,
-            vec![
-                Effect::RemoveSessionRules {
-                    ids: vec![routing::rule_id(4, "svc")]
-                },
-                Effect::Render
-            ]
+            fx[0],
+            Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }
         );
+        assert_eq!(s.rules, Some(vec![]));
+    }
+
+    /// The popup added the rule after this worker last read the rules: the worker's copy is
+    /// stale, and closing the tab must still remove it.
+    #[test]
+    fn closing_a_tab_removes_a_rule_the_worker_never_saw() {
+        let mut worker = State::new(Config::default());
+        worker.update(Event::TabUpdated {
+            tab_id: 4,
+            url: "https://app.test/".into(),
+        });
+        worker.update(Event::RulesRead { rules: vec![] });
+        let rule = routing::tab_rule(4, "svc", None, "n", "1", &["app.test".into()]);
+        let other = routing::tab_rule(5, "svc", None, "n", "1", &["app.test".into()]);
+        assert_eq!(
+            worker.update(Event::TabClosed { tab_id: 4 }),
+            vec![Effect::ReadRules]
+        );
+        let fx = worker.update(Event::RulesRead {
+            rules: vec![rule, other.clone()],
+        });
+        assert_eq!(
+            fx[0],
+            Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(4, "svc")]
+            }
+        );
+        assert_eq!(worker.rules, Some(vec![other]));
     }
 
     #[test]
