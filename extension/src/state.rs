@@ -627,10 +627,15 @@ impl State {
         let (Some(applied), Some(rules)) = (&self.applied, &self.rules) else {
             return Vec::new();
         };
+        // A header rule holds its header name lower-cased; cookie names are case-sensitive.
         let backed = |name: &str, value: &str| {
-            previews
-                .iter()
-                .any(|p| p.routes.iter().any(|r| r.name == name && r.value == value))
+            previews.iter().any(|p| {
+                p.routes.iter().any(|r| {
+                    r.value == value
+                        && (r.name == name
+                            || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
+                })
+            })
         };
         let mut fx = Vec::new();
         let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
@@ -655,10 +660,7 @@ impl State {
         }
         let dead: Vec<u32> = rules
             .iter()
-            .filter(|r| {
-                let pair = r.cookie_pair();
-                pair.is_some_and(|(n, v)| !backed(n, v))
-            })
+            .filter(|r| r.route_pair().is_some_and(|(n, v)| !backed(n, v)))
             .map(|r| r.id)
             .collect();
         if !dead.is_empty() {
@@ -1447,6 +1449,35 @@ pub(crate) mod tests {
         };
         assert_eq!(rule.action.request_headers[0].header, "x-preview");
         assert_eq!(rule.action.request_headers[0].operation, "set");
+    }
+
+    #[test]
+    fn a_disappeared_header_routed_preview_loses_its_tab_rule() {
+        let mut p = fe(5);
+        p.routes[0].kind = RouteKind::Header;
+        p.routes[0].name = "X-Preview".into();
+        let mut s = ready(vec![p.clone(), fe(6)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 5 });
+        let rules = s.rules.clone().unwrap();
+        // Still listed: the rule stays.
+        let fx = s.update(Event::ListArrived {
+            previews: vec![p, fe(6)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(!fx.iter().any(|e| matches!(e, Effect::RemoveSessionRules { .. })));
+        s.rules = Some(rules);
+        let fx = s.update(Event::ListArrived {
+            previews: vec![fe(6)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(
+            fx.contains(&Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }),
+            "{fx:?}"
+        );
     }
 
     /// Each hostile route must leave the browser untouched, in both modes, and tell the user.
