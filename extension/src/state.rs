@@ -870,6 +870,28 @@ impl State {
                 fx.push(Effect::RemoveSessionRules { ids: vec![id] });
             }
         }
+        // 4. A domain choice is the one choice for the service on its hosts: other tabs'
+        // rules for the service there would make those tabs send two values.
+        if let (Choice::Domain { .. }, Some((_, route))) = (choice, &route) {
+            let others: Vec<u32> = rules
+                .iter()
+                .filter(|r| {
+                    r.condition
+                        .tab_ids
+                        .iter()
+                        .any(|t| r.id == routing::rule_id(*t, service))
+                        && r.condition
+                            .request_domains
+                            .iter()
+                            .any(|d| route.hosts.contains(d))
+                })
+                .map(|r| r.id)
+                .collect();
+            if !others.is_empty() {
+                rules.retain(|r| !others.contains(&r.id));
+                fx.push(Effect::RemoveSessionRules { ids: others });
+            }
+        }
         let mut save = had_record;
         match (choice, route) {
             (Choice::Domain { pr }, Some((_, route))) => {
@@ -1156,6 +1178,35 @@ pub(crate) mod tests {
             ids: vec![routing::rule_id(7, "courses-fe")]
         }));
         assert_eq!(s.active("courses-fe"), Active::Dev);
+    }
+
+    #[test]
+    fn a_domain_choice_removes_other_tabs_rules_for_the_service_on_its_hosts() {
+        let api = preview("api", 9, "team-api-pr", &["app.test"]);
+        let mut s = ready(vec![fe(123), fe(124), api], vec![]);
+        let hosts = vec!["app.test".to_string(), "www.app.test".to_string()];
+        let other_tab =
+            routing::tab_rule(8, "courses-fe", None, "team-courses-fe-pr", "124", &hosts);
+        let other_service = routing::tab_rule(8, "api", None, "team-api-pr", "9", &hosts);
+        let elsewhere = routing::tab_rule(
+            9,
+            "courses-fe",
+            None,
+            "team-courses-fe-pr",
+            "124",
+            &["x.test".into()],
+        );
+        s.update(Event::RulesRead {
+            rules: vec![other_tab.clone(), other_service.clone(), elsewhere.clone()],
+        });
+        let fx = granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        assert!(
+            fx.contains(&Effect::RemoveSessionRules {
+                ids: vec![other_tab.id]
+            }),
+            "{fx:?}"
+        );
+        assert_eq!(s.rules, Some(vec![other_service, elsewhere]));
     }
 
     #[test]
@@ -1465,7 +1516,10 @@ pub(crate) mod tests {
             age_secs: 0,
             stale: false,
         });
-        assert!(!fx.iter().any(|e| matches!(e, Effect::RemoveSessionRules { .. })));
+        assert!(
+            !fx.iter()
+                .any(|e| matches!(e, Effect::RemoveSessionRules { .. }))
+        );
         s.rules = Some(rules);
         let fx = s.update(Event::ListArrived {
             previews: vec![fe(6)],
