@@ -82,9 +82,12 @@ pub enum Event {
         age_secs: u64,
         stale: bool,
     },
-    /// A live update over the `subscribe` port.
+    /// A live update over the `subscribe` port: the worker's whole list after it, and the
+    /// previews it deleted. Only those deletions clean up: the worker's list may lack
+    /// previews it never heard of, so absence from it proves nothing.
     PreviewsChanged {
         previews: Vec<Preview>,
+        deleted: Vec<Preview>,
     },
     /// The glue is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
@@ -243,6 +246,10 @@ pub struct State {
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
     last_badge: Option<(i32, String, String)>,
+    /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
+    complete: bool,
+    /// Routes of previews deleted by live updates, cleaned up once the records are read.
+    deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
 }
@@ -335,6 +342,8 @@ impl State {
             messages: Vec::new(),
             refreshing: false,
             last_badge: None,
+            complete: false,
+            deleted: Vec::new(),
             closed_tabs: Vec::new(),
         }
     }
@@ -505,6 +514,7 @@ impl State {
                 stale,
             } => {
                 self.refreshing = false;
+                self.complete = !stale;
                 self.companion = Companion::Ready {
                     previews,
                     age_secs,
@@ -512,7 +522,10 @@ impl State {
                 };
                 self.settle()
             }
-            Event::PreviewsChanged { previews } => {
+            Event::PreviewsChanged { previews, deleted } => {
+                self.complete = false;
+                self.deleted
+                    .extend(deleted.into_iter().flat_map(|p| p.routes.into_iter()));
                 self.companion = Companion::Ready {
                     previews,
                     age_secs: 0,
@@ -612,14 +625,13 @@ impl State {
         fx
     }
 
-    /// Removes our cookies and rules whose preview is gone. Only on a fresh, complete
-    /// picture: a stale list may predate a preview, and without our records we would not
-    /// know what to remove. Cookies set by hand are left alone (shown, not deleted).
+    /// Removes our cookies and rules whose preview is gone: deleted by a live update, or
+    /// absent from a whole, fresh list (a stale list may predate a preview; a list built
+    /// from live updates may lack previews). Never without our records: we would not know
+    /// what to remove. Cookies set by hand are left alone (shown, not deleted).
     fn cleanup(&mut self) -> Vec<Effect> {
         let Companion::Ready {
-            previews,
-            stale: false,
-            ..
+            previews, stale, ..
         } = &self.companion
         else {
             return Vec::new();
@@ -628,14 +640,20 @@ impl State {
             return Vec::new();
         };
         // A header rule holds its header name lower-cased; cookie names are case-sensitive.
+        let same = |r: &Route, name: &str, value: &str| {
+            r.value == value
+                && (r.name == name
+                    || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
+        };
+        let listed = |name: &str, value: &str| {
+            previews
+                .iter()
+                .any(|p| p.routes.iter().any(|r| same(r, name, value)))
+        };
+        let absent_is_gone = self.complete && !*stale;
+        let deleted = std::mem::take(&mut self.deleted);
         let backed = |name: &str, value: &str| {
-            previews.iter().any(|p| {
-                p.routes.iter().any(|r| {
-                    r.value == value
-                        && (r.name == name
-                            || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
-                })
-            })
+            listed(name, value) || !(absent_is_gone || deleted.iter().any(|r| same(r, name, value)))
         };
         let mut fx = Vec::new();
         let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
@@ -1303,10 +1321,12 @@ pub(crate) mod tests {
 
         let fx = s.update(Event::PreviewsChanged {
             previews: vec![fe(124)],
+            deleted: vec![fe(123)],
         });
         assert_eq!(browser_changes(&fx), 0, "waits for fresh records: {fx:?}");
         let fx = s.update(Event::PreviewsChanged {
             previews: vec![fe(124)],
+            deleted: vec![other.clone()],
         });
         assert_eq!(fx[..2], [Effect::LoadApplied, Effect::ReadRules]);
         s.update(Event::RulesRead {
@@ -1337,6 +1357,49 @@ pub(crate) mod tests {
             text: String::new(),
             title: "Preview Switch: dev".into()
         }));
+    }
+
+    /// A restarted companion's first event is a diff from its disk cache: a preview the
+    /// worker's list lacks is not gone unless it was deleted, and chunks of an initial set
+    /// clean nothing up.
+    #[test]
+    fn only_deleted_previews_lose_their_routing_on_live_updates() {
+        let mut s = ready(vec![fe(123), fe(45)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        let applied = s.applied.clone().unwrap();
+        let mut api = preview("checkout-api", 45, "team-api-pr", &["api.test"]);
+        api.app = "checkout-api-pr-45".into();
+        for event in [
+            // An unrelated deletion while the worker's list lacks PR 123.
+            Event::PreviewsChanged {
+                previews: vec![],
+                deleted: vec![api],
+            },
+            // The first chunk of an initial set.
+            Event::PreviewsChanged {
+                previews: vec![fe(45)],
+                deleted: vec![],
+            },
+        ] {
+            s.update(event);
+            s.update(Event::RulesRead { rules: vec![] });
+            let fx = s.update(Event::AppliedLoaded {
+                applied: applied.clone(),
+            });
+            assert_eq!(browser_changes(&fx), 0, "{fx:?}");
+            assert!(!fx.iter().any(|e| matches!(e, Effect::Notify { .. })));
+        }
+        // PR 123 itself deleted: now it goes.
+        s.update(Event::PreviewsChanged {
+            previews: vec![fe(45)],
+            deleted: vec![fe(123)],
+        });
+        s.update(Event::RulesRead { rules: vec![] });
+        let fx = s.update(Event::AppliedLoaded { applied });
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::Notify { title, .. } if title == "courses-fe PR 123 is gone")
+        ));
+        assert!(fx.contains(&Effect::SaveApplied { applied: vec![] }));
     }
 
     #[test]

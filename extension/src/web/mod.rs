@@ -23,8 +23,9 @@ use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-    /// The worker's copy of every preview, kept current by `previews_changed` events.
-    static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
+    /// The worker's copy of every preview: seeded by a `list` after each `subscribed`, then
+    /// kept current by `previews_changed` events.
+    static LIVE: RefCell<crate::live::Live> = RefCell::new(crate::live::Live::default());
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
     /// The pause before the worker reopens its companion port.
     static RETRY_MS: Cell<i32> = const { Cell::new(1000) };
@@ -244,14 +245,19 @@ async fn refresh_badges() {
 /// The worker's answer to a `previews_changed` event or another port message.
 fn port_message(message: JsValue) {
     let event = match decode::<wire::Reply>(message) {
-        Ok(wire::Reply::PreviewsChanged(changed)) => {
-            let previews = LIVE.with_borrow_mut(|live| {
-                crate::live::apply(live, changed.changes);
-                live.clone()
-            });
-            save_cached(&previews, changed.fetched_at_ms as f64);
-            Some(Event::PreviewsChanged { previews })
+        Ok(wire::Reply::Subscribed(_)) => {
+            spawn_local(seed());
+            None
         }
+        Ok(wire::Reply::PreviewsChanged(changed)) => LIVE
+            .with_borrow_mut(|live| live.changed(changed.changes))
+            .map(|update| {
+                save_cached(&update.previews, changed.fetched_at_ms as f64);
+                Event::PreviewsChanged {
+                    previews: update.previews,
+                    deleted: update.deleted,
+                }
+            }),
         Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
         Ok(_) => None,
         Err(e) => Some(wire::unreadable(e)),
@@ -536,13 +542,27 @@ pub fn start_worker() {
     subscribe();
 }
 
+/// Reads the whole list once subscribed: the subscription's first events are only a diff
+/// from the companion's disk cache, so they are held until this seed is in.
+async fn seed() {
+    let listed = fetch_list(false).await.ok();
+    let fetched_at_ms = listed.as_ref().map(|l| l.fetched_at_ms as f64);
+    let update = LIVE.with_borrow_mut(|live| live.seed(listed.map(|l| l.previews)));
+    if let Some(at) = fetched_at_ms {
+        save_cached(&update.previews, at);
+    }
+    dispatch(Event::PreviewsChanged {
+        previews: update.previews,
+        deleted: update.deleted,
+    });
+}
+
 /// Opens a `connectNative` port and subscribes. When the port closes (the companion
 /// exited, was updated, or is not installed), it is opened again after a pause growing
 /// from 1 s to 60 s; a message on the port resets the pause.
 fn subscribe() {
-    // A new subscription starts with every preview as `added`: forget the old copy so a
-    // preview deleted while disconnected does not linger.
-    LIVE.with_borrow_mut(Vec::clear);
+    // Events of the new subscription wait for its seed (see `seed`).
+    LIVE.with_borrow_mut(crate::live::Live::subscribed_again);
     let port = match chrome::connect_native(crate::HOST_NAME) {
         Ok(port) => port,
         Err(e) => return resubscribe_later(&describe(&e)),
