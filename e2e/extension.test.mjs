@@ -57,11 +57,14 @@ async function popupFor(page, { colorScheme } = {}) {
   return popup;
 }
 
-/** Picks an option in the popup once the companion's live answer is in (not the cache). */
+/** Picks an option in the popup once the companion's live answer is in (not the cache),
+ * then presses its service's Apply button. */
 async function choose(popup, optionId) {
   await popup.waitForSelector(`#${optionId}:not([disabled])`);
   await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "the popup to show live data");
   await popup.check(`#${optionId}`);
+  const apply = `#${optionId.replace(/-[^-]+$/, "-apply")}`;
+  await popup.click(`${apply}:not([disabled])`);
 }
 
 async function routingCookies(host = "courses-fe.demo.test") {
@@ -178,6 +181,44 @@ test("tab mode routes only that tab: tab A on the PR while tab B stays on dev", 
   await c.close();
   await waitFor(async () => (await sessionRules()).length === 0, "no tab rule left after closing tab C");
   await b.close();
+});
+
+test("the keyboard selects with arrows and applies with Enter or the Apply button", async () => {
+  const { page } = await newSitePage();
+  const tab = await tabIdOf(page);
+  const popup = await popupFor(page);
+  await popup.waitForSelector("#opt-courses_fe-dev:not([disabled])");
+  await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "live data");
+  const focused = () => popup.evaluate(() => document.activeElement?.id ?? "");
+  for (let i = 0; i < 12 && (await focused()) !== "opt-courses_fe-dev"; i++) await popup.keyboard.press("Tab");
+  assert.equal(await focused(), "opt-courses_fe-dev", "Tab reaches the service's radios");
+  await popup.keyboard.press("ArrowDown");
+  await popup.keyboard.press("ArrowDown");
+  assert.equal(await focused(), "opt-courses_fe-t123", "focus survives the re-renders");
+  assert.ok(await popup.isChecked("#opt-courses_fe-t123"));
+  await popup.waitForSelector("#opt-courses_fe-apply:not([disabled])");
+  assert.equal(await popup.textContent("section.service .status"), "Routed to dev");
+  assert.deepEqual(await sessionRules(), [], "arrows alone route nothing");
+  assert.equal((await routingCookies()).length, 0);
+  assert.equal((await visit(page)).backend, "dev");
+
+  await popup.keyboard.press("Enter");
+  await waitFor(async () => (await sessionRules()).some((r) => r.condition.tabIds?.includes(tab)), "Enter to apply the tab rule");
+  assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+
+  // Back to dev: arrows select it, Tab reaches Apply, Space presses it.
+  await popup.focus("#opt-courses_fe-t123");
+  await popup.keyboard.press("ArrowUp");
+  await popup.keyboard.press("ArrowUp");
+  assert.ok(await popup.isChecked("#opt-courses_fe-dev"));
+  assert.ok((await sessionRules()).length > 0, "still routed until applied");
+  await popup.keyboard.press("Tab");
+  assert.equal(await focused(), "opt-courses_fe-apply");
+  await popup.keyboard.press("Space");
+  await waitFor(async () => (await sessionRules()).length === 0, "Apply to remove the tab rule");
+  assert.equal((await visit(page)).backend, "dev");
+  await popup.close();
+  await page.close();
 });
 
 test("switching the PR for a service replaces the previous choice", async () => {

@@ -105,6 +105,16 @@ pub enum Event {
     Filter {
         text: String,
     },
+    /// A radio picked (by click or arrow key): only selects; nothing is applied.
+    Select {
+        service: String,
+        choice: Choice,
+    },
+    /// Apply the selected choice of `service` (its Apply button).
+    ApplySelected {
+        service: String,
+    },
+    /// Apply `choice` now (Enter on a radio).
     Choose {
         service: String,
         choice: Choice,
@@ -245,6 +255,8 @@ pub struct State {
     pub messages: Vec<String>,
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
+    /// Choices selected but not applied yet, per service.
+    pub selected: Vec<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
@@ -341,6 +353,7 @@ impl State {
             filter: String::new(),
             messages: Vec::new(),
             refreshing: false,
+            selected: Vec::new(),
             last_badge: None,
             complete: false,
             deleted: Vec::new(),
@@ -442,6 +455,31 @@ impl State {
                     by_hand: false,
                 }),
         }
+    }
+
+    /// The choice that matches how `service` routes the tab now (`None`: a cookie matching
+    /// no listed preview).
+    pub fn active_choice(&self, service: &str) -> Option<Choice> {
+        match self.active(service) {
+            Active::Dev => Some(Choice::Dev),
+            Active::Domain { pr, .. } => Some(Choice::Domain { pr }),
+            Active::Tab { pr } => Some(Choice::Tab { pr }),
+            Active::Unknown { .. } => None,
+        }
+    }
+
+    /// The choice selected for `service` and not applied yet.
+    pub fn selection(&self, service: &str) -> Option<Choice> {
+        self.selected
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, c)| *c)
+    }
+
+    /// Whether the records a choice rests on (cookies, rules, our applied cookies) are read:
+    /// a choice made before would overwrite what it does not know.
+    pub fn records_read(&self) -> bool {
+        self.cookies.is_some() && self.rules.is_some() && self.applied.is_some()
     }
 
     /// The services with a preview routable on the active tab's host, in list order.
@@ -557,6 +595,17 @@ impl State {
                 self.filter = text;
                 vec![Effect::Render]
             }
+            Event::Select { service, choice } => {
+                self.selected.retain(|(s, _)| *s != service);
+                if self.active_choice(&service) != Some(choice) {
+                    self.selected.push((service, choice));
+                }
+                vec![Effect::Render]
+            }
+            Event::ApplySelected { service } => match self.selection(&service) {
+                Some(choice) => self.choose(service, choice, None),
+                None => Vec::new(),
+            },
             Event::Choose { service, choice } => self.choose(service, choice, None),
             Event::OpenWithPreview { service, pr } => {
                 let open = self
@@ -774,6 +823,13 @@ impl State {
     }
 
     fn choose(&mut self, service: String, choice: Choice, open: Option<String>) -> Vec<Effect> {
+        if !self.records_read() {
+            self.messages.push(format!(
+                "not switched: the current routing of {service} is still being read: try again in a moment"
+            ));
+            return vec![Effect::Render];
+        }
+        self.selected.retain(|(s, _)| *s != service);
         let current = self.active(&service);
         let same = matches!(
             (&current, choice),
@@ -1021,6 +1077,16 @@ pub(crate) mod tests {
     }
 
     /// A popup on `https://app.test/` with cookies and rules read and the list arrived.
+    /// Answers the reads a popup starts with: no cookies on `host`, no rules, no records.
+    pub(crate) fn records_read(s: &mut State, host: &str) {
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: host.into(),
+            cookies: vec![],
+        });
+    }
+
     pub(crate) fn ready(previews: Vec<Preview>, cookies: Vec<CookieSeen>) -> State {
         let mut s = State::new(Config::default());
         s.update(Event::PopupOpened {
@@ -1159,6 +1225,7 @@ pub(crate) mod tests {
             url: "http://app.test/".into(),
             now_secs: 0,
         });
+        records_read(&mut s, "app.test");
         s.update(Event::ListArrived {
             previews: vec![fe(5)],
             age_secs: 0,
@@ -1521,6 +1588,7 @@ pub(crate) mod tests {
             url: "https://github.com/acme/courses-fe/pull/123".into(),
             now_secs: 0,
         });
+        records_read(&mut s, "github.com");
         s.update(Event::ListArrived {
             previews: vec![fe(123)],
             age_secs: 0,

@@ -73,9 +73,23 @@ pub struct Group {
     /// How the tab is routed for this service now, in words.
     pub status: String,
     pub rows: Vec<Row>,
-    /// The per-service control: a radio group (dev, then per PR: domain, tab).
+    /// The per-service control: a radio group (dev, then per PR: domain, tab). Arrow keys
+    /// only select; [`Group::apply`] (or Enter on a radio) applies.
     pub options: Vec<OptionView>,
+    pub apply: ApplyView,
 }
+
+/// The button that applies the selected option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyView {
+    pub id: String,
+    pub label: String,
+    /// Why it cannot be pressed now, shown as text next to it.
+    pub disabled: Option<String>,
+}
+
+/// Shown while the cookies, rules and records a choice rests on are being read.
+pub const READING: &str = "reading current routing…";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionView {
@@ -105,6 +119,9 @@ pub struct Row {
     pub argocd: Option<String>,
     pub pull_request: Option<String>,
     pub unroutable: Option<String>,
+    /// DOM ids of the two links, stable across renders.
+    pub argocd_id: String,
+    pub pull_request_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +133,8 @@ pub struct PullRequestView {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAction {
+    /// DOM id, stable across renders.
+    pub id: String,
     pub service: String,
     pub pr: u64,
     pub label: String,
@@ -226,6 +245,8 @@ pub fn format_age(secs: u64) -> String {
 fn row(p: &Preview, now: u64) -> Row {
     let (health_class, health_text) = health(p);
     Row {
+        argocd_id: dom_id(&p.service, &format!("argocd{}", p.pr)),
+        pull_request_id: dom_id(&p.service, &format!("pr{}", p.pr)),
         pr: p.pr,
         title: format!("PR {}", p.pr),
         about: about(p),
@@ -311,12 +332,16 @@ fn status_text(active: &Active) -> String {
 
 fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group {
     let active = state.active(service);
+    let current = state.active_choice(service);
+    let selected = state.selection(service);
+    let shown = selected.or(current);
+    let reading = (!state.records_read()).then(|| READING.to_string());
     let mut options = vec![OptionView {
         id: dom_id(service, "dev"),
         label: "dev".into(),
         choice: Choice::Dev,
-        checked: active == Active::Dev,
-        disabled: None,
+        checked: shown == Some(Choice::Dev),
+        disabled: reading.clone(),
     }];
     for p in previews {
         let Some(route) = p.route() else { continue };
@@ -330,22 +355,35 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
             id: dom_id(service, &format!("d{}", p.pr)),
             label: format!("PR {} for this domain", p.pr),
             choice: Choice::Domain { pr: p.pr },
-            checked: matches!(active, Active::Domain { pr, .. } if pr == p.pr),
-            disabled: header_only,
+            checked: shown == Some(Choice::Domain { pr: p.pr }),
+            disabled: reading.clone().or(header_only),
         });
         options.push(OptionView {
             id: dom_id(service, &format!("t{}", p.pr)),
             label: format!("PR {} for this tab only", p.pr),
             choice: Choice::Tab { pr: p.pr },
-            checked: active == Active::Tab { pr: p.pr },
-            disabled: None,
+            checked: shown == Some(Choice::Tab { pr: p.pr }),
+            disabled: reading.clone(),
         });
     }
+    let apply = ApplyView {
+        id: dom_id(service, "apply"),
+        label: format!("Apply to {service}"),
+        disabled: reading.or_else(|| match selected {
+            Some(c) if Some(c) != current => None,
+            _ => Some("pick another option first".into()),
+        }),
+    };
     Group {
         service: service.to_string(),
-        status: status_text(&active),
+        status: if state.records_read() {
+            status_text(&active)
+        } else {
+            format!("Reading current routing of {service}…")
+        },
         rows: previews.iter().map(|p| row(p, now)).collect(),
         options,
+        apply,
     }
 }
 
@@ -433,6 +471,7 @@ pub fn view(state: &State) -> View {
                 p.pr == *n && link.is_none_or(|(_, o, r, _)| o == *owner && r == *repo)
             })
             .map(|p| OpenAction {
+                id: dom_id(&p.service, &format!("open{}", p.pr)),
                 service: p.service.clone(),
                 pr: p.pr,
                 label: format!("Open {} with PR {}", p.service, p.pr),
@@ -560,6 +599,91 @@ mod tests {
         assert_eq!(row.revision.as_deref(), Some("1a2b3c4"));
         assert_eq!(row.image_tag.as_deref(), Some("dev-1a2b3c4"));
         assert_eq!(row.age.as_deref(), Some("2 d"));
+    }
+
+    #[test]
+    fn selecting_only_selects_and_apply_routes() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let fx = s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+        });
+        assert_eq!(
+            fx,
+            vec![crate::state::Effect::Render],
+            "an arrow key routes nothing"
+        );
+        let g = &view(&s).groups[0];
+        assert!(g.options[2].checked, "the selection shows");
+        assert_eq!(g.status, "Routed to dev");
+        assert_eq!(g.apply.disabled, None);
+        assert_eq!(g.apply.id, "opt-courses_fe-apply");
+        // Back to the active option: nothing to apply.
+        s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Dev,
+        });
+        let g = &view(&s).groups[0];
+        assert!(g.options[0].checked);
+        assert_eq!(
+            g.apply.disabled.as_deref(),
+            Some("pick another option first")
+        );
+        s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+        });
+        let fx = s.update(Event::ApplySelected {
+            service: "courses-fe".into(),
+        });
+        assert!(
+            matches!(
+                fx.first(),
+                Some(crate::state::Effect::RequestHostPermission {
+                    choice: Choice::Tab { pr: 123 },
+                    ..
+                })
+            ),
+            "{fx:?}"
+        );
+        assert_eq!(s.selection("courses-fe"), None);
+    }
+
+    #[test]
+    fn controls_wait_for_the_current_routing_to_be_read() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 7,
+            url: "https://app.test/".into(),
+            now_secs: 0,
+        });
+        s.update(Event::ListArrived {
+            previews: vec![fe(123)],
+            age_secs: 0,
+            stale: false,
+        });
+        let g = &view(&s).groups[0];
+        assert!(
+            g.options
+                .iter()
+                .all(|o| o.disabled.as_deref() == Some(READING))
+        );
+        assert_eq!(g.apply.disabled.as_deref(), Some(READING));
+        // A click that slipped through changes nothing.
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        assert_eq!(fx, vec![crate::state::Effect::Render]);
+        assert!(s.messages.last().unwrap().contains("still being read"));
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![],
+        });
+        let g = &view(&s).groups[0];
+        assert_eq!(g.options[1].disabled, None);
     }
 
     #[test]

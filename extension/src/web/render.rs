@@ -1,6 +1,7 @@
 //! Copies a [`View`] into the popup's DOM: real radio inputs and buttons in document order
-//! (so Tab and the arrow keys work), text set with `textContent` only (names from the
-//! companion are never parsed as HTML), and focus kept across re-renders.
+//! (so Tab and the arrow keys work; arrows only select, Enter or the Apply button applies),
+//! text set with `textContent` only (names from the companion are never parsed as HTML),
+//! and focus kept across re-renders through stable ids.
 
 use std::cell::RefCell;
 
@@ -159,10 +160,14 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
     append(&section, &el(doc, "h2", "", &pr.title));
     for action in &pr.actions {
         let button = el(doc, "button", "open", &action.label);
+        button.set_id(&action.id);
         let _ = button.set_attribute("type", "button");
         if let Some(why) = &action.disabled {
             let _ = button.set_attribute("disabled", "");
             let _ = button.set_attribute("title", why);
+            append(&section, &button);
+            append(&section, &el(doc, "span", "why", why));
+            continue;
         } else {
             let (service, pr) = (action.service.clone(), action.pr);
             listen(&button, "click", move || Event::OpenWithPreview {
@@ -175,8 +180,9 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
     section
 }
 
-fn link(doc: &Document, href: &str, text: &str) -> Element {
+fn link(doc: &Document, id: &str, href: &str, text: &str) -> Element {
     let a = el(doc, "a", "", text);
+    a.set_id(id);
     let _ = a.set_attribute("href", href);
     let _ = a.set_attribute("target", "_blank");
     let _ = a.set_attribute("rel", "noopener noreferrer");
@@ -218,10 +224,10 @@ fn group_el(doc: &Document, group: &Group) -> Element {
             append(&li, &el(doc, "span", "details", &details.join(" · ")));
         }
         if let Some(href) = &row.argocd {
-            append(&li, &link(doc, href, "Argo CD"));
+            append(&li, &link(doc, &row.argocd_id, href, "Argo CD"));
         }
         if let Some(href) = &row.pull_request {
-            append(&li, &link(doc, href, "Pull request"));
+            append(&li, &link(doc, &row.pull_request_id, href, "Pull request"));
         }
         if let Some(why) = &row.unroutable {
             append(
@@ -249,18 +255,47 @@ fn group_el(doc: &Document, group: &Group) -> Element {
         input.set_name(&format!("route-{}", group.service));
         input.set_id(&option.id);
         input.set_checked(option.checked);
-        if let Some(why) = &option.disabled {
-            input.set_disabled(true);
-            let _ = label.set_attribute("title", why);
-        }
         let (service, choice): (String, Choice) = (group.service.clone(), option.choice);
-        listen(&input, "change", move || Event::Choose {
-            service: service.clone(),
-            choice,
+        {
+            let service = service.clone();
+            listen(&input, "change", move || Event::Select {
+                service: service.clone(),
+                choice,
+            });
+        }
+        // Enter applies the focused option: a keyboard user's "do it".
+        let listener = EventListener::new(&input, "keydown", move |e| {
+            if let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>()
+                && key.key() == "Enter"
+            {
+                e.prevent_default();
+                dispatch(Event::Choose {
+                    service: service.clone(),
+                    choice,
+                });
+            }
         });
+        LISTENERS.with_borrow_mut(|l| l.push(listener));
         append(&label, &input);
         append(&label, &el(doc, "span", "", &option.label));
+        if let Some(why) = &option.disabled {
+            input.set_disabled(true);
+            append(&label, &el(doc, "span", "why", &format!(" ({why})")));
+        }
         append(&fieldset, &label);
+    }
+    let apply = el(doc, "button", "apply", &group.apply.label);
+    apply.set_id(&group.apply.id);
+    let _ = apply.set_attribute("type", "button");
+    append(&fieldset, &apply);
+    if let Some(why) = &group.apply.disabled {
+        let _ = apply.set_attribute("disabled", "");
+        append(&fieldset, &el(doc, "span", "why", why));
+    } else {
+        let service = group.service.clone();
+        listen(&apply, "click", move || Event::ApplySelected {
+            service: service.clone(),
+        });
     }
     append(&section, &fieldset);
     section
