@@ -150,8 +150,11 @@ pub enum Effect {
     },
     ReadRules,
     LoadApplied,
+    /// Changes the stored records by key, never writing the whole list: the popup and the
+    /// worker both change it, each from its own copy (see [`merge_applied`]).
     SaveApplied {
-        applied: Vec<Applied>,
+        drop: Vec<Applied>,
+        add: Vec<Applied>,
     },
     /// `chrome.permissions.request`; answer with [`Event::HostPermission`].
     RequestHostPermission {
@@ -264,6 +267,17 @@ pub struct State {
     deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
+}
+
+/// The stored records after one [`Effect::SaveApplied`]: `drop` removed, then each of `add`
+/// replacing any record of its service (one domain choice per service).
+pub fn merge_applied(stored: Vec<Applied>, drop: &[Applied], add: &[Applied]) -> Vec<Applied> {
+    let mut out: Vec<Applied> = stored
+        .into_iter()
+        .filter(|a| !drop.contains(a) && !add.iter().any(|n| n.service == a.service))
+        .collect();
+    out.extend(add.iter().cloned());
+    out
 }
 
 /// Splits `scheme://host[:port]/...` into (https, lower-cased host) for http(s) URLs only.
@@ -747,8 +761,11 @@ impl State {
                     a.service, a.pr
                 ));
             }
-            self.applied = Some(keep.clone());
-            fx.push(Effect::SaveApplied { applied: keep });
+            self.applied = Some(keep);
+            fx.push(Effect::SaveApplied {
+                drop: gone.clone(),
+                add: Vec::new(),
+            });
             if let Some(cookies) = &mut self.cookies {
                 cookies.retain(|c| !gone.iter().any(|a| a.name == c.name && a.value == c.value));
             }
@@ -916,8 +933,10 @@ impl State {
                 }
             }
         }
-        let had_record = applied.iter().any(|a| a.service == service);
-        applied.retain(|a| a.service != service);
+        let (dropped, kept): (Vec<Applied>, Vec<Applied>) = std::mem::take(applied)
+            .into_iter()
+            .partition(|a| a.service == service);
+        *applied = kept;
         // 2. A cookie with the service's route name on this host, e.g. set by hand.
         let names: Vec<String> = self
             .route_names(service)
@@ -966,7 +985,7 @@ impl State {
                 fx.push(Effect::RemoveSessionRules { ids: others });
             }
         }
-        let mut save = had_record;
+        let mut added = Vec::new();
         match (choice, route) {
             (Choice::Domain { pr }, Some((_, route))) => {
                 // The scheme of the tab when it is one of the route's hosts, else https.
@@ -991,15 +1010,18 @@ impl State {
                         value: route.value.clone(),
                     });
                 }
-                self.applied.get_or_insert_with(Vec::new).push(Applied {
+                let record = Applied {
                     service: service.to_string(),
                     pr,
                     name: route.name,
                     value: route.value,
                     hosts: route.hosts,
                     https,
-                });
-                save = true;
+                };
+                self.applied
+                    .get_or_insert_with(Vec::new)
+                    .push(record.clone());
+                added.push(record);
             }
             (Choice::Tab { .. }, Some((_, route))) => {
                 let header = (route.kind == RouteKind::Header).then_some(route.name.as_str());
@@ -1016,9 +1038,10 @@ impl State {
             }
             _ => {}
         }
-        if save {
+        if !dropped.is_empty() || !added.is_empty() {
             fx.push(Effect::SaveApplied {
-                applied: self.applied.clone().unwrap_or_default(),
+                drop: dropped,
+                add: added,
             });
         }
         fx.extend(self.badge());
@@ -1417,7 +1440,9 @@ pub(crate) mod tests {
                 .count(),
             2
         );
-        assert!(fx.contains(&Effect::SaveApplied { applied: vec![] }));
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
+        ));
         assert_eq!(s.active("courses-fe"), Active::Dev);
         assert!(fx.contains(&Effect::SetBadge {
             tab_id: 7,
@@ -1466,7 +1491,9 @@ pub(crate) mod tests {
         assert!(fx.iter().any(
             |e| matches!(e, Effect::Notify { title, .. } if title == "courses-fe PR 123 is gone")
         ));
-        assert!(fx.contains(&Effect::SaveApplied { applied: vec![] }));
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
+        ));
     }
 
     #[test]
@@ -1707,6 +1734,48 @@ pub(crate) mod tests {
                 assert!(s.applied.as_ref().unwrap().is_empty());
             }
         }
+    }
+
+    /// The popup adds a record while the worker, from an older copy, removes another: both
+    /// changes survive, whichever is written last.
+    #[test]
+    fn records_are_changed_by_key_so_popup_and_worker_keep_each_others_writes() {
+        let mut popup = ready(vec![fe(123)], vec![]);
+        let fx = granted(&mut popup, "courses-fe", Choice::Domain { pr: 123 });
+        let Some(Effect::SaveApplied { drop, add }) = fx
+            .iter()
+            .find(|e| matches!(e, Effect::SaveApplied { .. }))
+            .cloned()
+        else {
+            panic!("{fx:?}")
+        };
+        assert!(drop.is_empty());
+        let gone = Applied {
+            service: "api".into(),
+            pr: 9,
+            name: "team-api-pr".into(),
+            value: "9".into(),
+            hosts: vec!["api.test".into()],
+            https: true,
+        };
+        let stored = vec![gone.clone()];
+        // The worker's cleanup lands first, then the popup's write: nothing is lost.
+        let after_worker = merge_applied(stored.clone(), std::slice::from_ref(&gone), &[]);
+        let both = merge_applied(after_worker, &drop, &add);
+        assert_eq!(both, add);
+        // The other order gives the same records.
+        let after_popup = merge_applied(stored, &drop, &add);
+        assert_eq!(merge_applied(after_popup, &[gone], &[]), add);
+        // Switching PR replaces the service's record instead of adding a second one.
+        let fx = granted(&mut popup, "courses-fe", Choice::Tab { pr: 123 });
+        let Some(Effect::SaveApplied { drop, add: none }) = fx
+            .iter()
+            .find(|e| matches!(e, Effect::SaveApplied { .. }))
+            .cloned()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(merge_applied(add, &drop, &none), vec![]);
     }
 
     #[test]

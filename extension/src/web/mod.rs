@@ -338,10 +338,22 @@ fn run(effect: Effect) {
                 .unwrap_or_default();
             dispatch(Event::AppliedLoaded { applied });
         }),
-        Effect::SaveApplied { applied } => background(
-            "could not remember the cookies set".into(),
-            chrome::storage_set(&obj(&[("applied", to_js(&applied))])),
-        ),
+        // Read, change by key, write: the other context's changes since its last read stay.
+        Effect::SaveApplied { drop, add } => spawn_local(async move {
+            let stored = call(chrome::storage_get(&"applied".into()))
+                .await
+                .and_then(|o| js_sys::Reflect::get(&o, &"applied".into()).map_err(|e| describe(&e)))
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .and_then(|v| decode::<Vec<Applied>>(v).ok())
+                .unwrap_or_default();
+            let applied = crate::state::merge_applied(stored, &drop, &add);
+            if let Err(e) = call(chrome::storage_set(&obj(&[("applied", to_js(&applied))]))).await {
+                dispatch(Event::EffectFailed {
+                    what: format!("could not remember the cookies set: {e}"),
+                });
+            }
+        }),
         Effect::RequestHostPermission {
             origins,
             service,
