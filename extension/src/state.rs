@@ -4,6 +4,7 @@
 //! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
 //! It never touches the browser: the `web` glue runs the effects and reports back as events.
 
+use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,15 @@ pub enum Event {
     PreviewsChanged {
         previews: Vec<Preview>,
         deleted: Vec<Preview>,
+    },
+    /// The servers that failed in the fetch behind the list just shown (empty: none).
+    ServersFailed {
+        failures: Vec<ServerFailure>,
+    },
+    /// The refresh asked for after a stale list failed; the stale list stays shown.
+    RefreshFailed {
+        message: String,
+        fix: Option<String>,
     },
     /// The glue is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
@@ -258,6 +268,10 @@ pub struct State {
     pub messages: Vec<String>,
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
+    /// Servers the companion could not list: their previews may be missing or old.
+    pub failures: Vec<ServerFailure>,
+    /// Why the last refresh of a stale list failed (message, fix).
+    pub refresh_error: Option<(String, Option<String>)>,
     /// Choices selected but not applied yet, per service.
     pub selected: Vec<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
@@ -367,6 +381,8 @@ impl State {
             filter: String::new(),
             messages: Vec::new(),
             refreshing: false,
+            failures: Vec::new(),
+            refresh_error: None,
             selected: Vec::new(),
             last_badge: None,
             complete: false,
@@ -567,6 +583,9 @@ impl State {
             } => {
                 self.refreshing = false;
                 self.complete = !stale;
+                if !stale {
+                    self.refresh_error = None;
+                }
                 self.companion = Companion::Ready {
                     previews,
                     age_secs,
@@ -590,6 +609,15 @@ impl State {
                 let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
                 fx.extend(self.settle());
                 fx
+            }
+            Event::ServersFailed { failures } => {
+                self.failures = failures;
+                vec![Effect::Render]
+            }
+            Event::RefreshFailed { message, fix } => {
+                self.refreshing = false;
+                self.refresh_error = Some((message, fix));
+                vec![Effect::Render]
             }
             Event::Refreshing { on } => {
                 self.refreshing = on;

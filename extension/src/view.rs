@@ -33,8 +33,17 @@ pub struct View {
     pub pull_request: Option<PullRequestView>,
     pub groups: Vec<Group>,
     pub messages: Vec<String>,
+    /// What failed behind the list shown (a server, a refresh): message and fix, shown
+    /// above the (possibly stale) rows.
+    pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureView {
+    pub text: String,
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,6 +406,7 @@ pub fn view(state: &State) -> View {
         pull_request: None,
         groups: Vec::new(),
         messages: state.messages.iter().rev().take(3).rev().cloned().collect(),
+        failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
     };
@@ -441,15 +451,36 @@ pub fn view(state: &State) -> View {
         } => (previews, *age_secs, *stale),
     };
     if stale {
-        let shown = if age_secs < 60 {
-            "Showing an older list".to_string()
+        let age = if age_secs < 60 {
+            format!("{age_secs} s")
         } else {
-            format!("Showing the list from {} ago", format_age(age_secs))
+            format_age(age_secs)
         };
+        let shown = format!("Showing the list updated {age} ago");
         v.stale = Some(if state.refreshing {
             format!("{shown}; refreshing…")
         } else {
             format!("{shown}: the companion could not refresh it")
+        });
+    }
+    if let Some((message, fix)) = &state.refresh_error {
+        v.failures.push(FailureView {
+            text: format!(
+                "Could not refresh: {}",
+                without_fix(message, fix.as_deref())
+            ),
+            fix: fix.clone(),
+        });
+    }
+    for f in &state.failures {
+        let fix = Some(f.error.fix.clone()).filter(|f| !f.is_empty());
+        v.failures.push(FailureView {
+            text: format!(
+                "{} could not be listed: {}",
+                f.server,
+                without_fix(&f.error.message, fix.as_deref())
+            ),
+            fix,
         });
     }
     let now = state.now_secs;
@@ -824,12 +855,12 @@ mod tests {
         });
         assert_eq!(
             view(&stale).stale.as_deref(),
-            Some("Showing the list from 10 min ago: the companion could not refresh it")
+            Some("Showing the list updated 10 min ago: the companion could not refresh it")
         );
         stale.update(Event::Refreshing { on: true });
         assert_eq!(
             view(&stale).stale.as_deref(),
-            Some("Showing the list from 10 min ago; refreshing…"),
+            Some("Showing the list updated 10 min ago; refreshing…"),
             "while a refresh runs, no failure is claimed"
         );
         stale.update(Event::ListArrived {
@@ -838,6 +869,61 @@ mod tests {
             stale: false,
         });
         assert_eq!(view(&stale).stale, None, "fresh data ends the refresh");
+
+        // A young stale list says its age; a failed refresh says why, beside the rows.
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 12,
+            stale: true,
+        });
+        stale.update(Event::RefreshFailed {
+            message: "Argo CD at https://argocd.test rejected the token: run argocd login".into(),
+            fix: Some("run argocd login".into()),
+        });
+        let v = view(&stale);
+        assert_eq!(
+            v.stale.as_deref(),
+            Some("Showing the list updated 12 s ago: the companion could not refresh it")
+        );
+        assert_eq!(
+            v.failures,
+            vec![FailureView {
+                text: "Could not refresh: Argo CD at https://argocd.test rejected the token".into(),
+                fix: Some("run argocd login".into()),
+            }]
+        );
+        assert_eq!(v.groups.len(), 1, "the stale rows stay");
+
+        // A server that failed in the fetch behind the list is named with its fix.
+        stale.update(Event::ServersFailed {
+            failures: vec![protocol::messages::ServerFailure {
+                server: "https://argocd.prod.test".into(),
+                error: protocol::messages::ErrorBody {
+                    code: protocol::messages::ErrorCode::ArgocdUnreachable,
+                    message: "could not connect: connection refused: check the VPN".into(),
+                    fix: "check the VPN".into(),
+                },
+            }],
+        });
+        let v = view(&stale);
+        assert_eq!(
+            v.failures[1],
+            FailureView {
+                text: "https://argocd.prod.test could not be listed: could not connect: connection refused".into(),
+                fix: Some("check the VPN".into()),
+            }
+        );
+        stale.update(Event::ServersFailed { failures: vec![] });
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert_eq!(
+            view(&stale).failures,
+            vec![],
+            "a fresh list without failures clears them"
+        );
         stale.update(Event::Refreshing { on: true });
         stale.update(Event::Refreshing { on: false });
         assert!(!stale.refreshing);

@@ -103,6 +103,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
     let mut cursor: Option<String> = None;
     let mut listed = wire::Listed {
         previews: Vec::new(),
+        failures: Vec::new(),
         age_ms: 0,
         fetched_at_ms: 0,
         stale: false,
@@ -122,6 +123,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
                 if listed.previews.is_empty() {
                     listed.age_ms = page.age_ms;
                     listed.fetched_at_ms = page.fetched_at_ms;
+                    listed.failures = page.failures;
                 }
                 listed.stale |= page.stale;
                 listed.previews.extend(page.previews);
@@ -249,15 +251,19 @@ fn port_message(message: JsValue) {
             spawn_local(seed());
             None
         }
-        Ok(wire::Reply::PreviewsChanged(changed)) => LIVE
-            .with_borrow_mut(|live| live.changed(changed.changes))
-            .map(|update| {
+        Ok(wire::Reply::PreviewsChanged(changed)) => {
+            let update = LIVE.with_borrow_mut(|live| live.changed(changed.changes));
+            if let Some(update) = update {
                 save_cached(&update.previews, changed.fetched_at_ms as f64);
-                Event::PreviewsChanged {
+                dispatch(Event::PreviewsChanged {
                     previews: update.previews,
                     deleted: update.deleted,
-                }
-            }),
+                });
+            }
+            Some(Event::ServersFailed {
+                failures: changed.failures,
+            })
+        }
         Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
         Ok(_) => None,
         Err(e) => Some(wire::unreadable(e)),
@@ -283,14 +289,18 @@ fn run(effect: Effect) {
                             age_secs: listed.age_ms / 1000,
                             stale,
                         });
+                        dispatch(Event::ServersFailed {
+                            failures: listed.failures,
+                        });
                         if !stale || refresh {
                             return;
                         }
                         refresh = true;
                         dispatch(Event::Refreshing { on: true });
                     }
-                    // A failed refresh after a list that worked leaves the list shown.
-                    Err(_) if refresh => return dispatch(Event::Refreshing { on: false }),
+                    // A failed refresh after a list that worked leaves the list shown, and
+                    // says why beside it.
+                    Err(event) if refresh => return dispatch(wire::refresh_failed(event)),
                     Err(event) => return dispatch(event),
                 }
             }

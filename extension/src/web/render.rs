@@ -111,6 +111,17 @@ pub fn render(view: &View) {
     if let Some(stale) = &view.stale {
         append(&app, &el(&doc, "p", "stale", stale));
     }
+    if !view.failures.is_empty() {
+        let section = el(&doc, "section", "notice error failures", "");
+        let _ = section.set_attribute("role", "status");
+        for f in &view.failures {
+            append(&section, &el(&doc, "p", "notice-text", &f.text));
+            if let Some(fix) = &f.fix {
+                append(&section, &el(&doc, "p", "notice-detail", fix));
+            }
+        }
+        append(&app, &section);
+    }
     if let Some(notice) = &view.notice {
         append(&app, &notice_el(&doc, notice));
     }
