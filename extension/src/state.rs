@@ -268,6 +268,8 @@ pub struct State {
     pub messages: Vec<String>,
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
+    /// The `--browser` the install command names (from the browser's brands).
+    pub browser: &'static str,
     /// Servers the companion could not list: their previews may be missing or old.
     pub failures: Vec<ServerFailure>,
     /// Why the last refresh of a stale list failed (message, fix).
@@ -381,6 +383,7 @@ impl State {
             filter: String::new(),
             messages: Vec::new(),
             refreshing: false,
+            browser: "chromium",
             failures: Vec::new(),
             refresh_error: None,
             selected: Vec::new(),

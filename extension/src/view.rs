@@ -6,14 +6,37 @@ use protocol::{Preview, RouteKind};
 
 use crate::state::{Active, Choice, Companion, State};
 
-/// The command that installs the companion for this extension (DESIGN §6: "the exact install
-/// command").
-pub fn install_command() -> String {
+/// The command that installs the companion for this extension in `browser` (DESIGN §6:
+/// "the exact install command").
+pub fn install_command(browser: &str) -> String {
     format!(
-        "preview-switch install --browser chromium --extension-id {}",
+        "preview-switch install --browser {browser} --extension-id {}",
         crate::EXTENSION_ID
     )
 }
+
+/// The `--browser` of `preview-switch install` for `navigator.userAgentData.brands`; the
+/// specific brands first (Edge and Brave also name Chromium), `chromium` when unknown.
+pub fn browser_from_brands(brands: &[String]) -> &'static str {
+    let has = |needle: &str| {
+        brands
+            .iter()
+            .any(|b| b.to_ascii_lowercase().contains(needle))
+    };
+    if has("edge") {
+        "edge"
+    } else if has("brave") {
+        "brave"
+    } else if has("google chrome") {
+        "chrome"
+    } else {
+        "chromium"
+    }
+}
+
+/// The one error Chromium gives when no native host manifest names the extension; any other
+/// (the host exited, crashed) means it is installed but failing.
+const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
 
 /// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
 pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
@@ -420,6 +443,18 @@ pub fn view(state: &State) -> View {
             });
             return v;
         }
+        Companion::Missing { error } if error.trim().trim_end_matches('.') != HOST_NOT_FOUND => {
+            v.notice = Some(Notice {
+                kind: NoticeKind::CompanionError,
+                text: format!(
+                    "The companion stopped: {}",
+                    error.trim().trim_end_matches('.')
+                ),
+                detail: Some("Find out why with:".into()),
+                command: Some("preview-switch doctor".into()),
+            });
+            return v;
+        }
         Companion::Missing { error } => {
             v.notice = Some(Notice {
                 kind: NoticeKind::CompanionMissing,
@@ -428,7 +463,7 @@ pub fn view(state: &State) -> View {
                     "The browser said: {}. Install it, then reopen this popup:",
                     error.trim_end_matches('.')
                 )),
-                command: Some(install_command()),
+                command: Some(install_command(state.browser)),
             });
             return v;
         }
@@ -784,6 +819,26 @@ mod tests {
         });
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
+        let mut edge = missing.clone();
+        edge.browser = browser_from_brands(&["Chromium".into(), "Microsoft Edge".into()]);
+        assert_eq!(
+            view(&edge).notice.unwrap().command.as_deref(),
+            Some(
+                format!(
+                    "preview-switch install --browser edge --extension-id {}",
+                    crate::EXTENSION_ID
+                )
+                .as_str()
+            )
+        );
+        let mut crashed = s.clone();
+        crashed.update(Event::CompanionMissing {
+            error: "Native host has exited.".into(),
+        });
+        let c = view(&crashed).notice.unwrap();
+        assert_eq!(c.kind, NoticeKind::CompanionError);
+        assert_eq!(c.text, "The companion stopped: Native host has exited");
+        assert_eq!(c.command.as_deref(), Some("preview-switch doctor"));
         assert_eq!(
             n.detail.as_deref(),
             Some(
@@ -970,6 +1025,18 @@ mod tests {
             ["Open courses-fe with PR 123"]
         );
         assert_eq!(v.notice, None, "no 'no previews for github.com' message");
+    }
+
+    #[test]
+    fn the_browser_comes_from_its_brands() {
+        let b = |brands: &[&str]| {
+            browser_from_brands(&brands.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(b(&["Not)A;Brand", "Chromium", "Google Chrome"]), "chrome");
+        assert_eq!(b(&["Chromium", "Microsoft Edge"]), "edge");
+        assert_eq!(b(&["Brave", "Chromium"]), "brave");
+        assert_eq!(b(&["Chromium"]), "chromium");
+        assert_eq!(b(&[]), "chromium");
     }
 
     #[test]

@@ -502,6 +502,22 @@ fn js_tab(tab: &JsValue) -> Option<(i32, String)> {
     Some((id, js_string(tab, "url")))
 }
 
+/// `navigator.userAgentData.brands[].brand` (empty where the browser has none).
+fn brands() -> Vec<String> {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
+    let Some(brands) = get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "userAgentData"))
+        .and_then(|d| get(&d, "brands"))
+        .filter(js_sys::Array::is_array)
+    else {
+        return Vec::new();
+    };
+    js_sys::Array::from(&brands)
+        .iter()
+        .map(|b| js_string(&b, "brand"))
+        .collect()
+}
+
 /// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
 /// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
@@ -532,6 +548,8 @@ pub fn start_popup() {
             .and_then(js_tab)
             .unwrap_or((-1, String::new()));
         let cached = load_stored(stored).await;
+        let browser = crate::view::browser_from_brands(&brands());
+        STATE.with_borrow_mut(|s| s.browser = browser);
         dispatch(Event::PopupOpened {
             tab_id,
             url,
