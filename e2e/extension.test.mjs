@@ -130,8 +130,10 @@ test("domain mode routes every tab on the host to the PR, and back to dev", asyn
   }
   await waitFor(async () => (await badge(a)) === "123", "the badge to read 123");
   // Chromium clears a tab's badge when it navigates, also within the host: it comes back.
-  assert.equal((await visit(a, w.site("courses-fe", "/elsewhere?page=a2"))).routed_to, "courses-fe-pr-123");
-  await waitFor(async () => (await badge(a)) === "123", "the badge to read 123 after navigating on the host");
+  for (const p of ["/elsewhere?page=a2", "/again?page=a3"]) {
+    assert.equal((await visit(a, w.site("courses-fe", p))).routed_to, "courses-fe-pr-123");
+    await waitFor(async () => (await badge(a)) === "123", `the badge to read 123 after navigating to ${p}`);
+  }
   const title = await inWorker((id) => chrome.action.getTitle({ tabId: id }), await tabIdOf(a));
   assert.equal(title, "Preview Switch: courses-fe: PR 123 for this domain");
   // Another service's host stays on dev.
