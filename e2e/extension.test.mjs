@@ -218,6 +218,7 @@ test("the keyboard selects with arrows and applies with Enter or the Apply butto
   assert.equal(await focused(), "opt-courses_fe-apply");
   await popup.keyboard.press("Space");
   await waitFor(async () => (await sessionRules()).length === 0, "Apply to remove the tab rule");
+  await waitFor(async () => (await focused()) === "opt-courses_fe-dev", "focus to stay in the group once Apply is disabled");
   assert.equal((await visit(page)).backend, "dev");
   await popup.close();
   await page.close();

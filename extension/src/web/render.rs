@@ -138,11 +138,22 @@ pub fn render(view: &View) {
         append(&app, &el(&doc, "p", "note", note));
     }
     if !focused.is_empty()
-        && let Some(e) = doc
-            .get_element_by_id(&focused)
-            .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+        && let Some(e) = doc.get_element_by_id(&focused)
     {
-        let _ = e.focus();
+        // A pressed Apply button turns disabled: keep the keyboard in its group instead of
+        // dropping focus to the page.
+        let target = if e.has_attribute("disabled") {
+            e.closest("fieldset")
+                .ok()
+                .flatten()
+                .and_then(|f| f.query_selector("input:checked").ok().flatten())
+                .unwrap_or(e)
+        } else {
+            e
+        };
+        if let Ok(target) = target.dyn_into::<HtmlElement>() {
+            let _ = target.focus();
+        }
     }
 }
 
