@@ -57,11 +57,14 @@ async function popupFor(page, { colorScheme } = {}) {
   return popup;
 }
 
-/** Picks an option in the popup once the companion's live answer is in (not the cache). */
+/** Picks an option in the popup once the companion's live answer is in (not the cache),
+ * then presses its service's Apply button. */
 async function choose(popup, optionId) {
   await popup.waitForSelector(`#${optionId}:not([disabled])`);
   await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "the popup to show live data");
   await popup.check(`#${optionId}`);
+  const apply = `#${optionId.replace(/-[^-]+$/, "-apply")}`;
+  await popup.click(`${apply}:not([disabled])`);
 }
 
 async function routingCookies(host = "courses-fe.demo.test") {
@@ -126,6 +129,11 @@ test("domain mode routes every tab on the host to the PR, and back to dev", asyn
     assert.equal((await xhr(page)).routed_to, "courses-fe-pr-123");
   }
   await waitFor(async () => (await badge(a)) === "123", "the badge to read 123");
+  // Chromium clears a tab's badge when it navigates, also within the host: it comes back.
+  for (const p of ["/elsewhere?page=a2", "/again?page=a3"]) {
+    assert.equal((await visit(a, w.site("courses-fe", p))).routed_to, "courses-fe-pr-123");
+    await waitFor(async () => (await badge(a)) === "123", `the badge to read 123 after navigating to ${p}`);
+  }
   const title = await inWorker((id) => chrome.action.getTitle({ tabId: id }), await tabIdOf(a));
   assert.equal(title, "Preview Switch: courses-fe: PR 123 for this domain");
   // Another service's host stays on dev.
@@ -164,7 +172,56 @@ test("tab mode routes only that tab: tab A on the PR while tab B stays on dev", 
   await popup.close();
   await a.close();
   await waitFor(async () => !(await sessionRules()).some((r) => r.condition.tabIds?.includes(tabA)), "the rule to follow the closed tab");
+
+  // Switched and closed at once, without a navigation the worker could have seen.
+  const { page: c } = await newSitePage();
+  const tabC = await tabIdOf(c);
+  const popupC = await popupFor(c);
+  await choose(popupC, "opt-courses_fe-t123");
+  await waitFor(async () => (await sessionRules()).some((r) => r.condition.tabIds?.includes(tabC)), "tab C's rule");
+  await popupC.close();
+  await c.close();
+  await waitFor(async () => (await sessionRules()).length === 0, "no tab rule left after closing tab C");
   await b.close();
+});
+
+test("the keyboard selects with arrows and applies with Enter or the Apply button", async () => {
+  const { page } = await newSitePage();
+  const tab = await tabIdOf(page);
+  const popup = await popupFor(page);
+  await popup.waitForSelector("#opt-courses_fe-dev:not([disabled])");
+  await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "live data");
+  const focused = () => popup.evaluate(() => document.activeElement?.id ?? "");
+  for (let i = 0; i < 12 && (await focused()) !== "opt-courses_fe-dev"; i++) await popup.keyboard.press("Tab");
+  assert.equal(await focused(), "opt-courses_fe-dev", "Tab reaches the service's radios");
+  await popup.keyboard.press("ArrowDown");
+  await popup.keyboard.press("ArrowDown");
+  assert.equal(await focused(), "opt-courses_fe-t123", "focus survives the re-renders");
+  assert.ok(await popup.isChecked("#opt-courses_fe-t123"));
+  await popup.waitForSelector("#opt-courses_fe-apply:not([disabled])");
+  assert.equal(await popup.textContent("section.service .status"), "Routed to dev");
+  assert.deepEqual(await sessionRules(), [], "arrows alone route nothing");
+  assert.equal((await routingCookies()).length, 0);
+  assert.equal((await visit(page)).backend, "dev");
+
+  await popup.keyboard.press("Enter");
+  await waitFor(async () => (await sessionRules()).some((r) => r.condition.tabIds?.includes(tab)), "Enter to apply the tab rule");
+  assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+
+  // Back to dev: arrows select it, Tab reaches Apply, Space presses it.
+  await popup.focus("#opt-courses_fe-t123");
+  await popup.keyboard.press("ArrowUp");
+  await popup.keyboard.press("ArrowUp");
+  assert.ok(await popup.isChecked("#opt-courses_fe-dev"));
+  assert.ok((await sessionRules()).length > 0, "still routed until applied");
+  await popup.keyboard.press("Tab");
+  assert.equal(await focused(), "opt-courses_fe-apply");
+  await popup.keyboard.press("Space");
+  await waitFor(async () => (await sessionRules()).length === 0, "Apply to remove the tab rule");
+  await waitFor(async () => (await focused()) === "opt-courses_fe-dev", "focus to stay in the group once Apply is disabled");
+  assert.equal((await visit(page)).backend, "dev");
+  await popup.close();
+  await page.close();
 });
 
 test("switching the PR for a service replaces the previous choice", async () => {
@@ -307,11 +364,27 @@ test("a deleted preview loses its routing and the user is told, even after the c
   for (const pid of before) process.kill(pid, "SIGKILL");
   await waitFor(() => w.companionPids().some((p) => !before.includes(p)), "the worker to start its companion again");
 
+  // An unrelated preview deleted: the restarted companion's first event is a diff from its
+  // disk cache, which must not make the worker believe PR 123 vanished.
+  const unrelated = await fetch(`${w.fake.control}/delete/checkout-api-pr-45`, { method: "POST" });
+  assert.equal(unrelated.status, 204);
+  const cachedApps = () => inWorker(async () => ((await chrome.storage.local.get("last_list")).last_list?.previews ?? []).map((p) => p.app));
+  await waitFor(async () => {
+    const apps = await cachedApps();
+    return !apps.includes("checkout-api-pr-45") && apps.includes("courses-fe-pr-123");
+  }, "the worker to learn checkout-api-pr-45 was deleted", 30_000);
+  // A navigation after that event: the worker settles it after the event's cleanup pass.
+  assert.equal((await visit(page, w.site("courses-fe", "/after-restart"))).routed_to, "courses-fe-pr-123");
+  await waitFor(async () => (await badge(page)) === "123", "the badge to still read 123");
+  assert.equal((await routingCookies()).length, 1, "PR 123's cookie stays");
+  assert.deepEqual(await inWorker(() => self.e2eNotes), [], "no notification about an unrelated deletion");
+
   const res = await fetch(`${w.fake.control}/delete/courses-fe-pr-123`, { method: "POST" });
   assert.equal(res.status, 204);
   await waitFor(async () => (await routingCookies()).length === 0, "the cookie of the deleted preview to go", 30_000);
   const notes = await waitFor(() => inWorker(() => self.e2eNotes.length && self.e2eNotes), "a notification");
   assert.match(notes[0].title, /courses-fe PR 123 is gone/);
+  assert.equal(notes.length, 1, JSON.stringify(notes));
   await waitFor(async () => (await badge(page)) === "", "the badge to clear");
   assert.equal((await visit(page)).backend, "dev");
 

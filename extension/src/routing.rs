@@ -170,6 +170,22 @@ impl SessionRule {
     }
 }
 
+impl SessionRule {
+    /// The route the rule carries: the cookie pair it appends, or the header it sets with
+    /// its value (header names lower-cased, as the rule holds them).
+    pub fn route_pair(&self) -> Option<(&str, &str)> {
+        if let Some(pair) = self.cookie_pair() {
+            return Some(pair);
+        }
+        let op = self
+            .action
+            .request_headers
+            .iter()
+            .find(|h| h.operation == "set")?;
+        Some((op.header.as_str(), op.value.as_deref()?))
+    }
+}
+
 /// The rule id for (tab, service): derived, not stored, so that switching always replaces
 /// the same rule and a restarted worker finds it again. FNV-1a, kept positive and non-zero.
 pub fn rule_id(tab_id: i32, service: &str) -> u32 {

@@ -4,6 +4,7 @@
 //! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
 //! It never touches the browser: the `web` glue runs the effects and reports back as events.
 
+use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
 use serde::{Deserialize, Serialize};
 
@@ -82,9 +83,21 @@ pub enum Event {
         age_secs: u64,
         stale: bool,
     },
-    /// A live update over the `subscribe` port.
+    /// A live update over the `subscribe` port: the worker's whole list after it, and the
+    /// previews it deleted. Only those deletions clean up: the worker's list may lack
+    /// previews it never heard of, so absence from it proves nothing.
     PreviewsChanged {
         previews: Vec<Preview>,
+        deleted: Vec<Preview>,
+    },
+    /// The servers that failed in the fetch behind the list just shown (empty: none).
+    ServersFailed {
+        failures: Vec<ServerFailure>,
+    },
+    /// The refresh asked for after a stale list failed; the stale list stays shown.
+    RefreshFailed {
+        message: String,
+        fix: Option<String>,
     },
     /// The glue is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
@@ -102,6 +115,16 @@ pub enum Event {
     Filter {
         text: String,
     },
+    /// A radio picked (by click or arrow key): only selects; nothing is applied.
+    Select {
+        service: String,
+        choice: Choice,
+    },
+    /// Apply the selected choice of `service` (its Apply button).
+    ApplySelected {
+        service: String,
+    },
+    /// Apply `choice` now (Enter on a radio).
     Choose {
         service: String,
         choice: Choice,
@@ -137,8 +160,11 @@ pub enum Effect {
     },
     ReadRules,
     LoadApplied,
+    /// Changes the stored records by key, never writing the whole list: the popup and the
+    /// worker both change it, each from its own copy (see [`merge_applied`]).
     SaveApplied {
-        applied: Vec<Applied>,
+        drop: Vec<Applied>,
+        add: Vec<Applied>,
     },
     /// `chrome.permissions.request`; answer with [`Event::HostPermission`].
     RequestHostPermission {
@@ -242,9 +268,32 @@ pub struct State {
     pub messages: Vec<String>,
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
+    /// The `--browser` the install command names (from the browser's brands).
+    pub browser: &'static str,
+    /// Servers the companion could not list: their previews may be missing or old.
+    pub failures: Vec<ServerFailure>,
+    /// Why the last refresh of a stale list failed (message, fix).
+    pub refresh_error: Option<(String, Option<String>)>,
+    /// Choices selected but not applied yet, per service.
+    pub selected: Vec<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
+    /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
+    complete: bool,
+    /// Routes of previews deleted by live updates, cleaned up once the records are read.
+    deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
+}
+
+/// The stored records after one [`Effect::SaveApplied`]: `drop` removed, then each of `add`
+/// replacing any record of its service (one domain choice per service).
+pub fn merge_applied(stored: Vec<Applied>, drop: &[Applied], add: &[Applied]) -> Vec<Applied> {
+    let mut out: Vec<Applied> = stored
+        .into_iter()
+        .filter(|a| !drop.contains(a) && !add.iter().any(|n| n.service == a.service))
+        .collect();
+    out.extend(add.iter().cloned());
+    out
 }
 
 /// Splits `scheme://host[:port]/...` into (https, lower-cased host) for http(s) URLs only.
@@ -334,7 +383,13 @@ impl State {
             filter: String::new(),
             messages: Vec::new(),
             refreshing: false,
+            browser: "chromium",
+            failures: Vec::new(),
+            refresh_error: None,
+            selected: Vec::new(),
             last_badge: None,
+            complete: false,
+            deleted: Vec::new(),
             closed_tabs: Vec::new(),
         }
     }
@@ -435,6 +490,31 @@ impl State {
         }
     }
 
+    /// The choice that matches how `service` routes the tab now (`None`: a cookie matching
+    /// no listed preview).
+    pub fn active_choice(&self, service: &str) -> Option<Choice> {
+        match self.active(service) {
+            Active::Dev => Some(Choice::Dev),
+            Active::Domain { pr, .. } => Some(Choice::Domain { pr }),
+            Active::Tab { pr } => Some(Choice::Tab { pr }),
+            Active::Unknown { .. } => None,
+        }
+    }
+
+    /// The choice selected for `service` and not applied yet.
+    pub fn selection(&self, service: &str) -> Option<Choice> {
+        self.selected
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, c)| *c)
+    }
+
+    /// Whether the records a choice rests on (cookies, rules, our applied cookies) are read:
+    /// a choice made before would overwrite what it does not know.
+    pub fn records_read(&self) -> bool {
+        self.cookies.is_some() && self.rules.is_some() && self.applied.is_some()
+    }
+
     /// The services with a preview routable on the active tab's host, in list order.
     pub fn services_on_host(&self) -> Vec<&str> {
         let Some(host) = self.tab.as_ref().and_then(|t| t.host.as_deref()) else {
@@ -464,6 +544,9 @@ impl State {
                 fx
             }
             Event::TabUpdated { tab_id, url } => {
+                // Chromium clears a tab's badge when it navigates, even within the same host:
+                // what was set before no longer shows, so it is set again.
+                self.last_badge = None;
                 let mut fx = self.open_tab(tab_id, url);
                 if !matches!(self.companion, Companion::Ready { .. }) {
                     fx.push(Effect::RequestList);
@@ -482,10 +565,16 @@ impl State {
                 self.settle()
             }
             Event::RulesRead { rules } => {
-                self.rules = Some(rules);
+                let closed = std::mem::take(&mut self.closed_tabs);
+                let (dead, live): (Vec<SessionRule>, Vec<SessionRule>) = rules
+                    .into_iter()
+                    .partition(|r| r.condition.tab_ids.iter().any(|t| closed.contains(t)));
+                self.rules = Some(live);
                 let mut fx = Vec::new();
-                for tab_id in std::mem::take(&mut self.closed_tabs) {
-                    fx.extend(self.update(Event::TabClosed { tab_id }));
+                if !dead.is_empty() {
+                    fx.push(Effect::RemoveSessionRules {
+                        ids: dead.iter().map(|r| r.id).collect(),
+                    });
                 }
                 fx.extend(self.settle());
                 fx
@@ -496,6 +585,10 @@ impl State {
                 stale,
             } => {
                 self.refreshing = false;
+                self.complete = !stale;
+                if !stale {
+                    self.refresh_error = None;
+                }
                 self.companion = Companion::Ready {
                     previews,
                     age_secs,
@@ -503,7 +596,10 @@ impl State {
                 };
                 self.settle()
             }
-            Event::PreviewsChanged { previews } => {
+            Event::PreviewsChanged { previews, deleted } => {
+                self.complete = false;
+                self.deleted
+                    .extend(deleted.into_iter().flat_map(|p| p.routes.into_iter()));
                 self.companion = Companion::Ready {
                     previews,
                     age_secs: 0,
@@ -516,6 +612,15 @@ impl State {
                 let mut fx = vec![Effect::LoadApplied, Effect::ReadRules];
                 fx.extend(self.settle());
                 fx
+            }
+            Event::ServersFailed { failures } => {
+                self.failures = failures;
+                vec![Effect::Render]
+            }
+            Event::RefreshFailed { message, fix } => {
+                self.refreshing = false;
+                self.refresh_error = Some((message, fix));
+                vec![Effect::Render]
             }
             Event::Refreshing { on } => {
                 self.refreshing = on;
@@ -535,6 +640,17 @@ impl State {
                 self.filter = text;
                 vec![Effect::Render]
             }
+            Event::Select { service, choice } => {
+                self.selected.retain(|(s, _)| *s != service);
+                if self.active_choice(&service) != Some(choice) {
+                    self.selected.push((service, choice));
+                }
+                vec![Effect::Render]
+            }
+            Event::ApplySelected { service } => match self.selection(&service) {
+                Some(choice) => self.choose(service, choice, None),
+                None => Vec::new(),
+            },
             Event::Choose { service, choice } => self.choose(service, choice, None),
             Event::OpenWithPreview { service, pr } => {
                 let open = self
@@ -564,22 +680,12 @@ impl State {
                 vec![Effect::Render]
             }
             Event::TabClosed { tab_id } => {
-                let Some(rules) = &mut self.rules else {
-                    // A fresh worker: read the rules first, then remove.
+                // The popup, not this worker, may have added the tab's rule since the rules
+                // were last read: read them again and remove every rule naming the tab.
+                if !self.closed_tabs.contains(&tab_id) {
                     self.closed_tabs.push(tab_id);
-                    return vec![Effect::ReadRules];
-                };
-                let ids: Vec<u32> = rules
-                    .iter()
-                    .filter(|r| r.condition.tab_ids.contains(&tab_id))
-                    .map(|r| r.id)
-                    .collect();
-                rules.retain(|r| !ids.contains(&r.id));
-                if ids.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Effect::RemoveSessionRules { ids }]
                 }
+                vec![Effect::ReadRules]
             }
         }
     }
@@ -613,14 +719,13 @@ impl State {
         fx
     }
 
-    /// Removes our cookies and rules whose preview is gone. Only on a fresh, complete
-    /// picture: a stale list may predate a preview, and without our records we would not
-    /// know what to remove. Cookies set by hand are left alone (shown, not deleted).
+    /// Removes our cookies and rules whose preview is gone: deleted by a live update, or
+    /// absent from a whole, fresh list (a stale list may predate a preview; a list built
+    /// from live updates may lack previews). Never without our records: we would not know
+    /// what to remove. Cookies set by hand are left alone (shown, not deleted).
     fn cleanup(&mut self) -> Vec<Effect> {
         let Companion::Ready {
-            previews,
-            stale: false,
-            ..
+            previews, stale, ..
         } = &self.companion
         else {
             return Vec::new();
@@ -628,10 +733,21 @@ impl State {
         let (Some(applied), Some(rules)) = (&self.applied, &self.rules) else {
             return Vec::new();
         };
-        let backed = |name: &str, value: &str| {
+        // A header rule holds its header name lower-cased; cookie names are case-sensitive.
+        let same = |r: &Route, name: &str, value: &str| {
+            r.value == value
+                && (r.name == name
+                    || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
+        };
+        let listed = |name: &str, value: &str| {
             previews
                 .iter()
-                .any(|p| p.routes.iter().any(|r| r.name == name && r.value == value))
+                .any(|p| p.routes.iter().any(|r| same(r, name, value)))
+        };
+        let absent_is_gone = self.complete && !*stale;
+        let deleted = std::mem::take(&mut self.deleted);
+        let backed = |name: &str, value: &str| {
+            listed(name, value) || !(absent_is_gone || deleted.iter().any(|r| same(r, name, value)))
         };
         let mut fx = Vec::new();
         let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
@@ -656,10 +772,7 @@ impl State {
         }
         let dead: Vec<u32> = rules
             .iter()
-            .filter(|r| {
-                let pair = r.cookie_pair();
-                pair.is_some_and(|(n, v)| !backed(n, v))
-            })
+            .filter(|r| r.route_pair().is_some_and(|(n, v)| !backed(n, v)))
             .map(|r| r.id)
             .collect();
         if !dead.is_empty() {
@@ -679,8 +792,11 @@ impl State {
                     a.service, a.pr
                 ));
             }
-            self.applied = Some(keep.clone());
-            fx.push(Effect::SaveApplied { applied: keep });
+            self.applied = Some(keep);
+            fx.push(Effect::SaveApplied {
+                drop: gone.clone(),
+                add: Vec::new(),
+            });
             if let Some(cookies) = &mut self.cookies {
                 cookies.retain(|c| !gone.iter().any(|a| a.name == c.name && a.value == c.value));
             }
@@ -755,6 +871,13 @@ impl State {
     }
 
     fn choose(&mut self, service: String, choice: Choice, open: Option<String>) -> Vec<Effect> {
+        if !self.records_read() {
+            self.messages.push(format!(
+                "not switched: the current routing of {service} is still being read: try again in a moment"
+            ));
+            return vec![Effect::Render];
+        }
+        self.selected.retain(|(s, _)| *s != service);
         let current = self.active(&service);
         let same = matches!(
             (&current, choice),
@@ -841,8 +964,10 @@ impl State {
                 }
             }
         }
-        let had_record = applied.iter().any(|a| a.service == service);
-        applied.retain(|a| a.service != service);
+        let (dropped, kept): (Vec<Applied>, Vec<Applied>) = std::mem::take(applied)
+            .into_iter()
+            .partition(|a| a.service == service);
+        *applied = kept;
         // 2. A cookie with the service's route name on this host, e.g. set by hand.
         let names: Vec<String> = self
             .route_names(service)
@@ -869,7 +994,29 @@ impl State {
                 fx.push(Effect::RemoveSessionRules { ids: vec![id] });
             }
         }
-        let mut save = had_record;
+        // 4. A domain choice is the one choice for the service on its hosts: other tabs'
+        // rules for the service there would make those tabs send two values.
+        if let (Choice::Domain { .. }, Some((_, route))) = (choice, &route) {
+            let others: Vec<u32> = rules
+                .iter()
+                .filter(|r| {
+                    r.condition
+                        .tab_ids
+                        .iter()
+                        .any(|t| r.id == routing::rule_id(*t, service))
+                        && r.condition
+                            .request_domains
+                            .iter()
+                            .any(|d| route.hosts.contains(d))
+                })
+                .map(|r| r.id)
+                .collect();
+            if !others.is_empty() {
+                rules.retain(|r| !others.contains(&r.id));
+                fx.push(Effect::RemoveSessionRules { ids: others });
+            }
+        }
+        let mut added = Vec::new();
         match (choice, route) {
             (Choice::Domain { pr }, Some((_, route))) => {
                 // The scheme of the tab when it is one of the route's hosts, else https.
@@ -894,15 +1041,18 @@ impl State {
                         value: route.value.clone(),
                     });
                 }
-                self.applied.get_or_insert_with(Vec::new).push(Applied {
+                let record = Applied {
                     service: service.to_string(),
                     pr,
                     name: route.name,
                     value: route.value,
                     hosts: route.hosts,
                     https,
-                });
-                save = true;
+                };
+                self.applied
+                    .get_or_insert_with(Vec::new)
+                    .push(record.clone());
+                added.push(record);
             }
             (Choice::Tab { .. }, Some((_, route))) => {
                 let header = (route.kind == RouteKind::Header).then_some(route.name.as_str());
@@ -919,9 +1069,10 @@ impl State {
             }
             _ => {}
         }
-        if save {
+        if !dropped.is_empty() || !added.is_empty() {
             fx.push(Effect::SaveApplied {
-                applied: self.applied.clone().unwrap_or_default(),
+                drop: dropped,
+                add: added,
             });
         }
         fx.extend(self.badge());
@@ -980,6 +1131,16 @@ pub(crate) mod tests {
     }
 
     /// A popup on `https://app.test/` with cookies and rules read and the list arrived.
+    /// Answers the reads a popup starts with: no cookies on `host`, no rules, no records.
+    pub(crate) fn records_read(s: &mut State, host: &str) {
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: host.into(),
+            cookies: vec![],
+        });
+    }
+
     pub(crate) fn ready(previews: Vec<Preview>, cookies: Vec<CookieSeen>) -> State {
         let mut s = State::new(Config::default());
         s.update(Event::PopupOpened {
@@ -1118,6 +1279,7 @@ pub(crate) mod tests {
             url: "http://app.test/".into(),
             now_secs: 0,
         });
+        records_read(&mut s, "app.test");
         s.update(Event::ListArrived {
             previews: vec![fe(5)],
             age_secs: 0,
@@ -1155,6 +1317,35 @@ pub(crate) mod tests {
             ids: vec![routing::rule_id(7, "courses-fe")]
         }));
         assert_eq!(s.active("courses-fe"), Active::Dev);
+    }
+
+    #[test]
+    fn a_domain_choice_removes_other_tabs_rules_for_the_service_on_its_hosts() {
+        let api = preview("api", 9, "team-api-pr", &["app.test"]);
+        let mut s = ready(vec![fe(123), fe(124), api], vec![]);
+        let hosts = vec!["app.test".to_string(), "www.app.test".to_string()];
+        let other_tab =
+            routing::tab_rule(8, "courses-fe", None, "team-courses-fe-pr", "124", &hosts);
+        let other_service = routing::tab_rule(8, "api", None, "team-api-pr", "9", &hosts);
+        let elsewhere = routing::tab_rule(
+            9,
+            "courses-fe",
+            None,
+            "team-courses-fe-pr",
+            "124",
+            &["x.test".into()],
+        );
+        s.update(Event::RulesRead {
+            rules: vec![other_tab.clone(), other_service.clone(), elsewhere.clone()],
+        });
+        let fx = granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        assert!(
+            fx.contains(&Effect::RemoveSessionRules {
+                ids: vec![other_tab.id]
+            }),
+            "{fx:?}"
+        );
+        assert_eq!(s.rules, Some(vec![other_service, elsewhere]));
     }
 
     #[test]
@@ -1251,10 +1442,12 @@ pub(crate) mod tests {
 
         let fx = s.update(Event::PreviewsChanged {
             previews: vec![fe(124)],
+            deleted: vec![fe(123)],
         });
         assert_eq!(browser_changes(&fx), 0, "waits for fresh records: {fx:?}");
         let fx = s.update(Event::PreviewsChanged {
             previews: vec![fe(124)],
+            deleted: vec![other.clone()],
         });
         assert_eq!(fx[..2], [Effect::LoadApplied, Effect::ReadRules]);
         s.update(Event::RulesRead {
@@ -1278,13 +1471,60 @@ pub(crate) mod tests {
                 .count(),
             2
         );
-        assert!(fx.contains(&Effect::SaveApplied { applied: vec![] }));
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
+        ));
         assert_eq!(s.active("courses-fe"), Active::Dev);
         assert!(fx.contains(&Effect::SetBadge {
             tab_id: 7,
             text: String::new(),
             title: "Preview Switch: dev".into()
         }));
+    }
+
+    /// A restarted companion's first event is a diff from its disk cache: a preview the
+    /// worker's list lacks is not gone unless it was deleted, and chunks of an initial set
+    /// clean nothing up.
+    #[test]
+    fn only_deleted_previews_lose_their_routing_on_live_updates() {
+        let mut s = ready(vec![fe(123), fe(45)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        let applied = s.applied.clone().unwrap();
+        let mut api = preview("checkout-api", 45, "team-api-pr", &["api.test"]);
+        api.app = "checkout-api-pr-45".into();
+        for event in [
+            // An unrelated deletion while the worker's list lacks PR 123.
+            Event::PreviewsChanged {
+                previews: vec![],
+                deleted: vec![api],
+            },
+            // The first chunk of an initial set.
+            Event::PreviewsChanged {
+                previews: vec![fe(45)],
+                deleted: vec![],
+            },
+        ] {
+            s.update(event);
+            s.update(Event::RulesRead { rules: vec![] });
+            let fx = s.update(Event::AppliedLoaded {
+                applied: applied.clone(),
+            });
+            assert_eq!(browser_changes(&fx), 0, "{fx:?}");
+            assert!(!fx.iter().any(|e| matches!(e, Effect::Notify { .. })));
+        }
+        // PR 123 itself deleted: now it goes.
+        s.update(Event::PreviewsChanged {
+            previews: vec![fe(45)],
+            deleted: vec![fe(123)],
+        });
+        s.update(Event::RulesRead { rules: vec![] });
+        let fx = s.update(Event::AppliedLoaded { applied });
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::Notify { title, .. } if title == "courses-fe PR 123 is gone")
+        ));
+        assert!(fx.iter().any(
+            |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
+        ));
     }
 
     #[test]
@@ -1325,10 +1565,10 @@ pub(crate) mod tests {
             text: "42".into(),
             title: "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into()
         }));
-        // The same page again: no new badge call.
+        // Another page on the same host: Chromium cleared the badge, so it is set again.
         s.update(Event::TabUpdated {
             tab_id: 9,
-            url: "https://app.test/page".into(),
+            url: "https://app.test/other".into(),
         });
         let mut fx = s.update(Event::CookiesRead {
             host: "app.test".into(),
@@ -1339,6 +1579,15 @@ pub(crate) mod tests {
         });
         fx.extend(s.update(Event::AppliedLoaded { applied: vec![] }));
         fx.extend(s.update(Event::RulesRead { rules: vec![] }));
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::SetBadge { text, .. } if text == "42"))
+                .count(),
+            1,
+            "{fx:?}"
+        );
+        // Nothing new on that page: no second call.
+        let fx = s.update(Event::RulesRead { rules: vec![] });
         assert!(!fx.iter().any(|e| matches!(e, Effect::SetBadge { .. })));
     }
 
@@ -1346,32 +1595,47 @@ pub(crate) mod tests {
     fn closing_a_tab_removes_its_rules() {
         let mut s = ready(vec![fe(123)], vec![]);
         granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
-        let fx = s.update(Event::TabClosed { tab_id: 7 });
         assert_eq!(
-            fx,
-            vec![Effect::RemoveSessionRules {
-                ids: vec![routing::rule_id(7, "courses-fe")]
-            }]
-        );
-        assert_eq!(s.update(Event::TabClosed { tab_id: 8 }), vec![]);
-
-        // A worker that just woke up knows no rules yet: it reads them, then removes.
-        let rule = routing::tab_rule(4, "svc", None, "n", "1", &["app.test".into()]);
-        let mut fresh = State::new(Config::default());
-        assert_eq!(
-            fresh.update(Event::TabClosed { tab_id: 4 }),
+            s.update(Event::TabClosed { tab_id: 7 }),
             vec![Effect::ReadRules]
         );
-        let fx = fresh.update(Event::RulesRead { rules: vec![rule] });
+        let rule = routing::tab_rule(7, "courses-fe", None, "n", "1", &["app.test".into()]);
+        let fx = s.update(Event::RulesRead { rules: vec![rule] });
         assert_eq!(
-            fx,
-            vec![
-                Effect::RemoveSessionRules {
-                    ids: vec![routing::rule_id(4, "svc")]
-                },
-                Effect::Render
-            ]
+            fx[0],
+            Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }
         );
+        assert_eq!(s.rules, Some(vec![]));
+    }
+
+    /// The popup added the rule after this worker last read the rules: the worker's copy is
+    /// stale, and closing the tab must still remove it.
+    #[test]
+    fn closing_a_tab_removes_a_rule_the_worker_never_saw() {
+        let mut worker = State::new(Config::default());
+        worker.update(Event::TabUpdated {
+            tab_id: 4,
+            url: "https://app.test/".into(),
+        });
+        worker.update(Event::RulesRead { rules: vec![] });
+        let rule = routing::tab_rule(4, "svc", None, "n", "1", &["app.test".into()]);
+        let other = routing::tab_rule(5, "svc", None, "n", "1", &["app.test".into()]);
+        assert_eq!(
+            worker.update(Event::TabClosed { tab_id: 4 }),
+            vec![Effect::ReadRules]
+        );
+        let fx = worker.update(Event::RulesRead {
+            rules: vec![rule, other.clone()],
+        });
+        assert_eq!(
+            fx[0],
+            Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(4, "svc")]
+            }
+        );
+        assert_eq!(worker.rules, Some(vec![other]));
     }
 
     #[test]
@@ -1382,6 +1646,7 @@ pub(crate) mod tests {
             url: "https://github.com/acme/courses-fe/pull/123".into(),
             now_secs: 0,
         });
+        records_read(&mut s, "github.com");
         s.update(Event::ListArrived {
             previews: vec![fe(123)],
             age_secs: 0,
@@ -1426,6 +1691,38 @@ pub(crate) mod tests {
         assert_eq!(rule.action.request_headers[0].operation, "set");
     }
 
+    #[test]
+    fn a_disappeared_header_routed_preview_loses_its_tab_rule() {
+        let mut p = fe(5);
+        p.routes[0].kind = RouteKind::Header;
+        p.routes[0].name = "X-Preview".into();
+        let mut s = ready(vec![p.clone(), fe(6)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 5 });
+        let rules = s.rules.clone().unwrap();
+        // Still listed: the rule stays.
+        let fx = s.update(Event::ListArrived {
+            previews: vec![p, fe(6)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(
+            !fx.iter()
+                .any(|e| matches!(e, Effect::RemoveSessionRules { .. }))
+        );
+        s.rules = Some(rules);
+        let fx = s.update(Event::ListArrived {
+            previews: vec![fe(6)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert!(
+            fx.contains(&Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }),
+            "{fx:?}"
+        );
+    }
+
     /// Each hostile route must leave the browser untouched, in both modes, and tell the user.
     #[test]
     fn hostile_routes_set_nothing() {
@@ -1468,6 +1765,48 @@ pub(crate) mod tests {
                 assert!(s.applied.as_ref().unwrap().is_empty());
             }
         }
+    }
+
+    /// The popup adds a record while the worker, from an older copy, removes another: both
+    /// changes survive, whichever is written last.
+    #[test]
+    fn records_are_changed_by_key_so_popup_and_worker_keep_each_others_writes() {
+        let mut popup = ready(vec![fe(123)], vec![]);
+        let fx = granted(&mut popup, "courses-fe", Choice::Domain { pr: 123 });
+        let Some(Effect::SaveApplied { drop, add }) = fx
+            .iter()
+            .find(|e| matches!(e, Effect::SaveApplied { .. }))
+            .cloned()
+        else {
+            panic!("{fx:?}")
+        };
+        assert!(drop.is_empty());
+        let gone = Applied {
+            service: "api".into(),
+            pr: 9,
+            name: "team-api-pr".into(),
+            value: "9".into(),
+            hosts: vec!["api.test".into()],
+            https: true,
+        };
+        let stored = vec![gone.clone()];
+        // The worker's cleanup lands first, then the popup's write: nothing is lost.
+        let after_worker = merge_applied(stored.clone(), std::slice::from_ref(&gone), &[]);
+        let both = merge_applied(after_worker, &drop, &add);
+        assert_eq!(both, add);
+        // The other order gives the same records.
+        let after_popup = merge_applied(stored, &drop, &add);
+        assert_eq!(merge_applied(after_popup, &[gone], &[]), add);
+        // Switching PR replaces the service's record instead of adding a second one.
+        let fx = granted(&mut popup, "courses-fe", Choice::Tab { pr: 123 });
+        let Some(Effect::SaveApplied { drop, add: none }) = fx
+            .iter()
+            .find(|e| matches!(e, Effect::SaveApplied { .. }))
+            .cloned()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(merge_applied(add, &drop, &none), vec![]);
     }
 
     #[test]

@@ -6,14 +6,37 @@ use protocol::{Preview, RouteKind};
 
 use crate::state::{Active, Choice, Companion, State};
 
-/// The command that installs the companion for this extension (DESIGN §6: "the exact install
-/// command").
-pub fn install_command() -> String {
+/// The command that installs the companion for this extension in `browser` (DESIGN §6:
+/// "the exact install command").
+pub fn install_command(browser: &str) -> String {
     format!(
-        "preview-switch install --browser chromium --extension-id {}",
+        "preview-switch install --browser {browser} --extension-id {}",
         crate::EXTENSION_ID
     )
 }
+
+/// The `--browser` of `preview-switch install` for `navigator.userAgentData.brands`; the
+/// specific brands first (Edge and Brave also name Chromium), `chromium` when unknown.
+pub fn browser_from_brands(brands: &[String]) -> &'static str {
+    let has = |needle: &str| {
+        brands
+            .iter()
+            .any(|b| b.to_ascii_lowercase().contains(needle))
+    };
+    if has("edge") {
+        "edge"
+    } else if has("brave") {
+        "brave"
+    } else if has("google chrome") {
+        "chrome"
+    } else {
+        "chromium"
+    }
+}
+
+/// The one error Chromium gives when no native host manifest names the extension; any other
+/// (the host exited, crashed) means it is installed but failing.
+const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
 
 /// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
 pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
@@ -33,8 +56,17 @@ pub struct View {
     pub pull_request: Option<PullRequestView>,
     pub groups: Vec<Group>,
     pub messages: Vec<String>,
+    /// What failed behind the list shown (a server, a refresh): message and fix, shown
+    /// above the (possibly stale) rows.
+    pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureView {
+    pub text: String,
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,9 +105,23 @@ pub struct Group {
     /// How the tab is routed for this service now, in words.
     pub status: String,
     pub rows: Vec<Row>,
-    /// The per-service control: a radio group (dev, then per PR: domain, tab).
+    /// The per-service control: a radio group (dev, then per PR: domain, tab). Arrow keys
+    /// only select; [`Group::apply`] (or Enter on a radio) applies.
     pub options: Vec<OptionView>,
+    pub apply: ApplyView,
 }
+
+/// The button that applies the selected option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyView {
+    pub id: String,
+    pub label: String,
+    /// Why it cannot be pressed now, shown as text next to it.
+    pub disabled: Option<String>,
+}
+
+/// Shown while the cookies, rules and records a choice rests on are being read.
+pub const READING: &str = "reading current routing…";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionView {
@@ -105,6 +151,9 @@ pub struct Row {
     pub argocd: Option<String>,
     pub pull_request: Option<String>,
     pub unroutable: Option<String>,
+    /// DOM ids of the two links, stable across renders.
+    pub argocd_id: String,
+    pub pull_request_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +165,8 @@ pub struct PullRequestView {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAction {
+    /// DOM id, stable across renders.
+    pub id: String,
     pub service: String,
     pub pr: u64,
     pub label: String,
@@ -226,6 +277,8 @@ pub fn format_age(secs: u64) -> String {
 fn row(p: &Preview, now: u64) -> Row {
     let (health_class, health_text) = health(p);
     Row {
+        argocd_id: dom_id(&p.service, &format!("argocd{}", p.pr)),
+        pull_request_id: dom_id(&p.service, &format!("pr{}", p.pr)),
         pr: p.pr,
         title: format!("PR {}", p.pr),
         about: about(p),
@@ -311,12 +364,16 @@ fn status_text(active: &Active) -> String {
 
 fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group {
     let active = state.active(service);
+    let current = state.active_choice(service);
+    let selected = state.selection(service);
+    let shown = selected.or(current);
+    let reading = (!state.records_read()).then(|| READING.to_string());
     let mut options = vec![OptionView {
         id: dom_id(service, "dev"),
         label: "dev".into(),
         choice: Choice::Dev,
-        checked: active == Active::Dev,
-        disabled: None,
+        checked: shown == Some(Choice::Dev),
+        disabled: reading.clone(),
     }];
     for p in previews {
         let Some(route) = p.route() else { continue };
@@ -330,22 +387,35 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
             id: dom_id(service, &format!("d{}", p.pr)),
             label: format!("PR {} for this domain", p.pr),
             choice: Choice::Domain { pr: p.pr },
-            checked: matches!(active, Active::Domain { pr, .. } if pr == p.pr),
-            disabled: header_only,
+            checked: shown == Some(Choice::Domain { pr: p.pr }),
+            disabled: reading.clone().or(header_only),
         });
         options.push(OptionView {
             id: dom_id(service, &format!("t{}", p.pr)),
             label: format!("PR {} for this tab only", p.pr),
             choice: Choice::Tab { pr: p.pr },
-            checked: active == Active::Tab { pr: p.pr },
-            disabled: None,
+            checked: shown == Some(Choice::Tab { pr: p.pr }),
+            disabled: reading.clone(),
         });
     }
+    let apply = ApplyView {
+        id: dom_id(service, "apply"),
+        label: format!("Apply to {service}"),
+        disabled: reading.or_else(|| match selected {
+            Some(c) if Some(c) != current => None,
+            _ => Some("pick another option first".into()),
+        }),
+    };
     Group {
         service: service.to_string(),
-        status: status_text(&active),
+        status: if state.records_read() {
+            status_text(&active)
+        } else {
+            format!("Reading current routing of {service}…")
+        },
         rows: previews.iter().map(|p| row(p, now)).collect(),
         options,
+        apply,
     }
 }
 
@@ -359,6 +429,7 @@ pub fn view(state: &State) -> View {
         pull_request: None,
         groups: Vec::new(),
         messages: state.messages.iter().rev().take(3).rev().cloned().collect(),
+        failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
     };
@@ -372,6 +443,18 @@ pub fn view(state: &State) -> View {
             });
             return v;
         }
+        Companion::Missing { error } if error.trim().trim_end_matches('.') != HOST_NOT_FOUND => {
+            v.notice = Some(Notice {
+                kind: NoticeKind::CompanionError,
+                text: format!(
+                    "The companion stopped: {}",
+                    error.trim().trim_end_matches('.')
+                ),
+                detail: Some("Find out why with:".into()),
+                command: Some("preview-switch doctor".into()),
+            });
+            return v;
+        }
         Companion::Missing { error } => {
             v.notice = Some(Notice {
                 kind: NoticeKind::CompanionMissing,
@@ -380,7 +463,7 @@ pub fn view(state: &State) -> View {
                     "The browser said: {}. Install it, then reopen this popup:",
                     error.trim_end_matches('.')
                 )),
-                command: Some(install_command()),
+                command: Some(install_command(state.browser)),
             });
             return v;
         }
@@ -403,15 +486,36 @@ pub fn view(state: &State) -> View {
         } => (previews, *age_secs, *stale),
     };
     if stale {
-        let shown = if age_secs < 60 {
-            "Showing an older list".to_string()
+        let age = if age_secs < 60 {
+            format!("{age_secs} s")
         } else {
-            format!("Showing the list from {} ago", format_age(age_secs))
+            format_age(age_secs)
         };
+        let shown = format!("Showing the list updated {age} ago");
         v.stale = Some(if state.refreshing {
             format!("{shown}; refreshing…")
         } else {
             format!("{shown}: the companion could not refresh it")
+        });
+    }
+    if let Some((message, fix)) = &state.refresh_error {
+        v.failures.push(FailureView {
+            text: format!(
+                "Could not refresh: {}",
+                without_fix(message, fix.as_deref())
+            ),
+            fix: fix.clone(),
+        });
+    }
+    for f in &state.failures {
+        let fix = Some(f.error.fix.clone()).filter(|f| !f.is_empty());
+        v.failures.push(FailureView {
+            text: format!(
+                "{} could not be listed: {}",
+                f.server,
+                without_fix(&f.error.message, fix.as_deref())
+            ),
+            fix,
         });
     }
     let now = state.now_secs;
@@ -433,6 +537,7 @@ pub fn view(state: &State) -> View {
                 p.pr == *n && link.is_none_or(|(_, o, r, _)| o == *owner && r == *repo)
             })
             .map(|p| OpenAction {
+                id: dom_id(&p.service, &format!("open{}", p.pr)),
                 service: p.service.clone(),
                 pr: p.pr,
                 label: format!("Open {} with PR {}", p.service, p.pr),
@@ -563,6 +668,91 @@ mod tests {
     }
 
     #[test]
+    fn selecting_only_selects_and_apply_routes() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let fx = s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+        });
+        assert_eq!(
+            fx,
+            vec![crate::state::Effect::Render],
+            "an arrow key routes nothing"
+        );
+        let g = &view(&s).groups[0];
+        assert!(g.options[2].checked, "the selection shows");
+        assert_eq!(g.status, "Routed to dev");
+        assert_eq!(g.apply.disabled, None);
+        assert_eq!(g.apply.id, "opt-courses_fe-apply");
+        // Back to the active option: nothing to apply.
+        s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Dev,
+        });
+        let g = &view(&s).groups[0];
+        assert!(g.options[0].checked);
+        assert_eq!(
+            g.apply.disabled.as_deref(),
+            Some("pick another option first")
+        );
+        s.update(Event::Select {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+        });
+        let fx = s.update(Event::ApplySelected {
+            service: "courses-fe".into(),
+        });
+        assert!(
+            matches!(
+                fx.first(),
+                Some(crate::state::Effect::RequestHostPermission {
+                    choice: Choice::Tab { pr: 123 },
+                    ..
+                })
+            ),
+            "{fx:?}"
+        );
+        assert_eq!(s.selection("courses-fe"), None);
+    }
+
+    #[test]
+    fn controls_wait_for_the_current_routing_to_be_read() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 7,
+            url: "https://app.test/".into(),
+            now_secs: 0,
+        });
+        s.update(Event::ListArrived {
+            previews: vec![fe(123)],
+            age_secs: 0,
+            stale: false,
+        });
+        let g = &view(&s).groups[0];
+        assert!(
+            g.options
+                .iter()
+                .all(|o| o.disabled.as_deref() == Some(READING))
+        );
+        assert_eq!(g.apply.disabled.as_deref(), Some(READING));
+        // A click that slipped through changes nothing.
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        assert_eq!(fx, vec![crate::state::Effect::Render]);
+        assert!(s.messages.last().unwrap().contains("still being read"));
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![],
+        });
+        let g = &view(&s).groups[0];
+        assert_eq!(g.options[1].disabled, None);
+    }
+
+    #[test]
     fn health_colours() {
         let cases = [
             (Some("Healthy"), Some("Synced"), None, "ok", "Healthy"),
@@ -629,6 +819,26 @@ mod tests {
         });
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
+        let mut edge = missing.clone();
+        edge.browser = browser_from_brands(&["Chromium".into(), "Microsoft Edge".into()]);
+        assert_eq!(
+            view(&edge).notice.unwrap().command.as_deref(),
+            Some(
+                format!(
+                    "preview-switch install --browser edge --extension-id {}",
+                    crate::EXTENSION_ID
+                )
+                .as_str()
+            )
+        );
+        let mut crashed = s.clone();
+        crashed.update(Event::CompanionMissing {
+            error: "Native host has exited.".into(),
+        });
+        let c = view(&crashed).notice.unwrap();
+        assert_eq!(c.kind, NoticeKind::CompanionError);
+        assert_eq!(c.text, "The companion stopped: Native host has exited");
+        assert_eq!(c.command.as_deref(), Some("preview-switch doctor"));
         assert_eq!(
             n.detail.as_deref(),
             Some(
@@ -700,12 +910,12 @@ mod tests {
         });
         assert_eq!(
             view(&stale).stale.as_deref(),
-            Some("Showing the list from 10 min ago: the companion could not refresh it")
+            Some("Showing the list updated 10 min ago: the companion could not refresh it")
         );
         stale.update(Event::Refreshing { on: true });
         assert_eq!(
             view(&stale).stale.as_deref(),
-            Some("Showing the list from 10 min ago; refreshing…"),
+            Some("Showing the list updated 10 min ago; refreshing…"),
             "while a refresh runs, no failure is claimed"
         );
         stale.update(Event::ListArrived {
@@ -714,6 +924,61 @@ mod tests {
             stale: false,
         });
         assert_eq!(view(&stale).stale, None, "fresh data ends the refresh");
+
+        // A young stale list says its age; a failed refresh says why, beside the rows.
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 12,
+            stale: true,
+        });
+        stale.update(Event::RefreshFailed {
+            message: "Argo CD at https://argocd.test rejected the token: run argocd login".into(),
+            fix: Some("run argocd login".into()),
+        });
+        let v = view(&stale);
+        assert_eq!(
+            v.stale.as_deref(),
+            Some("Showing the list updated 12 s ago: the companion could not refresh it")
+        );
+        assert_eq!(
+            v.failures,
+            vec![FailureView {
+                text: "Could not refresh: Argo CD at https://argocd.test rejected the token".into(),
+                fix: Some("run argocd login".into()),
+            }]
+        );
+        assert_eq!(v.groups.len(), 1, "the stale rows stay");
+
+        // A server that failed in the fetch behind the list is named with its fix.
+        stale.update(Event::ServersFailed {
+            failures: vec![protocol::messages::ServerFailure {
+                server: "https://argocd.prod.test".into(),
+                error: protocol::messages::ErrorBody {
+                    code: protocol::messages::ErrorCode::ArgocdUnreachable,
+                    message: "could not connect: connection refused: check the VPN".into(),
+                    fix: "check the VPN".into(),
+                },
+            }],
+        });
+        let v = view(&stale);
+        assert_eq!(
+            v.failures[1],
+            FailureView {
+                text: "https://argocd.prod.test could not be listed: could not connect: connection refused".into(),
+                fix: Some("check the VPN".into()),
+            }
+        );
+        stale.update(Event::ServersFailed { failures: vec![] });
+        stale.update(Event::ListArrived {
+            previews: vec![fe(1)],
+            age_secs: 0,
+            stale: false,
+        });
+        assert_eq!(
+            view(&stale).failures,
+            vec![],
+            "a fresh list without failures clears them"
+        );
         stale.update(Event::Refreshing { on: true });
         stale.update(Event::Refreshing { on: false });
         assert!(!stale.refreshing);
@@ -760,6 +1025,18 @@ mod tests {
             ["Open courses-fe with PR 123"]
         );
         assert_eq!(v.notice, None, "no 'no previews for github.com' message");
+    }
+
+    #[test]
+    fn the_browser_comes_from_its_brands() {
+        let b = |brands: &[&str]| {
+            browser_from_brands(&brands.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(b(&["Not)A;Brand", "Chromium", "Google Chrome"]), "chrome");
+        assert_eq!(b(&["Chromium", "Microsoft Edge"]), "edge");
+        assert_eq!(b(&["Brave", "Chromium"]), "brave");
+        assert_eq!(b(&["Chromium"]), "chromium");
+        assert_eq!(b(&[]), "chromium");
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
     static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-    /// The worker's copy of every preview, kept current by `previews_changed` events.
-    static LIVE: RefCell<Vec<protocol::Preview>> = const { RefCell::new(Vec::new()) };
+    /// The worker's copy of every preview: seeded by a `list` after each `subscribed`, then
+    /// kept current by `previews_changed` events.
+    static LIVE: RefCell<crate::live::Live> = RefCell::new(crate::live::Live::default());
     static IS_WORKER: Cell<bool> = const { Cell::new(false) };
     /// The pause before the worker reopens its companion port.
     static RETRY_MS: Cell<i32> = const { Cell::new(1000) };
@@ -102,6 +103,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
     let mut cursor: Option<String> = None;
     let mut listed = wire::Listed {
         previews: Vec::new(),
+        failures: Vec::new(),
         age_ms: 0,
         fetched_at_ms: 0,
         stale: false,
@@ -121,6 +123,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
                 if listed.previews.is_empty() {
                     listed.age_ms = page.age_ms;
                     listed.fetched_at_ms = page.fetched_at_ms;
+                    listed.failures = page.failures;
                 }
                 listed.stale |= page.stale;
                 listed.previews.extend(page.previews);
@@ -244,13 +247,22 @@ async fn refresh_badges() {
 /// The worker's answer to a `previews_changed` event or another port message.
 fn port_message(message: JsValue) {
     let event = match decode::<wire::Reply>(message) {
+        Ok(wire::Reply::Subscribed(_)) => {
+            spawn_local(seed());
+            None
+        }
         Ok(wire::Reply::PreviewsChanged(changed)) => {
-            let previews = LIVE.with_borrow_mut(|live| {
-                crate::live::apply(live, changed.changes);
-                live.clone()
-            });
-            save_cached(&previews, changed.fetched_at_ms as f64);
-            Some(Event::PreviewsChanged { previews })
+            let update = LIVE.with_borrow_mut(|live| live.changed(changed.changes));
+            if let Some(update) = update {
+                save_cached(&update.previews, changed.fetched_at_ms as f64);
+                dispatch(Event::PreviewsChanged {
+                    previews: update.previews,
+                    deleted: update.deleted,
+                });
+            }
+            Some(Event::ServersFailed {
+                failures: changed.failures,
+            })
         }
         Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
         Ok(_) => None,
@@ -277,14 +289,18 @@ fn run(effect: Effect) {
                             age_secs: listed.age_ms / 1000,
                             stale,
                         });
+                        dispatch(Event::ServersFailed {
+                            failures: listed.failures,
+                        });
                         if !stale || refresh {
                             return;
                         }
                         refresh = true;
                         dispatch(Event::Refreshing { on: true });
                     }
-                    // A failed refresh after a list that worked leaves the list shown.
-                    Err(_) if refresh => return dispatch(Event::Refreshing { on: false }),
+                    // A failed refresh after a list that worked leaves the list shown, and
+                    // says why beside it.
+                    Err(event) if refresh => return dispatch(wire::refresh_failed(event)),
                     Err(event) => return dispatch(event),
                 }
             }
@@ -332,10 +348,22 @@ fn run(effect: Effect) {
                 .unwrap_or_default();
             dispatch(Event::AppliedLoaded { applied });
         }),
-        Effect::SaveApplied { applied } => background(
-            "could not remember the cookies set".into(),
-            chrome::storage_set(&obj(&[("applied", to_js(&applied))])),
-        ),
+        // Read, change by key, write: the other context's changes since its last read stay.
+        Effect::SaveApplied { drop, add } => spawn_local(async move {
+            let stored = call(chrome::storage_get(&"applied".into()))
+                .await
+                .and_then(|o| js_sys::Reflect::get(&o, &"applied".into()).map_err(|e| describe(&e)))
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .and_then(|v| decode::<Vec<Applied>>(v).ok())
+                .unwrap_or_default();
+            let applied = crate::state::merge_applied(stored, &drop, &add);
+            if let Err(e) = call(chrome::storage_set(&obj(&[("applied", to_js(&applied))]))).await {
+                dispatch(Event::EffectFailed {
+                    what: format!("could not remember the cookies set: {e}"),
+                });
+            }
+        }),
         Effect::RequestHostPermission {
             origins,
             service,
@@ -474,6 +502,22 @@ fn js_tab(tab: &JsValue) -> Option<(i32, String)> {
     Some((id, js_string(tab, "url")))
 }
 
+/// `navigator.userAgentData.brands[].brand` (empty where the browser has none).
+fn brands() -> Vec<String> {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
+    let Some(brands) = get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "userAgentData"))
+        .and_then(|d| get(&d, "brands"))
+        .filter(js_sys::Array::is_array)
+    else {
+        return Vec::new();
+    };
+    js_sys::Array::from(&brands)
+        .iter()
+        .map(|b| js_string(&b, "brand"))
+        .collect()
+}
+
 /// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
 /// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
@@ -504,6 +548,8 @@ pub fn start_popup() {
             .and_then(js_tab)
             .unwrap_or((-1, String::new()));
         let cached = load_stored(stored).await;
+        let browser = crate::view::browser_from_brands(&brands());
+        STATE.with_borrow_mut(|s| s.browser = browser);
         dispatch(Event::PopupOpened {
             tab_id,
             url,
@@ -536,13 +582,27 @@ pub fn start_worker() {
     subscribe();
 }
 
+/// Reads the whole list once subscribed: the subscription's first events are only a diff
+/// from the companion's disk cache, so they are held until this seed is in.
+async fn seed() {
+    let listed = fetch_list(false).await.ok();
+    let fetched_at_ms = listed.as_ref().map(|l| l.fetched_at_ms as f64);
+    let update = LIVE.with_borrow_mut(|live| live.seed(listed.map(|l| l.previews)));
+    if let Some(at) = fetched_at_ms {
+        save_cached(&update.previews, at);
+    }
+    dispatch(Event::PreviewsChanged {
+        previews: update.previews,
+        deleted: update.deleted,
+    });
+}
+
 /// Opens a `connectNative` port and subscribes. When the port closes (the companion
 /// exited, was updated, or is not installed), it is opened again after a pause growing
 /// from 1 s to 60 s; a message on the port resets the pause.
 fn subscribe() {
-    // A new subscription starts with every preview as `added`: forget the old copy so a
-    // preview deleted while disconnected does not linger.
-    LIVE.with_borrow_mut(Vec::clear);
+    // Events of the new subscription wait for its seed (see `seed`).
+    LIVE.with_borrow_mut(crate::live::Live::subscribed_again);
     let port = match chrome::connect_native(crate::HOST_NAME) {
         Ok(port) => port,
         Err(e) => return resubscribe_later(&describe(&e)),

@@ -1,6 +1,7 @@
 //! Copies a [`View`] into the popup's DOM: real radio inputs and buttons in document order
-//! (so Tab and the arrow keys work), text set with `textContent` only (names from the
-//! companion are never parsed as HTML), and focus kept across re-renders.
+//! (so Tab and the arrow keys work; arrows only select, Enter or the Apply button applies),
+//! text set with `textContent` only (names from the companion are never parsed as HTML),
+//! and focus kept across re-renders through stable ids.
 
 use std::cell::RefCell;
 
@@ -110,6 +111,17 @@ pub fn render(view: &View) {
     if let Some(stale) = &view.stale {
         append(&app, &el(&doc, "p", "stale", stale));
     }
+    if !view.failures.is_empty() {
+        let section = el(&doc, "section", "notice error failures", "");
+        let _ = section.set_attribute("role", "status");
+        for f in &view.failures {
+            append(&section, &el(&doc, "p", "notice-text", &f.text));
+            if let Some(fix) = &f.fix {
+                append(&section, &el(&doc, "p", "notice-detail", fix));
+            }
+        }
+        append(&app, &section);
+    }
     if let Some(notice) = &view.notice {
         append(&app, &notice_el(&doc, notice));
     }
@@ -126,11 +138,22 @@ pub fn render(view: &View) {
         append(&app, &el(&doc, "p", "note", note));
     }
     if !focused.is_empty()
-        && let Some(e) = doc
-            .get_element_by_id(&focused)
-            .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+        && let Some(e) = doc.get_element_by_id(&focused)
     {
-        let _ = e.focus();
+        // A pressed Apply button turns disabled: keep the keyboard in its group instead of
+        // dropping focus to the page.
+        let target = if e.has_attribute("disabled") {
+            e.closest("fieldset")
+                .ok()
+                .flatten()
+                .and_then(|f| f.query_selector("input:checked").ok().flatten())
+                .unwrap_or(e)
+        } else {
+            e
+        };
+        if let Ok(target) = target.dyn_into::<HtmlElement>() {
+            let _ = target.focus();
+        }
     }
 }
 
@@ -159,10 +182,14 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
     append(&section, &el(doc, "h2", "", &pr.title));
     for action in &pr.actions {
         let button = el(doc, "button", "open", &action.label);
+        button.set_id(&action.id);
         let _ = button.set_attribute("type", "button");
         if let Some(why) = &action.disabled {
             let _ = button.set_attribute("disabled", "");
             let _ = button.set_attribute("title", why);
+            append(&section, &button);
+            append(&section, &el(doc, "span", "why", why));
+            continue;
         } else {
             let (service, pr) = (action.service.clone(), action.pr);
             listen(&button, "click", move || Event::OpenWithPreview {
@@ -175,8 +202,9 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
     section
 }
 
-fn link(doc: &Document, href: &str, text: &str) -> Element {
+fn link(doc: &Document, id: &str, href: &str, text: &str) -> Element {
     let a = el(doc, "a", "", text);
+    a.set_id(id);
     let _ = a.set_attribute("href", href);
     let _ = a.set_attribute("target", "_blank");
     let _ = a.set_attribute("rel", "noopener noreferrer");
@@ -218,10 +246,10 @@ fn group_el(doc: &Document, group: &Group) -> Element {
             append(&li, &el(doc, "span", "details", &details.join(" · ")));
         }
         if let Some(href) = &row.argocd {
-            append(&li, &link(doc, href, "Argo CD"));
+            append(&li, &link(doc, &row.argocd_id, href, "Argo CD"));
         }
         if let Some(href) = &row.pull_request {
-            append(&li, &link(doc, href, "Pull request"));
+            append(&li, &link(doc, &row.pull_request_id, href, "Pull request"));
         }
         if let Some(why) = &row.unroutable {
             append(
@@ -249,18 +277,47 @@ fn group_el(doc: &Document, group: &Group) -> Element {
         input.set_name(&format!("route-{}", group.service));
         input.set_id(&option.id);
         input.set_checked(option.checked);
-        if let Some(why) = &option.disabled {
-            input.set_disabled(true);
-            let _ = label.set_attribute("title", why);
-        }
         let (service, choice): (String, Choice) = (group.service.clone(), option.choice);
-        listen(&input, "change", move || Event::Choose {
-            service: service.clone(),
-            choice,
+        {
+            let service = service.clone();
+            listen(&input, "change", move || Event::Select {
+                service: service.clone(),
+                choice,
+            });
+        }
+        // Enter applies the focused option: a keyboard user's "do it".
+        let listener = EventListener::new(&input, "keydown", move |e| {
+            if let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>()
+                && key.key() == "Enter"
+            {
+                e.prevent_default();
+                dispatch(Event::Choose {
+                    service: service.clone(),
+                    choice,
+                });
+            }
         });
+        LISTENERS.with_borrow_mut(|l| l.push(listener));
         append(&label, &input);
         append(&label, &el(doc, "span", "", &option.label));
+        if let Some(why) = &option.disabled {
+            input.set_disabled(true);
+            append(&label, &el(doc, "span", "why", &format!(" ({why})")));
+        }
         append(&fieldset, &label);
+    }
+    let apply = el(doc, "button", "apply", &group.apply.label);
+    apply.set_id(&group.apply.id);
+    let _ = apply.set_attribute("type", "button");
+    append(&fieldset, &apply);
+    if let Some(why) = &group.apply.disabled {
+        let _ = apply.set_attribute("disabled", "");
+        append(&fieldset, &el(doc, "span", "why", why));
+    } else {
+        let service = group.service.clone();
+        listen(&apply, "click", move || Event::ApplySelected {
+            service: service.clone(),
+        });
     }
     append(&section, &fieldset);
     section

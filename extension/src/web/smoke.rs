@@ -129,6 +129,7 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         "opt-courses_fe-dev",
         "opt-courses_fe-d123",
         "opt-courses_fe-t123",
+        "opt-courses_fe-apply",
     ] {
         assert!(doc.get_element_by_id(id).is_some(), "control {id} rendered");
     }

@@ -40,6 +40,18 @@ pub fn error_event(e: ErrorReply) -> Event {
     }
 }
 
+/// A refresh that failed after a stale list was shown: its message and fix, in words.
+pub fn refresh_failed(event: Event) -> Event {
+    match event {
+        Event::CompanionError { message, fix, .. } => Event::RefreshFailed { message, fix },
+        Event::CompanionMissing { error } => Event::RefreshFailed {
+            message: format!("the companion could not be started: {error}"),
+            fix: Some("run preview-switch doctor".into()),
+        },
+        other => other,
+    }
+}
+
 /// A message the extension cannot read: companion and extension disagree on the protocol.
 pub fn unreadable(e: impl std::fmt::Display) -> Event {
     Event::CompanionError {
@@ -55,6 +67,8 @@ pub fn unreadable(e: impl std::fmt::Display) -> Event {
 /// The pages of one `list`, joined.
 pub struct Listed {
     pub previews: Vec<Preview>,
+    /// The servers that failed in the fetch behind the list.
+    pub failures: Vec<protocol::messages::ServerFailure>,
     pub age_ms: u64,
     pub fetched_at_ms: u64,
     pub stale: bool,
