@@ -50,7 +50,7 @@ async function tabIdOf(page) {
 async function popupFor(page, { colorScheme } = {}) {
   const id = await tabIdOf(page);
   const popup = await w.context.newPage();
-  await popup.setViewportSize({ width: 380, height: 480 });
+  await popup.setViewportSize({ width: 380, height: 600 }); // Chromium caps a popup at 800 x 600
   if (colorScheme) await popup.emulateMedia({ colorScheme });
   await popup.goto(`chrome-extension://${EXTENSION_ID}/popup.html?tab=${id}`);
   await popup.waitForSelector("body[data-ready='1']");
