@@ -446,7 +446,9 @@ fn load_file(
 }
 
 /// Parses a `--server` / config / argocd value: a full `http(s)://` URL, or a bare
-/// `host[:port][/path]` that becomes https (http when `plain_text`).
+/// `host[:port][/path]` that becomes https (http when `plain_text`). Credentials in the URL
+/// (`user:pass@`), a query and a fragment are refused: the URL is printed in errors, the
+/// host's hello and the cache key, so whatever it carries would leak.
 pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url, String> {
     let raw = raw.trim();
     let full = if raw.contains("://") {
@@ -454,14 +456,43 @@ pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url,
     } else {
         format!("{}://{raw}", if plain_text { "http" } else { "https" })
     };
-    let url = Url::parse(&full).map_err(|e| format!("`{raw}` is not a server URL ({e})"))?;
+    // Every message shows the value with any userinfo masked, never the password.
+    let shown = without_userinfo(raw);
+    if shown != raw {
+        return Err(format!(
+            "`{shown}` carries credentials (user:password@) in the server URL, which would be printed and cached: remove them and give a token instead (token_command or token_file in the config file, ARGOCD_AUTH_TOKEN, or `argocd login`)"
+        ));
+    }
+    let url = Url::parse(&full).map_err(|e| format!("`{shown}` is not a server URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{raw}` is not an http or https URL"));
+        return Err(format!("`{shown}` is not an http or https URL"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{raw}` has no host"));
+        return Err(format!("`{shown}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{shown}` carries credentials in the server URL: remove them and give a token instead"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{shown}` has a query or fragment (`?` or `#`), which Argo CD's API does not take and which would be printed and cached: give only scheme, host, port and path; pass a token as a token, not in the URL"
+        ));
     }
     Ok(url)
+}
+
+/// `raw` with the userinfo of its authority (everything up to the last `@` before the
+/// path) replaced by `***`.
+fn without_userinfo(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &rest[at..]),
+        None => raw.to_owned(),
+    }
 }
 
 /// A comparison key: scheme, host, effective port and path without the trailing slash.
@@ -1045,6 +1076,46 @@ value = "{pr}"
             ["a.example", "b.example"]
         );
         assert!(t.iter().all(|t| t.token.is_none()));
+    }
+
+    #[test]
+    fn credentials_query_and_fragment_in_a_server_url_are_refused_without_echoing_them() {
+        for raw in [
+            "https://admin:hunter2@argocd.dev",
+            "admin:hunter2@argocd.dev:8443",
+            "https://hunter2@argocd.dev/argocd",
+        ] {
+            let err = parse_server_url(raw, false).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(
+                err.contains("carries credentials") && err.contains("give a token instead"),
+                "{err}"
+            );
+        }
+        for raw in [
+            "https://argocd.dev/?token=x",
+            "https://argocd.dev#frag",
+            "argocd.dev?x",
+        ] {
+            let err = parse_server_url(raw, false).unwrap_err();
+            assert!(err.contains("has a query or fragment"), "{raw}: {err}");
+        }
+        // A path (Argo CD behind a root path) and an `@` inside it are still fine.
+        let u = parse_server_url("https://argocd.dev/argocd/@team", false).unwrap();
+        assert_eq!(u.as_str(), "https://argocd.dev/argocd/@team");
+
+        // From the command line too: a usage error, and the password is not in it.
+        let w = World::new();
+        let err = w
+            .resolve(&ConnectionArgs {
+                server: Some("https://admin:hunter2@argocd.dev".into()),
+                ..args()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Usage(m) if m.contains("`https://***@argocd.dev` carries credentials") && !m.contains("hunter2")),
+            "{err}"
+        );
     }
 
     #[test]
