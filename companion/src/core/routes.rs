@@ -156,6 +156,10 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
     out
 }
 
+/// Part of the warning on a cookie regex that misses the cookie after another one; `doctor`
+/// marks warnings holding it as failures.
+pub const FIRST_COOKIE_ONLY: &str = "is the first cookie in the Cookie header";
+
 /// Routes, each with a warning slot: only Istio's regex forms need one so far.
 type Warned = (Result<Route, String>, Option<String>);
 

@@ -124,8 +124,9 @@ fn cookie_match(matcher: &Value) -> Result<(String, String, Option<String>), Str
                 validate_pair(name, value).map_err(|why| format!("has a cookie regex: {why}"))?;
                 let warning = FIRST_ONLY.contains(&prefix).then(|| {
                     format!(
-                        "has the cookie regex {} which matches only when {name}={value} is the first cookie in the Cookie header (browsers separate cookies with \"; \", and switching appends the cookie): change it to {} or {}",
+                        "has the cookie regex {} which matches only when {name}={value} {} (browsers separate cookies with \"; \", and switching appends the cookie): change it to {} or {}",
                         quoted(regex),
+                        super::FIRST_COOKIE_ONLY,
                         quoted(&format!("(^|.*; ){body}(;.*|$)")),
                         quoted(&format!("^(.*?; )?({body})(;.*)?$"))
                     )
