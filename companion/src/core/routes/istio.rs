@@ -1,10 +1,10 @@
 //! Istio `VirtualService` (networking.istio.io v1/v1beta1/v1alpha3): each `http[].match[]`
 //! whose `headers` select one cookie (`cookie: {regex: ...}` in the forms Linkerd uses or
 //! the form Istio's docs use, `^(.*?;)?(NAME=VALUE)(;.*)?$`, or `cookie: {exact: NAME=VALUE}`)
-//! gives a cookie route (the docs form, lacking the space browsers put after `;`, matches only
-//! a first cookie: its route comes with a warning naming the fix); one other header (`exact`, `prefix`, or a literal `regex`) gives a
-//! header route. Hosts are `spec.hosts` that a browser can reach: exact DNS names with a dot,
-//! not cluster-internal service names.
+//! gives a cookie route. The docs form lacks the space browsers put after `;`, so it matches
+//! only a first cookie: its route comes with a warning naming the fix. One other header
+//! (`exact`, `prefix`, or a literal `regex`) gives a header route. Hosts are `spec.hosts` that
+//! a browser can reach: exact DNS names with a dot, not cluster-internal service names.
 
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
