@@ -370,20 +370,23 @@ pub const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Runs a `token_command` with `sh -c` and returns its stdout as the token. Its output and
 /// its stderr are never logged nor put in an error (either may hold the secret): stderr goes
-/// to /dev/null and a failure only says how the command ended.
+/// to /dev/null and a failure only says how the command ended. The command runs in its own
+/// process group so that a timeout stops everything it started, not only `sh`.
 pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<Token, String> {
     use std::io::Read as _;
     use std::process::{Command, Stdio};
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            format!("cannot run token_command with sh ({e}): check that sh is installed")
-        })?;
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|e| {
+        format!("cannot run token_command with sh ({e}): check that sh is installed")
+    })?;
     // Read stdout on a thread so a command printing more than a pipe buffer cannot block.
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -398,7 +401,7 @@ pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<To
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
+                kill_group(&mut child);
                 let _ = child.wait();
                 return Err(format!(
                     "token_command did not finish within {} s: make it answer without a prompt (e.g. unlock the secret manager first)",
@@ -419,6 +422,23 @@ pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<To
     Token::new(String::from_utf8_lossy(&out)).ok_or_else(|| {
         "token_command printed nothing: it must print the token on stdout".to_string()
     })
+}
+
+/// Kills the process group `child` leads (see [`run_token_command`]): `sh`, and whatever it
+/// started (`sleep` in `sh -c "sleep 30; ..."`). Through `sh`'s `kill` builtin, as the
+/// workspace forbids `unsafe` and a signal crate is not worth one call; `sh` itself is
+/// killed directly as well in case that fails.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let _ = std::process::Command::new("sh")
+            .args(["-c", "kill -s KILL -- \"-$0\"", &child.id().to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -446,7 +466,9 @@ fn load_file(
 }
 
 /// Parses a `--server` / config / argocd value: a full `http(s)://` URL, or a bare
-/// `host[:port][/path]` that becomes https (http when `plain_text`).
+/// `host[:port][/path]` that becomes https (http when `plain_text`). Credentials in the URL
+/// (`user:pass@`), a query and a fragment are refused: the URL is printed in errors, the
+/// host's hello and the cache key, so whatever it carries would leak.
 pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url, String> {
     let raw = raw.trim();
     let full = if raw.contains("://") {
@@ -454,14 +476,43 @@ pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url,
     } else {
         format!("{}://{raw}", if plain_text { "http" } else { "https" })
     };
-    let url = Url::parse(&full).map_err(|e| format!("`{raw}` is not a server URL ({e})"))?;
+    // Every message shows the value with any userinfo masked, never the password.
+    let shown = without_userinfo(raw);
+    if shown != raw {
+        return Err(format!(
+            "`{shown}` carries credentials (user:password@) in the server URL, which would be printed and cached: remove them and give a token instead (token_command or token_file in the config file, ARGOCD_AUTH_TOKEN, or `argocd login`)"
+        ));
+    }
+    let url = Url::parse(&full).map_err(|e| format!("`{shown}` is not a server URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{raw}` is not an http or https URL"));
+        return Err(format!("`{shown}` is not an http or https URL"));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{raw}` has no host"));
+        return Err(format!("`{shown}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{shown}` carries credentials in the server URL: remove them and give a token instead"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{shown}` has a query or fragment (`?` or `#`), which Argo CD's API does not take and which would be printed and cached: give only scheme, host, port and path; pass a token as a token, not in the URL"
+        ));
     }
     Ok(url)
+}
+
+/// `raw` with the userinfo of its authority (everything up to the last `@` before the
+/// path) replaced by `***`.
+fn without_userinfo(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &rest[at..]),
+        None => raw.to_owned(),
+    }
 }
 
 /// A comparison key: scheme, host, effective port and path without the trailing slash.
@@ -1048,6 +1099,46 @@ value = "{pr}"
     }
 
     #[test]
+    fn credentials_query_and_fragment_in_a_server_url_are_refused_without_echoing_them() {
+        for raw in [
+            "https://admin:hunter2@argocd.dev",
+            "admin:hunter2@argocd.dev:8443",
+            "https://hunter2@argocd.dev/argocd",
+        ] {
+            let err = parse_server_url(raw, false).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(
+                err.contains("carries credentials") && err.contains("give a token instead"),
+                "{err}"
+            );
+        }
+        for raw in [
+            "https://argocd.dev/?token=x",
+            "https://argocd.dev#frag",
+            "argocd.dev?x",
+        ] {
+            let err = parse_server_url(raw, false).unwrap_err();
+            assert!(err.contains("has a query or fragment"), "{raw}: {err}");
+        }
+        // A path (Argo CD behind a root path) and an `@` inside it are still fine.
+        let u = parse_server_url("https://argocd.dev/argocd/@team", false).unwrap();
+        assert_eq!(u.as_str(), "https://argocd.dev/argocd/@team");
+
+        // From the command line too: a usage error, and the password is not in it.
+        let w = World::new();
+        let err = w
+            .resolve(&ConnectionArgs {
+                server: Some("https://admin:hunter2@argocd.dev".into()),
+                ..args()
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Usage(m) if m.contains("`https://***@argocd.dev` carries credentials") && !m.contains("hunter2")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn config_errors_point_at_the_line() {
         let w = World::new();
         let p = w.write(
@@ -1283,6 +1374,54 @@ value = "{pr}"
             err.contains("did not finish within 0.3 s") && err.contains("without a prompt"),
             "{err}"
         );
+    }
+
+    /// Members of process group `pgid` that have not exited (zombies waiting for their
+    /// reaper are gone for this purpose).
+    #[cfg(target_os = "linux")]
+    fn live_group_members(pgid: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp ...`: comm may hold spaces, so split after `)`.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.get(2) == Some(&pgid.to_string().as_str()) && fields[0] != "Z" {
+                out.push(head.to_string());
+            }
+        }
+        out
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_timed_out_token_command_leaves_no_child_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        // Not `exec`: sh forks `sleep`, which killing `sh` alone would leave behind.
+        let cmd = format!("echo $$ > '{}'; sleep 30; echo late", pid_file.display());
+        let err = run_token_command(&cmd, Duration::from_millis(500)).unwrap_err();
+        assert!(err.contains("did not finish within"), "{err}");
+        let pgid: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL is delivered at once but a process exits when next scheduled: wait for
+        // the group to empty, far less than the 30 s the sleep would otherwise live.
+        let mut left = live_group_members(pgid);
+        for _ in 0..500 {
+            if left.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            left = live_group_members(pgid);
+        }
+        assert!(left.is_empty(), "still running in group {pgid}: {left:?}");
     }
 
     #[test]

@@ -207,8 +207,11 @@ pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
             ));
         }
         for w in &p.warnings {
-            // A disagreement is a misconfiguration to fix; other notes are informational.
-            let check = if w.contains("the annotation is used") {
+            // A disagreement, or a cookie regex that misses the cookie after another one, is
+            // a misconfiguration to fix; other notes are informational.
+            let check = if w.contains("the annotation is used")
+                || w.contains(crate::core::routes::FIRST_COOKIE_ONLY)
+            {
                 Check::fail
             } else {
                 Check::pass
@@ -286,6 +289,48 @@ mod tests {
         );
         assert!(
             text.contains("FAIL demo: courses-fe-pr-130: note: the annotation preview-switch.io/cookie says cookie team-courses-fe-pr=130 but HTTPRoute courses-fe/courses-fe-pr-130 routes on cookie old-cookie=130: the annotation is used"),
+            "{text}"
+        );
+        running.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn routes_section_fails_an_istio_cookie_regex_that_matches_only_the_first_cookie() {
+        let state = fake::demo_scenario();
+        state.set_managed_resources(
+            "search-ui-pr-9",
+            vec![
+                json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                "metadata": {"name": "search-ui-pr-9", "namespace": "search"},
+                "spec": {"hosts": ["search.demo.test"], "http": [{"match": [{"headers": {
+                    "cookie": {"regex": "^(.*?;)?(search\\-pr=9)(;.*)?$"}}}]}]}}),
+            ],
+        );
+        let running = fake::serve(state, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let target = ServerTarget {
+            name: "demo".into(),
+            url: running.url().parse().unwrap(),
+            token: crate::token::Token::new(scenario::DEMO_TOKEN),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            route_template: None,
+            origin: "test".into(),
+        };
+        let text = render(&check_routes(&target, "demo").await);
+        // Still routable (the cookie works when it is the only one), but flagged with the fix.
+        assert!(
+            text.contains("ok   demo: routes: 7 of 7 previews routable"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL demo: search-ui-pr-9: note: VirtualService search/search-ui-pr-9 has the cookie regex")
+                && text.contains("matches only when search-pr=9 is the first cookie")
+                && text.contains(r#"change it to "(^|.*; )search\\-pr=9(;.*|$)""#),
             "{text}"
         );
         running.shutdown().await;

@@ -698,6 +698,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_pull_requests_head_commit_comes_from_its_annotation() {
+        let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+        let annotated = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5",
+            "annotations": {"preview-switch.io/head-sha": format!(" {sha}\n")}}}));
+        let p = derive(&annotated, "https://argocd.dev", Some("dev")).unwrap();
+        assert_eq!(p.head_sha.as_deref(), Some(sha));
+        // The sync revision is not the head commit: a preview without the annotation has none.
+        let plain = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5"},
+            "status": {"sync": {"revision": "abc123"}}}));
+        let p = derive(&plain, "https://argocd.dev", Some("dev")).unwrap();
+        assert_eq!(p.head_sha, None);
+        let blank = fixture_json(serde_json::json!({"metadata": {"name": "web-pr-5",
+            "annotations": {"preview-switch.io/head-sha": "  "}}}));
+        let p = derive(&blank, "https://argocd.dev", Some("dev")).unwrap();
+        assert_eq!(p.head_sha, None);
+    }
+
     fn fixture_json(v: serde_json::Value) -> Application {
         serde_json::from_value(v).unwrap()
     }

@@ -99,13 +99,16 @@ pub struct Discovered {
     /// Something a person should know, e.g. that the resource is not live yet and was read
     /// from its target state.
     pub note: Option<String>,
+    /// A flaw in the resource that makes the route work only sometimes, with the fix, e.g.
+    /// an Istio cookie regex that matches only when the cookie comes first in the header.
+    pub warning: Option<String>,
 }
 
 /// Source 2: reads every HTTPRoute (`policy.linkerd.io`, `gateway.networking.k8s.io`) and
 /// Ingress among `resources`. Other kinds are ignored; a resource whose state is missing or
 /// not JSON yields an `Err` entry, never a panic.
 pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> {
-    let mut out = Vec::new();
+    let mut out: Vec<Discovered> = Vec::new();
     for r in resources {
         let http_route = r.kind == "HTTPRoute"
             && matches!(
@@ -124,23 +127,44 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
             format!("{} {}/{}", r.kind, r.namespace, r.name)
         };
         let (routes, note) = match state(r) {
-            Err(why) => (vec![Err(why)], None),
-            Ok((obj, note)) if http_route => (http_route_cookies(&obj), note),
+            Err(why) => (vec![(Err(why), None)], None),
+            Ok((obj, note)) if http_route => (no_warnings(http_route_cookies(&obj)), note),
             Ok((obj, note)) if virtual_service => (istio::virtual_service_routes(&obj), note),
-            Ok((obj, note)) => (nginx::ingress_canary(&obj), note),
+            Ok((obj, note)) => (no_warnings(nginx::ingress_canary(&obj)), note),
         };
-        for route in routes {
-            let d = Discovered {
-                resource: resource.clone(),
-                route,
-                note: note.clone(),
-            };
-            if !out.contains(&d) {
-                out.push(d);
+        for (route, warning) in routes {
+            // Two matches of one resource naming the same cookie are one route; a flaw in
+            // either is still worth saying.
+            let same = out
+                .iter_mut()
+                .find(|d| d.resource == resource && d.route == route && d.note == note);
+            match same {
+                Some(d) => {
+                    if d.warning.is_none() {
+                        d.warning = warning;
+                    }
+                }
+                None => out.push(Discovered {
+                    resource: resource.clone(),
+                    route,
+                    note: note.clone(),
+                    warning,
+                }),
             }
         }
     }
     out
+}
+
+/// Part of the warning on a cookie regex that misses the cookie after another one; `doctor`
+/// marks warnings holding it as failures.
+pub const FIRST_COOKIE_ONLY: &str = "is the first cookie in the Cookie header";
+
+/// Routes, each with a warning slot: only Istio's regex forms need one so far.
+type Warned = (Result<Route, String>, Option<String>);
+
+fn no_warnings(routes: Vec<Result<Route, String>>) -> Vec<Warned> {
+    routes.into_iter().map(|r| (r, None)).collect()
 }
 
 /// Reads `NAME` and `VALUE` from a cookie-header regex of the form
@@ -376,10 +400,15 @@ pub fn warnings(preview: &Preview, gathered: &Gathered<'_>) -> Vec<String> {
         return out;
     }
     for d in found {
-        if let (Ok(r), Some(note)) = (&d.route, &d.note)
-            && preview.routes.iter().any(|used| same(used, r))
-        {
+        let Ok(r) = &d.route else { continue };
+        if !preview.routes.iter().any(|used| same(used, r)) {
+            continue;
+        }
+        if let Some(note) = &d.note {
             push_unique(&mut out, format!("{} is {note}", d.resource));
+        }
+        if let Some(warning) = &d.warning {
+            push_unique(&mut out, format!("{} {warning}", d.resource));
         }
     }
     out
@@ -927,6 +956,7 @@ mod tests {
                     RouteSource::Discovery
                 )),
                 note: None,
+                warning: None,
             }]
         );
     }
@@ -1249,6 +1279,7 @@ mod tests {
                 RouteSource::Discovery,
             )),
             note: None,
+            warning: None,
         }];
         let ann = cookie("ann", "123", &["ann.example.com"], RouteSource::Annotation);
         let mut g = Gathered {
@@ -1273,6 +1304,36 @@ mod tests {
     }
 
     #[test]
+    fn a_discovered_routes_warning_reaches_the_preview() {
+        let mut p = preview_of("web-pr-5");
+        let d = |name: &str, warning: Option<&str>| Discovered {
+            resource: format!("VirtualService web/{name}"),
+            route: Ok(cookie(
+                name,
+                "5",
+                &["web.example.com"],
+                RouteSource::Discovery,
+            )),
+            note: None,
+            warning: warning.map(str::to_string),
+        };
+        let g = Gathered {
+            discovery: Some(Ok(vec![
+                d("web-pr", Some("matches only first: change it")),
+                d("other", None),
+            ])),
+            ..gathered()
+        };
+        let resolved = resolve(&p, &g);
+        apply(&mut p, resolved);
+        assert_eq!(p.routes[0].name, "web-pr");
+        assert_eq!(
+            warnings(&p, &g),
+            ["VirtualService web/web-pr matches only first: change it"]
+        );
+    }
+
+    #[test]
     fn discovered_cookies_come_first_and_this_prs_value_first() {
         let p = preview_of("web-pr-5");
         let d = |name: &str, value: &str, kind: RouteKind| Discovered {
@@ -1282,6 +1343,7 @@ mod tests {
                 ..cookie(name, value, &["web.example.com"], RouteSource::Discovery)
             }),
             note: None,
+            warning: None,
         };
         let g = Gathered {
             discovery: Some(Ok(vec![

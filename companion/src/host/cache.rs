@@ -95,13 +95,19 @@ pub fn store(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     })
 }
 
+/// Creates the cache directory 0700, or makes an existing one that others can read 0700
+/// (the mode given to `create` applies only to directories it creates).
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
+        .create(dir)?;
+    if std::fs::metadata(dir)?.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 #[cfg(not(unix))]
@@ -112,13 +118,18 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    // A leftover file (a crashed earlier write) keeps its own mode: make it private before
+    // anything is written to it.
+    if f.metadata()?.permissions().mode() & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     f.write_all(body)?;
     f.sync_all()
 }
@@ -168,6 +179,37 @@ mod tests {
             1,
             "no temp file left behind"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_dir_and_files_made_earlier_readable_by_others_become_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = file_for(&dir, &[server("argocd.dev")]);
+        std::fs::write(&path, "{}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A temp file left by a crashed write with this process id.
+        let leftover = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name().unwrap().to_str().unwrap(),
+            std::process::id()
+        ));
+        std::fs::write(&leftover, "x").unwrap();
+        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let snap = Snapshot {
+            fetched_at_ms: 1,
+            previews: vec![],
+            failures: vec![],
+            kept_previous: false,
+        };
+        store(&path, &snap).unwrap();
+        assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
+        assert_eq!(load(&path), Some(snap));
     }
 
     #[test]

@@ -177,3 +177,42 @@ async fn doctor_refreshes_an_expired_cli_token_and_goes_on_to_the_previews() {
         "{out}"
     );
 }
+
+/// A CLI that "succeeds" yet leaves the expired token in place (a stale or broken refresh):
+/// the companion retries once, not in a loop, and then names the login command.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_that_leaves_the_token_expired_is_tried_once_then_names_the_login_command() {
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let host = server.url().trim_start_matches("http://").to_owned();
+    expired_login(&sb, &host);
+    let script = sb.write(
+        "bin/argocd",
+        "#!/bin/sh\n\
+         echo \"$@\" >> \"$(dirname \"$0\")/calls\"\n\
+         echo '{\"loggedIn\":true,\"username\":\"octocat\"}'\n",
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let bin = script.parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = sb.run(&["list"], &[("PATH", path.as_str())]).await;
+    run.assert_no_secret(EXPIRED).assert_no_secret(REFRESH);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
+    assert_eq!(calls.lines().count(), 1, "{calls}");
+    assert!(
+        run.stderr
+            .contains(&format!("run `argocd login {host} --plaintext --sso`"))
+            && run.stderr.contains("left the expired token"),
+        "{}",
+        run.stderr
+    );
+}

@@ -14,6 +14,9 @@ use crate::core::{preview, scm};
 const PR: &str = "42";
 const SERVICE: &str = "courses-fe";
 const HOST: &str = "courses-fe.dev.example.com";
+/// The base app's externalURL host: different from [`HOST`], so a route that names its own
+/// hosts is seen to take them from the routing resource, not from the base app.
+const BASE_HOST: &str = "base.courses.example.com";
 const NAMESPACE: &str = "courses-fe-pr-42";
 
 /// Helm-style placeholders filled with the sample PR's values. The template's `if` guard
@@ -78,38 +81,42 @@ fn discovered(template: &str) -> Result<Vec<Route>, String> {
             annotation: super::from_annotations(&app, p.pr),
             discovery: Some(Ok(found)),
             // The base app's externalURL, for routes without hosts of their own.
-            base_hosts: BaseHosts::Found(vec![HOST.into()]),
+            base_hosts: BaseHosts::Found(vec![BASE_HOST.into()]),
             template: None,
         },
     )
 }
 
-fn cookie(name: &str, value: &str) -> Route {
+fn cookie(name: &str, value: &str, host: &str) -> Route {
     Route {
         kind: RouteKind::Cookie,
         name: name.into(),
         value: value.into(),
-        hosts: vec![HOST.into()],
+        hosts: vec![host.into()],
         source: RouteSource::Discovery,
     }
 }
 
 #[test]
-fn linkerd_example_routes_on_the_pr_cookie() {
+fn linkerd_example_routes_on_the_pr_cookie_for_the_base_apps_host() {
+    // A Service route has no hostnames: the base app's externalURL supplies them.
     let t = include_str!("../../../../examples/chart/templates/route-linkerd.yaml");
-    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR)]));
+    assert_eq!(
+        discovered(t),
+        Ok(vec![cookie("courses-fe-pr", PR, BASE_HOST)])
+    );
 }
 
 #[test]
 fn gateway_api_example_routes_on_the_pr_cookie_for_its_hostname() {
     let t = include_str!("../../../../examples/chart/templates/route-gateway.yaml");
-    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR)]));
+    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR, HOST)]));
 }
 
 #[test]
 fn istio_example_routes_on_the_pr_cookie_for_its_public_host() {
     let t = include_str!("../../../../examples/chart/templates/route-istio.yaml");
-    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR)]));
+    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR, HOST)]));
 }
 
 #[test]
@@ -117,7 +124,7 @@ fn nginx_example_routes_on_the_canary_cookie_set_to_always() {
     let t = include_str!("../../../../examples/chart/templates/route-nginx.yaml");
     assert_eq!(
         discovered(t),
-        Ok(vec![cookie("courses-fe-pr-42", "always")])
+        Ok(vec![cookie("courses-fe-pr-42", "always", HOST)])
     );
 }
 
@@ -140,6 +147,10 @@ fn applicationset_example_stamps_out_a_preview_with_its_pull_request_link() {
     assert_eq!(p.branch.as_deref(), Some("fix/enrol-button"));
     assert_eq!(p.author.as_deref(), Some("octocat"));
     assert_eq!(p.image_tag.as_deref(), Some("pr-6dcb09b5"));
+    assert_eq!(
+        p.head_sha.as_deref(),
+        Some("6dcb09b5b57875f334f61aebed695e2e4193db5e")
+    );
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     // The generator names the same repository, so the two sources agree (no warning), and
     // the link still works for templates that leave the repo annotation out.

@@ -1,20 +1,23 @@
 //! Istio `VirtualService` (networking.istio.io v1/v1beta1/v1alpha3): each `http[].match[]`
 //! whose `headers` select one cookie (`cookie: {regex: ...}` in the forms Linkerd uses or
 //! the form Istio's docs use, `^(.*?;)?(NAME=VALUE)(;.*)?$`, or `cookie: {exact: NAME=VALUE}`)
-//! gives a cookie route; one other header (`exact`, `prefix`, or a literal `regex`) gives a
-//! header route. Hosts are `spec.hosts` that a browser can reach: exact DNS names with a dot,
-//! not cluster-internal service names.
+//! gives a cookie route. The docs form lacks the space browsers put after `;`, so it matches
+//! only a first cookie: its route comes with a warning naming the fix. One other header
+//! (`exact`, `prefix`, or a literal `regex`) gives a header route. Hosts are `spec.hosts` that
+//! a browser can reach: exact DNS names with a dot, not cluster-internal service names.
 
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{header_route, literal_regex, parse_cookie_regex, push_unique};
+use super::{Warned, header_route, literal_regex, parse_cookie_regex, push_unique};
 use crate::core::cookie::{validate_host, validate_pair};
 use crate::core::quoted;
 
 pub(super) const GROUP: &str = "networking.istio.io";
 
 /// Istio's documented cookie regex wraps NAME=VALUE like this (RE2, matched in full by Envoy).
+/// Browsers join cookies with `"; "`, so a prefix without the space after `;` matches only
+/// when the cookie comes first in the header ([`FIRST_ONLY`]).
 const ISTIO_PREFIXES: &[&str] = &[
     "^(.*?;)?(",
     "^(.*?; )?(",
@@ -22,9 +25,11 @@ const ISTIO_PREFIXES: &[&str] = &[
     "^(.*;)?(",
     "(.*?;)?(",
 ];
+/// The prefixes in [`ISTIO_PREFIXES`] that never match after another cookie.
+const FIRST_ONLY: &[&str] = &["^(.*?;)?(", "^(.*;)?(", "(.*?;)?("];
 const ISTIO_SUFFIXES: &[&str] = &[")(;.*)?$", ")(;.*)?"];
 
-pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Result<Route, String>> {
+pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Warned> {
     let spec = &obj["spec"];
     let mut hosts = Vec::new();
     for h in spec["hosts"].as_array().into_iter().flatten() {
@@ -48,34 +53,47 @@ pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Result<Route, String>> 
         };
         if headers.len() > 1 {
             let names: Vec<&str> = headers.keys().map(String::as_str).collect();
-            out.push(Err(format!(
-                "has a match that needs the headers {} at once, which one route cannot set",
-                names.join(", ")
-            )));
+            out.push((
+                Err(format!(
+                    "has a match that needs the headers {} at once, which one route cannot set",
+                    names.join(", ")
+                )),
+                None,
+            ));
             continue;
         }
         let (name, matcher) = headers.iter().next().expect("one header");
         let route = if name.eq_ignore_ascii_case("cookie") {
-            cookie_match(matcher).map(|(name, value)| Route {
-                kind: RouteKind::Cookie,
-                name,
-                value,
-                hosts: hosts.clone(),
-                source: RouteSource::Discovery,
-            })
+            match cookie_match(matcher) {
+                Ok((name, value, warning)) => (
+                    Ok(Route {
+                        kind: RouteKind::Cookie,
+                        name,
+                        value,
+                        hosts: hosts.clone(),
+                        source: RouteSource::Discovery,
+                    }),
+                    warning,
+                ),
+                Err(why) => (Err(why), None),
+            }
         } else {
-            header_match(name, matcher, &hosts)
+            (header_match(name, matcher, &hosts), None)
         };
         out.push(route);
     }
     if out.is_empty() {
-        out.push(Err("has no http match on a cookie or header".to_string()));
+        out.push((
+            Err("has no http match on a cookie or header".to_string()),
+            None,
+        ));
     }
     out
 }
 
-/// NAME and VALUE from a `cookie` StringMatch.
-fn cookie_match(matcher: &Value) -> Result<(String, String), String> {
+/// NAME and VALUE from a `cookie` StringMatch, with a warning when the regex matches only
+/// while the cookie is the first one in the header.
+fn cookie_match(matcher: &Value) -> Result<(String, String, Option<String>), String> {
     if let Some(exact) = matcher["exact"].as_str() {
         // Matches only when this is the browser's one cookie for the host; still the cookie
         // to set.
@@ -86,24 +104,37 @@ fn cookie_match(matcher: &Value) -> Result<(String, String), String> {
             )
         })?;
         validate_pair(name, value).map_err(|why| format!("has a cookie exact match: {why}"))?;
-        return Ok((name.to_string(), value.to_string()));
+        return Ok((name.to_string(), value.to_string(), None));
     }
     if let Some(regex) = matcher["regex"].as_str() {
         let istio_form = ISTIO_PREFIXES
             .iter()
-            .find_map(|p| regex.strip_prefix(p))
-            .and_then(|rest| ISTIO_SUFFIXES.iter().find_map(|s| rest.strip_suffix(s)));
+            .find_map(|p| Some((*p, regex.strip_prefix(p)?)))
+            .and_then(|(p, rest)| {
+                ISTIO_SUFFIXES
+                    .iter()
+                    .find_map(|s| Some((p, rest.strip_suffix(s)?)))
+            });
         return match istio_form {
-            Some(body) => {
+            Some((prefix, body)) => {
                 let literal =
                     literal_regex(body).map_err(|why| format!("has a cookie regex: {why}"))?;
                 let (name, value) = literal.split_once('=').ok_or_else(|| {
                     format!("has a cookie regex {} without NAME=VALUE", quoted(regex))
                 })?;
                 validate_pair(name, value).map_err(|why| format!("has a cookie regex: {why}"))?;
-                Ok((name.to_string(), value.to_string()))
+                let warning = FIRST_ONLY.contains(&prefix).then(|| {
+                    format!(
+                        "has the cookie regex {} which matches only when {name}={value} {} (browsers separate cookies with \"; \", and switching appends the cookie): change it to {} or {}",
+                        quoted(regex),
+                        super::FIRST_COOKIE_ONLY,
+                        quoted(&format!("(^|.*; ){body}(;.*|$)")),
+                        quoted(&format!("^(.*?; )?({body})(;.*)?$"))
+                    )
+                });
+                Ok((name.to_string(), value.to_string(), warning))
             }
-            None => parse_cookie_regex(regex),
+            None => parse_cookie_regex(regex).map(|(n, v)| (n, v, None)),
         };
     }
     Err("has a cookie prefix match: only exact or regex cookie matches are understood".to_string())
@@ -187,6 +218,68 @@ mod tests {
             "{s:?}"
         );
         assert!(found[0].note.as_deref().unwrap().contains("not live yet"));
+        // Istio's docs form has no space after `;`: usable, but only as the first cookie.
+        let warning = found[0].warning.as_deref().unwrap();
+        assert!(
+            warning.contains("matches only when reviews-pr=7 is the first cookie"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains(r#"change it to "(^|.*; )reviews\\-pr=7(;.*|$)""#),
+            "{warning}"
+        );
+    }
+
+    /// What Envoy does with the regex (RE2, whole header): the docs form misses the cookie
+    /// after another one; both forms the warning suggests find it anywhere.
+    #[test]
+    fn istio_docs_form_needs_the_space_that_browsers_send() {
+        let full = |re: &str, header: &str| {
+            regex::Regex::new(&format!("^(?:{re})$"))
+                .unwrap()
+                .is_match(header)
+        };
+        let docs = "^(.*?;)?(NAME=VALUE)(;.*)?$";
+        let fixed = ["(^|.*; )NAME=VALUE(;.*|$)", "^(.*?; )?(NAME=VALUE)(;.*)?$"];
+        for header in ["a=1; NAME=VALUE; z=2", "NAME=VALUE", "a=1; NAME=VALUE"] {
+            for re in fixed {
+                assert!(full(re, header), "{re} {header}");
+            }
+        }
+        assert!(full(docs, "NAME=VALUE; z=2"));
+        assert!(!full(docs, "a=1; NAME=VALUE; z=2"));
+        assert!(!full(docs, "a=1; NAME=VALUE"));
+    }
+
+    #[test]
+    fn only_the_first_cookie_forms_are_warned_about() {
+        use serde_json::json;
+        let warning = |regex: &str| {
+            let obj = json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                "metadata": {"name": "vs", "namespace": "ns"},
+                "spec": {"hosts": ["app.example.com"],
+                    "http": [{"match": [{"headers": {"cookie": {"regex": regex}}}]}]}});
+            let json = json!({"items": [{"group": "networking.istio.io", "version": "v1",
+                "kind": "VirtualService", "namespace": "ns", "name": "vs",
+                "liveState": obj.to_string(), "targetState": "null"}]});
+            let d = discover(&json.to_string()).remove(0);
+            assert_eq!(d.route.unwrap().name, "a", "{regex}");
+            d.warning
+        };
+        for first_only in [
+            "^(.*?;)?(a=1)(;.*)?$",
+            "^(.*;)?(a=1)(;.*)?$",
+            "(.*?;)?(a=1)(;.*)?",
+        ] {
+            assert!(warning(first_only).is_some(), "{first_only}");
+        }
+        for anywhere in [
+            "^(.*?; )?(a=1)(;.*)?$",
+            r"^(.*?;\s*)?(a=1)(;.*)?$",
+            "(^|.*; )a=1(;.*|$)",
+        ] {
+            assert_eq!(warning(anywhere), None, "{anywhere}");
+        }
     }
 
     #[test]

@@ -16,13 +16,16 @@ pub(super) const NGINX_BY_HEADER_PATTERN: &str =
     "nginx.ingress.kubernetes.io/canary-by-header-pattern";
 /// The cookie or header value that makes ingress-nginx send a request to the canary.
 const NGINX_ALWAYS: &str = "always";
+/// The spellings Go's `strconv.ParseBool` reads as true.
+const GO_TRUE: &[&str] = &["1", "t", "T", "TRUE", "true", "True"];
 
 /// The routes of one Ingress: the cookie route and/or the header route of a canary (cookie
 /// first: it works in both extension modes), or one `Err` saying why there is none.
 pub(super) fn ingress_canary(obj: &Value) -> Vec<Result<Route, String>> {
     let ann = &obj["metadata"]["annotations"];
     let get = |k: &str| ann[k].as_str().map(str::trim).filter(|s| !s.is_empty());
-    if get(NGINX_CANARY) != Some("true") {
+    // ingress-nginx reads the annotation with Go's strconv.ParseBool.
+    if !get(NGINX_CANARY).is_some_and(|v| GO_TRUE.contains(&v)) {
         return vec![Err(format!(
             "is not an ingress-nginx canary ({NGINX_CANARY} is not \"true\")"
         ))];
@@ -137,6 +140,28 @@ mod tests {
                 (RouteKind::Header, "X-Shop-Preview", "pr-17"),
             ]
         );
+    }
+
+    #[test]
+    fn canary_annotation_is_read_as_go_parse_bool_reads_it() {
+        let canary = |v: &str| {
+            let obj = serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "c", "namespace": "n", "annotations": {
+                    super::NGINX_CANARY: v, super::NGINX_BY_COOKIE: "web-pr-5"}},
+                "spec": {"rules": [{"host": "web.example.com"}]}});
+            super::ingress_canary(&obj).remove(0)
+        };
+        for yes in ["true", "True", "TRUE", "1", "t", "T"] {
+            let r = canary(yes).unwrap_or_else(|e| panic!("{yes}: {e}"));
+            assert_eq!((r.name.as_str(), r.value.as_str()), ("web-pr-5", "always"));
+        }
+        for no in ["false", "0", "yes", "on", "tRUE", ""] {
+            let err = canary(no).unwrap_err();
+            assert!(
+                err.contains("is not an ingress-nginx canary"),
+                "{no}: {err}"
+            );
+        }
     }
 
     #[test]
