@@ -249,6 +249,22 @@ mod tests {
     use super::*;
     use crate::fake::{self, scenario};
 
+    /// The demo scenario's server as `doctor` would check it.
+    fn demo_target(url: &str) -> ServerTarget {
+        ServerTarget {
+            name: "demo".into(),
+            url: url.parse().unwrap(),
+            token: crate::token::Token::new(scenario::DEMO_TOKEN),
+            selector: "type=pr".into(),
+            ca_cert: None,
+            insecure: false,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            route_template: None,
+            origin: "test".into(),
+        }
+    }
+
     #[tokio::test]
     async fn routes_section_explains_unroutable_previews_and_reports_conflicts() {
         let state = fake::demo_scenario();
@@ -263,18 +279,7 @@ mod tests {
         let running = fake::serve(state, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let target = ServerTarget {
-            name: "demo".into(),
-            url: running.url().parse().unwrap(),
-            token: crate::token::Token::new(scenario::DEMO_TOKEN),
-            selector: "type=pr".into(),
-            ca_cert: None,
-            insecure: false,
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
-            route_template: None,
-            origin: "test".into(),
-        };
+        let target = demo_target(&running.url());
         let checks = check_routes(&target, "demo").await;
         let text = render(&checks);
         assert!(
@@ -309,18 +314,7 @@ mod tests {
         let running = fake::serve(state, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let target = ServerTarget {
-            name: "demo".into(),
-            url: running.url().parse().unwrap(),
-            token: crate::token::Token::new(scenario::DEMO_TOKEN),
-            selector: "type=pr".into(),
-            ca_cert: None,
-            insecure: false,
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
-            route_template: None,
-            origin: "test".into(),
-        };
+        let target = demo_target(&running.url());
         let text = render(&check_routes(&target, "demo").await);
         // Still routable (the cookie works when it is the only one), but flagged with the fix.
         assert!(

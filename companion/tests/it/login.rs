@@ -43,6 +43,15 @@ fn stub_cli(sb: &Sandbox) -> PathBuf {
     script.parent().unwrap().to_path_buf()
 }
 
+/// PATH with the stub's folder first.
+fn path_with(bin: &std::path::Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_sso_token_is_refreshed_with_the_argocd_cli_and_the_list_succeeds() {
     let (_state, server) = demo_server().await;
@@ -50,11 +59,7 @@ async fn an_expired_sso_token_is_refreshed_with_the_argocd_cli_and_the_list_succ
     let host = server.url().trim_start_matches("http://").to_owned();
     expired_login(&sb, &host);
     let bin = stub_cli(&sb);
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
     let run = sb
         .run(&["list", "-o", "json"], &[("PATH", path.as_str())])
         .await;
@@ -146,11 +151,7 @@ async fn doctor_refreshes_an_expired_cli_token_and_goes_on_to_the_previews() {
     let host = server.url().trim_start_matches("http://").to_owned();
     expired_login(&sb, &host);
     let bin = stub_cli(&sb);
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
     let run = sb.run(&["doctor"], &[("PATH", path.as_str())]).await;
     run.assert_no_secret(TOKEN)
         .assert_no_secret(EXPIRED)
@@ -198,11 +199,7 @@ async fn a_refresh_that_leaves_the_token_expired_is_tried_once_then_names_the_lo
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let bin = script.parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
     let run = sb.run(&["list"], &[("PATH", path.as_str())]).await;
     run.assert_no_secret(EXPIRED).assert_no_secret(REFRESH);
     assert_eq!(run.code, 1, "{run:#?}");
