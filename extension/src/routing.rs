@@ -154,6 +154,10 @@ pub struct RuleCondition {
     pub tab_ids: Vec<i32>,
     #[serde(default)]
     pub request_domains: Vec<String>,
+    /// Narrows `requestDomains`, which also matches every subdomain, to exactly the route's
+    /// hosts, as the host-only cookie of domain mode does (RE2 syntax, any port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex_filter: Option<String>,
     #[serde(default)]
     pub resource_types: Vec<String>,
 }
@@ -235,9 +239,21 @@ pub fn tab_rule(
         condition: RuleCondition {
             tab_ids: vec![tab_id],
             request_domains: hosts.to_vec(),
+            regex_filter: Some(exact_hosts_filter(hosts)),
             resource_types: RESOURCE_TYPES.iter().map(|s| s.to_string()).collect(),
         },
     }
+}
+
+/// `^(https?|wss?)://(a\.test|b\.test)(:[0-9]+)?[/?#]`: a URL on exactly one of `hosts`.
+/// The hosts passed [`check_host`], so letters, digits, '-' and '.' are all they hold and
+/// escaping the dots is enough.
+fn exact_hosts_filter(hosts: &[String]) -> String {
+    let alternatives: Vec<String> = hosts.iter().map(|h| h.replace('.', "\\.")).collect();
+    format!(
+        "^(https?|wss?)://({})(:[0-9]+)?[/?#]",
+        alternatives.join("|")
+    )
 }
 
 #[cfg(test)]
@@ -323,6 +339,33 @@ mod tests {
             assert!(types.iter().any(|v| v == t), "{t} missing");
         }
         assert_eq!(rule.cookie_pair(), Some(("team-courses-fe-pr", "123")));
+    }
+
+    #[test]
+    fn tab_rules_reach_exactly_the_route_hosts_not_their_subdomains() {
+        let hosts = ["app.test".to_string(), "www.app.test".to_string()];
+        let rule = tab_rule(7, "fe", None, "team-fe-pr", "1", &hosts);
+        let filter = rule.condition.regex_filter.as_deref().unwrap();
+        let re = regex::Regex::new(filter).unwrap();
+        for url in [
+            "https://app.test/",
+            "http://app.test:8080/x?y",
+            "wss://www.app.test/socket",
+            "https://app.test?q",
+        ] {
+            assert!(re.is_match(url), "{url} should be routed");
+        }
+        for url in [
+            "https://api.app.test/",
+            "https://app.test.evil.example/",
+            "https://appXtest/",
+            "ftp://app.test/",
+            "https://evil.example/?next=https://app.test/",
+        ] {
+            assert!(!re.is_match(url), "{url} must not be routed");
+        }
+        let json = serde_json::to_value(&rule).unwrap();
+        assert_eq!(json["condition"]["regexFilter"], filter);
     }
 
     #[test]
