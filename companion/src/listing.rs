@@ -33,9 +33,22 @@ pub struct Listing {
 
 #[derive(Debug)]
 pub struct ServerFailure {
-    /// The server's name (context) and URL, for the error line.
-    pub server: String,
+    /// The configured server or context name (may be the URL's host when none was given).
+    pub name: String,
+    /// The server's base URL without a trailing slash: what `Preview::server` holds.
+    pub url: String,
     pub error: Error,
+}
+
+impl ServerFailure {
+    /// `name (url)`, or the URL alone when the name is empty or is the URL.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() || self.name == self.url {
+            self.url.clone()
+        } else {
+            format!("{} ({})", self.name, self.url)
+        }
+    }
 }
 
 /// Lists the previews of every target concurrently and merges them.
@@ -46,7 +59,8 @@ pub async fn list(targets: &[ServerTarget]) -> Listing {
         match result {
             Ok(previews) => listing.previews.extend(previews),
             Err(error) => listing.failures.push(ServerFailure {
-                server: server_label(target),
+                name: target.name.clone(),
+                url: target.url.as_str().trim_end_matches('/').to_owned(),
                 error,
             }),
         }
@@ -373,15 +387,6 @@ fn fails_server(e: &Error) -> bool {
     matches!(e, Error::Unauthorized { .. } | Error::Forbidden { .. })
 }
 
-fn server_label(target: &ServerTarget) -> String {
-    let url = target.url.as_str().trim_end_matches('/');
-    if target.name.is_empty() || target.name == url {
-        url.to_string()
-    } else {
-        format!("{} ({url})", target.name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -409,7 +414,7 @@ mod tests {
         let listing = list(&[target("dev", "https://argocd.dev", "type in (pr")]).await;
         assert!(listing.previews.is_empty());
         let failure = &listing.failures[0];
-        assert_eq!(failure.server, "dev (https://argocd.dev)");
+        assert_eq!(failure.label(), "dev (https://argocd.dev)");
         let msg = failure.error.to_string();
         assert!(
             msg.contains("'(' without ')'") && msg.contains("fix the selector from --selector"),

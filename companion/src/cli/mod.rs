@@ -16,7 +16,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use crate::config::{self, ConnectionArgs, ServerTarget};
 use crate::error::{Error, Result};
 use crate::host::{self, FailingSource, HostOptions, ListingSource, install::InstallOptions};
-use crate::listing::{self, Listing};
+use crate::listing::{self, Listing, ServerFailure};
 use output::Format;
 
 #[derive(Debug, Parser)]
@@ -317,23 +317,20 @@ fn resolve(args: &ConnectionArgs) -> Result<Vec<ServerTarget>> {
 fn report_failures(listing: &Listing) -> bool {
     let mut err = std::io::stderr().lock();
     for f in &listing.failures {
-        let _ = writeln!(
-            err,
-            "error: {}",
-            failure_line(&f.server, &f.error.to_string())
-        );
+        let _ = writeln!(err, "error: {}", failure_line(f, &f.error.to_string()));
     }
     !listing.failures.is_empty()
 }
 
-/// One failed server's line. Every error already names the server's URL, so the label
-/// (`name (url)`, or the URL alone) adds only a context name that says more than the URL.
-fn failure_line(label: &str, error: &str) -> String {
-    match label.strip_suffix(')').and_then(|l| l.split_once(" (")) {
-        Some((name, url)) if !url.contains(name) => format!("{name}: {error}"),
-        Some((_, url)) if error.contains(url) => error.to_string(),
-        None if error.contains(label) => error.to_string(),
-        _ => format!("{label}: {error}"),
+/// One failed server's line. Every error already names the server's URL, so only a context
+/// name that says more than the URL is added.
+fn failure_line(f: &ServerFailure, error: &str) -> String {
+    if !f.name.is_empty() && !f.url.contains(&f.name) {
+        format!("{}: {error}", f.name)
+    } else if error.contains(&f.url) {
+        error.to_string()
+    } else {
+        format!("{}: {error}", f.label())
     }
 }
 
@@ -729,19 +726,31 @@ mod tests {
 
     #[test]
     fn a_failure_line_names_the_server_once() {
+        let failure = |name: &str, url: &str| ServerFailure {
+            name: name.into(),
+            url: url.into(),
+            error: Error::Usage("unused".into()),
+        };
         let err = "cannot reach http://127.0.0.1:9: refused: check the URL";
         // A context named after the URL's host adds nothing.
-        assert_eq!(failure_line("127.0.0.1:9 (http://127.0.0.1:9)", err), err);
-        assert_eq!(failure_line("http://127.0.0.1:9", err), err);
+        assert_eq!(
+            failure_line(&failure("127.0.0.1:9", "http://127.0.0.1:9"), err),
+            err
+        );
+        assert_eq!(failure_line(&failure("", "http://127.0.0.1:9"), err), err);
         // A real context name says which environment failed.
         assert_eq!(
-            failure_line("staging (http://127.0.0.1:9)", err),
+            failure_line(&failure("staging", "http://127.0.0.1:9"), err),
             format!("staging: {err}")
         );
         // An error that does not name the server gets the label.
         assert_eq!(
-            failure_line("http://a.test", "config says no"),
+            failure_line(&failure("", "http://a.test"), "config says no"),
             "http://a.test: config says no"
+        );
+        assert_eq!(
+            failure_line(&failure("a.test", "http://a.test"), "config says no"),
+            "a.test (http://a.test): config says no"
         );
     }
 

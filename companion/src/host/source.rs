@@ -64,7 +64,7 @@ impl Source for ListingSource {
             .failures
             .iter()
             .map(|f| ServerFailure {
-                server: self.failure_url(&f.server),
+                server: f.url.clone(),
                 error: to_wire(&f.error),
             })
             .collect();
@@ -140,19 +140,6 @@ impl Source for FailingSource {
 
     async fn watch(&self, _index: usize) -> Result<ChangeFeed, ErrorBody> {
         Err(self.error.clone())
-    }
-}
-
-impl ListingSource {
-    /// `listing::ServerFailure::server` is a display string naming the server; map it back
-    /// to the target's base URL, which is what `Preview::server` holds.
-    fn failure_url(&self, display: &str) -> String {
-        self.targets
-            .iter()
-            .map(|t| t.url.as_str().trim_end_matches('/'))
-            .find(|url| display.contains(url))
-            .unwrap_or(display)
-            .to_owned()
     }
 }
 
@@ -239,11 +226,18 @@ mod tests {
         assert_eq!(servers[1].name, "prod");
         let json = serde_json::to_string(&servers).unwrap();
         assert!(!json.contains("s3cr3t"), "{json}");
-        assert_eq!(
-            source.failure_url("prod (https://argocd.prod)"),
-            "https://argocd.prod"
-        );
-        assert_eq!(source.failure_url("elsewhere"), "elsewhere");
+    }
+
+    #[tokio::test]
+    async fn a_failed_server_is_named_by_the_base_url_its_previews_carry() {
+        // A bad selector fails the server before any request is made.
+        let mut prod = target("prod", "https://argocd.prod/");
+        prod.selector = "type in (pr".into();
+        let source = ListingSource {
+            targets: vec![prod],
+        };
+        let fetched = source.fetch().await;
+        assert_eq!(fetched.failures[0].server, "https://argocd.prod");
     }
 
     #[test]
