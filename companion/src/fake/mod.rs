@@ -95,15 +95,7 @@ impl StoredApp {
             ns => ns,
         };
         let project = str_at(&["spec", "project"]);
-        let labels = value
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let labels = string_labels(&value);
         let bytes = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
         StoredApp {
             name,
@@ -440,6 +432,19 @@ impl FakeArgo {
 }
 
 /// A live object as a `managed-resources` item; states are JSON **strings**.
+/// An object's `metadata.labels` with string values (what a label selector matches on).
+pub(crate) fn string_labels(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn managed_item(object: &Value) -> Value {
     let api_version = object
         .get("apiVersion")

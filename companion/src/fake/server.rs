@@ -407,15 +407,7 @@ async fn applicationsets(
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or(DEFAULT_APP_NAMESPACE);
-            let labels: std::collections::BTreeMap<String, String> = set
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let labels = super::string_labels(set);
             grant.can_read(project)
                 && set_ns == namespace
                 && (projects.is_empty() || projects.contains(&project))
