@@ -15,10 +15,6 @@ pub const MAX_COOKIE_LEN: usize = 4096;
 /// Longest DNS name in presentation form, without the trailing dot (RFC 1035 §2.3.4).
 const MAX_HOST_LEN: usize = 253;
 
-// Public suffixes (shared with the extension, which checks again) under which a site cannot
-// own cookies, besides every single label.
-use protocol::policy::PUBLIC_SUFFIXES;
-
 /// Checks a cookie name: a non-empty RFC 6265 token (visible ASCII except separators).
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
@@ -142,15 +138,17 @@ pub fn validate_host(raw: &str) -> Result<String, String> {
             ))
         };
     }
-    if labels.len() == 1 && host != "localhost" {
-        return Err(format!(
-            "host {q} is a bare top-level name: give the full host name, e.g. courses.example.com"
-        ));
-    }
-    if PUBLIC_SUFFIXES.contains(&host.as_str()) {
-        return Err(format!(
-            "host {q} is a public suffix shared by many sites: give the full host name under it"
-        ));
+    // The same rule the extension applies again before it touches the browser.
+    if protocol::policy::is_shared_suffix(&host) {
+        return Err(if labels.len() == 1 {
+            format!(
+                "host {q} is a bare top-level name: give the full host name, e.g. courses.example.com"
+            )
+        } else {
+            format!(
+                "host {q} is a public suffix shared by many sites: give the full host name under it"
+            )
+        });
     }
     Ok(host)
 }
