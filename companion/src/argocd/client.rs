@@ -17,8 +17,8 @@ use url::Url;
 
 use crate::argocd::decode::{self, ListDecoder, StreamError, json_error_cause, json_error_offset};
 use crate::argocd::model::{
-    ApiError, Application, ApplicationSet, ApplicationSetList, ManagedResource, ManagedResources,
-    Version,
+    ApiError, AppList, Application, ApplicationSet, ApplicationSetList, ManagedResource,
+    ManagedResources, Version, WatchLine,
 };
 use crate::config::ServerTarget;
 use crate::error::{Error, Result};
@@ -46,13 +46,6 @@ pub struct ListQuery {
     pub name: Option<String>,
     /// The `fields` projection; `None` asks for the whole objects.
     pub fields: Option<String>,
-}
-
-/// A decoded ApplicationList.
-#[derive(Debug, Clone, Default)]
-pub struct AppList {
-    pub resource_version: Option<String>,
-    pub items: Vec<Application>,
 }
 
 /// `GET /api/v1/session/userinfo`.
@@ -621,21 +614,6 @@ fn watch_fields(list_fields: &str) -> Option<String> {
             .map(|f| format!("result.application.{f}")),
     );
     (out.len() > 1).then(|| out.join(","))
-}
-
-/// One NDJSON (or SSE `data:`) line of the watch stream.
-#[derive(Deserialize)]
-struct WatchLine {
-    result: Option<WatchResult>,
-    error: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct WatchResult {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    application: Application,
 }
 
 impl Client {

@@ -8,9 +8,6 @@ use serde_json::Value;
 use super::{keys, scm};
 use crate::argocd::model::Application;
 
-/// Argo CD's default namespace for Applications, used when the projection dropped it.
-pub const DEFAULT_NAMESPACE: &str = "argocd";
-
 /// The PR number, first that applies: label `preview-switch.io/pr`; Helm `prNumber` in
 /// `valuesObject`, then parameters, then the `values` string; name suffix `-pr-<n>`.
 /// A candidate that is not a plain positive number (no sign, no leading zero, at most
@@ -75,11 +72,7 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
     let meta = &app.metadata;
     let service = service_name(app);
     let server = server_url.trim_end_matches('/').to_string();
-    let namespace = if meta.namespace.is_empty() {
-        DEFAULT_NAMESPACE.to_string()
-    } else {
-        meta.namespace.clone()
-    };
+    let namespace = meta.namespace_or_default().to_owned();
     let dest = &app.spec.destination;
     let context = context
         .filter(|c| !c.is_empty())
