@@ -2,7 +2,8 @@
 //! command line and as the browser extension's native-messaging host.
 //!
 //! Layout: [`core`] is pure (Argo CD JSON → previews); [`argocd`], [`config`], [`listing`],
-//! [`host`], [`fake`] and [`cli`] are shells that do I/O. [`main`] is the one entry point:
+//! [`host`], [`fake`] and [`cli`] are shells that do I/O; [`server`] is the resolved server
+//! both sides of `config` share. [`main`] is the one entry point:
 //! mode detection, error printing and exit codes live there.
 
 pub mod argocd;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod fake;
 pub mod host;
 pub mod listing;
+pub mod server;
 pub mod token;
 
 pub use cli::main;

@@ -13,11 +13,11 @@ use protocol::Preview;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
-use crate::config::ServerTarget;
 use crate::core::routes::{self, BaseHosts, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
 use crate::error::Error;
+use crate::server::ServerTarget;
 
 /// Requests in flight per server for managed resources and base apps: enough to hide
 /// latency for hundreds of previews without hammering the API server.

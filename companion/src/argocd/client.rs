@@ -20,8 +20,8 @@ use crate::argocd::model::{
     ApiError, AppList, Application, ApplicationSet, ApplicationSetList, ManagedResource,
     ManagedResources, Version, WatchLine,
 };
-use crate::config::ServerTarget;
 use crate::error::{Error, Result};
+use crate::server::ServerTarget;
 use crate::token::Token;
 
 /// A client for one Argo CD server (cheap to clone).

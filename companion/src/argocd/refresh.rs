@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::argocd::cli_config::{self, LocalConfig};
-use crate::config::{ServerTarget, context_url, url_key};
+use crate::server::{ServerTarget, context_url, url_key};
 use crate::token::Token;
 
 /// How long the CLI may take: it talks to the OIDC provider, which may be slow, but a hung

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::refresh::{self, Refresh};
-use crate::config::ServerTarget;
 use crate::error::Error;
+use crate::server::ServerTarget;
 
 /// One checked item: what was checked, whether it passed, and the detail or fix.
 #[derive(Debug)]

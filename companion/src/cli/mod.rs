@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::config::{self, ConnectionArgs, ServerTarget};
+use crate::config::{self, ConnectionArgs};
 use crate::error::{Error, Result};
 use crate::host::{self, FailingSource, HostOptions, ListingSource, install::InstallOptions};
 use crate::listing::{self, Listing, ServerFailure};
+use crate::server::ServerTarget;
 use output::Format;
 
 #[derive(Debug, Parser)]

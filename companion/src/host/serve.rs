@@ -61,7 +61,7 @@ impl Default for HostOptions {
 
 impl HostOptions {
     /// The defaults, with the fetch bound set just above the slowest server's own timeout.
-    pub fn for_targets(targets: &[crate::config::ServerTarget]) -> HostOptions {
+    pub fn for_targets(targets: &[crate::server::ServerTarget]) -> HostOptions {
         let slowest = targets.iter().map(|t| t.timeout).max();
         HostOptions {
             fetch_timeout: slowest.map_or(Duration::from_secs(30), |t| t + Duration::from_secs(2)),

@@ -12,8 +12,8 @@ use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
 use crate::argocd::client::{Client, ListQuery, WatchEvent};
-use crate::config::ServerTarget;
 use crate::error::Error;
+use crate::server::ServerTarget;
 
 /// One fetch over every configured server.
 #[derive(Debug, Clone, Default)]
