@@ -1,6 +1,6 @@
 //! One Argo CD server to query ([`ServerTarget`]) and the rules for its URL: parsing a
-//! `--server` / config / `argocd` context value ([`parse_server_url`], [`context_url`]) and
-//! comparing two URLs ([`url_key`]). Below `config` (which resolves the targets) and above
+//! `--server` / config / `argocd` context value ([`parse_server_url`], `context_url`) and
+//! comparing two URLs (`url_key`). Below `config` (which resolves the targets) and above
 //! `argocd` and the listing (which use them), so neither `argocd/` nor `core/` imports
 //! `config` (tidy test `imports_flow_one_way`).
 
