@@ -11,7 +11,8 @@ use futures_util::stream::BoxStream;
 use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
-use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::watch::WatchEvent;
 use crate::error::Error;
 use crate::server::ServerTarget;
 
