@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::argocd::cli_config::ResolvedContext;
 use crate::core::routes::RouteTemplate;
+use crate::error::Problem;
 use crate::token::Token;
 
 /// One Argo CD server to query, fully resolved.
@@ -37,7 +38,9 @@ pub struct ServerTarget {
 /// `host[:port][/path]` that becomes https (http when `plain_text`). Credentials in the URL
 /// (`user:pass@`), a query and a fragment are refused: the URL is printed in errors, the
 /// host's hello and the cache key, so whatever it carries would leak.
-pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url, String> {
+pub fn parse_server_url(raw: &str, plain_text: bool) -> Result<Url, Problem> {
+    const GIVE_A_URL: &str = "give e.g. https://argocd.example.com or argocd.example.com:443";
+    const GIVE_A_TOKEN: &str = "remove them and give a token instead (token_command or token_file in the config file, ARGOCD_AUTH_TOKEN, or `argocd login`)";
     let raw = raw.trim();
     let full = if raw.contains("://") {
         raw.to_owned()
@@ -47,25 +50,36 @@ pub fn parse_server_url(raw: &str, plain_text: bool) -> std::result::Result<Url,
     // Every message shows the value with any userinfo masked, never the password.
     let shown = without_userinfo(raw);
     if shown != raw {
-        return Err(format!(
-            "`{shown}` carries credentials (user:password@) in the server URL, which would be printed and cached: remove them and give a token instead (token_command or token_file in the config file, ARGOCD_AUTH_TOKEN, or `argocd login`)"
+        return Err(Problem::new(
+            format!(
+                "`{shown}` carries credentials (user:password@) in the server URL, which would be printed and cached"
+            ),
+            GIVE_A_TOKEN,
         ));
     }
-    let url = Url::parse(&full).map_err(|e| format!("`{shown}` is not a server URL ({e})"))?;
+    let url = Url::parse(&full)
+        .map_err(|e| Problem::new(format!("`{shown}` is not a server URL ({e})"), GIVE_A_URL))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{shown}` is not an http or https URL"));
+        return Err(Problem::new(
+            format!("`{shown}` is not an http or https URL"),
+            GIVE_A_URL,
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{shown}` has no host"));
+        return Err(Problem::new(format!("`{shown}` has no host"), GIVE_A_URL));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "`{shown}` carries credentials in the server URL: remove them and give a token instead"
+        return Err(Problem::new(
+            format!("`{shown}` carries credentials in the server URL"),
+            GIVE_A_TOKEN,
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "`{shown}` has a query or fragment (`?` or `#`), which Argo CD's API does not take and which would be printed and cached: give only scheme, host, port and path; pass a token as a token, not in the URL"
+        return Err(Problem::new(
+            format!(
+                "`{shown}` has a query or fragment (`?` or `#`), which Argo CD's API does not take and which would be printed and cached"
+            ),
+            "give only scheme, host, port and path; pass a token as a token, not in the URL",
         ));
     }
     Ok(url)
@@ -104,7 +118,7 @@ pub(crate) fn host_name(u: &Url) -> String {
 }
 
 /// An argocd context's base URL (`plain-text` → http, `grpc-web-root-path` → path).
-pub(crate) fn context_url(ctx: &ResolvedContext<'_>) -> std::result::Result<Url, String> {
+pub(crate) fn context_url(ctx: &ResolvedContext<'_>) -> Result<Url, Problem> {
     let plain = ctx.server.is_some_and(|s| s.plain_text);
     let mut url = parse_server_url(ctx.server_name, plain)?;
     if let Some(root) = ctx
@@ -128,7 +142,7 @@ mod tests {
             "admin:hunter2@argocd.dev:8443",
             "https://hunter2@argocd.dev/argocd",
         ] {
-            let err = parse_server_url(raw, false).unwrap_err();
+            let err = parse_server_url(raw, false).unwrap_err().to_string();
             assert!(!err.contains("hunter2"), "{err}");
             assert!(
                 err.contains("carries credentials") && err.contains("give a token instead"),
@@ -140,7 +154,7 @@ mod tests {
             "https://argocd.dev#frag",
             "argocd.dev?x",
         ] {
-            let err = parse_server_url(raw, false).unwrap_err();
+            let err = parse_server_url(raw, false).unwrap_err().to_string();
             assert!(err.contains("has a query or fragment"), "{raw}: {err}");
         }
         // A path (Argo CD behind a root path) and an `@` inside it are still fine.

@@ -273,25 +273,19 @@ impl Client {
             .gzip(true)
             .user_agent(concat!("preview-switch/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &target.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| Error::Config {
+            let ca_error = |cause: String| Error::CaCert {
                 path: path.clone(),
-                line: None,
-                message: format!("cannot read the CA certificate ({e}): fix --ca-cert / ca_cert"),
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Config {
-                path: path.clone(),
-                line: None,
-                message: format!(
-                    "not a PEM certificate bundle ({}): pass a PEM file",
+                cause,
+            };
+            let pem = std::fs::read(path).map_err(|e| ca_error(format!("cannot read it ({e})")))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ca_error(format!(
+                    "not a PEM certificate bundle ({})",
                     cause_chain(&e)
-                ),
+                ))
             })?;
             if certs.is_empty() {
-                return Err(Error::Config {
-                    path: path.clone(),
-                    line: None,
-                    message: "no PEM certificate found in the file: pass a PEM file".to_owned(),
-                });
+                return Err(ca_error("no PEM certificate in the file".to_owned()));
             }
             builder = builder.tls_certs_merge(certs);
         }
@@ -579,6 +573,7 @@ pub(super) mod tests {
     use futures_util::stream::{self, StreamExt};
 
     use super::*;
+    use crate::error::Surface;
 
     const SECRET: &str = "SECRET-token-never-shown";
 
@@ -612,7 +607,12 @@ pub(super) mod tests {
 
     /// Every error must be free of the token, in both its forms.
     pub(in crate::argocd) fn no_secret(err: &Error) -> String {
-        let text = format!("{err} {err:?}");
+        // What each surface shows: the message and both fixes.
+        let text = format!(
+            "{err} {err:?} {} {}",
+            err.fix(Surface::Cli),
+            err.fix(Surface::Popup)
+        );
         assert!(!text.contains(SECRET), "token leaked: {text}");
         text
     }
@@ -879,14 +879,14 @@ pub(super) mod tests {
         t.ca_cert = Some("/nonexistent/ca.pem".into());
         let err = Client::new(&t).unwrap_err();
         assert!(
-            matches!(err, Error::Config { .. }) && err.to_string().contains("/nonexistent/ca.pem"),
+            matches!(err, Error::CaCert { .. }) && err.to_string().contains("/nonexistent/ca.pem"),
             "{err}"
         );
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ca.pem");
         std::fs::write(&p, "not a certificate").unwrap();
         t.ca_cert = Some(p);
-        assert!(matches!(Client::new(&t), Err(Error::Config { .. })));
+        assert!(matches!(Client::new(&t), Err(Error::CaCert { .. })));
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::parse_duration;
 use crate::core::routes::RouteTemplate;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// A duration in config.toml: `"500ms"`, `"5s"`, `"2m"`, or a number of seconds.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,7 +80,7 @@ impl LoadedFile {
         let cfg: FileConfig = toml::from_str(&text).map_err(|e| Error::Config {
             path: path.to_owned(),
             line: e.span().map(|s| line_of(&text, s.start)),
-            message: e.message().trim().to_owned(),
+            problem: Problem::new(e.message().trim(), "fix that line"),
         })?;
         Ok(LoadedFile {
             path: path.to_owned(),
@@ -89,11 +89,11 @@ impl LoadedFile {
         })
     }
 
-    pub(super) fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Error {
+    pub(super) fn error(&self, span: Option<Range<usize>>, problem: Problem) -> Error {
         Error::Config {
             path: self.path.clone(),
             line: span.map(|s| line_of(&self.text, s.start)),
-            message: message.into(),
+            problem,
         }
     }
 

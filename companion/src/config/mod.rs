@@ -67,7 +67,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::argocd::cli_config::{self, LocalConfig};
-use crate::error::Result;
+use crate::error::{Problem, Result};
 use crate::server::ServerTarget;
 
 pub use sources::{config_path, sources};
@@ -133,28 +133,41 @@ fn expand_home(p: &str, env: Env<'_>) -> PathBuf {
 /// The one duration rule, for flags (clap's `value_parser`) and `config.toml` alike:
 /// `500ms`, `5s`, `1.5s`, `2m`, or plain seconds. Every duration here is a timeout, so zero
 /// (which would fail every request at once) is refused, as is anything too large to hold.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, Problem> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. 5s, 500ms or 2m"))?;
+    let value: f64 = num.parse().map_err(|_| {
+        Problem::new(
+            format!("`{s}` is not a duration"),
+            "write e.g. 5s, 500ms or 2m",
+        )
+    })?;
     let secs = match unit.trim() {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" => value * 60.0,
-        other => return Err(format!("unknown unit `{other}` in `{s}`: use ms, s or m")),
+        other => {
+            return Err(Problem::new(
+                format!("unknown unit `{other}` in `{s}`"),
+                "use ms, s or m",
+            ));
+        }
     };
     if secs <= 0.0 {
-        return Err(format!(
-            "`{s}` is zero, and a zero timeout fails every request: give a positive duration such as 5s"
+        return Err(Problem::new(
+            format!("`{s}` is zero, and a zero timeout fails every request"),
+            "give a positive duration such as 5s",
         ));
     }
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| format!("`{s}` is too long a duration: give at most a few minutes, e.g. 2m"))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        Problem::new(
+            format!("`{s}` is too long a duration"),
+            "give at most a few minutes, e.g. 2m",
+        )
+    })
 }
 
 /// Resolves the connection settings into the servers to query (see the module docs for the

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::argocd::cli_config::{LocalConfig, ResolvedContext};
 use crate::core::routes::RouteTemplate;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::server::{ServerTarget, context_url, host_name, parse_server_url, url_key};
 use crate::token::Token;
 
@@ -106,29 +106,28 @@ pub(super) struct Read<'a> {
 /// called only for the servers picked, so no other server's command runs.
 pub(super) type TokenOf<'a> = &'a dyn Fn(&LoadedFile, &FileServer) -> Result<Option<Token>>;
 
-/// The message when no source names a server.
-fn no_server_message(read: &Read<'_>) -> String {
-    format!(
-        "no Argo CD server configured: pass --server URL (and --auth-token), set ARGOCD_SERVER and \
-         ARGOCD_AUTH_TOKEN, list servers in {}, or run `argocd login <host>` (read from {})",
-        read.config_file.display(),
-        read.argocd_path.display()
-    )
+/// The error when no source names a server.
+fn no_server(read: &Read<'_>) -> Error {
+    Error::NoServer {
+        config_file: read.config_file.to_owned(),
+        argocd_config: read.argocd_path.to_owned(),
+    }
 }
 
 /// Flags that exclude each other, refused before anything is read.
 pub(super) fn check_flags(args: &ConnectionArgs) -> Result<()> {
     if args.all_contexts && args.context.is_some() {
-        return Err(Error::Usage(
-            "--context and --all-contexts exclude each other: pass one of them".to_owned(),
-        ));
+        return Err(Error::Usage(Problem::new(
+            "--context and --all-contexts exclude each other",
+            "pass one of them",
+        )));
     }
     let flag_server = args.server.as_deref().filter(|s| !s.trim().is_empty());
     if flag_server.is_some() && (args.all_contexts || args.context.is_some()) {
-        return Err(Error::Usage(
-            "--server names one server; --context/--all-contexts pick from configured ones: pass only one of them"
-                .to_owned(),
-        ));
+        return Err(Error::Usage(Problem::new(
+            "--server names one server; --context/--all-contexts pick from configured ones",
+            "pass only one of them",
+        )));
     }
     Ok(())
 }
@@ -199,11 +198,7 @@ pub(super) fn targets(
             .map(|(ctx, u)| (ctx, u.clone()));
         let url = match &cli_match {
             Some((_, u)) => u.clone(),
-            None => parse_server_url(&raw, false).map_err(|m| {
-                Error::Usage(format!(
-                    "{m}: pass e.g. https://argocd.example.com or argocd.example.com:443"
-                ))
-            })?,
+            None => parse_server_url(&raw, false).map_err(Error::Usage)?,
         };
         let key = url_key(&url);
         let file_match = file.and_then(|f| {
@@ -266,7 +261,10 @@ pub(super) fn targets(
                 if targets.iter().any(|t: &ServerTarget| t.name == name) {
                     return Err(f.error(
                         Some(s.url.span()),
-                        format!("two servers are named `{name}`: give each a unique name"),
+                        Problem::new(
+                            format!("two servers are named `{name}`"),
+                            "give each a unique name",
+                        ),
                     ));
                 }
                 targets.push(common.target(name, url, token, origin.clone(), Some(s), false)?);
@@ -278,12 +276,15 @@ pub(super) fn targets(
     // Source 4: the argocd CLI config.
     let Some(cli) = argocd else {
         return Err(match &args.context {
-            Some(want) => Error::Usage(format!(
-                "no context named `{want}` in {} and no argocd CLI config at {}: check the name, or run `argocd login <host> --name {want}`",
-                read.config_file.display(),
-                argocd_path.display()
+            Some(want) => Error::Usage(Problem::new(
+                format!(
+                    "no context named `{want}` in {} and no argocd CLI config at {}",
+                    read.config_file.display(),
+                    argocd_path.display()
+                ),
+                format!("check the name, or run `argocd login <host> --name {want}`"),
             )),
-            None => Error::Usage(no_server_message(read)),
+            None => no_server(read),
         });
     };
     let wanted: Vec<&(ResolvedContext<'_>, Url)> = if args.all_contexts {
@@ -294,20 +295,23 @@ pub(super) fn targets(
             .as_deref()
             .unwrap_or(cli.current_context.as_str());
         if want.is_empty() {
-            return Err(Error::Usage(no_server_message(read)));
+            return Err(no_server(read));
         }
         match cli_contexts.iter().find(|(c, _)| c.name == want) {
             Some(c) => vec![c],
             None => {
                 let known: Vec<&str> = cli.contexts.iter().map(|c| c.name.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "no context named `{want}` in {} (known: {}): pass --context with one of them, or run `argocd login <host>`",
-                    argocd_path.display(),
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
+                return Err(Error::Usage(Problem::new(
+                    format!(
+                        "no context named `{want}` in {} (known: {})",
+                        argocd_path.display(),
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    "pass --context with one of them, or run `argocd login <host>`",
                 )));
             }
         }
@@ -337,7 +341,7 @@ pub(super) fn targets(
         )?);
     }
     if targets.is_empty() {
-        return Err(Error::Usage(no_server_message(read)));
+        return Err(no_server(read));
     }
     Ok(targets)
 }

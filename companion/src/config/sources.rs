@@ -9,7 +9,7 @@ use super::file::{FileServer, LoadedFile};
 use super::token_command::{TOKEN_COMMAND_TIMEOUT, run_token_command};
 use super::{ConfigSources, ConnectionArgs, Env, expand_home, home, non_empty};
 use crate::argocd::cli_config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::token::Token;
 
 /// The default `config.toml` path: `PREVIEW_SWITCH_CONFIG`, else
@@ -57,7 +57,10 @@ pub(super) fn load_file(args: &ConnectionArgs, env: Env<'_>) -> Result<Option<Lo
         Err(e) => Err(Error::Config {
             path,
             line: None,
-            message: format!("cannot read the config file ({e}): create it or fix the path"),
+            problem: Problem::new(
+                format!("cannot read the config file ({e})"),
+                "create it or fix the path",
+            ),
         }),
     }
 }
@@ -76,7 +79,10 @@ pub(super) fn server_token(
     if set.iter().filter(|b| **b).count() > 1 {
         return Err(file.error(
             Some(s.url.span()),
-            "set only one of token, token_file and token_command for this server",
+            Problem::new(
+                "this server sets more than one of token, token_file and token_command",
+                "keep only one of them",
+            ),
         ));
     }
     if let Some(t) = &s.token {
@@ -84,9 +90,12 @@ pub(super) fn server_token(
             config = %file.path.display(),
             "a token is written in config.toml; prefer token_file (mode 0600) or token_command"
         );
-        return Token::new(t.get_ref().as_str())
-            .map(Some)
-            .ok_or_else(|| file.error(Some(t.span()), "the token is empty"));
+        return Token::new(t.get_ref().as_str()).map(Some).ok_or_else(|| {
+            file.error(
+                Some(t.span()),
+                Problem::new("the token is empty", "give the token, or remove the key"),
+            )
+        });
     }
     if let Some(f) = &s.token_file {
         let mut path = expand_home(f.get_ref(), env);
@@ -98,9 +107,9 @@ pub(super) fn server_token(
         let raw = std::fs::read_to_string(&path).map_err(|e| {
             file.error(
                 Some(f.span()),
-                format!(
-                    "cannot read token_file {} ({e}): create it or fix the path",
-                    path.display()
+                Problem::new(
+                    format!("cannot read token_file {} ({e})", path.display()),
+                    "create it or fix the path",
                 ),
             )
         })?;
@@ -119,7 +128,10 @@ pub(super) fn server_token(
         return Token::new(raw).map(Some).ok_or_else(|| {
             file.error(
                 Some(f.span()),
-                format!("token_file {} is empty", path.display()),
+                Problem::new(
+                    format!("token_file {} is empty", path.display()),
+                    "write the token into it",
+                ),
             )
         });
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::error::Error;
+use crate::error::{Error, Surface};
 use crate::token::Token;
 
 const SAMPLE: &str =
@@ -92,10 +92,17 @@ fn nothing_configured_names_every_way_to_fix_it() {
     let w = World::new();
     let err = w.resolve(&args()).unwrap_err();
     assert_eq!(err.exit_code(), 2);
-    let msg = err.to_string();
+    assert!(matches!(err, Error::NoServer { .. }), "{err:?}");
+    let cli = err.with_fix(Surface::Cli);
     for way in ["--server", "ARGOCD_SERVER", "config.toml", "argocd login"] {
-        assert!(msg.contains(way), "{msg}");
+        assert!(cli.contains(way), "{cli}");
     }
+    // The browser starts the host without flags: the popup names the file and the command.
+    let popup = err.fix(Surface::Popup);
+    assert!(
+        popup.contains("config.toml") && popup.contains("argocd login") && !popup.contains("--"),
+        "{popup}"
+    );
 }
 
 #[test]
@@ -140,7 +147,7 @@ fn flag_server_beats_env_and_bare_hosts_become_https() {
             ..args()
         })
         .unwrap_err();
-    assert!(matches!(err, Error::Usage(m) if m.contains("not an http or https URL")));
+    assert!(matches!(err, Error::Usage(m) if m.what.contains("not an http or https URL")));
 }
 
 #[test]
@@ -259,7 +266,7 @@ fn credentials_in_a_server_flag_are_a_usage_error_that_does_not_echo_them() {
         })
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Usage(m) if m.contains("`https://***@argocd.dev` carries credentials") && !m.contains("hunter2")),
+        matches!(&err, Error::Usage(m) if m.what.contains("`https://***@argocd.dev` carries credentials") && !m.to_string().contains("hunter2")),
         "{err}"
     );
 }
@@ -281,10 +288,10 @@ fn config_errors_point_at_the_line() {
         Error::Config {
             path,
             line,
-            message,
+            problem,
         } => {
             assert_eq!((path, *line), (&p, Some(5)));
-            assert!(message.contains("tokn"), "{message}");
+            assert!(problem.what.contains("tokn"), "{problem}");
         }
         other => panic!("{other:?}"),
     }
@@ -297,7 +304,7 @@ fn config_errors_point_at_the_line() {
         })
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Config { line: Some(1), message, .. } if message.contains("parsecs")),
+        matches!(&err, Error::Config { line: Some(1), problem, .. } if problem.what.contains("parsecs")),
         "{err}"
     );
     let p = w.write(
@@ -387,7 +394,7 @@ fn argocd_cli_config_current_context_and_all_contexts() {
         })
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Usage(m) if m.contains("known: argocd1.example.com:443")),
+        matches!(&err, Error::Usage(m) if m.what.contains("known: argocd1.example.com:443")),
         "{err}"
     );
 
@@ -487,7 +494,7 @@ fn one_duration_rule_for_flags_and_files() {
     assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
     assert_eq!(parse_duration(" 7 "), Ok(Duration::from_secs(7)));
     for zero in ["0", "0s", "0ms", "0.0m"] {
-        let err = parse_duration(zero).unwrap_err();
+        let err = parse_duration(zero).unwrap_err().to_string();
         assert!(
             err.contains("zero timeout") && err.contains("such as 5s"),
             "{zero}: {err}"
@@ -496,22 +503,26 @@ fn one_duration_rule_for_flags_and_files() {
     assert!(
         parse_duration("fast")
             .unwrap_err()
+            .what
             .contains("not a duration")
     );
     assert!(
         parse_duration("-1s")
             .unwrap_err()
+            .what
             .contains("not a duration")
     );
     assert!(
         parse_duration("5 parsecs")
             .unwrap_err()
+            .what
             .contains("unknown unit `parsecs`")
     );
     // Far past what a Duration holds: an error, not a panic.
     assert!(
         parse_duration("99999999999999999999999m")
             .unwrap_err()
+            .what
             .contains("too long")
     );
 }

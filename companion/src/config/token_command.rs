@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
+use crate::error::Problem;
 use crate::token::Token;
+
+/// The fix when the command itself failed: its output is never shown, so the user looks.
+const RUN_IT_YOURSELF: &str = "run the command yourself to see why";
 
 /// How long a `token_command` may take (a secret manager may ask for a passphrase through
 /// its own agent; a hung one must not hang every listing).
@@ -14,7 +18,7 @@ pub const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// its stderr are never logged nor put in an error (either may hold the secret): stderr goes
 /// to /dev/null and a failure only says how the command ended. The command runs in its own
 /// process group so that a timeout stops everything it started, not only `sh`.
-pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<Token, String> {
+pub fn run_token_command(cmd: &str, timeout: Duration) -> Result<Token, Problem> {
     use std::io::Read as _;
     use std::process::{Command, Stdio};
     let mut command = Command::new("sh");
@@ -27,7 +31,10 @@ pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<To
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().map_err(|e| {
-        format!("cannot run token_command with sh ({e}): check that sh is installed")
+        Problem::new(
+            format!("cannot run token_command with sh ({e})"),
+            "check that sh is installed",
+        )
     })?;
     // Read stdout on a thread so a command printing more than a pipe buffer cannot block.
     let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -45,24 +52,38 @@ pub fn run_token_command(cmd: &str, timeout: Duration) -> std::result::Result<To
             Ok(None) if started.elapsed() >= timeout => {
                 kill_group(&mut child);
                 let _ = child.wait();
-                return Err(format!(
-                    "token_command did not finish within {} s: make it answer without a prompt (e.g. unlock the secret manager first)",
-                    timeout.as_secs_f64()
+                return Err(Problem::new(
+                    format!(
+                        "token_command did not finish within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                    "make it answer without a prompt (e.g. unlock the secret manager first)",
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("cannot wait for token_command ({e})")),
+            Err(e) => {
+                return Err(Problem::new(
+                    format!("cannot wait for token_command ({e})"),
+                    RUN_IT_YOURSELF,
+                ));
+            }
         }
     };
     // A daemon the command started (an agent) may keep stdout open: wait a little, not forever.
     let out = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
     if !status.success() {
-        return Err(format!(
-            "token_command failed ({status}); its output is not shown as it may hold secrets: run the command yourself to see why"
+        return Err(Problem::new(
+            format!(
+                "token_command failed ({status}); its output is not shown as it may hold secrets"
+            ),
+            RUN_IT_YOURSELF,
         ));
     }
     Token::new(String::from_utf8_lossy(&out)).ok_or_else(|| {
-        "token_command printed nothing: it must print the token on stdout".to_string()
+        Problem::new(
+            "token_command printed nothing",
+            "make it print the token on stdout",
+        )
     })
 }
 
@@ -97,19 +118,24 @@ mod tests {
             "echo s3cr3t-partial; echo 's3cr3t-in-stderr' >&2; exit 3",
             TOKEN_COMMAND_TIMEOUT,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("exit status: 3") && err.contains("run the command yourself"),
             "{err}"
         );
         assert!(!err.contains("s3cr3t"), "{err}");
-        let err = run_token_command("true", TOKEN_COMMAND_TIMEOUT).unwrap_err();
+        let err = run_token_command("true", TOKEN_COMMAND_TIMEOUT)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("printed nothing"), "{err}");
     }
 
     #[test]
     fn a_hanging_token_command_is_stopped_at_its_timeout() {
-        let err = run_token_command("exec sleep 30", Duration::from_millis(300)).unwrap_err();
+        let err = run_token_command("exec sleep 30", Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("did not finish within 0.3 s") && err.contains("without a prompt"),
             "{err}"
@@ -144,7 +170,9 @@ mod tests {
         let pid_file = dir.path().join("pid");
         // Not `exec`: sh forks `sleep`, which killing `sh` alone would leave behind.
         let cmd = format!("echo $$ > '{}'; sleep 30; echo late", pid_file.display());
-        let err = run_token_command(&cmd, Duration::from_millis(500)).unwrap_err();
+        let err = run_token_command(&cmd, Duration::from_millis(500))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did not finish within"), "{err}");
         let pgid: u32 = std::fs::read_to_string(&pid_file)
             .unwrap()
