@@ -58,8 +58,10 @@ fn args() -> ConnectionArgs {
     ConnectionArgs::default()
 }
 
-fn token(t: &ServerTarget) -> Option<&str> {
-    t.token.as_ref().map(Token::expose)
+/// The target's token, compared by value: tests never read the secret out (tidy test
+/// `token_is_exposed_only_for_the_authorization_header`).
+fn token(t: &ServerTarget) -> Option<Token> {
+    t.token.clone()
 }
 
 #[test]
@@ -122,7 +124,7 @@ fn flag_server_beats_env_and_bare_hosts_become_https() {
         (t[0].name.as_str(), t[0].origin.as_str()),
         ("argocd.dev:8443", "flag --server")
     );
-    assert_eq!(token(&t[0]), Some("env-token"));
+    assert_eq!(token(&t[0]), Token::new("env-token"));
     assert_eq!(t[0].selector, DEFAULT_SELECTOR);
     assert_eq!(
         (t[0].connect_timeout, t[0].timeout),
@@ -139,7 +141,7 @@ fn flag_server_beats_env_and_bare_hosts_become_https() {
             ..args()
         })
         .unwrap();
-    assert_eq!(token(&t[0]), Some("flag-token"));
+    assert_eq!(token(&t[0]), Token::new("flag-token"));
 
     let err = w
         .resolve(&ConnectionArgs {
@@ -185,7 +187,10 @@ value = "{pr}"
     let t = w.resolve(&args()).unwrap();
     assert_eq!(t.len(), 2);
     let (dev, prod) = (&t[0], &t[1]);
-    assert_eq!((dev.name.as_str(), token(dev)), ("dev", Some("dev-secret")));
+    assert_eq!(
+        (dev.name.as_str(), token(dev)),
+        ("dev", Token::new("dev-secret"))
+    );
     assert_eq!(dev.selector, "type=preview");
     assert_eq!(dev.connect_timeout, Duration::from_secs(2));
     assert_eq!(dev.timeout, Duration::from_millis(500));
@@ -204,7 +209,10 @@ value = "{pr}"
     assert!(dev.origin.ends_with("config.toml") && !dev.insecure);
     assert_eq!(
         (prod.url.as_str(), token(prod)),
-        ("https://argocd.prod.example.com/", Some("prod-secret"))
+        (
+            "https://argocd.prod.example.com/",
+            Token::new("prod-secret")
+        )
     );
     assert_eq!((prod.selector.as_str(), prod.insecure), ("env=prod", true));
     assert_eq!(prod.timeout, Duration::from_secs(45));
@@ -230,13 +238,16 @@ value = "{pr}"
     let t = w.resolve(&flag).unwrap();
     assert_eq!(
         (t[0].name.as_str(), token(&t[0])),
-        ("dev", Some("dev-secret"))
+        ("dev", Token::new("dev-secret"))
     );
     let flag = ConnectionArgs {
         token: Some("flag-token".into()),
         ..flag
     };
-    assert_eq!(token(&w.resolve(&flag).unwrap()[0]), Some("flag-token"));
+    assert_eq!(
+        token(&w.resolve(&flag).unwrap()[0]),
+        Token::new("flag-token")
+    );
 }
 
 #[test]
@@ -341,7 +352,7 @@ fn plain_token_in_config_works_and_never_prints() {
             ..args()
         })
         .unwrap();
-    assert_eq!(token(&t[0]), Some("s3cr3t"));
+    assert_eq!(token(&t[0]), Token::new("s3cr3t"));
     assert!(!format!("{t:?}").contains("s3cr3t"));
 }
 
@@ -360,7 +371,7 @@ fn argocd_cli_config_current_context_and_all_contexts() {
         (t[0].name.as_str(), t[0].url.as_str()),
         ("localhost:8080", "http://localhost:8080/")
     );
-    assert_eq!(token(&t[0]), Some("vErrYS3c3tReFRe$hToken"));
+    assert_eq!(token(&t[0]), Token::new("vErrYS3c3tReFRe$hToken"));
     assert!(t[0].origin.ends_with("acd/config"));
 
     let all = w
@@ -407,7 +418,10 @@ fn argocd_cli_config_current_context_and_all_contexts() {
         .unwrap();
     assert_eq!(
         (t[0].url.as_str(), token(&t[0])),
-        ("http://localhost:8080/", Some("vErrYS3c3tReFRe$hToken"))
+        (
+            "http://localhost:8080/",
+            Token::new("vErrYS3c3tReFRe$hToken")
+        )
     );
 
     // ARGOCD_SERVER beats the CLI config; --all-contexts (a flag) beats ARGOCD_SERVER.

@@ -112,7 +112,7 @@ mod tests {
     fn token_command_output_is_the_token_and_never_shows_in_errors() {
         let t =
             run_token_command("printf '  s3cr3t-from-vault\\n'", TOKEN_COMMAND_TIMEOUT).unwrap();
-        assert_eq!(t.expose(), "s3cr3t-from-vault");
+        assert_eq!(Some(t), Token::new("s3cr3t-from-vault"));
         // A failing command's stdout and stderr may hold the secret: neither is repeated.
         let err = run_token_command(
             "echo s3cr3t-partial; echo 's3cr3t-in-stderr' >&2; exit 3",
