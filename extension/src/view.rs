@@ -228,30 +228,46 @@ fn health(p: &Preview) -> (&'static str, String) {
     (class, text)
 }
 
-/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`. Every field is
+/// taken with `str::get` and must be ASCII digits: the text comes from Argo CD and may hold
+/// anything, and a byte range that splits a character must not panic.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let digits = |t: &str| {
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse::<i64>().ok())
+            .flatten()
+    };
+    let num = |r: std::ops::Range<usize>| digits(s.get(r)?);
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") => {
-            let o = rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60;
-            if rest.starts_with('+') { o } else { -o }
+        _ => {
+            let (sign, hhmm) = match rest.split_at_checked(1)? {
+                ("+", t) => (1, t),
+                ("-", t) => (-1, t),
+                _ => return None,
+            };
+            let (oh, om) = hhmm.split_once(':')?;
+            if oh.len() != 2 || om.len() != 2 {
+                return None;
+            }
+            sign * (digits(oh)? * 3600 + digits(om)? * 60)
         }
-        _ => return None,
     };
     // Howard Hinnant's days_from_civil.
     let y = if mo <= 2 { y - 1 } else { y };
@@ -1105,6 +1121,34 @@ mod tests {
         }
     }
 
+    /// Regression: a non-ASCII creation time panicked `parse_rfc3339`, and with it the
+    /// popup's render. Rows with such text still show, and the filter still finds them.
+    #[test]
+    fn rows_with_non_ascii_text_render() {
+        let mut odd = fe(7);
+        odd.created_at = Some("2026-11-20T15:00:00+0\u{e9}00".into());
+        odd.title = Some("Caf\u{e9} \u{2713} \u{1f600}".into());
+        odd.branch = Some("feature/stra\u{df}e".into());
+        odd.author = Some("\u{fc}ser".into());
+        odd.revision = Some("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}".into());
+        let mut s = ready(vec![odd], vec![]);
+        let v = view(&s);
+        let row = &v.groups[0].rows[0];
+        assert_eq!(row.age, None, "an unreadable time shows no age");
+        assert_eq!(
+            row.about.as_deref(),
+            Some("Caf\u{e9} \u{2713} \u{1f600} \u{b7} feature/stra\u{df}e \u{b7} @\u{fc}ser")
+        );
+        assert_eq!(
+            row.revision.as_deref(),
+            Some("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}")
+        );
+        s.update(Event::Filter {
+            text: "stra\u{df}e".into(),
+        });
+        assert_eq!(view(&s).groups[0].rows.len(), 1);
+    }
+
     #[test]
     fn only_web_links_are_shown() {
         let mut p = fe(1);
@@ -1123,6 +1167,18 @@ mod tests {
             Some(1_795_186_800)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // Regression: the offset was sliced by bytes and panicked on a non-ASCII character
+        // there (a companion may relay any string Argo CD holds).
+        for odd in [
+            "2026-11-20T15:00:00\u{e9}1234",
+            "2026-11-20T15:00:00+0\u{e9}00",
+            "2026-11-20T15:00:00+01:\u{e9}",
+            "2026-11-20T15:00:0\u{e9}Z",
+            "2026-11-20T15:00:00.12\u{e9}Z",
+            "\u{e9}026-11-20T15:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(odd), None, "{odd}");
+        }
         assert_eq!(format_age(59), "just now");
         assert_eq!(format_age(3599), "59 min");
         assert_eq!(format_age(7200), "2 h");
