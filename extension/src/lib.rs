@@ -3,6 +3,7 @@
 //! `view`: state to view model); the `web` glue (wasm32 only, the only code that sees
 //! web-sys) runs the effects and renders the view model, deciding nothing.
 
+pub mod failure;
 pub mod hosts;
 pub mod live;
 pub mod routing;

@@ -8,6 +8,7 @@ use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
 use serde::{Deserialize, Serialize};
 
+use crate::failure::{Failure, LocalError};
 use crate::routing::{self, Refusal, SessionRule};
 
 /// What the user picked for one service on the active tab.
@@ -95,23 +96,14 @@ pub enum Event {
         failures: Vec<ServerFailure>,
     },
     /// The refresh asked for after a stale list failed; the stale list stays shown.
-    RefreshFailed {
-        message: String,
-        fix: Option<String>,
-    },
+    RefreshFailed(Failure),
     /// The glue is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
     Refreshing {
         on: bool,
     },
-    CompanionMissing {
-        error: String,
-    },
-    CompanionError {
-        code: String,
-        message: String,
-        fix: Option<String>,
-    },
+    /// The companion gave no list: its error, or why it could not be reached or read.
+    CompanionFailed(Failure),
     Filter {
         text: String,
     },
@@ -141,10 +133,8 @@ pub enum Event {
         open: Option<String>,
         granted: bool,
     },
-    /// A browser call failed; `what` says which, in words.
-    EffectFailed {
-        what: String,
-    },
+    /// A browser call failed.
+    EffectFailed(LocalError),
     TabClosed {
         tab_id: i32,
     },
@@ -215,14 +205,7 @@ pub enum Companion {
         age_secs: u64,
         stale: bool,
     },
-    Missing {
-        error: String,
-    },
-    Failed {
-        code: String,
-        message: String,
-        fix: Option<String>,
-    },
+    Failed(Failure),
 }
 
 /// The active tab.
@@ -272,8 +255,8 @@ pub struct State {
     pub browser: &'static str,
     /// Servers the companion could not list: their previews may be missing or old.
     pub failures: Vec<ServerFailure>,
-    /// Why the last refresh of a stale list failed (message, fix).
-    pub refresh_error: Option<(String, Option<String>)>,
+    /// Why the last refresh of a stale list failed.
+    pub refresh_error: Option<Failure>,
     /// Choices selected but not applied yet, per service.
     pub selected: Vec<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
@@ -617,23 +600,18 @@ impl State {
                 self.failures = failures;
                 vec![Effect::Render]
             }
-            Event::RefreshFailed { message, fix } => {
+            Event::RefreshFailed(failure) => {
                 self.refreshing = false;
-                self.refresh_error = Some((message, fix));
+                self.refresh_error = Some(failure);
                 vec![Effect::Render]
             }
             Event::Refreshing { on } => {
                 self.refreshing = on;
                 vec![Effect::Render]
             }
-            Event::CompanionMissing { error } => {
+            Event::CompanionFailed(failure) => {
                 self.refreshing = false;
-                self.companion = Companion::Missing { error };
-                vec![Effect::Render]
-            }
-            Event::CompanionError { code, message, fix } => {
-                self.refreshing = false;
-                self.companion = Companion::Failed { code, message, fix };
+                self.companion = Companion::Failed(failure);
                 vec![Effect::Render]
             }
             Event::Filter { text } => {
@@ -675,8 +653,8 @@ impl State {
                 }
                 self.apply(&service, choice, open)
             }
-            Event::EffectFailed { what } => {
-                self.messages.push(what);
+            Event::EffectFailed(error) => {
+                self.messages.push(error.to_string());
                 vec![Effect::Render]
             }
             Event::TabClosed { tab_id } => {

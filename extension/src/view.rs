@@ -4,6 +4,7 @@
 
 use protocol::{Preview, RouteKind};
 
+use crate::failure::{Failure, LocalError};
 use crate::state::{Active, Choice, Companion, State};
 
 /// The command that installs the companion for this extension in `browser` (DESIGN §6:
@@ -33,10 +34,6 @@ pub fn browser_from_brands(brands: &[String]) -> &'static str {
         "chromium"
     }
 }
-
-/// The one error Chromium gives when no native host manifest names the extension; any other
-/// (the host exited, crashed) means it is installed but failing.
-const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
 
 /// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
 pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
@@ -346,16 +343,6 @@ fn matches_filter(p: &Preview, filter: &str) -> bool {
         || has(p.author.as_deref())
 }
 
-/// The companion's messages end with their fix (`...: run argocd login`), which the
-/// popup shows on its own line: say it once.
-fn without_fix<'a>(message: &'a str, fix: Option<&str>) -> &'a str {
-    fix.filter(|f| !f.is_empty())
-        .and_then(|f| message.strip_suffix(f))
-        .map(|m| m.trim_end_matches([':', ' ', ';', '-']))
-        .filter(|m| !m.is_empty())
-        .unwrap_or(message)
-}
-
 fn dom_id(service: &str, suffix: &str) -> String {
     let clean: String = service
         .chars()
@@ -435,6 +422,53 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
     }
 }
 
+/// The notice that replaces the list when the companion gave none: the install command
+/// when it is not installed, `doctor` when it stopped, else the failure's message and fix
+/// as said (a companion error also names its PROTOCOL.md code).
+fn failure_notice(failure: &Failure, browser: &str) -> Notice {
+    match failure {
+        Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
+            kind: NoticeKind::CompanionMissing,
+            text: "The preview-switch companion is not installed for this browser".into(),
+            detail: Some(format!(
+                "The browser said: {browser_said}. Install it, then reopen this popup:"
+            )),
+            command: Some(install_command(browser)),
+        },
+        Failure::Local(LocalError::Stopped { browser_said }) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: format!("The companion stopped: {browser_said}"),
+            detail: Some("Find out why with:".into()),
+            command: Some("preview-switch doctor".into()),
+        },
+        Failure::Companion(body) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: format!(
+                "The companion failed ({}): {}",
+                body.code.as_str(),
+                body.message
+            ),
+            detail: failure.fix(),
+            command: None,
+        },
+        Failure::Local(local) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: capitalized(&local.message()),
+            detail: failure.fix(),
+            command: None,
+        },
+    }
+}
+
+/// `text` with its first character upper-cased (a message starts a sentence in a notice).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The popup's content for `state`.
 pub fn view(state: &State) -> View {
     let host = state.tab.as_ref().and_then(|t| t.host.clone());
@@ -459,40 +493,8 @@ pub fn view(state: &State) -> View {
             });
             return v;
         }
-        Companion::Missing { error } if error.trim().trim_end_matches('.') != HOST_NOT_FOUND => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionError,
-                text: format!(
-                    "The companion stopped: {}",
-                    error.trim().trim_end_matches('.')
-                ),
-                detail: Some("Find out why with:".into()),
-                command: Some("preview-switch doctor".into()),
-            });
-            return v;
-        }
-        Companion::Missing { error } => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionMissing,
-                text: "The preview-switch companion is not installed for this browser".into(),
-                detail: Some(format!(
-                    "The browser said: {}. Install it, then reopen this popup:",
-                    error.trim_end_matches('.')
-                )),
-                command: Some(install_command(state.browser)),
-            });
-            return v;
-        }
-        Companion::Failed { code, message, fix } => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionError,
-                text: format!(
-                    "The companion failed ({code}): {}",
-                    without_fix(message, fix.as_deref())
-                ),
-                detail: fix.clone(),
-                command: None,
-            });
+        Companion::Failed(failure) => {
+            v.notice = Some(failure_notice(failure, state.browser));
             return v;
         }
         Companion::Ready {
@@ -514,24 +516,16 @@ pub fn view(state: &State) -> View {
             format!("{shown}: the companion could not refresh it")
         });
     }
-    if let Some((message, fix)) = &state.refresh_error {
+    if let Some(failure) = &state.refresh_error {
         v.failures.push(FailureView {
-            text: format!(
-                "Could not refresh: {}",
-                without_fix(message, fix.as_deref())
-            ),
-            fix: fix.clone(),
+            text: format!("Could not refresh: {}", failure.message()),
+            fix: failure.fix(),
         });
     }
     for f in &state.failures {
-        let fix = Some(f.error.fix.clone()).filter(|f| !f.is_empty());
         v.failures.push(FailureView {
-            text: format!(
-                "{} could not be listed: {}",
-                f.server,
-                without_fix(&f.error.message, fix.as_deref())
-            ),
-            fix,
+            text: format!("{} could not be listed: {}", f.server, f.error.message),
+            fix: Some(f.error.fix.clone()).filter(|f| !f.trim().is_empty()),
         });
     }
     let now = state.now_secs;
@@ -644,6 +638,7 @@ mod tests {
     use super::*;
     use crate::state::tests::{fe, preview, ready};
     use crate::state::{Config, CookieSeen, Event};
+    use protocol::messages::{ErrorBody, ErrorCode};
 
     #[test]
     fn groups_by_service_with_one_control_each() {
@@ -830,9 +825,9 @@ mod tests {
         assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::Loading);
 
         let mut missing = s.clone();
-        missing.update(Event::CompanionMissing {
-            error: "Specified native messaging host not found.".into(),
-        });
+        missing.update(Event::CompanionFailed(
+            LocalError::unreachable("Specified native messaging host not found.").into(),
+        ));
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
         let mut edge = missing.clone();
@@ -848,9 +843,9 @@ mod tests {
             )
         );
         let mut crashed = s.clone();
-        crashed.update(Event::CompanionMissing {
-            error: "Native host has exited.".into(),
-        });
+        crashed.update(Event::CompanionFailed(
+            LocalError::unreachable("Native host has exited.").into(),
+        ));
         let c = view(&crashed).notice.unwrap();
         assert_eq!(c.kind, NoticeKind::CompanionError);
         assert_eq!(c.text, "The companion stopped: Native host has exited");
@@ -872,33 +867,35 @@ mod tests {
             )
         );
 
+        // The companion's error: its code, its message and its fix, each shown once as sent.
         let mut failed = s.clone();
-        failed.update(Event::CompanionError {
-            code: "auth".into(),
-            message: "token expired for https://argocd.dev".into(),
-            fix: Some("run argocd login argocd.dev".into()),
-        });
+        failed.update(Event::CompanionFailed(Failure::Companion(ErrorBody {
+            code: ErrorCode::ArgocdUnauthorized,
+            message: "token rejected by https://argocd.dev (401)".into(),
+            fix: "run `argocd login argocd.dev`".into(),
+        })));
         let n = view(&failed).notice.unwrap();
         assert_eq!(
             n.text,
-            "The companion failed (auth): token expired for https://argocd.dev"
-        );
-        assert_eq!(n.detail.as_deref(), Some("run argocd login argocd.dev"));
-
-        let mut repeated = s.clone();
-        repeated.update(Event::CompanionError {
-            code: "argocd_unauthorized".into(),
-            message: "token rejected by https://argocd.dev (401): run `argocd login argocd.dev`"
-                .into(),
-            fix: Some("run `argocd login argocd.dev`".into()),
-        });
-        let n = view(&repeated).notice.unwrap();
-        assert_eq!(
-            n.text,
-            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)",
-            "the fix is said once, on its own line"
+            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)"
         );
         assert_eq!(n.detail.as_deref(), Some("run `argocd login argocd.dev`"));
+
+        // A reply the extension cannot read: its own words, no wire code.
+        let mut unreadable = s.clone();
+        unreadable.update(Event::CompanionFailed(
+            LocalError::Unreadable {
+                detail: "expected a list, got hello".into(),
+            }
+            .into(),
+        ));
+        let n = view(&unreadable).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionError);
+        assert_eq!(
+            n.text,
+            "The companion sent a message the extension cannot read: expected a list, got hello"
+        );
+        assert!(n.detail.unwrap().contains("same version"));
 
         let mut none = s.clone();
         none.update(Event::ListArrived {
@@ -947,10 +944,11 @@ mod tests {
             age_secs: 12,
             stale: true,
         });
-        stale.update(Event::RefreshFailed {
-            message: "Argo CD at https://argocd.test rejected the token: run argocd login".into(),
-            fix: Some("run argocd login".into()),
-        });
+        stale.update(Event::RefreshFailed(Failure::Companion(ErrorBody {
+            code: ErrorCode::ArgocdUnauthorized,
+            message: "Argo CD at https://argocd.test rejected the token".into(),
+            fix: "run argocd login".into(),
+        })));
         let v = view(&stale);
         assert_eq!(
             v.stale.as_deref(),
@@ -971,7 +969,7 @@ mod tests {
                 server: "https://argocd.prod.test".into(),
                 error: protocol::messages::ErrorBody {
                     code: protocol::messages::ErrorCode::ArgocdUnreachable,
-                    message: "could not connect: connection refused: check the VPN".into(),
+                    message: "could not connect: connection refused".into(),
                     fix: "check the VPN".into(),
                 },
             }],

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 
+use crate::failure::{BrowserCall, Failure, LocalError};
 use crate::routing::SessionRule;
 use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
 
@@ -77,12 +78,13 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// Runs a browser call in the background; a failure becomes [`Event::EffectFailed`].
-fn background(what: String, promise: Result<js_sys::Promise, JsValue>) {
+fn background(what: BrowserCall, promise: Result<js_sys::Promise, JsValue>) {
     spawn_local(async move {
-        if let Err(e) = call(promise).await {
-            dispatch(Event::EffectFailed {
-                what: format!("{what}: {e}"),
-            });
+        if let Err(error) = call(promise).await {
+            dispatch(Event::EffectFailed(LocalError::Browser {
+                call: what,
+                error,
+            }));
         }
     });
 }
@@ -98,7 +100,7 @@ fn next_id() -> u64 {
 /// One `list` over `sendNativeMessage` (a fresh companion process per call, answering
 /// from its cache), following `next_cursor` until the last page. A cursor that expired
 /// because a refresh replaced the data restarts the listing once.
-async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
+async fn fetch_list(refresh: bool) -> Result<wire::Listed, Failure> {
     let mut restarted = false;
     let mut cursor: Option<String> = None;
     let mut listed = wire::Listed {
@@ -117,7 +119,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
         let request = to_js(&request);
         let message = call(chrome::send_native_message(crate::HOST_NAME, &request))
             .await
-            .map_err(|error| Event::CompanionMissing { error })?;
+            .map_err(|error| Failure::from(LocalError::unreachable(&error)))?;
         match decode::<wire::Reply>(message).map_err(wire::unreadable)? {
             wire::Reply::List(page) => {
                 if listed.previews.is_empty() {
@@ -139,7 +141,7 @@ async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
                 listed.previews.clear();
                 listed.stale = false;
             }
-            wire::Reply::Error(e) => return Err(wire::error_event(e)),
+            wire::Reply::Error(e) => return Err(e.error.into()),
             other => {
                 return Err(wire::unreadable(format!(
                     "expected a list, got {}",
@@ -174,7 +176,7 @@ fn save_cached(previews: &[protocol::Preview], fetched_at_ms: f64) {
         fetched_at_ms,
     };
     background(
-        "could not remember the preview list".into(),
+        BrowserCall::RememberList,
         chrome::storage_set(&obj(&[("last_list", to_js(&cached))])),
     );
 }
@@ -264,9 +266,9 @@ fn port_message(message: JsValue) {
                 failures: changed.failures,
             })
         }
-        Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
+        Ok(wire::Reply::Error(e)) => Some(Event::CompanionFailed(e.error.into())),
         Ok(_) => None,
-        Err(e) => Some(wire::unreadable(e)),
+        Err(e) => Some(Event::CompanionFailed(wire::unreadable(e))),
     };
     if let Some(event) = event {
         dispatch(event);
@@ -300,8 +302,8 @@ fn run(effect: Effect) {
                     }
                     // A failed refresh after a list that worked leaves the list shown, and
                     // says why beside it.
-                    Err(event) if refresh => return dispatch(wire::refresh_failed(event)),
-                    Err(event) => return dispatch(event),
+                    Err(failure) if refresh => return dispatch(Event::RefreshFailed(failure)),
+                    Err(failure) => return dispatch(Event::CompanionFailed(failure)),
                 }
             }
         }),
@@ -318,9 +320,10 @@ fn run(effect: Effect) {
                         .collect();
                     dispatch(Event::CookiesRead { host, cookies });
                 }
-                Err(e) => dispatch(Event::EffectFailed {
-                    what: format!("could not read the cookies of {url}: {e}"),
-                }),
+                Err(error) => dispatch(Event::EffectFailed(LocalError::Browser {
+                    call: BrowserCall::ReadCookies { url },
+                    error,
+                })),
             }
         }),
         Effect::ReadRules => spawn_local(async {
@@ -329,9 +332,10 @@ fn run(effect: Effect) {
                 .and_then(decode::<Vec<SessionRule>>);
             match rules {
                 Ok(rules) => dispatch(Event::RulesRead { rules }),
-                Err(e) => dispatch(Event::EffectFailed {
-                    what: format!("could not read this browser's tab routing rules: {e}"),
-                }),
+                Err(error) => dispatch(Event::EffectFailed(LocalError::Browser {
+                    call: BrowserCall::ReadRules,
+                    error,
+                })),
             }
         }),
         Effect::LoadApplied => spawn_local(async {
@@ -358,10 +362,13 @@ fn run(effect: Effect) {
                 .and_then(|v| decode::<Vec<Applied>>(v).ok())
                 .unwrap_or_default();
             let applied = crate::state::merge_applied(stored, &drop, &add);
-            if let Err(e) = call(chrome::storage_set(&obj(&[("applied", to_js(&applied))]))).await {
-                dispatch(Event::EffectFailed {
-                    what: format!("could not remember the cookies set: {e}"),
-                });
+            if let Err(error) =
+                call(chrome::storage_set(&obj(&[("applied", to_js(&applied))]))).await
+            {
+                dispatch(Event::EffectFailed(LocalError::Browser {
+                    call: BrowserCall::RememberApplied,
+                    error,
+                }));
             }
         }),
         Effect::RequestHostPermission {
@@ -407,36 +414,37 @@ fn run(effect: Effect) {
                 PENDING_COOKIES.with_borrow_mut(|v| v.push(p.clone()));
             }
             spawn_local(async move {
-                let result = call(promise).await;
-                let failed = match result {
+                let failed = match call(promise).await {
                     Ok(v) if v.is_null() || v.is_undefined() => {
-                        Some("the browser refused it".to_string())
+                        Some(LocalError::CookieRefused { name, url })
                     }
                     Ok(_) => None,
-                    Err(e) => Some(e),
+                    Err(error) => Some(LocalError::Browser {
+                        call: BrowserCall::SetCookie { name, url },
+                        error,
+                    }),
                 };
-                if let Some(why) = failed {
-                    dispatch(Event::EffectFailed {
-                        what: format!(
-                            "could not set the cookie {name} on {url}: {why}: allow access to the site when asked"
-                        ),
-                    });
+                if let Some(error) = failed {
+                    dispatch(Event::EffectFailed(error));
                 }
             });
         }
         Effect::RemoveCookie { url, name } => background(
-            format!("could not remove the cookie {name} from {url}"),
+            BrowserCall::RemoveCookie {
+                name: name.clone(),
+                url: url.clone(),
+            },
             chrome::cookies_remove(&obj(&[("url", url.into()), ("name", name.into())])),
         ),
         Effect::AddSessionRule { rule } => background(
-            "could not add the tab routing rule".into(),
+            BrowserCall::AddRule,
             chrome::update_session_rules(&obj(&[
                 ("removeRuleIds", to_js(&[rule.id])),
                 ("addRules", to_js(&[rule])),
             ])),
         ),
         Effect::RemoveSessionRules { ids } => background(
-            "could not remove a tab routing rule".into(),
+            BrowserCall::RemoveRules,
             chrome::update_session_rules(&obj(&[("removeRuleIds", to_js(&ids))])),
         ),
         Effect::SetBadge {
@@ -445,11 +453,11 @@ fn run(effect: Effect) {
             title,
         } => {
             background(
-                "could not set the badge".into(),
+                BrowserCall::SetBadge,
                 chrome::set_badge_text(&obj(&[("tabId", tab_id.into()), ("text", text.into())])),
             );
             background(
-                "could not set the toolbar title".into(),
+                BrowserCall::SetTitle,
                 chrome::set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())])),
             );
         }
@@ -458,7 +466,7 @@ fn run(effect: Effect) {
                 spawn_local(refresh_badges());
             }
             background(
-                "could not show a notification".into(),
+                BrowserCall::Notify,
                 chrome::notifications_create(&obj(&[
                     ("type", "basic".into()),
                     ("iconUrl", chrome::get_url("icons/icon128.png").into()),
@@ -474,12 +482,13 @@ fn run(effect: Effect) {
                 let all =
                     js_sys::Promise::all_settled(&pending.into_iter().collect::<js_sys::Array>());
                 let _ = JsFuture::from(all).await;
-                if let Err(e) =
+                if let Err(error) =
                     call(chrome::tabs_create(&obj(&[("url", url.clone().into())]))).await
                 {
-                    dispatch(Event::EffectFailed {
-                        what: format!("could not open {url}: {e}"),
-                    });
+                    dispatch(Event::EffectFailed(LocalError::Browser {
+                        call: BrowserCall::OpenTab { url },
+                        error,
+                    }));
                 }
             });
         }

@@ -48,13 +48,12 @@ fn the_companions_golden_replies_decode_from_js_objects() {
     let wire::Reply::Error(error) = error else {
         panic!("an error reply")
     };
-    match wire::error_event(error) {
-        Event::CompanionError { code, fix, .. } => {
-            assert_eq!(code, "argocd_unauthorized");
-            assert!(fix.unwrap().contains("argocd login"));
-        }
-        other => panic!("a companion error, got {other:?}"),
-    }
+    let failure = crate::failure::Failure::from(error.error);
+    assert_eq!(
+        failure.code(),
+        Some(protocol::messages::ErrorCode::ArgocdUnauthorized)
+    );
+    assert!(failure.fix().unwrap().contains("argocd login"));
 }
 
 #[wasm_bindgen_test]
