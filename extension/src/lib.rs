@@ -10,6 +10,7 @@ pub mod routing;
 pub mod settings;
 pub mod state;
 pub mod view;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 mod web;
