@@ -2,7 +2,8 @@
 //! main-loop shape). It owns every rule of DESIGN §6: one routing choice per (host, service),
 //! domain cookies only on the hosts the companion listed and only after re-validation, per-tab
 //! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
-//! It never touches the browser: the `web` glue runs the effects and reports back as events.
+//! It never touches the browser: `worker` takes its effects (running the companion requests
+//! itself), the `web` glue runs the rest and reports back as events.
 
 use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
@@ -97,7 +98,7 @@ pub enum Event {
     },
     /// The refresh asked for after a stale list failed; the stale list stays shown.
     RefreshFailed(Failure),
-    /// The glue is asking the companion for fresher data than the list shown (`on`), or
+    /// The worker is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
     Refreshing {
         on: bool,
@@ -140,7 +141,7 @@ pub enum Event {
     },
 }
 
-/// What the glue must do, in order.
+/// What must be done, in order (by `worker` for [`Effect::RequestList`], else by `web`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     RequestList,
