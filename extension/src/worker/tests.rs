@@ -38,10 +38,10 @@ fn one_sent(fx: &[Effect], body: RequestBody) -> u64 {
     sent[0].id
 }
 
-fn list() -> RequestBody {
+fn list(cursor: Option<&str>) -> RequestBody {
     RequestBody::List {
         host: None,
-        cursor: None,
+        cursor: cursor.map(str::to_string),
     }
 }
 
@@ -72,20 +72,18 @@ fn remembered(fx: &[Effect]) -> Vec<Vec<u64>> {
         .collect()
 }
 
-fn popup_on(url: &str, last_list: Option<CachedList>) -> (Worker, Vec<Effect>) {
+/// A popup opened on tab 7 at `https://app.test/`.
+fn popup(stored: Stored, brands: Vec<String>) -> (Worker, Vec<Effect>) {
     let mut w = Worker::default();
     let fx = run(
         &mut w,
         Event::PopupStarted {
             tab: Some(TabInfo {
                 id: 7,
-                url: url.into(),
+                url: "https://app.test/".into(),
             }),
-            stored: Stored {
-                settings: None,
-                last_list,
-            },
-            brands: vec![],
+            stored,
+            brands,
             now_ms: 1_795_000_600_000,
         },
     );
@@ -104,29 +102,20 @@ fn answer(w: &mut Worker, id: u64, reply: Reply) -> Vec<Effect> {
 
 #[test]
 fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
-    let mut w = Worker::default();
-    let fx = run(
-        &mut w,
-        Event::PopupStarted {
-            tab: Some(TabInfo {
-                id: 7,
-                url: "https://app.test/".into(),
+    let (mut w, fx) = popup(
+        Stored {
+            settings: Some(Settings {
+                github_hosts: vec!["git.corp.test".into()],
+                cookie_lifetime_hours: Some(2),
             }),
-            stored: Stored {
-                settings: Some(Settings {
-                    github_hosts: vec!["git.corp.test".into()],
-                    cookie_lifetime_hours: Some(2),
-                }),
-                last_list: Some(CachedList {
-                    previews: vec![fe(1)],
-                    fetched_at_ms: 1_795_000_000_000,
-                }),
-            },
-            brands: vec!["Chromium".into(), "Microsoft Edge".into()],
-            now_ms: 1_795_000_600_000,
+            last_list: Some(CachedList {
+                previews: vec![fe(1)],
+                fetched_at_ms: 1_795_000_000_000,
+            }),
         },
+        vec!["Chromium".into(), "Microsoft Edge".into()],
     );
-    let id = one_sent(&fx, list());
+    let id = one_sent(&fx, list(None));
     assert_eq!(
         w.state().companion,
         Companion::Ready {
@@ -155,16 +144,10 @@ fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
 
 #[test]
 fn pages_are_followed_by_their_cursor_and_an_expired_cursor_restarts_once() {
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, page(vec![fe(1)], Some("c-2"), false));
-    let next = one_sent(
-        &fx,
-        RequestBody::List {
-            host: None,
-            cursor: Some("c-2".into()),
-        },
-    );
+    let next = one_sent(&fx, list(Some("c-2")));
     assert_ne!(next, id, "every request has its own id");
     assert_eq!(
         w.state().companion,
@@ -178,23 +161,17 @@ fn pages_are_followed_by_their_cursor_and_an_expired_cursor_restarts_once() {
     );
     // A refresh replaced the data between two pages: from the start, once.
     let fx = answer(&mut w, next, error(ErrorCode::CursorExpired));
-    let again = one_sent(&fx, list());
+    let again = one_sent(&fx, list(None));
     let fx = answer(&mut w, again, page(vec![fe(3)], Some("c-4"), false));
-    let last = one_sent(
-        &fx,
-        RequestBody::List {
-            host: None,
-            cursor: Some("c-4".into()),
-        },
-    );
+    let last = one_sent(&fx, list(Some("c-4")));
     answer(&mut w, last, page(vec![fe(4)], None, false));
     assert_eq!(prs(&w), [3, 4], "the pages before the restart are dropped");
 
     // A second expiry in one listing is shown, not retried.
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, error(ErrorCode::CursorExpired));
-    let id = one_sent(&fx, list());
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, error(ErrorCode::CursorExpired));
     assert!(sent(&fx).is_empty());
     let notice = crate::view::view(w.state()).notice.unwrap();
@@ -206,8 +183,8 @@ fn pages_are_followed_by_their_cursor_and_an_expired_cursor_restarts_once() {
 
 #[test]
 fn a_stale_list_is_shown_then_refreshed_once() {
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, page(vec![fe(1)], None, true));
     let refresh = one_sent(&fx, RequestBody::Refresh { host: None });
     assert_eq!(
@@ -227,8 +204,8 @@ fn a_stale_list_is_shown_then_refreshed_once() {
     assert!(!w.state().refreshing);
 
     // A refresh that fails leaves the stale list shown, and says why beside it.
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, page(vec![fe(1)], None, true));
     let refresh = one_sent(&fx, RequestBody::Refresh { host: None });
     answer(&mut w, refresh, error(ErrorCode::ArgocdUnauthorized));
@@ -241,8 +218,8 @@ fn a_stale_list_is_shown_then_refreshed_once() {
 
 #[test]
 fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     run(
         &mut w,
         Event::Answered {
@@ -257,8 +234,8 @@ fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
         Companion::Failed(Failure::Local(LocalError::NotInstalled { .. }))
     ));
 
-    let (mut w, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
     assert_eq!(
         w.state().companion,
@@ -294,7 +271,7 @@ fn seeded(previews: Vec<Preview>) -> Worker {
     assert_eq!(fx[0], Effect::LoadSettings);
     assert!(matches!(&fx[1], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
     let fx = run(&mut w, subscribed());
-    let id = one_sent(&fx, list());
+    let id = one_sent(&fx, list(None));
     answer(&mut w, id, page(previews, None, false));
     w
 }
@@ -314,7 +291,7 @@ fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
     );
     assert_eq!(prs(&w), Vec::<u64>::new());
     let fx = run(&mut w, subscribed());
-    let id = one_sent(&fx, list());
+    let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, page(vec![fe(1), fe(2)], None, false));
     assert_eq!(prs(&w), [1], "the held deletion applies on top of the seed");
     assert_eq!(remembered(&fx), [vec![1]]);
@@ -328,7 +305,7 @@ fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
     let mut w = Worker::default();
     run(&mut w, Event::WorkerStarted);
     let fx = run(&mut w, subscribed());
-    let old_seed = one_sent(&fx, list());
+    let old_seed = one_sent(&fx, list(None));
     run(
         &mut w,
         Event::PortClosed {
@@ -344,7 +321,7 @@ fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
     run(&mut w, changed(vec![(ChangeKind::Deleted, fe(2))]));
     assert_eq!(prs(&w), Vec::<u64>::new(), "still held");
     let fx = run(&mut w, subscribed());
-    let id = one_sent(&fx, list());
+    let id = one_sent(&fx, list(None));
     answer(&mut w, id, page(vec![fe(1), fe(2)], None, false));
     assert_eq!(prs(&w), [1]);
 }
@@ -560,8 +537,8 @@ fn a_cleanup_during_the_walk_walks_again_and_the_popup_never_walks() {
     );
 
     // The popup cleans up too, but only the worker walks the tabs.
-    let (mut popup, fx) = popup_on("https://app.test/", None);
-    let id = one_sent(&fx, list());
+    let (mut popup, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
     answer_reads(
         &mut popup,
         "app.test",
