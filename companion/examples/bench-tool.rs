@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use companion::argocd::decode::{ListDecoder, decode_reader};
 use companion::core::selector::Selector;
-use companion::fake::{self, FakeArgo};
+use fake_argocd::{self as fake, FakeArgo};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

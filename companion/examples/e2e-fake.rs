@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use companion::fake::{self, FakeArgo, Scenario};
+use fake_argocd::{self as fake, FakeArgo, Scenario};
 use serde_json::json;
 
 async fn delete(State(fake): State<FakeArgo>, Path(app): Path<String>) -> StatusCode {

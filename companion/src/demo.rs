@@ -1,5 +1,5 @@
 //! `preview-switch demo`: a self-contained demo on loopback. It serves the fake Argo CD API
-//! with the demo scenario ([`crate::fake::scenario`]) and a small demo site that answers
+//! with the demo scenario ([`fake_argocd::scenario`]) and a small demo site that answers
 //! for `<svc>.demo.test` as "dev" or "PR n", choosing by the `Cookie` header with exactly
 //! the regex match the scenario's HTTPRoutes declare (Rust `regex`, anchored at both ends,
 //! PLATFORM E). It writes a config file pointing `preview-switch` at the demo server. The
@@ -17,8 +17,8 @@ use regex::Regex;
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::fake::scenario::DEMO_DOMAIN;
-use crate::fake::{self, FakeArgo, Running, Scenario, SiteRoute};
+use fake_argocd::scenario::DEMO_DOMAIN;
+use fake_argocd::{self as fake, FakeArgo, Running, Scenario, SiteRoute};
 
 /// Where the demo listens; port 0 picks a free one.
 #[derive(Debug, Clone, Default)]

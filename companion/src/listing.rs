@@ -429,12 +429,12 @@ mod tests {
 
     #[tokio::test]
     async fn demo_previews_get_pull_request_links_from_their_applicationsets() {
-        let fake = crate::fake::demo_scenario();
-        let running = crate::fake::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
+        let fake = fake_argocd::demo_scenario();
+        let running = fake_argocd::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let mut t = target("demo", &running.url(), "type=pr");
-        t.token = crate::token::Token::new(crate::fake::scenario::DEMO_TOKEN);
+        t.token = crate::token::Token::new(fake_argocd::scenario::DEMO_TOKEN);
         let previews = list_one(&t).await.unwrap();
         let link = |app: &str| {
             let p = previews.iter().find(|p| p.app == app).unwrap();

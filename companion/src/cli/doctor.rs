@@ -260,7 +260,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::fake::{self, scenario};
+    use fake_argocd::{self as fake, scenario};
 
     /// The demo scenario's server as `doctor` would check it.
     fn demo_target(url: &str) -> ServerTarget {

@@ -41,6 +41,40 @@ async fn list_with_flags_shows_every_demo_preview_and_its_route() {
     }
 }
 
+/// The generated Applications are what `make bench` and the soak list: if the companion
+/// stopped decoding their full shape, the benchmarks would measure an error path.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_reads_every_generated_preview() {
+    let state = fake_argocd::FakeArgo::with_apps(TOKEN, fake_argocd::generated(60, 20));
+    let server = fake_argocd::serve(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let run = sb
+        .run(
+            &[
+                "list",
+                "-o",
+                "json",
+                "--server",
+                &server.url(),
+                "--auth-token",
+                TOKEN,
+            ],
+            &[],
+        )
+        .await;
+    run.assert_no_secret(TOKEN);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let previews = run.json();
+    let previews = previews.as_array().unwrap();
+    assert_eq!(previews.len(), 20, "{previews:#?}");
+    for p in previews {
+        assert!(p["pr"].as_u64().unwrap() >= 1000, "{p:#}");
+        assert_eq!(p["routes"].as_array().unwrap().len(), 1, "{p:#}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn env_token_gives_json_with_routes_from_every_source() {
     let (_state, server) = demo_server().await;
@@ -404,7 +438,7 @@ async fn completions_and_version() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_names_the_server_and_byte_offset_and_502_reads_as_one_line() {
-    use companion::fake::{Fault, FaultRule};
+    use fake_argocd::{Fault, FaultRule};
     let (state, server) = demo_server().await;
     let sb = Sandbox::new();
     let url = server.url();

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use companion::fake::{FakeArgo, Fault, FaultRule};
+use fake_argocd::{FakeArgo, Fault, FaultRule};
 use serde_json::{Value, json};
 
 use crate::support::{HostProc, Sandbox, TOKEN, demo_server};

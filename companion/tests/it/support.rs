@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
 
-use companion::fake::{self, FakeArgo, Running};
+use fake_argocd::{self as fake, FakeArgo, Running};
 
 pub const TOKEN: &str = "demo-token";
 

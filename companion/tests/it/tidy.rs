@@ -30,7 +30,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn all_rust_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for krate in ["protocol", "companion", "extension"] {
+    for krate in ["protocol", "companion", "extension", "fake-argocd"] {
         rust_files(&repo_root().join(krate), &mut files);
     }
     assert!(files.len() > 10, "tidy found too few files: {files:?}");
@@ -120,6 +120,66 @@ fn protocol_depends_on_serde_only() {
         deps,
         ["serde"],
         "the wire contract must build anywhere: serde only"
+    );
+}
+
+/// The package names a manifest depends on, in every dependency table (normal, dev, build,
+/// per target), with `workspace = true` entries resolved through the root manifest and path
+/// dependencies by the manifest they point at (a renamed key hides nothing).
+fn dependency_packages(manifest: &Path) -> Vec<String> {
+    let read = |p: &Path| -> toml::Table { std::fs::read_to_string(p).unwrap().parse().unwrap() };
+    let root = read(&repo_root().join("Cargo.toml"));
+    let workspace_deps = root["workspace"]["dependencies"].as_table().unwrap();
+    let krate = read(manifest);
+    let mut tables = vec![&krate];
+    if let Some(targets) = krate.get("target").and_then(toml::Value::as_table) {
+        tables.extend(targets.values().filter_map(toml::Value::as_table));
+    }
+    let mut packages = Vec::new();
+    for table in tables {
+        for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            let Some(deps) = table.get(kind).and_then(toml::Value::as_table) else {
+                continue;
+            };
+            for (name, spec) in deps {
+                let (spec, base) = match spec.get("workspace").and_then(toml::Value::as_bool) {
+                    Some(true) => (&workspace_deps[name], repo_root()),
+                    _ => (spec, manifest.parent().unwrap().to_path_buf()),
+                };
+                let package = match spec.get("path").and_then(toml::Value::as_str) {
+                    Some(path) => read(&base.join(path).join("Cargo.toml"))["package"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    None => spec
+                        .get("package")
+                        .and_then(toml::Value::as_str)
+                        .unwrap_or(name)
+                        .to_owned(),
+                };
+                packages.push(package);
+            }
+        }
+    }
+    packages
+}
+
+#[test]
+fn the_fake_depends_on_no_product_crate() {
+    // The reader sees product crates behind workspace renames (so the check can fail).
+    let companion = dependency_packages(&repo_root().join("companion/Cargo.toml"));
+    for p in ["preview-switch-protocol", "preview-switch-fake-argocd"] {
+        assert!(companion.iter().any(|c| c == p), "{p} in {companion:?}");
+    }
+    let packages = dependency_packages(&repo_root().join("fake-argocd/Cargo.toml"));
+    assert!(packages.iter().any(|p| p == "axum"), "{packages:?}");
+    let product: Vec<_> = packages
+        .iter()
+        .filter(|p| p.starts_with("preview-switch"))
+        .collect();
+    assert!(
+        product.is_empty(),
+        "the fake Argo CD follows the real server, not our code: remove {product:?} from fake-argocd/Cargo.toml"
     );
 }
 

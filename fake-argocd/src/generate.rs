@@ -388,10 +388,11 @@ pub fn write_list(path: &Path, apps: &[Value]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::argocd::model::Application;
 
+    // That the companion decodes these is the companion's test
+    // (`companion/tests/it/cli.rs`: `list_reads_every_generated_preview`).
     #[test]
-    fn generated_apps_are_about_12_kb_and_decode() {
+    fn generated_apps_are_about_12_kb_and_named() {
         let apps = generated(60, 20);
         for app in &apps {
             let size = serde_json::to_vec(app).unwrap().len();
@@ -400,8 +401,8 @@ mod tests {
                 "{} is {size} bytes",
                 app["metadata"]["name"]
             );
-            let decoded: Application = serde_json::from_value(app.clone()).unwrap();
-            assert!(!decoded.metadata.name.is_empty());
+            let name = app["metadata"]["name"].as_str().unwrap_or_default();
+            assert!(!name.is_empty(), "{app:#}");
         }
     }
 

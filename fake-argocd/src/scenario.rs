@@ -298,7 +298,7 @@ fn demo_title(service: &str, pr: u64) -> &'static str {
     }
 }
 
-/// The demo's fake Argo CD (no site port in the URLs; [`crate::demo::start`] adds it).
+/// The demo's fake Argo CD (no site port in the URLs; `preview-switch demo` adds it).
 pub fn demo_scenario() -> FakeArgo {
     Scenario::demo(None).fake()
 }

@@ -1,11 +1,17 @@
-//! The fake Argo CD API that the demo and every test talk to: an axum [`router`] over a
-//! cheap-clone [`FakeArgo`] handle that tests mutate while it serves (apps, managed
-//! resources, tokens, version, faults) and that counts requests per path.
+//! The fake Argo CD API that `preview-switch demo` and every test talk to: an axum
+//! [`router`] over a cheap-clone [`FakeArgo`] handle that tests mutate while it serves (apps,
+//! managed resources, tokens, version, faults) and that counts requests per path.
 //!
 //! It follows the real server's rules (PLATFORM.md D) rather than being friendly: auth on
 //! everything but `/api/version`, RBAC that silently drops apps from lists and answers 403
 //! (not 404) for a missing app, the `fields` allow-list ([`fields`]), `items: null`,
-//! `managed-resources` states as JSON strings, and the NDJSON / SSE watch stream.
+//! `managed-resources` states as JSON strings, and the NDJSON / SSE watch stream. Each
+//! behaviour and the upstream function it copies is listed in `BEHAVIOURS.md`.
+//!
+//! It depends on no product crate (neither the companion nor `protocol`): it speaks Argo
+//! CD's JSON, so a client bug cannot leak into it through shared code. For the same reason
+//! its label-selector parser ([`selector`]) is its own, a deliberate independent oracle for
+//! the companion's `core::selector`, not a duplicate to merge.
 
 mod faults;
 pub mod fields;
@@ -490,7 +496,7 @@ impl std::fmt::Debug for Running {
 
 impl Running {
     /// A handle on nothing (lets an owner move a real server out before shutting it down).
-    pub(crate) fn stopped() -> Running {
+    pub fn stopped() -> Running {
         Running {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stop: None,
@@ -546,7 +552,9 @@ pub async fn serve_router(router: Router, addr: SocketAddr) -> std::io::Result<R
     Ok(spawn(router, listener, None))
 }
 
-pub(crate) fn spawn(
+/// Serves `router` on an already bound `listener` (so a caller can report a busy port
+/// itself); `on_stop` is a fake whose watch streams end when the server stops.
+pub fn spawn(
     router: Router,
     listener: tokio::net::TcpListener,
     on_stop: Option<FakeArgo>,

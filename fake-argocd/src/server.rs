@@ -584,8 +584,8 @@ mod tests {
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
-    use crate::fake::generate::AppBuilder;
-    use crate::fake::{FakeArgo, Fault, FaultRule, Scenario, serve};
+    use crate::generate::AppBuilder;
+    use crate::{FakeArgo, Fault, FaultRule, Scenario, serve};
 
     const TOKEN: &str = "demo-token";
 
@@ -1174,7 +1174,7 @@ mod tests {
     #[tokio::test]
     async fn large_lists_are_served_whole_and_projected() {
         // 1,000 keeps the debug-build test quick; the benchmarks use 10,000.
-        let fake = FakeArgo::with_apps(TOKEN, crate::fake::generated(1_000, 100));
+        let fake = FakeArgo::with_apps(TOKEN, crate::generated(1_000, 100));
         let (status, v) = call(
             &fake,
             "/api/v1/applications?selector=type%3Dpr&fields=items.metadata.name,items.status.health",
