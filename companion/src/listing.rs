@@ -13,11 +13,11 @@ use protocol::Preview;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
-use crate::config::ServerTarget;
 use crate::core::routes::{self, BaseHosts, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
-use crate::error::Error;
+use crate::error::{Error, Problem, Surface};
+use crate::server::ServerTarget;
 
 /// Requests in flight per server for managed resources and base apps: enough to hide
 /// latency for hundreds of previews without hammering the API server.
@@ -120,8 +120,12 @@ pub async fn list_one_with(
 }
 
 async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Preview>, Error> {
-    let selector = Selector::parse(&target.selector)
-        .map_err(|why| Error::Usage(format!("{why}: fix the selector from {}", target.origin)))?;
+    let selector = Selector::parse(&target.selector).map_err(|why| {
+        Error::Usage(Problem::new(
+            why,
+            format!("fix the selector from {}", target.origin),
+        ))
+    })?;
     let client = Client::new(target)?;
     // One deadline for the whole listing, not just per request: a server that answers the
     // list but then stalls on the extra requests (resources, base apps, ApplicationSets)
@@ -208,7 +212,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         gathered[i].discovery = Some(match result {
             Ok(resources) => Ok(routes::from_managed_resources(&resources)),
             Err(e) if fails_server(&e) => return Err(e),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.with_fix(Surface::Cli)),
         });
     }
 
@@ -245,7 +249,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
                 None => BaseHosts::NoBaseApp,
             },
             Err(e) if fails_server(&e) => return Err(e),
-            Err(e) => BaseHosts::Failed(e.to_string()),
+            Err(e) => BaseHosts::Failed(e.with_fix(Surface::Cli)),
         };
         base.insert(service, hosts);
     }
@@ -415,7 +419,7 @@ mod tests {
         assert!(listing.previews.is_empty());
         let failure = &listing.failures[0];
         assert_eq!(failure.label(), "dev (https://argocd.dev)");
-        let msg = failure.error.to_string();
+        let msg = failure.error.with_fix(Surface::Cli);
         assert!(
             msg.contains("'(' without ')'") && msg.contains("fix the selector from --selector"),
             "{msg}"
