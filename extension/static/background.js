@@ -15,3 +15,4 @@ chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
   if (info.status === "complete" && tab.url) boot().then(() => wasm.worker_tab_updated(tabId, tab.url));
 });
 chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });
+chrome.notifications.onClicked.addListener((id) => { boot().then(() => wasm.worker_notification_clicked(id)); });
