@@ -44,6 +44,7 @@ HOST=$($BIN list -o json --server "$URL" --auth-token bench-token | jq -r '.[0].
 on_host=$($BIN list -o json --server "$URL" --auth-token bench-token --host "$HOST" | jq length)
 read -r hrtt_med hrtt_p95 < <($TOOL host-rtt "$BIN" "$URL" 2000 "$HOST")
 read -r cold_med cold_p95 < <($TOOL host-cold "$BIN" "$URL" 100)
+read -r envs_cold envs_warm < <($TOOL envs "$BIN" 200 5)
 
 {
   echo "| budget | preview-switch | baseline | ratio |"
@@ -53,4 +54,5 @@ read -r cold_med cold_p95 < <($TOOL host-cold "$BIN" "$URL" 100)
   echo "| native host \`list {host}\` round trip over one port, warm cache (${on_host} previews on the host, as the popup asks) (budget: median < 2 ms) | median ${hrtt_med} ms, p95 ${hrtt_p95} ms | | |"
   echo "| native host \`list\` of all ${count} previews over one port, warm cache (one ~0.5 MB frame) | median ${rtt_med} ms, p95 ${rtt_p95} ms | | |"
   echo "| fresh host process to its first \`list\` answer from the disk cache (budget: median < 20 ms) | median ${cold_med} ms, p95 ${cold_p95} ms | | |"
+  echo "| \`envs -o json\`, 3 servers x 200 services, cold revision cache / warm (budget: < 5 s / < 1 s) | median ${envs_cold} ms / ${envs_warm} ms | | |"
 } | tee "$OUT/results.md"

@@ -11,6 +11,10 @@
 //!                                         while the fake's watch sends EVENTS (1,000) changes;
 //!                                         prints RSS and open fds after warm-up and at the end,
 //!                                         exits 1 on >10% RSS growth or any fd growth
+//!   bench-tool envs BIN [SERVICES] [RUNS]  `envs -o json` against three fake servers (dev,
+//!                                         stag, prod) with SERVICES (200) services each:
+//!                                         medians of RUNS (5) cold runs (empty revision cache)
+//!                                         and warm runs (filled cache), in ms
 
 #![allow(clippy::print_stderr, clippy::print_stdout)] // a benchmark tool talking to the person running it
 
@@ -84,13 +88,18 @@ fn main() -> ExitCode {
                 ms(samples[samples.len() * 95 / 100])
             );
         }
+        "envs" => {
+            let services = args.get(2).map_or(200, |_| num(2));
+            let runs = args.get(3).map_or(5, |_| num(3));
+            return envs_bench(&arg(1), services, runs);
+        }
         "soak" => {
             let requests = args.get(2).map_or(10_000, |_| num(2));
             let events = args.get(3).map_or(1_000, |_| num(3));
             return soak(&arg(1), requests, events);
         }
         _ => {
-            eprintln!("usage: bench-tool gen|decode|serve|host-rtt|host-cold|soak ...");
+            eprintln!("usage: bench-tool gen|decode|serve|host-rtt|host-cold|soak|envs ...");
             return ExitCode::from(2);
         }
     }
@@ -271,4 +280,61 @@ impl Drop for HostProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `envs` over three fake servers: cold runs each start from an empty revision cache (every
+/// deployed and previous commit asked of Argo CD), warm runs from the one the first filled.
+fn envs_bench(bin: &str, services: usize, runs: usize) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, fake::scenario::DEMO_TOKEN).unwrap();
+    let mut config = String::new();
+    let mut servers = Vec::new();
+    for server in fake::environments::at_scale(services) {
+        let running = rt
+            .block_on(fake::serve(server.fake(), "127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        config.push_str(&format!(
+            "[[servers]]\nname = \"{}\"\nurl = \"{}\"\ntoken_file = \"{}\"\n\n",
+            server.name,
+            running.url(),
+            token.display()
+        ));
+        servers.push(running);
+    }
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let run = |cache: &Path| {
+        let t = Instant::now();
+        let out = Command::new(bin)
+            .args(["envs", "-o", "json"])
+            .env("PREVIEW_SWITCH_CONFIG", &config_path)
+            .env("PREVIEW_SWITCH_CACHE_DIR", cache)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run envs");
+        let took = t.elapsed();
+        assert!(out.status.success(), "envs failed");
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            listed.as_array().map(Vec::len),
+            Some(services),
+            "every service listed"
+        );
+        took
+    };
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1000.0
+    };
+    let cold: Vec<Duration> = (0..runs)
+        .map(|_| run(tempfile::tempdir().unwrap().path()))
+        .collect();
+    let warm_cache = tempfile::tempdir().unwrap();
+    run(warm_cache.path());
+    let warm: Vec<Duration> = (0..runs).map(|_| run(warm_cache.path())).collect();
+    println!("{:.0} {:.0}", median(cold), median(warm));
+    drop(servers);
+    ExitCode::SUCCESS
 }

@@ -433,8 +433,7 @@ pub fn popup(envs: &Envs, state: &crate::state::State) -> PopupEnvs {
 /// services they opted in to.
 pub fn should_show(n: &Notification, notify_services: &[String], routed: &[(String, u64)]) -> bool {
     notify_services.contains(&n.service)
-        || n
-            .pr
+        || n.pr
             .is_some_and(|pr| routed.iter().any(|(s, p)| *s == n.service && *p == pr))
 }
 
@@ -466,7 +465,9 @@ mod tests {
             health: Some("Healthy".into()),
             sync: Some("Synced".into()),
             links: EnvLinks {
-                argocd: Some(format!("https://argocd.{name}/applications/argocd/search-ui")),
+                argocd: Some(format!(
+                    "https://argocd.{name}/applications/argocd/search-ui"
+                )),
                 deep_links: Vec::new(),
             },
             ..Default::default()
@@ -488,7 +489,11 @@ mod tests {
             ServiceEnvs {
                 service: "checkout-api".into(),
                 in_step: false,
-                envs: vec![env("dev", "v2.8.0"), env("stag", "2.8.0"), env("prod", "v2.7.3")],
+                envs: vec![
+                    env("dev", "v2.8.0"),
+                    env("stag", "2.8.0"),
+                    env("prod", "v2.7.3"),
+                ],
                 differs: Some("prod runs v2.7.3; dev, stag run v2.8.0".into()),
             },
             ServiceEnvs {
@@ -516,14 +521,28 @@ mod tests {
     fn a_line_marks_what_differs_what_went_backwards_and_what_needs_attention() {
         let e = loaded();
         let checkout = line(&e, "checkout-api").unwrap();
-        let marks: Vec<_> = checkout.cells.iter().map(|c| (c.env.as_str(), c.marker)).collect();
+        let marks: Vec<_> = checkout
+            .cells
+            .iter()
+            .map(|c| (c.env.as_str(), c.marker))
+            .collect();
         assert_eq!(marks, [("dev", None), ("stag", None), ("prod", Some("≠"))]);
-        assert_eq!(checkout.cells[2].title, "prod runs v2.7.3, Healthy; the others run v2.8.0");
+        assert_eq!(
+            checkout.cells[2].title,
+            "prod runs v2.7.3, Healthy; the others run v2.8.0"
+        );
         let search = line(&e, "search-ui").unwrap();
         assert_eq!(search.cells[1].marker, Some("↓"));
-        assert!(search.cells[1].title.ends_with("went backwards from v5.33.0"));
+        assert!(
+            search.cells[1]
+                .title
+                .ends_with("went backwards from v5.33.0")
+        );
         let payments = line(&e, "payments-api").unwrap();
-        assert_eq!((payments.cells[1].marker, payments.cells[1].class), (Some("!"), "warn"));
+        assert_eq!(
+            (payments.cells[1].marker, payments.cells[1].class),
+            (Some("!"), "warn")
+        );
         assert_eq!(line(&e, "courses-fe"), None);
     }
 
@@ -541,7 +560,10 @@ mod tests {
         e.input(Input::Filter("5.3.0".into()));
         assert_eq!(page(&e).lines.len(), 1);
         e.input(Input::Filter("nothing-like-it".into()));
-        assert_eq!(page(&e).notice.as_deref(), Some("No service matches \"nothing-like-it\""));
+        assert_eq!(
+            page(&e).notice.as_deref(),
+            Some("No service matches \"nothing-like-it\"")
+        );
     }
 
     fn preview() -> Preview {
@@ -569,14 +591,27 @@ mod tests {
         assert_eq!(e.input(Input::CancelSync), Todo::Nothing);
         assert_eq!(actions(&e, &[&p])[0].confirm, None);
         e.input(Input::AskSync(app.clone()));
-        assert_eq!(e.input(Input::ConfirmSync), Todo::Act(app.clone(), AppAction::Sync));
+        assert_eq!(
+            e.input(Input::ConfirmSync),
+            Todo::Act(app.clone(), AppAction::Sync)
+        );
         assert!(actions(&e, &[&p])[0].busy);
-        assert_eq!(e.input(Input::Refresh(app.clone())), Todo::Nothing, "one at a time");
+        assert_eq!(
+            e.input(Input::Refresh(app.clone())),
+            Todo::Nothing,
+            "one at a time"
+        );
         e.finished(&app, "permission denied: ask an admin".into(), true);
         let shown = actions(&e, &[&p]);
         assert!(!shown[0].busy);
-        assert_eq!(shown[0].outcome, Some(("permission denied: ask an admin".into(), true)));
-        assert_eq!(e.input(Input::Refresh(app.clone())), Todo::Act(app, AppAction::Refresh));
+        assert_eq!(
+            shown[0].outcome,
+            Some(("permission denied: ask an admin".into(), true))
+        );
+        assert_eq!(
+            e.input(Input::Refresh(app.clone())),
+            Todo::Act(app, AppAction::Refresh)
+        );
     }
 
     #[test]
@@ -586,11 +621,23 @@ mod tests {
         e.links_arrived(
             &app_ref(&p),
             vec![
-                DeepLink { title: "Logs".into(), url: "https://logs/x".into(), description: None },
-                DeepLink { title: "Evil".into(), url: "javascript:alert(1)".into(), description: None },
+                DeepLink {
+                    title: "Logs".into(),
+                    url: "https://logs/x".into(),
+                    description: None,
+                },
+                DeepLink {
+                    title: "Evil".into(),
+                    url: "javascript:alert(1)".into(),
+                    description: None,
+                },
             ],
         );
-        let titles: Vec<String> = actions(&e, &[&p])[0].links.iter().map(|l| l.title.clone()).collect();
+        let titles: Vec<String> = actions(&e, &[&p])[0]
+            .links
+            .iter()
+            .map(|l| l.title.clone())
+            .collect();
         assert_eq!(titles, ["Logs"]);
     }
 
@@ -618,7 +665,11 @@ mod tests {
         assert!(should_show(&note(Some(123), "courses-fe"), &[], &routed));
         assert!(!should_show(&note(Some(124), "courses-fe"), &[], &routed));
         assert!(!should_show(&note(None, "search-ui"), &[], &routed));
-        assert!(should_show(&note(None, "search-ui"), &["search-ui".into()], &[]));
+        assert!(should_show(
+            &note(None, "search-ui"),
+            &["search-ui".into()],
+            &[]
+        ));
         let id = notification_id(&note(Some(123), "courses-fe"));
         assert_eq!(
             clicked(&id).as_deref(),
@@ -631,6 +682,9 @@ mod tests {
             e.input(Input::ToggleNotify("search-ui".into())),
             Todo::SaveNotify(vec!["search-ui".into()])
         );
-        assert_eq!(e.input(Input::ToggleNotify("search-ui".into())), Todo::SaveNotify(vec![]));
+        assert_eq!(
+            e.input(Input::ToggleNotify("search-ui".into())),
+            Todo::SaveNotify(vec![])
+        );
     }
 }

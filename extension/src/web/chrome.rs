@@ -286,7 +286,10 @@ mod raw {
         #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
         pub fn notifications_create(options: &JsValue) -> Result<Promise, JsValue>;
         #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
-        pub fn notifications_create_with_id(id: &str, options: &JsValue) -> Result<Promise, JsValue>;
+        pub fn notifications_create_with_id(
+            id: &str,
+            options: &JsValue,
+        ) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
         pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;

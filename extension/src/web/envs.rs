@@ -23,7 +23,8 @@ fn button(doc: &Document, id: &str, class: &str, label: &str, input: Input) -> E
 }
 
 /// `dev v5.34.0 · stag v5.34.0 · prod v5.3.0 ↓`, each cell with its words as tooltip.
-pub fn line(doc: &Document, line: &EnvLine) -> Element {
+/// With `links`, each cell opens the app in Argo CD (the environments page).
+pub fn line(doc: &Document, line: &EnvLine, links: bool) -> Element {
     let p = el(doc, "p", "envs", "");
     let _ = p.set_attribute("data-service", &line.service);
     for (i, c) in line.cells.iter().enumerate() {
@@ -34,7 +35,9 @@ pub fn line(doc: &Document, line: &EnvLine) -> Element {
             Some(m) => format!("{} {} {m}", c.env, c.version),
             None => format!("{} {}", c.env, c.version),
         };
-        let cell = match &c.argocd {
+        // On the main page text only: the line sits above the radios, which the keyboard
+        // reaches first.
+        let cell = match c.argocd.as_deref().filter(|_| links) {
             Some(href) => {
                 let a = el(doc, "a", &format!("env {}", c.class), &text);
                 let _ = a.set_attribute("href", href);
@@ -50,17 +53,33 @@ pub fn line(doc: &Document, line: &EnvLine) -> Element {
         append(&p, &cell);
     }
     if let Some(d) = &line.differs {
-        append(&p, &el(doc, "span", "differs", &format!(" (not in step: {d})")));
+        append(
+            &p,
+            &el(doc, "span", "differs", &format!(" (not in step: {d})")),
+        );
     }
     p
 }
 
-/// A preview's actions, placed right after its row.
+/// A preview's actions, placed after its service's control.
 pub fn actions(doc: &Document, a: &PreviewActions) -> Element {
     let div = el(doc, "div", "actions", "");
     let _ = div.set_attribute("data-app", &a.app.app);
-    let refresh = button(doc, &a.refresh_id, "small", "Refresh", Input::Refresh(a.app.clone()));
-    let sync = button(doc, &a.sync_id, "small", "Sync…", Input::AskSync(a.app.clone()));
+    append(&div, &el(doc, "span", "", &format!("PR {}:", a.pr)));
+    let refresh = button(
+        doc,
+        &a.refresh_id,
+        "small",
+        "Refresh",
+        Input::Refresh(a.app.clone()),
+    );
+    let sync = button(
+        doc,
+        &a.sync_id,
+        "small",
+        "Sync…",
+        Input::AskSync(a.app.clone()),
+    );
     if a.busy {
         let _ = refresh.set_attribute("disabled", "");
         let _ = sync.set_attribute("disabled", "");
@@ -81,12 +100,23 @@ pub fn actions(doc: &Document, a: &PreviewActions) -> Element {
         let confirm = el(doc, "div", "confirm", "");
         let _ = confirm.set_attribute("role", "alertdialog");
         append(&confirm, &el(doc, "span", "", question));
-        append(&confirm, &button(doc, &a.confirm_id, "small", "Sync now", Input::ConfirmSync));
-        append(&confirm, &button(doc, &a.cancel_id, "small", "Cancel", Input::CancelSync));
+        append(
+            &confirm,
+            &button(doc, &a.confirm_id, "small", "Sync now", Input::ConfirmSync),
+        );
+        append(
+            &confirm,
+            &button(doc, &a.cancel_id, "small", "Cancel", Input::CancelSync),
+        );
         append(&div, &confirm);
     }
     if let Some((text, failed)) = &a.outcome {
-        let out = el(doc, "span", if *failed { "outcome bad" } else { "outcome" }, text);
+        let out = el(
+            doc,
+            "span",
+            if *failed { "outcome bad" } else { "outcome" },
+            text,
+        );
         let _ = out.set_attribute("role", "status");
         append(&div, &out);
     }
@@ -133,7 +163,7 @@ pub fn page(doc: &Document, page: &EnvsPage) -> Element {
     for l in &page.lines {
         let li = el(doc, "li", "", "");
         append(&li, &el(doc, "strong", "", &l.service));
-        append(&li, &line(doc, l));
+        append(&li, &line(doc, l, true));
         let toggle = el(doc, "label", "notify", "");
         let check = doc
             .create_element("input")

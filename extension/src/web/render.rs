@@ -226,7 +226,7 @@ fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
     let section = el(doc, "section", "service", "");
     append(&section, &el(doc, "h2", "", &group.service));
     if let Some(line) = extra.lines.iter().find(|l| l.service == group.service) {
-        append(&section, &super::envs::line(doc, line));
+        append(&section, &super::envs::line(doc, line, false));
     }
     append(&section, &el(doc, "p", "status", &group.status));
     let rows = el(doc, "ul", "rows", "");
@@ -270,13 +270,6 @@ fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
                 &li,
                 &el(doc, "span", "unroutable", &format!("Cannot route: {why}")),
             );
-        }
-        if let Some(a) = extra
-            .actions
-            .iter()
-            .find(|a| a.service == group.service && a.pr == row.pr)
-        {
-            append(&li, &super::envs::actions(doc, a));
         }
         append(&rows, &li);
     }
@@ -341,5 +334,15 @@ fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
         });
     }
     append(&section, &fieldset);
+    // After the control, so the keyboard reaches the radios first.
+    for row in &group.rows {
+        if let Some(a) = extra
+            .actions
+            .iter()
+            .find(|a| a.service == group.service && a.pr == row.pr)
+        {
+            append(&section, &super::envs::actions(doc, a));
+        }
+    }
     section
 }

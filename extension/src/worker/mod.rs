@@ -204,6 +204,8 @@ pub struct Worker {
     envs_asked: bool,
     /// The subscription port is open and subscribed.
     subscribed: bool,
+    /// The opt-ins were read since the last notification arrived.
+    notify_loaded: bool,
 }
 
 impl Default for Worker {
@@ -221,6 +223,7 @@ impl Default for Worker {
             held_notes: Vec::new(),
             envs_asked: false,
             subscribed: false,
+            notify_loaded: false,
         }
     }
 }
@@ -287,6 +290,7 @@ impl Worker {
                     *stuck = true;
                 }
                 self.feed(event, &mut out);
+                self.flush_notes(&mut out);
             }
             Event::Answered { id, reply } => self.answered(id, reply, &mut out),
             Event::PortMessage(message) => {
@@ -310,19 +314,11 @@ impl Worker {
             }
             Event::NotifyLoaded(list) => {
                 self.envs.notify_services = list;
+                self.notify_loaded = true;
                 if self.background && self.subscribed {
                     self.watch_envs(&mut out);
                 }
-                let routed = self.routed();
-                for n in std::mem::take(&mut self.held_notes) {
-                    if envs::should_show(&n, &self.envs.notify_services, &routed) {
-                        out.push(Effect::ShowNotification {
-                            id: envs::notification_id(&n),
-                            title: n.title,
-                            message: n.message,
-                        });
-                    }
-                }
+                self.flush_notes(&mut out);
                 if !self.background {
                     out.push(Effect::State(state::Effect::Render));
                 }
@@ -515,9 +511,14 @@ impl Worker {
                 self.start_listing(Purpose::Seed, false, out)
             }
             Ok(Reply::Notification(n)) => {
-                // Shown once the opt-ins are read (they change from the popup).
+                // Shown once the opt-ins (they change from the popup) and the routing
+                // records are read.
                 self.held_notes.push(n);
+                self.notify_loaded = false;
                 out.push(Effect::LoadNotify);
+                if self.state.applied.is_none() {
+                    out.push(Effect::State(state::Effect::LoadApplied));
+                }
             }
             Ok(Reply::PreviewsChanged(changed)) => {
                 if let Some(update) = self.live.changed(changed.changes) {
@@ -575,7 +576,12 @@ impl Worker {
         }
     }
 
-    fn envs_answered(&mut self, ask: EnvsAsk, reply: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+    fn envs_answered(
+        &mut self,
+        ask: EnvsAsk,
+        reply: Result<Reply, LocalError>,
+        out: &mut Vec<Effect>,
+    ) {
         let failure = |reply: Result<Reply, LocalError>| -> Failure {
             match reply {
                 Ok(Reply::Error(e)) => e.error.into(),
@@ -631,6 +637,23 @@ impl Worker {
                     None => f.message(),
                 };
                 self.envs.finished(&app, text, true);
+            }
+        }
+    }
+
+    /// Shows the held notifications the user wants, once what decides it is read.
+    fn flush_notes(&mut self, out: &mut Vec<Effect>) {
+        if self.held_notes.is_empty() || !self.notify_loaded || self.state.applied.is_none() {
+            return;
+        }
+        let routed = self.routed();
+        for n in std::mem::take(&mut self.held_notes) {
+            if envs::should_show(&n, &self.envs.notify_services, &routed) {
+                out.push(Effect::ShowNotification {
+                    id: envs::notification_id(&n),
+                    title: n.title,
+                    message: n.message,
+                });
             }
         }
     }

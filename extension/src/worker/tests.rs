@@ -590,7 +590,12 @@ mod envs_tests {
                 Effect::Send(r) => Some(r),
                 _ => None,
             })
-            .filter(|r| matches!(r.body, RequestBody::Envs { .. } | RequestBody::AppLinks(_) | RequestBody::SyncApp(_)))
+            .filter(|r| {
+                matches!(
+                    r.body,
+                    RequestBody::Envs { .. } | RequestBody::AppLinks(_) | RequestBody::SyncApp(_)
+                )
+            })
             .collect()
     }
 
@@ -601,7 +606,13 @@ mod envs_tests {
         let id = one_sent(&fx, list(None));
         let fx = answer(&mut w, id, page(vec![fe(1)], None, false));
         let asked = envs_sent(&fx);
-        assert_eq!(asked[0].body, RequestBody::Envs { service: None, refresh: false });
+        assert_eq!(
+            asked[0].body,
+            RequestBody::Envs {
+                service: None,
+                refresh: false
+            }
+        );
         assert!(matches!(&asked[1].body, RequestBody::AppLinks(a) if a.app == "courses-fe-pr-1"));
         let envs_id = asked[0].id;
         let fx = answer(
@@ -618,7 +629,10 @@ mod envs_tests {
         );
         assert_eq!(
             envs_sent(&fx)[0].body,
-            RequestBody::Envs { service: None, refresh: true },
+            RequestBody::Envs {
+                service: None,
+                refresh: true
+            },
             "a stale answer is followed by a fresh one"
         );
         // Another list (after a refresh) does not ask again.
@@ -630,7 +644,10 @@ mod envs_tests {
     fn a_confirmed_sync_is_sent_and_its_outcome_shown() {
         let (mut w, _) = popup(Stored::default(), vec![]);
         let app = crate::envs::app_ref(&fe(1));
-        let fx = run(&mut w, Event::Envs(crate::envs::Input::AskSync(app.clone())));
+        let fx = run(
+            &mut w,
+            Event::Envs(crate::envs::Input::AskSync(app.clone())),
+        );
         assert!(envs_sent(&fx).is_empty(), "nothing before the yes");
         let fx = run(&mut w, Event::Envs(crate::envs::Input::ConfirmSync));
         let sync = envs_sent(&fx);
@@ -652,7 +669,10 @@ mod envs_tests {
             }),
         );
         let shown = crate::envs::actions(w.envs(), &[&fe(1)]);
-        assert_eq!(shown[0].outcome, Some(("sync of courses-fe-pr-1 started".into(), false)));
+        assert_eq!(
+            shown[0].outcome,
+            Some(("sync of courses-fe-pr-1 started".into(), false))
+        );
     }
 
     fn note(pr: u64) -> Notification {
@@ -668,7 +688,9 @@ mod envs_tests {
             revision: Some("abc".into()),
             title: "courses-fe PR 1 deployed".into(),
             message: "courses-fe PR 1 now runs abc".into(),
-            link: Some(format!("https://argocd.dev/applications/argocd/courses-fe-pr-{pr}")),
+            link: Some(format!(
+                "https://argocd.dev/applications/argocd/courses-fe-pr-{pr}"
+            )),
             key: format!("deployed|https://argocd.dev|argocd|courses-fe-pr-{pr}|abc"),
         }
     }
@@ -677,18 +699,24 @@ mod envs_tests {
     fn the_worker_notifies_routed_previews_and_a_click_opens_argo_cd() {
         let mut w = Worker::default();
         run(&mut w, Event::WorkerStarted);
-        run(&mut w, state::Event::AppliedLoaded {
-            applied: vec![Applied {
-                service: "courses-fe".into(),
-                pr: 1,
-                name: "team-courses-fe-pr".into(),
-                value: "1".into(),
-                hosts: vec!["app.test".into()],
-                https: false,
-            }],
-        });
+        run(
+            &mut w,
+            state::Event::AppliedLoaded {
+                applied: vec![Applied {
+                    service: "courses-fe".into(),
+                    pr: 1,
+                    name: "team-courses-fe-pr".into(),
+                    value: "1".into(),
+                    hosts: vec!["app.test".into()],
+                    https: false,
+                }],
+            },
+        );
         for pr in [1, 2] {
-            let fx = run(&mut w, Event::PortMessage(Ok(Reply::Notification(note(pr)))));
+            let fx = run(
+                &mut w,
+                Event::PortMessage(Ok(Reply::Notification(note(pr)))),
+            );
             assert!(fx.contains(&Effect::LoadNotify));
         }
         let fx = run(&mut w, Event::NotifyLoaded(vec![]));
@@ -697,7 +725,9 @@ mod envs_tests {
             .filter(|e| matches!(e, Effect::ShowNotification { .. }))
             .collect();
         assert_eq!(shown.len(), 1, "only the routed PR 1: {fx:?}");
-        let Effect::ShowNotification { id, message, .. } = shown[0] else { unreachable!() };
+        let Effect::ShowNotification { id, message, .. } = shown[0] else {
+            unreachable!()
+        };
         assert_eq!(message, "courses-fe PR 1 now runs abc");
         let fx = run(&mut w, Event::NotificationClicked(id.clone()));
         assert_eq!(
@@ -710,7 +740,9 @@ mod envs_tests {
         run(&mut w, Event::PortMessage(Ok(Reply::Notification(note(2)))));
         let fx = run(&mut w, Event::NotifyLoaded(vec!["courses-fe".into()]));
         assert_eq!(
-            fx.iter().filter(|e| matches!(e, Effect::ShowNotification { .. })).count(),
+            fx.iter()
+                .filter(|e| matches!(e, Effect::ShowNotification { .. }))
+                .count(),
             1
         );
     }
