@@ -67,13 +67,13 @@ test("the popup shows the environments of the tab's service, and every service o
 
 test("sync from the popup asks first and reaches the fake Argo CD", async () => {
   const { page, popup } = await coursesPopup();
-  await popup.waitForSelector("#sync-courses_fe-123:not([disabled])");
+  await popup.waitForSelector("#sync-courses_fe_123:not([disabled])");
   assert.deepEqual(await control("/syncs", "GET"), []);
-  await popup.click("#sync-courses_fe-123");
-  await popup.waitForSelector("#sync-yes-courses_fe-123");
+  await popup.click("#sync-courses_fe_123");
+  await popup.waitForSelector("#sync-yes-courses_fe_123");
   assert.match(await popup.textContent(".confirm"), /Sync courses-fe PR 123 \(courses-fe-pr-123\)/);
   assert.deepEqual(await control("/syncs", "GET"), [], "nothing before the yes");
-  await popup.click("#sync-yes-courses_fe-123");
+  await popup.click("#sync-yes-courses_fe_123");
   await waitFor(async () => (await control("/syncs", "GET")).length === 1, "the sync to reach the fake");
   assert.deepEqual(await control("/syncs", "GET"), [["courses-fe-pr-123", "admin"]]);
   await waitFor(async () => /sync of courses-fe-pr-123 started/.test(await popup.textContent(".actions .outcome")), "the outcome");
