@@ -125,11 +125,11 @@ pub enum Reply {
     PreviewsChanged(PreviewsChanged),
     Error(ErrorReply),
     Envs(EnvsReply),
-    AppAction(AppActionReply),
+    AppAction(Box<AppActionReply>),
     AppLinks(AppLinksReply),
     WatchingEnvs(WatchingEnvs),
-    /// Event on a subscribed port.
-    Notification(Notification),
+    /// Event on a subscribed port (boxed: it is the largest frame type).
+    Notification(Box<Notification>),
 }
 
 impl Reply {

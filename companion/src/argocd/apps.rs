@@ -13,7 +13,7 @@ use crate::argocd::model::{
     ApiError, Application, LinkInfo, LinksResponse, ManagedResource, ManagedResources,
     RevisionMetadata,
 };
-use crate::error::{Error, Result};
+use crate::error::{Denied, Error, Result};
 
 /// Which Application a call is about: its name, namespace and project (both may be empty).
 #[derive(Debug, Clone, Copy)]
@@ -187,24 +187,26 @@ impl Client {
         let server = self.server().to_owned();
         Err(match status {
             StatusCode::FORBIDDEN => match denied_permission(&detail) {
-                Some((permission, object)) => Error::PermissionMissing {
+                Some((permission, object)) => Error::PermissionMissing(Box::new(Denied {
                     server,
                     action: action.to_owned(),
                     app: app.name.to_owned(),
                     permission,
                     object,
                     detail,
-                },
+                })),
                 // The get check answers a bare "permission denied" (also for an app that
                 // does not exist, so it cannot be probed).
-                None if detail.trim() == "permission denied" => Error::PermissionMissing {
-                    server,
-                    action: action.to_owned(),
-                    app: app.name.to_owned(),
-                    permission: "applications, get".to_owned(),
-                    object: app.rbac_object(),
-                    detail,
-                },
+                None if detail.trim() == "permission denied" => {
+                    Error::PermissionMissing(Box::new(Denied {
+                        server,
+                        action: action.to_owned(),
+                        app: app.name.to_owned(),
+                        permission: "applications, get".to_owned(),
+                        object: app.rbac_object(),
+                        detail,
+                    }))
+                }
                 None => Error::SyncRefused {
                     server,
                     app: app.name.to_owned(),

@@ -513,7 +513,7 @@ impl Worker {
             Ok(Reply::Notification(n)) => {
                 // Shown once the opt-ins (they change from the popup) and the routing
                 // records are read.
-                self.held_notes.push(n);
+                self.held_notes.push(*n);
                 self.notify_loaded = false;
                 out.push(Effect::LoadNotify);
                 if self.state.applied.is_none() {

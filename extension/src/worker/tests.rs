@@ -656,7 +656,7 @@ mod envs_tests {
         answer(
             &mut w,
             id,
-            Reply::AppAction(AppActionReply {
+            Reply::AppAction(Box::new(AppActionReply {
                 id,
                 action: AppAction::Sync,
                 server: app.server.clone(),
@@ -666,7 +666,7 @@ mod envs_tests {
                 health: None,
                 revision: None,
                 message: "sync of courses-fe-pr-1 started".into(),
-            }),
+            })),
         );
         let shown = crate::envs::actions(w.envs(), &[&fe(1)]);
         assert_eq!(
@@ -715,7 +715,7 @@ mod envs_tests {
         for pr in [1, 2] {
             let fx = run(
                 &mut w,
-                Event::PortMessage(Ok(Reply::Notification(note(pr)))),
+                Event::PortMessage(Ok(Reply::Notification(Box::new(note(pr))))),
             );
             assert!(fx.contains(&Effect::LoadNotify));
         }
@@ -737,7 +737,10 @@ mod envs_tests {
             })]
         );
         // Opting in the service shows its other previews (and environments) too.
-        run(&mut w, Event::PortMessage(Ok(Reply::Notification(note(2)))));
+        run(
+            &mut w,
+            Event::PortMessage(Ok(Reply::Notification(Box::new(note(2))))),
+        );
         let fx = run(&mut w, Event::NotifyLoaded(vec!["courses-fe".into()]));
         assert_eq!(
             fx.iter()

@@ -265,7 +265,7 @@ impl<S: Source> Host<S> {
                 done.id = id;
                 // The change shows in the listing: subscribers get it as an event.
                 drop(self.refresh(true));
-                Reply::AppAction(done)
+                Reply::AppAction(Box::new(done))
             }
             Err(error) => Reply::Error(protocol::messages::ErrorReply {
                 id: Some(id),
@@ -416,7 +416,7 @@ impl<S: Source> Host<S> {
         }
         self.save_notified();
         for n in out {
-            if !send_on(tx, &Reply::Notification(n)).await {
+            if !send_on(tx, &Reply::Notification(Box::new(n))).await {
                 return false;
             }
         }
@@ -505,7 +505,7 @@ impl<S: Source> Host<S> {
         }
         self.save_notified();
         for n in out {
-            if !send_on(tx, &Reply::Notification(n)).await {
+            if !send_on(tx, &Reply::Notification(Box::new(n))).await {
                 return false;
             }
         }
