@@ -4,6 +4,19 @@
 
 use std::path::Path;
 
+/// Writes `value` as JSON to `path` like [`store_bytes`]; a failure is logged (a cache
+/// that cannot be written costs only a later re-fetch), naming `what`.
+pub fn store_json<T: serde::Serialize>(path: &Path, value: &T, what: &str) {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            if let Err(e) = store_bytes(path, &body) {
+                tracing::warn!("cannot write {what} {}: {e}", path.display());
+            }
+        }
+        Err(e) => tracing::warn!("cannot encode {what}: {e}"),
+    }
+}
+
 /// Writes `body` to `path` atomically (temp file + rename) with mode 0600 in a 0700
 /// directory: the one way the companion's cache and state files are written.
 pub fn store_bytes(path: &Path, body: &[u8]) -> std::io::Result<()> {

@@ -13,7 +13,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{keys, preview};
-use crate::argocd::model::{Application, RevisionMetadata};
+use crate::argocd::model::{Application, LinkInfo, ManagedResource, RevisionMetadata};
 
 /// The environment segments recognised by default, as a whole leading or trailing
 /// `-`-separated part of an Application's name.
@@ -276,6 +276,28 @@ pub fn rollout_from_live(live: &Value) -> Option<Rollout> {
                 .as_deref()
                 .is_some_and(|m| m.starts_with("RolloutAborted")),
     })
+}
+
+/// The first Rollout among `managed-resources` items whose live object reads as one.
+pub fn rollout_of(items: &[ManagedResource]) -> Option<Rollout> {
+    items.iter().find_map(|r| {
+        let live: Value = serde_json::from_str(r.live_state.as_deref()?).ok()?;
+        rollout_from_live(&live)
+    })
+}
+
+/// The deep links worth showing: http(s) only (a `javascript:` URL from a hostile
+/// `argocd-cm` must not become a link), an empty description dropped.
+pub fn deep_links(items: Vec<LinkInfo>) -> Vec<DeepLink> {
+    items
+        .into_iter()
+        .filter(|l| l.url.starts_with("https://") || l.url.starts_with("http://"))
+        .map(|l| DeepLink {
+            title: l.title,
+            url: l.url,
+            description: l.description.filter(|d| !d.is_empty()),
+        })
+        .collect()
 }
 
 /// A Rollout's state in words: `rollout paused at step 1 of 4, canary weight 25%`.

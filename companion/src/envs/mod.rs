@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use protocol::envs::{DeepLink, EnvStatus, Rollout, ServiceEnvs};
-use serde_json::Value;
 
 use crate::argocd::apps::AppId;
 use crate::argocd::client::{Client, ListQuery};
@@ -183,10 +182,7 @@ async fn gather(
             }
             let found = tokio::time::timeout_at(deadline, client.rollouts(id)).await;
             match found {
-                Ok(Ok(items)) => items.iter().find_map(|r| {
-                    let live: Value = serde_json::from_str(r.live_state.as_deref()?).ok()?;
-                    core_envs::rollout_from_live(&live)
-                }),
+                Ok(Ok(items)) => core_envs::rollout_of(&items),
                 Ok(Err(e)) => {
                     tracing::debug!(app = %id.name, error = %e, "no Rollout read");
                     None
@@ -199,15 +195,7 @@ async fn gather(
                 return Vec::new();
             }
             match tokio::time::timeout_at(deadline, client.app_links(id)).await {
-                Ok(Ok(items)) => items
-                    .into_iter()
-                    .filter(|l| l.url.starts_with("https://") || l.url.starts_with("http://"))
-                    .map(|l| DeepLink {
-                        title: l.title,
-                        url: l.url,
-                        description: l.description.filter(|d| !d.is_empty()),
-                    })
-                    .collect(),
+                Ok(Ok(items)) => core_envs::deep_links(items),
                 Ok(Err(e)) => {
                     tracing::debug!(app = %id.name, error = %e, "no deep links read");
                     Vec::new()

@@ -73,25 +73,18 @@ impl RevisionCache {
     /// Writes the file when entries were added since it was read.
     pub fn save(&self) {
         let Some(path) = &self.path else { return };
-        let body = {
+        let file = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if !entries.1 {
                 return;
             }
             entries.1 = false;
-            serde_json::to_vec(&File {
+            File {
                 format: FORMAT,
                 revisions: entries.0.clone(),
-            })
-        };
-        match body {
-            Ok(body) => {
-                if let Err(e) = crate::store::store_bytes(path, &body) {
-                    tracing::warn!("cannot write the revision cache {}: {e}", path.display());
-                }
             }
-            Err(e) => tracing::warn!("cannot encode the revision cache: {e}"),
-        }
+        };
+        crate::store::store_json(path, &file, "the revision cache");
     }
 }
 

@@ -13,7 +13,6 @@ use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
 use protocol::envs::{DeepLink, Rollout, ServiceEnvs};
 use protocol::messages::{AppAction, AppActionReply, AppRef};
-use serde_json::Value;
 
 use crate::argocd::apps::AppId;
 use crate::argocd::client::{Client, ListQuery};
@@ -281,15 +280,7 @@ impl Source for ListingSource {
             project: "",
         };
         let links = client.app_links(id).await.map_err(|e| to_wire(&e))?;
-        Ok(links
-            .into_iter()
-            .filter(|l| l.url.starts_with("https://") || l.url.starts_with("http://"))
-            .map(|l| DeepLink {
-                title: l.title,
-                url: l.url,
-                description: l.description.filter(|d| !d.is_empty()),
-            })
-            .collect())
+        Ok(crate::core::envs::deep_links(links))
     }
 
     async fn inspect(&self, app: &AppRef, rollout: bool, subject: bool) -> Inspected {
@@ -309,10 +300,7 @@ impl Source for ListingSource {
         if rollout
             && let Ok(Ok(items)) = tokio::time::timeout_at(deadline, client.rollouts(id)).await
         {
-            out.rollout = items.iter().find_map(|r| {
-                let live: Value = serde_json::from_str(r.live_state.as_deref()?).ok()?;
-                crate::core::envs::rollout_from_live(&live)
-            });
+            out.rollout = crate::core::envs::rollout_of(&items);
         }
         if subject
             && let Ok(Ok(full)) =

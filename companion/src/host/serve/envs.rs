@@ -157,14 +157,7 @@ impl<S: Source> Host<S> {
                 format: FORMAT,
                 snapshot: (**snap).clone(),
             };
-            match serde_json::to_vec(&file) {
-                Ok(body) => {
-                    if let Err(e) = crate::store::store_bytes(path, &body) {
-                        tracing::warn!("cannot write the envs cache {}: {e}", path.display());
-                    }
-                }
-                Err(e) => tracing::warn!("cannot encode the envs cache: {e}"),
-            }
+            crate::store::store_json(path, &file, "the envs cache");
         }
     }
 
@@ -448,22 +441,15 @@ impl<S: Source> Host<S> {
         let Some(path) = &self.extra.notified_file else {
             return;
         };
-        let body = {
+        let file = {
             let guard = self.extra.notified.lock().expect("lock");
             let Some(apps) = guard.as_ref() else { return };
-            serde_json::to_vec(&NotifiedFile {
+            NotifiedFile {
                 format: FORMAT,
                 apps: apps.clone(),
-            })
-        };
-        match body {
-            Ok(body) => {
-                if let Err(e) = crate::store::store_bytes(path, &body) {
-                    tracing::warn!("cannot write {}: {e}", path.display());
-                }
             }
-            Err(e) => tracing::warn!("cannot encode what was notified: {e}"),
-        }
+        };
+        crate::store::store_json(path, &file, "what was notified");
     }
 
     /// The notifications the preview changes of one snapshot make.
