@@ -289,6 +289,11 @@ fn envs_bench(bin: &str, services: usize, runs: usize) -> ExitCode {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, fake::scenario::DEMO_TOKEN).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let mut config = String::new();
     let mut servers = Vec::new();
     for server in fake::environments::at_scale(services) {

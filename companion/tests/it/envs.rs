@@ -452,3 +452,71 @@ async fn the_host_answers_envs_acts_on_listed_apps_only_and_notifies_a_redeploy_
     assert!(again.is_empty(), "replayed: {again:#?}");
     assert_eq!(host.close().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watched_environments_notify_a_deploy_and_others_stay_quiet() {
+    let world = World::start(environments::demo(None)).await;
+    let sb = Sandbox::new();
+    world.config(&sb);
+    let prod = world.fake("prod");
+    let mut host = HostProc::spawn(&sb, &["host"], &[]);
+    let mut notes = Vec::new();
+    host.send(json!({"id": 1, "type": "subscribe"})).await;
+    until(&mut host, "subscribed", &mut notes).await;
+    host.send(json!({"id": 2, "type": "watch_envs", "services": ["search-ui"]}))
+        .await;
+    let watching = until(&mut host, "watching_envs", &mut notes).await;
+    assert_eq!(watching["services"], json!(["search-ui"]));
+    // The first read of the environments only records them.
+    let whole_lists = |f: &FakeArgo| {
+        f.requests()
+            .iter()
+            .filter(|r| {
+                r.path == "/api/v1/applications" && r.query.as_deref().unwrap_or("").is_empty()
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while whole_lists(prod) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prod's environments were never read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+
+    // prod goes back to 5.33.0; checkout-api (not watched) moves too.
+    let fixed = environments::commit("search-ui", "v5.33.0");
+    prod.update_app("search-ui", |a| {
+        a["status"]["sync"]["revision"] = fixed.clone().into();
+        a["status"]["summary"]["images"] = json!(["registry.example.test/web/search-ui:5.33.0"]);
+    });
+    prod.update_app("checkout-api", |a| {
+        a["status"]["sync"]["revision"] = environments::commit("checkout-api", "v2.8.0").into();
+    });
+    let note = until(&mut host, "notification", &mut notes).await;
+    assert_eq!(
+        (
+            note["kind"].as_str(),
+            note["service"].as_str(),
+            note["env"].as_str(),
+            note["pr"].is_null()
+        ),
+        (Some("deployed"), Some("search-ui"), Some("prod"), true)
+    );
+    assert_eq!(
+        note["message"],
+        format!(
+            "search-ui in prod now runs {}: Release v5.33.0",
+            &fixed[..7]
+        )
+    );
+    // Nothing else: the unwatched service changed too, but is not notified.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    host.send(json!({"id": 3, "type": "hello", "protocol": 1}))
+        .await;
+    until(&mut host, "hello", &mut notes).await;
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert_eq!(host.close().await, 0);
+}
