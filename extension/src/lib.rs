@@ -16,8 +16,9 @@ pub mod worker;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
-/// The extension's id, fixed by the public `key` in manifest.json; host manifests pin it.
-pub const EXTENSION_ID: &str = "kenpfoonlngflpognjbagobppcnfepml";
+/// The extension's Chrome-family id, fixed by the public `key` in manifest.json; host
+/// manifests pin it.
+pub use protocol::ids::CHROME_EXTENSION_ID as EXTENSION_ID;
 
 /// The native-messaging host name registered by `preview-switch install`.
-pub const HOST_NAME: &str = "io.previewswitch.companion";
+pub use protocol::ids::HOST_NAME;
