@@ -134,6 +134,12 @@ pub enum Event {
         open: Option<String>,
         granted: bool,
     },
+    /// `permissions.onAdded`: the user granted host access some other way than the prompt
+    /// (Chromium's site-access menu, the add-on manager) while a request was pending; a
+    /// pending `permissions.request` is then never answered.
+    PermissionsAdded {
+        origins: Vec<String>,
+    },
     /// A browser call failed.
     EffectFailed(LocalError),
     TabClosed {
@@ -219,6 +225,33 @@ pub struct Tab {
     pub https: bool,
 }
 
+/// A choice whose [`Effect::RequestHostPermission`] is not answered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitingAccess {
+    pub service: String,
+    pub choice: Choice,
+    pub open: Option<String>,
+    /// The hosts access was asked for.
+    pub hosts: Vec<String>,
+}
+
+/// Whether a granted match pattern (`*://a.test/*`, `http://*/*`, `https://*.test/*`)
+/// reaches `host`.
+fn origin_reaches(pattern: &str, host: &str) -> bool {
+    let Some((_, rest)) = pattern.split_once("://") else {
+        return pattern == "<all_urls>";
+    };
+    let pattern_host = rest.split('/').next().unwrap_or("");
+    pattern_host == "*"
+        || pattern_host.eq_ignore_ascii_case(host)
+        || pattern_host.strip_prefix("*.").is_some_and(|suffix| {
+            host.len() > suffix.len()
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        })
+        || pattern == "<all_urls>"
+}
+
 /// How one service routes the active tab right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Active {
@@ -260,6 +293,10 @@ pub struct State {
     pub refresh_error: Option<Failure>,
     /// Choices selected but not applied yet, per service.
     pub selected: Vec<(String, Choice)>,
+    /// A choice applied but waiting for the user to allow access to its hosts.
+    pub awaiting_access: Option<AwaitingAccess>,
+    /// The choice `PermissionsAdded` applied, whose own answer may still come.
+    settled_access: Option<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
@@ -371,6 +408,8 @@ impl State {
             failures: Vec::new(),
             refresh_error: None,
             selected: Vec::new(),
+            awaiting_access: None,
+            settled_access: None,
             last_badge: None,
             complete: false,
             deleted: Vec::new(),
@@ -646,6 +685,19 @@ impl State {
                 open,
                 granted,
             } => {
+                let this = (service.clone(), choice);
+                if self.settled_access.as_ref() == Some(&this) {
+                    // `PermissionsAdded` applied it already (Firefox answers both ways).
+                    self.settled_access = None;
+                    return Vec::new();
+                }
+                if self
+                    .awaiting_access
+                    .as_ref()
+                    .is_some_and(|a| a.service == service && a.choice == choice)
+                {
+                    self.awaiting_access = None;
+                }
                 if !granted {
                     self.messages.push(format!(
                         "not switched: access to the hosts of {service} was refused: allow it when the browser asks"
@@ -653,6 +705,23 @@ impl State {
                     return vec![Effect::Render];
                 }
                 self.apply(&service, choice, open)
+            }
+            Event::PermissionsAdded { origins } => {
+                let covered = self.awaiting_access.as_ref().is_some_and(|a| {
+                    a.hosts
+                        .iter()
+                        .all(|h| origins.iter().any(|o| origin_reaches(o, h)))
+                });
+                match self.awaiting_access.take() {
+                    Some(a) if covered => {
+                        self.settled_access = Some((a.service.clone(), a.choice));
+                        self.apply(&a.service, a.choice, a.open)
+                    }
+                    other => {
+                        self.awaiting_access = other;
+                        Vec::new()
+                    }
+                }
             }
             Event::EffectFailed(error) => {
                 self.messages.push(error.to_string());
@@ -876,12 +945,24 @@ impl State {
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
         match self.checked(&service, pr, choice) {
-            Ok(route) => vec![Effect::RequestHostPermission {
-                origins: origins(&route.hosts),
-                service,
-                choice,
-                open,
-            }],
+            Ok(route) => {
+                self.awaiting_access = Some(AwaitingAccess {
+                    service: service.clone(),
+                    choice,
+                    open: open.clone(),
+                    hosts: route.hosts.clone(),
+                });
+                // Rendered after the request started: the browser wants it inside the click.
+                vec![
+                    Effect::RequestHostPermission {
+                        origins: origins(&route.hosts),
+                        service,
+                        choice,
+                        open,
+                    },
+                    Effect::Render,
+                ]
+            }
             Err(refusal) => {
                 self.messages.push(refusal.0);
                 vec![Effect::Render]
@@ -1248,6 +1329,68 @@ pub(crate) mod tests {
                 by_hand: false
             }
         );
+    }
+
+    /// Chromium never answers a `permissions.request` that the user settled elsewhere (the
+    /// site-access menu): `permissions.onAdded` must finish the choice, once; Firefox sends
+    /// both, and the late answer must not apply it a second time.
+    #[test]
+    fn access_granted_elsewhere_finishes_the_waiting_choice_once() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        assert!(matches!(
+            fx.first(),
+            Some(Effect::RequestHostPermission { .. })
+        ));
+        assert_eq!(
+            s.awaiting_access.as_ref().unwrap().hosts,
+            ["app.test", "www.app.test"]
+        );
+        // Another site, or only one of the route's hosts: still waiting, nothing set.
+        for origins in [vec!["*://other.test/*"], vec!["http://app.test/*"]] {
+            let fx = s.update(Event::PermissionsAdded {
+                origins: origins.iter().map(|o| o.to_string()).collect(),
+            });
+            assert_eq!(browser_changes(&fx), 0, "{origins:?}: {fx:?}");
+            assert!(s.awaiting_access.is_some());
+        }
+        let fx = s.update(Event::PermissionsAdded {
+            origins: vec!["http://app.test/*".into(), "https://*.app.test/*".into()],
+        });
+        assert_eq!(sets(&fx).len(), 2, "{fx:?}");
+        assert!(s.awaiting_access.is_none());
+        let late = s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+            open: None,
+            granted: true,
+        });
+        assert_eq!(browser_changes(&late), 0, "applied once: {late:?}");
+        // Nothing awaited: a grant elsewhere changes nothing.
+        let fx = s.update(Event::PermissionsAdded {
+            origins: vec!["<all_urls>".into()],
+        });
+        assert_eq!(fx, vec![]);
+    }
+
+    #[test]
+    fn granted_patterns_reach_exactly_their_hosts() {
+        for (pattern, host, reaches) in [
+            ("*://app.test/*", "app.test", true),
+            ("http://APP.test/*", "app.test", true),
+            ("*://*/*", "app.test", true),
+            ("<all_urls>", "app.test", true),
+            ("*://*.app.test/*", "www.app.test", true),
+            ("*://*.app.test/*", "app.test", false),
+            ("*://*.app.test/*", "evilapp.test", false),
+            ("*://app.test/*", "www.app.test", false),
+            ("*://other.test/*", "app.test", false),
+        ] {
+            assert_eq!(origin_reaches(pattern, host), reaches, "{pattern} {host}");
+        }
     }
 
     #[test]

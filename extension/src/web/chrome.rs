@@ -81,6 +81,16 @@ impl Call {
         }
     }
 
+    /// A call made in several steps (`browser::cookies`), as one promise.
+    pub fn from_promise(promise: Promise) -> Call {
+        Call(Ok(promise))
+    }
+
+    /// A call that could not be started.
+    pub fn failed(error: JsError) -> Call {
+        Call(Err(error))
+    }
+
     /// The promise, for waiting on several calls at once.
     pub fn promise(&self) -> Option<Promise> {
         self.0.as_ref().ok().cloned()
@@ -224,6 +234,13 @@ pub struct StorageItems<'a> {
     pub last_list: Option<&'a CachedList>,
 }
 
+/// What `chrome.permissions.onAdded` reports (the fields read).
+#[derive(Deserialize)]
+pub struct PermissionSet {
+    #[serde(default)]
+    pub origins: Vec<String>,
+}
+
 /// `navigator.userAgentData.brands[]`.
 #[derive(Deserialize)]
 pub struct Brand {
@@ -332,6 +349,23 @@ pub fn last_error() -> String {
         .unwrap_or_default()
 }
 
+/// `chrome.permissions.onAdded.addListener(listener)`; nothing where the API is missing.
+pub fn on_permissions_added(listener: &Function) {
+    let event = ["chrome", "permissions", "onAdded"].into_iter().try_fold(
+        JsValue::from(js_sys::global()),
+        |o, k| {
+            js_sys::Reflect::get(&o, &k.into())
+                .ok()
+                .filter(JsValue::is_object)
+        },
+    );
+    if let Some(event) = event {
+        event
+            .unchecked_into::<raw::ChromeEvent>()
+            .add_listener(listener);
+    }
+}
+
 /// The extension URL of a packaged file.
 pub fn get_url(path: &str) -> String {
     raw::get_url(path)
@@ -349,16 +383,23 @@ pub fn tabs_create(tab: &NewTab) -> Call {
     Call::with(tab, raw::tabs_create)
 }
 
+// The cookies calls go through `browser::cookies`, which adds Firefox's `firstPartyDomain`
+// when first-party isolation asks for it.
 pub fn cookies_get_all(of: &CookiesOf) -> Call {
-    Call::with(of, raw::cookies_get_all)
+    super::browser::cookies(of, of.url, cookies_get_all_js)
 }
 
 pub fn cookies_set(details: &CookieDetails) -> Call {
-    Call::with(details, raw::cookies_set)
+    super::browser::cookies(details, details.url, |d| Call::new(raw::cookies_set(d)))
 }
 
 pub fn cookies_remove(cookie: &CookieRef) -> Call {
-    Call::with(cookie, raw::cookies_remove)
+    super::browser::cookies(cookie, cookie.url, |d| Call::new(raw::cookies_remove(d)))
+}
+
+/// `chrome.cookies.getAll` with details built by hand.
+pub fn cookies_get_all_js(details: &JsValue) -> Call {
+    Call::new(raw::cookies_get_all(details))
 }
 
 pub fn get_session_rules() -> Call {

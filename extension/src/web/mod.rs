@@ -4,6 +4,7 @@
 //! `chrome.*` call (`chrome`), reporting the outcome back as an event. It decides nothing:
 //! what to ask, when, and what an answer means live in `worker`, `state` and `view`.
 
+mod browser;
 mod chrome;
 mod options;
 mod render;
@@ -73,7 +74,7 @@ fn run(effect: Effect) {
             spawn_local(async move {
                 let reply = match call.done().await {
                     Ok(message) => reply(message),
-                    Err(e) => Err(LocalError::unreachable(&e.into_message())),
+                    Err(e) => Err(browser::unreachable(&e.into_message())),
                 };
                 dispatch(Event::Answered {
                     id: request.id,
@@ -140,7 +141,10 @@ fn run_state(effect: state::Effect) {
         state::Effect::ReadRules => {
             let call = chrome::get_session_rules();
             spawn_local(async move {
-                match call.decoded::<Vec<SessionRule>>().await {
+                let rules = call.done().await.and_then(|rules| {
+                    chrome::decode::<Vec<SessionRule>>(browser::without_nulls(rules))
+                });
+                match rules {
                     Ok(rules) => dispatch(state::Event::RulesRead { rules }),
                     Err(e) => dispatch(browser_failed(BrowserCall::ReadRules, e)),
                 }
@@ -305,19 +309,6 @@ async fn read_applied(call: Call) -> Vec<Applied> {
         .unwrap_or_default()
 }
 
-/// `navigator.userAgentData.brands[].brand` (empty where the browser has none).
-fn brands() -> Vec<String> {
-    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
-    get(&js_sys::global(), "navigator")
-        .and_then(|n| get(&n, "userAgentData"))
-        .and_then(|d| get(&d, "brands"))
-        .and_then(|b| chrome::decode::<Vec<chrome::Brand>>(b).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|b| b.brand)
-        .collect()
-}
-
 /// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
 /// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
@@ -331,7 +322,17 @@ pub fn start_popup() {
             .ok()
             .and_then(|p| p.get("tab"))
             .and_then(|t| t.parse::<i32>().ok());
-        // Both browser calls run at once: this is the popup's time to first rows.
+        // Access granted outside a pending request's prompt finishes the choice waiting for it.
+        let on_added = Closure::<dyn Fn(JsValue)>::new(|added: JsValue| {
+            let origins = chrome::decode::<chrome::PermissionSet>(added)
+                .map(|p| p.origins)
+                .unwrap_or_default();
+            dispatch(state::Event::PermissionsAdded { origins });
+        });
+        chrome::on_permissions_added(on_added.as_ref().unchecked_ref());
+        on_added.forget(); // lives as long as the popup
+        // The browser calls run at once: this is the popup's time to first rows.
+        let names = browser::names();
         let stored = chrome::storage_get(&["settings", "last_list"]);
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
@@ -354,7 +355,7 @@ pub fn start_popup() {
         dispatch(Event::PopupStarted {
             tab: tab.and_then(chrome::Tab::info),
             stored,
-            brands: brands(),
+            brands: names.await,
             now_ms: now_ms(),
         });
         render::mark_ready();
@@ -385,9 +386,9 @@ fn subscribe(request: &Request) {
     });
     port.on_message_add(on_message.as_ref().unchecked_ref());
     on_message.forget(); // lives as long as the port
-    let on_disconnect = Closure::<dyn Fn()>::new(|| {
+    let on_disconnect = Closure::<dyn Fn(JsValue)>::new(|port: JsValue| {
         dispatch(Event::PortClosed {
-            browser_said: chrome::last_error(),
+            browser_said: browser::disconnect_reason(&port),
         });
     });
     port.on_disconnect_add(on_disconnect.as_ref().unchecked_ref());

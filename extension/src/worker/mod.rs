@@ -66,7 +66,8 @@ pub enum Event {
     PopupStarted {
         tab: Option<TabInfo>,
         stored: Stored,
-        /// `navigator.userAgentData.brands[].brand`.
+        /// The browser's names: Chromium's `navigator.userAgentData` brands, Firefox's
+        /// `runtime.getBrowserInfo().name` (`web::browser::names`).
         brands: Vec<String>,
         now_ms: u64,
     },

@@ -224,9 +224,9 @@ fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
         &mut w,
         Event::Answered {
             id,
-            reply: Err(LocalError::unreachable(
-                "Specified native messaging host not found.",
-            )),
+            reply: Err(LocalError::NotInstalled {
+                browser_said: "Specified native messaging host not found".into(),
+            }),
         },
     );
     assert!(matches!(
