@@ -383,8 +383,14 @@ fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
     })
 }
 
+/// The match patterns to ask access for: http and https spelled out, because Firefox reads
+/// `*://` as also ws and wss, which the manifest's `optional_host_permissions` do not list,
+/// and refuses the whole request.
 fn origins(hosts: &[String]) -> Vec<String> {
-    hosts.iter().map(|h| format!("*://{h}/*")).collect()
+    hosts
+        .iter()
+        .flat_map(|h| [format!("https://{h}/*"), format!("http://{h}/*")])
+        .collect()
 }
 
 fn url_for(https: bool, host: &str) -> String {
@@ -1230,7 +1236,13 @@ pub(crate) mod tests {
         let Some(Effect::RequestHostPermission { origins, .. }) = fx.first() else {
             return fx;
         };
-        assert!(origins.iter().all(|o| o.starts_with("*://")));
+        // Only schemes the manifest's optional_host_permissions list (Firefox refuses more).
+        assert!(
+            origins
+                .iter()
+                .all(|o| o.starts_with("https://") || o.starts_with("http://")),
+            "{origins:?}"
+        );
         s.update(Event::HostPermission {
             service: service.into(),
             choice,
