@@ -182,6 +182,34 @@ test("a deleted preview loses its routing", async () => {
   await page.close();
 });
 
+test("with first-party isolation on, domain mode still routes and clears (firstPartyDomain given)", async () => {
+  // privacy.firstparty.isolate: every cookies call without a firstPartyDomain is refused.
+  await w.chromeEval(`Services.prefs.setBoolPref("privacy.firstparty.isolate", true)`);
+  try {
+    const { page } = await newSitePage();
+    let popup = await popupFor(page);
+    await choose(popup, "opt-courses_fe-d123");
+    await waitFor(async () => {
+      // Access is asked only if no earlier scenario granted it (when run alone).
+      if (await permissionPrompt(w)) await answerPermissionPrompt(w, true);
+      return (await visit(page)).routed_to === "courses-fe-pr-123";
+    }, "the page to reach PR 123");
+    assert.deepEqual(await popup.eval((d) => [...d.querySelectorAll(".messages li")].map((e) => e.textContent)), [], "no failure shown");
+    // Keyed by the site's base domain, as Firefox keys the page's own cookies.
+    const keyed = await w.inExtension((url) => browser.cookies.getAll({ url, firstPartyDomain: null }), w.site("courses-fe"));
+    assert.deepEqual(keyed.filter((c) => c.name === COOKIE).map((c) => [c.value, c.firstPartyDomain]), [["123", "demo.test"]]);
+    await closeRealPopup(w);
+    popup = await popupFor(page);
+    assert.equal(await popup.eval((d) => d.querySelector("section.service .status")?.textContent), "Routed to PR 123 for this domain", "the cookie is read back");
+    await choose(popup, "opt-courses_fe-dev");
+    await waitFor(async () => (await visit(page)).backend === "dev", "the page back on dev");
+    await closeRealPopup(w);
+    await page.close();
+  } finally {
+    await w.chromeEval(`Services.prefs.clearUserPref("privacy.firstparty.isolate")`);
+  }
+});
+
 test("every opening of the real popup draws the cached rows (timings recorded for the README)", async () => {
   const { page } = await newSitePage();
   const samples = [];
