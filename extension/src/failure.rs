@@ -39,6 +39,7 @@ pub enum LocalError {
 pub enum BrowserCall {
     RememberList,
     RememberApplied,
+    RememberAwaiting,
     ReadCookies { url: String },
     ReadRules,
     SetCookie { name: String, url: String },
@@ -102,6 +103,9 @@ impl fmt::Display for BrowserCall {
         match self {
             BrowserCall::RememberList => f.write_str("could not remember the preview list"),
             BrowserCall::RememberApplied => f.write_str("could not remember the cookies set"),
+            BrowserCall::RememberAwaiting => {
+                f.write_str("could not remember the choice waiting for access")
+            }
             BrowserCall::ReadCookies { url } => write!(f, "could not read the cookies of {url}"),
             BrowserCall::ReadRules => {
                 f.write_str("could not read this browser's tab routing rules")

@@ -13,7 +13,8 @@ use crate::failure::{Failure, LocalError};
 use crate::routing::{self, Refusal, SessionRule};
 
 /// What the user picked for one service on the active tab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Choice {
     Dev,
     Domain { pr: u64 },
@@ -140,6 +141,9 @@ pub enum Event {
     PermissionsAdded {
         origins: Vec<String>,
     },
+    /// The popup was reopened by the service worker because access a choice waited for
+    /// was granted after the popup had closed: finish that choice once the routing is read.
+    Resume(AwaitingAccess),
     /// A browser call failed.
     EffectFailed(LocalError),
     TabClosed {
@@ -163,6 +167,9 @@ pub enum Effect {
         drop: Vec<Applied>,
         add: Vec<Applied>,
     },
+    /// Store the choice waiting for access under `awaiting_access` (`None`: remove it and
+    /// `access_granted`: nothing waits any more).
+    RememberAwaiting(Option<AwaitingAccess>),
     /// `chrome.permissions.request`; answer with [`Event::HostPermission`].
     RequestHostPermission {
         origins: Vec<String>,
@@ -225,14 +232,39 @@ pub struct Tab {
     pub https: bool,
 }
 
-/// A choice whose [`Effect::RequestHostPermission`] is not answered yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A choice whose [`Effect::RequestHostPermission`] is not answered yet. Also kept in
+/// `chrome.storage.local` (`awaiting_access`): Chromium closes the popup when it shows its
+/// permission prompt, so the service worker finishes the choice once access is granted, by
+/// reopening the popup (`access_granted`, see `worker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AwaitingAccess {
     pub service: String,
     pub choice: Choice,
     pub open: Option<String>,
     /// The hosts access was asked for.
     pub hosts: Vec<String>,
+    /// The tab the choice is for.
+    pub tab_id: i32,
+    /// When it was asked (Unix seconds): an old request is not finished any more.
+    pub since_secs: u64,
+}
+
+/// How long after asking a granted access still finishes the choice (a user who granted
+/// it much later may have moved on).
+pub const AWAITING_ACCESS_SECS: u64 = 120;
+
+impl AwaitingAccess {
+    /// Whether `origins` (just granted) reach every host it waits for.
+    pub fn reached_by(&self, origins: &[String]) -> bool {
+        self.hosts
+            .iter()
+            .all(|h| origins.iter().any(|o| origin_reaches(o, h)))
+    }
+
+    /// Still worth finishing at `now_secs`.
+    pub fn fresh_at(&self, now_secs: u64) -> bool {
+        now_secs.saturating_sub(self.since_secs) <= AWAITING_ACCESS_SECS
+    }
 }
 
 /// Whether a granted match pattern (`*://a.test/*`, `http://*/*`, `https://*.test/*`)
@@ -297,6 +329,8 @@ pub struct State {
     pub awaiting_access: Option<AwaitingAccess>,
     /// The choice `PermissionsAdded` applied, whose own answer may still come.
     settled_access: Option<(String, Choice)>,
+    /// A choice to finish once the routing is read ([`Event::Resume`]).
+    resume: Option<AwaitingAccess>,
     last_badge: Option<(i32, String, String)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
@@ -416,6 +450,7 @@ impl State {
             selected: Vec::new(),
             awaiting_access: None,
             settled_access: None,
+            resume: None,
             last_badge: None,
             complete: false,
             deleted: Vec::new(),
@@ -559,6 +594,29 @@ impl State {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let mut fx = self.handle(event);
+        if self.resume.is_some() {
+            fx.extend(self.try_resume());
+        }
+        fx
+    }
+
+    /// Finishes the choice of [`Event::Resume`] once its tab's routing and a list are in.
+    fn try_resume(&mut self) -> Vec<Effect> {
+        let ready = matches!(self.companion, Companion::Ready { .. }) && self.records_read();
+        let same_tab = self.tab.as_ref().map(|t| t.id) == self.resume.as_ref().map(|r| r.tab_id);
+        if !ready || !same_tab {
+            return Vec::new();
+        }
+        let Some(r) = self.resume.take() else {
+            return Vec::new();
+        };
+        let mut fx = vec![Effect::RememberAwaiting(None)];
+        fx.extend(self.apply(&r.service, r.choice, r.open));
+        fx
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::PopupOpened {
                 tab_id,
@@ -697,37 +755,48 @@ impl State {
                     self.settled_access = None;
                     return Vec::new();
                 }
+                let mut fx = Vec::new();
                 if self
                     .awaiting_access
                     .as_ref()
                     .is_some_and(|a| a.service == service && a.choice == choice)
                 {
                     self.awaiting_access = None;
+                    fx.push(Effect::RememberAwaiting(None));
                 }
                 if !granted {
                     self.messages.push(format!(
                         "not switched: access to the hosts of {service} was refused: allow it when the browser asks"
                     ));
-                    return vec![Effect::Render];
+                    fx.push(Effect::Render);
+                    return fx;
                 }
-                self.apply(&service, choice, open)
+                fx.extend(self.apply(&service, choice, open));
+                fx
             }
             Event::PermissionsAdded { origins } => {
-                let covered = self.awaiting_access.as_ref().is_some_and(|a| {
-                    a.hosts
-                        .iter()
-                        .all(|h| origins.iter().any(|o| origin_reaches(o, h)))
-                });
+                let covered = self
+                    .awaiting_access
+                    .as_ref()
+                    .is_some_and(|a| a.reached_by(&origins));
                 match self.awaiting_access.take() {
                     Some(a) if covered => {
                         self.settled_access = Some((a.service.clone(), a.choice));
-                        self.apply(&a.service, a.choice, a.open)
+                        let mut fx = vec![Effect::RememberAwaiting(None)];
+                        fx.extend(self.apply(&a.service, a.choice, a.open));
+                        fx
                     }
                     other => {
                         self.awaiting_access = other;
                         Vec::new()
                     }
                 }
+            }
+            Event::Resume(awaiting) => {
+                if awaiting.fresh_at(self.now_secs) {
+                    self.resume = Some(awaiting);
+                }
+                Vec::new()
             }
             Event::EffectFailed(error) => {
                 self.messages.push(error.to_string());
@@ -952,13 +1021,17 @@ impl State {
         };
         match self.checked(&service, pr, choice) {
             Ok(route) => {
-                self.awaiting_access = Some(AwaitingAccess {
+                let awaiting = AwaitingAccess {
                     service: service.clone(),
                     choice,
                     open: open.clone(),
                     hosts: route.hosts.clone(),
-                });
-                // Rendered after the request started: the browser wants it inside the click.
+                    tab_id: self.tab.as_ref().map_or(-1, |t| t.id),
+                    since_secs: self.now_secs,
+                };
+                self.awaiting_access = Some(awaiting.clone());
+                // The request first: the browser wants it inside the click. Then stored,
+                // for the worker, in case the prompt closes the popup.
                 vec![
                     Effect::RequestHostPermission {
                         origins: origins(&route.hosts),
@@ -966,6 +1039,7 @@ impl State {
                         choice,
                         open,
                     },
+                    Effect::RememberAwaiting(Some(awaiting)),
                     Effect::Render,
                 ]
             }
@@ -1818,7 +1892,10 @@ pub(crate) mod tests {
         });
         assert_eq!(browser_changes(&fx), 0);
         let fx = granted(&mut s, "courses-fe", Choice::Tab { pr: 5 });
-        let Some(Effect::AddSessionRule { rule }) = fx.first() else {
+        let Some(rule) = fx.iter().find_map(|e| match e {
+            Effect::AddSessionRule { rule } => Some(rule),
+            _ => None,
+        }) else {
             panic!("{fx:?}")
         };
         assert_eq!(rule.action.request_headers[0].header, "x-preview");

@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::routing::SessionRule;
 use crate::settings::Settings;
-use crate::state::Applied;
+use crate::state::{Applied, AwaitingAccess};
 use crate::worker::{CachedList, TabInfo};
 
 /// A failure at the edge, in the browser's words: a thrown or rejected `Error`'s `message`,
@@ -232,6 +232,10 @@ pub struct StorageItems<'a> {
     pub applied: Option<&'a [Applied]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_list: Option<&'a CachedList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_access: Option<&'a AwaitingAccess>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_granted: Option<&'a AwaitingAccess>,
 }
 
 /// What `chrome.permissions.onAdded` reports (the fields read).
@@ -304,6 +308,11 @@ mod raw {
         pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;
         #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
         pub fn storage_set(items: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = remove, catch)]
+        pub fn storage_remove(keys: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = openPopup, catch)]
+        pub fn open_popup() -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
         pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
@@ -428,6 +437,15 @@ pub fn storage_get(keys: &[&str]) -> Call {
 
 pub fn storage_set(items: &StorageItems) -> Call {
     Call::with(items, raw::storage_set)
+}
+
+pub fn storage_remove(keys: &[&str]) -> Call {
+    Call::with(keys, raw::storage_remove)
+}
+
+/// `chrome.action.openPopup()`: the popup on the focused window's active tab.
+pub fn open_popup() -> Call {
+    Call::new(raw::open_popup())
 }
 
 /// Must be called synchronously inside the user's click: the browser requires a gesture.

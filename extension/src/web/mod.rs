@@ -106,6 +106,38 @@ fn run(effect: Effect) {
                 ));
             });
         }
+        Effect::LoadAwaiting => {
+            let call = chrome::storage_get(&["awaiting_access"]);
+            spawn_local(async move {
+                let awaiting = call
+                    .done()
+                    .await
+                    .ok()
+                    .and_then(|items| chrome::stored(&items, "awaiting_access"));
+                dispatch(Event::AwaitingLoaded {
+                    awaiting,
+                    now_ms: now_ms(),
+                });
+            });
+        }
+        Effect::GrantAwaiting(awaiting) => {
+            let call = chrome::storage_set(&chrome::StorageItems {
+                access_granted: Some(&awaiting),
+                ..Default::default()
+            });
+            spawn_local(async move {
+                let _ = call.done().await;
+                let _ = chrome::storage_remove(&["awaiting_access"]).done().await;
+            });
+        }
+        Effect::OpenPopup => {
+            let call = chrome::open_popup();
+            spawn_local(async move {
+                if call.done().await.is_err() {
+                    dispatch(Event::PopupNotOpened);
+                }
+            });
+        }
         Effect::RememberList(list) => background(
             BrowserCall::RememberList,
             chrome::storage_set(&chrome::StorageItems {
@@ -172,6 +204,17 @@ fn run_state(effect: state::Effect) {
                 }
             });
         }
+        state::Effect::RememberAwaiting(Some(awaiting)) => background(
+            BrowserCall::RememberAwaiting,
+            chrome::storage_set(&chrome::StorageItems {
+                awaiting_access: Some(&awaiting),
+                ..Default::default()
+            }),
+        ),
+        state::Effect::RememberAwaiting(None) => background(
+            BrowserCall::RememberAwaiting,
+            chrome::storage_remove(&["awaiting_access", "access_granted"]),
+        ),
         state::Effect::RequestHostPermission {
             origins,
             service,
@@ -327,13 +370,13 @@ pub fn start_popup() {
             let origins = chrome::decode::<chrome::PermissionSet>(added)
                 .map(|p| p.origins)
                 .unwrap_or_default();
-            dispatch(state::Event::PermissionsAdded { origins });
+            dispatch(Event::PermissionsAdded { origins });
         });
         chrome::on_permissions_added(on_added.as_ref().unchecked_ref());
         on_added.forget(); // lives as long as the popup
         // The browser calls run at once: this is the popup's time to first rows.
         let names = browser::names();
-        let stored = chrome::storage_get(&["settings", "last_list"]);
+        let stored = chrome::storage_get(&["settings", "last_list", "access_granted"]);
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
             None => chrome::tabs_query(&chrome::TabQuery {
@@ -349,6 +392,7 @@ pub fn start_popup() {
             Ok(items) => Stored {
                 settings: chrome::stored(&items, "settings"),
                 last_list: chrome::stored(&items, "last_list"),
+                access_granted: chrome::stored(&items, "access_granted"),
             },
             Err(_) => Stored::default(),
         };
@@ -401,6 +445,16 @@ fn subscribe(request: &Request) {
 #[wasm_bindgen]
 pub fn worker_tab_updated(tab_id: i32, url: String) {
     dispatch(state::Event::TabUpdated { tab_id, url });
+}
+
+/// `chrome.permissions.onAdded` (forwarded by `background.js`): finish a choice whose popup
+/// closed while the browser asked for access.
+#[wasm_bindgen]
+pub fn worker_permissions_added(added: JsValue) {
+    let origins = chrome::decode::<chrome::PermissionSet>(added)
+        .map(|p| p.origins)
+        .unwrap_or_default();
+    dispatch(Event::PermissionsAdded { origins });
 }
 
 /// `chrome.tabs.onRemoved`: drop that tab's routing rules.

@@ -57,6 +57,9 @@ pub struct TabInfo {
 pub struct Stored {
     pub settings: Option<Settings>,
     pub last_list: Option<CachedList>,
+    /// A choice whose access the user granted after the popup had closed (the service
+    /// worker stored it and reopened the popup to finish it).
+    pub access_granted: Option<state::AwaitingAccess>,
 }
 
 /// Everything `web/` reports.
@@ -90,6 +93,15 @@ pub enum Event {
     ReconnectDue,
     /// The answer to [`Effect::QueryTabs`]: every tab, in the browser's order.
     TabsListed(Vec<TabInfo>),
+    /// `permissions.onAdded`, in either context.
+    PermissionsAdded { origins: Vec<String> },
+    /// The answer to [`Effect::LoadAwaiting`]: the stored `awaiting_access`, at `now_ms`.
+    AwaitingLoaded {
+        awaiting: Option<state::AwaitingAccess>,
+        now_ms: u64,
+    },
+    /// [`Effect::OpenPopup`] failed (a popup or another panel is open, no focused window).
+    PopupNotOpened,
 }
 
 impl From<state::Event> for Event {
@@ -122,6 +134,13 @@ pub enum Effect {
     /// Store the list under `last_list`; a failure is reported as
     /// [`BrowserCall::RememberList`].
     RememberList(CachedList),
+    /// Read `awaiting_access` from storage; answer with [`Event::AwaitingLoaded`].
+    LoadAwaiting,
+    /// Store it under `access_granted` and remove `awaiting_access`.
+    GrantAwaiting(state::AwaitingAccess),
+    /// `chrome.action.openPopup()` (no user gesture needed); a failure is reported as
+    /// [`Event::PopupNotOpened`].
+    OpenPopup,
 }
 
 /// Why a listing was started.
@@ -169,6 +188,8 @@ pub struct Worker {
     live: Live,
     retry_ms: u32,
     walk: Walk,
+    /// Origins just granted, until the stored waiting choice is read.
+    added_origins: Vec<String>,
 }
 
 impl Default for Worker {
@@ -181,6 +202,7 @@ impl Default for Worker {
             live: Live::default(),
             retry_ms: RETRY_FIRST_MS,
             walk: Walk::Idle,
+            added_origins: Vec::new(),
         }
     }
 }
@@ -210,6 +232,9 @@ impl Worker {
                     },
                     &mut out,
                 );
+                if let Some(granted) = stored.access_granted {
+                    self.feed(state::Event::Resume(granted), &mut out);
+                }
                 // Until the companion answers, the last list seen shows at once, marked
                 // stale with its age.
                 if let Some(cached) = stored.last_list {
@@ -256,6 +281,30 @@ impl Worker {
                 out.push(Effect::ReconnectAfter { ms });
             }
             Event::ReconnectDue => self.subscribe(&mut out),
+            // The popup finishes its own waiting choice. The worker finishes one whose popup
+            // is gone (Chromium closes it for the permission prompt): it marks the choice
+            // granted and reopens the popup, which applies it.
+            Event::PermissionsAdded { origins } if !self.background => {
+                self.feed(state::Event::PermissionsAdded { origins }, &mut out);
+            }
+            Event::PermissionsAdded { origins } => {
+                self.added_origins = origins;
+                out.push(Effect::LoadAwaiting);
+            }
+            Event::AwaitingLoaded { awaiting, now_ms } => {
+                let origins = std::mem::take(&mut self.added_origins);
+                if let Some(a) =
+                    awaiting.filter(|a| a.reached_by(&origins) && a.fresh_at(now_ms / 1000))
+                {
+                    out.push(Effect::GrantAwaiting(a));
+                    out.push(Effect::OpenPopup);
+                }
+            }
+            // The popup is open already and finished the choice itself, or cannot open:
+            // nothing may resume that choice later.
+            Event::PopupNotOpened => {
+                out.push(Effect::State(state::Effect::RememberAwaiting(None)));
+            }
             Event::TabsListed(tabs) => {
                 if matches!(self.walk, Walk::Asked) {
                     self.walk = Walk::Visiting {
