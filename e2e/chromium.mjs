@@ -37,12 +37,19 @@ async function popupTargets(w) {
 export async function openRealPopup(w, page) {
   await closeRealPopup(w);
   const cdp = await browserSession(w);
-  await page.bringToFront();
+  // Only when needed: with the permission prompt up, activating a tab never returns.
+  if ((await page.evaluate(() => document.visibilityState)) !== "visible") await page.bringToFront();
   const { targetInfos } = await cdp.send("Target.getTargets", { filter: [{ type: "tab" }] });
   const tab = targetInfos.find((t) => t.url === page.url());
   if (!tab) throw new Error(`no tab target for ${page.url()}`);
   const clickedAt = Date.now();
   await cdp.send("Extensions.triggerAction", { id: EXTENSION_ID, targetId: tab.targetId });
+  return { clickedAt, popup: await attachRealPopup(w) };
+}
+
+/** The real popup once it is open (opened by a click, or by the extension itself). */
+export async function attachRealPopup(w) {
+  const cdp = await browserSession(w);
   const [target] = await waitFor(async () => {
     const found = await popupTargets(w);
     return found.length && found;
@@ -51,7 +58,13 @@ export async function openRealPopup(w, page) {
   let next = 0;
   const send = (method, params = {}) => new Promise((resolve, reject) => {
     const id = ++next;
+    // A popup that closed meanwhile never answers.
+    const timer = setTimeout(() => {
+      w.cdpReplies.delete(`${sessionId}/${id}`);
+      reject(new Error(`${method}: no answer from the popup in 10 s (closed?)`));
+    }, 10_000);
     w.cdpReplies.set(`${sessionId}/${id}`, (reply) => {
+      clearTimeout(timer);
       w.cdpReplies.delete(`${sessionId}/${id}`);
       if (reply.error) reject(new Error(`${method}: ${reply.error.message}`));
       else resolve(reply.result);
@@ -75,14 +88,25 @@ export async function openRealPopup(w, page) {
         return r && { x: r.x + r.width / 2, y: r.y + r.height / 2 };
       }, selector);
       if (!at) throw new Error(`no ${selector} in the popup`);
-      for (const type of ["mousePressed", "mouseReleased"]) {
-        await send("Input.dispatchMouseEvent", { type, x: at.x, y: at.y, button: "left", clickCount: 1 });
-      }
+      await send("Input.dispatchMouseEvent", { type: "mousePressed", x: at.x, y: at.y, button: "left", clickCount: 1 });
+      // The click may close the popup (Chromium does, for its permission prompt) before
+      // the popup answers: then the click was delivered.
+      let answered = false;
+      const closed = waitFor(async () => answered || !(await realPopupOpen(w)), "the popup to close", 10_000);
+      const released = send("Input.dispatchMouseEvent", { type: "mouseReleased", x: at.x, y: at.y, button: "left", clickCount: 1 })
+        .finally(() => { answered = true; });
+      released.catch(() => {});
+      await Promise.race([released, closed]);
     },
     close: () => closeRealPopup(w),
   };
   await waitFor(() => popup.eval((d) => d.body?.dataset.ready === "1"), "the real popup to start");
-  return { clickedAt, popup };
+  return popup;
+}
+
+/** Whether a real popup is open. */
+export async function realPopupOpen(w) {
+  return (await popupTargets(w)).length > 0;
 }
 
 /** Closes the real popup, if open. */

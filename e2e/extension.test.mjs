@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { after, before, test } from "node:test";
-import { closeRealPopup, openRealPopup } from "./chromium.mjs";
+import { attachRealPopup, closeRealPopup, openRealPopup, realPopupOpen } from "./chromium.mjs";
 import { ARTIFACTS, EXTENSION_ID, ROOT, recordMetrics, start, stop, summary, waitFor } from "./harness.mjs";
 
 const COOKIE = "team-courses-fe-pr";
@@ -137,47 +137,59 @@ test("the real toolbar popup lists the host's previews, and clicks in it route t
   for (const p of [a, b]) await p.close();
 });
 
-/** Site access as a user sets it in chrome://extensions (the extension's details page). */
+/** Site access as a user sets it in chrome://extensions (the extension's details page),
+ * from a tab opened once and left in the background: with the permission prompt up,
+ * Chromium never finishes activating another tab. */
 async function siteAccess(call, ...args) {
-  const page = await w.context.newPage();
-  try {
-    await page.goto(`chrome://extensions/?id=${EXTENSION_ID}`);
-    await page.evaluate(([c, id, a]) => (c === "hostAccess"
-      ? chrome.developerPrivate.updateExtensionConfiguration({ extensionId: id, hostAccess: a[0] })
-      : chrome.developerPrivate.addHostPermission(id, a[0])), [call, EXTENSION_ID, args]);
-  } finally {
-    await page.close();
+  if (!w.extensionsPage) {
+    w.extensionsPage = await w.context.newPage();
+    await w.extensionsPage.goto(`chrome://extensions/?id=${EXTENSION_ID}`);
   }
+  await w.extensionsPage.evaluate(([c, id, a]) => (c === "hostAccess"
+    ? chrome.developerPrivate.updateExtensionConfiguration({ extensionId: id, hostAccess: a[0] })
+    : chrome.developerPrivate.addHostPermission(id, a[0])), [call, EXTENSION_ID, args]);
 }
 
-test("without host access a click asks for it, the popup says what waits, and the grant routes", async () => {
-  const { page: a } = await newSitePage();
-  const { page: b } = await newSitePage();
+test("without host access a click asks for it, and the grant finishes the choice in the popup", async () => {
   // The user withheld access to all sites ("On click").
   await siteAccess("hostAccess", "ON_CLICK");
+  const { page: a } = await newSitePage();
+  const { page: b } = await newSitePage();
   try {
     assert.deepEqual((await inWorker(() => chrome.permissions.getAll())).origins, []);
     const { popup } = await openRealPopup(w, a);
+    // Without access the extension is not told the tab's URL: A is the active tab.
+    const [{ id: tabA }] = await inWorker(() => chrome.tabs.query({ active: true, lastFocusedWindow: true }));
     await waitFor(() => popup.eval((d) => d.querySelectorAll(".row").length > 0 && d.querySelectorAll(".stale").length === 0), "live rows");
     assert.equal(await popup.eval((d) => d.querySelector(".access-request")), null, "nothing waits before the click");
     await popup.click("#opt-courses_fe-d123");
     await popup.click("#opt-courses_fe-apply");
-    // The browser asks (a prompt the headless browser cannot show an answer to); the popup
-    // says what waits, and nothing is routed meanwhile.
-    const waiting = await waitFor(() => popup.eval((d) => d.querySelector(".access-request")?.textContent), "the popup to explain");
-    assert.equal(waiting, "Allow Preview Switch to access courses-fe.demo.test when the browser asks: it routes courses-fe to PR 123 for this domain only on sites you allow");
+    // Chromium shows its permission prompt (which a headless browser cannot show an
+    // answer to) and closes the popup for it; the choice waits in storage, nothing routed.
+    await waitFor(async () => !(await realPopupOpen(w)), "Chromium to close the popup for its prompt");
+    const { awaiting_access: waiting } = await inWorker(() => chrome.storage.local.get("awaiting_access"));
+    assert.deepEqual(
+      { service: waiting.service, choice: waiting.choice, hosts: waiting.hosts, tab_id: waiting.tab_id },
+      { service: "courses-fe", choice: { mode: "domain", pr: 123 }, hosts: ["courses-fe.demo.test"], tab_id: tabA },
+    );
     assert.equal((await routingCookies()).length, 0);
     assert.equal((await visit(b)).backend, "dev");
 
-    // Granted for this site from the extension's site-access menu instead.
+    // Granted for this site from the extension's site-access menu. The service worker
+    // marks the choice granted; it reopens the popup where the window is active (here the
+    // unanswered prompt keeps it inactive), else the next popup on the tab finishes it.
     await siteAccess("addHostPermission", "http://courses-fe.demo.test/*");
+    await waitFor(async () => (await inWorker(() => chrome.storage.local.get("access_granted"))).access_granted?.service === "courses-fe", "the worker to mark the choice granted");
+    assert.equal((await routingCookies()).length, 0, "nothing routed until the popup finishes it");
+    const back = (await realPopupOpen(w)) ? await attachRealPopup(w) : (await openRealPopup(w, a)).popup;
     await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie once access is granted");
     assert.equal((await visit(b)).routed_to, "courses-fe-pr-123");
-    await waitFor(() => popup.eval((d) => !d.querySelector(".access-request")), "the explanation to go");
-    await popup.click("#opt-courses_fe-dev");
-    await popup.click("#opt-courses_fe-apply");
+    await waitFor(() => back.eval((d) => d.querySelector("section.service .status")?.textContent === "Routed to PR 123 for this domain"), "the popup to say so");
+    assert.deepEqual(await inWorker(() => chrome.storage.local.get(["awaiting_access", "access_granted"])), {}, "nothing left to resume");
+    await back.click("#opt-courses_fe-dev");
+    await back.click("#opt-courses_fe-apply");
     await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
-    await popup.close();
+    await back.close();
   } finally {
     await siteAccess("hostAccess", "ON_ALL_SITES");
   }

@@ -178,11 +178,13 @@ pub struct TabQuery {
     pub current_window: Option<bool>,
 }
 
-/// A tab as `chrome.tabs` returns it (the fields read; both may be absent).
+/// A tab as `chrome.tabs` returns it (the fields read; all may be absent).
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tab {
     pub id: Option<i32>,
     pub url: Option<String>,
+    pub window_id: Option<i32>,
 }
 
 impl Tab {
@@ -193,6 +195,19 @@ impl Tab {
             url: self.url.unwrap_or_default(),
         })
     }
+}
+
+/// `chrome.action.openPopup` options.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowRef {
+    pub window_id: i32,
+}
+
+/// `chrome.windows.update`'s change.
+#[derive(Serialize)]
+struct Focus {
+    focused: bool,
 }
 
 /// `chrome.tabs.create`.
@@ -312,7 +327,11 @@ mod raw {
         pub fn storage_remove(keys: &JsValue) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = openPopup, catch)]
-        pub fn open_popup() -> Result<Promise, JsValue>;
+        pub fn open_popup(options: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getContexts, catch)]
+        pub fn get_contexts(filter: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "windows"], js_name = update, catch)]
+        pub fn windows_update(window_id: i32, update: &JsValue) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
         pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
@@ -443,9 +462,31 @@ pub fn storage_remove(keys: &[&str]) -> Call {
     Call::with(keys, raw::storage_remove)
 }
 
-/// `chrome.action.openPopup()`: the popup on the focused window's active tab.
-pub fn open_popup() -> Call {
-    Call::new(raw::open_popup())
+/// `chrome.action.openPopup({windowId})`: the popup on that window's active tab.
+pub fn open_popup(window: &WindowRef) -> Call {
+    Call::with(window, raw::open_popup)
+}
+
+/// `chrome.runtime.getContexts({contextTypes: ["POPUP"]})`: the extension's open popups.
+pub fn popup_contexts() -> Call {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Filter {
+        context_types: [&'static str; 1],
+    }
+    Call::with(
+        &Filter {
+            context_types: ["POPUP"],
+        },
+        raw::get_contexts,
+    )
+}
+
+/// `chrome.windows.update(id, {focused: true})`.
+pub fn focus_window(window_id: i32) -> Call {
+    Call::with(&Focus { focused: true }, |f| {
+        raw::windows_update(window_id, f)
+    })
 }
 
 /// Must be called synchronously inside the user's click: the browser requires a gesture.

@@ -108,15 +108,21 @@ fn run(effect: Effect) {
         }
         Effect::LoadAwaiting => {
             let call = chrome::storage_get(&["awaiting_access"]);
+            let popups = chrome::popup_contexts();
             spawn_local(async move {
                 let awaiting = call
                     .done()
                     .await
                     .ok()
                     .and_then(|items| chrome::stored(&items, "awaiting_access"));
+                let popup_open = popups
+                    .decoded::<Vec<serde::de::IgnoredAny>>()
+                    .await
+                    .is_ok_and(|open| !open.is_empty());
                 dispatch(Event::AwaitingLoaded {
                     awaiting,
                     now_ms: now_ms(),
+                    popup_open,
                 });
             });
         }
@@ -130,11 +136,23 @@ fn run(effect: Effect) {
                 let _ = chrome::storage_remove(&["awaiting_access"]).done().await;
             });
         }
-        Effect::OpenPopup => {
-            let call = chrome::open_popup();
+        Effect::OpenPopup { tab_id } => {
+            let tab = chrome::tabs_get(tab_id);
             spawn_local(async move {
-                if call.done().await.is_err() {
-                    dispatch(Event::PopupNotOpened);
+                let opened = async {
+                    let window_id = tab
+                        .decoded::<chrome::Tab>()
+                        .await?
+                        .window_id
+                        .ok_or_else(|| chrome::JsError::from(JsValue::from_str("no window")))?;
+                    chrome::focus_window(window_id).done().await?;
+                    chrome::open_popup(&chrome::WindowRef { window_id })
+                        .done()
+                        .await
+                };
+                // `access_granted` stays for the next popup the user opens on that tab.
+                if let Err(e) = opened.await {
+                    web_sys::console::warn_1(&format!("could not reopen the popup: {e}").into());
                 }
             });
         }

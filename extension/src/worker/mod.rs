@@ -95,13 +95,13 @@ pub enum Event {
     TabsListed(Vec<TabInfo>),
     /// `permissions.onAdded`, in either context.
     PermissionsAdded { origins: Vec<String> },
-    /// The answer to [`Effect::LoadAwaiting`]: the stored `awaiting_access`, at `now_ms`.
+    /// The answer to [`Effect::LoadAwaiting`]: the stored `awaiting_access`, at `now_ms`,
+    /// and whether a popup is open.
     AwaitingLoaded {
         awaiting: Option<state::AwaitingAccess>,
         now_ms: u64,
+        popup_open: bool,
     },
-    /// [`Effect::OpenPopup`] failed (a popup or another panel is open, no focused window).
-    PopupNotOpened,
 }
 
 impl From<state::Event> for Event {
@@ -134,13 +134,16 @@ pub enum Effect {
     /// Store the list under `last_list`; a failure is reported as
     /// [`BrowserCall::RememberList`].
     RememberList(CachedList),
-    /// Read `awaiting_access` from storage; answer with [`Event::AwaitingLoaded`].
+    /// Read `awaiting_access` from storage and whether a popup is open
+    /// (`runtime.getContexts`); answer with [`Event::AwaitingLoaded`].
     LoadAwaiting,
     /// Store it under `access_granted` and remove `awaiting_access`.
     GrantAwaiting(state::AwaitingAccess),
-    /// `chrome.action.openPopup()` (no user gesture needed); a failure is reported as
-    /// [`Event::PopupNotOpened`].
-    OpenPopup,
+    /// `chrome.action.openPopup()` (no user gesture needed) in the window of tab `tab_id`,
+    /// focused first (the user just granted access there; Chromium opens a popup only in
+    /// the focused window). When it cannot (a window that is not active), `access_granted`
+    /// stays: the next popup the user opens on that tab finishes the choice.
+    OpenPopup { tab_id: i32 },
 }
 
 /// Why a listing was started.
@@ -281,9 +284,9 @@ impl Worker {
                 out.push(Effect::ReconnectAfter { ms });
             }
             Event::ReconnectDue => self.subscribe(&mut out),
-            // The popup finishes its own waiting choice. The worker finishes one whose popup
-            // is gone (Chromium closes it for the permission prompt): it marks the choice
-            // granted and reopens the popup, which applies it.
+            // An open popup finishes its own waiting choice. The worker finishes one whose
+            // popup is gone (Chromium closes it for the permission prompt): it marks the
+            // choice granted and reopens the popup, which applies it.
             Event::PermissionsAdded { origins } if !self.background => {
                 self.feed(state::Event::PermissionsAdded { origins }, &mut out);
             }
@@ -291,19 +294,19 @@ impl Worker {
                 self.added_origins = origins;
                 out.push(Effect::LoadAwaiting);
             }
-            Event::AwaitingLoaded { awaiting, now_ms } => {
+            Event::AwaitingLoaded {
+                awaiting,
+                now_ms,
+                popup_open,
+            } => {
                 let origins = std::mem::take(&mut self.added_origins);
-                if let Some(a) =
-                    awaiting.filter(|a| a.reached_by(&origins) && a.fresh_at(now_ms / 1000))
+                if let Some(a) = awaiting
+                    .filter(|a| !popup_open && a.reached_by(&origins) && a.fresh_at(now_ms / 1000))
                 {
+                    let tab_id = a.tab_id;
                     out.push(Effect::GrantAwaiting(a));
-                    out.push(Effect::OpenPopup);
+                    out.push(Effect::OpenPopup { tab_id });
                 }
-            }
-            // The popup is open already and finished the choice itself, or cannot open:
-            // nothing may resume that choice later.
-            Event::PopupNotOpened => {
-                out.push(Effect::State(state::Effect::RememberAwaiting(None)));
             }
             Event::TabsListed(tabs) => {
                 if matches!(self.walk, Walk::Asked) {

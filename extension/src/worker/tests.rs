@@ -576,7 +576,7 @@ fn errors_on_the_port_reach_the_state() {
 /// Chromium closes the popup for its permission prompt, so nothing in the popup sees the
 /// grant: the service worker finds the stored waiting choice, marks it granted and reopens
 /// the popup, which applies it once the tab's routing is read. Unrelated grants, old
-/// requests and a popup that cannot open leave nothing to resume.
+/// requests, and a popup still open (it finishes the choice itself) start nothing.
 #[test]
 fn access_granted_after_the_popup_closed_is_finished_by_a_reopened_popup() {
     let awaiting = state::AwaitingAccess {
@@ -590,35 +590,41 @@ fn access_granted_after_the_popup_closed_is_finished_by_a_reopened_popup() {
     let mut bg = Worker::default();
     run(&mut bg, Event::WorkerStarted);
     let granted = vec!["https://app.test/*".into(), "*://*.app.test/*".into()];
-    let load = |bg: &mut Worker, origins: Vec<String>, awaiting, now_ms| {
+    let load = |bg: &mut Worker, origins: Vec<String>, awaiting, now_ms, popup_open| {
         assert_eq!(
             run(bg, Event::PermissionsAdded { origins }),
             vec![Effect::LoadAwaiting]
         );
-        run(bg, Event::AwaitingLoaded { awaiting, now_ms })
+        run(
+            bg,
+            Event::AwaitingLoaded {
+                awaiting,
+                now_ms,
+                popup_open,
+            },
+        )
     };
-    for (origins, stored, now_ms) in [
-        (
-            vec!["https://other.test/*".to_string()],
-            Some(awaiting.clone()),
-            1_795_000_600_000,
-        ),
-        (granted.clone(), None, 1_795_000_600_000),
+    let now = 1_795_000_600_000;
+    let other = vec!["https://other.test/*".to_string()];
+    for (origins, stored, now_ms, popup_open) in [
+        (other, Some(awaiting.clone()), now, false),
+        (granted.clone(), None, now, false),
         (
             granted.clone(),
             Some(awaiting.clone()),
-            1_795_000_600_000 + 200_000,
+            now + 200_000,
+            false,
         ),
+        (granted.clone(), Some(awaiting.clone()), now, true),
     ] {
-        assert_eq!(load(&mut bg, origins, stored, now_ms), vec![]);
+        assert_eq!(load(&mut bg, origins, stored, now_ms, popup_open), vec![]);
     }
     assert_eq!(
-        load(&mut bg, granted, Some(awaiting.clone()), 1_795_000_600_000),
-        vec![Effect::GrantAwaiting(awaiting.clone()), Effect::OpenPopup]
-    );
-    assert_eq!(
-        run(&mut bg, Event::PopupNotOpened),
-        vec![Effect::State(state::Effect::RememberAwaiting(None))]
+        load(&mut bg, granted, Some(awaiting.clone()), now, false),
+        vec![
+            Effect::GrantAwaiting(awaiting.clone()),
+            Effect::OpenPopup { tab_id: 7 }
+        ]
     );
 
     // The reopened popup finds it and applies it once the tab's routing is read.
