@@ -60,10 +60,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the DESIGN §7 budgets that the companion owns (see README "Performance")
+## bench: the DESIGN §7 budgets (see README "Performance"): the companion's, then popup
+## open to rows on the real toolbar popup in Chromium and Firefox
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
+	scripts/bench-popup.sh
 
 ## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60) on nightly; see README "Robustness"
 fuzz:
