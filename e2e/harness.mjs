@@ -173,13 +173,12 @@ async function startWorld(what) {
   return w;
 }
 
-/** The world with Debian's Chromium and dist/chromium (see `setUpChromium`). */
-export async function start() {
-  need(path.join(ROOT, "dist/chromium/manifest.json"), "run `make build-extension`");
-  need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
-  const w = await startWorld("chromium");
+/** The world with `browser` started in it by `setUpBrowser(w)`. */
+async function startWith(browser, setUpBrowser) {
+  need(path.join(ROOT, `dist/${browser}/manifest.json`), "run `make build-extension`");
+  const w = await startWorld(browser);
   try {
-    await setUpChromium(w);
+    await setUpBrowser(w);
   } catch (e) {
     await stop(w);
     throw e;
@@ -187,18 +186,16 @@ export async function start() {
   return w;
 }
 
+/** The world with Debian's Chromium and dist/chromium (see `setUpChromium`). */
+export async function start() {
+  need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
+  return startWith("chromium", setUpChromium);
+}
+
 /** The world with Debian's Firefox ESR and dist/firefox (see `firefox.mjs`). */
 export async function startFirefox() {
-  need(path.join(ROOT, "dist/firefox/manifest.json"), "run `make build-extension`");
   const { setUpFirefox } = await import("./firefox.mjs");
-  const w = await startWorld("firefox");
-  try {
-    await setUpFirefox(w);
-  } catch (e) {
-    await stop(w);
-    throw e;
-  }
-  return w;
+  return startWith("firefox", setUpFirefox);
 }
 
 async function setUpWorld(w) {
@@ -375,11 +372,38 @@ function helpers(w) {
 }
 
 /** Median, min and max of `samples` (ms), with the samples in opening order. */
-export function summary(samples) {
+function summary(samples) {
   const sorted = [...samples].sort((x, y) => x - y);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   return { median, min: sorted[0], max: sorted.at(-1), samples };
+}
+
+/**
+ * Opens the real popup `count` times on `page` (`open(w, page)` gives `{clickedAt, popup}`,
+ * `close(w)` closes it) and times each opening until its first rows: from the click, by the
+ * machine's clock (the popup's time origin is on the same clock), and from the popup page's
+ * own start. Every opening must draw `rows`.
+ */
+export async function timeRealPopup(w, { open, close, page, rows, count = 9 }) {
+  const click = [];
+  const pageStart = [];
+  for (let i = 0; i < count; i++) {
+    const { clickedAt, popup } = await open(w, page);
+    const drawn = await waitFor(() => popup.eval((d, win) => d.body.dataset.rowsMs && {
+      at: win.performance.timeOrigin + Number(d.body.dataset.rowsMs),
+      ms: Number(d.body.dataset.rowsMs),
+      rows: [...d.querySelectorAll(".row .pr")].map((e) => e.textContent),
+    }), "rows");
+    if (JSON.stringify(drawn.rows) !== JSON.stringify(rows)) {
+      throw new Error(`opening ${i + 1} drew ${JSON.stringify(drawn.rows)}, not the host's previews ${JSON.stringify(rows)}`);
+    }
+    click.push(Math.round(drawn.at - clickedAt));
+    pageStart.push(Math.round(drawn.ms));
+    await close(w);
+  }
+  if (!click.every((ms) => Number.isFinite(ms) && ms > 0)) throw new Error(`timings: ${click}`);
+  return { popup_click_to_rows_ms: summary(click), popup_page_start_to_rows_ms: summary(pageStart) };
 }
 
 /** Adds `section` under `key` to target/e2e/metrics.json (each browser's suite writes its own). */
