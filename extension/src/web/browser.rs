@@ -9,7 +9,9 @@
 //!   Firefox leaves it null and puts the reason on the port (`port.error`);
 //! - cookies under Firefox's first-party isolation: every cookies call is refused unless it
 //!   names a `firstPartyDomain`, a property Chromium refuses outright; so it is added only
-//!   when Firefox asks for it;
+//!   when Firefox asks for it. Total Cookie Protection (Firefox's default) partitions only
+//!   third-party cookies: the routing cookie is the top-level site's own, so no
+//!   `partitionKey` is given in either browser;
 //! - `declarativeNetRequest.getSessionRules`: Firefox writes every absent optional field as
 //!   `null`, Chromium leaves it out; nulls are dropped before decoding.
 
