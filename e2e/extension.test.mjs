@@ -11,7 +11,9 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { after, before, test } from "node:test";
 import { attachRealPopup, closeRealPopup, openRealPopup, realPopupOpen } from "./chromium.mjs";
-import { ARTIFACTS, EXTENSION_ID, ROOT, recordMetrics, start, stop, timeRealPopup, waitFor } from "./harness.mjs";
+import {
+  ARTIFACTS, EXTENSION_ID, ROOT, recordMetrics, start, stop, timeRealPopup, visit, waitFor, xhr,
+} from "./harness.mjs";
 
 const COOKIE = "team-courses-fe-pr";
 let w;
@@ -21,18 +23,6 @@ before(async () => {
 after(async () => {
   if (w) await stop(w);
 });
-
-/** Loads `url` in `page` (or reloads) and returns what the backend received for it. */
-async function visit(page, url) {
-  if (url) await page.goto(url);
-  else await page.reload();
-  return JSON.parse(await page.textContent("#echo"));
-}
-
-/** What the backend received for an XHR made by the page itself. */
-async function xhr(page) {
-  return page.evaluate(async () => (await fetch("/api/whoami", { cache: "no-store" })).json());
-}
 
 let pages = 0;
 /** A new tab on `service`'s site; each gets its own URL so the worker can tell them apart. */

@@ -6,7 +6,7 @@
 // each leaves the routing on dev.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { recordMetrics, startFirefox, stop, timeRealPopup, waitFor } from "./harness.mjs";
+import { recordMetrics, startFirefox, stop, timeRealPopup, visit, waitFor, xhr } from "./harness.mjs";
 import {
   answerPermissionPrompt, closeRealPopup, openRealPopup, permissionPrompt, renderedBadge, tabIdOf,
 } from "./firefox.mjs";
@@ -19,18 +19,6 @@ before(async () => {
 after(async () => {
   if (w) await stop(w);
 });
-
-/** Loads `url` in `page` (or reloads) and returns what the backend received for it. */
-async function visit(page, url) {
-  if (url) await page.goto(url);
-  else await page.reload();
-  return JSON.parse(await page.$eval("#echo", (e) => e.textContent));
-}
-
-/** What the backend received for an XHR made by the page itself. */
-async function xhr(page) {
-  return page.evaluate(async () => (await fetch("/api/whoami", { cache: "no-store" })).json());
-}
 
 let pages = 0;
 /** A new tab on `service`'s site; each gets its own URL so the extension can tell them apart. */

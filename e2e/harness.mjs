@@ -304,6 +304,19 @@ async function setUpChromium(w) {
   await waitFor(() => w.worker.evaluate(() => self.previewSwitchReady === true), "the service worker to start");
 }
 
+/** Loads `url` in `page` (or reloads it) and returns what the backend received for it.
+ * A Playwright or a Puppeteer page: both take goto, reload and evaluate. */
+export async function visit(page, url) {
+  if (url) await page.goto(url);
+  else await page.reload();
+  return JSON.parse(await page.evaluate(() => document.getElementById("echo").textContent));
+}
+
+/** What the backend received for an XHR made by the page itself. */
+export async function xhr(page) {
+  return page.evaluate(async () => (await fetch("/api/whoami", { cache: "no-store" })).json());
+}
+
 /** Polls `check` (sync or async) until it returns a truthy value; fails naming `what`. */
 export async function waitFor(check, what, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
