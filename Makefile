@@ -3,13 +3,13 @@
 CARGO ?= cargo
 BIN := target/release/preview-switch
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench fuzz soak dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
 	@scripts/setup.sh
 
-## build: the companion (release) and the extension (dist/extension)
+## build: the companion (release) and the extension (dist/chromium, dist/firefox and their zips)
 build: setup build-extension
 	$(CARGO) build --release -p preview-switch
 
@@ -17,7 +17,8 @@ build: setup build-extension
 setup-wasm:
 	scripts/build-extension.sh setup
 
-## build-extension: dist/extension; prints the gzipped wasm size, fails over 250 KB
+## build-extension: dist/chromium, dist/firefox (+ zips; dist/extension links to chromium);
+## prints the gzipped wasm size, fails over 250 KB
 build-extension: setup-wasm
 	scripts/build-extension.sh build
 
@@ -25,11 +26,12 @@ build-extension: setup-wasm
 run: build
 	$(BIN) demo
 
-## test: formatting, lints (native and wasm32), every test, then the browser end-to-end suite
+## test: formatting, lints (native and wasm32), every test, web-ext lint of the Firefox
+## build, then the browser end-to-end suites (Chromium and Firefox)
 test: setup lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
-	$(MAKE) --no-print-directory test-wasm test-e2e
+	$(MAKE) --no-print-directory test-wasm lint-firefox test-e2e
 
 ## test-wasm: the extension's glue smoke tests in headless Chromium (wasm-bindgen-test;
 ## the browser's flags are in extension/webdriver.json)
@@ -38,11 +40,16 @@ test-wasm: setup setup-wasm
 	CHROMEDRIVER=/usr/bin/chromedriver \
 	  $(CARGO) test --target wasm32-unknown-unknown -p preview-switch-extension
 
-## test-e2e: the extension in headless Chromium against the real companion, the fake Argo CD
-## and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")
+## test-e2e: the extension in headless Chromium and Firefox against the real companion, the
+## fake Argo CD and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")
 test-e2e: setup build-extension
 	$(CARGO) build -p preview-switch --bin preview-switch --example e2e-fake
 	node --test --test-concurrency=1 e2e/
+
+## lint-firefox: web-ext lint (Mozilla's addons-linter) on dist/firefox; 0 errors, and no
+## warning that scripts/lint-firefox.sh does not justify
+lint-firefox: setup build-extension
+	scripts/lint-firefox.sh dist/firefox
 
 ## lint: rustfmt and clippy with warnings as errors, native and wasm32
 lint:
@@ -53,10 +60,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the DESIGN §7 budgets that the companion owns (see README "Performance")
+## bench: the DESIGN §7 budgets (see README "Performance"): the companion's, then popup
+## open to rows on the real toolbar popup in Chromium and Firefox
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
+	scripts/bench-popup.sh
 
 ## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60) on nightly; see README "Robustness"
 fuzz:

@@ -10,13 +10,19 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
 
 need_cmd curl curl
 need_cmd pkg-config pkg-config
-# The extension's build (npm: wasm-opt), its glue tests (chromedriver) and its end-to-end
-# suite (Debian's Chromium, nginx as the cookie router, openssl for its throwaway certificate).
+# The extension's build (npm: wasm-opt; zip for the store packages, jq for the lint report),
+# its glue tests (chromedriver) and its end-to-end suites (Debian's Chromium and Firefox ESR,
+# nginx as the cookie router, openssl for its throwaway certificate).
 need_cmd node nodejs
 need_cmd npm npm
 need_cmd openssl openssl
+need_cmd zip zip
+need_cmd jq jq
 [[ -x /usr/bin/chromium ]] || want_apt+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || want_apt+=(chromium-driver)
+# Debian 12's security suite carries the current ESR (153 when written); the base suite an
+# older one (140, the build's strict_min_version). apt takes the newest it sees.
+[[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
 if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
@@ -40,8 +46,8 @@ for c in clippy rustfmt; do
 done
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Node packages (wasm-opt, playwright-core; never a browser download): only when
-# node_modules is missing or older than the lock file.
+# Node packages (wasm-opt, playwright-core, puppeteer-core, web-ext; never a browser
+# download): only when node_modules is missing or older than the lock file.
 cd "$(dirname "$0")/.."
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund

@@ -13,7 +13,8 @@ use crate::failure::{Failure, LocalError};
 use crate::routing::{self, Refusal, SessionRule};
 
 /// What the user picked for one service on the active tab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Choice {
     Dev,
     Domain { pr: u64 },
@@ -134,6 +135,15 @@ pub enum Event {
         open: Option<String>,
         granted: bool,
     },
+    /// `permissions.onAdded`: the user granted host access some other way than the prompt
+    /// (Chromium's site-access menu, the add-on manager) while a request was pending; a
+    /// pending `permissions.request` is then never answered.
+    PermissionsAdded {
+        origins: Vec<String>,
+    },
+    /// The popup was reopened by the service worker because access a choice waited for
+    /// was granted after the popup had closed: finish that choice once the routing is read.
+    Resume(AwaitingAccess),
     /// A browser call failed.
     EffectFailed(LocalError),
     TabClosed {
@@ -157,6 +167,9 @@ pub enum Effect {
         drop: Vec<Applied>,
         add: Vec<Applied>,
     },
+    /// Store the choice waiting for access under `awaiting_access` (`None`: remove it and
+    /// `access_granted`: nothing waits any more).
+    RememberAwaiting(Option<AwaitingAccess>),
     /// `chrome.permissions.request`; answer with [`Event::HostPermission`].
     RequestHostPermission {
         origins: Vec<String>,
@@ -219,6 +232,58 @@ pub struct Tab {
     pub https: bool,
 }
 
+/// A choice whose [`Effect::RequestHostPermission`] is not answered yet. Also kept in
+/// `chrome.storage.local` (`awaiting_access`): Chromium closes the popup when it shows its
+/// permission prompt, so the service worker finishes the choice once access is granted, by
+/// reopening the popup (`access_granted`, see `worker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingAccess {
+    pub service: String,
+    pub choice: Choice,
+    pub open: Option<String>,
+    /// The hosts access was asked for.
+    pub hosts: Vec<String>,
+    /// The tab the choice is for.
+    pub tab_id: i32,
+    /// When it was asked (Unix seconds): an old request is not finished any more.
+    pub since_secs: u64,
+}
+
+/// How long after asking a granted access still finishes the choice (a user who granted
+/// it much later may have moved on).
+pub const AWAITING_ACCESS_SECS: u64 = 120;
+
+impl AwaitingAccess {
+    /// Whether `origins` (just granted) reach every host it waits for.
+    pub fn reached_by(&self, origins: &[String]) -> bool {
+        self.hosts
+            .iter()
+            .all(|h| origins.iter().any(|o| origin_reaches(o, h)))
+    }
+
+    /// Still worth finishing at `now_secs`.
+    pub fn fresh_at(&self, now_secs: u64) -> bool {
+        now_secs.saturating_sub(self.since_secs) <= AWAITING_ACCESS_SECS
+    }
+}
+
+/// Whether a granted match pattern (`*://a.test/*`, `http://*/*`, `https://*.test/*`)
+/// reaches `host`.
+fn origin_reaches(pattern: &str, host: &str) -> bool {
+    let Some((_, rest)) = pattern.split_once("://") else {
+        return pattern == "<all_urls>";
+    };
+    let pattern_host = rest.split('/').next().unwrap_or("");
+    pattern_host == "*"
+        || pattern_host.eq_ignore_ascii_case(host)
+        || pattern_host.strip_prefix("*.").is_some_and(|suffix| {
+            host.len() > suffix.len()
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        })
+        || pattern == "<all_urls>"
+}
+
 /// How one service routes the active tab right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Active {
@@ -260,6 +325,12 @@ pub struct State {
     pub refresh_error: Option<Failure>,
     /// Choices selected but not applied yet, per service.
     pub selected: Vec<(String, Choice)>,
+    /// A choice applied but waiting for the user to allow access to its hosts.
+    pub awaiting_access: Option<AwaitingAccess>,
+    /// The choice `PermissionsAdded` applied, whose own answer may still come.
+    settled_access: Option<(String, Choice)>,
+    /// A choice to finish once the routing is read ([`Event::Resume`]).
+    resume: Option<AwaitingAccess>,
     last_badge: Option<(i32, String, String)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
@@ -346,8 +417,14 @@ fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
     })
 }
 
+/// The match patterns to ask access for: http and https spelled out, because Firefox reads
+/// `*://` as also ws and wss, which the manifest's `optional_host_permissions` do not list,
+/// and refuses the whole request.
 fn origins(hosts: &[String]) -> Vec<String> {
-    hosts.iter().map(|h| format!("*://{h}/*")).collect()
+    hosts
+        .iter()
+        .flat_map(|h| [format!("https://{h}/*"), format!("http://{h}/*")])
+        .collect()
 }
 
 fn url_for(https: bool, host: &str) -> String {
@@ -371,6 +448,9 @@ impl State {
             failures: Vec::new(),
             refresh_error: None,
             selected: Vec::new(),
+            awaiting_access: None,
+            settled_access: None,
+            resume: None,
             last_badge: None,
             complete: false,
             deleted: Vec::new(),
@@ -514,6 +594,29 @@ impl State {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let mut fx = self.handle(event);
+        if self.resume.is_some() {
+            fx.extend(self.try_resume());
+        }
+        fx
+    }
+
+    /// Finishes the choice of [`Event::Resume`] once its tab's routing and a list are in.
+    fn try_resume(&mut self) -> Vec<Effect> {
+        let ready = matches!(self.companion, Companion::Ready { .. }) && self.records_read();
+        let same_tab = self.tab.as_ref().map(|t| t.id) == self.resume.as_ref().map(|r| r.tab_id);
+        if !ready || !same_tab {
+            return Vec::new();
+        }
+        let Some(r) = self.resume.take() else {
+            return Vec::new();
+        };
+        let mut fx = vec![Effect::RememberAwaiting(None)];
+        fx.extend(self.apply(&r.service, r.choice, r.open));
+        fx
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::PopupOpened {
                 tab_id,
@@ -646,13 +749,54 @@ impl State {
                 open,
                 granted,
             } => {
+                let this = (service.clone(), choice);
+                if self.settled_access.as_ref() == Some(&this) {
+                    // `PermissionsAdded` applied it already (Firefox answers both ways).
+                    self.settled_access = None;
+                    return Vec::new();
+                }
+                let mut fx = Vec::new();
+                if self
+                    .awaiting_access
+                    .as_ref()
+                    .is_some_and(|a| a.service == service && a.choice == choice)
+                {
+                    self.awaiting_access = None;
+                    fx.push(Effect::RememberAwaiting(None));
+                }
                 if !granted {
                     self.messages.push(format!(
                         "not switched: access to the hosts of {service} was refused: allow it when the browser asks"
                     ));
-                    return vec![Effect::Render];
+                    fx.push(Effect::Render);
+                    return fx;
                 }
-                self.apply(&service, choice, open)
+                fx.extend(self.apply(&service, choice, open));
+                fx
+            }
+            Event::PermissionsAdded { origins } => {
+                let covered = self
+                    .awaiting_access
+                    .as_ref()
+                    .is_some_and(|a| a.reached_by(&origins));
+                match self.awaiting_access.take() {
+                    Some(a) if covered => {
+                        self.settled_access = Some((a.service.clone(), a.choice));
+                        let mut fx = vec![Effect::RememberAwaiting(None)];
+                        fx.extend(self.apply(&a.service, a.choice, a.open));
+                        fx
+                    }
+                    other => {
+                        self.awaiting_access = other;
+                        Vec::new()
+                    }
+                }
+            }
+            Event::Resume(awaiting) => {
+                if awaiting.fresh_at(self.now_secs) {
+                    self.resume = Some(awaiting);
+                }
+                Vec::new()
             }
             Event::EffectFailed(error) => {
                 self.messages.push(error.to_string());
@@ -876,12 +1020,29 @@ impl State {
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
         match self.checked(&service, pr, choice) {
-            Ok(route) => vec![Effect::RequestHostPermission {
-                origins: origins(&route.hosts),
-                service,
-                choice,
-                open,
-            }],
+            Ok(route) => {
+                let awaiting = AwaitingAccess {
+                    service: service.clone(),
+                    choice,
+                    open: open.clone(),
+                    hosts: route.hosts.clone(),
+                    tab_id: self.tab.as_ref().map_or(-1, |t| t.id),
+                    since_secs: self.now_secs,
+                };
+                self.awaiting_access = Some(awaiting.clone());
+                // The request first: the browser wants it inside the click. Then stored,
+                // for the worker, in case the prompt closes the popup.
+                vec![
+                    Effect::RequestHostPermission {
+                        origins: origins(&route.hosts),
+                        service,
+                        choice,
+                        open,
+                    },
+                    Effect::RememberAwaiting(Some(awaiting)),
+                    Effect::Render,
+                ]
+            }
             Err(refusal) => {
                 self.messages.push(refusal.0);
                 vec![Effect::Render]
@@ -1149,7 +1310,13 @@ pub(crate) mod tests {
         let Some(Effect::RequestHostPermission { origins, .. }) = fx.first() else {
             return fx;
         };
-        assert!(origins.iter().all(|o| o.starts_with("*://")));
+        // Only schemes the manifest's optional_host_permissions list (Firefox refuses more).
+        assert!(
+            origins
+                .iter()
+                .all(|o| o.starts_with("https://") || o.starts_with("http://")),
+            "{origins:?}"
+        );
         s.update(Event::HostPermission {
             service: service.into(),
             choice,
@@ -1248,6 +1415,68 @@ pub(crate) mod tests {
                 by_hand: false
             }
         );
+    }
+
+    /// Chromium never answers a `permissions.request` that the user settled elsewhere (the
+    /// site-access menu): `permissions.onAdded` must finish the choice, once; Firefox sends
+    /// both, and the late answer must not apply it a second time.
+    #[test]
+    fn access_granted_elsewhere_finishes_the_waiting_choice_once() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let fx = s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        assert!(matches!(
+            fx.first(),
+            Some(Effect::RequestHostPermission { .. })
+        ));
+        assert_eq!(
+            s.awaiting_access.as_ref().unwrap().hosts,
+            ["app.test", "www.app.test"]
+        );
+        // Another site, or only one of the route's hosts: still waiting, nothing set.
+        for origins in [vec!["*://other.test/*"], vec!["http://app.test/*"]] {
+            let fx = s.update(Event::PermissionsAdded {
+                origins: origins.iter().map(|o| o.to_string()).collect(),
+            });
+            assert_eq!(browser_changes(&fx), 0, "{origins:?}: {fx:?}");
+            assert!(s.awaiting_access.is_some());
+        }
+        let fx = s.update(Event::PermissionsAdded {
+            origins: vec!["http://app.test/*".into(), "https://*.app.test/*".into()],
+        });
+        assert_eq!(sets(&fx).len(), 2, "{fx:?}");
+        assert!(s.awaiting_access.is_none());
+        let late = s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+            open: None,
+            granted: true,
+        });
+        assert_eq!(browser_changes(&late), 0, "applied once: {late:?}");
+        // Nothing awaited: a grant elsewhere changes nothing.
+        let fx = s.update(Event::PermissionsAdded {
+            origins: vec!["<all_urls>".into()],
+        });
+        assert_eq!(fx, vec![]);
+    }
+
+    #[test]
+    fn granted_patterns_reach_exactly_their_hosts() {
+        for (pattern, host, reaches) in [
+            ("*://app.test/*", "app.test", true),
+            ("http://APP.test/*", "app.test", true),
+            ("*://*/*", "app.test", true),
+            ("<all_urls>", "app.test", true),
+            ("*://*.app.test/*", "www.app.test", true),
+            ("*://*.app.test/*", "app.test", false),
+            ("*://*.app.test/*", "evilapp.test", false),
+            ("*://app.test/*", "www.app.test", false),
+            ("*://other.test/*", "app.test", false),
+        ] {
+            assert_eq!(origin_reaches(pattern, host), reaches, "{pattern} {host}");
+        }
     }
 
     #[test]
@@ -1663,7 +1892,10 @@ pub(crate) mod tests {
         });
         assert_eq!(browser_changes(&fx), 0);
         let fx = granted(&mut s, "courses-fe", Choice::Tab { pr: 5 });
-        let Some(Effect::AddSessionRule { rule }) = fx.first() else {
+        let Some(rule) = fx.iter().find_map(|e| match e {
+            Effect::AddSessionRule { rule } => Some(rule),
+            _ => None,
+        }) else {
             panic!("{fx:?}")
         };
         assert_eq!(rule.action.request_headers[0].header, "x-preview");

@@ -8,23 +8,30 @@ use crate::failure::{Failure, LocalError};
 use crate::state::{Active, Choice, Companion, State};
 
 /// The command that installs the companion for this extension in `browser` (DESIGN §6:
-/// "the exact install command").
+/// "the exact install command"). Firefox runs only the shipped add-on id, which the
+/// companion knows, so it takes no `--extension-id`.
 pub fn install_command(browser: &str) -> String {
+    if browser == "firefox" {
+        return "preview-switch install --browser firefox".to_owned();
+    }
     format!(
         "preview-switch install --browser {browser} --extension-id {}",
         crate::EXTENSION_ID
     )
 }
 
-/// The `--browser` of `preview-switch install` for `navigator.userAgentData.brands`; the
-/// specific brands first (Edge and Brave also name Chromium), `chromium` when unknown.
+/// The `--browser` of `preview-switch install` for the browser's names (Chromium's
+/// `navigator.userAgentData` brands, Firefox's `getBrowserInfo` name); the specific brands
+/// first (Edge and Brave also name Chromium), `chromium` when unknown.
 pub fn browser_from_brands(brands: &[String]) -> &'static str {
     let has = |needle: &str| {
         brands
             .iter()
             .any(|b| b.to_ascii_lowercase().contains(needle))
     };
-    if has("edge") {
+    if has("firefox") {
+        "firefox"
+    } else if has("edge") {
         "edge"
     } else if has("brave") {
         "brave"
@@ -58,6 +65,9 @@ pub struct View {
     pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<&'static str>,
+    /// While the browser asks the user for access to a route's hosts: what is waiting and
+    /// what to do.
+    pub access_request: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -469,6 +479,21 @@ fn capitalized(text: &str) -> String {
     }
 }
 
+/// What the popup says while the browser asks for access: the request is made from the
+/// click, and nothing is routed until it is allowed.
+fn access_request(a: &crate::state::AwaitingAccess) -> String {
+    let target = match a.choice {
+        Choice::Dev => "dev".to_owned(),
+        Choice::Domain { pr } => format!("PR {pr} for this domain"),
+        Choice::Tab { pr } => format!("PR {pr} for this tab"),
+    };
+    format!(
+        "Allow Preview Switch to access {} when the browser asks: it routes {} to {target} only on sites you allow",
+        a.hosts.join(", "),
+        a.service
+    )
+}
+
 /// The popup's content for `state`.
 pub fn view(state: &State) -> View {
     let host = state.tab.as_ref().and_then(|t| t.host.clone());
@@ -482,6 +507,7 @@ pub fn view(state: &State) -> View {
         failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
+        access_request: state.awaiting_access.as_ref().map(access_request),
     };
     let (previews, age_secs, stale) = match &state.companion {
         Companion::Loading => {
@@ -724,6 +750,20 @@ mod tests {
             "{fx:?}"
         );
         assert_eq!(s.selection("courses-fe"), None);
+        // Until the browser's prompt is answered the popup says what waits and why.
+        assert_eq!(
+            view(&s).access_request.as_deref(),
+            Some(
+                "Allow Preview Switch to access app.test, www.app.test when the browser asks: it routes courses-fe to PR 123 for this tab only on sites you allow"
+            )
+        );
+        s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 123 },
+            open: None,
+            granted: false,
+        });
+        assert_eq!(view(&s).access_request, None);
     }
 
     #[test]
@@ -826,7 +866,10 @@ mod tests {
 
         let mut missing = s.clone();
         missing.update(Event::CompanionFailed(
-            LocalError::unreachable("Specified native messaging host not found.").into(),
+            LocalError::NotInstalled {
+                browser_said: "Specified native messaging host not found".into(),
+            }
+            .into(),
         ));
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
@@ -844,7 +887,10 @@ mod tests {
         );
         let mut crashed = s.clone();
         crashed.update(Event::CompanionFailed(
-            LocalError::unreachable("Native host has exited.").into(),
+            LocalError::Stopped {
+                browser_said: "Native host has exited".into(),
+            }
+            .into(),
         ));
         let c = view(&crashed).notice.unwrap();
         assert_eq!(c.kind, NoticeKind::CompanionError);
@@ -1050,7 +1096,12 @@ mod tests {
         assert_eq!(b(&["Chromium", "Microsoft Edge"]), "edge");
         assert_eq!(b(&["Brave", "Chromium"]), "brave");
         assert_eq!(b(&["Chromium"]), "chromium");
+        assert_eq!(b(&["Firefox"]), "firefox");
         assert_eq!(b(&[]), "chromium");
+        assert_eq!(
+            install_command("firefox"),
+            "preview-switch install --browser firefox"
+        );
     }
 
     #[test]

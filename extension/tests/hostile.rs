@@ -231,7 +231,15 @@ fn a_valid_route_is_set_only_on_the_hosts_the_companion_listed() {
     let Some(Effect::RequestHostPermission { origins, .. }) = fx.first() else {
         panic!("{fx:?}")
     };
-    assert_eq!(origins, &["*://a.demo.test/*", "*://b.demo.test/*"]);
+    assert_eq!(
+        origins,
+        &[
+            "https://a.demo.test/*",
+            "http://a.demo.test/*",
+            "https://b.demo.test/*",
+            "http://b.demo.test/*"
+        ]
+    );
     let fx = st.update(Event::HostPermission {
         service: "x".into(),
         choice: Choice::Domain { pr: 1 },

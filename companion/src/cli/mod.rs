@@ -237,6 +237,9 @@ fn serve_host(
         Ok(rt) => rt,
         Err(e) => return report(&e),
     };
+    // The ids `install --extension-id` registered this binary for, besides the published one.
+    let mut extra_ids = extra_ids;
+    extra_ids.extend(host::install::recorded_ids());
     let code = runtime.block_on(async {
         match resolve(&args) {
             Ok(targets) => {

@@ -294,3 +294,71 @@ async fn malformed_frames_table_on_the_real_binary() {
     h2.send_raw(&[3, 0]).await;
     assert_eq!(h2.close().await, 0);
 }
+
+/// Issue 11 §6/§7: the host serves exactly whom `install` registered it for: the id given
+/// to `install --extension-id` (it used to refuse it), the shipped Firefox add-on id, and
+/// no other Firefox add-on.
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_exactly_the_extensions_install_registered() {
+    let sb = Sandbox::new();
+    let env = [
+        ("ARGOCD_SERVER", "http://127.0.0.1:9"),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let id = "abcdefghijklmnopabcdefghijklmnop";
+    let hello = json!({"id": 1, "type": "hello", "protocol": 1});
+    let mut before = Host::spawn(&sb, &[&format!("chrome-extension://{id}/")], &env);
+    before.send(hello.clone()).await;
+    assert_eq!(before.reply(1).await["code"], "origin_not_allowed");
+    before.close().await;
+
+    for browser in ["chromium", "firefox"] {
+        let extra: &[&str] = if browser == "chromium" {
+            &["--extension-id", id]
+        } else {
+            &[]
+        };
+        let run = sb
+            .run(
+                &[&["install", "--browser", browser][..], extra].concat(),
+                &[],
+            )
+            .await;
+        assert_eq!(run.code, 0, "{run:#?}");
+    }
+    let firefox_manifest = sb
+        .home()
+        .join(".mozilla/native-messaging-hosts/io.previewswitch.companion.json");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(&firefox_manifest).unwrap()).unwrap();
+    assert_eq!(
+        manifest["allowed_extensions"],
+        json!([protocol::ids::FIREFOX_EXTENSION_ID])
+    );
+
+    let mut chrome = Host::spawn(&sb, &[&format!("chrome-extension://{id}/")], &env);
+    chrome.send(hello.clone()).await;
+    assert_eq!(
+        chrome.reply(1).await["type"],
+        "hello",
+        "the id it was installed for"
+    );
+    chrome.close().await;
+
+    let manifest_arg = firefox_manifest.to_str().unwrap();
+    for (addon, served) in [
+        (protocol::ids::FIREFOX_EXTENSION_ID, true),
+        ("preview-switch@example.com", false),
+        (id, false),
+    ] {
+        let mut host = Host::spawn(&sb, &[manifest_arg, addon], &env);
+        host.send(hello.clone()).await;
+        let reply = host.reply(1).await;
+        if served {
+            assert_eq!(reply["type"], "hello", "{addon}: {reply}");
+        } else {
+            assert_eq!(reply["code"], "origin_not_allowed", "{addon}: {reply}");
+        }
+        host.close().await;
+    }
+}

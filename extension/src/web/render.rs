@@ -108,6 +108,11 @@ pub fn render(view: &View) {
         }
         append(&app, &list);
     }
+    if let Some(request) = &view.access_request {
+        let p = el(&doc, "p", "access-request", request);
+        let _ = p.set_attribute("role", "status");
+        append(&app, &p);
+    }
     if let Some(stale) = &view.stale {
         append(&app, &el(&doc, "p", "stale", stale));
     }
