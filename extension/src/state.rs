@@ -122,10 +122,12 @@ pub enum Event {
         service: String,
         choice: Choice,
     },
-    /// "Open with preview" on a GitHub PR page: route the domain, then open the service.
+    /// "Open with preview" on a GitHub PR page: route the domain, then open the service on
+    /// `host`, which names the route to apply (the tab's own host, github.com, names none).
     OpenWithPreview {
         service: String,
         pr: u64,
+        host: String,
     },
     /// The answer to [`Effect::RequestHostPermission`].
     HostPermission {
@@ -302,56 +304,20 @@ pub fn parse_web_url(url: &str) -> Option<(bool, String)> {
     Some((https, host.to_ascii_lowercase()))
 }
 
-/// A route the extension is willing to apply: re-validated, hosts normalised.
-struct CheckedRoute {
-    kind: RouteKind,
-    name: String,
-    value: String,
-    hosts: Vec<String>,
-}
-
-fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
-    match route.kind {
-        RouteKind::Cookie => routing::check_cookie_name(&route.name)?,
-        RouteKind::Header => {
-            // A header name is an RFC 7230 token: the same character set as a cookie name.
-            routing::check_cookie_name(&route.name)?;
-            // A tab rule `set`s the header: never over the site's credentials or a header
-            // the browser owns.
-            if protocol::policy::is_reserved_header(&route.name) {
-                return Err(Refusal(format!(
-                    "refused route {}: the header carries the site's own credentials or belongs to the browser: route by a cookie or another header",
-                    route.name
-                )));
-            }
-        }
-    }
-    routing::check_cookie_value(&route.value)?;
-    if route.hosts.is_empty() {
-        return Err(Refusal(format!(
-            "refused route {}: it lists no hosts: add preview-switch.io/hosts to the Application",
-            route.name
-        )));
-    }
-    let hosts = route
-        .hosts
-        .iter()
-        .map(|h| routing::check_host(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CheckedRoute {
-        kind: route.kind,
-        name: route.name.clone(),
-        value: route.value.clone(),
-        hosts,
-    })
-}
-
 fn origins(hosts: &[String]) -> Vec<String> {
     hosts.iter().map(|h| format!("*://{h}/*")).collect()
 }
 
 fn url_for(https: bool, host: &str) -> String {
     format!("{}://{host}/", if https { "https" } else { "http" })
+}
+
+/// Whether `route` is what a cookie or tab rule `name=value` carries. A header rule holds
+/// its header name lower-cased; cookie names are case-sensitive.
+fn carries(route: &Route, name: &str, value: &str) -> bool {
+    route.value == value
+        && (route.name == name
+            || (route.kind == RouteKind::Header && route.name.eq_ignore_ascii_case(name)))
 }
 
 impl State {
@@ -417,18 +383,13 @@ impl State {
             .iter()
             .flatten()
             .find(|r| r.id == id && r.condition.tab_ids.contains(&tab.id))
-        {
-            let value = rule
-                .cookie_pair()
-                .map(|(_, v)| v)
-                .or_else(|| rule.action.request_headers.first()?.value.as_deref());
-            if let Some(p) = self
+            && let Some((name, value)) = rule.route_pair()
+            && let Some(p) = self
                 .previews()
                 .iter()
-                .find(|p| p.service == service && p.route().map(|r| r.value.as_str()) == value)
-            {
-                return Active::Tab { pr: p.pr };
-            }
+                .find(|p| p.service == service && p.routes.iter().any(|r| carries(r, name, value)))
+        {
+            return Active::Tab { pr: p.pr };
         }
         let Some(host) = &tab.host else {
             return Active::Dev;
@@ -445,8 +406,11 @@ impl State {
                 if let Some(c) = cookies.iter().find(|c| names.contains(&c.name.as_str())) {
                     let hit = self.previews().iter().find(|p| {
                         p.service == service
-                            && p.route()
-                                .is_some_and(|r| r.name == c.name && r.value == c.value)
+                            && p.routes.iter().any(|r| {
+                                r.kind == RouteKind::Cookie
+                                    && r.name == c.name
+                                    && r.value == c.value
+                            })
                     });
                     return match hit {
                         Some(p) => Active::Domain {
@@ -631,15 +595,13 @@ impl State {
                 None => Vec::new(),
             },
             Event::Choose { service, choice } => self.choose(service, choice, None),
-            Event::OpenWithPreview { service, pr } => {
-                let open = self
-                    .preview(&service, pr)
-                    .and_then(|p| p.route())
-                    .and_then(|r| r.hosts.first())
-                    .and_then(|h| routing::check_host(h).ok())
-                    .map(|h| url_for(true, &h));
-                self.choose(service, Choice::Domain { pr }, open)
-            }
+            Event::OpenWithPreview { service, pr, host } => match routing::check_host(&host) {
+                Ok(host) => self.choose(service, Choice::Domain { pr }, Some(url_for(true, &host))),
+                Err(refusal) => {
+                    self.messages.push(refusal.0);
+                    vec![Effect::Render]
+                }
+            },
             Event::HostPermission {
                 service,
                 choice,
@@ -712,22 +674,19 @@ impl State {
         let (Some(applied), Some(rules)) = (&self.applied, &self.rules) else {
             return Vec::new();
         };
-        // A header rule holds its header name lower-cased; cookie names are case-sensitive.
-        let same = |r: &Route, name: &str, value: &str| {
-            r.value == value
-                && (r.name == name
-                    || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
-        };
         let listed = |name: &str, value: &str| {
             previews
                 .iter()
-                .any(|p| p.routes.iter().any(|r| same(r, name, value)))
+                .any(|p| p.routes.iter().any(|r| carries(r, name, value)))
         };
         let absent_is_gone = self.complete && !*stale;
         let deleted = std::mem::take(&mut self.deleted);
         let backed = |name: &str, value: &str| {
-            listed(name, value) || !(absent_is_gone || deleted.iter().any(|r| same(r, name, value)))
+            listed(name, value)
+                || !(absent_is_gone || deleted.iter().any(|r| carries(r, name, value)))
         };
+        let tab_host = self.tab.as_ref().and_then(|t| t.host.clone());
+        let cookies_here = self.cookies.clone().unwrap_or_default();
         let mut fx = Vec::new();
         let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
             .iter()
@@ -735,6 +694,15 @@ impl State {
             .partition(|a| backed(&a.name, &a.value));
         for a in &gone {
             for host in &a.hosts {
+                // A cookie of that name with another value (the site's own, or one set by
+                // hand) took our cookie's place: it stays.
+                if tab_host.as_deref() == Some(host.as_str())
+                    && cookies_here
+                        .iter()
+                        .any(|c| c.name == a.name && c.value != a.value)
+                {
+                    continue;
+                }
                 fx.push(Effect::RemoveCookie {
                     url: url_for(a.https, host),
                     name: a.name.clone(),
@@ -821,8 +789,8 @@ impl State {
                     prs.push(pr);
                     title.push(format!("{s}: PR {pr} for this tab"));
                 }
-                Active::Unknown { name, value } => {
-                    title.push(format!("{s}: cookie {name}={value} matches no preview"))
+                Active::Unknown { name, .. } => {
+                    title.push(format!("{s}: a cookie named {name} matches no preview"))
                 }
                 Active::Dev => {}
             }
@@ -875,7 +843,7 @@ impl State {
             Choice::Dev => return self.apply(&service, choice, open),
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
-        match self.checked(&service, pr, choice) {
+        match self.checked(&service, pr, choice, open.as_deref()) {
             Ok(route) => vec![Effect::RequestHostPermission {
                 origins: origins(&route.hosts),
                 service,
@@ -889,26 +857,97 @@ impl State {
         }
     }
 
-    fn checked(&self, service: &str, pr: u64, choice: Choice) -> Result<CheckedRoute, Refusal> {
+    /// The host an action is for: the page `open` names (GitHub's "open with preview"), else
+    /// the active tab's.
+    fn target_host(&self, open: Option<&str>) -> Option<String> {
+        match open {
+            Some(url) => parse_web_url(url).map(|(_, h)| h),
+            None => self.tab.as_ref()?.host.clone(),
+        }
+    }
+
+    /// The route `choice` would apply, re-checked by the one policy: the preview's route that
+    /// names the target host (never another route, which could reach other sites), refused
+    /// when none does, when it is a header route for the domain, or when it would overwrite
+    /// a cookie of the site's own.
+    fn checked(
+        &self,
+        service: &str,
+        pr: u64,
+        choice: Choice,
+        open: Option<&str>,
+    ) -> Result<Route, Refusal> {
         let preview = self.preview(service, pr).ok_or_else(|| {
             Refusal(format!(
                 "not switched: {service} PR {pr} is no longer listed: reopen the popup"
             ))
         })?;
-        let route = preview.route().ok_or_else(|| {
-            Refusal(format!(
+        if preview.routes.is_empty() {
+            return Err(Refusal(format!(
                 "not switched: {service} PR {pr} is unroutable: {}",
                 preview.unroutable.as_deref().unwrap_or("no route found")
+            )));
+        }
+        let host = self.target_host(open).unwrap_or_default();
+        let route = preview.route_for(&host).ok_or_else(|| {
+            Refusal(format!(
+                "not switched: no route of {service} PR {pr} names {}: open a page on one of its hosts",
+                protocol::policy::quoted(&host)
             ))
         })?;
-        let route = check_route(route)?;
+        let route = routing::check_route(route)?;
         if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
             return Err(Refusal(format!(
                 "not switched: {service} PR {pr} is routed by the header {}, which only works for this tab: choose \"for this tab only\"",
                 route.name
             )));
         }
+        if route.kind == RouteKind::Cookie
+            && let Some(why) = self.site_cookie_refusal(&route)
+        {
+            return Err(Refusal(format!(
+                "not switched: {why}: give the route a cookie name of its own"
+            )));
+        }
         Ok(route)
+    }
+
+    /// Whether the cookie `name=value` on `host` may be replaced or removed: the extension
+    /// set it (its records say so), or it is a routing cookie set by hand (a listed route
+    /// of that name carries its value). Any other cookie is the site's own.
+    fn may_touch(&self, host: &str, name: &str, value: &str) -> bool {
+        let ours = self
+            .applied
+            .iter()
+            .flatten()
+            .any(|a| a.name == name && a.value == value && a.hosts.iter().any(|h| h == host));
+        ours || self
+            .previews()
+            .iter()
+            .flat_map(|p| &p.routes)
+            .any(|r| r.kind == RouteKind::Cookie && r.name == name && r.value == value)
+    }
+
+    /// Why `route` cannot be applied on the tab's host, when a cookie of the site's own there
+    /// has its name (the popup disables both modes with this reason).
+    pub fn site_cookie_refusal(&self, route: &Route) -> Option<String> {
+        let site = self.site_cookie(route)?;
+        Some(format!(
+            "the site has its own cookie named {}; this route would overwrite it",
+            site.name
+        ))
+    }
+
+    /// A cookie of the site's own on the tab's host that `route` would overwrite.
+    fn site_cookie(&self, route: &Route) -> Option<&CookieSeen> {
+        let host = self.tab.as_ref()?.host.as_deref()?;
+        if !route.hosts.iter().any(|h| h == host) {
+            return None;
+        }
+        self.cookies
+            .iter()
+            .flatten()
+            .find(|c| c.name == route.name && !self.may_touch(host, &c.name, &c.value))
     }
 
     /// Removes whatever routes `service` now and applies `choice`: the one place where
@@ -920,13 +959,26 @@ impl State {
         // Validate before removing anything: a refused route leaves the old routing intact.
         let route = match choice {
             Choice::Dev => None,
-            Choice::Domain { pr } | Choice::Tab { pr } => match self.checked(service, pr, choice) {
-                Ok(r) => Some((pr, r)),
-                Err(refusal) => {
-                    self.messages.push(refusal.0);
-                    return vec![Effect::Render];
+            Choice::Domain { pr } | Choice::Tab { pr } => {
+                match self.checked(service, pr, choice, open.as_deref()) {
+                    Ok(r) => Some((pr, r)),
+                    Err(refusal) => {
+                        self.messages.push(refusal.0);
+                        return vec![Effect::Render];
+                    }
                 }
-            },
+            }
+        };
+        // Cookies on the tab's host that are the site's own: never removed.
+        let keep_here: Vec<CookieSeen> = match &tab.host {
+            Some(host) => self
+                .cookies
+                .iter()
+                .flatten()
+                .filter(|c| !self.may_touch(host, &c.name, &c.value))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
         };
         let mut fx = Vec::new();
         // 1. Our own domain cookies for this service, on every host they went to.
@@ -934,6 +986,11 @@ impl State {
         let mut removed_here: Vec<String> = Vec::new();
         for a in applied.iter().filter(|a| a.service == service) {
             for host in &a.hosts {
+                if tab.host.as_deref() == Some(host.as_str())
+                    && keep_here.iter().any(|c| c.name == a.name)
+                {
+                    continue;
+                }
                 fx.push(Effect::RemoveCookie {
                     url: url_for(a.https, host),
                     name: a.name.clone(),
@@ -947,14 +1004,16 @@ impl State {
             .into_iter()
             .partition(|a| a.service == service);
         *applied = kept;
-        // 2. A cookie with the service's route name on this host, e.g. set by hand.
+        // 2. A routing cookie with the service's route name on this host, set by hand. The
+        // site's own cookies of that name are left alone.
         let names: Vec<String> = self
             .route_names(service)
             .into_iter()
             .map(str::to_string)
             .collect();
+        let ours = |c: &CookieSeen| names.contains(&c.name) && !keep_here.contains(c);
         if let (Some(host), Some(cookies)) = (&tab.host, &mut self.cookies) {
-            for c in cookies.iter().filter(|c| names.contains(&c.name)) {
+            for c in cookies.iter().filter(|c| ours(c)) {
                 if !removed_here.contains(&c.name) {
                     fx.push(Effect::RemoveCookie {
                         url: url_for(tab.https, host),
@@ -962,7 +1021,7 @@ impl State {
                     });
                 }
             }
-            cookies.retain(|c| !names.contains(&c.name));
+            cookies.retain(|c| !ours(c));
         }
         // 3. This tab's rule for the service.
         let id = routing::rule_id(tab.id, service);
@@ -1634,6 +1693,7 @@ pub(crate) mod tests {
         let fx = s.update(Event::OpenWithPreview {
             service: "courses-fe".into(),
             pr: 123,
+            host: "app.test".into(),
         });
         let Some(Effect::RequestHostPermission { open, choice, .. }) = fx.first().cloned() else {
             panic!("{fx:?}")

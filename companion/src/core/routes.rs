@@ -20,7 +20,9 @@ mod template;
 use protocol::{Preview, Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::cookie::{validate_host, validate_pair};
+use std::collections::{HashMap, HashSet};
+
+use super::cookie::{PublicSuffixList, validate_host, validate_pair};
 use super::{keys, preview, quoted};
 use crate::argocd::model::{Application, ManagedResource};
 pub use template::{RouteTemplate, from_template};
@@ -58,20 +60,14 @@ pub fn from_annotations(app: &Application, pr: u64) -> Option<Result<Route, Stri
             };
             format!("{why}: fix the annotation {which}")
         })?;
-        let mut hosts = Vec::new();
-        for h in ann
-            .get(keys::HOSTS)
-            .map(String::as_str)
-            .unwrap_or("")
-            .split(',')
-        {
-            if h.trim().is_empty() {
-                continue;
-            }
-            let h = validate_host(h)
-                .map_err(|why| format!("{why}: fix the annotation {}", keys::HOSTS))?;
-            push_unique(&mut hosts, h);
-        }
+        // Stops at the first bad host or past the cap, so a hostile annotation of 60,000
+        // hosts costs no more than 65 checks.
+        let listed = ann.get(keys::HOSTS).map(String::as_str).unwrap_or("");
+        let hosts = protocol::policy::unique_hosts(
+            listed.split(',').filter(|h| !h.trim().is_empty()),
+            &PublicSuffixList,
+        )
+        .map_err(|why| format!("{why}: fix the annotation {}", keys::HOSTS))?;
         Ok(Route {
             kind: RouteKind::Cookie,
             name,
@@ -221,10 +217,10 @@ pub fn hosts_from_base_app(app: &Application) -> Vec<String> {
             continue;
         }
         if let Some(h) = url.host_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
+            hosts.push(h);
         }
     }
-    hosts
+    unique(hosts)
 }
 
 /// The base Application of `service` among `apps` (the answer to a `name=` query): the one
@@ -325,7 +321,30 @@ pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>,
             keys::HOSTS
         ));
     }
+    within_caps(&routes)?;
     Ok(routes)
+}
+
+/// The caps of the one policy: a route with more hosts, or a preview with more routes, than
+/// anyone routes by is refused whole (the extension refuses it too).
+fn within_caps(routes: &[Route]) -> Result<(), String> {
+    use protocol::policy::{MAX_HOSTS_PER_ROUTE, MAX_ROUTES_PER_PREVIEW, too_many_hosts};
+    if let Some(r) = routes.iter().find(|r| r.hosts.len() > MAX_HOSTS_PER_ROUTE) {
+        return Err(format!(
+            "{} {} has {} hosts: {}",
+            r.kind,
+            quoted(&r.name),
+            r.hosts.len(),
+            too_many_hosts()
+        ));
+    }
+    if routes.len() > MAX_ROUTES_PER_PREVIEW {
+        return Err(format!(
+            "found {} routes, more than the {MAX_ROUTES_PER_PREVIEW} a preview may carry: route each service by one cookie, and remove the extra matches from its routing resources",
+            routes.len()
+        ));
+    }
+    Ok(())
 }
 
 /// What a person should know about how the routes were read: discovered resources that are
@@ -405,17 +424,21 @@ fn candidates(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, 
             ));
         }
         Some(Ok(found)) => {
+            // Keyed, so a resource with thousands of matches costs linear time.
             let mut routes: Vec<Route> = Vec::new();
+            let mut index: HashMap<(RouteKind, &str, &str), usize> = HashMap::new();
             for route in found.iter().filter_map(|d| d.route.as_ref().ok()) {
-                match routes.iter_mut().find(|r| {
-                    (r.kind, &r.name, &r.value) == (route.kind, &route.name, &route.value)
-                }) {
-                    Some(same) => route
-                        .hosts
-                        .iter()
-                        .for_each(|h| push_unique(&mut same.hosts, h.clone())),
-                    None => routes.push(route.clone()),
+                let key = (route.kind, route.name.as_str(), route.value.as_str());
+                match index.get(&key) {
+                    Some(&i) => routes[i].hosts.extend(route.hosts.iter().cloned()),
+                    None => {
+                        index.insert(key, routes.len());
+                        routes.push(route.clone());
+                    }
                 }
+            }
+            for r in &mut routes {
+                r.hosts = unique(std::mem::take(&mut r.hosts));
             }
             if !routes.is_empty() {
                 // Cookies first (they work in both extension modes), then the ones whose
@@ -490,18 +513,10 @@ fn state(r: &ManagedResource) -> Result<(Value, Option<String>), String> {
 
 /// A validated header route (the extension sets exactly this header in tab mode).
 pub(super) fn header_route(name: &str, value: &str, hosts: Vec<String>) -> Result<Route, String> {
-    validate_pair(name, value).map_err(|why| {
-        format!(
-            "has a header match that cannot be sent: {}",
-            why.replace("cookie ", "header ")
-        )
-    })?;
-    if protocol::policy::is_reserved_header(name) {
-        return Err(format!(
-            "routes by the header {}, which carries the site's own credentials or is set by the browser: the extension would overwrite it; route by a cookie or another header instead",
-            quoted(name)
-        ));
-    }
+    protocol::policy::check_header_name(name)
+        .map_err(|why| format!("routes by a header the extension will not set: {why}"))?;
+    protocol::policy::check_header_value(value)
+        .map_err(|why| format!("has a header match that cannot be sent: {why}"))?;
     Ok(Route {
         kind: RouteKind::Header,
         name: name.to_string(),
@@ -549,6 +564,17 @@ pub(super) fn literal_regex(pattern: &str) -> Result<String, String> {
     Ok(literal)
 }
 
+/// `items` without repeats, in first-seen order, in linear time (a hostile list of 60,000
+/// hosts made `Vec::contains` quadratic).
+pub(super) fn unique(items: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .into_iter()
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
+}
+
+/// Adds `s` unless present: for the few warnings of one preview.
 pub(super) fn push_unique(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
@@ -705,6 +731,8 @@ mod tests {
             "Host",
             "Sec-Fetch-Site",
             "Proxy-Foo",
+            "X-Forwarded-Host",
+            "X-HTTP-Method-Override",
         ] {
             let found = from_managed_resources(&[managed(
                 &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -713,7 +741,10 @@ mod tests {
                 "spec": {"rules": [{"host": "web.example.com"}]}}),
             )]);
             let why = found[0].route.clone().unwrap_err();
-            assert!(why.contains("overwrite it"), "{name}: {why}");
+            assert!(
+                why.contains("routes by a header the extension will not set"),
+                "{name}: {why}"
+            );
         }
     }
 

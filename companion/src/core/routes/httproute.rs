@@ -6,7 +6,7 @@
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{REGEX_FORM, header_route, literal_regex, parse_cookie_regex, push_unique};
+use super::{REGEX_FORM, header_route, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::validate_host;
 
 /// The cookie routes of an HTTPRoute: one entry per cookie header match, or one `Err` saying
@@ -17,9 +17,10 @@ pub(super) fn cookie_routes(obj: &Value) -> Vec<Result<Route, String>> {
     for h in spec["hostnames"].as_array().into_iter().flatten() {
         // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
         if let Some(h) = h.as_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
+            hosts.push(h);
         }
     }
+    let hosts = unique(hosts);
     let mut out = Vec::new();
     let matches = spec["rules"]
         .as_array()

@@ -9,7 +9,7 @@
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{Warned, header_route, literal_regex, parse_cookie_regex, push_unique};
+use super::{Warned, header_route, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::{validate_host, validate_pair};
 use crate::core::quoted;
 
@@ -38,9 +38,10 @@ pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Warned> {
         };
         // `reviews` or `reviews.ns.svc.cluster.local` are mesh-internal: no browser goes there.
         if h.contains('.') && !h.ends_with(".svc.cluster.local") && !h.ends_with(".svc") {
-            push_unique(&mut hosts, h);
+            hosts.push(h);
         }
     }
+    let hosts = unique(hosts);
     let mut out = Vec::new();
     let matches = spec["http"]
         .as_array()
