@@ -624,6 +624,51 @@ mod tests {
         }
     }
 
+    /// The shared corpus (`protocol/tests/policy_corpus.json`) through the companion's own
+    /// route derivation: cookie routes from the routing annotations, header routes from an
+    /// ingress-nginx canary-by-header Ingress. The verdict is the corpus's own (the whole
+    /// Public Suffix List), which the extension gives too except where the corpus says.
+    #[test]
+    fn the_shared_policy_corpus_gets_the_same_verdicts() {
+        let corpus: Value =
+            serde_json::from_str(include_str!("../../../protocol/tests/policy_corpus.json"))
+                .unwrap();
+        let cases = corpus["cases"].as_array().unwrap();
+        assert!(cases.len() >= 100);
+        for case in cases {
+            let s = |k: &str| case[k].as_str().unwrap();
+            let hosts: Vec<&str> = case["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap())
+                .collect();
+            let route = match s("kind") {
+                "cookie" => {
+                    let hosts = hosts.join(",");
+                    let a = annotated(&[
+                        (keys::COOKIE, s("name")),
+                        (keys::COOKIE_VALUE, s("value")),
+                        (keys::HOSTS, &hosts),
+                    ]);
+                    from_annotations(&a, 1).unwrap()
+                }
+                _ => {
+                    let rules: Vec<Value> = hosts.iter().map(|h| json!({"host": h})).collect();
+                    let found = from_managed_resources(&[managed(&json!({
+                        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                        "metadata": {"name": "web-canary", "namespace": "web", "annotations":
+                            {NGINX_CANARY: "true", NGINX_BY_HEADER: s("name"),
+                             NGINX_BY_HEADER_VALUE: s("value")}},
+                        "spec": {"rules": rules}}))]);
+                    found[0].route.clone()
+                }
+            };
+            let got = if route.is_ok() { "accept" } else { "refuse" };
+            assert_eq!(got, s("verdict"), "{}: {route:?}", s("what"));
+        }
+    }
+
     pub(super) fn yaml(text: &str) -> Value {
         serde_norway::from_str(text).unwrap()
     }
