@@ -359,3 +359,95 @@ fn no_debug_or_error_text_shows_the_token() {
     assert!(message.contains("****"), "{message}");
     crate::support::assert_no_secret_in("a panic message", message);
 }
+
+/// Finding 2: a server, or a proxy in front of it, that echoes the request's
+/// `Authorization` header into its error body. Through every path that turns a server's
+/// words into an error (the list's 401 and 500, per-application calls, the watch's in-stream
+/// error, `doctor`), the token reaches no frame, cache file, log line or output: the
+/// support scans every frame as it is read, the host's stderr when it closes, stdout and
+/// stderr of every run, and every file in the sandbox when it is dropped. Each step also
+/// checks the echo arrived, redacted, so the scan is not vacuous.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_echoing_the_token_never_gets_it_into_frames_cache_logs_or_output() {
+    use fake_argocd::{Fault, FaultRule};
+    let (fake, server) = demo_server().await;
+    let url = server.url();
+    let sb = Sandbox::new();
+    let env = [
+        ("ARGOCD_SERVER", url.as_str()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let echo = |code, path: &str| FaultRule::new(Fault::EchoAuthorization(code)).on_path(path);
+    const REDACTED: &str = "Authorization: Bearer ****";
+
+    // The CLI: `list` with a 401 and a 500 that quote the header.
+    for code in [401, 500] {
+        fake.add_fault(echo(code, "/api/v1/applications").times(1));
+        let run = sb.run(&["list"], &env).await;
+        assert_ne!(run.code, 0, "{run:?}");
+        assert!(run.stderr.contains(REDACTED), "{code}: {}", run.stderr);
+    }
+    // `doctor`: the token check's 401.
+    fake.add_fault(echo(401, "/api/v1/session/userinfo").times(1));
+    let run = sb.run(&["doctor"], &env).await;
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains(REDACTED),
+        "{run:?}"
+    );
+
+    // Host mode: the list's 401 becomes the error frame (and the log line).
+    let mut host = HostProc::spawn(&sb, &["host", "--timeout", "5s"], &env);
+    fake.add_fault(echo(401, "/api/v1/applications").times(1));
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let answer = host.reply(1).await;
+    assert_eq!(answer["code"], "argocd_unauthorized", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains(REDACTED),
+        "{answer}"
+    );
+    // Per-application calls: a 500 on each preview's routing resources makes those
+    // previews unroutable with the server's (redacted) words, in frames and the cache.
+    fake.add_fault(echo(500, "/api/v1/applications/*"));
+    host.send(json!({"id": 2, "type": "refresh"})).await;
+    let listed = host.reply(2).await;
+    let previews = listed["previews"].as_array().expect("a list");
+    assert!(
+        previews.iter().any(|p| p["unroutable"]
+            .as_str()
+            .is_some_and(|u| u.contains(REDACTED))),
+        "no preview carries the echo: {listed}"
+    );
+    fake.clear_faults();
+    // The watch: an in-stream error quoting the token, bare and as a bearer credential.
+    fake.add_fault(
+        FaultRule::new(Fault::StreamError {
+            http_code: 401,
+            message: format!("token {TOKEN} rejected; Authorization: Bearer {TOKEN}"),
+        })
+        .on_path("/api/v1/stream/applications")
+        .times(1),
+    );
+    host.send(json!({"id": 3, "type": "subscribe"})).await;
+    assert_eq!(host.reply(3).await["type"], "subscribed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !host
+        .log()
+        .contains("token **** rejected; Authorization: Bearer ****")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch error never reached the log: {}",
+            host.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    host.assert_serving(4).await;
+    assert_eq!(host.close().await, 0);
+    assert!(
+        sb.files()
+            .iter()
+            .any(|p| p.starts_with(sb.home().join("cache"))),
+        "the host wrote its cache, which the sandbox scans"
+    );
+    sb.assert_hygiene();
+}
