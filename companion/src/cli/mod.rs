@@ -237,16 +237,30 @@ fn serve_host(
         Ok(rt) => rt,
         Err(e) => return report(&e),
     };
+    let mut allowed = host::AllowedOrigins::default();
+    allowed.chrome_ids.extend(extra_ids);
+    // The origin first: for an extension we do not serve, no config is read and no
+    // token_command runs (the host then refuses its every frame).
+    let refused = caller.as_ref().is_some_and(|c| !allowed.permits(c));
     let code = runtime.block_on(async {
-        match resolve(&args) {
+        let resolved = if refused {
+            Ok(Vec::new())
+        } else {
+            resolve(&args)
+        };
+        match resolved {
             Ok(targets) => {
-                let mut opts = HostOptions::for_targets(&targets);
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    ..HostOptions::for_targets(&targets)
+                };
                 host::run_stdio(caller, ListingSource { targets }, opts).await
             }
             Err(e) => {
-                let mut opts = HostOptions::default();
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    ..HostOptions::default()
+                };
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
             }
         }
