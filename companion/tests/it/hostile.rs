@@ -451,3 +451,28 @@ async fn a_server_echoing_the_token_never_gets_it_into_frames_cache_logs_or_outp
     );
     sb.assert_hygiene();
 }
+
+/// Finding 7: manifests are 0644 in 0755 directories whatever the umask (here 077, which
+/// would leave a system-wide manifest unreadable to every other user's browser).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn install_writes_0644_manifests_in_0755_directories_under_umask_077() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let profile = sb.home().join("profile/deep");
+    let run = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" install --browser chromium --user-data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_preview-switch"))
+        .arg(&profile)
+        .env("HOME", sb.home())
+        .output()
+        .await
+        .expect("sh runs");
+    assert!(run.status.success(), "{run:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let manifest = profile.join("NativeMessagingHosts/io.previewswitch.companion.json");
+    assert_eq!(mode(&manifest), 0o644);
+    assert_eq!(mode(manifest.parent().unwrap()), 0o755);
+    assert_eq!(mode(&profile), 0o755);
+}
