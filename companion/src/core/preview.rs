@@ -345,6 +345,44 @@ mod tests {
         app(v)
     }
 
+    /// A preview over the cap keeps who it is and loses its routes and long texts, with
+    /// the reason; one under it is untouched.
+    #[test]
+    fn a_preview_over_its_byte_cap_is_cut_down_and_unroutable() {
+        let mut p = Preview {
+            app: "web-pr-1".into(),
+            service: "web".into(),
+            pr: 1,
+            title: Some("t".repeat(10)),
+            warnings: vec!["w".repeat(100_000)],
+            repo: Some(format!("https://github.com/{}", "r".repeat(100_000))),
+            routes: vec![protocol::Route {
+                kind: protocol::RouteKind::Cookie,
+                name: "web-pr".into(),
+                value: "1".into(),
+                hosts: vec!["web.test".into()],
+                source: protocol::RouteSource::Annotation,
+            }],
+            ..Preview::default()
+        };
+        let small = Preview {
+            warnings: Vec::new(),
+            repo: None,
+            ..p.clone()
+        };
+        let mut same = small.clone();
+        bound(&mut same, protocol::policy::MAX_PREVIEW_BYTES);
+        assert_eq!(same, small);
+        bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
+        assert!(serde_json::to_vec(&p).unwrap().len() <= protocol::policy::MAX_PREVIEW_BYTES);
+        assert_eq!(
+            (p.app.as_str(), p.pr, p.title.as_deref()),
+            ("web-pr-1", 1, Some("tttttttttt"))
+        );
+        assert!(p.routes.is_empty() && p.repo.is_none());
+        assert!(p.unroutable.unwrap().contains("more than the 64 KiB"));
+    }
+
     #[test]
     fn an_app_listed_twice_is_one_preview_and_namespaces_stay_apart() {
         let derive_one = |name: &str, ns: &str| {

@@ -99,6 +99,8 @@ pub struct Discovered {
 /// not JSON yields an `Err` entry, never a panic.
 pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> {
     let mut out: Vec<Discovered> = Vec::new();
+    // Keyed, so a resource with thousands of matches costs linear time.
+    let mut index: HashMap<String, usize> = HashMap::new();
     for r in resources {
         let http_route = r.kind == "HTTPRoute"
             && matches!(
@@ -125,21 +127,22 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
         for (route, warning) in routes {
             // Two matches of one resource naming the same cookie are one route; a flaw in
             // either is still worth saying.
-            let same = out
-                .iter_mut()
-                .find(|d| d.resource == resource && d.route == route && d.note == note);
-            match same {
-                Some(d) => {
-                    if d.warning.is_none() {
-                        d.warning = warning;
+            let key = format!("{resource}\0{route:?}\0{note:?}");
+            match index.get(&key) {
+                Some(&i) => {
+                    if out[i].warning.is_none() {
+                        out[i].warning = warning;
                     }
                 }
-                None => out.push(Discovered {
-                    resource: resource.clone(),
-                    route,
-                    note: note.clone(),
-                    warning,
-                }),
+                None => {
+                    index.insert(key, out.len());
+                    out.push(Discovered {
+                        resource: resource.clone(),
+                        route,
+                        note: note.clone(),
+                        warning,
+                    });
+                }
             }
         }
     }
@@ -207,20 +210,14 @@ pub fn parse_cookie_regex(pattern: &str) -> Result<(String, String), String> {
 /// Hosts of the base Application's `status.summary.externalURLs` (plain URLs or
 /// `title|url`), deduplicated, in order; invalid ones are left out.
 pub fn hosts_from_base_app(app: &Application) -> Vec<String> {
-    let mut hosts = Vec::new();
-    for entry in &app.status.summary.external_urls {
+    unique(app.status.summary.external_urls.iter().filter_map(|entry| {
         let raw = entry.rsplit('|').next().unwrap_or_default().trim();
-        let Ok(url) = url::Url::parse(raw) else {
-            continue;
-        };
+        let url = url::Url::parse(raw).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
-            continue;
+            return None;
         }
-        if let Some(h) = url.host_str().and_then(|h| validate_host(h).ok()) {
-            hosts.push(h);
-        }
-    }
-    unique(hosts)
+        url.host_str().and_then(|h| validate_host(h).ok())
+    }))
 }
 
 /// The base Application of `service` among `apps` (the answer to a `name=` query): the one
@@ -331,10 +328,9 @@ fn within_caps(routes: &[Route]) -> Result<(), String> {
     use protocol::policy::{MAX_HOSTS_PER_ROUTE, MAX_ROUTES_PER_PREVIEW, too_many_hosts};
     if let Some(r) = routes.iter().find(|r| r.hosts.len() > MAX_HOSTS_PER_ROUTE) {
         return Err(format!(
-            "{} {} has {} hosts: {}",
+            "{} {}: {}",
             r.kind,
             quoted(&r.name),
-            r.hosts.len(),
             too_many_hosts()
         ));
     }
@@ -564,13 +560,15 @@ pub(super) fn literal_regex(pattern: &str) -> Result<String, String> {
     Ok(literal)
 }
 
-/// `items` without repeats, in first-seen order, in linear time (a hostile list of 60,000
-/// hosts made `Vec::contains` quadratic).
-pub(super) fn unique(items: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(items.len());
-    items
+/// Hosts without repeats, in first-seen order, in linear time (a hostile list of 60,000
+/// hosts made `Vec::contains` quadratic), and no more than one past the cap: enough for
+/// [`within_caps`] to refuse the route, so the rest of a huge list is never even checked.
+pub(super) fn unique(hosts: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    hosts
         .into_iter()
         .filter(|s| seen.insert(s.clone()))
+        .take(protocol::policy::MAX_HOSTS_PER_ROUTE + 1)
         .collect()
 }
 
@@ -1113,6 +1111,35 @@ mod tests {
         );
         let err = resolve(&p, &g).unwrap_err();
         assert!(err.starts_with("could not look up the base app courses-fe for the hosts of cookie team-courses-fe-pr: example.dev answered 500"), "{err}");
+    }
+
+    /// Finding 3: a routing resource with thousands of hostnames or matches makes the
+    /// preview unroutable with the reason instead of a huge route, in linear time.
+    #[test]
+    fn routes_over_the_caps_make_the_preview_unroutable_with_the_reason() {
+        let route_with = |hosts: usize, matches: usize| {
+            let hostnames: Vec<String> = (0..hosts).map(|i| format!("h{i}.example.com")).collect();
+            let rules: Vec<Value> = (0..matches)
+                .map(|i| json!({"matches": [{"headers": [{"name": "x-pr", "value": format!("{i}")}]}]}))
+                .collect();
+            let found = from_managed_resources(&[managed(&json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "web", "namespace": "web"},
+                "spec": {"hostnames": hostnames, "rules": rules}}))]);
+            let g = Gathered {
+                discovery: Some(Ok(found)),
+                ..gathered()
+            };
+            resolve(&preview_of("web-pr-1"), &g)
+        };
+        assert!(route_with(64, 16).is_ok());
+        let why = route_with(60_000, 1).unwrap_err();
+        assert!(why.contains("lists more than 64 hosts"), "{why}");
+        let why = route_with(2, 10_000).unwrap_err();
+        assert!(
+            why.contains("found 10000 routes, more than the 16"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -476,3 +476,78 @@ async fn install_writes_0644_manifests_in_0755_directories_under_umask_077() {
     assert_eq!(mode(manifest.parent().unwrap()), 0o755);
     assert_eq!(mode(&profile), 0o755);
 }
+
+/// Finding 3: one preview whose routing annotation lists 60,000 hosts, on one of two
+/// servers. Before, hosts were de-duplicated with `Vec::contains` on the host's one thread
+/// (a `hello` waited 13.5 s at 40,000 hosts) and at 52,000 a page failed as "larger than a
+/// 1 MiB frame", hiding every other preview. Now the preview is listed, unroutable with
+/// the reason; the others of both servers are listed; `hello` is answered meanwhile. The
+/// one-second bound is a liveness check with a wide margin, not a benchmark.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_with_60000_hosts_neither_stalls_the_host_nor_hides_the_others() {
+    let (fake_a, server_a) = demo_server().await;
+    let (_fake_b, server_b) = demo_server().await;
+    let base = fake_a.app("search-ui-pr-9").expect("demo app");
+    let hosts: Vec<String> = (0..60_000).map(|i| format!("h{i}.demo.test")).collect();
+    fake_a.upsert_app(variant(
+        &base,
+        "huge-pr-77",
+        Some("77"),
+        json!({"preview-switch.io/cookie": "team-huge-pr", "preview-switch.io/hosts": hosts.join(",")}),
+    ));
+    let sb = Sandbox::new();
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"a\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n\n[[servers]]\nname = \"b\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n",
+            server_a.url(),
+            server_b.url()
+        ),
+    );
+    let mut host = HostProc::spawn(&sb, &["host", "--timeout", "20s"], &[]);
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let asked = std::time::Instant::now();
+    host.send(json!({"id": 2, "type": "hello", "protocol": 1}))
+        .await;
+    let mut listed = None;
+    let hello = loop {
+        let frame = host.recv().await;
+        match frame["id"].as_u64() {
+            Some(1) => listed = Some(frame),
+            Some(2) => break frame,
+            _ => {}
+        }
+    };
+    let waited = asked.elapsed();
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert!(
+        waited < std::time::Duration::from_secs(1),
+        "hello waited {waited:?} behind the listing"
+    );
+    let listed = match listed {
+        Some(l) => l,
+        None => host.reply(1).await,
+    };
+    assert_eq!(listed["type"], "list", "{listed}");
+    let previews = listed["previews"].as_array().unwrap();
+    let huge = previews
+        .iter()
+        .find(|p| p["app"] == "huge-pr-77")
+        .expect("the hostile preview is listed");
+    assert_eq!(huge["routes"], json!([]), "{huge}");
+    let why = huge["unroutable"].as_str().unwrap();
+    assert!(why.contains("more than 64 hosts"), "{why}");
+    for server in [server_a.url(), server_b.url()] {
+        let routable = previews
+            .iter()
+            .filter(|p| p["server"] == server.trim_end_matches('/'))
+            .filter(|p| !p["routes"].as_array().unwrap().is_empty())
+            .count();
+        assert!(
+            routable >= 3,
+            "{server}: {routable} routable previews in {listed}"
+        );
+    }
+    host.assert_serving(3).await;
+    assert_eq!(host.close().await, 0);
+}

@@ -13,14 +13,14 @@ use crate::core::cookie::validate_host;
 /// why there is none.
 pub(super) fn cookie_routes(obj: &Value) -> Vec<Result<Route, String>> {
     let spec = &obj["spec"];
-    let mut hosts = Vec::new();
-    for h in spec["hostnames"].as_array().into_iter().flatten() {
-        // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
-        if let Some(h) = h.as_str().and_then(|h| validate_host(h).ok()) {
-            hosts.push(h);
-        }
-    }
-    let hosts = unique(hosts);
+    // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
+    let hosts = unique(
+        spec["hostnames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str().and_then(|h| validate_host(h).ok())),
+    );
     let mut out = Vec::new();
     let matches = spec["rules"]
         .as_array()
