@@ -269,6 +269,21 @@ pub struct State {
     deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
+    /// A granted choice waiting for the cookies on its route's other hosts.
+    pending: Option<Pending>,
+}
+
+/// A choice whose route sets a cookie on hosts besides the tab's: it is applied once their
+/// cookies are read and none of them is the site's own cookie of the route's name.
+#[derive(Debug, Clone, PartialEq)]
+struct Pending {
+    service: String,
+    choice: Choice,
+    open: Option<String>,
+    name: String,
+    waiting: Vec<String>,
+    /// Hosts where the site has its own cookie of that name.
+    site: Vec<String>,
 }
 
 /// The stored records after one [`Effect::SaveApplied`]: `drop` removed, then each of `add`
@@ -341,6 +356,7 @@ impl State {
             complete: false,
             deleted: Vec::new(),
             closed_tabs: Vec::new(),
+            pending: None,
         }
     }
 
@@ -506,6 +522,13 @@ impl State {
                 self.settle()
             }
             Event::CookiesRead { host, cookies } => {
+                if self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.waiting.contains(&host))
+                {
+                    return self.route_host_read(&host, &cookies);
+                }
                 if self.tab.as_ref().and_then(|t| t.host.as_deref()) != Some(host.as_str()) {
                     return Vec::new(); // an answer for a tab we have left
                 }
@@ -614,9 +637,11 @@ impl State {
                     ));
                     return vec![Effect::Render];
                 }
-                self.apply(&service, choice, open)
+                self.read_then_apply(&service, choice, open)
             }
             Event::EffectFailed(error) => {
+                // A choice waiting for cookies it could not read is dropped with the error.
+                self.pending = None;
                 self.messages.push(error.to_string());
                 vec![Effect::Render]
             }
@@ -950,6 +975,84 @@ impl State {
             .find(|c| c.name == route.name && !self.may_touch(host, &c.name, &c.value))
     }
 
+    /// After the permission: reads the cookies on the route's hosts other than the tab's (the
+    /// tab's are known) before setting anything, so a cookie of the site's own there is
+    /// never overwritten either; applies at once when there are none to read.
+    fn read_then_apply(
+        &mut self,
+        service: &str,
+        choice: Choice,
+        open: Option<String>,
+    ) -> Vec<Effect> {
+        let pr = match choice {
+            Choice::Dev => return self.apply(service, choice, open),
+            Choice::Domain { pr } | Choice::Tab { pr } => pr,
+        };
+        let route = match self.checked(service, pr, choice, open.as_deref()) {
+            Ok(route) => route,
+            Err(refusal) => {
+                self.messages.push(refusal.0);
+                return vec![Effect::Render];
+            }
+        };
+        let here = self.tab.as_ref().and_then(|t| t.host.clone());
+        let waiting: Vec<String> = match route.kind {
+            RouteKind::Cookie => route
+                .hosts
+                .into_iter()
+                .filter(|h| Some(h) != here.as_ref())
+                .collect(),
+            RouteKind::Header => Vec::new(),
+        };
+        if waiting.is_empty() {
+            return self.apply(service, choice, open);
+        }
+        // https: a read for the https URL also returns the cookies without `Secure`.
+        let fx = waiting
+            .iter()
+            .map(|h| Effect::ReadCookies {
+                url: url_for(true, h),
+                host: h.clone(),
+            })
+            .collect();
+        self.pending = Some(Pending {
+            service: service.to_string(),
+            choice,
+            open,
+            name: route.name,
+            waiting,
+            site: Vec::new(),
+        });
+        fx
+    }
+
+    /// The cookies of one host a pending choice waits for; the last one decides.
+    fn route_host_read(&mut self, host: &str, cookies: &[CookieSeen]) -> Vec<Effect> {
+        let Some(mut p) = self.pending.take() else {
+            return Vec::new();
+        };
+        p.waiting.retain(|h| h != host);
+        if cookies
+            .iter()
+            .any(|c| c.name == p.name && !self.may_touch(host, &c.name, &c.value))
+        {
+            p.site.push(host.to_string());
+        }
+        if !p.waiting.is_empty() {
+            self.pending = Some(p);
+            return Vec::new();
+        }
+        if !p.site.is_empty() {
+            self.messages.push(format!(
+                "not switched: the site has its own cookie named {}; this route would overwrite it on {}: give the route a cookie name of its own",
+                p.name,
+                p.site.join(", ")
+            ));
+            return vec![Effect::Render];
+        }
+        self.apply(&p.service, p.choice, p.open)
+    }
+
     /// Removes whatever routes `service` now and applies `choice`: the one place where
     /// cookies and rules change, so "one choice per (host, service)" holds by construction.
     fn apply(&mut self, service: &str, choice: Choice, open: Option<String>) -> Vec<Effect> {
@@ -1209,12 +1312,30 @@ pub(crate) mod tests {
             return fx;
         };
         assert!(origins.iter().all(|o| o.starts_with("*://")));
-        s.update(Event::HostPermission {
+        let fx = s.update(Event::HostPermission {
             service: service.into(),
             choice,
             open: None,
             granted: true,
-        })
+        });
+        no_cookies_on_other_hosts(s, fx)
+    }
+
+    /// Answers the reads of the route's other hosts (no cookies there) and returns every
+    /// effect, the reads' included.
+    pub(crate) fn no_cookies_on_other_hosts(s: &mut State, fx: Vec<Effect>) -> Vec<Effect> {
+        let mut all = fx.clone();
+        for e in fx {
+            if let Effect::ReadCookies { host, .. } = e
+                && s.tab.as_ref().and_then(|t| t.host.as_deref()) != Some(host.as_str())
+            {
+                all.extend(s.update(Event::CookiesRead {
+                    host,
+                    cookies: vec![],
+                }));
+            }
+        }
+        all
     }
 
     fn sets(fx: &[Effect]) -> Vec<(String, String, String)> {
@@ -1705,10 +1826,62 @@ pub(crate) mod tests {
             open,
             granted: true,
         });
+        // Nothing is set before the cookies of both route hosts are read.
+        assert_eq!(
+            fx,
+            vec![
+                Effect::ReadCookies {
+                    url: "https://app.test/".into(),
+                    host: "app.test".into()
+                },
+                Effect::ReadCookies {
+                    url: "https://www.app.test/".into(),
+                    host: "www.app.test".into()
+                }
+            ]
+        );
+        let fx = no_cookies_on_other_hosts(&mut s, fx);
         assert_eq!(sets(&fx).len(), 2);
         assert!(fx.contains(&Effect::OpenTab {
             url: "https://app.test/".into()
         }));
+    }
+
+    /// Finding 1 on the route's other hosts: the tab is on app.test, and www.app.test has
+    /// the site's own cookie of the route's name; nothing is set on either host.
+    #[test]
+    fn a_site_cookie_on_another_host_of_the_route_blocks_it_too() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        let fx = s.update(Event::HostPermission {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+            open: None,
+            granted: true,
+        });
+        assert_eq!(
+            fx,
+            vec![Effect::ReadCookies {
+                url: "https://www.app.test/".into(),
+                host: "www.app.test".into()
+            }]
+        );
+        let fx = s.update(Event::CookiesRead {
+            host: "www.app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "their-session".into(),
+            }],
+        });
+        assert_eq!(browser_changes(&fx), 0, "{fx:?}");
+        assert_eq!(
+            s.messages.last().unwrap(),
+            "not switched: the site has its own cookie named team-courses-fe-pr; this route would overwrite it on www.app.test: give the route a cookie name of its own"
+        );
+        assert_eq!(s.applied, Some(vec![]));
     }
 
     #[test]

@@ -249,21 +249,39 @@ fn cookies_set(fx: &[Effect]) -> Vec<(&str, &str, &str)> {
         .collect()
 }
 
-/// Chooses `choice` for service x and grants the permission it asks for.
+/// Chooses `choice` for service x, grants the permission it asks for and answers the
+/// reads of the route's other hosts (no cookies there).
 fn choose_granted(st: &mut State, choice: Choice) -> Vec<Effect> {
     let mut fx = st.update(Event::Choose {
         service: "x".into(),
         choice,
     });
     if matches!(fx.first(), Some(Effect::RequestHostPermission { .. })) {
-        fx.extend(st.update(Event::HostPermission {
+        let granted = st.update(Event::HostPermission {
             service: "x".into(),
             choice,
             open: None,
             granted: true,
-        }));
+        });
+        fx.extend(no_cookies_elsewhere(st, granted));
     }
     fx
+}
+
+/// Answers each read of a host other than the tab's with no cookies; every effect.
+fn no_cookies_elsewhere(st: &mut State, fx: Vec<Effect>) -> Vec<Effect> {
+    let mut all = fx.clone();
+    for e in fx {
+        if let Effect::ReadCookies { host, .. } = e
+            && host != SITE
+        {
+            all.extend(st.update(Event::CookiesRead {
+                host,
+                cookies: vec![],
+            }));
+        }
+    }
+    all
 }
 
 #[test]
@@ -284,6 +302,9 @@ fn a_valid_route_is_set_only_on_the_hosts_the_companion_listed() {
         open: None,
         granted: true,
     });
+    // The other host's cookies are read before anything is set there.
+    assert_eq!(cookies_set(&fx), []);
+    let fx = no_cookies_elsewhere(&mut st, fx);
     assert_eq!(
         cookies_set(&fx),
         [

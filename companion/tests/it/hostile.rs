@@ -89,8 +89,37 @@ fn hostile_annotations() -> Vec<(&'static str, String, Option<String>, &'static 
         ),
         ("non-ASCII host", "team-x-pr".into(), None, "évil.test"),
         ("public suffix host", "team-x-pr".into(), None, "github.io"),
+        (
+            "a suffix only the whole Public Suffix List knows",
+            "team-x-pr".into(),
+            None,
+            "blogspot.com",
+        ),
+        (
+            "reserved __Host- cookie name",
+            "__Host-x".into(),
+            None,
+            "x.demo.test",
+        ),
+        (
+            "reserved __Secure- cookie name",
+            "__Secure-pr".into(),
+            None,
+            "x.demo.test",
+        ),
+        ("IPv4 in hex notation", "team-x-pr".into(), None, "0x7f.1"),
+        ("IPv6 literal", "team-x-pr".into(), None, "[::1]"),
+        (
+            "65 hosts, one over the cap",
+            "team-x-pr".into(),
+            None,
+            HOSTS_OVER_THE_CAP,
+        ),
     ]
 }
+
+/// 65 distinct hosts: one more than a route may have.
+const HOSTS_OVER_THE_CAP: &str = "h0.demo.test,h1.demo.test,h2.demo.test,h3.demo.test,h4.demo.test,h5.demo.test,h6.demo.test,h7.demo.test,h8.demo.test,h9.demo.test,h10.demo.test,h11.demo.test,h12.demo.test,h13.demo.test,h14.demo.test,h15.demo.test,h16.demo.test,h17.demo.test,h18.demo.test,h19.demo.test,h20.demo.test,h21.demo.test,h22.demo.test,h23.demo.test,h24.demo.test,h25.demo.test,h26.demo.test,h27.demo.test,h28.demo.test,h29.demo.test,h30.demo.test,h31.demo.test,h32.demo.test,h33.demo.test,h34.demo.test,h35.demo.test,h36.demo.test,h37.demo.test,h38.demo.test,h39.demo.test,h40.demo.test,h41.demo.test,h42.demo.test,h43.demo.test,h44.demo.test,h45.demo.test,h46.demo.test,h47.demo.test,h48.demo.test,h49.demo.test,h50.demo.test,h51.demo.test,h52.demo.test,h53.demo.test,h54.demo.test,h55.demo.test,h56.demo.test,h57.demo.test,h58.demo.test,h59.demo.test,h60.demo.test,h61.demo.test,h62.demo.test,h63.demo.test,h64.demo.test";
 
 /// PR labels that are not a PR number (the app names carry no `-pr-N` either).
 const HOSTILE_PRS: &[&str] = &[
