@@ -4,6 +4,9 @@
 //! events for previews that are not listed; and PR numbers that are not a u64. Each must be
 //! refused with a message for the user and no browser effect that sets anything.
 
+#[path = "../../tests/doc_counts.rs"]
+mod doc_counts;
+
 use preview_switch_extension::routing;
 use preview_switch_extension::state::{Applied, Choice, Config, CookieSeen, Effect, Event, State};
 use protocol::Preview;
@@ -187,7 +190,7 @@ fn routes_with_smuggling_names_values_or_hosts_are_refused_with_nothing_set() {
             vec![SITE, "github.io"],
         ),
     ];
-    assert!(cases.len() >= 25);
+    doc_counts::assert_doc_count("smuggling routes", cases.len());
     for (what, name, value, hosts) in cases {
         assert_refused(what, preview(1, "cookie", name, value, &hosts));
     }
@@ -195,7 +198,7 @@ fn routes_with_smuggling_names_values_or_hosts_are_refused_with_nothing_set() {
 
 #[test]
 fn header_routes_with_bad_names_or_values_are_refused_too() {
-    for (what, name, value) in [
+    let cases = [
         ("header name with CR/LF", "x-pr\r\nCookie", "1"),
         ("header name with a colon", "x-pr: 1\r\nx", "1"),
         ("header value with CR/LF", "x-pr", "1\r\nCookie: a=b"),
@@ -207,7 +210,17 @@ fn header_routes_with_bad_names_or_values_are_refused_too() {
         ),
         ("a browser-owned header", "Sec-Fetch-Site", "none"),
         ("a proxy header", "Proxy-Authorization", "x"),
-    ] {
+        (
+            "a header that moves the site's host",
+            "X-Forwarded-Host",
+            "evil.test",
+        ),
+        ("a method override", "X-HTTP-Method-Override", "DELETE"),
+        ("a CSRF token", "X-CSRF-Token", "x"),
+        ("a response header", "Set-Cookie", "a=b"),
+    ];
+    doc_counts::assert_doc_count("header routes", cases.len());
+    for (what, name, value) in cases {
         assert_refused(what, preview(1, "header", name, value, &[SITE]));
     }
 }
@@ -476,4 +489,56 @@ fn the_validators_refuse_each_smuggling_character() {
     }
     let refusal = routing::check_cookie_name("x=1; Domain=evil.test").unwrap_err();
     assert!(refusal.0.contains("fix the route in Argo CD"), "{refusal}");
+}
+
+/// A web page has no channel to the extension: no manifest (the shipped one, or a
+/// per-browser source of it) declares content scripts, `externally_connectable` or web
+/// accessible resources, and no extension code listens for external messages.
+#[test]
+fn web_pages_and_other_extensions_have_no_channel_to_the_extension() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let mut files = vec![root.join("manifest.json")];
+    let mut dirs = vec![root.join("extension")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if !path.ends_with("target") {
+                    dirs.push(path);
+                }
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "json" || e == "js" || e == "rs" || e == "html")
+            {
+                files.push(path);
+            }
+        }
+    }
+    let mut manifests = 0;
+    for file in files.iter().filter(|f| f.exists()) {
+        let text = std::fs::read_to_string(file).unwrap();
+        if text.contains("\"manifest_version\"") {
+            manifests += 1;
+        }
+        // This file names them to look for them.
+        if file.ends_with("tests/hostile.rs") {
+            continue;
+        }
+        for channel in [
+            "content_scripts",
+            "externally_connectable",
+            "web_accessible_resources",
+            "onMessageExternal",
+            "onConnectExternal",
+        ] {
+            assert!(
+                !text.contains(channel),
+                "{} opens {channel}",
+                file.display()
+            );
+        }
+    }
+    assert!(manifests >= 1, "no extension manifest found");
 }

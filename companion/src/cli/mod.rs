@@ -216,13 +216,29 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            what: "cannot start the async runtime".into(),
-            source,
-        })
+    started(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
+}
+
+/// The host's runtime: two workers, so decoding and deriving a listing (a hostile preview
+/// can make that long) never keeps the request loop from answering.
+fn host_runtime() -> Result<tokio::runtime::Runtime> {
+    started(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
+}
+
+fn started(built: std::io::Result<tokio::runtime::Runtime>) -> Result<tokio::runtime::Runtime> {
+    built.map_err(|source| Error::Io {
+        what: "cannot start the async runtime".into(),
+        source,
+    })
 }
 
 /// Host mode: frames on stdin/stdout, logs to stderr and the state dir's `host.log`. A broken
@@ -233,7 +249,7 @@ fn serve_host(
     args: ConnectionArgs,
 ) -> ExitCode {
     host::init_logging(host::logging::default_log_dir().as_deref());
-    let runtime = match runtime() {
+    let runtime = match host_runtime() {
         Ok(rt) => rt,
         Err(e) => return report(&e),
     };

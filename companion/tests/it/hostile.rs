@@ -154,6 +154,8 @@ async fn hostile_argo_cd_data_and_requests_are_refused_and_the_host_keeps_servin
     let url = server.url();
     let base = fake.app("search-ui-pr-9").expect("demo app");
     let attacks = hostile_annotations();
+    crate::doc_counts::assert_doc_count("crafted annotation sets", attacks.len());
+    crate::doc_counts::assert_doc_count("PR labels", HOSTILE_PRS.len());
     for (i, (_, cookie, value, hosts)) in attacks.iter().enumerate() {
         let mut ann = json!({
             "preview-switch.io/cookie": cookie,
@@ -232,6 +234,7 @@ async fn hostile_argo_cd_data_and_requests_are_refused_and_the_host_keeps_servin
         "cöurses.demo.test",
         &"a".repeat(5000),
     ];
+    crate::doc_counts::assert_doc_count("host filter requests", bad_hosts.len() * 2);
     let mut id = 100;
     for h in bad_hosts {
         for kind in ["list", "refresh"] {
