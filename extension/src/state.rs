@@ -1312,13 +1312,18 @@ pub(crate) mod tests {
             return fx;
         };
         assert!(origins.iter().all(|o| o.starts_with("*://")));
-        let fx = s.update(Event::HostPermission {
+        let fx = permission(s, service, choice, true);
+        no_cookies_on_other_hosts(s, fx)
+    }
+
+    /// The browser's answer to the permission a choice asked for.
+    fn permission(s: &mut State, service: &str, choice: Choice, granted: bool) -> Vec<Effect> {
+        s.update(Event::HostPermission {
             service: service.into(),
             choice,
             open: None,
-            granted: true,
-        });
-        no_cookies_on_other_hosts(s, fx)
+            granted,
+        })
     }
 
     /// Answers the reads of the route's other hosts (no cookies there) and returns every
@@ -1525,12 +1530,7 @@ pub(crate) mod tests {
             service: "courses-fe".into(),
             choice: Choice::Domain { pr: 123 },
         });
-        let fx = s.update(Event::HostPermission {
-            service: "courses-fe".into(),
-            choice: Choice::Domain { pr: 123 },
-            open: None,
-            granted: false,
-        });
+        let fx = permission(&mut s, "courses-fe", Choice::Domain { pr: 123 }, false);
         assert_eq!(browser_changes(&fx), 0);
         assert!(s.messages.last().unwrap().contains("access to the hosts"));
     }
@@ -1856,12 +1856,7 @@ pub(crate) mod tests {
             service: "courses-fe".into(),
             choice: Choice::Domain { pr: 123 },
         });
-        let fx = s.update(Event::HostPermission {
-            service: "courses-fe".into(),
-            choice: Choice::Domain { pr: 123 },
-            open: None,
-            granted: true,
-        });
+        let fx = permission(&mut s, "courses-fe", Choice::Domain { pr: 123 }, true);
         assert_eq!(
             fx,
             vec![Effect::ReadCookies {

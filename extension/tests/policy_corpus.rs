@@ -4,25 +4,12 @@
 //! says why. The verdict is the corpus's, except where the corpus names the extension's own
 //! (a suffix only the whole Public Suffix List knows: the extension checks a subset).
 
+#[path = "../../protocol/tests/corpus/mod.rs"]
+mod corpus;
+
+use corpus::Case;
 use preview_switch_extension::state::{Choice, Config, Effect, Event, State};
-use protocol::{Preview, Route, RouteKind, RouteSource};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Corpus {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    what: String,
-    kind: RouteKind,
-    name: String,
-    value: String,
-    hosts: Vec<String>,
-    verdict: String,
-    extension: Option<String>,
-}
+use protocol::Preview;
 
 fn verdict(case: &Case) -> (&'static str, Vec<String>) {
     let preview = Preview {
@@ -32,13 +19,7 @@ fn verdict(case: &Case) -> (&'static str, Vec<String>) {
         namespace: "argocd".into(),
         service: "x".into(),
         pr: 1,
-        routes: vec![Route {
-            kind: case.kind,
-            name: case.name.clone(),
-            value: case.value.clone(),
-            hosts: case.hosts.clone(),
-            source: RouteSource::Annotation,
-        }],
+        routes: vec![case.route()],
         ..Preview::default()
     };
     let mut st = State::new(Config::default());
@@ -72,12 +53,10 @@ fn verdict(case: &Case) -> (&'static str, Vec<String>) {
 
 #[test]
 fn the_shared_policy_corpus_gets_the_same_verdicts() {
-    let corpus: Corpus =
-        serde_json::from_str(include_str!("../../protocol/tests/policy_corpus.json"))
-            .expect("the corpus parses");
-    assert!(corpus.cases.len() >= 100);
-    for case in &corpus.cases {
-        let want = case.extension.as_deref().unwrap_or(&case.verdict);
+    let cases = corpus::cases();
+    assert!(cases.len() >= 100);
+    for case in &cases {
+        let want = case.extension_verdict();
         let (got, told) = verdict(case);
         assert_eq!(got, want, "{}: {told:?}", case.what);
         if got == "refuse" {

@@ -4,47 +4,25 @@
 //! and the extension (`extension/tests/policy_corpus.rs`) run the same file through their own
 //! entry points.
 
+// The name the extension gives the crate, so `corpus` reads the same in both.
+extern crate preview_switch_protocol as protocol;
+
+mod corpus;
 #[path = "../../tests/doc_counts.rs"]
 mod doc_counts;
 
-use preview_switch_protocol::policy::{KnownSuffixes, check_route};
-use preview_switch_protocol::{Route, RouteKind, RouteSource};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Corpus {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    what: String,
-    kind: RouteKind,
-    name: String,
-    value: String,
-    hosts: Vec<String>,
-    verdict: String,
-    extension: Option<String>,
-}
+use protocol::policy::{KnownSuffixes, check_route};
 
 #[test]
 fn the_policy_gives_each_corpus_case_its_verdict() {
-    let corpus: Corpus =
-        serde_json::from_str(include_str!("policy_corpus.json")).expect("the corpus parses");
-    doc_counts::assert_doc_count("policy corpus cases", corpus.cases.len());
-    for case in corpus.cases {
-        let route = Route {
-            kind: case.kind,
-            name: case.name.clone(),
-            value: case.value.clone(),
-            hosts: case.hosts.clone(),
-            source: RouteSource::Annotation,
-        };
-        let want = case.extension.as_deref().unwrap_or(&case.verdict);
+    let cases = corpus::cases();
+    doc_counts::assert_doc_count("policy corpus cases", cases.len());
+    for case in cases {
+        let route = case.route();
         let got = match check_route(&route, &KnownSuffixes) {
             Ok(_) => "accept",
             Err(_) => "refuse",
         };
-        assert_eq!(got, want, "{}", case.what);
+        assert_eq!(got, case.extension_verdict(), "{}", case.what);
     }
 }
