@@ -1,7 +1,10 @@
 //! The extension's brain: a closed [`Event`] goes in, [`Effect`]s come out (rust-analyzer's
 //! main-loop shape). It owns every rule of DESIGN §6: one routing choice per (host, service),
-//! domain cookies only on the hosts the companion listed and only after re-validation, per-tab
-//! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
+//! domain cookies only on the hosts the companion listed and only after re-validation by the
+//! one policy, the route that names the target host (never another), cookie ownership (only
+//! the extension's own or a hand-set routing cookie is replaced or removed; a cookie of the
+//! site's own blocks the route, on every host it would set), per-tab session rules, the
+//! badge, and cleanup when a preview disappears.
 //! It never touches the browser: `worker` takes its effects (running the companion requests
 //! itself), the `web` glue runs the rest and reports back as events.
 
