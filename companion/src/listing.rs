@@ -263,6 +263,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         routes::apply(&mut p, resolved);
         let warnings = routes::warnings(&p, &g);
         p.warnings.extend(warnings);
+        preview::bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
         previews.push(p);
     }
     preview::sort(&mut previews);

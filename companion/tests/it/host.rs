@@ -150,6 +150,40 @@ async fn refuses_other_extensions_and_survives_bad_frames() {
     assert_eq!(refused["code"], "origin_not_allowed", "{refused}");
     other.close().await;
 
+    // Finding 7: the origin is checked before the config is read, so another extension
+    // cannot make the host run the user's token_command (here, one that leaves a marker).
+    let marker = sb.home().join("token-command-ran");
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"dev\"\nurl = \"http://127.0.0.1:9\"\ntoken_command = \"touch '{}'; echo t\"\n",
+            marker.display()
+        ),
+    );
+    let mut other = Host::spawn(
+        &sb,
+        &["chrome-extension://pppppppppppppppppppppppppppppppp/"],
+        &[],
+    );
+    for (id, kind) in [(2, "hello"), (3, "list"), (4, "refresh")] {
+        other
+            .send(json!({"id": id, "type": kind, "protocol": 1}))
+            .await;
+        assert_eq!(other.reply(id).await["code"], "origin_not_allowed");
+    }
+    other.close().await;
+    assert!(!marker.exists(), "a refused origin ran the token_command");
+    // The same config for the allowed extension does run it: the marker test can fail.
+    let mut ours = Host::spawn(&sb, &[&origin()], &[]);
+    ours.send(json!({"id": 5, "type": "list"})).await;
+    ours.reply(5).await;
+    ours.close().await;
+    assert!(
+        marker.exists(),
+        "the allowed extension's host never ran the token_command"
+    );
+    std::fs::remove_file(sb.home().join(".config/preview-switch/config.toml")).unwrap();
+
     let mut host = Host::spawn(&sb, &[&origin()], &env);
     // An inbound frame over 1 MiB is skipped with an error; the stream stays in sync.
     let big = vec![b' '; 2 * 1024 * 1024];

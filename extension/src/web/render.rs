@@ -196,10 +196,11 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
             append(&section, &el(doc, "span", "why", why));
             continue;
         } else {
-            let (service, pr) = (action.service.clone(), action.pr);
+            let (service, pr, host) = (action.service.clone(), action.pr, action.host.clone());
             listen(&button, "click", move || Event::OpenWithPreview {
                 service: service.clone(),
                 pr,
+                host: host.clone(),
             });
         }
         append(&section, &button);
