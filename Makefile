@@ -44,11 +44,13 @@ test-e2e: setup build-extension
 	$(CARGO) build -p preview-switch --bin preview-switch --example e2e-fake
 	node --test --test-concurrency=1 e2e/
 
-## lint: rustfmt and clippy with warnings as errors, native and wasm32
+## lint: rustfmt and clippy with warnings as errors, native and wasm32; the fuzz crate (outside
+## the workspace, run on nightly by `make fuzz`) is compiled on stable so it cannot rot
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p preview-switch-protocol -p preview-switch-extension --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) check --locked --manifest-path fuzz/Cargo.toml --target-dir target/fuzz
 
 fmt:
 	$(CARGO) fmt --all
