@@ -2,6 +2,8 @@
 # logic lives in Rust (the companion) or in scripts/.
 CARGO ?= cargo
 BIN := target/release/preview-switch
+# The Node.js 20 that `make setup` installs when the system's is older (Debian 12's is 18).
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
 .PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench fuzz soak dist clean install-host-% completions
 
