@@ -11,7 +11,7 @@ use futures_util::stream::BoxStream;
 use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
-use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::argocd::client::{Client, ListQuery};
 use crate::config::ServerTarget;
 use crate::error::Error;
 
@@ -90,16 +90,22 @@ impl Source for ListingSource {
             selector: Some(target.selector.clone()),
             ..ListQuery::default()
         };
-        // FIXME: `Listing` does not expose the list's resourceVersion yet, so the watch
-        // starts without one and first replays ADDED for every app; the host's re-list
-        // debounce turns that burst into one fetch whose diff is empty.
+        // Started without a resourceVersion, the watch first replays ADDED for every app:
+        // that replay tells the listing's discovery cache each preview's resourceVersion
+        // (Argo CD's projected list does not carry it), and the host's re-list debounce
+        // turns the burst into one fetch whose diff is empty. Starting from the list's
+        // version instead would save the replay but leave unchanged previews unversioned.
         let stream = client
             .watch_applications(&query, None)
             .await
             .map_err(|e| to_wire(&e))?;
+        let server = client.server().to_owned();
         Ok(stream
-            .map(|event| match event {
-                Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => {
+            .map(move |event| match event {
+                Ok(event) => {
+                    // The event's resourceVersion tells the re-list it triggers which
+                    // preview changed (the list itself does not carry it).
+                    crate::listing::note_watch_event(&server, &event);
                     Ok(())
                 }
                 Err(e) => Err(to_wire(&e)),
