@@ -4,6 +4,7 @@
 //! to a wire [`ErrorBody`]. Tests implement [`Source`] with fakes, so the whole host runs
 //! in-process without Argo CD.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::StreamExt;
@@ -11,7 +12,8 @@ use futures_util::stream::BoxStream;
 use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
-use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::argocd::model::Application;
 use crate::config::ServerTarget;
 use crate::error::Error;
 
@@ -100,17 +102,44 @@ impl Source for ListingSource {
             .await
             .map_err(|e| to_wire(&e))?;
         let server = client.server().to_owned();
+        let mut seen = HashMap::new();
         Ok(stream
-            .map(move |event| match event {
-                Ok(event) => {
-                    // The event's resourceVersion tells the re-list it triggers which
-                    // preview changed (the list itself does not carry it).
-                    crate::listing::note_watch_event(&server, &event);
-                    Ok(())
-                }
-                Err(e) => Err(to_wire(&e)),
+            .filter_map(move |event| {
+                let change = match event {
+                    Ok(event) => {
+                        // The event's resourceVersion tells the next re-list which preview
+                        // changed (the list itself does not carry it).
+                        crate::listing::note_watch_event(&server, &event);
+                        listing_reads_a_change(&mut seen, &event).then_some(Ok(()))
+                    }
+                    Err(e) => Some(Err(to_wire(&e))),
+                };
+                std::future::ready(change)
             })
             .boxed())
+    }
+}
+
+/// Whether a watch event changes anything a listing reads, given the Applications this feed
+/// has shown so far (`(namespace, name)` → the app as decoded, without its resourceVersion).
+/// A reconcile writes `status.reconciledAt` and so a new resourceVersion, and nothing else:
+/// its event triggers no re-list. The decoded [`Application`] holds exactly the fields the
+/// listing reads, so comparing it is comparing what a re-list would see.
+fn listing_reads_a_change(
+    seen: &mut HashMap<(String, String), Application>,
+    event: &WatchEvent,
+) -> bool {
+    match event {
+        WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+            let key = (app.metadata.namespace.clone(), app.metadata.name.clone());
+            let mut now = Application::clone(app);
+            now.metadata.resource_version = None;
+            seen.insert(key, now.clone()).as_ref() != Some(&now)
+        }
+        WatchEvent::Deleted(app) => {
+            seen.remove(&(app.metadata.namespace.clone(), app.metadata.name.clone()));
+            true
+        }
     }
 }
 
@@ -244,6 +273,41 @@ mod tests {
         };
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
+    }
+
+    #[test]
+    fn only_events_that_change_what_a_listing_reads_trigger_a_relist() {
+        let app = |rv: &str, health: &str| {
+            let mut a = Application::default();
+            a.metadata.name = "web-pr-1".into();
+            a.metadata.namespace = "argocd".into();
+            a.metadata.resource_version = Some(rv.into());
+            a.status.health.status = Some(health.into());
+            Box::new(a)
+        };
+        let mut seen = HashMap::new();
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("1", "Healthy"))
+        ));
+        // A reconcile: a new resourceVersion, nothing else.
+        assert!(!listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("2", "Healthy"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("3", "Degraded"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Deleted(app("4", "Degraded"))
+        ));
+        // Gone, then back as it was: news again.
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("5", "Degraded"))
+        ));
     }
 
     #[test]

@@ -190,6 +190,29 @@ async fn a_relist_reads_the_routing_resources_of_changed_previews_only() {
     );
     assert_eq!(managed_resource_calls(&state), before + 1);
     assert_eq!(state.request_count(&path), read_before + 1);
+
+    // A reconcile moves `status.reconciledAt` (and the resourceVersion) only: no re-list.
+    // The next real change shows it: its one re-list is the only one.
+    state.reset_requests();
+    state.update_app(&scenario.routes[2].app, |app| {
+        app["status"]["reconciledAt"] = json!("2026-11-22T10:03:00Z");
+    });
+    let next = scenario.routes[5].app.clone();
+    state.update_app(&next, |app| {
+        app["status"]["health"]["status"] = json!("Degraded");
+    });
+    wait_change(&mut host, "modified", &next).await;
+    let lists = state
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path == "/api/v1/applications"
+                && r.query.as_deref().is_some_and(|q| q.contains("selector="))
+        })
+        .count();
+    assert_eq!(lists, 1, "{:#?}", state.requests());
+    // The reconciled preview's routes are read again at the next re-list, its version moved.
+    assert_eq!(managed_resource_calls(&state), 2);
     host.close().await;
 }
 
