@@ -57,7 +57,7 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the DESIGN §7 budgets that the companion owns (see README "Performance")
+## bench: every DESIGN §7/§10 budget the companion owns, PASS or FAIL each; fails on a miss (README "Performance")
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
