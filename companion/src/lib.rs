@@ -2,9 +2,10 @@
 //! command line and as the browser extension's native-messaging host.
 //!
 //! Layout: [`core`] is pure (Argo CD JSON → previews); [`argocd`], [`config`], [`listing`],
-//! [`host`], [`demo`] and [`cli`] are shells that do I/O. [`main`] is the one entry point:
-//! mode detection, error printing and exit codes live there. The fake Argo CD is its own
-//! crate (`fake_argocd`), which the demo serves.
+//! [`host`], [`demo`] and [`cli`] are shells that do I/O; [`server`] is the resolved server
+//! both sides of `config` share. [`main`] is the one entry point: mode detection, error
+//! printing and exit codes live there. The fake Argo CD is its own crate (`fake_argocd`),
+//! which the demo serves.
 
 pub mod argocd;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod host;
 pub mod listing;
+pub mod server;
 pub mod token;
 
 pub use cli::main;

@@ -12,14 +12,15 @@ use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use protocol::Preview;
 
-use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::watch::WatchEvent;
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
-use crate::config::ServerTarget;
 use crate::core::routes::{self, BaseHosts, Discovered, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
-use crate::error::Error;
+use crate::error::{Error, Problem, Surface};
+use crate::server::ServerTarget;
 
 /// Requests in flight per server for managed resources and base apps: enough to hide
 /// latency for hundreds of previews without hammering the API server.
@@ -122,8 +123,12 @@ pub async fn list_one_with(
 }
 
 async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Preview>, Error> {
-    let selector = Selector::parse(&target.selector)
-        .map_err(|why| Error::Usage(format!("{why}: fix the selector from {}", target.origin)))?;
+    let selector = Selector::parse(&target.selector).map_err(|why| {
+        Error::Usage(Problem::new(
+            why,
+            format!("fix the selector from {}", target.origin),
+        ))
+    })?;
     let client = Client::new(target)?;
     // One deadline for the whole listing, not just per request: a server that answers the
     // list but then stalls on the extra requests (resources, base apps, ApplicationSets)
@@ -249,7 +254,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
                 Ok(found)
             }
             Err(e) if fails_server(&e) => return Err(e),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.with_fix(Surface::Cli)),
         });
     }
     forget_discoveries_except(client.server(), &keys);
@@ -287,7 +292,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
                 None => BaseHosts::NoBaseApp,
             },
             Err(e) if fails_server(&e) => return Err(e),
-            Err(e) => BaseHosts::Failed(e.to_string()),
+            Err(e) => BaseHosts::Failed(e.with_fix(Surface::Cli)),
         };
         base.insert(service, hosts);
     }
@@ -528,7 +533,7 @@ mod tests {
         assert!(listing.previews.is_empty());
         let failure = &listing.failures[0];
         assert_eq!(failure.label(), "dev (https://argocd.dev)");
-        let msg = failure.error.to_string();
+        let msg = failure.error.with_fix(Surface::Cli);
         assert!(
             msg.contains("'(' without ')'") && msg.contains("fix the selector from --selector"),
             "{msg}"

@@ -1,14 +1,17 @@
 //! The Preview Switch browser extension. Pure logic lives in plain modules tested with
-//! `cargo test` (`routing`: what may be put into the browser; `state`: events to effects;
-//! `view`: state to view model); the `web` glue (wasm32 only, the only code that sees
+//! `cargo test` (`worker`: what to ask the companion and the browser, and when; `state`:
+//! events to effects; `view`: state to view model; `routing`: what may be put into the
+//! browser; `failure`: what can fail); the `web` glue (wasm32 only, the only code that sees
 //! web-sys) runs the effects and renders the view model, deciding nothing.
 
+pub mod failure;
 pub mod hosts;
 pub mod live;
 pub mod routing;
 pub mod settings;
 pub mod state;
 pub mod view;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

@@ -79,6 +79,15 @@ impl Settings {
     }
 }
 
+/// What the options page says once the browser stored the settings, or refused to
+/// (`Err`: the browser's words).
+pub fn save_outcome(saved: Result<(), String>) -> String {
+    match saved {
+        Ok(()) => "Saved: reopen the popup to use them".into(),
+        Err(e) => format!("not saved: the browser refused to store the settings: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +118,15 @@ mod tests {
         let err = Settings::from_form("", "a day").unwrap_err();
         assert!(err.contains("\"a day\""), "{err}");
         assert_eq!(Settings::from_form("", "").unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn saving_says_what_happened() {
+        assert!(save_outcome(Ok(())).starts_with("Saved"));
+        assert_eq!(
+            save_outcome(Err("QUOTA_BYTES quota exceeded".into())),
+            "not saved: the browser refused to store the settings: QUOTA_BYTES quota exceeded"
+        );
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! main-loop shape). It owns every rule of DESIGN §6: one routing choice per (host, service),
 //! domain cookies only on the hosts the companion listed and only after re-validation, per-tab
 //! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
-//! It never touches the browser: the `web` glue runs the effects and reports back as events.
+//! It never touches the browser: `worker` takes its effects (running the companion requests
+//! itself), the `web` glue runs the rest and reports back as events.
 
 use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
 use serde::{Deserialize, Serialize};
 
+use crate::failure::{Failure, LocalError};
 use crate::routing::{self, Refusal, SessionRule};
 
 /// What the user picked for one service on the active tab.
@@ -95,23 +97,14 @@ pub enum Event {
         failures: Vec<ServerFailure>,
     },
     /// The refresh asked for after a stale list failed; the stale list stays shown.
-    RefreshFailed {
-        message: String,
-        fix: Option<String>,
-    },
-    /// The glue is asking the companion for fresher data than the list shown (`on`), or
+    RefreshFailed(Failure),
+    /// The worker is asking the companion for fresher data than the list shown (`on`), or
     /// gave up (`on: false`, the list stays as it is).
     Refreshing {
         on: bool,
     },
-    CompanionMissing {
-        error: String,
-    },
-    CompanionError {
-        code: String,
-        message: String,
-        fix: Option<String>,
-    },
+    /// The companion gave no list: its error, or why it could not be reached or read.
+    CompanionFailed(Failure),
     Filter {
         text: String,
     },
@@ -141,16 +134,14 @@ pub enum Event {
         open: Option<String>,
         granted: bool,
     },
-    /// A browser call failed; `what` says which, in words.
-    EffectFailed {
-        what: String,
-    },
+    /// A browser call failed.
+    EffectFailed(LocalError),
     TabClosed {
         tab_id: i32,
     },
 }
 
-/// What the glue must do, in order.
+/// What must be done, in order (by `worker` for [`Effect::RequestList`], else by `web`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     RequestList,
@@ -215,14 +206,7 @@ pub enum Companion {
         age_secs: u64,
         stale: bool,
     },
-    Missing {
-        error: String,
-    },
-    Failed {
-        code: String,
-        message: String,
-        fix: Option<String>,
-    },
+    Failed(Failure),
 }
 
 /// The active tab.
@@ -272,8 +256,8 @@ pub struct State {
     pub browser: &'static str,
     /// Servers the companion could not list: their previews may be missing or old.
     pub failures: Vec<ServerFailure>,
-    /// Why the last refresh of a stale list failed (message, fix).
-    pub refresh_error: Option<(String, Option<String>)>,
+    /// Why the last refresh of a stale list failed.
+    pub refresh_error: Option<Failure>,
     /// Choices selected but not applied yet, per service.
     pub selected: Vec<(String, Choice)>,
     last_badge: Option<(i32, String, String)>,
@@ -617,23 +601,18 @@ impl State {
                 self.failures = failures;
                 vec![Effect::Render]
             }
-            Event::RefreshFailed { message, fix } => {
+            Event::RefreshFailed(failure) => {
                 self.refreshing = false;
-                self.refresh_error = Some((message, fix));
+                self.refresh_error = Some(failure);
                 vec![Effect::Render]
             }
             Event::Refreshing { on } => {
                 self.refreshing = on;
                 vec![Effect::Render]
             }
-            Event::CompanionMissing { error } => {
+            Event::CompanionFailed(failure) => {
                 self.refreshing = false;
-                self.companion = Companion::Missing { error };
-                vec![Effect::Render]
-            }
-            Event::CompanionError { code, message, fix } => {
-                self.refreshing = false;
-                self.companion = Companion::Failed { code, message, fix };
+                self.companion = Companion::Failed(failure);
                 vec![Effect::Render]
             }
             Event::Filter { text } => {
@@ -675,8 +654,8 @@ impl State {
                 }
                 self.apply(&service, choice, open)
             }
-            Event::EffectFailed { what } => {
-                self.messages.push(what);
+            Event::EffectFailed(error) => {
+                self.messages.push(error.to_string());
                 vec![Effect::Render]
             }
             Event::TabClosed { tab_id } => {

@@ -4,6 +4,7 @@
 
 use protocol::{Preview, RouteKind};
 
+use crate::failure::{Failure, LocalError};
 use crate::state::{Active, Choice, Companion, State};
 
 /// The command that installs the companion for this extension in `browser` (DESIGN §6:
@@ -33,10 +34,6 @@ pub fn browser_from_brands(brands: &[String]) -> &'static str {
         "chromium"
     }
 }
-
-/// The one error Chromium gives when no native host manifest names the extension; any other
-/// (the host exited, crashed) means it is installed but failing.
-const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
 
 /// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
 pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
@@ -228,30 +225,46 @@ fn health(p: &Preview) -> (&'static str, String) {
     (class, text)
 }
 
-/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+/// Seconds since the Unix epoch for `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`. Every field is
+/// taken with `str::get` and must be ASCII digits: the text comes from Argo CD and may hold
+/// anything, and a byte range that splits a character must not panic.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let digits = |t: &str| {
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| t.parse::<i64>().ok())
+            .flatten()
+    };
+    let num = |r: std::ops::Range<usize>| digits(s.get(r)?);
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") => {
-            let o = rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60;
-            if rest.starts_with('+') { o } else { -o }
+        _ => {
+            let (sign, hhmm) = match rest.split_at_checked(1)? {
+                ("+", t) => (1, t),
+                ("-", t) => (-1, t),
+                _ => return None,
+            };
+            let (oh, om) = hhmm.split_once(':')?;
+            if oh.len() != 2 || om.len() != 2 {
+                return None;
+            }
+            sign * (digits(oh)? * 3600 + digits(om)? * 60)
         }
-        _ => return None,
     };
     // Howard Hinnant's days_from_civil.
     let y = if mo <= 2 { y - 1 } else { y };
@@ -328,16 +341,6 @@ fn matches_filter(p: &Preview, filter: &str) -> bool {
         || has(p.title.as_deref())
         || has(p.branch.as_deref())
         || has(p.author.as_deref())
-}
-
-/// The companion's messages end with their fix (`...: run argocd login`), which the
-/// popup shows on its own line: say it once.
-fn without_fix<'a>(message: &'a str, fix: Option<&str>) -> &'a str {
-    fix.filter(|f| !f.is_empty())
-        .and_then(|f| message.strip_suffix(f))
-        .map(|m| m.trim_end_matches([':', ' ', ';', '-']))
-        .filter(|m| !m.is_empty())
-        .unwrap_or(message)
 }
 
 fn dom_id(service: &str, suffix: &str) -> String {
@@ -419,6 +422,53 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
     }
 }
 
+/// The notice that replaces the list when the companion gave none: the install command
+/// when it is not installed, `doctor` when it stopped, else the failure's message and fix
+/// as said (a companion error also names its PROTOCOL.md code).
+fn failure_notice(failure: &Failure, browser: &str) -> Notice {
+    match failure {
+        Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
+            kind: NoticeKind::CompanionMissing,
+            text: "The preview-switch companion is not installed for this browser".into(),
+            detail: Some(format!(
+                "The browser said: {browser_said}. Install it, then reopen this popup:"
+            )),
+            command: Some(install_command(browser)),
+        },
+        Failure::Local(LocalError::Stopped { browser_said }) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: format!("The companion stopped: {browser_said}"),
+            detail: Some("Find out why with:".into()),
+            command: Some("preview-switch doctor".into()),
+        },
+        Failure::Companion(body) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: format!(
+                "The companion failed ({}): {}",
+                body.code.as_str(),
+                body.message
+            ),
+            detail: failure.fix(),
+            command: None,
+        },
+        Failure::Local(local) => Notice {
+            kind: NoticeKind::CompanionError,
+            text: capitalized(&local.message()),
+            detail: failure.fix(),
+            command: None,
+        },
+    }
+}
+
+/// `text` with its first character upper-cased (a message starts a sentence in a notice).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The popup's content for `state`.
 pub fn view(state: &State) -> View {
     let host = state.tab.as_ref().and_then(|t| t.host.clone());
@@ -443,40 +493,8 @@ pub fn view(state: &State) -> View {
             });
             return v;
         }
-        Companion::Missing { error } if error.trim().trim_end_matches('.') != HOST_NOT_FOUND => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionError,
-                text: format!(
-                    "The companion stopped: {}",
-                    error.trim().trim_end_matches('.')
-                ),
-                detail: Some("Find out why with:".into()),
-                command: Some("preview-switch doctor".into()),
-            });
-            return v;
-        }
-        Companion::Missing { error } => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionMissing,
-                text: "The preview-switch companion is not installed for this browser".into(),
-                detail: Some(format!(
-                    "The browser said: {}. Install it, then reopen this popup:",
-                    error.trim_end_matches('.')
-                )),
-                command: Some(install_command(state.browser)),
-            });
-            return v;
-        }
-        Companion::Failed { code, message, fix } => {
-            v.notice = Some(Notice {
-                kind: NoticeKind::CompanionError,
-                text: format!(
-                    "The companion failed ({code}): {}",
-                    without_fix(message, fix.as_deref())
-                ),
-                detail: fix.clone(),
-                command: None,
-            });
+        Companion::Failed(failure) => {
+            v.notice = Some(failure_notice(failure, state.browser));
             return v;
         }
         Companion::Ready {
@@ -498,24 +516,16 @@ pub fn view(state: &State) -> View {
             format!("{shown}: the companion could not refresh it")
         });
     }
-    if let Some((message, fix)) = &state.refresh_error {
+    if let Some(failure) = &state.refresh_error {
         v.failures.push(FailureView {
-            text: format!(
-                "Could not refresh: {}",
-                without_fix(message, fix.as_deref())
-            ),
-            fix: fix.clone(),
+            text: format!("Could not refresh: {}", failure.message()),
+            fix: failure.fix(),
         });
     }
     for f in &state.failures {
-        let fix = Some(f.error.fix.clone()).filter(|f| !f.is_empty());
         v.failures.push(FailureView {
-            text: format!(
-                "{} could not be listed: {}",
-                f.server,
-                without_fix(&f.error.message, fix.as_deref())
-            ),
-            fix,
+            text: format!("{} could not be listed: {}", f.server, f.error.message),
+            fix: Some(f.error.fix.clone()).filter(|f| !f.trim().is_empty()),
         });
     }
     let now = state.now_secs;
@@ -628,6 +638,7 @@ mod tests {
     use super::*;
     use crate::state::tests::{fe, preview, ready};
     use crate::state::{Config, CookieSeen, Event};
+    use protocol::messages::{ErrorBody, ErrorCode};
 
     #[test]
     fn groups_by_service_with_one_control_each() {
@@ -814,9 +825,9 @@ mod tests {
         assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::Loading);
 
         let mut missing = s.clone();
-        missing.update(Event::CompanionMissing {
-            error: "Specified native messaging host not found.".into(),
-        });
+        missing.update(Event::CompanionFailed(
+            LocalError::unreachable("Specified native messaging host not found.").into(),
+        ));
         let n = view(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
         let mut edge = missing.clone();
@@ -832,9 +843,9 @@ mod tests {
             )
         );
         let mut crashed = s.clone();
-        crashed.update(Event::CompanionMissing {
-            error: "Native host has exited.".into(),
-        });
+        crashed.update(Event::CompanionFailed(
+            LocalError::unreachable("Native host has exited.").into(),
+        ));
         let c = view(&crashed).notice.unwrap();
         assert_eq!(c.kind, NoticeKind::CompanionError);
         assert_eq!(c.text, "The companion stopped: Native host has exited");
@@ -856,33 +867,35 @@ mod tests {
             )
         );
 
+        // The companion's error: its code, its message and its fix, each shown once as sent.
         let mut failed = s.clone();
-        failed.update(Event::CompanionError {
-            code: "auth".into(),
-            message: "token expired for https://argocd.dev".into(),
-            fix: Some("run argocd login argocd.dev".into()),
-        });
+        failed.update(Event::CompanionFailed(Failure::Companion(ErrorBody {
+            code: ErrorCode::ArgocdUnauthorized,
+            message: "token rejected by https://argocd.dev (401)".into(),
+            fix: "run `argocd login argocd.dev`".into(),
+        })));
         let n = view(&failed).notice.unwrap();
         assert_eq!(
             n.text,
-            "The companion failed (auth): token expired for https://argocd.dev"
-        );
-        assert_eq!(n.detail.as_deref(), Some("run argocd login argocd.dev"));
-
-        let mut repeated = s.clone();
-        repeated.update(Event::CompanionError {
-            code: "argocd_unauthorized".into(),
-            message: "token rejected by https://argocd.dev (401): run `argocd login argocd.dev`"
-                .into(),
-            fix: Some("run `argocd login argocd.dev`".into()),
-        });
-        let n = view(&repeated).notice.unwrap();
-        assert_eq!(
-            n.text,
-            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)",
-            "the fix is said once, on its own line"
+            "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)"
         );
         assert_eq!(n.detail.as_deref(), Some("run `argocd login argocd.dev`"));
+
+        // A reply the extension cannot read: its own words, no wire code.
+        let mut unreadable = s.clone();
+        unreadable.update(Event::CompanionFailed(
+            LocalError::Unreadable {
+                detail: "expected a list, got hello".into(),
+            }
+            .into(),
+        ));
+        let n = view(&unreadable).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionError);
+        assert_eq!(
+            n.text,
+            "The companion sent a message the extension cannot read: expected a list, got hello"
+        );
+        assert!(n.detail.unwrap().contains("same version"));
 
         let mut none = s.clone();
         none.update(Event::ListArrived {
@@ -931,10 +944,11 @@ mod tests {
             age_secs: 12,
             stale: true,
         });
-        stale.update(Event::RefreshFailed {
-            message: "Argo CD at https://argocd.test rejected the token: run argocd login".into(),
-            fix: Some("run argocd login".into()),
-        });
+        stale.update(Event::RefreshFailed(Failure::Companion(ErrorBody {
+            code: ErrorCode::ArgocdUnauthorized,
+            message: "Argo CD at https://argocd.test rejected the token".into(),
+            fix: "run argocd login".into(),
+        })));
         let v = view(&stale);
         assert_eq!(
             v.stale.as_deref(),
@@ -955,7 +969,7 @@ mod tests {
                 server: "https://argocd.prod.test".into(),
                 error: protocol::messages::ErrorBody {
                     code: protocol::messages::ErrorCode::ArgocdUnreachable,
-                    message: "could not connect: connection refused: check the VPN".into(),
+                    message: "could not connect: connection refused".into(),
                     fix: "check the VPN".into(),
                 },
             }],
@@ -1105,6 +1119,34 @@ mod tests {
         }
     }
 
+    /// Regression: a non-ASCII creation time panicked `parse_rfc3339`, and with it the
+    /// popup's render. Rows with such text still show, and the filter still finds them.
+    #[test]
+    fn rows_with_non_ascii_text_render() {
+        let mut odd = fe(7);
+        odd.created_at = Some("2026-11-20T15:00:00+0\u{e9}00".into());
+        odd.title = Some("Caf\u{e9} \u{2713} \u{1f600}".into());
+        odd.branch = Some("feature/stra\u{df}e".into());
+        odd.author = Some("\u{fc}ser".into());
+        odd.revision = Some("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}".into());
+        let mut s = ready(vec![odd], vec![]);
+        let v = view(&s);
+        let row = &v.groups[0].rows[0];
+        assert_eq!(row.age, None, "an unreadable time shows no age");
+        assert_eq!(
+            row.about.as_deref(),
+            Some("Caf\u{e9} \u{2713} \u{1f600} \u{b7} feature/stra\u{df}e \u{b7} @\u{fc}ser")
+        );
+        assert_eq!(
+            row.revision.as_deref(),
+            Some("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}")
+        );
+        s.update(Event::Filter {
+            text: "stra\u{df}e".into(),
+        });
+        assert_eq!(view(&s).groups[0].rows.len(), 1);
+    }
+
     #[test]
     fn only_web_links_are_shown() {
         let mut p = fe(1);
@@ -1123,6 +1165,18 @@ mod tests {
             Some(1_795_186_800)
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // Regression: the offset was sliced by bytes and panicked on a non-ASCII character
+        // there (a companion may relay any string Argo CD holds).
+        for odd in [
+            "2026-11-20T15:00:00\u{e9}1234",
+            "2026-11-20T15:00:00+0\u{e9}00",
+            "2026-11-20T15:00:00+01:\u{e9}",
+            "2026-11-20T15:00:0\u{e9}Z",
+            "2026-11-20T15:00:00.12\u{e9}Z",
+            "\u{e9}026-11-20T15:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(odd), None, "{odd}");
+        }
         assert_eq!(format_age(59), "just now");
         assert_eq!(format_age(3599), "59 min");
         assert_eq!(format_age(7200), "2 h");

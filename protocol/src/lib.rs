@@ -36,7 +36,8 @@ pub struct Preview {
     pub revision: Option<String>,
     /// The deployed image tag, e.g. `dev-1a2b3c4`.
     pub image_tag: Option<String>,
-    /// `metadata.creationTimestamp`, RFC 3339.
+    /// `metadata.creationTimestamp`, RFC 3339 in UTC (`2026-11-20T09:12:44Z`); `null` when
+    /// Argo CD sent none or something that is not a timestamp.
     pub created_at: Option<String>,
     pub links: Links,
     /// Every way found to reach the preview, best first. Empty when `unroutable` is set.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::argocd::model::nullable;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// The parts of `LocalConfig` we read; other keys (`prompts-enabled`, ...) are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -80,7 +80,10 @@ impl LocalConfig {
         serde_norway::from_str(text).map_err(|e| Error::Config {
             path: path.to_owned(),
             line: e.location().map(|l| l.line()),
-            message: format!("{e}: fix or remove the file, or run `argocd login` again"),
+            problem: Problem::new(
+                e.to_string(),
+                "fix or remove the file, or run `argocd login` again",
+            ),
         })
     }
 
@@ -92,7 +95,10 @@ impl LocalConfig {
             Err(e) => Err(Error::Config {
                 path: path.to_owned(),
                 line: None,
-                message: format!("cannot read the argocd CLI config ({e}): check its permissions"),
+                problem: Problem::new(
+                    format!("cannot read the argocd CLI config ({e})"),
+                    "check its permissions",
+                ),
             }),
         }
     }

@@ -21,8 +21,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 
-use crate::argocd::client::AppList;
-use crate::argocd::model::Application;
+use crate::argocd::model::{AppList, Application};
 
 /// Why a body is not a well-formed ApplicationList, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! The subset of Argo CD's Application and managed-resource JSON that Preview Switch reads.
+//! The subset of Argo CD's Application, ApplicationSet, managed-resource, list and watch
+//! JSON that Preview Switch reads: the shapes every other `argocd` module and `core` share,
+//! so data flows one way (model → decode → client) and no two modules import each other.
 //! Unknown fields are ignored, and `null` is accepted wherever Argo CD may send it (Go's
 //! encoder writes nil maps and slices as `null`), so a newer or older server still decodes.
 //! These are a foreign boundary: nothing outside the companion sees these names.
@@ -111,6 +113,21 @@ pub struct ObjectMeta {
     #[serde(deserialize_with = "lenient")]
     pub owner_references: Vec<OwnerReference>,
 }
+
+impl ObjectMeta {
+    /// The namespace, or Argo CD's default ([`DEFAULT_NAMESPACE`]) when the object (or the
+    /// list projection) left it empty: the one place that default is applied.
+    pub fn namespace_or_default(&self) -> &str {
+        if self.namespace.is_empty() {
+            DEFAULT_NAMESPACE
+        } else {
+            &self.namespace
+        }
+    }
+}
+
+/// Argo CD's default namespace for Applications and ApplicationSets.
+pub const DEFAULT_NAMESPACE: &str = "argocd";
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -292,6 +309,29 @@ pub struct ApplicationSetList {
 #[serde(default, rename_all = "PascalCase")]
 pub struct Version {
     pub version: String,
+}
+
+/// A decoded ApplicationList (what [`crate::argocd::decode`] yields).
+#[derive(Debug, Clone, Default)]
+pub struct AppList {
+    pub resource_version: Option<String>,
+    pub items: Vec<Application>,
+}
+
+/// One NDJSON (or SSE `data:`) line of `GET /api/v1/stream/applications`.
+#[derive(Deserialize)]
+pub struct WatchLine {
+    pub result: Option<WatchResult>,
+    pub error: Option<serde_json::Value>,
+}
+
+/// The event inside a [`WatchLine`]: `ADDED`, `MODIFIED` or `DELETED` and the object.
+#[derive(Deserialize)]
+pub struct WatchResult {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub application: Application,
 }
 
 /// Argo CD's error body: `{"error": "...", "code": 16, "message": "..."}`.

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::argocd::cli_config::{self, LocalConfig};
-use crate::config::{ServerTarget, context_url, url_key};
+use crate::server::{ServerTarget, context_url, url_key};
 use crate::token::Token;
 
 /// How long the CLI may take: it talks to the OIDC provider, which may be slow, but a hung
@@ -42,7 +42,7 @@ static REFRESHED: Mutex<Option<HashMap<String, (u64, Token)>>> = Mutex::new(None
 
 fn token_hash(t: &Token) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    t.expose().hash(&mut h);
+    t.hash(&mut h);
     h.finish()
 }
 
@@ -290,10 +290,10 @@ mod tests {
         // The user logged in again meanwhile: that token is used, no CLI needed.
         cli_config(dir.path(), "fresh-token", "refresh-me");
         match after_unauthorized(&t, t.token.as_ref(), &env).await {
-            Refresh::Refreshed(tok) => assert_eq!(tok.expose(), "fresh-token"),
+            Refresh::Refreshed(tok) => assert_eq!(Some(tok), Token::new("fresh-token")),
             other => panic!("{other:?}"),
         }
         let again = with_refreshed_token(&t).unwrap();
-        assert_eq!(again.token.unwrap().expose(), "fresh-token");
+        assert_eq!(again.token, Token::new("fresh-token"));
     }
 }

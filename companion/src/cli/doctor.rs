@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::refresh::{self, Refresh};
-use crate::config::ServerTarget;
-use crate::error::Error;
+use crate::error::{Error, Surface};
+use crate::server::ServerTarget;
 
 /// One checked item: what was checked, whether it passed, and the detail or fix.
 #[derive(Debug)]
@@ -41,7 +41,12 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
     let mut checks = Vec::new();
     let client = match Client::new(target) {
         Ok(c) => c,
-        Err(e) => return vec![Check::fail(format!("{name}: client"), e.to_string())],
+        Err(e) => {
+            return vec![Check::fail(
+                format!("{name}: client"),
+                e.with_fix(Surface::Cli),
+            )];
+        }
     };
     let version = match client.version().await {
         Ok(v) => v,
@@ -51,7 +56,10 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             } else {
                 "reachable"
             };
-            checks.push(Check::fail(format!("{name}: {step}"), e.to_string()));
+            checks.push(Check::fail(
+                format!("{name}: {step}"),
+                e.with_fix(Surface::Cli),
+            ));
             return checks;
         }
     };
@@ -105,7 +113,7 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             ));
             checks.extend(check_routes(target, &name).await);
         }
-        Err(e) => checks.push(Check::fail(format!("{name}: previews"), e.to_string())),
+        Err(e) => checks.push(Check::fail(format!("{name}: previews"), e.with_fix(Surface::Cli))),
     }
     checks
 }
@@ -124,7 +132,7 @@ async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Chec
         }
         Ok(_) => None,
         Err(e @ Error::Unauthorized { .. }) => Some(e),
-        Err(e) => return (Check::fail(step, e.to_string()), None),
+        Err(e) => return (Check::fail(step, e.with_fix(Surface::Cli)), None),
     };
     let env = |k: &str| std::env::var(k).ok();
     let login = match refresh::after_unauthorized(target, target.token.as_ref(), &env).await {
@@ -158,7 +166,7 @@ async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Chec
         Refresh::NotFromCli => host_port(target),
     };
     let message = match expired {
-        Some(e) => e.to_string(),
+        Some(e) => e.with_fix(Surface::Cli),
         None => format!("not logged in (expired or revoked): run `argocd login {login}`"),
     };
     (Check::fail(step, message), None)
@@ -174,7 +182,12 @@ async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Chec
 pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
     let previews = match crate::listing::list_one_with(target, true).await {
         Ok(p) => p,
-        Err(e) => return vec![Check::fail(format!("{name}: routes"), e.to_string())],
+        Err(e) => {
+            return vec![Check::fail(
+                format!("{name}: routes"),
+                e.with_fix(Surface::Cli),
+            )];
+        }
     };
     let mut checks = Vec::new();
     let routable = previews.iter().filter(|p| p.unroutable.is_none()).count();

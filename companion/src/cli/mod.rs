@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::config::{self, ConnectionArgs, ServerTarget};
-use crate::error::{Error, Result};
+use crate::config::{self, ConnectionArgs};
+use crate::error::{Error, Problem, Result, Surface};
 use crate::host::{self, FailingSource, HostOptions, ListingSource, install::InstallOptions};
 use crate::listing::{self, Listing, ServerFailure};
+use crate::server::ServerTarget;
 use output::Format;
 
 #[derive(Debug, Parser)]
@@ -154,10 +155,10 @@ struct Conn {
     #[arg(long)]
     insecure: bool,
     /// Connect timeout, e.g. 5s, 500ms
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
     connect_timeout: Option<Duration>,
     /// Total timeout per request, e.g. 30s
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
     timeout: Option<Duration>,
     /// Config file (default: PREVIEW_SWITCH_CONFIG, else $XDG_CONFIG_HOME/preview-switch/config.toml)
     #[arg(long, value_name = "FILE")]
@@ -179,23 +180,6 @@ impl From<Conn> for ConnectionArgs {
             config: c.config,
         }
     }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: use e.g. 5s, 500ms, 2m"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// What a command produced: an exit code, with partial failures already reported.
@@ -273,7 +257,7 @@ fn serve_host(
 }
 
 fn report(e: &Error) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "error: {e}");
+    let _ = writeln!(std::io::stderr(), "error: {}", e.with_fix(Surface::Cli));
     ExitCode::from(e.exit_code())
 }
 
@@ -317,7 +301,11 @@ fn resolve(args: &ConnectionArgs) -> Result<Vec<ServerTarget>> {
 fn report_failures(listing: &Listing) -> bool {
     let mut err = std::io::stderr().lock();
     for f in &listing.failures {
-        let _ = writeln!(err, "error: {}", failure_line(f, &f.error.to_string()));
+        let _ = writeln!(
+            err,
+            "error: {}",
+            failure_line(f, &f.error.with_fix(Surface::Cli))
+        );
     }
     !listing.failures.is_empty()
 }
@@ -420,13 +408,17 @@ async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
             .map(|p| p.pr.to_string())
             .collect();
         known.dedup();
-        let hint = if known.is_empty() {
+        let fix = if known.is_empty() {
             "run `preview-switch list` to see the services that have previews".to_owned()
         } else {
-            format!("{service} has previews for PR {}", known.join(", "))
+            format!(
+                "use a PR {service} has a preview for ({})",
+                known.join(", ")
+            )
         };
-        return Err(runtime_error(format!(
-            "no preview of {service} for PR {pr}: {hint}"
+        return Err(Error::NotFound(Problem::new(
+            format!("no preview of {service} for PR {pr}"),
+            fix,
         )));
     };
     if matches.len() > 1 {
@@ -439,9 +431,9 @@ async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
     }
     let Some(route) = preview.route() else {
         let why = preview.unroutable.as_deref().unwrap_or("no route found");
-        return Err(runtime_error(format!(
-            "{} has no route: {why}",
-            preview.app
+        return Err(Error::NotFound(Problem::new(
+            format!("{} has no route: {why}", preview.app),
+            "run `preview-switch doctor` to see the routing sources tried",
         )));
     };
     write_stdout(&format!("{}\n", output::header_line(route)))?;
@@ -450,13 +442,6 @@ async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn runtime_error(message: String) -> Error {
-    Error::Io {
-        what: message,
-        source: std::io::Error::other("not found"),
-    }
 }
 
 /// A settings file: found or not (fine when optional), and not readable by other users.
@@ -506,8 +491,9 @@ fn install_options(t: HostTarget) -> Result<InstallOptions> {
     if let Some(id) = t.extension_id {
         let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
         if !valid {
-            return Err(Error::Usage(format!(
-                "{id:?} is not a Chrome extension id (32 letters a-p): copy it from chrome://extensions with developer mode on"
+            return Err(Error::Usage(Problem::new(
+                format!("{id:?} is not a Chrome extension id (32 letters a-p)"),
+                "copy it from chrome://extensions with developer mode on",
             )));
         }
         opts.extension_ids = vec![id];
@@ -576,7 +562,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
         Err(e) => checks.push(doctor::Check {
             ok: false,
             what: "servers".into(),
-            detail: e.to_string(),
+            detail: e.with_fix(Surface::Cli),
         }),
     }
     if let Ok(opts) = InstallOptions::new(
@@ -644,7 +630,10 @@ async fn demo(api_port: u16, site_port: u16, once: bool, extension: PathBuf) -> 
             "Native host registered for the demo profile: {}\n",
             manifest.display()
         )),
-        Err(e) => text.push_str(&format!("Native host not registered: {e}\n")),
+        Err(e) => text.push_str(&format!(
+            "Native host not registered: {}\n",
+            e.with_fix(Surface::Cli)
+        )),
     }
     text.push_str(&demo.instructions());
     // Where a display exists, open the demo in a Chromium with the extension loaded.
@@ -729,7 +718,7 @@ mod tests {
         let failure = |name: &str, url: &str| ServerFailure {
             name: name.into(),
             url: url.into(),
-            error: Error::Usage("unused".into()),
+            error: Error::Usage(Problem::new("unused", "unused")),
         };
         let err = "cannot reach http://127.0.0.1:9: refused: check the URL";
         // A context named after the URL's host adds nothing.
@@ -752,20 +741,6 @@ mod tests {
             failure_line(&failure("a.test", "http://a.test"), "config says no"),
             "a.test (http://a.test): config says no"
         );
-    }
-
-    #[test]
-    fn durations_parse_with_units_and_refuse_nonsense() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
-        assert!(
-            parse_duration("5 parsecs")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(parse_duration("-1s").is_err());
     }
 
     #[test]

@@ -8,9 +8,6 @@ use serde_json::Value;
 use super::{keys, scm};
 use crate::argocd::model::Application;
 
-/// Argo CD's default namespace for Applications, used when the projection dropped it.
-pub const DEFAULT_NAMESPACE: &str = "argocd";
-
 /// The PR number, first that applies: label `preview-switch.io/pr`; Helm `prNumber` in
 /// `valuesObject`, then parameters, then the `values` string; name suffix `-pr-<n>`.
 /// A candidate that is not a plain positive number (no sign, no leading zero, at most
@@ -75,11 +72,7 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
     let meta = &app.metadata;
     let service = service_name(app);
     let server = server_url.trim_end_matches('/').to_string();
-    let namespace = if meta.namespace.is_empty() {
-        DEFAULT_NAMESPACE.to_string()
-    } else {
-        meta.namespace.clone()
-    };
+    let namespace = meta.namespace_or_default().to_owned();
     let dest = &app.spec.destination;
     let context = context
         .filter(|c| !c.is_empty())
@@ -118,7 +111,7 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
             .and_then(|o| o.phase.clone()),
         revision: status.sync.revision.clone(),
         image_tag: image_tag(app, &service),
-        created_at: meta.creation_timestamp.clone(),
+        created_at: meta.creation_timestamp.as_deref().and_then(rfc3339_utc),
         links,
         routes: Vec::new(),
         unroutable: None,
@@ -203,6 +196,16 @@ pub fn pull_request_url(repo: &str, pr: u64) -> Option<String> {
 
 /// A PR number as written by a human or a template: digits only, no leading zero, non-zero,
 /// at most `u32::MAX` (GitHub and GitLab numbers are 32-bit).
+/// `metadata.creationTimestamp` as `Preview::created_at` promises it: RFC 3339 in UTC
+/// (`2024-03-04T21:30:33Z`), whatever offset the server wrote; `None` when it is not a
+/// timestamp, so no consumer has to parse a server's odd text.
+fn rfc3339_utc(raw: &str) -> Option<String> {
+    raw.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.to_string())
+}
+
 fn parse_pr(s: &str) -> Option<u64> {
     let s = s.trim();
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
@@ -718,5 +721,35 @@ mod tests {
 
     fn fixture_json(v: serde_json::Value) -> Application {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn created_at_is_rfc3339_utc_or_none() {
+        let with = |ts: serde_json::Value| {
+            let a: Application = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web-pr-1", "creationTimestamp": ts}
+            }))
+            .unwrap();
+            derive(&a, "https://argocd.dev", Some("dev"))
+                .unwrap()
+                .created_at
+        };
+        let utc = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            with("2024-03-04T21:30:33Z".into()),
+            utc("2024-03-04T21:30:33Z")
+        );
+        assert_eq!(
+            with("2024-03-04T22:30:33+01:00".into()),
+            utc("2024-03-04T21:30:33Z")
+        );
+        assert_eq!(
+            with(" 2024-03-04T21:30:33.5Z ".into()),
+            utc("2024-03-04T21:30:33.5Z")
+        );
+        for odd in ["yesterday", "2024-03-04", "", "2024-13-40T99:00:00Z"] {
+            assert_eq!(with(odd.into()), None, "{odd:?}");
+        }
+        assert_eq!(with(serde_json::Value::Null), None);
     }
 }

@@ -8,7 +8,6 @@
 use serde_json::Value;
 use url::Url;
 
-use super::preview::DEFAULT_NAMESPACE;
 use super::quoted;
 use crate::argocd::model::{Application, ApplicationSet};
 
@@ -151,21 +150,16 @@ pub fn generating_appset<'a>(
     app: &Application,
     appsets: &'a [ApplicationSet],
 ) -> Option<&'a ApplicationSet> {
-    let ns = |n: &'a str| if n.is_empty() { DEFAULT_NAMESPACE } else { n };
-    let app_ns = if app.metadata.namespace.is_empty() {
-        DEFAULT_NAMESPACE
-    } else {
-        app.metadata.namespace.as_str()
-    };
+    let app_ns = app.metadata.namespace_or_default();
     let owner = app
         .metadata
         .owner_references
         .iter()
         .find(|o| o.kind == "ApplicationSet" && o.controller != Some(false));
     if let Some(owner) = owner {
-        return appsets
-            .iter()
-            .find(|s| s.metadata.name == owner.name && ns(&s.metadata.namespace) == app_ns);
+        return appsets.iter().find(|s| {
+            s.metadata.name == owner.name && s.metadata.namespace_or_default() == app_ns
+        });
     }
     appsets.iter().find(|s| {
         s.status.resources.iter().any(|r| {

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::{EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Browser {
@@ -71,8 +71,9 @@ impl FromStr for Browser {
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown browser {s:?}: use one of chrome, chromium, brave, edge, vivaldi, firefox, all"
+                Error::Usage(Problem::new(
+                    format!("unknown browser {s:?}"),
+                    "use one of chrome, chromium, brave, edge, vivaldi, firefox, all",
                 ))
             })
     }
@@ -194,10 +195,10 @@ impl InstallOptions {
         let home = directories::BaseDirs::new()
             .map(|d| d.home_dir().to_owned())
             .ok_or_else(|| {
-                Error::Usage(
-                    "cannot find your home directory: set HOME to install host manifests"
-                        .to_owned(),
-                )
+                Error::Usage(Problem::new(
+                    "cannot find your home directory",
+                    "set HOME to install host manifests",
+                ))
             })?;
         let exe = std::env::current_exe()
             .and_then(|p| p.canonicalize())
@@ -222,9 +223,10 @@ impl InstallOptions {
         let file = format!("{HOST_NAME}.json");
         if let Some(dir) = &self.user_data_dir {
             if browser.is_firefox() {
-                return Err(Error::Usage(
-                    "--user-data-dir is for Chrome-family profiles; Firefox reads host manifests only from its global directories: drop --user-data-dir for firefox".to_owned(),
-                ));
+                return Err(Error::Usage(Problem::new(
+                    "--user-data-dir is for Chrome-family profiles; Firefox reads host manifests only from its global directories",
+                    "drop --user-data-dir for firefox",
+                )));
             }
             return Ok(dir.join("NativeMessagingHosts").join(file));
         }
@@ -252,8 +254,9 @@ impl InstallOptions {
 
 fn system_dir(browser: Browser, dir: Option<&str>) -> Result<PathBuf> {
     dir.map(PathBuf::from).ok_or_else(|| {
-        Error::Usage(format!(
-            "{browser} has no system-wide host manifest directory on this OS: install without --system"
+        Error::Usage(Problem::new(
+            format!("{browser} has no system-wide host manifest directory on this OS"),
+            "install without --system",
         ))
     })
 }
@@ -275,19 +278,27 @@ pub struct Manifest {
 /// The manifest for `browser`: `allowed_origins` for the Chrome family, `allowed_extensions`
 /// for Firefox. Pure: data in, data out.
 pub fn manifest(browser: Browser, opts: &InstallOptions) -> Result<Manifest> {
-    let path = opts.exe.to_str().filter(|_| opts.exe.is_absolute()).ok_or_else(|| {
-        Error::Usage(format!(
-            "the binary path {} must be absolute UTF-8 for a host manifest: move preview-switch to such a path",
-            opts.exe.display()
-        ))
-    })?;
+    let path = opts
+        .exe
+        .to_str()
+        .filter(|_| opts.exe.is_absolute())
+        .ok_or_else(|| {
+            Error::Usage(Problem::new(
+                format!(
+                    "the binary path {} must be absolute UTF-8 for a host manifest",
+                    opts.exe.display()
+                ),
+                "move preview-switch to such a path",
+            ))
+        })?;
     let (origins, extensions) = if browser.is_firefox() {
         (None, Some(opts.firefox_ids.clone()))
     } else {
         for id in &opts.extension_ids {
             if !is_chrome_id(id) {
-                return Err(Error::Usage(format!(
-                    "extension id {id:?} is not a Chrome extension id (32 letters a-p): copy it from chrome://extensions"
+                return Err(Error::Usage(Problem::new(
+                    format!("extension id {id:?} is not a Chrome extension id (32 letters a-p)"),
+                    "copy it from chrome://extensions",
                 )));
             }
         }
@@ -448,6 +459,7 @@ fn judge(browser: Browser, opts: &InstallOptions, found: &Manifest) -> ManifestS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Surface;
 
     fn opts(home: &Path, os: Os, browsers: Vec<Browser>) -> InstallOptions {
         InstallOptions {
@@ -608,7 +620,10 @@ mod tests {
             o.manifest_path(Browser::Firefox).unwrap(),
             Path::new("/usr/lib/mozilla/native-messaging-hosts/io.previewswitch.companion.json")
         );
-        let err = o.manifest_path(Browser::Vivaldi).unwrap_err().to_string();
+        let err = o
+            .manifest_path(Browser::Vivaldi)
+            .unwrap_err()
+            .with_fix(Surface::Cli);
         assert!(err.contains("install without --system"), "{err}");
         o.os = Os::MacOs;
         assert_eq!(
@@ -672,7 +687,9 @@ mod tests {
                 .to_string()
                 .contains("absolute")
         );
-        let err = Browser::parse_list("safari").unwrap_err().to_string();
+        let err = Browser::parse_list("safari")
+            .unwrap_err()
+            .with_fix(Surface::Cli);
         assert!(
             err.contains("chrome, chromium, brave, edge, vivaldi, firefox, all"),
             "{err}"

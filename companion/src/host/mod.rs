@@ -1,7 +1,8 @@
 //! The native-messaging host: `preview-switch host`, or entered automatically when a
 //! browser launches the binary. Stdout carries only frames ([`framing`]); logs go to
 //! stderr and a rotating file ([`logging`]). [`serve`] answers requests from a cached
-//! listing fed by a [`Source`]; [`install`] writes the browsers' host manifests.
+//! listing fed by a [`Source`], a frame-sized page at a time (`paging`); [`install`] writes
+//! the browsers' host manifests.
 //!
 //! Entry points for the CLI: [`detect_browser_launch`], [`init_logging`], [`run_stdio`],
 //! [`install::install`] / [`install::uninstall`] / [`install::check`].
@@ -10,6 +11,7 @@ pub mod cache;
 pub mod framing;
 pub mod install;
 pub mod logging;
+mod paging;
 pub mod serve;
 pub mod source;
 

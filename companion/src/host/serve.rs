@@ -1,7 +1,7 @@
 //! The host loop: reads frames, answers requests concurrently (one task per request, one
 //! writer task so frames never interleave), keeps the last good listing (memory + disk
-//! cache) and refreshes it in the background, pages large lists under the 1 MiB frame cap,
-//! and pushes `previews_changed` events to subscribers. Generic over the stream and the
+//! cache) and refreshes it in the background, answers `list` a page at a time
+//! ([`super::paging`]), and pushes `previews_changed` events to subscribers. Generic over the stream and the
 //! [`Source`], so tests run it over `tokio::io::duplex` with a fake source.
 
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +25,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use super::cache::{self, Snapshot};
 use super::framing::{Inbound, read_frame, write_frame};
+use super::paging::{self, Cursor, PageError};
 use super::source::Source;
 use super::{AllowedOrigins, Caller};
 
@@ -61,7 +62,7 @@ impl Default for HostOptions {
 
 impl HostOptions {
     /// The defaults, with the fetch bound set just above the slowest server's own timeout.
-    pub fn for_targets(targets: &[crate::config::ServerTarget]) -> HostOptions {
+    pub fn for_targets(targets: &[crate::server::ServerTarget]) -> HostOptions {
         let slowest = targets.iter().map(|t| t.timeout).max();
         HostOptions {
             fetch_timeout: slowest.map_or(Duration::from_secs(30), |t| t + Duration::from_secs(2)),
@@ -595,17 +596,14 @@ impl<S: Source> Host<S> {
         cursor: Option<String>,
     ) -> Reply {
         if let Some(cursor) = cursor {
-            let parsed = cursor
-                .split_once('-')
-                .and_then(|(at, offset)| Some((at.parse::<u64>().ok()?, offset.parse().ok()?)));
-            let found = parsed.and_then(|(at, offset)| {
+            let found = Cursor::parse(&cursor).and_then(|c| {
                 let history = self.history.lock().expect("lock");
                 history
                     .iter()
                     .rev()
-                    .find(|s| s.fetched_at_ms == at)
+                    .find(|s| s.fetched_at_ms == c.fetched_at_ms)
                     .cloned()
-                    .map(|s| (s, offset))
+                    .map(|s| (s, c.offset))
             });
             return match found {
                 Some((snap, offset)) => self.answer(id, &snap, host.as_deref(), offset),
@@ -655,48 +653,32 @@ impl<S: Source> Host<S> {
             .iter()
             .filter(|p| host.is_none_or(|h| p.routes_host(h)))
             .collect();
-        if offset > matching.len() {
-            return error_reply(
-                Some(id),
-                ErrorCode::CursorExpired,
-                format!("cursor offset {offset} is past the end of the list"),
-                "list again without a cursor",
-            );
-        }
-        let age_ms = now_ms().saturating_sub(snap.fetched_at_ms);
-        let mut reply = ListReply {
+        let reply = ListReply {
             id,
             previews: Vec::new(),
-            // Room for the longest cursor while measuring the envelope.
-            next_cursor: Some(format!("{}-{}", u64::MAX, usize::MAX)),
+            next_cursor: None,
             total: matching.len() as u64,
             fetched_at_ms: snap.fetched_at_ms,
-            age_ms,
+            age_ms: now_ms().saturating_sub(snap.fetched_at_ms),
             stale: self.is_stale(snap),
             refreshing: self.inflight.lock().expect("lock").is_some(),
             failures: snap.failures.clone(),
         };
-        let envelope = serde_json::to_vec(&Reply::List(reply.clone()))
-            .expect("serialise")
-            .len();
-        let Some(end) = fit(
-            &matching[offset..],
-            MAX_FRAME_BYTES.saturating_sub(envelope),
-        ) else {
-            return error_reply(
+        match paging::page(reply, &matching, offset) {
+            Ok(page) => Reply::List(page),
+            Err(PageError::PastEnd { offset }) => error_reply(
+                Some(id),
+                ErrorCode::CursorExpired,
+                format!("cursor offset {offset} is past the end of the list"),
+                "list again without a cursor",
+            ),
+            Err(PageError::TooLarge { app }) => error_reply(
                 Some(id),
                 ErrorCode::Internal,
-                format!(
-                    "preview {} alone is larger than a 1 MiB frame",
-                    matching[offset].app
-                ),
+                format!("preview {app} alone is larger than a 1 MiB frame"),
                 "report this bug with `preview-switch list -o json` output",
-            );
-        };
-        let end = offset + end;
-        reply.previews = matching[offset..end].iter().map(|p| (*p).clone()).collect();
-        reply.next_cursor = (end < matching.len()).then(|| format!("{}-{end}", snap.fetched_at_ms));
-        Reply::List(reply)
+            ),
+        }
     }
 
     /// Pushes the changes of every new snapshot to one port; runs the watches that cause
@@ -723,7 +705,7 @@ impl<S: Source> Host<S> {
             if changes.is_empty() && !failures_changed {
                 continue;
             }
-            for chunk in chunk_changes(changes, &new) {
+            for chunk in paging::chunk_changes(changes, &new) {
                 if !send_on(
                     &tx,
                     &Reply::PreviewsChanged(PreviewsChanged {
@@ -775,45 +757,6 @@ impl<S: Source> Host<S> {
 fn same_server(a: &str, b: &str) -> bool {
     a.trim_end_matches('/')
         .eq_ignore_ascii_case(b.trim_end_matches('/'))
-}
-
-/// How many of `items` fit in `budget` bytes as JSON array elements; `None` when not even
-/// the first one fits.
-fn fit<T: serde::Serialize>(items: &[T], budget: usize) -> Option<usize> {
-    let mut used = 0;
-    for (i, item) in items.iter().enumerate() {
-        let size = serde_json::to_vec(item).expect("serialise").len() + 1;
-        if used + size > budget {
-            return (i > 0).then_some(i);
-        }
-        used += size;
-    }
-    Some(items.len())
-}
-
-/// Splits changes into events that each fit in a frame.
-fn chunk_changes(mut changes: Vec<Change>, snap: &Snapshot) -> Vec<Vec<Change>> {
-    let envelope = serde_json::to_vec(&Reply::PreviewsChanged(PreviewsChanged {
-        subscription: u64::MAX,
-        changes: Vec::new(),
-        fetched_at_ms: snap.fetched_at_ms,
-        failures: snap.failures.clone(),
-    }))
-    .expect("serialise")
-    .len();
-    let budget = MAX_FRAME_BYTES.saturating_sub(envelope);
-    let mut chunks = Vec::new();
-    if changes.is_empty() {
-        chunks.push(Vec::new());
-    }
-    while !changes.is_empty() {
-        // An oversized single change is sent alone; the send guard turns it into an error.
-        let n = fit(&changes, budget).unwrap_or(1);
-        let rest = changes.split_off(n);
-        chunks.push(changes);
-        changes = rest;
-    }
-    chunks
 }
 
 /// What changed from `old` to `new`, keyed by (server, namespace, app).

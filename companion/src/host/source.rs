@@ -12,10 +12,11 @@ use futures_util::stream::BoxStream;
 use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
-use crate::argocd::client::{Client, ListQuery, WatchEvent};
+use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::Application;
-use crate::config::ServerTarget;
-use crate::error::Error;
+use crate::argocd::watch::WatchEvent;
+use crate::error::{Error, Surface};
+use crate::server::ServerTarget;
 
 /// One fetch over every configured server.
 #[derive(Debug, Clone, Default)]
@@ -178,59 +179,18 @@ impl Source for FailingSource {
     }
 }
 
-/// The one mapping from a companion error to a wire error (STYLE: each error maps to
-/// exactly one code). `message` is the full user-facing text; `fix` is the action alone,
-/// for a button or a second line in the popup.
+/// A companion error as the wire carries it: its code, what failed and why, and the popup's
+/// fix, all from [`Error`] itself (`error.rs` is the one place each is written).
 pub fn to_wire(error: &Error) -> ErrorBody {
-    let (code, fix) = match error {
-        Error::Unauthorized { host, .. } => (
-            ErrorCode::ArgocdUnauthorized,
-            format!("run `argocd login {host}` or set a fresh ARGOCD_AUTH_TOKEN"),
-        ),
-        Error::Forbidden { .. } => (
-            ErrorCode::Forbidden,
-            "ask an Argo CD admin for a role that can get these applications".to_owned(),
-        ),
-        Error::Unreachable { .. } => (
-            ErrorCode::ArgocdUnreachable,
-            "check the server URL, your network/VPN and HTTPS_PROXY/NO_PROXY".to_owned(),
-        ),
-        Error::Tls { .. } => (
-            ErrorCode::Tls,
-            "set ca_cert in config.toml for a private CA".to_owned(),
-        ),
-        Error::Timeout { .. } => (
-            ErrorCode::Timeout,
-            "raise the timeout in config.toml, or check the server's load".to_owned(),
-        ),
-        Error::Http { status, .. } => (
-            ErrorCode::ArgocdBadResponse,
-            crate::error::http_fix(*status).to_owned(),
-        ),
-        Error::BadJson { .. } => (
-            ErrorCode::ArgocdBadResponse,
-            "check that the server URL points at the Argo CD API server".to_owned(),
-        ),
-        Error::Config { .. } | Error::Usage(_) => (
-            ErrorCode::Config,
-            "run `preview-switch doctor` in a terminal".to_owned(),
-        ),
-        Error::Io { .. } => (
-            ErrorCode::Internal,
-            "run `preview-switch doctor` in a terminal and see the host log".to_owned(),
-        ),
-    };
     ErrorBody {
-        code,
+        code: error.code(),
         message: error.to_string(),
-        fix,
+        fix: error.fix(Surface::Popup),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     fn target(name: &str, url: &str) -> ServerTarget {
@@ -311,94 +271,30 @@ mod tests {
     }
 
     #[test]
-    fn every_error_variant_maps_to_its_code() {
-        let io = || std::io::Error::other("disk full");
-        let cases = [
-            (
-                Error::Unauthorized {
-                    server: "https://argocd.dev".into(),
-                    host: "argocd.dev".into(),
-                    detail: "token is expired".into(),
-                },
-                ErrorCode::ArgocdUnauthorized,
-            ),
-            (
-                Error::Forbidden {
-                    server: "s".into(),
-                    detail: "d".into(),
-                },
-                ErrorCode::Forbidden,
-            ),
-            (
-                Error::Unreachable {
-                    server: "s".into(),
-                    cause: "c".into(),
-                },
-                ErrorCode::ArgocdUnreachable,
-            ),
-            (
-                Error::Tls {
-                    server: "s".into(),
-                    cause: "c".into(),
-                },
-                ErrorCode::Tls,
-            ),
-            (
-                Error::Timeout {
-                    server: "s".into(),
-                    after_secs: 1.0,
-                },
-                ErrorCode::Timeout,
-            ),
-            (
-                Error::BadJson {
-                    server: "s".into(),
-                    what: "w".into(),
-                    offset: 1,
-                    cause: "c".into(),
-                },
-                ErrorCode::ArgocdBadResponse,
-            ),
-            (
-                Error::Http {
-                    server: "s".into(),
-                    status: 502,
-                    what: "w".into(),
-                    detail: "d".into(),
-                },
-                ErrorCode::ArgocdBadResponse,
-            ),
-            (
-                Error::Config {
-                    path: PathBuf::from("/c.toml"),
-                    line: Some(3),
-                    message: "m".into(),
-                },
-                ErrorCode::Config,
-            ),
-            (Error::Usage("no server".into()), ErrorCode::Config),
-            (
-                Error::Io {
-                    what: "writing the cache".into(),
-                    source: io(),
-                },
-                ErrorCode::Internal,
-            ),
-        ];
-        for (error, code) in cases {
-            let wire = to_wire(&error);
-            assert_eq!(wire.code, code, "{error}");
-            assert_eq!(wire.message, error.to_string());
-            assert!(!wire.fix.is_empty());
-        }
+    fn the_wire_error_carries_the_popup_fix_once_and_never_a_flag() {
+        let wire = to_wire(&Error::Tls {
+            server: "https://argocd.dev".into(),
+            cause: "invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert_eq!(wire.code, ErrorCode::Tls);
+        assert_eq!(
+            wire.message,
+            "TLS failure talking to https://argocd.dev: invalid peer certificate: UnknownIssuer"
+        );
+        assert!(wire.fix.contains("ca_cert in config.toml"), "{}", wire.fix);
+        assert!(!wire.fix.contains("--"), "{}", wire.fix);
         let wire = to_wire(&Error::Unauthorized {
             server: "https://argocd.dev".into(),
             host: "argocd.dev".into(),
-            detail: "x".into(),
+            detail: "token is expired".into(),
         });
-        assert_eq!(
-            wire.fix,
-            "run `argocd login argocd.dev` or set a fresh ARGOCD_AUTH_TOKEN"
+        assert_eq!(wire.code, ErrorCode::ArgocdUnauthorized);
+        assert!(!wire.message.contains("argocd login"), "{}", wire.message);
+        assert!(
+            wire.fix
+                .starts_with("run `argocd login argocd.dev` in a terminal"),
+            "{}",
+            wire.fix
         );
     }
 }

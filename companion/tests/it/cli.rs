@@ -309,6 +309,36 @@ async fn config_error_names_file_and_line_and_exits_2() {
     assert!(run.stderr.contains("line "), "{}", run.stderr);
 }
 
+/// Regression (issue 16): `--timeout 0s` was accepted, failing every request at once,
+/// while `timeout = "0s"` in config.toml was refused. One rule now refuses both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zero_timeout_is_refused_alike_from_a_flag_and_from_the_file() {
+    let sb = Sandbox::new();
+    let flag = sb
+        .run(
+            &["list", "--server", "argocd.dev.test", "--timeout", "0s"],
+            &[],
+        )
+        .await;
+    assert_eq!(flag.code, 2, "{flag:#?}");
+    assert!(
+        flag.stderr.contains("--timeout") && flag.stderr.contains("such as 5s"),
+        "{}",
+        flag.stderr
+    );
+    sb.write(
+        ".config/preview-switch/config.toml",
+        "[[servers]]\nurl = \"https://argocd.dev.test\"\ntimeout = \"0s\"\n",
+    );
+    let file = sb.run(&["list"], &[]).await;
+    assert_eq!(file.code, 2, "{file:#?}");
+    assert!(
+        file.stderr.contains("line 3") && file.stderr.contains("such as 5s"),
+        "{}",
+        file.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_server_anywhere_is_a_usage_error_naming_the_ways_to_configure_one() {
     let sb = Sandbox::new();

@@ -275,14 +275,18 @@ async fn a_broken_config_is_answered_with_its_fix_not_a_dead_host() {
     let err = host.reply(1).await;
     assert_eq!(err["code"], "config", "{err}");
     assert!(
-        err["message"].as_str().unwrap().contains("argocd login"),
-        "{err}"
-    );
-    assert!(
-        err["fix"]
+        err["message"]
             .as_str()
             .unwrap()
-            .contains("preview-switch doctor"),
+            .starts_with("no Argo CD server configured"),
+        "{err}"
+    );
+    // No flags in the popup: the browser started the host.
+    let fix = err["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("argocd login")
+            && fix.contains("preview-switch doctor")
+            && !fix.contains("--"),
         "{err}"
     );
     host.send(json!({"id": 2, "type": "hello", "protocol": 1, "extension_version": "0.1.0"}))

@@ -338,7 +338,7 @@ async fn doctor_flags_token_files_other_users_can_read_and_the_cache_is_private(
 /// panic message (which prints a value's Debug) and no error can show it.
 #[test]
 fn no_debug_or_error_text_shows_the_token() {
-    let target = companion::config::ServerTarget {
+    let target = companion::server::ServerTarget {
         name: "dev".into(),
         url: "https://argocd.test".parse().unwrap(),
         token: companion::token::Token::new(TOKEN),

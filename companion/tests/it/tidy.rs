@@ -1,6 +1,7 @@
 //! Architecture invariants (ARCHITECTURE.md) turned into tests, as rust-analyzer's tidy does:
 //! cheap text checks over the source tree that fail when a boundary is crossed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
@@ -60,12 +61,21 @@ fn pure_cores_do_no_io() {
         "js_sys",
         "axum",
     ];
-    let mut dirs = vec![repo_root().join("companion/src/core")];
+    let src = repo_root().join("companion/src");
     let ext_state = repo_root().join("extension/src");
     let mut offenders = Vec::new();
     let mut files = Vec::new();
-    for d in dirs.drain(..) {
-        rust_files(&d, &mut files);
+    rust_files(&src.join("core"), &mut files);
+    // The pure parts of the shells: resolving settings, parsing a config file's shapes,
+    // server URLs, paging, error texts.
+    for f in [
+        "config/resolve.rs",
+        "config/file.rs",
+        "server.rs",
+        "host/paging.rs",
+        "error.rs",
+    ] {
+        files.push(src.join(f));
     }
     // The extension's pure modules: everything outside its `web/` glue.
     let mut ext = Vec::new();
@@ -186,5 +196,274 @@ fn only_the_printers_write_to_stdout() {
     assert!(
         offenders.is_empty(),
         "stdout is the host's wire; log to stderr: {offenders:?}"
+    );
+}
+
+/// The companion's source files that are not test-only, each with its module path
+/// (`argocd/client.rs` → `["argocd", "client"]`, `config/mod.rs` → `["config"]`) and its text
+/// without comments and without its trailing `#[cfg(test)] mod tests { .. }`.
+fn companion_modules() -> Vec<(Vec<String>, String)> {
+    let src = repo_root().join("companion/src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let module_of = |f: &Path| -> Vec<String> {
+        let rel = f.strip_prefix(&src).unwrap().with_extension("");
+        let mut path: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if matches!(
+            path.last().map(String::as_str),
+            Some("mod" | "lib" | "main")
+        ) {
+            path.pop();
+        }
+        path
+    };
+    let texts: Vec<(Vec<String>, String)> = files
+        .iter()
+        .map(|f| (module_of(f), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    // `#[cfg(test)] mod name;` makes the file `name` test-only.
+    let mut test_only: BTreeSet<Vec<String>> = BTreeSet::new();
+    for (module, text) in &texts {
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for pair in lines.windows(2) {
+            if pair[0] == "#[cfg(test)]"
+                && let Some(name) = pair[1]
+                    .strip_prefix("mod ")
+                    .and_then(|r| r.strip_suffix(';'))
+            {
+                let mut child = module.clone();
+                child.push(name.to_owned());
+                test_only.insert(child);
+            }
+        }
+    }
+    texts
+        .into_iter()
+        .filter(|(module, _)| !test_only.contains(module))
+        .map(|(module, text)| {
+            let lines: Vec<&str> = text.lines().collect();
+            // The unit tests sit at the end of a file: `#[cfg(test)]` then `mod tests {`.
+            let end = (0..lines.len())
+                .find(|&i| {
+                    lines[i].trim() == "#[cfg(test)]"
+                        && lines.get(i + 1).is_some_and(|l| l.contains("mod tests {"))
+                })
+                .unwrap_or(lines.len());
+            let code = lines[..end]
+                .iter()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n");
+            (module, code)
+        })
+        .collect()
+}
+
+/// The module paths a file names through `crate::` and `super::` (groups `{a, b}` expand to
+/// one path each). `module` is the file's own module path.
+fn referenced_paths(module: &[String], code: &str) -> Vec<Vec<String>> {
+    let ident = |s: &str| -> usize {
+        s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len())
+    };
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(['c', 's']) {
+        let before = rest[..at].chars().last();
+        let tail = &rest[at..];
+        rest = &rest[at + 1..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let (mut base, mut path) = if let Some(p) = tail.strip_prefix("crate::") {
+            (Vec::new(), p)
+        } else if tail.starts_with("super::") {
+            let mut base = module.to_vec();
+            let mut p = tail;
+            while let Some(next) = p.strip_prefix("super::") {
+                base.pop();
+                p = next;
+            }
+            (base, p)
+        } else {
+            continue;
+        };
+        loop {
+            let n = ident(path);
+            if n == 0 {
+                break;
+            }
+            base.push(path[..n].to_owned());
+            match path[n..].strip_prefix("::") {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+        if let Some(group) = path.strip_prefix('{') {
+            let group = &group[..group.find('}').unwrap_or(group.len())];
+            for item in group.split(',').map(str::trim) {
+                let n = ident(item);
+                let mut p = base.clone();
+                if n > 0 && &item[..n] != "self" {
+                    p.push(item[..n].to_owned());
+                }
+                out.push(p);
+            }
+        } else {
+            out.push(base);
+        }
+    }
+    out
+}
+
+/// The graph node of a module path: `argocd` and `core` count by submodule (their
+/// submodules are what the one-way flow is about), every other top-level module as one.
+/// A path into an item rather than a file module stops at the file module holding it.
+fn node_of(path: &[String], modules: &BTreeSet<Vec<String>>) -> Option<String> {
+    let depth = match path.first().map(String::as_str) {
+        None => return None,
+        Some("argocd" | "core") => 2,
+        Some(_) => 1,
+    };
+    let mut p: Vec<String> = path.iter().take(depth).cloned().collect();
+    while !p.is_empty() && !modules.contains(&p) {
+        p.pop();
+    }
+    (!p.is_empty()).then(|| p.join("::"))
+}
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+fn import_graph() -> Graph {
+    let files = companion_modules();
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut graph = Graph::new();
+    for (module, code) in &files {
+        let Some(from) = node_of(module, &modules) else {
+            continue;
+        };
+        let edges = graph.entry(from.clone()).or_default();
+        for path in referenced_paths(module, code) {
+            if let Some(to) = node_of(&path, &modules).filter(|to| *to != from) {
+                edges.insert(to);
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the nodes along it, if there is one.
+fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &Graph,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|s| s == n) {
+            let mut cycle = stack[at..].to_vec();
+            cycle.push(n.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        stack.push(n.to_owned());
+        for next in graph.get(n).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(n.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn imports_flow_one_way() {
+    let graph = import_graph();
+    let has = |from: &str, to: &str| graph.get(from).is_some_and(|e| e.contains(to));
+    // The graph is really read: edges every version of the code has.
+    assert!(
+        has("argocd::client", "argocd::decode")
+            && has("core::preview", "argocd::model")
+            && has("config", "server")
+            && has("host", "listing"),
+        "{graph:#?}"
+    );
+    // The detector finds a cycle when there is one.
+    let toy: Graph = [("a", "b"), ("b", "c"), ("c", "a")]
+        .into_iter()
+        .map(|(f, t)| (f.to_owned(), BTreeSet::from([t.to_owned()])))
+        .collect();
+    assert_eq!(find_cycle(&toy).map(|c| c.len()), Some(4));
+
+    assert_eq!(
+        find_cycle(&graph),
+        None,
+        "modules import each other; move the shared part below both: {graph:#?}"
+    );
+    for (from, to) in &graph {
+        if from.starts_with("argocd::") || from.starts_with("core::") {
+            assert!(
+                !to.contains("config"),
+                "{from} imports config; resolved settings come as server::ServerTarget"
+            );
+        }
+        if from.starts_with("core::") {
+            let shells: Vec<&String> = to
+                .iter()
+                .filter(|t| !t.starts_with("core") && *t != "argocd::model")
+                .filter(|t| !matches!(t.as_str(), "error"))
+                .collect();
+            assert!(
+                shells.is_empty(),
+                "the pure core reads argocd::model only, never a shell: {from} → {shells:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn token_is_exposed_only_for_the_authorization_header() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("companion"), &mut files);
+    let mut headers = 0;
+    let mut offenders = Vec::new();
+    // This file names the method in its messages, not as a call.
+    for f in files
+        .into_iter()
+        .filter(|f| !f.ends_with("tests/it/tidy.rs"))
+    {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            let uses = code.contains(".expose(") || code.contains("::expose");
+            if code.starts_with("//") || !uses {
+                continue;
+            }
+            if f.ends_with("src/token.rs") && code.starts_with("pub fn expose(") {
+                continue;
+            }
+            if f.ends_with("src/argocd/client.rs") && code.contains("format!(\"Bearer {}\"") {
+                headers += 1;
+                continue;
+            }
+            offenders.push(format!("{}:{}: {code}", f.display(), n + 1));
+        }
+    }
+    assert_eq!(headers, 1, "the Authorization header is built in one place");
+    assert!(
+        offenders.is_empty(),
+        "Token::expose is for the Authorization header only (compare tokens with ==): {offenders:#?}"
     );
 }

@@ -1,65 +1,401 @@
-//! The few `chrome.*` functions the extension calls, declared for wasm-bindgen. MV3 APIs
-//! return promises when no callback is given; every call that can throw synchronously (an
-//! API missing because a permission is missing) is `catch`.
+//! The edge: the `chrome.*` calls the extension makes, each taking a typed
+//! `#[derive(Serialize)]` argument that serde-wasm-bindgen's JSON-compatible serializer turns
+//! into the plain object Chromium reads (numbers, not BigInts or Maps), and [`JsError`], the
+//! one error type for every failure here. MV3 APIs return promises when no callback is given;
+//! a call that throws synchronously (an API missing because a permission is missing) and a
+//! promise that rejects become the same `JsError`, built from the `JsValue` in one place.
+
+use std::fmt;
 
 use js_sys::{Function, Promise};
+use protocol::messages::Request;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = sendNativeMessage, catch)]
-    pub fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = connectNative, catch)]
-    pub fn connect_native(host: &str) -> Result<Port, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getURL)]
-    pub fn get_url(path: &str) -> String;
+use crate::routing::SessionRule;
+use crate::settings::Settings;
+use crate::state::Applied;
+use crate::worker::{CachedList, TabInfo};
 
-    /// A `chrome.runtime.Port`.
-    pub type Port;
-    #[wasm_bindgen(method, js_name = postMessage, catch)]
-    pub fn post_message(this: &Port, message: &JsValue) -> Result<(), JsValue>;
-    #[wasm_bindgen(method, getter, js_name = onMessage)]
-    pub fn on_message(this: &Port) -> ChromeEvent;
-    #[wasm_bindgen(method, getter, js_name = onDisconnect)]
-    pub fn on_disconnect(this: &Port) -> ChromeEvent;
+/// A failure at the edge, in the browser's words: a thrown or rejected `Error`'s `message`,
+/// else the value as text; or why a value did not (de)serialize.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsError(String);
 
-    /// A `chrome.events.Event`.
-    pub type ChromeEvent;
-    #[wasm_bindgen(method, js_name = addListener)]
-    pub fn add_listener(this: &ChromeEvent, listener: &Function);
+impl From<JsValue> for JsError {
+    fn from(value: JsValue) -> Self {
+        let message = js_sys::Reflect::get(&value, &"message".into())
+            .ok()
+            .and_then(|m| m.as_string())
+            .or_else(|| value.as_string())
+            .unwrap_or_else(|| format!("{value:?}"));
+        JsError(message)
+    }
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = query, catch)]
-    pub fn tabs_query(query: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = get, catch)]
-    pub fn tabs_get(tab_id: i32) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = create, catch)]
-    pub fn tabs_create(properties: &JsValue) -> Result<Promise, JsValue>;
+impl From<serde_wasm_bindgen::Error> for JsError {
+    fn from(e: serde_wasm_bindgen::Error) -> Self {
+        JsError(e.to_string())
+    }
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = getAll, catch)]
-    pub fn cookies_get_all(details: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = set, catch)]
-    pub fn cookies_set(details: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = remove, catch)]
-    pub fn cookies_remove(details: &JsValue) -> Result<Promise, JsValue>;
+impl fmt::Display for JsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "declarativeNetRequest"], js_name = getSessionRules, catch)]
-    pub fn get_session_rules() -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "declarativeNetRequest"], js_name = updateSessionRules, catch)]
-    pub fn update_session_rules(options: &JsValue) -> Result<Promise, JsValue>;
+impl JsError {
+    pub fn into_message(self) -> String {
+        self.0
+    }
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeText, catch)]
-    pub fn set_badge_text(details: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setTitle, catch)]
-    pub fn set_title(details: &JsValue) -> Result<Promise, JsValue>;
+/// `value` as a plain JS value.
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    Ok(value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())?)
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
-    pub fn notifications_create(options: &JsValue) -> Result<Promise, JsValue>;
+pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, JsError> {
+    Ok(serde_wasm_bindgen::from_value(value)?)
+}
 
-    #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
-    pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
-    pub fn storage_set(items: &JsValue) -> Result<Promise, JsValue>;
+/// A `chrome.*` call already started (the browser saw it when this was built), or why it
+/// could not be.
+pub struct Call(Result<Promise, JsError>);
 
-    #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
-    pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
+impl Call {
+    fn new(started: Result<Promise, JsValue>) -> Call {
+        Call(started.map_err(JsError::from))
+    }
+
+    fn with<T: Serialize + ?Sized>(
+        argument: &T,
+        start: impl FnOnce(&JsValue) -> Result<Promise, JsValue>,
+    ) -> Call {
+        match to_js(argument) {
+            Ok(value) => Call::new(start(&value)),
+            Err(e) => Call(Err(e)),
+        }
+    }
+
+    /// The promise, for waiting on several calls at once.
+    pub fn promise(&self) -> Option<Promise> {
+        self.0.as_ref().ok().cloned()
+    }
+
+    pub async fn done(self) -> Result<JsValue, JsError> {
+        Ok(JsFuture::from(self.0?).await?)
+    }
+
+    pub async fn decoded<T: DeserializeOwned>(self) -> Result<T, JsError> {
+        decode(self.done().await?)
+    }
+}
+
+/// One key of a `storage.local.get` answer. Absent or unreadable (edited by hand, an older
+/// shape) is `None`: skipped, not trusted.
+pub fn stored<T: DeserializeOwned>(items: &JsValue, key: &str) -> Option<T> {
+    let value = js_sys::Reflect::get(items, &key.into())
+        .ok()
+        .filter(|v| !v.is_undefined())?;
+    decode(value).ok()
+}
+
+/// `chrome.cookies.set`. No `domain`: a host-only cookie (PLATFORM B).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CookieDetails<'a> {
+    pub url: &'a str,
+    pub name: &'a str,
+    pub value: &'a str,
+    pub path: &'a str,
+    pub secure: bool,
+    pub same_site: &'a str,
+    /// Unix seconds.
+    pub expiration_date: f64,
+}
+
+/// `chrome.cookies.getAll`.
+#[derive(Serialize)]
+pub struct CookiesOf<'a> {
+    pub url: &'a str,
+}
+
+/// `chrome.cookies.remove`.
+#[derive(Serialize)]
+pub struct CookieRef<'a> {
+    pub url: &'a str,
+    pub name: &'a str,
+}
+
+/// A cookie as `chrome.cookies.getAll` returns it (the fields read).
+#[derive(Deserialize)]
+pub struct Cookie {
+    pub name: String,
+    pub value: String,
+}
+
+/// `chrome.declarativeNetRequest.updateSessionRules`: removals, then additions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleUpdate<'a> {
+    pub remove_rule_ids: &'a [u32],
+    #[serde(skip_serializing_if = "<[SessionRule]>::is_empty")]
+    pub add_rules: &'a [SessionRule],
+}
+
+/// `chrome.notifications.create`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub icon_url: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// `chrome.tabs.query`; the default asks for every tab.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TabQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_window: Option<bool>,
+}
+
+/// A tab as `chrome.tabs` returns it (the fields read; both may be absent).
+#[derive(Deserialize)]
+pub struct Tab {
+    pub id: Option<i32>,
+    pub url: Option<String>,
+}
+
+impl Tab {
+    /// `None` for a tab without an id (devtools, apps).
+    pub fn info(self) -> Option<TabInfo> {
+        Some(TabInfo {
+            id: self.id?,
+            url: self.url.unwrap_or_default(),
+        })
+    }
+}
+
+/// `chrome.tabs.create`.
+#[derive(Serialize)]
+pub struct NewTab<'a> {
+    pub url: &'a str,
+}
+
+/// `chrome.permissions.request`.
+#[derive(Serialize)]
+pub struct Permissions<'a> {
+    pub origins: &'a [String],
+}
+
+/// `chrome.action.setBadgeText`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BadgeText<'a> {
+    pub tab_id: i32,
+    pub text: &'a str,
+}
+
+/// `chrome.action.setTitle`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Title<'a> {
+    pub tab_id: i32,
+    pub title: &'a str,
+}
+
+/// `chrome.storage.local.set`: only the keys given are written.
+#[derive(Serialize, Default)]
+pub struct StorageItems<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<&'a Settings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<&'a [Applied]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_list: Option<&'a CachedList>,
+}
+
+/// `navigator.userAgentData.brands[]`.
+#[derive(Deserialize)]
+pub struct Brand {
+    pub brand: String,
+}
+
+mod raw {
+    use super::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = sendNativeMessage, catch)]
+        pub fn send_native_message(host: &str, message: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = connectNative, catch)]
+        pub fn connect_native(host: &str) -> Result<Port, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getURL)]
+        pub fn get_url(path: &str) -> String;
+
+        /// A `chrome.runtime.Port`.
+        pub type Port;
+        #[wasm_bindgen(method, js_name = postMessage, catch)]
+        pub fn post_message(this: &Port, message: &JsValue) -> Result<(), JsValue>;
+        #[wasm_bindgen(method, getter, js_name = onMessage)]
+        pub fn on_message(this: &Port) -> ChromeEvent;
+        #[wasm_bindgen(method, getter, js_name = onDisconnect)]
+        pub fn on_disconnect(this: &Port) -> ChromeEvent;
+
+        /// A `chrome.events.Event`.
+        pub type ChromeEvent;
+        #[wasm_bindgen(method, js_name = addListener)]
+        pub fn add_listener(this: &ChromeEvent, listener: &Function);
+
+        #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = query, catch)]
+        pub fn tabs_query(query: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = get, catch)]
+        pub fn tabs_get(tab_id: i32) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = create, catch)]
+        pub fn tabs_create(properties: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = getAll, catch)]
+        pub fn cookies_get_all(details: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = set, catch)]
+        pub fn cookies_set(details: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "cookies"], js_name = remove, catch)]
+        pub fn cookies_remove(details: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "declarativeNetRequest"], js_name = getSessionRules, catch)]
+        pub fn get_session_rules() -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "declarativeNetRequest"], js_name = updateSessionRules, catch)]
+        pub fn update_session_rules(options: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeText, catch)]
+        pub fn set_badge_text(details: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setTitle, catch)]
+        pub fn set_title(details: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
+        pub fn notifications_create(options: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
+        pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
+        pub fn storage_set(items: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
+        pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
+
+        /// Exists in pages and workers alike.
+        #[wasm_bindgen(js_name = setTimeout)]
+        pub fn set_timeout(callback: &Function, ms: u32);
+    }
+}
+
+pub use raw::Port;
+
+pub fn send_native_message(request: &Request) -> Call {
+    Call::with(request, |m| raw::send_native_message(crate::HOST_NAME, m))
+}
+
+pub fn connect_native() -> Result<Port, JsError> {
+    Ok(raw::connect_native(crate::HOST_NAME)?)
+}
+
+impl Port {
+    pub fn post(&self, request: &Request) -> Result<(), JsError> {
+        Ok(self.post_message(&to_js(request)?)?)
+    }
+
+    pub fn on_message_add(&self, listener: &Function) {
+        self.on_message().add_listener(listener);
+    }
+
+    pub fn on_disconnect_add(&self, listener: &Function) {
+        self.on_disconnect().add_listener(listener);
+    }
+}
+
+/// `chrome.runtime.lastError.message`, empty when there is none.
+pub fn last_error() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
+        .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
+        .and_then(|r| js_sys::Reflect::get(&r, &"lastError".into()))
+        .ok()
+        .filter(|e| !e.is_undefined() && !e.is_null())
+        .map(|e| JsError::from(e).into_message())
+        .unwrap_or_default()
+}
+
+/// The extension URL of a packaged file.
+pub fn get_url(path: &str) -> String {
+    raw::get_url(path)
+}
+
+pub fn tabs_query(query: &TabQuery) -> Call {
+    Call::with(query, raw::tabs_query)
+}
+
+pub fn tabs_get(tab_id: i32) -> Call {
+    Call::new(raw::tabs_get(tab_id))
+}
+
+pub fn tabs_create(tab: &NewTab) -> Call {
+    Call::with(tab, raw::tabs_create)
+}
+
+pub fn cookies_get_all(of: &CookiesOf) -> Call {
+    Call::with(of, raw::cookies_get_all)
+}
+
+pub fn cookies_set(details: &CookieDetails) -> Call {
+    Call::with(details, raw::cookies_set)
+}
+
+pub fn cookies_remove(cookie: &CookieRef) -> Call {
+    Call::with(cookie, raw::cookies_remove)
+}
+
+pub fn get_session_rules() -> Call {
+    Call::new(raw::get_session_rules())
+}
+
+pub fn update_session_rules(update: &RuleUpdate) -> Call {
+    Call::with(update, raw::update_session_rules)
+}
+
+pub fn set_badge_text(badge: &BadgeText) -> Call {
+    Call::with(badge, raw::set_badge_text)
+}
+
+pub fn set_title(title: &Title) -> Call {
+    Call::with(title, raw::set_title)
+}
+
+pub fn notifications_create(notification: &Notification) -> Call {
+    Call::with(notification, raw::notifications_create)
+}
+
+pub fn storage_get(keys: &[&str]) -> Call {
+    Call::with(keys, raw::storage_get)
+}
+
+pub fn storage_set(items: &StorageItems) -> Call {
+    Call::with(items, raw::storage_set)
+}
+
+/// Must be called synchronously inside the user's click: the browser requires a gesture.
+pub fn permissions_request(permissions: &Permissions) -> Call {
+    Call::with(permissions, raw::permissions_request)
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: u32) {
+    let promise = Promise::new(&mut |resolve, _| raw::set_timeout(&resolve, ms));
+    let _ = JsFuture::from(promise).await;
 }

@@ -1,520 +1,320 @@
-//! The browser shell (wasm32 only): the popup and service-worker entry points, a dispatch
-//! loop that feeds [`Event`]s to the one [`State`] and runs the [`Effect`]s it returns with
-//! `chrome.*` calls, reporting outcomes back as events. It decides nothing: every rule lives
-//! in `state` and `view`.
+//! The browser shell (wasm32 only), a thin executor: the entry points (`start_popup`,
+//! `start_worker`, the tab events `background.js` forwards), a dispatch loop that feeds
+//! [`Event`]s to the context's one [`Worker`] and runs each [`Effect`] it returns with one
+//! `chrome.*` call (`chrome`), reporting the outcome back as an event. It decides nothing:
+//! what to ask, when, and what an answer means live in `worker`, `state` and `view`.
 
 mod chrome;
 mod options;
 mod render;
 #[cfg(test)]
 mod smoke;
-mod wire;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use protocol::messages::{Reply, Request};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 
+use crate::failure::{BrowserCall, LocalError};
 use crate::routing::SessionRule;
-use crate::state::{Applied, Config, CookieSeen, Effect, Event, State};
+use crate::state::{self, Applied, CookieSeen};
+use crate::worker::{Effect, Event, Stored, Worker};
+use chrome::{Call, JsError};
 
 thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::new(Config::default()));
-    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
-    /// The worker's copy of every preview: seeded by a `list` after each `subscribed`, then
-    /// kept current by `previews_changed` events.
-    static LIVE: RefCell<crate::live::Live> = RefCell::new(crate::live::Live::default());
-    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
-    /// The pause before the worker reopens its companion port.
-    static RETRY_MS: Cell<i32> = const { Cell::new(1000) };
+    static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
     /// Cookie writes not yet confirmed; opening a tab waits for them.
     static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Feeds one event to the state and runs what it asks for. The state is borrowed only for
-/// `update`, so effects may dispatch again.
-pub(crate) fn dispatch(event: Event) {
-    let effects = STATE.with_borrow_mut(|s| s.update(event));
+/// Feeds one event to the worker and runs what it asks for. The worker is borrowed only
+/// for `update`, so effects may dispatch again.
+pub(crate) fn dispatch(event: impl Into<Event>) {
+    let effects = WORKER.with_borrow_mut(|w| w.update(event.into()));
     for effect in effects {
         run(effect);
     }
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
+/// A reply as the companion sent it, or why it cannot be read.
+fn reply(message: JsValue) -> Result<Reply, LocalError> {
+    chrome::decode(message).map_err(|e| LocalError::Unreadable {
+        detail: e.into_message(),
+    })
 }
 
-fn describe(err: &JsValue) -> String {
-    js_sys::Reflect::get(err, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| err.as_string())
-        .unwrap_or_else(|| format!("{err:?}"))
+fn browser_failed(call: BrowserCall, error: JsError) -> Event {
+    state::Event::EffectFailed(LocalError::Browser {
+        call,
+        error: error.into_message(),
+    })
+    .into()
 }
 
-/// Awaits a chrome.* promise, folding a synchronous throw into the same error.
-async fn call(promise: Result<js_sys::Promise, JsValue>) -> Result<JsValue, String> {
-    match promise {
-        Ok(p) => JsFuture::from(p).await.map_err(|e| describe(&e)),
-        Err(e) => Err(describe(&e)),
-    }
-}
-
-fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
-}
-
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = js_sys::Object::new();
-    for (k, v) in pairs {
-        let _ = js_sys::Reflect::set(&o, &(*k).into(), v);
-    }
-    o.into()
-}
-
-/// Runs a browser call in the background; a failure becomes [`Event::EffectFailed`].
-fn background(what: String, promise: Result<js_sys::Promise, JsValue>) {
+/// Waits for a call started now; a failure becomes [`state::Event::EffectFailed`].
+fn background(what: BrowserCall, call: Call) {
     spawn_local(async move {
-        if let Err(e) = call(promise).await {
-            dispatch(Event::EffectFailed {
-                what: format!("{what}: {e}"),
-            });
+        if let Err(error) = call.done().await {
+            dispatch(browser_failed(what, error));
         }
     });
 }
 
-fn now_secs() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
-}
-
-fn next_id() -> u64 {
-    NEXT_ID.with(|n| n.replace(n.get() + 1))
-}
-
-/// One `list` over `sendNativeMessage` (a fresh companion process per call, answering
-/// from its cache), following `next_cursor` until the last page. A cursor that expired
-/// because a refresh replaced the data restarts the listing once.
-async fn fetch_list(refresh: bool) -> Result<wire::Listed, Event> {
-    let mut restarted = false;
-    let mut cursor: Option<String> = None;
-    let mut listed = wire::Listed {
-        previews: Vec::new(),
-        failures: Vec::new(),
-        age_ms: 0,
-        fetched_at_ms: 0,
-        stale: false,
-    };
-    loop {
-        let request = if refresh && cursor.is_none() {
-            wire::refresh(next_id())
-        } else {
-            wire::list(next_id(), cursor.take())
-        };
-        let request = to_js(&request);
-        let message = call(chrome::send_native_message(crate::HOST_NAME, &request))
-            .await
-            .map_err(|error| Event::CompanionMissing { error })?;
-        match decode::<wire::Reply>(message).map_err(wire::unreadable)? {
-            wire::Reply::List(page) => {
-                if listed.previews.is_empty() {
-                    listed.age_ms = page.age_ms;
-                    listed.fetched_at_ms = page.fetched_at_ms;
-                    listed.failures = page.failures;
-                }
-                listed.stale |= page.stale;
-                listed.previews.extend(page.previews);
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => return Ok(listed),
-                }
-            }
-            wire::Reply::Error(e)
-                if e.error.code == protocol::messages::ErrorCode::CursorExpired && !restarted =>
-            {
-                restarted = true;
-                listed.previews.clear();
-                listed.stale = false;
-            }
-            wire::Reply::Error(e) => return Err(wire::error_event(e)),
-            other => {
-                return Err(wire::unreadable(format!(
-                    "expected a list, got {}",
-                    reply_kind(&other)
-                )));
-            }
-        }
-    }
-}
-
-fn reply_kind(reply: &wire::Reply) -> &'static str {
-    match reply {
-        wire::Reply::Hello(_) => "hello",
-        wire::Reply::List(_) => "list",
-        wire::Reply::Subscribed(_) => "subscribed",
-        wire::Reply::Unsubscribed(_) => "unsubscribed",
-        wire::Reply::PreviewsChanged(_) => "previews_changed",
-        wire::Reply::Error(_) => "error",
-    }
-}
-
-/// The last list seen, kept in `chrome.storage.local` so the popup shows rows at once.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CachedList {
-    previews: Vec<protocol::Preview>,
-    fetched_at_ms: f64,
-}
-
-fn save_cached(previews: &[protocol::Preview], fetched_at_ms: f64) {
-    let cached = CachedList {
-        previews: previews.to_vec(),
-        fetched_at_ms,
-    };
-    background(
-        "could not remember the preview list".into(),
-        chrome::storage_set(&obj(&[("last_list", to_js(&cached))])),
-    );
-}
-
-fn apply_settings(settings: crate::settings::Settings) {
-    let config = settings.config();
-    STATE.with_borrow_mut(|s| s.config = config);
-}
-
-fn stored_request() -> Result<js_sys::Promise, JsValue> {
-    chrome::storage_get(&to_js(&["settings", "last_list"]))
-}
-
-/// Reads `settings` and `last_list` from storage (missing or unreadable ones are skipped).
-/// Takes the `storage.local.get` promise, so callers can start it alongside other calls.
-async fn load_stored(request: Result<js_sys::Promise, JsValue>) -> Option<CachedList> {
-    let stored = call(request).await.ok()?;
-    let field = |k: &str| {
-        js_sys::Reflect::get(&stored, &k.into())
-            .ok()
-            .filter(|v| !v.is_undefined())
-    };
-    apply_settings(
-        field("settings")
-            .and_then(|v| decode(v).ok())
-            .unwrap_or_default(),
-    );
-    field("last_list").and_then(|v| decode(v).ok())
-}
-
-/// Resolves after `ms` milliseconds (`setTimeout` exists in pages and workers alike).
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        if let Some(f) = set_timeout {
-            let _ = f.call2(&JsValue::NULL, &resolve, &ms.into());
-        }
-    });
-    let _ = JsFuture::from(promise).await;
-}
-
-/// After a cleanup removed routing, every open tab may need another badge, not only the
-/// one the worker looked at last. The state follows one tab at a time, so the tabs are
-/// walked in turn, each until its cookies, records and rules were read (at most ~2 s).
-async fn refresh_badges() {
-    let Ok(tabs) = call(chrome::tabs_query(&obj(&[]))).await else {
-        return;
-    };
-    for tab in js_sys::Array::from(&tabs).iter() {
-        let Some((tab_id, url)) = js_tab(&tab) else {
-            continue;
-        };
-        if crate::state::parse_web_url(&url).is_none() {
-            continue;
-        }
-        dispatch(Event::TabUpdated { tab_id, url });
-        for _ in 0..100 {
-            let settled = STATE
-                .with_borrow(|s| s.cookies.is_some() && s.applied.is_some() && s.rules.is_some());
-            if settled {
-                break;
-            }
-            sleep(20).await;
-        }
-    }
-}
-
-/// The worker's answer to a `previews_changed` event or another port message.
-fn port_message(message: JsValue) {
-    let event = match decode::<wire::Reply>(message) {
-        Ok(wire::Reply::Subscribed(_)) => {
-            spawn_local(seed());
-            None
-        }
-        Ok(wire::Reply::PreviewsChanged(changed)) => {
-            let update = LIVE.with_borrow_mut(|live| live.changed(changed.changes));
-            if let Some(update) = update {
-                save_cached(&update.previews, changed.fetched_at_ms as f64);
-                dispatch(Event::PreviewsChanged {
-                    previews: update.previews,
-                    deleted: update.deleted,
-                });
-            }
-            Some(Event::ServersFailed {
-                failures: changed.failures,
-            })
-        }
-        Ok(wire::Reply::Error(e)) => Some(wire::error_event(e)),
-        Ok(_) => None,
-        Err(e) => Some(wire::unreadable(e)),
-    };
-    if let Some(event) = event {
-        dispatch(event);
-    }
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 fn run(effect: Effect) {
     match effect {
-        // The companion answers `list` at once from its cache; when that is stale, it is
-        // shown and a `refresh` (which waits for Argo CD) follows.
-        Effect::RequestList => spawn_local(async {
-            let mut refresh = false;
-            loop {
-                match fetch_list(refresh).await {
-                    Ok(listed) => {
-                        save_cached(&listed.previews, listed.fetched_at_ms as f64);
-                        let stale = listed.stale;
-                        dispatch(Event::ListArrived {
-                            previews: listed.previews,
-                            age_secs: listed.age_ms / 1000,
-                            stale,
-                        });
-                        dispatch(Event::ServersFailed {
-                            failures: listed.failures,
-                        });
-                        if !stale || refresh {
-                            return;
-                        }
-                        refresh = true;
-                        dispatch(Event::Refreshing { on: true });
-                    }
-                    // A failed refresh after a list that worked leaves the list shown, and
-                    // says why beside it.
-                    Err(event) if refresh => return dispatch(wire::refresh_failed(event)),
-                    Err(event) => return dispatch(event),
-                }
-            }
-        }),
-        Effect::ReadCookies { url, host } => spawn_local(async move {
-            let details = obj(&[("url", url.clone().into())]);
-            match call(chrome::cookies_get_all(&details)).await {
-                Ok(list) => {
-                    let cookies = js_sys::Array::from(&list)
-                        .iter()
-                        .map(|c| CookieSeen {
-                            name: js_string(&c, "name"),
-                            value: js_string(&c, "value"),
-                        })
-                        .collect();
-                    dispatch(Event::CookiesRead { host, cookies });
-                }
-                Err(e) => dispatch(Event::EffectFailed {
-                    what: format!("could not read the cookies of {url}: {e}"),
-                }),
-            }
-        }),
-        Effect::ReadRules => spawn_local(async {
-            let rules = call(chrome::get_session_rules())
-                .await
-                .and_then(decode::<Vec<SessionRule>>);
-            match rules {
-                Ok(rules) => dispatch(Event::RulesRead { rules }),
-                Err(e) => dispatch(Event::EffectFailed {
-                    what: format!("could not read this browser's tab routing rules: {e}"),
-                }),
-            }
-        }),
-        Effect::LoadApplied => spawn_local(async {
-            let stored = call(chrome::storage_get(&"applied".into())).await;
-            let applied = stored
-                .and_then(|o| js_sys::Reflect::get(&o, &"applied".into()).map_err(|e| describe(&e)))
-                .and_then(|v| {
-                    if v.is_undefined() {
-                        Ok(Vec::new())
-                    } else {
-                        decode::<Vec<Applied>>(v)
-                    }
-                })
-                .unwrap_or_default();
-            dispatch(Event::AppliedLoaded { applied });
-        }),
-        // Read, change by key, write: the other context's changes since its last read stay.
-        Effect::SaveApplied { drop, add } => spawn_local(async move {
-            let stored = call(chrome::storage_get(&"applied".into()))
-                .await
-                .and_then(|o| js_sys::Reflect::get(&o, &"applied".into()).map_err(|e| describe(&e)))
-                .ok()
-                .filter(|v| !v.is_undefined())
-                .and_then(|v| decode::<Vec<Applied>>(v).ok())
-                .unwrap_or_default();
-            let applied = crate::state::merge_applied(stored, &drop, &add);
-            if let Err(e) = call(chrome::storage_set(&obj(&[("applied", to_js(&applied))]))).await {
-                dispatch(Event::EffectFailed {
-                    what: format!("could not remember the cookies set: {e}"),
+        Effect::State(effect) => run_state(effect),
+        Effect::Send(request) => {
+            let call = chrome::send_native_message(&request);
+            spawn_local(async move {
+                let reply = match call.done().await {
+                    Ok(message) => reply(message),
+                    Err(e) => Err(LocalError::unreachable(&e.into_message())),
+                };
+                dispatch(Event::Answered {
+                    id: request.id,
+                    reply,
                 });
-            }
+            });
+        }
+        Effect::LoadSettings => {
+            let call = chrome::storage_get(&["settings"]);
+            spawn_local(async move {
+                let items = call.done().await.ok();
+                let settings = items.and_then(|items| chrome::stored(&items, "settings"));
+                dispatch(Event::SettingsLoaded(settings));
+            });
+        }
+        Effect::Subscribe(request) => subscribe(&request),
+        Effect::ReconnectAfter { ms } => spawn_local(async move {
+            chrome::sleep(ms).await;
+            dispatch(Event::ReconnectDue);
         }),
-        Effect::RequestHostPermission {
+        Effect::Warn(line) => web_sys::console::warn_1(&line.into()),
+        Effect::QueryTabs => {
+            let call = chrome::tabs_query(&chrome::TabQuery::default());
+            spawn_local(async move {
+                // Always answered (empty on failure), so the walk ends.
+                let tabs = call.decoded::<Vec<chrome::Tab>>().await.unwrap_or_default();
+                dispatch(Event::TabsListed(
+                    tabs.into_iter().filter_map(chrome::Tab::info).collect(),
+                ));
+            });
+        }
+        Effect::RememberList(list) => background(
+            BrowserCall::RememberList,
+            chrome::storage_set(&chrome::StorageItems {
+                last_list: Some(&list),
+                ..Default::default()
+            }),
+        ),
+    }
+}
+
+fn run_state(effect: state::Effect) {
+    match effect {
+        // The worker turns it into `Effect::Send`s; it never arrives here.
+        state::Effect::RequestList => {}
+        state::Effect::ReadCookies { url, host } => {
+            let call = chrome::cookies_get_all(&chrome::CookiesOf { url: &url });
+            spawn_local(async move {
+                match call.decoded::<Vec<chrome::Cookie>>().await {
+                    Ok(cookies) => dispatch(state::Event::CookiesRead {
+                        host,
+                        cookies: cookies
+                            .into_iter()
+                            .map(|c| CookieSeen {
+                                name: c.name,
+                                value: c.value,
+                            })
+                            .collect(),
+                    }),
+                    Err(e) => dispatch(browser_failed(BrowserCall::ReadCookies { url }, e)),
+                }
+            });
+        }
+        state::Effect::ReadRules => {
+            let call = chrome::get_session_rules();
+            spawn_local(async move {
+                match call.decoded::<Vec<SessionRule>>().await {
+                    Ok(rules) => dispatch(state::Event::RulesRead { rules }),
+                    Err(e) => dispatch(browser_failed(BrowserCall::ReadRules, e)),
+                }
+            });
+        }
+        state::Effect::LoadApplied => {
+            let call = chrome::storage_get(&["applied"]);
+            spawn_local(async move {
+                let applied = read_applied(call).await;
+                dispatch(state::Event::AppliedLoaded { applied });
+            });
+        }
+        // Read, change by key, write: the other context's changes since its last read stay.
+        state::Effect::SaveApplied { drop, add } => {
+            let call = chrome::storage_get(&["applied"]);
+            spawn_local(async move {
+                let stored = read_applied(call).await;
+                let applied = state::merge_applied(stored, &drop, &add);
+                let saved = chrome::storage_set(&chrome::StorageItems {
+                    applied: Some(&applied),
+                    ..Default::default()
+                });
+                if let Err(e) = saved.done().await {
+                    dispatch(browser_failed(BrowserCall::RememberApplied, e));
+                }
+            });
+        }
+        state::Effect::RequestHostPermission {
             origins,
             service,
             choice,
             open,
         } => {
-            // Called synchronously inside the click: the browser requires a user gesture.
-            let promise = chrome::permissions_request(&obj(&[("origins", to_js(&origins))]));
+            // Started here, synchronously inside the click: the browser requires a gesture.
+            let call = chrome::permissions_request(&chrome::Permissions { origins: &origins });
             spawn_local(async move {
-                let granted = call(promise).await.map(|v| v.is_truthy());
-                dispatch(Event::HostPermission {
+                let granted = call.done().await.is_ok_and(|v| v.is_truthy());
+                dispatch(state::Event::HostPermission {
                     service,
                     choice,
                     open,
-                    granted: granted.unwrap_or(false),
+                    granted,
                 });
             });
         }
-        Effect::SetCookie {
+        state::Effect::SetCookie {
             url,
             name,
             value,
             secure,
             expires_in_secs,
         } => {
-            // No `domain`: a host-only cookie (PLATFORM B).
-            let details = obj(&[
-                ("url", url.clone().into()),
-                ("name", name.clone().into()),
-                ("value", value.into()),
-                ("path", "/".into()),
-                ("secure", secure.into()),
-                ("sameSite", "lax".into()),
-                (
-                    "expirationDate",
-                    ((now_secs() + expires_in_secs) as f64).into(),
-                ),
-            ]);
-            let promise = chrome::cookies_set(&details);
-            if let Ok(p) = &promise {
-                PENDING_COOKIES.with_borrow_mut(|v| v.push(p.clone()));
+            let call = chrome::cookies_set(&chrome::CookieDetails {
+                url: &url,
+                name: &name,
+                value: &value,
+                path: "/",
+                secure,
+                same_site: "lax",
+                expiration_date: (now_ms() / 1000 + expires_in_secs) as f64,
+            });
+            if let Some(promise) = call.promise() {
+                PENDING_COOKIES.with_borrow_mut(|v| v.push(promise));
             }
             spawn_local(async move {
-                let result = call(promise).await;
-                let failed = match result {
+                let failed = match call.done().await {
                     Ok(v) if v.is_null() || v.is_undefined() => {
-                        Some("the browser refused it".to_string())
+                        Some(LocalError::CookieRefused { name, url })
                     }
                     Ok(_) => None,
-                    Err(e) => Some(e),
+                    Err(e) => Some(LocalError::Browser {
+                        call: BrowserCall::SetCookie { name, url },
+                        error: e.into_message(),
+                    }),
                 };
-                if let Some(why) = failed {
-                    dispatch(Event::EffectFailed {
-                        what: format!(
-                            "could not set the cookie {name} on {url}: {why}: allow access to the site when asked"
-                        ),
-                    });
+                if let Some(error) = failed {
+                    dispatch(state::Event::EffectFailed(error));
                 }
             });
         }
-        Effect::RemoveCookie { url, name } => background(
-            format!("could not remove the cookie {name} from {url}"),
-            chrome::cookies_remove(&obj(&[("url", url.into()), ("name", name.into())])),
+        state::Effect::RemoveCookie { url, name } => background(
+            BrowserCall::RemoveCookie {
+                name: name.clone(),
+                url: url.clone(),
+            },
+            chrome::cookies_remove(&chrome::CookieRef {
+                url: &url,
+                name: &name,
+            }),
         ),
-        Effect::AddSessionRule { rule } => background(
-            "could not add the tab routing rule".into(),
-            chrome::update_session_rules(&obj(&[
-                ("removeRuleIds", to_js(&[rule.id])),
-                ("addRules", to_js(&[rule])),
-            ])),
+        state::Effect::AddSessionRule { rule } => background(
+            BrowserCall::AddRule,
+            chrome::update_session_rules(&chrome::RuleUpdate {
+                remove_rule_ids: &[rule.id],
+                add_rules: std::slice::from_ref(&rule),
+            }),
         ),
-        Effect::RemoveSessionRules { ids } => background(
-            "could not remove a tab routing rule".into(),
-            chrome::update_session_rules(&obj(&[("removeRuleIds", to_js(&ids))])),
+        state::Effect::RemoveSessionRules { ids } => background(
+            BrowserCall::RemoveRules,
+            chrome::update_session_rules(&chrome::RuleUpdate {
+                remove_rule_ids: &ids,
+                add_rules: &[],
+            }),
         ),
-        Effect::SetBadge {
+        state::Effect::SetBadge {
             tab_id,
             text,
             title,
         } => {
             background(
-                "could not set the badge".into(),
-                chrome::set_badge_text(&obj(&[("tabId", tab_id.into()), ("text", text.into())])),
+                BrowserCall::SetBadge,
+                chrome::set_badge_text(&chrome::BadgeText {
+                    tab_id,
+                    text: &text,
+                }),
             );
             background(
-                "could not set the toolbar title".into(),
-                chrome::set_title(&obj(&[("tabId", tab_id.into()), ("title", title.into())])),
+                BrowserCall::SetTitle,
+                chrome::set_title(&chrome::Title {
+                    tab_id,
+                    title: &title,
+                }),
             );
         }
-        Effect::Notify { title, message } => {
-            if IS_WORKER.get() {
-                spawn_local(refresh_badges());
-            }
-            background(
-                "could not show a notification".into(),
-                chrome::notifications_create(&obj(&[
-                    ("type", "basic".into()),
-                    ("iconUrl", chrome::get_url("icons/icon128.png").into()),
-                    ("title", title.into()),
-                    ("message", message.into()),
-                ])),
-            )
-        }
-        Effect::OpenTab { url } => {
+        state::Effect::Notify { title, message } => background(
+            BrowserCall::Notify,
+            chrome::notifications_create(&chrome::Notification {
+                kind: "basic",
+                icon_url: &chrome::get_url("icons/icon128.png"),
+                title: &title,
+                message: &message,
+            }),
+        ),
+        state::Effect::OpenTab { url } => {
             // The new tab's first request must carry the cookie just set: wait for it.
             let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
             spawn_local(async move {
                 let all =
                     js_sys::Promise::all_settled(&pending.into_iter().collect::<js_sys::Array>());
                 let _ = JsFuture::from(all).await;
-                if let Err(e) =
-                    call(chrome::tabs_create(&obj(&[("url", url.clone().into())]))).await
+                if let Err(e) = chrome::tabs_create(&chrome::NewTab { url: &url })
+                    .done()
+                    .await
                 {
-                    dispatch(Event::EffectFailed {
-                        what: format!("could not open {url}: {e}"),
-                    });
+                    dispatch(browser_failed(BrowserCall::OpenTab { url }, e));
                 }
             });
         }
-        Effect::Render => {
-            let view = STATE.with_borrow(crate::view::view);
+        state::Effect::Render => {
+            let view = WORKER.with_borrow(|w| crate::view::view(w.state()));
             render::render(&view);
         }
     }
 }
 
-fn js_string(o: &JsValue, key: &str) -> String {
-    js_sys::Reflect::get(o, &key.into())
+/// The stored records of domain cookies set; none when absent or unreadable.
+async fn read_applied(call: Call) -> Vec<Applied> {
+    call.done()
+        .await
         .ok()
-        .and_then(|v| v.as_string())
+        .and_then(|items| chrome::stored(&items, "applied"))
         .unwrap_or_default()
-}
-
-fn js_tab(tab: &JsValue) -> Option<(i32, String)> {
-    let id = js_sys::Reflect::get(tab, &"id".into()).ok()?.as_f64()? as i32;
-    Some((id, js_string(tab, "url")))
 }
 
 /// `navigator.userAgentData.brands[].brand` (empty where the browser has none).
 fn brands() -> Vec<String> {
     let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
-    let Some(brands) = get(&js_sys::global(), "navigator")
+    get(&js_sys::global(), "navigator")
         .and_then(|n| get(&n, "userAgentData"))
         .and_then(|d| get(&d, "brands"))
-        .filter(js_sys::Array::is_array)
-    else {
-        return Vec::new();
-    };
-    js_sys::Array::from(&brands)
-        .iter()
-        .map(|b| js_string(&b, "brand"))
+        .and_then(|b| chrome::decode::<Vec<chrome::Brand>>(b).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| b.brand)
         .collect()
 }
 
@@ -532,40 +332,31 @@ pub fn start_popup() {
             .and_then(|p| p.get("tab"))
             .and_then(|t| t.parse::<i32>().ok());
         // Both browser calls run at once: this is the popup's time to first rows.
-        let stored = stored_request();
+        let stored = chrome::storage_get(&["settings", "last_list"]);
         let tab = match pinned {
-            Some(id) => call(chrome::tabs_get(id)).await,
-            None => call(chrome::tabs_query(&obj(&[
-                ("active", true.into()),
-                ("currentWindow", true.into()),
-            ])))
+            Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
+            None => chrome::tabs_query(&chrome::TabQuery {
+                active: Some(true),
+                current_window: Some(true),
+            })
+            .decoded::<Vec<chrome::Tab>>()
             .await
-            .map(|tabs| js_sys::Array::from(&tabs).get(0)),
-        };
-        let (tab_id, url) = tab
             .ok()
-            .as_ref()
-            .and_then(js_tab)
-            .unwrap_or((-1, String::new()));
-        let cached = load_stored(stored).await;
-        let browser = crate::view::browser_from_brands(&brands());
-        STATE.with_borrow_mut(|s| s.browser = browser);
-        dispatch(Event::PopupOpened {
-            tab_id,
-            url,
-            now_secs: now_secs(),
+            .and_then(|tabs| tabs.into_iter().next()),
+        };
+        let stored = match stored.done().await {
+            Ok(items) => Stored {
+                settings: chrome::stored(&items, "settings"),
+                last_list: chrome::stored(&items, "last_list"),
+            },
+            Err(_) => Stored::default(),
+        };
+        dispatch(Event::PopupStarted {
+            tab: tab.and_then(chrome::Tab::info),
+            stored,
+            brands: brands(),
+            now_ms: now_ms(),
         });
-        // The companion's answer is awaited in the background: until it comes, the last
-        // known list (marked stale, with its age) shows at once.
-        if let Some(cached) = cached {
-            let age_ms = (js_sys::Date::now() - cached.fetched_at_ms).max(0.0);
-            dispatch(Event::ListArrived {
-                previews: cached.previews,
-                age_secs: (age_ms / 1000.0) as u64,
-                stale: true,
-            });
-            dispatch(Event::Refreshing { on: true });
-        }
         render::mark_ready();
     });
 }
@@ -575,79 +366,44 @@ pub fn start_popup() {
 /// the worker alive).
 #[wasm_bindgen]
 pub fn start_worker() {
-    IS_WORKER.set(true);
-    spawn_local(async {
-        load_stored(stored_request()).await;
-    });
-    subscribe();
+    dispatch(Event::WorkerStarted);
 }
 
-/// Reads the whole list once subscribed: the subscription's first events are only a diff
-/// from the companion's disk cache, so they are held until this seed is in.
-async fn seed() {
-    let listed = fetch_list(false).await.ok();
-    let fetched_at_ms = listed.as_ref().map(|l| l.fetched_at_ms as f64);
-    let update = LIVE.with_borrow_mut(|live| live.seed(listed.map(|l| l.previews)));
-    if let Some(at) = fetched_at_ms {
-        save_cached(&update.previews, at);
-    }
-    dispatch(Event::PreviewsChanged {
-        previews: update.previews,
-        deleted: update.deleted,
-    });
-}
-
-/// Opens a `connectNative` port and subscribes. When the port closes (the companion
-/// exited, was updated, or is not installed), it is opened again after a pause growing
-/// from 1 s to 60 s; a message on the port resets the pause.
-fn subscribe() {
-    // Events of the new subscription wait for its seed (see `seed`).
-    LIVE.with_borrow_mut(crate::live::Live::subscribed_again);
-    let port = match chrome::connect_native(crate::HOST_NAME) {
+/// Opens a `connectNative` port and posts `request` (a `subscribe`) on it; every message
+/// and the closing go to the worker.
+fn subscribe(request: &Request) {
+    let port = match chrome::connect_native() {
         Ok(port) => port,
-        Err(e) => return resubscribe_later(&describe(&e)),
+        Err(e) => {
+            return dispatch(Event::PortClosed {
+                browser_said: e.into_message(),
+            });
+        }
     };
     let on_message = Closure::<dyn Fn(JsValue)>::new(|message: JsValue| {
-        RETRY_MS.set(1000);
-        port_message(message);
+        dispatch(Event::PortMessage(reply(message)));
     });
-    port.on_message()
-        .add_listener(on_message.as_ref().unchecked_ref());
+    port.on_message_add(on_message.as_ref().unchecked_ref());
     on_message.forget(); // lives as long as the port
     let on_disconnect = Closure::<dyn Fn()>::new(|| {
-        let error = js_sys::Reflect::get(&js_sys::global(), &"chrome".into())
-            .and_then(|c| js_sys::Reflect::get(&c, &"runtime".into()))
-            .and_then(|r| js_sys::Reflect::get(&r, &"lastError".into()))
-            .map(|e| describe(&e))
-            .unwrap_or_default();
-        resubscribe_later(&error);
+        dispatch(Event::PortClosed {
+            browser_said: chrome::last_error(),
+        });
     });
-    port.on_disconnect()
-        .add_listener(on_disconnect.as_ref().unchecked_ref());
+    port.on_disconnect_add(on_disconnect.as_ref().unchecked_ref());
     on_disconnect.forget();
-    let _ = port.post_message(&to_js(&wire::subscribe(next_id())));
-}
-
-fn resubscribe_later(error: &str) {
-    let ms = RETRY_MS.get();
-    RETRY_MS.set((ms * 2).min(60_000));
-    web_sys::console::warn_1(
-        &format!("preview-switch companion port closed ({error}); reconnecting in {ms} ms").into(),
-    );
-    spawn_local(async move {
-        sleep(ms).await;
-        subscribe();
-    });
+    // A port that is already closed throws here; its onDisconnect reports it.
+    let _ = port.post(request);
 }
 
 /// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.
 #[wasm_bindgen]
 pub fn worker_tab_updated(tab_id: i32, url: String) {
-    dispatch(Event::TabUpdated { tab_id, url });
+    dispatch(state::Event::TabUpdated { tab_id, url });
 }
 
 /// `chrome.tabs.onRemoved`: drop that tab's routing rules.
 #[wasm_bindgen]
 pub fn worker_tab_closed(tab_id: i32) {
-    dispatch(Event::TabClosed { tab_id });
+    dispatch(state::Event::TabClosed { tab_id });
 }

@@ -5,8 +5,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 
-use super::{call, chrome, decode, obj, to_js};
-use crate::settings::Settings;
+use super::chrome;
+use crate::settings::{self, Settings};
 
 fn by_id<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?
@@ -23,12 +23,11 @@ fn say(text: &str) {
 }
 
 async fn load() {
-    let stored = call(chrome::storage_get(&"settings".into())).await;
-    let settings: Settings = stored
+    let settings: Settings = chrome::storage_get(&["settings"])
+        .done()
+        .await
         .ok()
-        .and_then(|o| js_sys::Reflect::get(&o, &"settings".into()).ok())
-        .filter(|v| !v.is_undefined())
-        .and_then(|v| decode(v).ok())
+        .and_then(|items| chrome::stored(&items, "settings"))
         .unwrap_or_default();
     if let Some(hosts) = by_id::<HtmlTextAreaElement>("github-hosts") {
         hosts.set_value(&settings.github_hosts.join("\n"));
@@ -57,14 +56,13 @@ fn save() {
         Ok(s) => s,
         Err(why) => return say(&why),
     };
+    let call = chrome::storage_set(&chrome::StorageItems {
+        settings: Some(&settings),
+        ..Default::default()
+    });
     spawn_local(async move {
-        let saved = call(chrome::storage_set(&obj(&[("settings", to_js(&settings))]))).await;
-        match saved {
-            Ok(_) => say("Saved: reopen the popup to use them"),
-            Err(e) => say(&format!(
-                "not saved: the browser refused to store the settings: {e}"
-            )),
-        }
+        let saved = call.done().await.map(drop).map_err(|e| e.into_message());
+        say(&settings::save_outcome(saved));
     });
 }
 

@@ -1,12 +1,16 @@
 //! Glue smoke tests, run in headless Chromium by wasm-bindgen-test (`make test-wasm`): the
-//! companion's real messages (PROTOCOL.md golden files) decode from JS objects, requests
-//! serialize to the shapes the companion reads, and a view renders into the popup's DOM
-//! with its controls and the rows-rendered mark. The full flow is the e2e suite's job.
+//! companion's real messages (PROTOCOL.md golden files) decode from JS objects, requests and
+//! every `chrome.*` argument serialize to the plain objects their readers take, a thrown
+//! `Error` becomes a `JsError` with its message, and a view renders into the popup's DOM with
+//! its controls and the rows-rendered mark. The full flow is the e2e suite's job.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
-use super::{decode, render, to_js, wire};
+use protocol::messages::{Reply, Request, RequestBody};
+
+use super::chrome::{self, JsError, decode, to_js};
+use super::render;
 use crate::state::{Config, Event, State};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -19,13 +23,21 @@ fn stringify(v: &JsValue) -> String {
     js_sys::JSON::stringify(v).unwrap().as_string().unwrap()
 }
 
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    stringify(&to_js(value).unwrap())
+}
+
+fn request(id: u64, body: RequestBody) -> Request {
+    Request { id, body }
+}
+
 #[wasm_bindgen_test]
 fn the_companions_golden_replies_decode_from_js_objects() {
-    let list: wire::Reply = decode(js(include_str!(
+    let list: Reply = decode(js(include_str!(
         "../../../protocol/tests/golden/reply.list.json"
     )))
     .unwrap();
-    let wire::Reply::List(list) = list else {
+    let Reply::List(list) = list else {
         panic!("a list reply, got {list:?}")
     };
     assert_eq!(list.previews[0].app, "courses-fe-pr-123");
@@ -35,45 +47,154 @@ fn the_companions_golden_replies_decode_from_js_objects() {
     );
     assert!(list.stale);
 
-    let changed: wire::Reply = decode(js(include_str!(
+    let changed: Reply = decode(js(include_str!(
         "../../../protocol/tests/golden/event.previews_changed.json"
     )))
     .unwrap();
-    assert!(matches!(changed, wire::Reply::PreviewsChanged(ref c) if c.changes.len() == 1));
+    assert!(matches!(changed, Reply::PreviewsChanged(ref c) if c.changes.len() == 1));
 
-    let error: wire::Reply = decode(js(include_str!(
+    let error: Reply = decode(js(include_str!(
         "../../../protocol/tests/golden/reply.error.json"
     )))
     .unwrap();
-    let wire::Reply::Error(error) = error else {
+    let Reply::Error(error) = error else {
         panic!("an error reply")
     };
-    match wire::error_event(error) {
-        Event::CompanionError { code, fix, .. } => {
-            assert_eq!(code, "argocd_unauthorized");
-            assert!(fix.unwrap().contains("argocd login"));
-        }
-        other => panic!("a companion error, got {other:?}"),
-    }
+    let failure = crate::failure::Failure::from(error.error);
+    assert_eq!(
+        failure.code(),
+        Some(protocol::messages::ErrorCode::ArgocdUnauthorized)
+    );
+    assert!(failure.fix().unwrap().contains("argocd login"));
 }
 
 #[wasm_bindgen_test]
 fn requests_are_plain_objects_the_companion_reads() {
+    let list = |cursor: Option<&str>| RequestBody::List {
+        host: None,
+        cursor: cursor.map(str::to_string),
+    };
+    assert_eq!(json(&request(7, list(None))), r#"{"id":7,"type":"list"}"#);
     assert_eq!(
-        stringify(&to_js(&wire::list(7, None))),
-        r#"{"id":7,"type":"list"}"#
-    );
-    assert_eq!(
-        stringify(&to_js(&wire::list(8, Some("c-1".into())))),
+        json(&request(8, list(Some("c-1")))),
         r#"{"id":8,"type":"list","cursor":"c-1"}"#
     );
     assert_eq!(
-        stringify(&to_js(&wire::subscribe(9))),
+        json(&request(9, RequestBody::Subscribe)),
         r#"{"id":9,"type":"subscribe"}"#
     );
     assert_eq!(
-        stringify(&to_js(&wire::refresh(10))),
+        json(&request(10, RequestBody::Refresh { host: None })),
         r#"{"id":10,"type":"refresh"}"#
+    );
+}
+
+/// Each argument as Chromium's API reference spells it (a misspelt key is silently ignored
+/// by the browser, so it is checked here).
+#[wasm_bindgen_test]
+fn chrome_arguments_are_the_objects_the_apis_take() {
+    assert_eq!(
+        json(&chrome::CookieDetails {
+            url: "https://app.test/",
+            name: "team-pr",
+            value: "7",
+            path: "/",
+            secure: true,
+            same_site: "lax",
+            expiration_date: 1_800_000_000.0,
+        }),
+        r#"{"url":"https://app.test/","name":"team-pr","value":"7","path":"/","secure":true,"sameSite":"lax","expirationDate":1800000000}"#
+    );
+    let rule = crate::routing::tab_rule(3, "svc", None, "team-pr", "7", &["app.test".into()]);
+    let update = json(&chrome::RuleUpdate {
+        remove_rule_ids: &[rule.id],
+        add_rules: std::slice::from_ref(&rule),
+    });
+    assert!(
+        update.starts_with(&format!(
+            r#"{{"removeRuleIds":[{}],"addRules":[{{"id":"#,
+            rule.id
+        )),
+        "{update}"
+    );
+    assert_eq!(
+        json(&chrome::RuleUpdate {
+            remove_rule_ids: &[5, 6],
+            add_rules: &[],
+        }),
+        r#"{"removeRuleIds":[5,6]}"#
+    );
+    assert_eq!(json(&chrome::TabQuery::default()), "{}");
+    assert_eq!(
+        json(&chrome::TabQuery {
+            active: Some(true),
+            current_window: Some(true),
+        }),
+        r#"{"active":true,"currentWindow":true}"#
+    );
+    assert_eq!(
+        json(&chrome::Notification {
+            kind: "basic",
+            icon_url: "chrome-extension://x/icons/icon128.png",
+            title: "t",
+            message: "m",
+        }),
+        r#"{"type":"basic","iconUrl":"chrome-extension://x/icons/icon128.png","title":"t","message":"m"}"#
+    );
+    assert_eq!(
+        json(&chrome::BadgeText {
+            tab_id: 3,
+            text: "7"
+        }),
+        r#"{"tabId":3,"text":"7"}"#
+    );
+    assert_eq!(
+        json(&chrome::Title {
+            tab_id: 3,
+            title: "Preview Switch: dev"
+        }),
+        r#"{"tabId":3,"title":"Preview Switch: dev"}"#
+    );
+    assert_eq!(
+        json(&chrome::Permissions {
+            origins: &["*://app.test/*".into()]
+        }),
+        r#"{"origins":["*://app.test/*"]}"#
+    );
+    assert_eq!(
+        json(&chrome::StorageItems {
+            last_list: Some(&crate::worker::CachedList {
+                previews: vec![],
+                fetched_at_ms: 1_763_818_800_000,
+            }),
+            ..Default::default()
+        }),
+        r#"{"last_list":{"previews":[],"fetched_at_ms":1763818800000}}"#,
+        "only the key written, milliseconds as a plain number"
+    );
+    assert_eq!(
+        json(&["settings", "last_list"][..]),
+        r#"["settings","last_list"]"#
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_thrown_error_is_a_js_error_with_its_message() {
+    let thrown: JsValue = js_sys::Error::new("No tab with id: 9.").into();
+    assert_eq!(JsError::from(thrown).to_string(), "No tab with id: 9.");
+    assert_eq!(
+        JsError::from(JsValue::from_str("plain")).to_string(),
+        "plain"
+    );
+    let items = js(r#"{"settings":{"github_hosts":"not a list"},"applied":[]}"#);
+    assert_eq!(
+        chrome::stored::<crate::settings::Settings>(&items, "settings"),
+        None,
+        "an unreadable key is skipped"
+    );
+    assert_eq!(
+        chrome::stored::<Vec<crate::state::Applied>>(&items, "applied"),
+        Some(vec![])
     );
 }
 
@@ -87,11 +208,11 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         r#"<span id="host"></span><div id="filter-box" hidden></div><main id="app"></main>"#,
     );
     body.append_child(&popup).unwrap();
-    let list: wire::Reply = decode(js(include_str!(
+    let list: Reply = decode(js(include_str!(
         "../../../protocol/tests/golden/reply.list.json"
     )))
     .unwrap();
-    let wire::Reply::List(list) = list else {
+    let Reply::List(list) = list else {
         panic!("a list reply")
     };
     let mut state = State::new(Config::default());

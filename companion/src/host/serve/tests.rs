@@ -617,7 +617,7 @@ async fn fetch_timeout_and_total_failure_are_typed_errors() {
         server: "https://argocd.dev".into(),
         error: ErrorBody {
             code: ErrorCode::ArgocdUnauthorized,
-            message: "token rejected by https://argocd.dev (401 token is expired): run `argocd login argocd.dev`".into(),
+            message: "token rejected by https://argocd.dev (401 token is expired)".into(),
             fix: "run `argocd login argocd.dev` or set a fresh ARGOCD_AUTH_TOKEN".into(),
         },
     });
@@ -819,9 +819,10 @@ fn diff_reports_each_kind_of_change_once() {
 
 #[tokio::test]
 async fn a_broken_config_is_answered_as_a_config_error_not_a_dead_host() {
-    let source = crate::host::FailingSource::new(&crate::error::Error::Usage(
-        "no Argo CD server configured: set ARGOCD_SERVER or run `argocd login`".into(),
-    ));
+    let source = crate::host::FailingSource::new(&crate::error::Error::NoServer {
+        config_file: "/home/u/.config/preview-switch/config.toml".into(),
+        argocd_config: "/home/u/.config/argocd/config".into(),
+    });
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let (host_r, host_w) = tokio::io::split(theirs);
     let task = tokio::spawn(run(host_r, host_w, None, source, options(None)));
@@ -835,6 +836,7 @@ async fn a_broken_config_is_answered_as_a_config_error_not_a_dead_host() {
     let reply: Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(reply["code"], "config", "{reply}");
     assert!(reply["message"].as_str().unwrap().contains("ARGOCD_SERVER"));
+    assert!(reply["fix"].as_str().unwrap().contains("argocd login"));
     assert_eq!(task.await.unwrap(), Ending::Eof);
 }
 

@@ -1,0 +1,347 @@
+//! Pure resolution: from the flags, the environment and the files already read, which
+//! servers to query with which settings (the precedence in the module docs of `config`).
+//! Reading a server's token is the caller's (passed in as `token_of`), so this file does no
+//! I/O (tidy test `pure_cores_do_no_io`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use super::file::{FileServer, LoadedFile};
+use super::{
+    ConnectionArgs, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SELECTOR, DEFAULT_TIMEOUT, Env, expand_home,
+    non_empty,
+};
+use crate::argocd::cli_config::{LocalConfig, ResolvedContext};
+use crate::core::routes::RouteTemplate;
+use crate::error::{Error, Problem, Result};
+use crate::server::{ServerTarget, context_url, host_name, parse_server_url, url_key};
+use crate::token::Token;
+
+/// The settings every target gets from flags and config-file defaults.
+struct Common<'a> {
+    args: &'a ConnectionArgs,
+    file: Option<&'a LoadedFile>,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    env: Env<'a>,
+}
+
+impl Common<'_> {
+    fn target(
+        &self,
+        name: String,
+        url: Url,
+        token: Option<Token>,
+        origin: String,
+        server: Option<&FileServer>,
+        cli_insecure: bool,
+    ) -> Result<ServerTarget> {
+        let env = self.env;
+        let file_cfg = self.file.map(|f| &f.cfg);
+        let (server_connect, server_timeout) = match (self.file, server) {
+            (Some(f), Some(s)) => (f.duration(&s.connect_timeout)?, f.duration(&s.timeout)?),
+            _ => (None, None),
+        };
+        let selector = self
+            .args
+            .selector
+            .clone()
+            .or_else(|| server.and_then(|s| s.selector.clone()))
+            .or_else(|| file_cfg.and_then(|c| c.selector.clone()))
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_SELECTOR.to_owned());
+        let ca_cert = self.args.ca_cert.clone().or_else(|| {
+            let s = server?.ca_cert.as_deref()?;
+            let p = expand_home(s, env);
+            Some(
+                match (p.is_relative(), self.file.and_then(|f| f.path.parent())) {
+                    (true, Some(dir)) => dir.join(p),
+                    _ => p,
+                },
+            )
+        });
+        let route_template = server
+            .and_then(|s| s.route.clone())
+            .or_else(|| file_cfg.and_then(|c| c.route.clone()))
+            .map(RouteTemplate::from);
+        Ok(ServerTarget {
+            name,
+            url,
+            token,
+            selector,
+            ca_cert,
+            insecure: self.args.insecure
+                || server.and_then(|s| s.insecure).unwrap_or(false)
+                || cli_insecure,
+            connect_timeout: self
+                .args
+                .connect_timeout
+                .or(server_connect)
+                .or(self.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            timeout: self
+                .args
+                .timeout
+                .or(server_timeout)
+                .or(self.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            route_template,
+            origin,
+        })
+    }
+}
+
+/// What [`super::sources`] read: the parsed `config.toml` and `argocd` CLI config (each if
+/// present) and the paths in effect, for messages.
+pub(super) struct Read<'a> {
+    pub file: Option<&'a LoadedFile>,
+    pub argocd: Option<&'a LocalConfig>,
+    pub argocd_path: &'a Path,
+    pub config_file: &'a Path,
+}
+
+/// Reads one config-file server's own token (`token`, `token_file` or `token_command`):
+/// called only for the servers picked, so no other server's command runs.
+pub(super) type TokenOf<'a> = &'a dyn Fn(&LoadedFile, &FileServer) -> Result<Option<Token>>;
+
+/// The error when no source names a server.
+fn no_server(read: &Read<'_>) -> Error {
+    Error::NoServer {
+        config_file: read.config_file.to_owned(),
+        argocd_config: read.argocd_path.to_owned(),
+    }
+}
+
+/// Flags that exclude each other, refused before anything is read.
+pub(super) fn check_flags(args: &ConnectionArgs) -> Result<()> {
+    if args.all_contexts && args.context.is_some() {
+        return Err(Error::Usage(Problem::new(
+            "--context and --all-contexts exclude each other",
+            "pass one of them",
+        )));
+    }
+    let flag_server = args.server.as_deref().filter(|s| !s.trim().is_empty());
+    if flag_server.is_some() && (args.all_contexts || args.context.is_some()) {
+        return Err(Error::Usage(Problem::new(
+            "--server names one server; --context/--all-contexts pick from configured ones",
+            "pass only one of them",
+        )));
+    }
+    Ok(())
+}
+
+/// The servers to query, from what was read (see the module docs of `config` for the
+/// precedence).
+pub(super) fn targets(
+    args: &ConnectionArgs,
+    env: Env<'_>,
+    read: &Read<'_>,
+    token_of: TokenOf<'_>,
+) -> Result<Vec<ServerTarget>> {
+    let flag_server = args.server.as_deref().filter(|s| !s.trim().is_empty());
+    let file = read.file;
+    let argocd = read.argocd;
+    let argocd_path = read.argocd_path;
+    let common = Common {
+        args,
+        file,
+        connect_timeout: file
+            .map(|f| f.duration(&f.cfg.connect_timeout))
+            .transpose()?
+            .flatten(),
+        timeout: file
+            .map(|f| f.duration(&f.cfg.timeout))
+            .transpose()?
+            .flatten(),
+        env,
+    };
+    // Flags beat the environment; a --context/--all-contexts flag beats ARGOCD_SERVER.
+    let (server_override, server_origin) = match flag_server {
+        Some(s) => (Some(s.to_owned()), "flag --server"),
+        None if args.context.is_none() && !args.all_contexts => {
+            (non_empty(env, "ARGOCD_SERVER"), "env ARGOCD_SERVER")
+        }
+        None => (None, ""),
+    };
+    let token_override = args
+        .token
+        .as_deref()
+        .and_then(Token::new)
+        .or_else(|| non_empty(env, "ARGOCD_AUTH_TOKEN").and_then(Token::new));
+
+    let cli_contexts: Vec<(ResolvedContext<'_>, Url)> = argocd
+        .as_ref()
+        .map(|c| {
+            c.all_contexts()
+                .into_iter()
+                .filter_map(|ctx| context_url(&ctx).ok().map(|u| (ctx, u)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cli_token_for = |url: &Url| -> Option<Token> {
+        let key = url_key(url);
+        cli_contexts
+            .iter()
+            .find(|(_, u)| url_key(u) == key)
+            .and_then(|(ctx, _)| ctx.user)
+            .and_then(|u| Token::new(u.auth_token.as_str()))
+    };
+
+    // Source 1/2: one server from a flag or ARGOCD_SERVER.
+    if let Some(raw) = server_override {
+        // A bare value naming an argocd `servers[]` entry takes its plain-text/root-path rules.
+        let cli_match = cli_contexts
+            .iter()
+            .find(|(ctx, _)| !raw.contains("://") && ctx.server_name == raw.trim())
+            .map(|(ctx, u)| (ctx, u.clone()));
+        let url = match &cli_match {
+            Some((_, u)) => u.clone(),
+            None => parse_server_url(&raw, false).map_err(Error::Usage)?,
+        };
+        let key = url_key(&url);
+        let file_match = file.and_then(|f| {
+            f.cfg.servers.iter().find(|s| {
+                parse_server_url(s.url.get_ref(), false).is_ok_and(|u| url_key(&u) == key)
+            })
+        });
+        let cli_ctx = cli_match.map(|(c, _)| c).or_else(|| {
+            cli_contexts
+                .iter()
+                .find(|(_, u)| url_key(u) == key)
+                .map(|(c, _)| c)
+        });
+        let name = file_match
+            .and_then(|s| s.name.clone())
+            .or_else(|| cli_ctx.map(|c| c.name.to_owned()))
+            .unwrap_or_else(|| host_name(&url));
+        let token = match token_override {
+            Some(t) => Some(t),
+            None => match (file, file_match) {
+                (Some(f), Some(s)) => token_of(f, s)?,
+                _ => None,
+            }
+            .or_else(|| cli_token_for(&url)),
+        };
+        let cli_insecure = cli_ctx.and_then(|c| c.server).is_some_and(|s| s.insecure);
+        return Ok(vec![common.target(
+            name,
+            url,
+            token,
+            server_origin.to_owned(),
+            file_match,
+            cli_insecure,
+        )?]);
+    }
+
+    // Source 3: config.toml servers (`--context NAME` picks one by name).
+    if let Some(f) = file.filter(|f| !f.cfg.servers.is_empty()) {
+        let picked: Vec<&FileServer> = match &args.context {
+            Some(want) => f
+                .cfg
+                .servers
+                .iter()
+                .filter(|s| s.name.as_deref() == Some(want.as_str()))
+                .collect(),
+            None => f.cfg.servers.iter().collect(),
+        };
+        if !picked.is_empty() {
+            let single = picked.len() == 1;
+            let mut targets = Vec::with_capacity(picked.len());
+            let origin = f.path.display().to_string();
+            for s in picked {
+                let url = parse_server_url(s.url.get_ref(), false)
+                    .map_err(|m| f.error(Some(s.url.span()), m))?;
+                let token = match &token_override {
+                    Some(t) if single => Some(t.clone()),
+                    _ => token_of(f, s)?.or_else(|| cli_token_for(&url)),
+                };
+                let name = s.name.clone().unwrap_or_else(|| host_name(&url));
+                if targets.iter().any(|t: &ServerTarget| t.name == name) {
+                    return Err(f.error(
+                        Some(s.url.span()),
+                        Problem::new(
+                            format!("two servers are named `{name}`"),
+                            "give each a unique name",
+                        ),
+                    ));
+                }
+                targets.push(common.target(name, url, token, origin.clone(), Some(s), false)?);
+            }
+            return Ok(targets);
+        }
+    }
+
+    // Source 4: the argocd CLI config.
+    let Some(cli) = argocd else {
+        return Err(match &args.context {
+            Some(want) => Error::Usage(Problem::new(
+                format!(
+                    "no context named `{want}` in {} and no argocd CLI config at {}",
+                    read.config_file.display(),
+                    argocd_path.display()
+                ),
+                format!("check the name, or run `argocd login <host> --name {want}`"),
+            )),
+            None => no_server(read),
+        });
+    };
+    let wanted: Vec<&(ResolvedContext<'_>, Url)> = if args.all_contexts {
+        cli_contexts.iter().collect()
+    } else {
+        let want = args
+            .context
+            .as_deref()
+            .unwrap_or(cli.current_context.as_str());
+        if want.is_empty() {
+            return Err(no_server(read));
+        }
+        match cli_contexts.iter().find(|(c, _)| c.name == want) {
+            Some(c) => vec![c],
+            None => {
+                let known: Vec<&str> = cli.contexts.iter().map(|c| c.name.as_str()).collect();
+                return Err(Error::Usage(Problem::new(
+                    format!(
+                        "no context named `{want}` in {} (known: {})",
+                        argocd_path.display(),
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    "pass --context with one of them, or run `argocd login <host>`",
+                )));
+            }
+        }
+    };
+    let single = wanted.len() == 1;
+    let mut targets = Vec::new();
+    for (ctx, url) in wanted {
+        if ctx.server.is_some_and(|s| s.core) {
+            tracing::warn!(
+                context = ctx.name,
+                "skipping an argocd --core context: it has no API server to ask"
+            );
+            continue;
+        }
+        let token = match &token_override {
+            Some(t) if single => Some(t.clone()),
+            _ => ctx.user.and_then(|u| Token::new(u.auth_token.as_str())),
+        };
+        let insecure = ctx.server.is_some_and(|s| s.insecure);
+        targets.push(common.target(
+            ctx.name.to_owned(),
+            url.clone(),
+            token,
+            argocd_path.display().to_string(),
+            None,
+            insecure,
+        )?);
+    }
+    if targets.is_empty() {
+        return Err(no_server(read));
+    }
+    Ok(targets)
+}

@@ -1,0 +1,504 @@
+//! The glue's decisions, pure: what `web/` once decided by itself about talking to the
+//! companion and walking the browser's tabs. A [`Worker`] holds the one [`State`] and the
+//! [`Live`] list; a closed [`Event`] goes in (a state event, a companion answer, a port
+//! message or closing, the open tabs) and [`Effect`]s come out for `web/` to run, which
+//! reports their outcomes back as events. It owns:
+//! - listings ([`Listing`]): paging by `next_cursor`, the one restart on `cursor_expired`,
+//!   and the `refresh` that follows a stale list;
+//! - the subscription (service worker): each new one is seeded from a full `list` and its
+//!   events are held until then (`live`); a closed port is reopened after a pause of 1 s,
+//!   doubling to 60 s, that any message resets;
+//! - the badge walk (service worker): after a cleanup, every open web tab in turn, the next
+//!   once the state has read the current one's cookies, rules and records; those answers
+//!   drive it, not a timer;
+//! - the popup's start: settings, the cached list shown at once, then the companion's.
+//!
+//! The popup page and the service worker each run one `Worker`.
+
+mod listing;
+
+use std::collections::VecDeque;
+
+use protocol::Preview;
+use protocol::messages::{Reply, Request, RequestBody};
+use serde::{Deserialize, Serialize};
+
+use crate::failure::{BrowserCall, Failure, LocalError};
+use crate::live::Live;
+use crate::settings::Settings;
+use crate::state::{self, State, parse_web_url};
+
+pub use listing::{Listed, Listing, Step};
+
+/// The first pause before a closed port is reopened.
+pub const RETRY_FIRST_MS: u32 = 1_000;
+/// The longest pause: a companion that stays away is retried once a minute.
+pub const RETRY_MAX_MS: u32 = 60_000;
+
+/// The last list seen, kept in `chrome.storage.local` under `last_list` so that the popup
+/// shows rows at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedList {
+    pub previews: Vec<Preview>,
+    /// Unix milliseconds of the fetch behind the list.
+    pub fetched_at_ms: u64,
+}
+
+/// A tab as `chrome.tabs` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabInfo {
+    pub id: i32,
+    pub url: String,
+}
+
+/// What the popup found in `chrome.storage.local` when it opened (`None`: absent or not
+/// readable, so skipped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub settings: Option<Settings>,
+    pub last_list: Option<CachedList>,
+}
+
+/// Everything `web/` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The popup page started on `tab` (`None`: no tab could be read) at `now_ms`.
+    PopupStarted {
+        tab: Option<TabInfo>,
+        stored: Stored,
+        /// `navigator.userAgentData.brands[].brand`.
+        brands: Vec<String>,
+        now_ms: u64,
+    },
+    /// The service worker started.
+    WorkerStarted,
+    /// The answer to [`Effect::LoadSettings`].
+    SettingsLoaded(Option<Settings>),
+    /// For the state: user input, a browser read, a tab event.
+    State(state::Event),
+    /// The answer to the [`Effect::Send`] with request `id`, or why there is none.
+    Answered {
+        id: u64,
+        reply: Result<Reply, LocalError>,
+    },
+    /// A message on the subscription port (`Err`: it could not be read).
+    PortMessage(Result<Reply, LocalError>),
+    /// The port closed or could not be opened; `browser_said` is `runtime.lastError`.
+    PortClosed { browser_said: String },
+    /// The pause of [`Effect::ReconnectAfter`] is over.
+    ReconnectDue,
+    /// The answer to [`Effect::QueryTabs`]: every tab, in the browser's order.
+    TabsListed(Vec<TabInfo>),
+}
+
+impl From<state::Event> for Event {
+    fn from(e: state::Event) -> Self {
+        Event::State(e)
+    }
+}
+
+/// What `web/` must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// One of the state's effects. Never [`state::Effect::RequestList`]: the worker turns
+    /// that into [`Effect::Send`]s.
+    State(state::Effect),
+    /// `chrome.runtime.sendNativeMessage` (a fresh companion per call); answer with
+    /// [`Event::Answered`] and the request's id.
+    Send(Request),
+    /// Read `settings` from storage; answer with [`Event::SettingsLoaded`].
+    LoadSettings,
+    /// Open a `connectNative` port and post this `subscribe` on it; report each message
+    /// with [`Event::PortMessage`] and the closing (or a failure to open) with
+    /// [`Event::PortClosed`].
+    Subscribe(Request),
+    /// Wait, then report [`Event::ReconnectDue`].
+    ReconnectAfter { ms: u32 },
+    /// A line for the console, for people debugging.
+    Warn(String),
+    /// `chrome.tabs.query({})`; answer with [`Event::TabsListed`].
+    QueryTabs,
+    /// Store the list under `last_list`; a failure is reported as
+    /// [`BrowserCall::RememberList`].
+    RememberList(CachedList),
+}
+
+/// Why a listing was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// To show: the popup's list, or the worker's when it had none.
+    Show,
+    /// To seed the worker's live list after `subscribed`.
+    Seed,
+}
+
+#[derive(Debug)]
+struct Pending {
+    /// The request whose answer the listing waits for.
+    id: u64,
+    purpose: Purpose,
+    listing: Listing,
+}
+
+/// Where the badge walk stands.
+#[derive(Debug, Default)]
+enum Walk {
+    #[default]
+    Idle,
+    /// `QueryTabs` sent.
+    Asked,
+    Visiting {
+        rest: VecDeque<TabInfo>,
+        /// A tab was handed to the state and its reads are awaited.
+        reading: bool,
+        /// One of those reads failed: its answer will not come.
+        stuck: bool,
+        /// Another cleanup came while visiting: tabs already visited need another look.
+        again: bool,
+    },
+}
+
+#[derive(Debug)]
+pub struct Worker {
+    state: State,
+    /// The service worker (subscribes, walks tabs); else the popup page.
+    background: bool,
+    next_id: u64,
+    listings: Vec<Pending>,
+    live: Live,
+    retry_ms: u32,
+    walk: Walk,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Worker {
+            state: State::new(state::Config::default()),
+            background: false,
+            next_id: 1,
+            listings: Vec::new(),
+            live: Live::default(),
+            retry_ms: RETRY_FIRST_MS,
+            walk: Walk::Idle,
+        }
+    }
+}
+
+impl Worker {
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match event {
+            Event::PopupStarted {
+                tab,
+                stored,
+                brands,
+                now_ms,
+            } => {
+                self.state.config = stored.settings.unwrap_or_default().config();
+                self.state.browser = crate::view::browser_from_brands(&brands);
+                let (tab_id, url) = tab.map_or((-1, String::new()), |t| (t.id, t.url));
+                self.feed(
+                    state::Event::PopupOpened {
+                        tab_id,
+                        url,
+                        now_secs: now_ms / 1000,
+                    },
+                    &mut out,
+                );
+                // Until the companion answers, the last list seen shows at once, marked
+                // stale with its age.
+                if let Some(cached) = stored.last_list {
+                    let age_secs = now_ms.saturating_sub(cached.fetched_at_ms) / 1000;
+                    self.feed(
+                        state::Event::ListArrived {
+                            previews: cached.previews,
+                            age_secs,
+                            stale: true,
+                        },
+                        &mut out,
+                    );
+                    self.feed(state::Event::Refreshing { on: true }, &mut out);
+                }
+            }
+            Event::WorkerStarted => {
+                self.background = true;
+                out.push(Effect::LoadSettings);
+                self.subscribe(&mut out);
+            }
+            Event::SettingsLoaded(settings) => {
+                self.state.config = settings.unwrap_or_default().config();
+            }
+            Event::State(event) => {
+                if let Walk::Visiting { reading, stuck, .. } = &mut self.walk
+                    && *reading
+                    && is_failed_read(&event)
+                {
+                    *stuck = true;
+                }
+                self.feed(event, &mut out);
+            }
+            Event::Answered { id, reply } => self.answered(id, reply, &mut out),
+            Event::PortMessage(message) => {
+                self.retry_ms = RETRY_FIRST_MS;
+                self.port_message(message, &mut out);
+            }
+            Event::PortClosed { browser_said } => {
+                let ms = self.retry_ms;
+                self.retry_ms = ms.saturating_mul(2).min(RETRY_MAX_MS);
+                out.push(Effect::Warn(format!(
+                    "preview-switch companion port closed ({browser_said}); reconnecting in {ms} ms"
+                )));
+                out.push(Effect::ReconnectAfter { ms });
+            }
+            Event::ReconnectDue => self.subscribe(&mut out),
+            Event::TabsListed(tabs) => {
+                if matches!(self.walk, Walk::Asked) {
+                    self.walk = Walk::Visiting {
+                        rest: tabs
+                            .into_iter()
+                            .filter(|t| parse_web_url(&t.url).is_some())
+                            .collect(),
+                        reading: false,
+                        stuck: false,
+                        again: false,
+                    };
+                }
+            }
+        }
+        self.advance_walk(&mut out);
+        out
+    }
+
+    /// Feeds the state and takes over the effects that are the worker's to run.
+    fn feed(&mut self, event: state::Event, out: &mut Vec<Effect>) {
+        for effect in self.state.update(event) {
+            match effect {
+                state::Effect::RequestList => self.start_listing(Purpose::Show, false, out),
+                state::Effect::Notify { .. } => {
+                    // A cleanup removed routing: every open tab may need another badge, not
+                    // only the one the state follows.
+                    if self.background {
+                        self.walk_again(out);
+                    }
+                    out.push(Effect::State(effect));
+                }
+                effect => out.push(Effect::State(effect)),
+            }
+        }
+    }
+
+    fn send(&mut self, body: RequestBody, out: &mut Vec<Effect>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        out.push(match body {
+            RequestBody::Subscribe => Effect::Subscribe(Request { id, body }),
+            body => Effect::Send(Request { id, body }),
+        });
+        id
+    }
+
+    fn start_listing(&mut self, purpose: Purpose, refresh: bool, out: &mut Vec<Effect>) {
+        let (listing, first) = Listing::start(refresh);
+        let id = self.send(first, out);
+        self.listings.push(Pending {
+            id,
+            purpose,
+            listing,
+        });
+    }
+
+    fn answered(&mut self, id: u64, reply: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+        // An answer nobody waits for (a seed of a subscription since replaced) is dropped.
+        let Some(at) = self.listings.iter().position(|p| p.id == id) else {
+            return;
+        };
+        match self.listings[at].listing.answer(reply) {
+            Step::Send(body) => {
+                let id = self.send(body, out);
+                self.listings[at].id = id;
+            }
+            Step::Done(listed) => {
+                let done = self.listings.remove(at);
+                self.listed(done, listed, out);
+            }
+            Step::Failed(failure) => {
+                let done = self.listings.remove(at);
+                self.list_failed(done, failure, out);
+            }
+        }
+    }
+
+    fn listed(&mut self, done: Pending, listed: Listed, out: &mut Vec<Effect>) {
+        let Listed {
+            previews,
+            failures,
+            age_ms,
+            fetched_at_ms,
+            stale,
+        } = listed;
+        match done.purpose {
+            Purpose::Seed => {
+                let update = self.live.seed(Some(previews));
+                out.push(Effect::RememberList(CachedList {
+                    previews: update.previews.clone(),
+                    fetched_at_ms,
+                }));
+                self.feed(
+                    state::Event::PreviewsChanged {
+                        previews: update.previews,
+                        deleted: update.deleted,
+                    },
+                    out,
+                );
+            }
+            Purpose::Show => {
+                out.push(Effect::RememberList(CachedList {
+                    previews: previews.clone(),
+                    fetched_at_ms,
+                }));
+                self.feed(
+                    state::Event::ListArrived {
+                        previews,
+                        age_secs: age_ms / 1000,
+                        stale,
+                    },
+                    out,
+                );
+                self.feed(state::Event::ServersFailed { failures }, out);
+                // The companion answers `list` at once from its cache; a stale one is shown,
+                // and a `refresh` (which waits for Argo CD) follows, once.
+                if stale && !done.listing.is_refresh() {
+                    self.start_listing(Purpose::Show, true, out);
+                    self.feed(state::Event::Refreshing { on: true }, out);
+                }
+            }
+        }
+    }
+
+    fn list_failed(&mut self, done: Pending, failure: Failure, out: &mut Vec<Effect>) {
+        match done.purpose {
+            // The old list stays; held events apply on top of it.
+            Purpose::Seed => {
+                let update = self.live.seed(None);
+                self.feed(
+                    state::Event::PreviewsChanged {
+                        previews: update.previews,
+                        deleted: update.deleted,
+                    },
+                    out,
+                );
+            }
+            // A failed refresh leaves the list shown and says why beside it.
+            Purpose::Show if done.listing.is_refresh() => {
+                self.feed(state::Event::RefreshFailed(failure), out)
+            }
+            Purpose::Show => self.feed(state::Event::CompanionFailed(failure), out),
+        }
+    }
+
+    /// Opens a new subscription; its events wait for its seed.
+    fn subscribe(&mut self, out: &mut Vec<Effect>) {
+        self.live.subscribed_again();
+        // A seed still running belongs to the old subscription: it must not release the
+        // new one's events.
+        self.listings.retain(|p| p.purpose != Purpose::Seed);
+        self.send(RequestBody::Subscribe, out);
+    }
+
+    fn port_message(&mut self, message: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+        match message {
+            // The subscription's first events are only a diff from the companion's disk
+            // cache: read the whole list once.
+            Ok(Reply::Subscribed(_)) => self.start_listing(Purpose::Seed, false, out),
+            Ok(Reply::PreviewsChanged(changed)) => {
+                if let Some(update) = self.live.changed(changed.changes) {
+                    out.push(Effect::RememberList(CachedList {
+                        previews: update.previews.clone(),
+                        fetched_at_ms: changed.fetched_at_ms,
+                    }));
+                    self.feed(
+                        state::Event::PreviewsChanged {
+                            previews: update.previews,
+                            deleted: update.deleted,
+                        },
+                        out,
+                    );
+                }
+                self.feed(
+                    state::Event::ServersFailed {
+                        failures: changed.failures,
+                    },
+                    out,
+                );
+            }
+            Ok(Reply::Error(e)) => self.feed(state::Event::CompanionFailed(e.error.into()), out),
+            Ok(_) => {}
+            Err(local) => self.feed(state::Event::CompanionFailed(local.into()), out),
+        }
+    }
+
+    fn walk_again(&mut self, out: &mut Vec<Effect>) {
+        match &mut self.walk {
+            Walk::Idle => {
+                self.walk = Walk::Asked;
+                out.push(Effect::QueryTabs);
+            }
+            // No tab was looked at yet: the walk will see this cleanup's result.
+            Walk::Asked => {}
+            Walk::Visiting { again, .. } => *again = true,
+        }
+    }
+
+    /// Hands the state the next tab once the current one is read (or its read failed).
+    fn advance_walk(&mut self, out: &mut Vec<Effect>) {
+        loop {
+            let Walk::Visiting {
+                rest,
+                reading,
+                stuck,
+                again,
+            } = &mut self.walk
+            else {
+                return;
+            };
+            if *reading && !*stuck && !self.state.records_read() {
+                return;
+            }
+            let Some(tab) = rest.pop_front() else {
+                let again = *again;
+                self.walk = Walk::Idle;
+                if again {
+                    self.walk_again(out);
+                }
+                return;
+            };
+            *reading = true;
+            *stuck = false;
+            self.feed(
+                state::Event::TabUpdated {
+                    tab_id: tab.id,
+                    url: tab.url,
+                },
+                out,
+            );
+        }
+    }
+}
+
+/// A read the state waits for that failed, so its answer will never come.
+fn is_failed_read(event: &state::Event) -> bool {
+    matches!(
+        event,
+        state::Event::EffectFailed(LocalError::Browser {
+            call: BrowserCall::ReadCookies { .. } | BrowserCall::ReadRules,
+            ..
+        })
+    )
+}
+
+#[cfg(test)]
+mod tests;

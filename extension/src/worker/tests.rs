@@ -1,0 +1,573 @@
+//! The worker's decisions, natively: what the popup and the service worker ask of the
+//! companion and the browser, for each answer they get.
+
+use protocol::messages::{
+    Change, ChangeKind, ErrorCode, ListReply, PreviewsChanged, Subscribed, Unsubscribed,
+};
+
+use super::listing::tests::error;
+use super::*;
+use crate::state::tests::{fe, preview};
+use crate::state::{Applied, Companion};
+
+/// One update; no state `RequestList` ever reaches `web/`.
+fn run(w: &mut Worker, event: impl Into<Event>) -> Vec<Effect> {
+    let fx = w.update(event.into());
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::State(state::Effect::RequestList))),
+        "{fx:?}"
+    );
+    fx
+}
+
+fn sent(fx: &[Effect]) -> Vec<&Request> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The id of the one request sent, checking its body.
+fn one_sent(fx: &[Effect], body: RequestBody) -> u64 {
+    let sent = sent(fx);
+    assert_eq!(sent.len(), 1, "{fx:?}");
+    assert_eq!(sent[0].body, body);
+    sent[0].id
+}
+
+fn list(cursor: Option<&str>) -> RequestBody {
+    RequestBody::List {
+        host: None,
+        cursor: cursor.map(str::to_string),
+    }
+}
+
+fn page(previews: Vec<Preview>, next: Option<&str>, stale: bool) -> Reply {
+    Reply::List(ListReply {
+        id: 0,
+        total: previews.len() as u64,
+        previews,
+        next_cursor: next.map(str::to_string),
+        fetched_at_ms: 1_795_000_000_000,
+        age_ms: 42_000,
+        stale,
+        refreshing: false,
+        failures: vec![],
+    })
+}
+
+fn prs(w: &Worker) -> Vec<u64> {
+    w.state().previews().iter().map(|p| p.pr).collect()
+}
+
+fn remembered(fx: &[Effect]) -> Vec<Vec<u64>> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::RememberList(c) => Some(c.previews.iter().map(|p| p.pr).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A popup opened on tab 7 at `https://app.test/`.
+fn popup(stored: Stored, brands: Vec<String>) -> (Worker, Vec<Effect>) {
+    let mut w = Worker::default();
+    let fx = run(
+        &mut w,
+        Event::PopupStarted {
+            tab: Some(TabInfo {
+                id: 7,
+                url: "https://app.test/".into(),
+            }),
+            stored,
+            brands,
+            now_ms: 1_795_000_600_000,
+        },
+    );
+    (w, fx)
+}
+
+fn answer(w: &mut Worker, id: u64, reply: Reply) -> Vec<Effect> {
+    run(
+        w,
+        Event::Answered {
+            id,
+            reply: Ok(reply),
+        },
+    )
+}
+
+#[test]
+fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
+    let (mut w, fx) = popup(
+        Stored {
+            settings: Some(Settings {
+                github_hosts: vec!["git.corp.test".into()],
+                cookie_lifetime_hours: Some(2),
+            }),
+            last_list: Some(CachedList {
+                previews: vec![fe(1)],
+                fetched_at_ms: 1_795_000_000_000,
+            }),
+        },
+        vec!["Chromium".into(), "Microsoft Edge".into()],
+    );
+    let id = one_sent(&fx, list(None));
+    assert_eq!(
+        w.state().companion,
+        Companion::Ready {
+            previews: vec![fe(1)],
+            age_secs: 600,
+            stale: true
+        },
+        "the cached rows, with their age"
+    );
+    assert!(w.state().refreshing);
+    assert_eq!(w.state().browser, "edge");
+    assert_eq!(w.state().config.cookie_lifetime_secs, 2 * 3600);
+    assert!(
+        w.state()
+            .config
+            .github_hosts
+            .contains(&"git.corp.test".into())
+    );
+
+    let fx = answer(&mut w, id, page(vec![fe(1), fe(2)], None, false));
+    assert_eq!(prs(&w), [1, 2]);
+    assert!(!w.state().refreshing);
+    assert_eq!(remembered(&fx), [vec![1, 2]]);
+    assert!(sent(&fx).is_empty(), "a fresh list ends it");
+}
+
+#[test]
+fn pages_are_followed_by_their_cursor_and_an_expired_cursor_restarts_once() {
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, page(vec![fe(1)], Some("c-2"), false));
+    let next = one_sent(&fx, list(Some("c-2")));
+    assert_ne!(next, id, "every request has its own id");
+    assert_eq!(
+        w.state().companion,
+        Companion::Loading,
+        "nothing shown before the last page"
+    );
+    assert_eq!(
+        answer(&mut w, id, page(vec![fe(9)], None, false)),
+        vec![],
+        "an answer to a request already answered is dropped"
+    );
+    // A refresh replaced the data between two pages: from the start, once.
+    let fx = answer(&mut w, next, error(ErrorCode::CursorExpired));
+    let again = one_sent(&fx, list(None));
+    let fx = answer(&mut w, again, page(vec![fe(3)], Some("c-4"), false));
+    let last = one_sent(&fx, list(Some("c-4")));
+    answer(&mut w, last, page(vec![fe(4)], None, false));
+    assert_eq!(prs(&w), [3, 4], "the pages before the restart are dropped");
+
+    // A second expiry in one listing is shown, not retried.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::CursorExpired));
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::CursorExpired));
+    assert!(sent(&fx).is_empty());
+    let notice = crate::view::view(w.state()).notice.unwrap();
+    assert_eq!(
+        notice.text,
+        "The companion failed (cursor_expired): cursor_expired happened"
+    );
+}
+
+#[test]
+fn a_stale_list_is_shown_then_refreshed_once() {
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, page(vec![fe(1)], None, true));
+    let refresh = one_sent(&fx, RequestBody::Refresh { host: None });
+    assert_eq!(
+        w.state().companion,
+        Companion::Ready {
+            previews: vec![fe(1)],
+            age_secs: 42,
+            stale: true
+        }
+    );
+    assert!(w.state().refreshing);
+    assert_eq!(remembered(&fx), [vec![1]]);
+    // The refresh comes back stale too (Argo CD unreachable, cache kept): no loop.
+    let fx = answer(&mut w, refresh, page(vec![fe(1), fe(2)], None, true));
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+    assert_eq!(prs(&w), [1, 2]);
+    assert!(!w.state().refreshing);
+
+    // A refresh that fails leaves the stale list shown, and says why beside it.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, page(vec![fe(1)], None, true));
+    let refresh = one_sent(&fx, RequestBody::Refresh { host: None });
+    answer(&mut w, refresh, error(ErrorCode::ArgocdUnauthorized));
+    assert_eq!(prs(&w), [1]);
+    assert_eq!(
+        w.state().refresh_error.as_ref().and_then(|f| f.code()),
+        Some(ErrorCode::ArgocdUnauthorized)
+    );
+}
+
+#[test]
+fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    run(
+        &mut w,
+        Event::Answered {
+            id,
+            reply: Err(LocalError::unreachable(
+                "Specified native messaging host not found.",
+            )),
+        },
+    );
+    assert!(matches!(
+        w.state().companion,
+        Companion::Failed(Failure::Local(LocalError::NotInstalled { .. }))
+    ));
+
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
+    assert_eq!(
+        w.state().companion,
+        Companion::Failed(Failure::Local(LocalError::Unreadable {
+            detail: "expected a list, got unsubscribed".into()
+        }))
+    );
+}
+
+fn changed(changes: Vec<(ChangeKind, Preview)>) -> Event {
+    Event::PortMessage(Ok(Reply::PreviewsChanged(PreviewsChanged {
+        subscription: 1,
+        changes: changes
+            .into_iter()
+            .map(|(change, preview)| Change { change, preview })
+            .collect(),
+        fetched_at_ms: 1_795_000_100_000,
+        failures: vec![],
+    })))
+}
+
+fn subscribed() -> Event {
+    Event::PortMessage(Ok(Reply::Subscribed(Subscribed {
+        id: 1,
+        subscription: 1,
+    })))
+}
+
+/// A service worker subscribed and seeded with `previews`.
+fn seeded(previews: Vec<Preview>) -> Worker {
+    let mut w = Worker::default();
+    let fx = run(&mut w, Event::WorkerStarted);
+    assert_eq!(fx[0], Effect::LoadSettings);
+    assert!(matches!(&fx[1], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
+    let fx = run(&mut w, subscribed());
+    let id = one_sent(&fx, list(None));
+    answer(&mut w, id, page(previews, None, false));
+    w
+}
+
+#[test]
+fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
+    let mut w = Worker::default();
+    run(&mut w, Event::WorkerStarted);
+    // The companion's first event is a diff from its disk cache: PR 2 deleted.
+    let fx = run(&mut w, changed(vec![(ChangeKind::Deleted, fe(2))]));
+    assert!(
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::State(state::Effect::LoadApplied) | Effect::RememberList(_)
+        )),
+        "held: {fx:?}"
+    );
+    assert_eq!(prs(&w), Vec::<u64>::new());
+    let fx = run(&mut w, subscribed());
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, page(vec![fe(1), fe(2)], None, false));
+    assert_eq!(prs(&w), [1], "the held deletion applies on top of the seed");
+    assert_eq!(remembered(&fx), [vec![1]]);
+    let fx = run(&mut w, changed(vec![(ChangeKind::Added, fe(3))]));
+    assert_eq!(prs(&w), [1, 3], "seeded: events pass");
+    assert_eq!(remembered(&fx), [vec![1, 3]]);
+}
+
+#[test]
+fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
+    let mut w = Worker::default();
+    run(&mut w, Event::WorkerStarted);
+    let fx = run(&mut w, subscribed());
+    let old_seed = one_sent(&fx, list(None));
+    run(
+        &mut w,
+        Event::PortClosed {
+            browser_said: "Native host has exited.".into(),
+        },
+    );
+    let fx = run(&mut w, Event::ReconnectDue);
+    assert!(matches!(&fx[..], [Effect::Subscribe(r)] if r.body == RequestBody::Subscribe));
+    assert_eq!(
+        answer(&mut w, old_seed, page(vec![fe(1), fe(2)], None, false)),
+        vec![]
+    );
+    run(&mut w, changed(vec![(ChangeKind::Deleted, fe(2))]));
+    assert_eq!(prs(&w), Vec::<u64>::new(), "still held");
+    let fx = run(&mut w, subscribed());
+    let id = one_sent(&fx, list(None));
+    answer(&mut w, id, page(vec![fe(1), fe(2)], None, false));
+    assert_eq!(prs(&w), [1]);
+}
+
+#[test]
+fn a_closed_port_is_reopened_after_a_pause_doubling_to_a_minute() {
+    let mut w = Worker::default();
+    run(&mut w, Event::WorkerStarted);
+    let mut pauses = Vec::new();
+    for _ in 0..9 {
+        let fx = run(
+            &mut w,
+            Event::PortClosed {
+                browser_said: "Native host has exited.".into(),
+            },
+        );
+        let [Effect::Warn(warning), Effect::ReconnectAfter { ms }] = &fx[..] else {
+            panic!("{fx:?}")
+        };
+        assert!(warning.contains("Native host has exited"), "{warning}");
+        pauses.push(*ms);
+        let fx = run(&mut w, Event::ReconnectDue);
+        assert!(matches!(&fx[..], [Effect::Subscribe(_)]), "{fx:?}");
+    }
+    assert_eq!(
+        pauses,
+        [
+            1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000
+        ]
+    );
+    // Any message proves the companion is back: the next pause is short again.
+    run(&mut w, subscribed());
+    let fx = run(
+        &mut w,
+        Event::PortClosed {
+            browser_said: String::new(),
+        },
+    );
+    assert_eq!(fx[1], Effect::ReconnectAfter { ms: 1_000 });
+}
+
+fn applied(service: &str, pr: u64, name: &str, host: &str) -> Applied {
+    Applied {
+        service: service.into(),
+        pr,
+        name: name.into(),
+        value: pr.to_string(),
+        hosts: vec![host.into()],
+        https: true,
+    }
+}
+
+fn has(fx: &[Effect], wanted: &state::Effect) -> bool {
+    fx.contains(&Effect::State(wanted.clone()))
+}
+
+fn read_cookies(host: &str) -> state::Effect {
+    state::Effect::ReadCookies {
+        url: format!("https://{host}/"),
+        host: host.into(),
+    }
+}
+
+/// Answers the reads of the tab the state follows; returns the effects of all three.
+fn answer_reads(w: &mut Worker, host: &str, applied: Vec<Applied>) -> Vec<Effect> {
+    let mut fx = run(w, state::Event::AppliedLoaded { applied });
+    fx.extend(run(w, state::Event::RulesRead { rules: vec![] }));
+    fx.extend(run(
+        w,
+        state::Event::CookiesRead {
+            host: host.into(),
+            cookies: vec![],
+        },
+    ));
+    fx
+}
+
+fn badges(fx: &[Effect]) -> Vec<(i32, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::State(state::Effect::SetBadge { tab_id, text, .. }) => {
+                Some((*tab_id, text.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A worker that just cleaned up PR 123 of courses-fe, and the effects of that.
+fn cleaned_up(records: Vec<Applied>) -> (Worker, Vec<Effect>) {
+    let mut w = seeded(vec![
+        fe(123),
+        preview("api", 45, "team-api-pr", &["api.test"]),
+    ]);
+    run(&mut w, changed(vec![(ChangeKind::Deleted, fe(123))]));
+    run(&mut w, state::Event::RulesRead { rules: vec![] });
+    let fx = run(&mut w, state::Event::AppliedLoaded { applied: records });
+    (w, fx)
+}
+
+#[test]
+fn after_a_cleanup_the_worker_badges_every_open_web_tab_in_turn() {
+    let (mut w, fx) = cleaned_up(vec![applied(
+        "courses-fe",
+        123,
+        "team-courses-fe-pr",
+        "app.test",
+    )]);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::State(state::Effect::Notify { .. })))
+    );
+    assert_eq!(
+        fx.iter().filter(|e| **e == Effect::QueryTabs).count(),
+        1,
+        "{fx:?}"
+    );
+    let tab = |id, url: &str| TabInfo {
+        id,
+        url: url.into(),
+    };
+    let fx = run(
+        &mut w,
+        Event::TabsListed(vec![
+            tab(1, "https://app.test/"),
+            tab(2, "chrome://newtab/"),
+            tab(3, "https://www.app.test/"),
+        ]),
+    );
+    assert!(has(&fx, &read_cookies("app.test")), "{fx:?}");
+    assert!(
+        !has(&fx, &read_cookies("www.app.test")),
+        "one tab at a time"
+    );
+    // Tab 1's cookies, rules and records read: its badge, then tab 3 (tab 2 is no web page).
+    let fx = answer_reads(&mut w, "app.test", vec![]);
+    assert_eq!(badges(&fx), [(1, String::new())]);
+    assert!(has(&fx, &read_cookies("www.app.test")), "{fx:?}");
+    let fx = answer_reads(&mut w, "www.app.test", vec![]);
+    assert_eq!(badges(&fx), [(3, String::new())]);
+    assert!(
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::QueryTabs | Effect::State(state::Effect::ReadCookies { .. })
+        )),
+        "the walk is over: {fx:?}"
+    );
+}
+
+#[test]
+fn a_read_that_failed_moves_the_walk_on() {
+    let (mut w, _) = cleaned_up(vec![applied(
+        "courses-fe",
+        123,
+        "team-courses-fe-pr",
+        "app.test",
+    )]);
+    run(
+        &mut w,
+        Event::TabsListed(vec![
+            TabInfo {
+                id: 1,
+                url: "https://app.test/".into(),
+            },
+            TabInfo {
+                id: 3,
+                url: "https://api.test/".into(),
+            },
+        ]),
+    );
+    let fx = run(
+        &mut w,
+        state::Event::EffectFailed(LocalError::Browser {
+            call: BrowserCall::ReadCookies {
+                url: "https://app.test/".into(),
+            },
+            error: "No tab with id: 1".into(),
+        }),
+    );
+    assert!(has(&fx, &read_cookies("api.test")), "{fx:?}");
+}
+
+#[test]
+fn a_cleanup_during_the_walk_walks_again_and_the_popup_never_walks() {
+    let records = vec![
+        applied("courses-fe", 123, "team-courses-fe-pr", "app.test"),
+        applied("api", 45, "team-api-pr", "api.test"),
+    ];
+    let (mut w, _) = cleaned_up(records.clone());
+    run(
+        &mut w,
+        Event::TabsListed(vec![TabInfo {
+            id: 1,
+            url: "https://app.test/".into(),
+        }]),
+    );
+    // While tab 1 is read, the api preview goes too.
+    run(
+        &mut w,
+        changed(vec![(
+            ChangeKind::Deleted,
+            preview("api", 45, "team-api-pr", &["api.test"]),
+        )]),
+    );
+    let fx = answer_reads(&mut w, "app.test", vec![records[1].clone()]);
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::State(state::Effect::Notify { title, .. }) if title == "api PR 45 is gone")
+    ));
+    assert_eq!(
+        fx.iter().filter(|e| **e == Effect::QueryTabs).count(),
+        1,
+        "tabs visited before this cleanup get another look: {fx:?}"
+    );
+
+    // The popup cleans up too, but only the worker walks the tabs.
+    let (mut popup, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    answer_reads(
+        &mut popup,
+        "app.test",
+        vec![applied("courses-fe", 123, "team-courses-fe-pr", "app.test")],
+    );
+    let fx = answer(&mut popup, id, page(vec![fe(124)], None, false));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::State(state::Effect::Notify { .. })))
+    );
+    assert!(!fx.contains(&Effect::QueryTabs), "{fx:?}");
+}
+
+#[test]
+fn errors_on_the_port_reach_the_state() {
+    let mut w = seeded(vec![fe(1)]);
+    run(&mut w, Event::PortMessage(Ok(error(ErrorCode::Config))));
+    assert_eq!(
+        crate::view::view(w.state()).notice.unwrap().text,
+        "The companion failed (config): config happened"
+    );
+    run(
+        &mut w,
+        Event::PortMessage(Err(LocalError::Unreadable {
+            detail: "missing field `changes`".into(),
+        })),
+    );
+    assert!(matches!(
+        w.state().companion,
+        Companion::Failed(Failure::Local(LocalError::Unreadable { .. }))
+    ));
+}
