@@ -57,7 +57,7 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: every DESIGN §7/§10 budget the companion owns, PASS or FAIL each; fails on a miss (README "Performance")
+## bench: every docs/DESIGN.md §7/§10 budget the companion owns, PASS or FAIL each; fails on a miss (README "Performance")
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: every DESIGN §7 and §10 budget the companion owns, measured and checked by
+# `make bench`: every docs/DESIGN.md §7 and §10 budget the companion owns, measured and checked by
 # `bench-tool bench` (companion/examples/bench-tool/) against its baseline on the same data
 # (jq, curl + jq, timed by hyperfine, peak RSS by GNU time: `scripts/setup.sh bench`
 # installs them). Prints each budget with PASS or FAIL and how `list` grows with the number

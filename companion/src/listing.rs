@@ -13,9 +13,9 @@ use futures_util::stream::{self, StreamExt};
 use protocol::Preview;
 
 use crate::argocd::client::{Client, ListQuery};
-use crate::argocd::watch::WatchEvent;
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
+use crate::argocd::watch::WatchEvent;
 use crate::core::routes::{self, BaseHosts, Discovered, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
@@ -608,11 +608,7 @@ mod tests {
 
     /// `managed-resources` requests the fake has answered so far.
     fn managed_resource_calls(fake: &fake_argocd::FakeArgo) -> u64 {
-        fake.request_counts()
-            .iter()
-            .filter(|(path, _)| path.ends_with("/managed-resources"))
-            .map(|(_, n)| n)
-            .sum()
+        fake.request_count_ending("/managed-resources")
     }
 
     #[tokio::test]

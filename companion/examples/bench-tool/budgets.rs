@@ -1,4 +1,4 @@
-//! `bench-tool bench BIN`: each budget of DESIGN §7 and §10 that the companion owns,
+//! `bench-tool bench BIN`: each budget of docs/DESIGN.md §7 and §10 that the companion owns,
 //! measured on the realistic scenario ([`fake_argocd::Scenario::at_scale`]: 10,000 apps,
 //! previews routed only by discovery, a Pull Request ApplicationSet per service) and
 //! against its baseline on the same data (jq, curl + jq; timed by hyperfine, peak memory by
@@ -19,7 +19,7 @@ use crate::host::HostProc;
 
 /// Apps on the server; only the number of previews among them changes between runs.
 const APPS: usize = 10_000;
-/// The preview counts `list` is measured at; the last is DESIGN §7's scale.
+/// The preview counts `list` is measured at; the last is the scale of docs/DESIGN.md §7.
 const SIZES: [usize; 3] = [10, 100, 500];
 const OUT: &str = "target/bench";
 

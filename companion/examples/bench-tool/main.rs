@@ -1,4 +1,4 @@
-//! Benchmark tool for `make bench` and `make soak`: it measures each budget of DESIGN §7
+//! Benchmark tool for `make bench` and `make soak`: it measures each budget of docs/DESIGN.md §7
 //! and §10 that the companion owns against its baseline on the same data, and says PASS or
 //! FAIL for each ([`budgets`]); it also holds the streaming decoder's command for
 //! hyperfine and the soak run ([`soak`]).

@@ -119,12 +119,7 @@ async fn subscribe_pushes_added_and_deleted_previews() {
 
 /// `managed-resources` requests the fake has answered so far.
 fn managed_resource_calls(state: &fake_argocd::FakeArgo) -> u64 {
-    state
-        .request_counts()
-        .iter()
-        .filter(|(path, _)| path.ends_with("/managed-resources"))
-        .map(|(_, n)| n)
-        .sum()
+    state.request_count_ending("/managed-resources")
 }
 
 #[tokio::test(flavor = "multi_thread")]
