@@ -2,7 +2,8 @@
 //! scenario, with the externalURLs pointing at the suite's nginx port), stag and prod
 //! servers, a `config.toml` and token file for the companion naming all three, and a small
 //! control API so a test can change the world under the extension (delete or redeploy a
-//! preview, reject the token, read the syncs that reached dev). It prints one JSON line
+//! preview, reject the token, read the syncs that reached dev, add hostile previews to
+//! dev). It prints one JSON line
 //! (URLs, config path, the cookie routes nginx must apply) and serves until stdin closes,
 //! so it never outlives the suite.
 //!
@@ -92,6 +93,32 @@ async fn syncs(State(fakes): State<Fakes>) -> axum::Json<serde_json::Value> {
     axum::Json(json!(fakes.dev.syncs()))
 }
 
+/// Adds the previews of `e2e/hostile.test.mjs`, whose routes are named like a site's own
+/// cookies: `session-app` PR 1 routes by `session`; `hostx-app` PR 1 by its own cookie and
+/// PR 2 by `__Host-x` (which the companion refuses, so it is listed unroutable).
+async fn hostile(State(fakes): State<Fakes>) -> StatusCode {
+    use fake::generate::AppBuilder;
+    for (i, (service, pr, cookie)) in [
+        ("session-app", 1, "session"),
+        ("hostx-app", 1, "team-hostx-app-pr"),
+        ("hostx-app", 2, "__Host-x"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = AppBuilder::preview(service, pr, 900 + i as u64);
+        b.annotations.extend([
+            ("preview-switch.io/cookie".into(), cookie.into()),
+            (
+                "preview-switch.io/hosts".into(),
+                format!("{service}.{}", fake::scenario::DEMO_DOMAIN),
+            ),
+        ]);
+        fakes.dev.upsert_app(b.build());
+    }
+    StatusCode::NO_CONTENT
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -121,6 +148,7 @@ async fn main() -> std::process::ExitCode {
         .route("/accept", post(accept))
         .route("/redeploy/{app}/{revision}/{message}", post(redeploy))
         .route("/syncs", get(syncs))
+        .route("/hostile", post(hostile))
         .with_state(fakes);
     let control = fake::serve_router(control, loopback)
         .await
