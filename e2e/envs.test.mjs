@@ -84,9 +84,7 @@ test("sync from the popup asks first and reaches the fake Argo CD", async () => 
 test("a redeploy of the preview the tab is routed to is exactly one notification with the new commit", async () => {
   const { page, popup } = await coursesPopup();
   // Route the domain to PR 123: its notifications are on by default.
-  await popup.waitForSelector("#opt-courses_fe-d123:not([disabled])");
-  await popup.check("#opt-courses_fe-d123");
-  await popup.click("#opt-courses_fe-apply:not([disabled])");
+  await popup.click("#opt-courses_fe-d123:not([disabled])");
   await waitFor(async () => (await w.context.cookies()).some((c) => c.name === "team-courses-fe-pr"), "the routing cookie");
   await popup.close();
 
@@ -112,9 +110,7 @@ test("a redeploy of the preview the tab is routed to is exactly one notification
 
   // Back to dev for whatever runs next.
   const back = await coursesPopup();
-  await back.popup.waitForSelector("#opt-courses_fe-dev:not([disabled])");
-  await back.popup.check("#opt-courses_fe-dev");
-  await back.popup.click("#opt-courses_fe-apply:not([disabled])");
+  await back.popup.click("#opt-courses_fe-dev:not([disabled])");
   await waitFor(async () => !(await w.context.cookies()).some((c) => c.name === "team-courses-fe-pr"), "the cookie removed");
   await back.popup.close();
   await back.page.close();

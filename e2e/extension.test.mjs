@@ -51,15 +51,16 @@ async function popupFor(page, { colorScheme } = {}) {
   return popup;
 }
 
-/** Picks an option in the popup once the companion's live answer is in (not the cache),
- * then presses its service's Apply button. */
-async function choose(popup, optionId) {
-  await popup.waitForSelector(`#${optionId}:not([disabled])`);
+/** One click on an action of the popup (a row's *this tab* / *this domain*, or *back to
+ * dev* at the top) once the companion's live answer is in (not the cache). */
+async function choose(popup, id) {
+  await popup.waitForSelector(`#${id}:not([disabled])`);
   await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "the popup to show live data");
-  await popup.check(`#${optionId}`);
-  const apply = `#${optionId.replace(/-[^-]+$/, "-apply")}`;
-  await popup.click(`${apply}:not([disabled])`);
+  await popup.click(`#${id}`);
 }
+
+/** What the top of the popup says about `service`'s routing of the tab. */
+const STATUS = (service = "courses-fe") => `section.current li[data-service=${service}] .status`;
 
 async function routingCookies(host = "courses-fe.demo.test") {
   return (await w.context.cookies()).filter((c) => c.domain === host && c.name.startsWith("team-"));
@@ -116,13 +117,11 @@ test("the real toolbar popup lists the host's previews, and clicks in it route t
   }));
   assert.deepEqual(shown, { host: "courses-fe.demo.test", services: ["courses-fe"], rows: ["PR 123", "PR 130"] });
   await popup.click("#opt-courses_fe-d130");
-  await popup.click("#opt-courses_fe-apply");
-  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie after one click");
   // Another tab on the host (the popup stays open on A's).
   assert.equal((await visit(b)).routed_to, "courses-fe-pr-130");
-  await waitFor(() => popup.eval((d) => d.querySelector("section.service .status")?.textContent === "Routed to PR 130 for this domain"), "the popup to say so");
+  await waitFor(() => popup.eval((d, win, sel) => d.querySelector(sel)?.textContent === "PR 130 · this domain", STATUS()), "the popup to say so");
   await popup.click("#opt-courses_fe-dev");
-  await popup.click("#opt-courses_fe-apply");
   await waitFor(async () => (await routingCookies()).length === 0, "the cookie to be removed");
   assert.equal((await visit(b)).backend, "dev");
   await popup.close();
@@ -155,7 +154,6 @@ test("without host access a click asks for it, and the grant finishes the choice
     await waitFor(() => popup.eval((d) => d.querySelectorAll(".row").length > 0 && d.querySelectorAll(".stale").length === 0), "live rows");
     assert.equal(await popup.eval((d) => d.querySelector(".access-request")), null, "nothing waits before the click");
     await popup.click("#opt-courses_fe-d123");
-    await popup.click("#opt-courses_fe-apply");
     // Chromium shows its permission prompt (which a headless browser cannot show an
     // answer to) and closes the popup for it; the choice waits in storage, nothing routed.
     await waitFor(async () => !(await realPopupOpen(w)), "Chromium to close the popup for its prompt");
@@ -176,10 +174,9 @@ test("without host access a click asks for it, and the grant finishes the choice
     const back = (await realPopupOpen(w)) ? await attachRealPopup(w) : (await openRealPopup(w, a)).popup;
     await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie once access is granted");
     assert.equal((await visit(b)).routed_to, "courses-fe-pr-123");
-    await waitFor(() => back.eval((d) => d.querySelector("section.service .status")?.textContent === "Routed to PR 123 for this domain"), "the popup to say so");
+    await waitFor(() => back.eval((d, win, sel) => d.querySelector(sel)?.textContent === "PR 123 · this domain", STATUS()), "the popup to say so");
     assert.deepEqual(await inWorker(() => chrome.storage.local.get(["awaiting_access", "access_granted"])), {}, "nothing left to resume");
     await back.click("#opt-courses_fe-dev");
-    await back.click("#opt-courses_fe-apply");
     await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
     await back.close();
   } finally {
@@ -266,41 +263,44 @@ test("tab mode routes only that tab: tab A on the PR while tab B stays on dev", 
   await b.close();
 });
 
-test("the keyboard selects with arrows and applies with Enter or the Apply button", async () => {
+test("the keyboard: Tab reaches each action, Enter applies it, / finds and Esc clears", async () => {
   const { page } = await newSitePage();
   const tab = await tabIdOf(page);
   const popup = await popupFor(page);
-  await popup.waitForSelector("#opt-courses_fe-dev:not([disabled])");
+  await popup.waitForSelector("#opt-courses_fe-t123:not([disabled])");
   await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "live data");
   const focused = () => popup.evaluate(() => document.activeElement?.id ?? "");
-  for (let i = 0; i < 12 && (await focused()) !== "opt-courses_fe-dev"; i++) await popup.keyboard.press("Tab");
-  assert.equal(await focused(), "opt-courses_fe-dev", "Tab reaches the service's radios");
-  await popup.keyboard.press("ArrowDown");
-  await popup.keyboard.press("ArrowDown");
-  assert.equal(await focused(), "opt-courses_fe-t123", "focus survives the re-renders");
-  assert.ok(await popup.isChecked("#opt-courses_fe-t123"));
-  await popup.waitForSelector("#opt-courses_fe-apply:not([disabled])");
-  assert.equal(await popup.textContent("section.service .status"), "Routed to dev");
-  assert.deepEqual(await sessionRules(), [], "arrows alone route nothing");
-  assert.equal((await routingCookies()).length, 0);
-  assert.equal((await visit(page)).backend, "dev");
+  for (let i = 0; i < 12 && (await focused()) !== "opt-courses_fe-t123"; i++) await popup.keyboard.press("Tab");
+  assert.equal(await focused(), "opt-courses_fe-t123", "Tab reaches the row's first action");
+  assert.equal(await popup.textContent(STATUS()), "dev");
+  assert.deepEqual(await sessionRules(), [], "reaching an action routes nothing");
 
   await popup.keyboard.press("Enter");
   await waitFor(async () => (await sessionRules()).some((r) => r.condition.tabIds?.includes(tab)), "Enter to apply the tab rule");
   assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+  await waitFor(async () => (await popup.textContent(STATUS())) === "PR 123 · this tab only", "the top to say so");
+  await waitFor(async () => (await focused()) === "opt-courses_fe-d123", "focus to stay on the row once its pressed action is disabled");
 
-  // Back to dev: arrows select it, Tab reaches Apply, Space presses it.
-  await popup.focus("#opt-courses_fe-t123");
-  await popup.keyboard.press("ArrowUp");
-  await popup.keyboard.press("ArrowUp");
-  assert.ok(await popup.isChecked("#opt-courses_fe-dev"));
-  assert.ok((await sessionRules()).length > 0, "still routed until applied");
-  await popup.keyboard.press("Tab");
-  assert.equal(await focused(), "opt-courses_fe-apply");
+  // Back to dev, at the top: Shift-Tab walks back to it, Space presses it.
+  for (let i = 0; i < 12 && (await focused()) !== "opt-courses_fe-dev"; i++) await popup.keyboard.press("Shift+Tab");
+  assert.equal(await focused(), "opt-courses_fe-dev");
   await popup.keyboard.press("Space");
-  await waitFor(async () => (await sessionRules()).length === 0, "Apply to remove the tab rule");
-  await waitFor(async () => (await focused()) === "opt-courses_fe-dev", "focus to stay in the group once Apply is disabled");
+  await waitFor(async () => (await sessionRules()).length === 0, "back to dev to remove the tab rule");
   assert.equal((await visit(page)).backend, "dev");
+
+  // `/` opens and focuses the filter (hidden for a short list); Esc clears it.
+  assert.equal(await popup.isVisible("#filter"), false);
+  await popup.focus("#opt-courses_fe-t123");
+  await popup.keyboard.press("/");
+  assert.equal(await focused(), "filter");
+  await popup.keyboard.type("130");
+  const rows = () => popup.$$eval("section.service .row .pr", (r) => r.map((e) => e.textContent).join(","));
+  await waitFor(async () => (await rows()) === "PR 130", "the filter to leave PR 130").catch(async (e) => {
+    throw new Error(`${e.message}: rows ${await rows()}, filter ${await popup.inputValue("#filter")}`);
+  });
+  await popup.keyboard.press("Escape");
+  assert.equal(await popup.inputValue("#filter"), "");
+  await waitFor(async () => (await rows()) === "PR 123,PR 130", "Esc to clear the filter");
   await popup.close();
   await page.close();
 });
@@ -339,8 +339,8 @@ test("a routing cookie set by hand is detected, shown and can be cleared", async
   await w.context.addCookies([{ name: COOKIE, value: "130", domain: "courses-fe.demo.test", path: "/" }]);
   assert.equal((await visit(page)).routed_to, "courses-fe-pr-130");
   const popup = await popupFor(page);
-  await popup.waitForSelector("text=Routed to PR 130 for this domain (cookie set by hand)");
-  assert.ok(await popup.isChecked("#opt-courses_fe-d130"));
+  await popup.waitForSelector("text=PR 130 · this domain (cookie set by hand)");
+  assert.equal(await popup.getAttribute("#opt-courses_fe-d130", "aria-pressed"), "true");
   await waitFor(async () => (await badge(page)) === "130", "the badge to show the hand-set PR");
   await choose(popup, "opt-courses_fe-dev");
   await waitFor(async () => (await routingCookies()).length === 0, "the hand-set cookie to be cleared");
@@ -382,6 +382,48 @@ test("a GitHub PR page leads with that PR's previews and opens the service with 
   await choose(back, "opt-courses_fe-dev");
   await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
   for (const p of [back, tab, popup, page]) await p.close();
+});
+
+test("copy link on a routed service gives the page with ?preview-switch=, and opening it routes after one click", async () => {
+  const { page } = await newSitePage("courses-fe", "/catalog");
+  const popup = await popupFor(page);
+  await choose(popup, "opt-courses_fe-d123");
+  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+  await choose(popup, "opt-courses_fe-copy");
+  const url = await waitFor(() => popup.textContent("section.copied code.share-url").catch(() => ""), "the copied link");
+  assert.equal(url, `${page.url()}&preview-switch=courses-fe:123`);
+  // The fake's routes have no share rule: the popup says the link needs the extension.
+  assert.match(await popup.textContent("section.copied p"), /whoever opens it needs Preview Switch/);
+  await choose(popup, "opt-courses_fe-dev");
+  await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
+  await popup.close();
+  await page.close();
+
+  // A teammate opens the link: dev answers until they follow it, with one click.
+  const shared = await w.context.newPage();
+  assert.equal((await visit(shared, url)).backend, "dev");
+  const offer = await popupFor(shared);
+  await offer.waitForSelector("section.share-link");
+  assert.equal(await offer.textContent("section.share-link .notice-text"), "This link asks for courses-fe PR 123");
+  await choose(offer, "opt-courses_fe-link-t123");
+  await waitFor(async () => {
+    const seen = await shared.textContent("#echo").then(JSON.parse).catch(() => ({}));
+    return seen.routed_to === "courses-fe-pr-123";
+  }, "the tab to reload onto PR 123");
+  assert.equal((await routingCookies()).length, 0, "this tab only: no cookie");
+  await choose(offer, "opt-courses_fe-dev");
+  await waitFor(async () => (await sessionRules()).length === 0, "back to dev");
+  await offer.close();
+
+  // A link to a preview the companion does not list is refused with the reason; nothing routes.
+  await visit(shared, w.site("courses-fe", "/?preview-switch=courses-fe:999"));
+  const refused = await popupFor(shared);
+  await waitFor(() => refused.$$eval(".stale", (e) => e.length === 0), "live data");
+  await refused.waitForSelector("section.share-link p.why");
+  assert.match(await refused.textContent("section.share-link p.why"), /lists no preview of courses-fe for PR 999/);
+  assert.equal(await refused.$("section.share-link button"), null, "no action offered");
+  await refused.close();
+  await shared.close();
 });
 
 test("every opening of the real popup draws the cached rows (timings recorded for the README)", async () => {

@@ -36,15 +36,12 @@ async function popupFor(page) {
   return popup;
 }
 
-/** Selects an option (a click on a radio only selects), then presses Enter on it, as a
- * keyboard user does: Enter applies, and is the user input the access request needs. */
-async function choose(popup, optionId) {
-  await waitFor(() => popup.eval((d, win, id) => !!d.querySelector(`#${id}:not([disabled])`), optionId), `${optionId} to be enabled`);
-  await popup.eval((d, win, id) => {
-    const option = d.getElementById(id);
-    option.focus();
-    option.click();
-  }, optionId);
+/** Focuses an action (a row's *this tab* / *this domain*, *back to dev* at the top) and
+ * presses Enter on it, as a keyboard user does: one key applies, and is the user input the
+ * access request needs. */
+async function choose(popup, id) {
+  await waitFor(() => popup.eval((d, win, i) => !!d.querySelector(`#${i}:not([disabled])`), id), `${id} to be enabled`);
+  await popup.eval((d, win, i) => d.getElementById(i).focus(), id);
   await popup.press("Enter");
 }
 
@@ -198,7 +195,7 @@ test("with first-party isolation on, domain mode still routes and clears (firstP
     assert.deepEqual(keyed.filter((c) => c.name === COOKIE).map((c) => [c.value, c.firstPartyDomain]), [["123", "demo.test"]]);
     await closeRealPopup(w);
     popup = await popupFor(page);
-    assert.equal(await popup.eval((d) => d.querySelector("section.service .status")?.textContent), "Routed to PR 123 for this domain", "the cookie is read back");
+    assert.equal(await popup.eval((d) => d.querySelector("section.current li[data-service=courses-fe] .status")?.textContent), "PR 123 · this domain", "the cookie is read back");
     await choose(popup, "opt-courses_fe-dev");
     await waitFor(async () => (await visit(page)).backend === "dev", "the page back on dev");
     await closeRealPopup(w);

@@ -186,10 +186,11 @@ async function startWith(browser, setUpBrowser) {
   return w;
 }
 
-/** The world with Debian's Chromium and dist/chromium (see `setUpChromium`). */
-export async function start() {
+/** The world with Debian's Chromium and dist/chromium (see `setUpChromium`); `lang`: the
+ * browser's language (`--lang`), as a user who runs Chromium in Korean has it. */
+export async function start({ lang } = {}) {
   need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
-  return startWith("chromium", setUpChromium);
+  return startWith("chromium", (w) => setUpChromium(w, lang));
 }
 
 /** The world with Debian's Firefox ESR and dist/firefox (see `firefox.mjs`). */
@@ -255,7 +256,7 @@ async function setUpWorld(w) {
   };
 }
 
-async function setUpChromium(w) {
+async function setUpChromium(w, lang) {
   const { dir } = w;
   w.browserName = "chromium";
   w.caller = `chrome-extension://${EXTENSION_ID}/`;
@@ -286,6 +287,7 @@ async function setUpChromium(w) {
     `--host-resolver-rules=MAP *.test:443 127.0.0.1:${w.tlsPort}, MAP *.test 127.0.0.1`,
     "--ignore-certificate-errors",
   ];
+  if (lang) args.push(`--lang=${lang}`);
   // Chromium refuses its sandbox as root (CI containers); a normal user keeps it.
   if (process.getuid?.() === 0 || process.env.E2E_NO_SANDBOX === "1") args.push("--no-sandbox");
   if (!HEADED) args.push("--headless=new");

@@ -306,6 +306,8 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         routes::apply(&mut p, resolved);
         let warnings = routes::warnings(&p, &g);
         p.warnings.extend(warnings);
+        let notes = routes::signals(&mut p, &g);
+        p.warnings.extend(notes);
         preview::bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
         previews.push(p);
     }

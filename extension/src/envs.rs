@@ -9,6 +9,9 @@ use protocol::Preview;
 use protocol::envs::{DeepLink, EnvStatus, Notification, ServiceEnvs};
 use protocol::messages::{AppAction, AppRef};
 
+use crate::i18n::{Catalogue, Text};
+use crate::{t, text};
+
 /// Notification ids start with this; the rest is the app's Argo CD page and the change's
 /// key, so a click opens the page even after the service worker restarted, and the same
 /// change shown twice replaces itself.
@@ -31,8 +34,8 @@ pub struct Envs {
     /// `None` until the first answer.
     pub fetched_at_ms: Option<u64>,
     pub stale: bool,
-    /// Why the last `envs` failed, as shown.
-    pub failed: Option<String>,
+    /// Why the last `envs` failed (message and fix).
+    pub failed: Option<Text>,
     /// Servers whose environments are missing, as shown.
     pub failures: Vec<String>,
     pub page: Page,
@@ -44,7 +47,7 @@ pub struct Envs {
     /// Actions running, by app key.
     pub busy: Vec<String>,
     /// The last outcome per app key: its words and whether it failed.
-    pub outcomes: Vec<(String, String, bool)>,
+    pub outcomes: Vec<(String, Text, bool)>,
     /// Services whose environments the user wants notifications for.
     pub notify_services: Vec<String>,
 }
@@ -123,15 +126,15 @@ impl Envs {
         self.busy.push(k.clone());
         self.outcomes.retain(|(o, _, _)| *o != k);
         let verb = match action {
-            AppAction::Refresh => "refreshing…",
-            AppAction::Sync => "starting the sync…",
+            AppAction::Refresh => text!("envs_refreshing"),
+            AppAction::Sync => text!("envs_syncing"),
         };
-        self.outcomes.push((k, verb.into(), false));
+        self.outcomes.push((k, verb, false));
         Todo::Act(app, action)
     }
 
     /// An action ended: its words (the companion's message, or the error and its fix).
-    pub fn finished(&mut self, app: &AppRef, text: String, failed: bool) {
+    pub fn finished(&mut self, app: &AppRef, text: Text, failed: bool) {
         let k = ref_key(app);
         self.busy.retain(|b| *b != k);
         self.outcomes.retain(|(o, _, _)| *o != k);
@@ -178,7 +181,7 @@ pub struct EnvCell {
 pub struct EnvLine {
     pub service: String,
     pub cells: Vec<EnvCell>,
-    /// What differs, when not in step.
+    /// What differs, when not in step: ` (not in step: …)` around the companion's words.
     pub differs: Option<String>,
     pub notify: bool,
     /// DOM id of the notify toggle.
@@ -215,7 +218,7 @@ fn majority(s: &ServiceEnvs) -> Option<&str> {
     counts.iter().find(|(_, n)| *n == best).map(|(v, _)| *v)
 }
 
-fn cell(s: &ServiceEnvs, e: &EnvStatus, majority: Option<&str>) -> EnvCell {
+fn cell(s: &ServiceEnvs, e: &EnvStatus, majority: Option<&str>, cat: &dyn Catalogue) -> EnvCell {
     let version = e.version.clone().unwrap_or_else(|| "?".into());
     let differs = !s.in_step
         && e.version
@@ -246,7 +249,8 @@ fn cell(s: &ServiceEnvs, e: &EnvStatus, majority: Option<&str>) -> EnvCell {
     } else {
         "ok"
     };
-    let mut title = format!("{} runs {version}", e.env);
+    // Argo CD's health and sync words stay as Argo CD says them.
+    let mut title = t!(cat, "envs_runs", &e.env, &version);
     if let Some(h) = &e.health {
         title.push_str(&format!(", {h}"));
     }
@@ -254,7 +258,8 @@ fn cell(s: &ServiceEnvs, e: &EnvStatus, majority: Option<&str>) -> EnvCell {
         title.push_str(&format!(", {sync}"));
     }
     if differs && let Some(m) = majority {
-        title.push_str(&format!("; the others run {m}"));
+        title.push_str("; ");
+        title.push_str(&t!(cat, "envs_others_run", m));
     }
     for n in &e.notes {
         title.push_str(&format!("; {n}"));
@@ -269,23 +274,23 @@ fn cell(s: &ServiceEnvs, e: &EnvStatus, majority: Option<&str>) -> EnvCell {
     }
 }
 
-fn env_line(envs: &Envs, s: &ServiceEnvs) -> EnvLine {
+fn env_line(envs: &Envs, s: &ServiceEnvs, cat: &dyn Catalogue) -> EnvLine {
     let m = majority(s);
     EnvLine {
         service: s.service.clone(),
-        cells: s.envs.iter().map(|e| cell(s, e, m)).collect(),
-        differs: s.differs.clone(),
+        cells: s.envs.iter().map(|e| cell(s, e, m, cat)).collect(),
+        differs: s.differs.as_ref().map(|d| t!(cat, "envs_not_in_step", d)),
         notify: envs.notify_services.contains(&s.service),
         notify_id: dom_id("notify", &s.service),
     }
 }
 
 /// The environment line of `service`, when the companion knows its environments.
-pub fn line(envs: &Envs, service: &str) -> Option<EnvLine> {
+pub fn line(envs: &Envs, service: &str, cat: &dyn Catalogue) -> Option<EnvLine> {
     envs.services
         .iter()
         .find(|s| s.service == service)
-        .map(|s| env_line(envs, s))
+        .map(|s| env_line(envs, s, cat))
 }
 
 /// The environments page.
@@ -299,7 +304,7 @@ pub struct EnvsPage {
 }
 
 /// Every service whose name, an environment, version or note matches the filter.
-pub fn page(envs: &Envs) -> EnvsPage {
+pub fn page(envs: &Envs, cat: &dyn Catalogue) -> EnvsPage {
     let f = envs.filter.trim().to_ascii_lowercase();
     let matches = |s: &ServiceEnvs| {
         f.is_empty()
@@ -316,16 +321,16 @@ pub fn page(envs: &Envs) -> EnvsPage {
         .services
         .iter()
         .filter(|s| matches(s))
-        .map(|s| env_line(envs, s))
+        .map(|s| env_line(envs, s, cat))
         .collect();
     let notice = if let Some(why) = &envs.failed {
-        Some(format!("Could not read the environments: {why}"))
+        Some(t!(cat, "envs_failed", why.clone()))
     } else if envs.fetched_at_ms.is_none() {
-        Some("Asking the companion for the environments…".into())
+        Some(t!(cat, "envs_loading"))
     } else if envs.services.is_empty() {
-        Some("No applications outside the previews were found".into())
+        Some(t!(cat, "envs_none"))
     } else if lines.is_empty() {
-        Some(format!("No service matches {:?}", envs.filter.trim()))
+        Some(t!(cat, "envs_no_match", envs.filter.trim()))
     } else {
         None
     };
@@ -356,7 +361,7 @@ pub struct PreviewActions {
 }
 
 /// The actions of the previews shown in the popup.
-pub fn actions(envs: &Envs, previews: &[&Preview]) -> Vec<PreviewActions> {
+pub fn actions(envs: &Envs, previews: &[&Preview], cat: &dyn Catalogue) -> Vec<PreviewActions> {
     previews
         .iter()
         .map(|p| {
@@ -368,18 +373,14 @@ pub fn actions(envs: &Envs, previews: &[&Preview]) -> Vec<PreviewActions> {
                 sync_id: id("sync"),
                 confirm_id: id("sync-yes"),
                 cancel_id: id("sync-no"),
-                confirm: (envs.confirming.as_ref() == Some(&app)).then(|| {
-                    format!(
-                        "Sync {} PR {} ({}) to its target revision now?",
-                        p.service, p.pr, p.app
-                    )
-                }),
+                confirm: (envs.confirming.as_ref() == Some(&app))
+                    .then(|| t!(cat, "envs_confirm_sync", &p.service, p.pr, &p.app)),
                 busy: envs.busy.contains(&k),
                 outcome: envs
                     .outcomes
                     .iter()
                     .find(|(o, _, _)| *o == k)
-                    .map(|(_, t, failed)| (t.clone(), *failed)),
+                    .map(|(_, t, failed)| (t.render(cat), *failed)),
                 links: envs
                     .links
                     .iter()
@@ -409,10 +410,44 @@ pub struct PopupEnvs {
     pub actions: Vec<PreviewActions>,
     /// The environments page, when it is the one shown.
     pub all: Option<EnvsPage>,
+    pub labels: EnvsLabels,
+}
+
+/// The fixed words of the environments parts, in the user's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvsLabels {
+    pub refresh: String,
+    pub sync: String,
+    pub sync_now: String,
+    pub cancel: String,
+    pub environments: String,
+    pub back_to_previews: String,
+    pub filter: String,
+    pub filter_placeholder: String,
+    pub notify: String,
+    /// `PR 123:` before a preview's actions: the words with `$1` for the number.
+    pub pr: String,
+}
+
+impl EnvsLabels {
+    pub fn new(cat: &dyn Catalogue) -> EnvsLabels {
+        EnvsLabels {
+            refresh: t!(cat, "envs_refresh"),
+            sync: t!(cat, "envs_sync"),
+            sync_now: t!(cat, "envs_sync_now"),
+            cancel: t!(cat, "envs_cancel"),
+            environments: t!(cat, "envs_heading"),
+            back_to_previews: t!(cat, "envs_back"),
+            filter: t!(cat, "envs_filter"),
+            filter_placeholder: t!(cat, "envs_filter_placeholder"),
+            notify: t!(cat, "envs_notify"),
+            pr: t!(cat, "envs_pr", "$1"),
+        }
+    }
 }
 
 /// The popup's envs parts for `state` (the tab's services and previews).
-pub fn popup(envs: &Envs, state: &crate::state::State) -> PopupEnvs {
+pub fn popup(envs: &Envs, state: &crate::state::State, cat: &dyn Catalogue) -> PopupEnvs {
     let services = state.services_on_host();
     let previews: Vec<&Preview> = state
         .tab
@@ -422,9 +457,10 @@ pub fn popup(envs: &Envs, state: &crate::state::State) -> PopupEnvs {
         .unwrap_or_default();
     PopupEnvs {
         page: envs.page,
-        lines: services.iter().filter_map(|s| line(envs, s)).collect(),
-        actions: actions(envs, &previews),
-        all: (envs.page == Page::Environments).then(|| page(envs)),
+        lines: services.iter().filter_map(|s| line(envs, s, cat)).collect(),
+        actions: actions(envs, &previews, cat),
+        all: (envs.page == Page::Environments).then(|| page(envs, cat)),
+        labels: EnvsLabels::new(cat),
     }
 }
 
@@ -455,6 +491,7 @@ mod tests {
     use protocol::envs::{EnvLinks, NotificationKind, Rollout};
 
     use super::*;
+    use crate::i18n::testing::english;
 
     fn env(name: &str, version: &str) -> EnvStatus {
         EnvStatus {
@@ -520,7 +557,7 @@ mod tests {
     #[test]
     fn a_line_marks_what_differs_what_went_backwards_and_what_needs_attention() {
         let e = loaded();
-        let checkout = line(&e, "checkout-api").unwrap();
+        let checkout = line(&e, "checkout-api", english()).unwrap();
         let marks: Vec<_> = checkout
             .cells
             .iter()
@@ -531,38 +568,38 @@ mod tests {
             checkout.cells[2].title,
             "prod runs v2.7.3, Healthy; the others run v2.8.0"
         );
-        let search = line(&e, "search-ui").unwrap();
+        let search = line(&e, "search-ui", english()).unwrap();
         assert_eq!(search.cells[1].marker, Some("↓"));
         assert!(
             search.cells[1]
                 .title
                 .ends_with("went backwards from v5.33.0")
         );
-        let payments = line(&e, "payments-api").unwrap();
+        let payments = line(&e, "payments-api", english()).unwrap();
         assert_eq!(
             (payments.cells[1].marker, payments.cells[1].class),
             (Some("!"), "warn")
         );
-        assert_eq!(line(&e, "courses-fe"), None);
+        assert_eq!(line(&e, "courses-fe", english()), None);
     }
 
     #[test]
     fn the_page_filters_by_service_environment_version_or_note() {
         let mut e = Envs::default();
         assert_eq!(
-            page(&e).notice.as_deref(),
+            page(&e, english()).notice.as_deref(),
             Some("Asking the companion for the environments…")
         );
         e.arrived(services(), 1, false, Vec::new());
-        assert_eq!(page(&e).lines.len(), 3);
+        assert_eq!(page(&e, english()).lines.len(), 3);
         e.input(Input::Filter("PAUSED".into()));
-        assert_eq!(page(&e).lines[0].service, "payments-api");
+        assert_eq!(page(&e, english()).lines[0].service, "payments-api");
         e.input(Input::Filter("5.3.0".into()));
-        assert_eq!(page(&e).lines.len(), 1);
+        assert_eq!(page(&e, english()).lines.len(), 1);
         e.input(Input::Filter("nothing-like-it".into()));
         assert_eq!(
-            page(&e).notice.as_deref(),
-            Some("No service matches \"nothing-like-it\"")
+            page(&e, english()).notice.as_deref(),
+            Some("No service matches “nothing-like-it”")
         );
     }
 
@@ -583,26 +620,26 @@ mod tests {
         let p = preview();
         let app = app_ref(&p);
         assert_eq!(e.input(Input::AskSync(app.clone())), Todo::Nothing);
-        let shown = actions(&e, &[&p]);
+        let shown = actions(&e, &[&p], english());
         assert_eq!(
             shown[0].confirm.as_deref(),
             Some("Sync courses-fe PR 123 (courses-fe-pr-123) to its target revision now?")
         );
         assert_eq!(e.input(Input::CancelSync), Todo::Nothing);
-        assert_eq!(actions(&e, &[&p])[0].confirm, None);
+        assert_eq!(actions(&e, &[&p], english())[0].confirm, None);
         e.input(Input::AskSync(app.clone()));
         assert_eq!(
             e.input(Input::ConfirmSync),
             Todo::Act(app.clone(), AppAction::Sync)
         );
-        assert!(actions(&e, &[&p])[0].busy);
+        assert!(actions(&e, &[&p], english())[0].busy);
         assert_eq!(
             e.input(Input::Refresh(app.clone())),
             Todo::Nothing,
             "one at a time"
         );
-        e.finished(&app, "permission denied: ask an admin".into(), true);
-        let shown = actions(&e, &[&p]);
+        e.finished(&app, Text::plain("permission denied: ask an admin"), true);
+        let shown = actions(&e, &[&p], english());
         assert!(!shown[0].busy);
         assert_eq!(
             shown[0].outcome,
@@ -633,7 +670,7 @@ mod tests {
                 },
             ],
         );
-        let titles: Vec<String> = actions(&e, &[&p])[0]
+        let titles: Vec<String> = actions(&e, &[&p], english())[0]
             .links
             .iter()
             .map(|l| l.title.clone())

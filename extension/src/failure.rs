@@ -3,11 +3,13 @@
 //! the popup shows as sent (the companion says each once). The extension's own failures (the
 //! companion not installed or stopped, a reply it cannot read, a browser call that failed)
 //! are a [`LocalError`]: they have no wire code, because the companion never sends them.
-//! Each says here what failed and the fix, so `view` only places the words.
-
-use std::fmt;
+//! Each says here what failed and the fix (as [`Text`], in the user's language), so `view`
+//! only places the words. The companion's own words are English, shown as sent.
 
 use protocol::messages::{ErrorBody, ErrorCode};
+
+use crate::i18n::Text;
+use crate::text;
 
 /// Why the companion gave no list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,88 +42,92 @@ pub enum BrowserCall {
     RememberList,
     RememberApplied,
     RememberAwaiting,
-    ReadCookies { url: String },
+    ReadCookies {
+        url: String,
+    },
     ReadRules,
-    SetCookie { name: String, url: String },
-    RemoveCookie { name: String, url: String },
+    SetCookie {
+        name: String,
+        url: String,
+    },
+    RemoveCookie {
+        name: String,
+        url: String,
+    },
     AddRule,
     RemoveRules,
+    RememberSeen,
     SetBadge,
     SetTitle,
     Notify,
-    OpenTab { url: String },
+    OpenTab {
+        url: String,
+    },
+    ReloadTab,
+    /// Copying a share link to the clipboard.
+    Copy,
 }
 
 impl LocalError {
     /// What failed and why, without the fix.
-    pub fn message(&self) -> String {
+    pub fn message(&self) -> Text {
         match self {
             LocalError::NotInstalled { browser_said } | LocalError::Stopped { browser_said } => {
-                format!("the companion could not be started: {browser_said}")
+                text!("error_companion_not_started", browser_said)
             }
-            LocalError::Unreadable { detail } => {
-                format!("the companion sent a message the extension cannot read: {detail}")
+            LocalError::Unreadable { detail } => text!("error_unreadable", detail),
+            LocalError::Browser { call, error } => {
+                text!("error_browser_call", call.text(), error)
             }
-            LocalError::Browser { call, error } => format!("{call}: {error}"),
-            LocalError::CookieRefused { name, url } => {
-                format!("could not set the cookie {name} on {url}: the browser refused it")
-            }
+            LocalError::CookieRefused { name, url } => text!("error_cookie_refused", name, url),
         }
     }
 
     /// What the user can do, when there is something.
-    pub fn fix(&self) -> Option<&'static str> {
+    pub fn fix(&self) -> Option<Text> {
         match self {
             LocalError::NotInstalled { .. } | LocalError::Stopped { .. } => {
-                Some("run preview-switch doctor")
+                Some(text!("fix_run_doctor"))
             }
-            LocalError::Unreadable { .. } => Some(
-                "update the companion and the extension to the same version, then run preview-switch doctor",
-            ),
+            LocalError::Unreadable { .. } => Some(text!("fix_same_version")),
             LocalError::Browser {
                 call: BrowserCall::SetCookie { .. },
                 ..
             }
-            | LocalError::CookieRefused { .. } => Some("allow access to the site when asked"),
+            | LocalError::CookieRefused { .. } => Some(text!("fix_allow_access")),
             LocalError::Browser { .. } => None,
         }
     }
-}
 
-/// The message and its fix on one line, as the popup's message list shows it.
-impl fmt::Display for LocalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The message and its fix on one line, as the popup's message list shows it.
+    pub fn text(&self) -> Text {
         match self.fix() {
-            Some(fix) => write!(f, "{}: {fix}", self.message()),
-            None => f.write_str(&self.message()),
+            Some(fix) => text!("with_fix", self.message(), fix),
+            None => self.message(),
         }
     }
 }
 
-impl fmt::Display for BrowserCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl BrowserCall {
+    /// What the call was for, in the user's words.
+    pub fn text(&self) -> Text {
         match self {
-            BrowserCall::RememberList => f.write_str("could not remember the preview list"),
-            BrowserCall::RememberApplied => f.write_str("could not remember the cookies set"),
-            BrowserCall::RememberAwaiting => {
-                f.write_str("could not remember the choice waiting for access")
-            }
-            BrowserCall::ReadCookies { url } => write!(f, "could not read the cookies of {url}"),
-            BrowserCall::ReadRules => {
-                f.write_str("could not read this browser's tab routing rules")
-            }
-            BrowserCall::SetCookie { name, url } => {
-                write!(f, "could not set the cookie {name} on {url}")
-            }
-            BrowserCall::RemoveCookie { name, url } => {
-                write!(f, "could not remove the cookie {name} from {url}")
-            }
-            BrowserCall::AddRule => f.write_str("could not add the tab routing rule"),
-            BrowserCall::RemoveRules => f.write_str("could not remove a tab routing rule"),
-            BrowserCall::SetBadge => f.write_str("could not set the badge"),
-            BrowserCall::SetTitle => f.write_str("could not set the toolbar title"),
-            BrowserCall::Notify => f.write_str("could not show a notification"),
-            BrowserCall::OpenTab { url } => write!(f, "could not open {url}"),
+            BrowserCall::RememberList => text!("call_remember_list"),
+            BrowserCall::RememberApplied => text!("call_remember_applied"),
+            BrowserCall::RememberAwaiting => text!("call_remember_awaiting"),
+            BrowserCall::RememberSeen => text!("call_remember_seen"),
+            BrowserCall::ReadCookies { url } => text!("call_read_cookies", url),
+            BrowserCall::ReadRules => text!("call_read_rules"),
+            BrowserCall::SetCookie { name, url } => text!("call_set_cookie", name, url),
+            BrowserCall::RemoveCookie { name, url } => text!("call_remove_cookie", name, url),
+            BrowserCall::AddRule => text!("call_add_rule"),
+            BrowserCall::RemoveRules => text!("call_remove_rules"),
+            BrowserCall::SetBadge => text!("call_set_badge"),
+            BrowserCall::SetTitle => text!("call_set_title"),
+            BrowserCall::Notify => text!("call_notify"),
+            BrowserCall::OpenTab { url } => text!("call_open_tab", url),
+            BrowserCall::ReloadTab => text!("call_reload_tab"),
+            BrowserCall::Copy => text!("call_copy"),
         }
     }
 }
@@ -135,19 +141,29 @@ impl Failure {
         }
     }
 
-    /// What failed and why, without the fix.
-    pub fn message(&self) -> String {
+    /// What failed and why, without the fix; the companion's words as it sent them.
+    pub fn message(&self) -> Text {
         match self {
-            Failure::Companion(body) => body.message.clone(),
+            Failure::Companion(body) => Text::plain(&body.message),
             Failure::Local(e) => e.message(),
         }
     }
 
+    /// The message and its fix on one line.
+    pub fn text(&self) -> Text {
+        match self.fix() {
+            Some(fix) => text!("with_fix", self.message(), fix),
+            None => self.message(),
+        }
+    }
+
     /// What the user can do (`None` when nothing was said).
-    pub fn fix(&self) -> Option<String> {
+    pub fn fix(&self) -> Option<Text> {
         match self {
-            Failure::Companion(body) => Some(body.fix.clone()).filter(|f| !f.trim().is_empty()),
-            Failure::Local(e) => e.fix().map(str::to_string),
+            Failure::Companion(body) => {
+                Some(Text::plain(&body.fix)).filter(|_| !body.fix.trim().is_empty())
+            }
+            Failure::Local(e) => e.fix(),
         }
     }
 }
@@ -167,9 +183,11 @@ impl From<ErrorBody> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::testing::english;
 
     #[test]
     fn a_companion_error_is_shown_as_sent_and_a_local_one_says_its_fix() {
+        let en = english();
         let body = ErrorBody {
             code: ErrorCode::ArgocdUnauthorized,
             message: "token rejected by https://argocd.dev (401)".into(),
@@ -177,8 +195,14 @@ mod tests {
         };
         let f = Failure::from(body);
         assert_eq!(f.code(), Some(ErrorCode::ArgocdUnauthorized));
-        assert_eq!(f.message(), "token rejected by https://argocd.dev (401)");
-        assert_eq!(f.fix().as_deref(), Some("run argocd login argocd.dev"));
+        assert_eq!(
+            f.message().render(en),
+            "token rejected by https://argocd.dev (401)"
+        );
+        assert_eq!(
+            f.fix().map(|t| t.render(en)).as_deref(),
+            Some("run argocd login argocd.dev")
+        );
         let empty = Failure::Companion(ErrorBody {
             code: ErrorCode::Unknown,
             message: "something new".into(),
@@ -191,14 +215,21 @@ mod tests {
         });
         assert_eq!(unreadable.code(), None, "no invented wire code");
         assert_eq!(
-            unreadable.message(),
+            unreadable.message().render(en),
             "the companion sent a message the extension cannot read: unknown variant `lits`"
         );
-        assert!(unreadable.fix().unwrap().contains("same version"));
+        assert!(
+            unreadable
+                .fix()
+                .unwrap()
+                .render(en)
+                .contains("same version")
+        );
     }
 
     #[test]
     fn browser_failures_name_the_call_the_reason_and_the_fix() {
+        let en = english();
         let e = LocalError::Browser {
             call: BrowserCall::SetCookie {
                 name: "team-pr".into(),
@@ -207,7 +238,7 @@ mod tests {
             error: "No host permissions for cookies at url".into(),
         };
         assert_eq!(
-            e.to_string(),
+            e.text().render(en),
             "could not set the cookie team-pr on https://app.test/: No host permissions for cookies at url: allow access to the site when asked"
         );
         let e = LocalError::Browser {
@@ -215,7 +246,7 @@ mod tests {
             error: "boom".into(),
         };
         assert_eq!(
-            e.to_string(),
+            e.text().render(en),
             "could not read this browser's tab routing rules: boom"
         );
         assert_eq!(
@@ -223,7 +254,8 @@ mod tests {
                 name: "n".into(),
                 url: "https://a.test/".into()
             }
-            .to_string(),
+            .text()
+            .render(en),
             "could not set the cookie n on https://a.test/: the browser refused it: allow access to the site when asked"
         );
     }

@@ -7,6 +7,7 @@
 pub mod envs;
 pub mod failure;
 pub mod hosts;
+pub mod i18n;
 pub mod live;
 pub mod routing;
 pub mod settings;

@@ -5,45 +5,41 @@
 
 use protocol::Route;
 use protocol::policy;
+
+use crate::i18n::Text;
+use crate::text;
 use serde::{Deserialize, Serialize};
 
-/// Why a route from the companion was refused; shown to the user as is.
+/// Why a route from the companion was refused, in the user's words (the policy's reason
+/// inside is the shared policy's English).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub struct Refusal(pub Text);
 
 /// A cookie name, by the one policy ([`protocol::policy::check_cookie_name`]): an RFC 6265
 /// token without a reserved `__Host-`/`__Secure-` prefix, so it can never smuggle a second
 /// cookie or attribute, nor touch a site's protected cookies.
 pub fn check_cookie_name(name: &str) -> Result<(), Refusal> {
-    policy::check_cookie_name(name).map_err(|why| refused("cookie", why))
+    policy::check_cookie_name(name).map_err(|why| Refusal(text!("refused_cookie", why)))
 }
 
 /// A cookie value, by the one policy: RFC 6265 `cookie-octet`s only.
 pub fn check_cookie_value(value: &str) -> Result<(), Refusal> {
-    policy::check_cookie_value(value).map_err(|why| refused("cookie", why))
+    policy::check_cookie_value(value).map_err(|why| Refusal(text!("refused_cookie", why)))
 }
 
 /// An exact host name, `localhost` or a dotted-quad IPv4 address, by the one policy with the
 /// extension's subset of the Public Suffix List ([`policy::PUBLIC_SUFFIXES`]). Returns it
 /// lower-cased.
 pub fn check_host(host: &str) -> Result<String, Refusal> {
-    policy::check_host(host, &policy::KnownSuffixes).map_err(|why| refused("host", why))
+    policy::check_host(host, &policy::KnownSuffixes)
+        .map_err(|why| Refusal(text!("refused_host", why)))
 }
 
 /// A whole route by the one policy ([`policy::check_route`]): name and value by kind, the
 /// header allow-list, one to [`policy::MAX_HOSTS_PER_ROUTE`] hosts.
 pub fn check_route(route: &Route) -> Result<Route, Refusal> {
-    policy::check_route(route, &policy::KnownSuffixes).map_err(|why| refused("route", why))
-}
-
-fn refused(what: &str, why: String) -> Refusal {
-    Refusal(format!("refused {what}: {why}: fix the route in Argo CD"))
+    policy::check_route(route, &policy::KnownSuffixes)
+        .map_err(|why| Refusal(text!("refused_route", why)))
 }
 
 /// The resource types a tab rule covers. Listed explicitly: Chromium leaves `main_frame`
@@ -222,11 +218,9 @@ mod tests {
             check_cookie_value("1 2").unwrap_err(),
             check_host("*.example.com").unwrap_err(),
         ] {
-            assert!(refusal.0.starts_with("refused "), "{refusal}");
-            assert!(
-                refusal.0.ends_with(": fix the route in Argo CD"),
-                "{refusal}"
-            );
+            let said = refusal.0.render(crate::i18n::testing::english());
+            assert!(said.starts_with("refused "), "{said}");
+            assert!(said.ends_with(": fix the route in Argo CD"), "{said}");
         }
     }
 

@@ -1,11 +1,14 @@
 //! The settings a user may change (options page), as stored in `chrome.storage.local`
 //! under `settings`, and how the options form is read: GitHub Enterprise hosts whose
-//! `/<owner>/<repo>/pull/<n>` pages count as pull-request pages, and the domain-mode
-//! cookie lifetime. Pure, tested natively; `web` reads and writes the storage.
+//! `/<owner>/<repo>/pull/<n>` pages count as pull-request pages, the domain-mode cookie
+//! lifetime and the share links' query parameter. Pure, tested
+//! natively; `web` reads and writes the storage.
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Text;
 use crate::state::Config;
+use crate::text;
 use protocol::policy::{self, KnownSuffixes};
 
 /// The most a routing cookie may live: a month, so a forgotten one does not route forever.
@@ -17,6 +20,9 @@ pub struct Settings {
     pub github_hosts: Vec<String>,
     #[serde(default)]
     pub cookie_lifetime_hours: Option<u64>,
+    /// The share links' query parameter where the cluster's share rule names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_param: Option<String>,
 }
 
 impl Settings {
@@ -37,12 +43,25 @@ impl Settings {
         {
             config.cookie_lifetime_secs = hours * 60 * 60;
         }
+        if let Some(param) = self
+            .share_param
+            .as_deref()
+            .filter(|p| policy::check_share_param(p).is_ok())
+        {
+            config.share_param = param.to_string();
+        }
         config
     }
 
     /// Reads the options form: hosts one per line (or separated by commas or spaces; an
-    /// `https://` prefix or trailing `/` is tolerated) and the lifetime in hours.
-    pub fn from_form(hosts: &str, hours: &str) -> Result<Settings, String> {
+    /// `https://` prefix or trailing `/` is tolerated), the lifetime in hours, the share
+    /// parameter (empty: the default).
+    pub fn from_form(form: &Form<'_>) -> Result<Settings, Text> {
+        let Form {
+            hosts,
+            hours,
+            share_param,
+        } = *form;
         let mut github_hosts = Vec::new();
         for raw in hosts.split([',', ' ', '\n', '\r', '\t']) {
             let h = raw.trim();
@@ -55,7 +74,7 @@ impl Settings {
                 continue;
             }
             let h = policy::check_host(h, &KnownSuffixes)
-                .map_err(|why| format!("not saved: refused host: {why}"))?;
+                .map_err(|why| text!("settings_refused_host", why))?;
             if !github_hosts.contains(&h) {
                 github_hosts.push(h);
             }
@@ -67,38 +86,66 @@ impl Settings {
             match hours.parse::<u64>() {
                 Ok(h) if (1..=MAX_COOKIE_HOURS).contains(&h) => Some(h),
                 _ => {
-                    return Err(format!(
-                        "not saved: the cookie lifetime {hours:?} is not a whole number of hours from 1 to {MAX_COOKIE_HOURS}"
+                    return Err(text!(
+                        "settings_bad_lifetime",
+                        policy::quoted(hours),
+                        MAX_COOKIE_HOURS
                     ));
                 }
+            }
+        };
+        let share_param = match share_param.trim() {
+            "" => None,
+            p => {
+                policy::check_share_param(p)
+                    .map_err(|why| text!("settings_bad_share_param", why))?;
+                Some(p.to_string())
             }
         };
         Ok(Settings {
             github_hosts,
             cookie_lifetime_hours,
+            share_param,
         })
     }
 }
 
+/// What the options form holds, as typed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Form<'a> {
+    pub hosts: &'a str,
+    pub hours: &'a str,
+    pub share_param: &'a str,
+}
+
 /// What the options page says once the browser stored the settings, or refused to
 /// (`Err`: the browser's words).
-pub fn save_outcome(saved: Result<(), String>) -> String {
+pub fn save_outcome(saved: Result<(), String>) -> Text {
     match saved {
-        Ok(()) => "Saved: reopen the popup to use them".into(),
-        Err(e) => format!("not saved: the browser refused to store the settings: {e}"),
+        Ok(()) => text!("settings_saved"),
+        Err(e) => text!("settings_not_stored", e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::testing::english;
+
+    fn form<'a>(hosts: &'a str, hours: &'a str) -> Form<'a> {
+        Form {
+            hosts,
+            hours,
+            ..Form::default()
+        }
+    }
 
     #[test]
     fn the_form_accepts_hosts_as_people_paste_them() {
-        let s = Settings::from_form(
+        let s = Settings::from_form(&form(
             "GitHub.Acme.io\nhttps://git.corp.test/, github.acme.io\n\n",
             " 48 ",
-        )
+        ))
         .unwrap();
         assert_eq!(s.github_hosts, ["github.acme.io", "git.corp.test"]);
         assert_eq!(s.cookie_lifetime_hours, Some(48));
@@ -108,25 +155,46 @@ mod tests {
             ["github.com", "github.acme.io", "git.corp.test"]
         );
         assert_eq!(config.cookie_lifetime_secs, 48 * 3600);
+        assert_eq!(config.share_param, policy::DEFAULT_SHARE_PARAM);
     }
 
     #[test]
-    fn the_form_refuses_what_is_not_a_host_or_a_lifetime() {
-        let err = Settings::from_form("github.acme.io/org", "").unwrap_err();
+    fn the_form_refuses_what_is_not_a_host_a_lifetime_or_a_parameter() {
+        let said = |f: &Form<'_>| Settings::from_form(f).unwrap_err().render(english());
+        let err = said(&form("github.acme.io/org", ""));
         assert!(err.contains("refused host"), "{err}");
-        let err = Settings::from_form("", "0").unwrap_err();
+        let err = said(&form("", "0"));
         assert!(err.contains("from 1 to 720"), "{err}");
-        let err = Settings::from_form("", "a day").unwrap_err();
+        let err = said(&form("", "a day"));
         assert!(err.contains("\"a day\""), "{err}");
-        assert_eq!(Settings::from_form("", "").unwrap(), Settings::default());
+        let err = said(&Form {
+            share_param: "a&b",
+            ..Form::default()
+        });
+        assert!(err.contains("contains '&'"), "{err}");
+        assert_eq!(
+            Settings::from_form(&form("", "")).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn the_share_parameter_is_kept() {
+        let s = Settings::from_form(&Form {
+            share_param: " ps ",
+            ..Form::default()
+        })
+        .unwrap();
+        assert_eq!(s.share_param.as_deref(), Some("ps"));
+        assert_eq!(s.config().share_param, "ps");
     }
 
     #[test]
     fn saving_says_what_happened() {
-        assert!(save_outcome(Ok(())).starts_with("Saved"));
+        assert!(save_outcome(Ok(())).render(english()).starts_with("Saved"));
         assert_eq!(
-            save_outcome(Err("QUOTA_BYTES quota exceeded".into())),
-            "not saved: the browser refused to store the settings: QUOTA_BYTES quota exceeded"
+            save_outcome(Err("QUOTA_BYTES quota exceeded".into())).render(english()),
+            "Not saved: the browser refused to store the settings: QUOTA_BYTES quota exceeded"
         );
     }
 
@@ -135,6 +203,7 @@ mod tests {
         let s = Settings {
             github_hosts: vec!["*.evil".into(), "ok.test".into()],
             cookie_lifetime_hours: Some(100_000),
+            share_param: Some("a b".into()),
         };
         let config = s.config();
         assert_eq!(config.github_hosts, ["github.com", "ok.test"]);
@@ -142,5 +211,6 @@ mod tests {
             config.cookie_lifetime_secs,
             Config::default().cookie_lifetime_secs
         );
+        assert_eq!(config.share_param, policy::DEFAULT_SHARE_PARAM);
     }
 }

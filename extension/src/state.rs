@@ -13,7 +13,9 @@ use protocol::{Preview, Route, RouteKind};
 use serde::{Deserialize, Serialize};
 
 use crate::failure::{Failure, LocalError};
+use crate::i18n::Text;
 use crate::routing::{self, Refusal, SessionRule};
+use crate::text;
 
 /// What the user picked for one service on the active tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +51,8 @@ pub struct Config {
     pub cookie_lifetime_secs: u64,
     /// Hosts whose `/<owner>/<repo>/pull/<n>` pages are pull requests (GitHub Enterprise too).
     pub github_hosts: Vec<String>,
+    /// The share links' query parameter where a preview's share rule names none.
+    pub share_param: String,
 }
 
 impl Default for Config {
@@ -56,8 +60,70 @@ impl Default for Config {
         Config {
             cookie_lifetime_secs: 24 * 60 * 60,
             github_hosts: vec!["github.com".into()],
+            share_param: protocol::policy::DEFAULT_SHARE_PARAM.into(),
         }
     }
+}
+
+/// What happens once a choice is applied: nothing more; open the page it names (GitHub's
+/// *open with preview*); or reload the tab, so the page shows what was asked for (a share
+/// link, *back to dev* from the keyboard).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Then {
+    #[default]
+    Stay,
+    Open(String),
+    Reload,
+}
+
+impl Then {
+    /// The page a choice is for when it is not the tab's own.
+    fn open_url(&self) -> Option<&str> {
+        match self {
+            Then::Open(url) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// The last main-frame response the worker saw in a tab: its host and the headers that may
+/// be a preview's marker (kept in `storage.session` under `seen_<tab>` for the popup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub tab_id: i32,
+    pub host: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Most response headers kept from one response, and the longest value kept.
+const MAX_SEEN_HEADERS: usize = 32;
+const MAX_SEEN_VALUE: usize = 256;
+
+/// Whether the page in the tab came from the preview it is routed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// No marker to check, or no response seen since the routing was set: nothing to say.
+    Unknown,
+    /// The response carried the preview's marker.
+    Answered { header: String, value: String },
+    /// The routing went out, but the response lacked the marker (or carried another
+    /// value): dev (or something else) answered.
+    Missed {
+        header: String,
+        value: String,
+        got: Option<String>,
+    },
+}
+
+/// How the badge looks: no routing, routed (nothing proven), the preview answered, or the
+/// page was served by something else than the preview it is routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Routed,
+    Answered,
+    Warning,
 }
 
 /// Everything that can happen to the extension.
@@ -112,19 +178,39 @@ pub enum Event {
     Filter {
         text: String,
     },
-    /// A radio picked (by click or arrow key): only selects; nothing is applied.
-    Select {
-        service: String,
-        choice: Choice,
-    },
-    /// Apply the selected choice of `service` (its Apply button).
-    ApplySelected {
-        service: String,
-    },
-    /// Apply `choice` now (Enter on a radio).
+    /// `/` pressed: the filter shows even when the list is short.
+    FilterOpened,
+    /// One click (or Enter) on a row's action: apply `choice` now.
     Choose {
         service: String,
         choice: Choice,
+    },
+    /// One click on the share link's offer: apply `choice`, then reload the tab.
+    FollowLink {
+        service: String,
+        choice: Choice,
+    },
+    /// *Copy link* on a routed service.
+    CopyLink {
+        service: String,
+    },
+    /// The answer to [`Effect::CopyText`] (`Err`: the browser's words).
+    Copied {
+        result: Result<(), String>,
+    },
+    /// A main-frame response reached a tab (worker): its headers, names lower-cased.
+    ResponseSeen {
+        tab_id: i32,
+        url: String,
+        headers: Vec<(String, String)>,
+    },
+    /// The popup read its tab's last response from storage.
+    SeenLoaded(Option<Seen>),
+    /// Back to dev for every service routing the tab, then reload it (the keyboard command,
+    /// without opening the popup.
+    BackToDev {
+        tab_id: i32,
+        url: String,
     },
     /// "Open with preview" on a GitHub PR page: route the domain, then open the service on
     /// `host`, which names the route to apply (the tab's own host, github.com, names none).
@@ -137,7 +223,7 @@ pub enum Event {
     HostPermission {
         service: String,
         choice: Choice,
-        open: Option<String>,
+        then: Then,
         granted: bool,
     },
     /// `permissions.onAdded`: the user granted host access some other way than the prompt
@@ -180,7 +266,7 @@ pub enum Effect {
         origins: Vec<String>,
         service: String,
         choice: Choice,
-        open: Option<String>,
+        then: Then,
     },
     SetCookie {
         url: String,
@@ -203,14 +289,28 @@ pub enum Effect {
     SetBadge {
         tab_id: i32,
         text: String,
-        title: String,
+        title: Text,
+        tone: Tone,
     },
     Notify {
-        title: String,
-        message: String,
+        title: Text,
+        message: Text,
     },
     OpenTab {
         url: String,
+    },
+    /// Reload the tab once every cookie and rule change before it is done.
+    ReloadTab {
+        tab_id: i32,
+    },
+    /// Put `text` on the clipboard; answer with [`Event::Copied`].
+    CopyText {
+        text: String,
+    },
+    /// Store (or with `None` remove) the tab's last response under `seen_<tab>`.
+    RememberSeen {
+        tab_id: i32,
+        seen: Option<Seen>,
     },
     Render,
 }
@@ -245,7 +345,8 @@ pub struct Tab {
 pub struct AwaitingAccess {
     pub service: String,
     pub choice: Choice,
-    pub open: Option<String>,
+    #[serde(default)]
+    pub then: Then,
     /// The hosts access was asked for.
     pub hosts: Vec<String>,
     /// The tab the choice is for.
@@ -318,8 +419,10 @@ pub struct State {
     pub rules: Option<Vec<SessionRule>>,
     pub applied: Option<Vec<Applied>>,
     pub filter: String,
+    /// `/` opened the filter.
+    pub filter_open: bool,
     /// Things the user must be told (refusals, cleanups, failures), newest last.
-    pub messages: Vec<String>,
+    pub messages: Vec<Text>,
     /// A fresher list than the one shown has been asked for.
     pub refreshing: bool,
     /// The `--browser` the install command names (from the browser's brands).
@@ -328,23 +431,46 @@ pub struct State {
     pub failures: Vec<ServerFailure>,
     /// Why the last refresh of a stale list failed.
     pub refresh_error: Option<Failure>,
-    /// Choices selected but not applied yet, per service.
-    pub selected: Vec<(String, Choice)>,
+    /// The share link last copied, and whether it worked.
+    pub copied: Option<Copied>,
+    /// The last main-frame response seen per tab (the worker's tabs; the popup's own).
+    pub seen: Vec<Seen>,
     /// A choice applied but waiting for the user to allow access to its hosts.
     pub awaiting_access: Option<AwaitingAccess>,
     /// The choice `PermissionsAdded` applied, whose own answer may still come.
     settled_access: Option<(String, Choice)>,
     /// A choice to finish once the routing is read ([`Event::Resume`]).
     resume: Option<AwaitingAccess>,
-    last_badge: Option<(i32, String, String)>,
+    last_badge: Option<(i32, String, Text, Tone)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
     /// Routes of previews deleted by live updates, cleaned up once the records are read.
     deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
+    /// [`Event::BackToDev`] for this tab, once its routing is read.
+    back_to_dev: Option<i32>,
     /// A granted choice waiting for the cookies on its route's other hosts.
     pending: Option<Pending>,
+}
+
+/// What a share link in the tab's URL asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    pub service: String,
+    pub pr: u64,
+    /// Why it cannot be followed here (not listed, unroutable, another host, unreadable).
+    pub refused: Option<Text>,
+}
+
+/// A share link the user copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub url: String,
+    /// The preview's share rule (`None`: the cluster has none, the link needs the extension).
+    pub share: Option<protocol::Share>,
+    /// `None` while the clipboard has not answered; `Err`: the browser's words.
+    pub result: Option<Result<(), String>>,
 }
 
 /// A choice whose route sets a cookie on hosts besides the tab's: it is applied once their
@@ -353,7 +479,7 @@ pub struct State {
 struct Pending {
     service: String,
     choice: Choice,
-    open: Option<String>,
+    then: Then,
     name: String,
     waiting: Vec<String>,
     /// Hosts where the site has its own cookie of that name.
@@ -426,12 +552,14 @@ impl State {
             rules: None,
             applied: None,
             filter: String::new(),
+            filter_open: false,
             messages: Vec::new(),
             refreshing: false,
             browser: "chromium",
             failures: Vec::new(),
             refresh_error: None,
-            selected: Vec::new(),
+            copied: None,
+            seen: Vec::new(),
             awaiting_access: None,
             settled_access: None,
             resume: None,
@@ -439,6 +567,7 @@ impl State {
             complete: false,
             deleted: Vec::new(),
             closed_tabs: Vec::new(),
+            back_to_dev: None,
             pending: None,
         }
     }
@@ -548,14 +677,6 @@ impl State {
         }
     }
 
-    /// The choice selected for `service` and not applied yet.
-    pub fn selection(&self, service: &str) -> Option<Choice> {
-        self.selected
-            .iter()
-            .find(|(s, _)| s == service)
-            .map(|(_, c)| *c)
-    }
-
     /// Whether the records a choice rests on (cookies, rules, our applied cookies) are read:
     /// a choice made before would overwrite what it does not know.
     pub fn records_read(&self) -> bool {
@@ -581,7 +702,53 @@ impl State {
         if self.resume.is_some() {
             fx.extend(self.try_resume());
         }
+        if self.back_to_dev.is_some() {
+            fx.extend(self.try_back_to_dev());
+        }
         fx
+    }
+
+    /// Finishes [`Event::BackToDev`] once its tab's routing and a list are in: every
+    /// service routing the tab goes back to dev, then the tab reloads.
+    fn try_back_to_dev(&mut self) -> Vec<Effect> {
+        let ready = matches!(self.companion, Companion::Ready { .. }) && self.records_read();
+        let Some(tab) = self.tab.clone() else {
+            return Vec::new();
+        };
+        if !ready || self.back_to_dev != Some(tab.id) {
+            return Vec::new();
+        }
+        self.back_to_dev = None;
+        let routed: Vec<String> = self.routed_services().into_iter().map(|(s, _)| s).collect();
+        let mut fx = Vec::new();
+        for service in &routed {
+            fx.extend(self.apply(service, Choice::Dev, Then::Stay));
+        }
+        if !routed.is_empty() {
+            fx.push(Effect::ReloadTab { tab_id: tab.id });
+        }
+        fx
+    }
+
+    /// The services routing the active tab now, with how, in list order (and services only
+    /// our records name after them).
+    pub fn routed_services(&self) -> Vec<(String, Active)> {
+        let Some(tab) = &self.tab else {
+            return Vec::new();
+        };
+        let mut services: Vec<&str> = self.services_on_host();
+        for a in self.applied.iter().flatten() {
+            if tab.host.as_ref().is_some_and(|h| a.hosts.contains(h))
+                && !services.contains(&a.service.as_str())
+            {
+                services.push(&a.service);
+            }
+        }
+        services
+            .into_iter()
+            .map(|s| (s.to_string(), self.active(s)))
+            .filter(|(_, a)| *a != Active::Dev)
+            .collect()
     }
 
     /// Finishes the choice of [`Event::Resume`] once its tab's routing and a list are in.
@@ -595,7 +762,7 @@ impl State {
             return Vec::new();
         };
         let mut fx = vec![Effect::RememberAwaiting(None)];
-        fx.extend(self.apply(&r.service, r.choice, r.open));
+        fx.extend(self.apply(&r.service, r.choice, r.then));
         fx
     }
 
@@ -712,29 +879,90 @@ impl State {
                 self.filter = text;
                 vec![Effect::Render]
             }
-            Event::Select { service, choice } => {
-                self.selected.retain(|(s, _)| *s != service);
-                if self.active_choice(&service) != Some(choice) {
-                    self.selected.push((service, choice));
-                }
+            Event::FilterOpened => {
+                self.filter_open = true;
                 vec![Effect::Render]
             }
-            Event::ApplySelected { service } => match self.selection(&service) {
-                Some(choice) => self.choose(service, choice, None),
-                None => Vec::new(),
-            },
-            Event::Choose { service, choice } => self.choose(service, choice, None),
+            Event::Choose { service, choice } => self.choose(service, choice, Then::Stay),
+            Event::FollowLink { service, choice } => self.choose(service, choice, Then::Reload),
             Event::OpenWithPreview { service, pr, host } => match routing::check_host(&host) {
-                Ok(host) => self.choose(service, Choice::Domain { pr }, Some(url_for(true, &host))),
+                Ok(host) => self.choose(
+                    service,
+                    Choice::Domain { pr },
+                    Then::Open(url_for(true, &host)),
+                ),
                 Err(refusal) => {
                     self.messages.push(refusal.0);
                     vec![Effect::Render]
                 }
             },
+            Event::CopyLink { service } => match self.share_link(&service) {
+                Ok(copied) => {
+                    let text = copied.url.clone();
+                    self.copied = Some(copied);
+                    vec![Effect::CopyText { text }, Effect::Render]
+                }
+                Err(why) => {
+                    self.messages.push(why);
+                    vec![Effect::Render]
+                }
+            },
+            Event::Copied { result } => {
+                if let Some(c) = &mut self.copied {
+                    c.result = Some(result);
+                }
+                vec![Effect::Render]
+            }
+            Event::ResponseSeen {
+                tab_id,
+                url,
+                headers,
+            } => {
+                let Some((_, host)) = parse_web_url(&url) else {
+                    return Vec::new();
+                };
+                // Only what could be a marker, bounded: never a credential header.
+                let headers: Vec<(String, String)> = headers
+                    .into_iter()
+                    .filter(|(h, v)| {
+                        v.len() <= MAX_SEEN_VALUE && protocol::policy::check_marker(h, v).is_ok()
+                    })
+                    .map(|(h, v)| (h.to_ascii_lowercase(), v))
+                    .take(MAX_SEEN_HEADERS)
+                    .collect();
+                let seen = Seen {
+                    tab_id,
+                    host,
+                    headers,
+                };
+                self.seen.retain(|s| s.tab_id != tab_id);
+                self.seen.push(seen.clone());
+                vec![Effect::RememberSeen {
+                    tab_id,
+                    seen: Some(seen),
+                }]
+            }
+            Event::SeenLoaded(seen) => {
+                if let Some(seen) = seen {
+                    self.seen.retain(|s| s.tab_id != seen.tab_id);
+                    self.seen.push(seen);
+                }
+                let mut fx = self.badge();
+                fx.push(Effect::Render);
+                fx
+            }
+            Event::BackToDev { tab_id, url } => {
+                let mut fx = self.open_tab(tab_id, url);
+                self.back_to_dev = Some(tab_id);
+                if !matches!(self.companion, Companion::Ready { .. }) {
+                    fx.push(Effect::RequestList);
+                }
+                fx
+            }
             Event::HostPermission {
                 service,
                 choice,
-                open,
+                then,
                 granted,
             } => {
                 let this = (service.clone(), choice);
@@ -753,13 +981,11 @@ impl State {
                     fx.push(Effect::RememberAwaiting(None));
                 }
                 if !granted {
-                    self.messages.push(format!(
-                        "not switched: access to the hosts of {service} was refused: allow it when the browser asks"
-                    ));
+                    self.messages.push(text!("refused_access", service));
                     fx.push(Effect::Render);
                     return fx;
                 }
-                fx.extend(self.read_then_apply(&service, choice, open));
+                fx.extend(self.read_then_apply(&service, choice, then));
                 fx
             }
             Event::PermissionsAdded { origins } => {
@@ -771,7 +997,7 @@ impl State {
                     Some(a) if covered => {
                         self.settled_access = Some((a.service.clone(), a.choice));
                         let mut fx = vec![Effect::RememberAwaiting(None)];
-                        fx.extend(self.read_then_apply(&a.service, a.choice, a.open));
+                        fx.extend(self.read_then_apply(&a.service, a.choice, a.then));
                         fx
                     }
                     other => {
@@ -789,7 +1015,7 @@ impl State {
             Event::EffectFailed(error) => {
                 // A choice waiting for cookies it could not read is dropped with the error.
                 self.pending = None;
-                self.messages.push(error.to_string());
+                self.messages.push(error.text());
                 vec![Effect::Render]
             }
             Event::TabClosed { tab_id } => {
@@ -798,7 +1024,11 @@ impl State {
                 if !self.closed_tabs.contains(&tab_id) {
                     self.closed_tabs.push(tab_id);
                 }
-                vec![Effect::ReadRules]
+                self.seen.retain(|s| s.tab_id != tab_id);
+                vec![
+                    Effect::ReadRules,
+                    Effect::RememberSeen { tab_id, seen: None },
+                ]
             }
         }
     }
@@ -881,12 +1111,8 @@ impl State {
                 });
             }
             fx.push(Effect::Notify {
-                title: format!("{} PR {} is gone", a.service, a.pr),
-                message: format!(
-                    "The preview no longer exists, so its cookie {} was removed from {}",
-                    a.name,
-                    a.hosts.join(", ")
-                ),
+                title: text!("gone_title", &a.service, a.pr),
+                message: text!("gone_cookie_removed", &a.name, a.hosts.join(", ")),
             });
         }
         let dead: Vec<u32> = rules
@@ -897,19 +1123,13 @@ impl State {
         if !dead.is_empty() {
             fx.push(Effect::RemoveSessionRules { ids: dead.clone() });
             fx.push(Effect::Notify {
-                title: "A routed preview is gone".into(),
-                message: format!(
-                    "Its pull request was closed or unlabelled, so {} tab routing rule(s) were removed",
-                    dead.len()
-                ),
+                title: text!("gone_rules_title"),
+                message: text!("gone_rules_removed", dead.len()),
             });
         }
         if !gone.is_empty() {
             for a in &gone {
-                self.messages.push(format!(
-                    "{} PR {} is gone: its routing was removed",
-                    a.service, a.pr
-                ));
+                self.messages.push(text!("gone_message", &a.service, a.pr));
             }
             self.applied = Some(keep);
             fx.push(Effect::SaveApplied {
@@ -926,7 +1146,8 @@ impl State {
         fx
     }
 
-    /// The badge for the active tab: the PR numbers it is routed to, only when changed.
+    /// The badge for the active tab: the PR numbers it is routed to, coloured by whether the
+    /// preview's marker came back, only when changed.
     fn badge(&mut self) -> Vec<Effect> {
         let Some(tab) = &self.tab else {
             return Vec::new();
@@ -936,35 +1157,36 @@ impl State {
             return Vec::new();
         }
         let tab_id = tab.id;
-        let mut services: Vec<&str> = self.services_on_host();
-        if let Some(applied) = &self.applied {
-            for a in applied {
-                if tab.host.as_ref().is_some_and(|h| a.hosts.contains(h))
-                    && !services.contains(&a.service.as_str())
-                {
-                    services.push(&a.service);
-                }
-            }
-        }
         let mut prs = Vec::new();
         let mut title = Vec::new();
-        for s in services {
-            match self.active(s) {
+        let mut tone = Tone::Plain;
+        for (s, active) in self.routed_services() {
+            let proof = self.proof(&s);
+            let (pr, line) = match &active {
                 Active::Domain { pr, by_hand } => {
-                    prs.push(pr);
-                    title.push(format!(
-                        "{s}: PR {pr} for this domain{}",
-                        if by_hand { " (cookie set by hand)" } else { "" }
-                    ));
+                    let line = if *by_hand {
+                        text!("badge_domain_by_hand", &s, pr)
+                    } else {
+                        text!("badge_domain", &s, pr)
+                    };
+                    (*pr, line)
                 }
-                Active::Tab { pr } => {
-                    prs.push(pr);
-                    title.push(format!("{s}: PR {pr} for this tab"));
-                }
+                Active::Tab { pr } => (*pr, text!("badge_tab", &s, pr)),
                 Active::Unknown { name, .. } => {
-                    title.push(format!("{s}: a cookie named {name} matches no preview"))
+                    title.push(text!("badge_unknown", &s, name));
+                    continue;
                 }
-                Active::Dev => {}
+                Active::Dev => continue,
+            };
+            prs.push(pr);
+            title.push(line);
+            tone = match (&proof, tone) {
+                (Proof::Missed { .. }, _) | (_, Tone::Warning) => Tone::Warning,
+                (Proof::Answered { .. }, Tone::Plain | Tone::Answered) => Tone::Answered,
+                _ => Tone::Routed,
+            };
+            if let Proof::Missed { header, value, .. } = proof {
+                title.push(text!("badge_served_by_dev", header, value));
             }
         }
         let text = match prs.as_slice() {
@@ -973,11 +1195,11 @@ impl State {
             [first, ..] => format!("{first}+"),
         };
         let title = if title.is_empty() {
-            "Preview Switch: dev".to_string()
+            text!("badge_title_dev")
         } else {
-            format!("Preview Switch: {}", title.join("; "))
+            text!("badge_title", title)
         };
-        let key = (tab_id, text.clone(), title.clone());
+        let key = (tab_id, text.clone(), title.clone(), tone);
         if self.last_badge.as_ref() == Some(&key) {
             return Vec::new();
         }
@@ -986,17 +1208,128 @@ impl State {
             tab_id,
             text,
             title,
+            tone,
         }]
     }
 
-    fn choose(&mut self, service: String, choice: Choice, open: Option<String>) -> Vec<Effect> {
+    /// Whether the page in the active tab came from the preview `service` routes it to:
+    /// the last response seen in the tab (for its host) against the preview's marker.
+    pub fn proof(&self, service: &str) -> Proof {
+        let Some(tab) = &self.tab else {
+            return Proof::Unknown;
+        };
+        let pr = match self.active(service) {
+            Active::Domain { pr, .. } | Active::Tab { pr } => pr,
+            _ => return Proof::Unknown,
+        };
+        let Some(marker) = self.preview(service, pr).and_then(|p| p.marker.as_ref()) else {
+            return Proof::Unknown;
+        };
+        let Some(seen) = self
+            .seen
+            .iter()
+            .find(|s| s.tab_id == tab.id && Some(&s.host) == tab.host.as_ref())
+        else {
+            return Proof::Unknown;
+        };
+        let header = marker.header.to_ascii_lowercase();
+        let got = seen
+            .headers
+            .iter()
+            .find(|(h, _)| *h == header)
+            .map(|(_, v)| v.clone());
+        if got.as_deref() == Some(marker.value.as_str()) {
+            Proof::Answered {
+                header,
+                value: marker.value.clone(),
+            }
+        } else {
+            Proof::Missed {
+                header,
+                value: marker.value.clone(),
+                got,
+            }
+        }
+    }
+
+    /// The share link for `service`'s routed PR from the active tab's page: the preview's
+    /// share parameter (the cluster rule's) or the configured one.
+    fn share_link(&self, service: &str) -> Result<Copied, Text> {
+        let pr = match self.active(service) {
+            Active::Domain { pr, .. } | Active::Tab { pr } => pr,
+            _ => return Err(text!("copy_not_routed", service)),
+        };
+        let (Some(tab), Some(preview)) = (&self.tab, self.preview(service, pr)) else {
+            return Err(text!("copy_not_routed", service));
+        };
+        let value = protocol::policy::share_value(service, pr)
+            .ok_or_else(|| text!("copy_bad_service", service))?;
+        let param = preview
+            .share
+            .as_ref()
+            .map_or(self.config.share_param.as_str(), |s| s.param.as_str());
+        Ok(Copied {
+            url: protocol::policy::with_share_param(&tab.url, param, &value),
+            share: preview.share.clone(),
+            result: None,
+        })
+    }
+
+    /// The preview a share link in the active tab's URL asks for (under the configured
+    /// parameter or any listed preview's), with the route for this tab, or why it cannot
+    /// be offered. A link names a preview, never a route: the route is the listed one.
+    pub fn link_request(&self) -> Option<LinkRequest> {
+        let tab = self.tab.as_ref()?;
+        let mut params: Vec<&str> = vec![self.config.share_param.as_str()];
+        for p in self.previews() {
+            if let Some(s) = &p.share
+                && !params.contains(&s.param.as_str())
+            {
+                params.push(&s.param);
+            }
+        }
+        let (_, raw) = protocol::policy::share_param_in(&tab.url, &params)?;
+        let (service, pr) = match protocol::policy::parse_share_value(raw) {
+            Ok(v) => v,
+            Err(why) => {
+                return Some(LinkRequest {
+                    service: String::new(),
+                    pr: 0,
+                    refused: Some(text!("link_unreadable", why)),
+                });
+            }
+        };
+        let refused = match self.preview(&service, pr) {
+            _ if !matches!(self.companion, Companion::Ready { .. }) => None,
+            None => Some(text!("link_not_listed", &service, pr)),
+            Some(p) if p.routes.is_empty() => Some(text!(
+                "link_unroutable",
+                &service,
+                pr,
+                p.unroutable.clone().unwrap_or_default()
+            )),
+            Some(p) => match tab.host.as_deref() {
+                Some(host) if p.route_for(host).is_some() => None,
+                host => Some(text!(
+                    "link_wrong_host",
+                    &service,
+                    pr,
+                    host.unwrap_or_default()
+                )),
+            },
+        };
+        Some(LinkRequest {
+            service,
+            pr,
+            refused,
+        })
+    }
+
+    fn choose(&mut self, service: String, choice: Choice, then: Then) -> Vec<Effect> {
         if !self.records_read() {
-            self.messages.push(format!(
-                "not switched: the current routing of {service} is still being read: try again in a moment"
-            ));
+            self.messages.push(text!("refused_still_reading", service));
             return vec![Effect::Render];
         }
-        self.selected.retain(|(s, _)| *s != service);
         let current = self.active(&service);
         let same = matches!(
             (&current, choice),
@@ -1008,19 +1341,19 @@ impl State {
             | (Active::Domain { pr: a, .. }, Choice::Domain { pr: b }) => *a == b,
             _ => true,
         };
-        if same && open.is_none() {
+        if same && then == Then::Stay {
             return Vec::new();
         }
         let pr = match choice {
-            Choice::Dev => return self.apply(&service, choice, open),
+            Choice::Dev => return self.apply(&service, choice, then),
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
-        match self.checked(&service, pr, choice, open.as_deref()) {
+        match self.checked(&service, pr, choice, then.open_url()) {
             Ok(route) => {
                 let awaiting = AwaitingAccess {
                     service: service.clone(),
                     choice,
-                    open: open.clone(),
+                    then: then.clone(),
                     hosts: route.hosts.clone(),
                     tab_id: self.tab.as_ref().map_or(-1, |t| t.id),
                     since_secs: self.now_secs,
@@ -1033,7 +1366,7 @@ impl State {
                         origins: origins(&route.hosts),
                         service,
                         choice,
-                        open,
+                        then,
                     },
                     Effect::RememberAwaiting(Some(awaiting)),
                     Effect::Render,
@@ -1066,37 +1399,38 @@ impl State {
         choice: Choice,
         open: Option<&str>,
     ) -> Result<Route, Refusal> {
-        let preview = self.preview(service, pr).ok_or_else(|| {
-            Refusal(format!(
-                "not switched: {service} PR {pr} is no longer listed: reopen the popup"
-            ))
-        })?;
+        let preview = self
+            .preview(service, pr)
+            .ok_or_else(|| Refusal(text!("refused_not_listed", service, pr)))?;
         if preview.routes.is_empty() {
-            return Err(Refusal(format!(
-                "not switched: {service} PR {pr} is unroutable: {}",
-                preview.unroutable.as_deref().unwrap_or("no route found")
-            )));
+            let why = match &preview.unroutable {
+                Some(why) => Text::plain(why),
+                None => text!("no_route_found"),
+            };
+            return Err(Refusal(text!("refused_unroutable", service, pr, why)));
         }
         let host = self.target_host(open).unwrap_or_default();
         let route = preview.route_for(&host).ok_or_else(|| {
-            Refusal(format!(
-                "not switched: no route of {service} PR {pr} names {}: open a page on one of its hosts",
+            Refusal(text!(
+                "refused_no_route_for_host",
+                service,
+                pr,
                 protocol::policy::quoted(&host)
             ))
         })?;
         let route = routing::check_route(route)?;
         if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
-            return Err(Refusal(format!(
-                "not switched: {service} PR {pr} is routed by the header {}, which only works for this tab: choose \"for this tab only\"",
-                route.name
+            return Err(Refusal(text!(
+                "refused_header_for_domain",
+                service,
+                pr,
+                &route.name
             )));
         }
         if route.kind == RouteKind::Cookie
             && let Some(why) = self.site_cookie_refusal(&route)
         {
-            return Err(Refusal(format!(
-                "not switched: {why}: give the route a cookie name of its own"
-            )));
+            return Err(Refusal(text!("refused_site_cookie", why)));
         }
         Ok(route)
     }
@@ -1119,12 +1453,9 @@ impl State {
 
     /// Why `route` cannot be applied on the tab's host, when a cookie of the site's own there
     /// has its name (the popup disables both modes with this reason).
-    pub fn site_cookie_refusal(&self, route: &Route) -> Option<String> {
+    pub fn site_cookie_refusal(&self, route: &Route) -> Option<Text> {
         let site = self.site_cookie(route)?;
-        Some(format!(
-            "the site has its own cookie named {}; this route would overwrite it",
-            site.name
-        ))
+        Some(text!("site_cookie", &site.name))
     }
 
     /// A cookie of the site's own on the tab's host that `route` would overwrite.
@@ -1142,17 +1473,12 @@ impl State {
     /// After the permission: reads the cookies on the route's hosts other than the tab's (the
     /// tab's are known) before setting anything, so a cookie of the site's own there is
     /// never overwritten either; applies at once when there are none to read.
-    fn read_then_apply(
-        &mut self,
-        service: &str,
-        choice: Choice,
-        open: Option<String>,
-    ) -> Vec<Effect> {
+    fn read_then_apply(&mut self, service: &str, choice: Choice, then: Then) -> Vec<Effect> {
         let pr = match choice {
-            Choice::Dev => return self.apply(service, choice, open),
+            Choice::Dev => return self.apply(service, choice, then),
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
-        let route = match self.checked(service, pr, choice, open.as_deref()) {
+        let route = match self.checked(service, pr, choice, then.open_url()) {
             Ok(route) => route,
             Err(refusal) => {
                 self.messages.push(refusal.0);
@@ -1169,7 +1495,7 @@ impl State {
             RouteKind::Header => Vec::new(),
         };
         if waiting.is_empty() {
-            return self.apply(service, choice, open);
+            return self.apply(service, choice, then);
         }
         // https: a read for the https URL also returns the cookies without `Secure`.
         let fx = waiting
@@ -1182,7 +1508,7 @@ impl State {
         self.pending = Some(Pending {
             service: service.to_string(),
             choice,
-            open,
+            then,
             name: route.name,
             waiting,
             site: Vec::new(),
@@ -1207,19 +1533,16 @@ impl State {
             return Vec::new();
         }
         if !p.site.is_empty() {
-            self.messages.push(format!(
-                "not switched: the site has its own cookie named {}; this route would overwrite it on {}: give the route a cookie name of its own",
-                p.name,
-                p.site.join(", ")
-            ));
+            self.messages
+                .push(text!("refused_site_cookie_on", &p.name, p.site.join(", ")));
             return vec![Effect::Render];
         }
-        self.apply(&p.service, p.choice, p.open)
+        self.apply(&p.service, p.choice, p.then)
     }
 
     /// Removes whatever routes `service` now and applies `choice`: the one place where
     /// cookies and rules change, so "one choice per (host, service)" holds by construction.
-    fn apply(&mut self, service: &str, choice: Choice, open: Option<String>) -> Vec<Effect> {
+    fn apply(&mut self, service: &str, choice: Choice, then: Then) -> Vec<Effect> {
         let Some(tab) = self.tab.clone() else {
             return Vec::new();
         };
@@ -1227,7 +1550,7 @@ impl State {
         let route = match choice {
             Choice::Dev => None,
             Choice::Domain { pr } | Choice::Tab { pr } => {
-                match self.checked(service, pr, choice, open.as_deref()) {
+                match self.checked(service, pr, choice, then.open_url()) {
                     Ok(r) => Some((pr, r)),
                     Err(refusal) => {
                         self.messages.push(refusal.0);
@@ -1380,9 +1703,19 @@ impl State {
                 add: added,
             });
         }
+        // The tab's last response was served under the old routing: it proves nothing now.
+        if self.seen.iter().any(|s| s.tab_id == tab.id) {
+            self.seen.retain(|s| s.tab_id != tab.id);
+            fx.push(Effect::RememberSeen {
+                tab_id: tab.id,
+                seen: None,
+            });
+        }
         fx.extend(self.badge());
-        if let Some(url) = open {
-            fx.push(Effect::OpenTab { url });
+        match then {
+            Then::Open(url) => fx.push(Effect::OpenTab { url }),
+            Then::Reload => fx.push(Effect::ReloadTab { tab_id: tab.id }),
+            Then::Stay => {}
         }
         fx.push(Effect::Render);
         fx
@@ -1392,7 +1725,26 @@ impl State {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::i18n::testing::english;
     use protocol::{Links, RouteSource};
+
+    /// `t` in English.
+    pub(crate) fn en(t: &Text) -> String {
+        t.render(english())
+    }
+
+    /// The badge `fx` sets: tab, text, title in English, tone.
+    fn badge(fx: &[Effect]) -> Option<(i32, String, String, Tone)> {
+        fx.iter().find_map(|e| match e {
+            Effect::SetBadge {
+                tab_id,
+                text,
+                title,
+                tone,
+            } => Some((*tab_id, text.clone(), en(title), *tone)),
+            _ => None,
+        })
+    }
 
     pub(crate) fn preview(service: &str, pr: u64, name: &str, hosts: &[&str]) -> Preview {
         Preview {
@@ -1467,7 +1819,7 @@ pub(crate) mod tests {
         s
     }
 
-    fn granted(s: &mut State, service: &str, choice: Choice) -> Vec<Effect> {
+    pub(crate) fn granted(s: &mut State, service: &str, choice: Choice) -> Vec<Effect> {
         let fx = s.update(Event::Choose {
             service: service.into(),
             choice,
@@ -1491,7 +1843,7 @@ pub(crate) mod tests {
         s.update(Event::HostPermission {
             service: service.into(),
             choice,
-            open: None,
+            then: Then::Stay,
             granted,
         })
     }
@@ -1591,11 +1943,15 @@ pub(crate) mod tests {
                 ..
             }
         )));
-        assert!(fx.contains(&Effect::SetBadge {
-            tab_id: 7,
-            text: "123".into(),
-            title: "Preview Switch: courses-fe: PR 123 for this domain".into()
-        }));
+        assert_eq!(
+            badge(&fx),
+            Some((
+                7,
+                "123".into(),
+                "Preview Switch: courses-fe: PR 123 for this domain".into(),
+                Tone::Routed
+            ))
+        );
         assert_eq!(
             s.active("courses-fe"),
             Active::Domain {
@@ -1640,7 +1996,7 @@ pub(crate) mod tests {
         let late = s.update(Event::HostPermission {
             service: "courses-fe".into(),
             choice: Choice::Domain { pr: 123 },
-            open: None,
+            then: Then::Stay,
             granted: true,
         });
         assert_eq!(browser_changes(&late), 0, "applied once: {late:?}");
@@ -1765,7 +2121,7 @@ pub(crate) mod tests {
         });
         let fx = permission(&mut s, "courses-fe", Choice::Domain { pr: 123 }, false);
         assert_eq!(browser_changes(&fx), 0);
-        assert!(s.messages.last().unwrap().contains("access to the hosts"));
+        assert!(en(s.messages.last().unwrap()).contains("access to the hosts"));
     }
 
     #[test]
@@ -1867,11 +2223,10 @@ pub(crate) mod tests {
             |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
         ));
         assert_eq!(s.active("courses-fe"), Active::Dev);
-        assert!(fx.contains(&Effect::SetBadge {
-            tab_id: 7,
-            text: String::new(),
-            title: "Preview Switch: dev".into()
-        }));
+        assert_eq!(
+            badge(&fx),
+            Some((7, String::new(), "Preview Switch: dev".into(), Tone::Plain))
+        );
     }
 
     /// A restarted companion's first event is a diff from its disk cache: a preview the
@@ -1912,7 +2267,7 @@ pub(crate) mod tests {
         s.update(Event::RulesRead { rules: vec![] });
         let fx = s.update(Event::AppliedLoaded { applied });
         assert!(fx.iter().any(
-            |e| matches!(e, Effect::Notify { title, .. } if title == "courses-fe PR 123 is gone")
+            |e| matches!(e, Effect::Notify { title, .. } if en(title) == "courses-fe PR 123 is gone")
         ));
         assert!(fx.iter().any(
             |e| matches!(e, Effect::SaveApplied { drop, add } if drop.len() == 1 && add.is_empty())
@@ -1952,11 +2307,15 @@ pub(crate) mod tests {
             age_secs: 0,
             stale: false,
         });
-        assert!(fx.contains(&Effect::SetBadge {
-            tab_id: 9,
-            text: "42".into(),
-            title: "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into()
-        }));
+        assert_eq!(
+            badge(&fx),
+            Some((
+                9,
+                "42".into(),
+                "Preview Switch: courses-fe: PR 42 for this domain (cookie set by hand)".into(),
+                Tone::Routed
+            ))
+        );
         // Another page on the same host: Chromium cleared the badge, so it is set again.
         s.update(Event::TabUpdated {
             tab_id: 9,
@@ -1983,13 +2342,124 @@ pub(crate) mod tests {
         assert!(!fx.iter().any(|e| matches!(e, Effect::SetBadge { .. })));
     }
 
+    /// The worker keeps only headers that may be a marker, never a credential, and the
+    /// badge turns to the warning tone when the routing went out but the marker did not
+    /// come back; without a marker nothing is claimed.
+    #[test]
+    fn the_marker_colours_the_badge_and_credentials_are_never_kept() {
+        let mut marked = fe(123);
+        marked.marker = Some(protocol::Marker {
+            header: "x-preview-pr".into(),
+            value: "123".into(),
+        });
+        let mut s = ready(vec![marked, fe(130)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        let fx = s.update(Event::ResponseSeen {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+            headers: vec![
+                ("set-cookie".into(), "session=secret".into()),
+                ("authorization".into(), "Bearer t0ken".into()),
+                ("server".into(), "nginx".into()),
+            ],
+        });
+        let Some(Effect::RememberSeen {
+            seen: Some(seen), ..
+        }) = fx.first()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(seen.headers, [("server".to_string(), "nginx".to_string())]);
+        assert!(!format!("{fx:?}").contains("secret") && !format!("{fx:?}").contains("t0ken"));
+        // The page loads: the worker badges it, in the warning tone, and says why.
+        let applied = s.applied.clone().unwrap();
+        let fx = s.update(Event::TabUpdated {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+        });
+        let mut all = fx;
+        all.extend(s.update(Event::AppliedLoaded { applied }));
+        all.extend(s.update(Event::RulesRead { rules: vec![] }));
+        all.extend(s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "123".into(),
+            }],
+        }));
+        let (_, text, title, tone) = badge(&all).expect("a badge");
+        assert_eq!((text.as_str(), tone), ("123", Tone::Warning));
+        assert!(
+            title.ends_with("the page was served by dev: no x-preview-pr: 123 in its response"),
+            "{title}"
+        );
+        // The marker came back: the answered tone.
+        s.update(Event::ResponseSeen {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+            headers: vec![("X-Preview-PR".into(), "123".into())],
+        });
+        let fx = s.update(Event::SeenLoaded(None));
+        assert_eq!(badge(&fx).map(|b| b.3), Some(Tone::Answered));
+        // PR 130 has no marker: routed, nothing claimed either way.
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 130 });
+        assert_eq!(s.proof("courses-fe"), Proof::Unknown);
+    }
+
+    /// The keyboard command: every service routing the tab goes back to dev once its
+    /// routing is read, then the tab reloads; a tab on dev is left alone.
+    #[test]
+    fn back_to_dev_from_the_keyboard_clears_the_tab_and_reloads_it() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
+        let rules = s.rules.clone().unwrap();
+        let fx = s.update(Event::BackToDev {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+        });
+        assert_eq!(
+            browser_changes(&fx),
+            0,
+            "nothing before the routing is read"
+        );
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        s.update(Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![],
+        });
+        let fx = s.update(Event::RulesRead { rules });
+        assert!(
+            fx.contains(&Effect::RemoveSessionRules {
+                ids: vec![routing::rule_id(7, "courses-fe")]
+            }),
+            "{fx:?}"
+        );
+        assert_eq!(fx.last(), Some(&Effect::ReloadTab { tab_id: 7 }));
+        assert_eq!(s.active("courses-fe"), Active::Dev);
+
+        let mut idle = ready(vec![fe(123)], vec![]);
+        idle.update(Event::BackToDev {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+        });
+        records_read(&mut idle, "app.test");
+        let fx = idle.update(Event::RulesRead { rules: vec![] });
+        assert!(!fx.contains(&Effect::ReloadTab { tab_id: 7 }), "{fx:?}");
+    }
+
     #[test]
     fn closing_a_tab_removes_its_rules() {
         let mut s = ready(vec![fe(123)], vec![]);
         granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
         assert_eq!(
             s.update(Event::TabClosed { tab_id: 7 }),
-            vec![Effect::ReadRules]
+            vec![
+                Effect::ReadRules,
+                Effect::RememberSeen {
+                    tab_id: 7,
+                    seen: None
+                }
+            ]
         );
         let rule = routing::tab_rule(7, "courses-fe", None, "n", "1", &["app.test".into()]);
         let fx = s.update(Event::RulesRead { rules: vec![rule] });
@@ -2016,7 +2486,13 @@ pub(crate) mod tests {
         let other = routing::tab_rule(5, "svc", None, "n", "1", &["app.test".into()]);
         assert_eq!(
             worker.update(Event::TabClosed { tab_id: 4 }),
-            vec![Effect::ReadRules]
+            vec![
+                Effect::ReadRules,
+                Effect::RememberSeen {
+                    tab_id: 4,
+                    seen: None
+                }
+            ]
         );
         let fx = worker.update(Event::RulesRead {
             rules: vec![rule, other.clone()],
@@ -2049,14 +2525,14 @@ pub(crate) mod tests {
             pr: 123,
             host: "app.test".into(),
         });
-        let Some(Effect::RequestHostPermission { open, choice, .. }) = fx.first().cloned() else {
+        let Some(Effect::RequestHostPermission { then, choice, .. }) = fx.first().cloned() else {
             panic!("{fx:?}")
         };
         assert_eq!(choice, Choice::Domain { pr: 123 });
         let fx = s.update(Event::HostPermission {
             service: "courses-fe".into(),
             choice,
-            open,
+            then,
             granted: true,
         });
         // Nothing is set before the cookies of both route hosts are read.
@@ -2110,7 +2586,7 @@ pub(crate) mod tests {
         });
         assert_eq!(browser_changes(&fx), 0, "{fx:?}");
         assert_eq!(
-            s.messages.last().unwrap(),
+            en(s.messages.last().unwrap()),
             "not switched: the site has its own cookie named team-courses-fe-pr; this route would overwrite it on www.app.test: give the route a cookie name of its own"
         );
         assert_eq!(s.applied, Some(vec![]));

@@ -1,11 +1,16 @@
-//! What the popup shows, as plain data: [`view`] turns a [`State`] into a [`View`] (groups per
-//! service, rows, the per-service control, and the message for every non-happy case) so the
-//! DOM glue only copies strings into elements. Links are passed through only when http(s).
+//! What the popup shows, as plain data: [`view`] turns a [`State`] into a [`View`] in the
+//! user's language (through the injected [`Catalogue`]): the current routing of each
+//! service at the top (with *back to dev*, *copy link* and whether the preview answered),
+//! the share link's offer, groups per service with one action per mode on each row, and
+//! the message for every non-happy case, so the DOM glue only copies strings into
+//! elements. Links are passed through only when http(s).
 
 use protocol::{Preview, RouteKind};
 
 use crate::failure::{Failure, LocalError};
-use crate::state::{Active, Choice, Companion, State};
+use crate::i18n::{Catalogue, Text};
+use crate::state::{Active, Choice, Companion, Proof, State, Tone};
+use crate::{t, text};
 
 /// The command that installs the companion for this extension in `browser` (DESIGN §6:
 /// "the exact install command"). Firefox runs only the shipped add-on id, which the
@@ -42,10 +47,7 @@ pub fn browser_from_brands(brands: &[String]) -> &'static str {
     }
 }
 
-/// Shown for tab mode, because it is a real limit users hit (PLATFORM B).
-pub const TAB_MODE_NOTE: &str = "\"This tab only\" does not reach requests made by the site's service worker; use \"this domain\" for sites that have one";
-
-/// When to offer the search box.
+/// When to offer the search box without `/`.
 const FILTER_FROM: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,12 @@ pub struct View {
     pub notice: Option<Notice>,
     /// Set when the data is old: says how old.
     pub stale: Option<String>,
+    /// How each service routes the tab now, at the top.
+    pub current: Vec<Current>,
+    /// The share link in the tab's URL: what it asks for, and the one-click actions.
+    pub link: Option<LinkView>,
+    /// The share link just copied, and what kind of link it is.
+    pub copied: Option<CopiedView>,
     /// On a GitHub pull-request page: that PR's previews first.
     pub pull_request: Option<PullRequestView>,
     pub groups: Vec<Group>,
@@ -64,10 +72,20 @@ pub struct View {
     /// above the (possibly stale) rows.
     pub failures: Vec<FailureView>,
     pub show_filter: bool,
-    pub tab_mode_note: Option<&'static str>,
+    pub tab_mode_note: Option<String>,
     /// While the browser asks the user for access to a route's hosts: what is waiting and
     /// what to do.
     pub access_request: Option<String>,
+    /// Words the DOM glue places around the data (link texts, headings).
+    pub labels: Labels,
+}
+
+/// Fixed words of the popup, in the user's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    pub argocd: String,
+    pub pull_request: String,
+    pub current: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,39 +124,74 @@ pub struct Notice {
     pub command: Option<String>,
 }
 
+/// What one click does (the glue turns it into the state's event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Choose {
+        service: String,
+        choice: Choice,
+    },
+    FollowLink {
+        service: String,
+        choice: Choice,
+    },
+    CopyLink {
+        service: String,
+    },
+    OpenWithPreview {
+        service: String,
+        pr: u64,
+        host: String,
+    },
+}
+
+/// A button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    /// DOM id, stable across renders (focus survives them).
+    pub id: String,
+    pub label: String,
+    pub action: Action,
+    /// Why it cannot be pressed now (shown as its tooltip and beside it).
+    pub disabled: Option<String>,
+    /// The tab is routed this way already (`aria-pressed`).
+    pub pressed: bool,
+}
+
+/// One service's routing of the tab, at the top of the popup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub service: String,
+    /// `dev`, `PR 123 · this domain`, ...
+    pub status: String,
+    /// Whether the preview answered: `ok` or `warn` and the words; `None`: nothing to say.
+    pub proof: Option<(&'static str, String)>,
+    /// *Back to dev* and *copy link*, when routed.
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkView {
+    /// "This link asks for courses-fe PR 123".
+    pub text: String,
+    /// Why it cannot be followed, when it cannot.
+    pub refused: Option<String>,
+    pub buttons: Vec<Button>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedView {
+    pub url: String,
+    /// "Link copied: it works without the extension" or why copying failed.
+    pub text: String,
+    /// The link works for people without the extension.
+    pub works_without_extension: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub service: String,
-    /// How the tab is routed for this service now, in words.
-    pub status: String,
     pub rows: Vec<Row>,
-    /// The per-service control: a radio group (dev, then per PR: domain, tab). Arrow keys
-    /// only select; [`Group::apply`] (or Enter on a radio) applies.
-    pub options: Vec<OptionView>,
-    pub apply: ApplyView,
-}
-
-/// The button that applies the selected option.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyView {
-    pub id: String,
-    pub label: String,
-    /// Why it cannot be pressed now, shown as text next to it.
-    pub disabled: Option<String>,
-}
-
-/// Shown while the cookies, rules and records a choice rests on are being read.
-pub const READING: &str = "reading current routing…";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionView {
-    /// DOM id, unique in the popup.
-    pub id: String,
-    pub label: String,
-    pub choice: Choice,
-    pub checked: bool,
-    /// Why the option cannot be picked, when it cannot.
-    pub disabled: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,25 +214,15 @@ pub struct Row {
     /// DOM ids of the two links, stable across renders.
     pub argocd_id: String,
     pub pull_request_id: String,
+    /// *this tab* and *this domain*: one click each.
+    pub buttons: Vec<Button>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequestView {
     /// `owner/repo#n`.
     pub title: String,
-    pub actions: Vec<OpenAction>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenAction {
-    /// DOM id, stable across renders.
-    pub id: String,
-    pub service: String,
-    pub pr: u64,
-    /// The host to open, which names the route to apply.
-    pub host: String,
-    pub label: String,
-    pub disabled: Option<String>,
+    pub actions: Vec<Button>,
 }
 
 /// A GitHub pull-request page: (host, owner, repo, number), lower-cased.
@@ -210,7 +253,7 @@ fn safe_link(link: Option<&String>) -> Option<String> {
         .cloned()
 }
 
-fn health(p: &Preview) -> (&'static str, String) {
+fn health(p: &Preview, cat: &dyn Catalogue) -> (&'static str, String) {
     let health = p.health.as_deref().unwrap_or("Unknown");
     let class = match health {
         "Healthy" => "ok",
@@ -218,16 +261,17 @@ fn health(p: &Preview) -> (&'static str, String) {
         "Degraded" | "Missing" => "bad",
         _ => "unknown",
     };
+    // Argo CD's status words are shown as Argo CD shows them.
     let mut text = health.to_string();
     if let Some(sync) = p.sync.as_deref().filter(|s| *s != "Synced") {
-        text.push_str(&format!(", {sync}"));
+        text = t!(cat, "health_and", text, sync);
     }
     if let Some(phase) = p
         .phase
         .as_deref()
         .filter(|s| matches!(*s, "Running" | "Failed" | "Error" | "Terminating"))
     {
-        text.push_str(&format!(", sync {phase}"));
+        text = t!(cat, "health_and", text, t!(cat, "health_sync_phase", phase));
     }
     let class = if matches!(p.phase.as_deref(), Some("Failed" | "Error")) {
         "bad"
@@ -289,23 +333,23 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se - offset).ok()
 }
 
-/// "just now", "5 min", "3 h", "2 d".
-pub fn format_age(secs: u64) -> String {
+/// "just now", "5 min", "3 h", "2 d", in the user's words.
+pub fn format_age(secs: u64) -> Text {
     match secs {
-        0..60 => "just now".into(),
-        60..3600 => format!("{} min", secs / 60),
-        3600..86_400 => format!("{} h", secs / 3600),
-        _ => format!("{} d", secs / 86_400),
+        0..60 => text!("age_now"),
+        60..3600 => text!("age_minutes", secs / 60),
+        3600..86_400 => text!("age_hours", secs / 3600),
+        _ => text!("age_days", secs / 86_400),
     }
 }
 
-fn row(p: &Preview, now: u64) -> Row {
-    let (health_class, health_text) = health(p);
+fn row(state: &State, p: &Preview, now: u64, cat: &dyn Catalogue) -> Row {
+    let (health_class, health_text) = health(p, cat);
     Row {
         argocd_id: dom_id(&p.service, &format!("argocd{}", p.pr)),
         pull_request_id: dom_id(&p.service, &format!("pr{}", p.pr)),
         pr: p.pr,
-        title: format!("PR {}", p.pr),
+        title: t!(cat, "row_title", p.pr),
         about: about(p),
         health_class,
         health_text,
@@ -316,15 +360,70 @@ fn row(p: &Preview, now: u64) -> Row {
             .as_deref()
             .and_then(parse_rfc3339)
             .filter(|_| now > 0)
-            .map(|t| format_age(now.saturating_sub(t))),
+            .map(|t| format_age(now.saturating_sub(t)).render(cat)),
         argocd: safe_link(p.links.argocd.as_ref()),
         pull_request: safe_link(p.links.pull_request.as_ref()),
-        unroutable: p.unroutable.clone().or_else(|| {
-            p.routes
-                .is_empty()
-                .then(|| "no route to this preview was found".to_string())
-        }),
+        unroutable: match (&p.unroutable, p.routes.is_empty()) {
+            (Some(why), _) => Some(t!(cat, "row_cannot_route", why)),
+            (None, true) => Some(t!(cat, "row_cannot_route", t!(cat, "no_route_found"))),
+            (None, false) => None,
+        },
+        buttons: mode_buttons(state, p, false, cat),
     }
+}
+
+/// *this tab* and *this domain* for `p` on the active tab (empty when no route of it names
+/// the tab's host), disabled with the reason where they cannot be used; the mode the tab
+/// is routed by now is pressed. `link`: the share link's offer (ids and events of its own).
+fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> Vec<Button> {
+    let host = state.tab.as_ref().and_then(|t| t.host.as_deref());
+    let Some(route) = host.and_then(|h| p.route_for(h)) else {
+        return Vec::new();
+    };
+    let current = state.active_choice(&p.service);
+    let reading = (!state.records_read()).then(|| t!(cat, "reading"));
+    // A route that would overwrite a cookie of the site's own is offered in neither mode.
+    let site_cookie = state.site_cookie_refusal(route).map(|t| t.render(cat));
+    let header_only =
+        (route.kind == RouteKind::Header).then(|| t!(cat, "header_route_tab_only", &route.name));
+    let make = |choice: Choice, id: &str, label: String, why: Option<String>| {
+        let pressed = current == Some(choice);
+        Button {
+            id: dom_id(&p.service, id),
+            label,
+            action: if link {
+                Action::FollowLink {
+                    service: p.service.clone(),
+                    choice,
+                }
+            } else {
+                Action::Choose {
+                    service: p.service.clone(),
+                    choice,
+                }
+            },
+            disabled: reading
+                .clone()
+                .or(why)
+                .or_else(|| (pressed && !link).then(|| t!(cat, "already_routed"))),
+            pressed,
+        }
+    };
+    let prefix = if link { "link-" } else { "" };
+    vec![
+        make(
+            Choice::Tab { pr: p.pr },
+            &format!("{prefix}t{}", p.pr),
+            t!(cat, "action_tab"),
+            site_cookie.clone(),
+        ),
+        make(
+            Choice::Domain { pr: p.pr },
+            &format!("{prefix}d{}", p.pr),
+            t!(cat, "action_domain"),
+            site_cookie.or(header_only),
+        ),
+    ]
 }
 
 /// The pull request's own words, joined; `None` when the companion sent none of them.
@@ -363,116 +462,163 @@ fn dom_id(service: &str, suffix: &str) -> String {
     format!("opt-{clean}-{suffix}")
 }
 
-fn status_text(active: &Active) -> String {
+fn status_text(active: &Active) -> Text {
     match active {
-        Active::Dev => "Routed to dev".into(),
-        Active::Domain { pr, by_hand: false } => format!("Routed to PR {pr} for this domain"),
-        Active::Domain { pr, by_hand: true } => {
-            format!("Routed to PR {pr} for this domain (cookie set by hand)")
-        }
-        Active::Tab { pr } => format!("Routed to PR {pr} for this tab only"),
+        Active::Dev => text!("status_dev"),
+        Active::Domain { pr, by_hand: false } => text!("status_domain", pr),
+        Active::Domain { pr, by_hand: true } => text!("status_domain_by_hand", pr),
+        Active::Tab { pr } => text!("status_tab", pr),
         // Its value is not shown: it may be the site's own session.
-        Active::Unknown { name, .. } => format!(
-            "A cookie named {name} is set that no listed preview carries (the site's own, or set by hand): switching would overwrite it"
-        ),
+        Active::Unknown { name, .. } => text!("status_unknown", name),
     }
 }
 
-fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group {
-    let active = state.active(service);
-    let current = state.active_choice(service);
-    let selected = state.selection(service);
-    let shown = selected.or(current);
-    let reading = (!state.records_read()).then(|| READING.to_string());
-    let mut options = vec![OptionView {
-        id: dom_id(service, "dev"),
-        label: "dev".into(),
-        choice: Choice::Dev,
-        checked: shown == Some(Choice::Dev),
-        disabled: reading.clone(),
-    }];
-    let host = state.tab.as_ref().and_then(|t| t.host.as_deref());
-    for p in previews {
-        let Some(route) = host.and_then(|h| p.route_for(h)) else {
-            continue;
-        };
-        // A route that would overwrite a cookie of the site's own is offered in neither mode.
-        let site_cookie = state.site_cookie_refusal(route);
-        let header_only = (route.kind == RouteKind::Header).then(|| {
-            format!(
-                "routed by the header {}, which works per tab only",
-                route.name
-            )
-        });
-        options.push(OptionView {
-            id: dom_id(service, &format!("d{}", p.pr)),
-            label: format!("PR {} for this domain", p.pr),
-            choice: Choice::Domain { pr: p.pr },
-            checked: shown == Some(Choice::Domain { pr: p.pr }),
-            disabled: reading.clone().or(site_cookie.clone()).or(header_only),
-        });
-        options.push(OptionView {
-            id: dom_id(service, &format!("t{}", p.pr)),
-            label: format!("PR {} for this tab only", p.pr),
-            choice: Choice::Tab { pr: p.pr },
-            checked: shown == Some(Choice::Tab { pr: p.pr }),
-            disabled: reading.clone().or(site_cookie),
+/// The routing of each service on the tab's host (and each our records route it by), at
+/// the top of the popup: its status, whether the preview answered, and while routed the
+/// buttons *back to dev* and *copy link*.
+fn current(state: &State, cat: &dyn Catalogue) -> Vec<Current> {
+    let mut services: Vec<String> = state
+        .services_on_host()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    for (s, _) in state.routed_services() {
+        if !services.contains(&s) {
+            services.push(s);
+        }
+    }
+    services
+        .into_iter()
+        .map(|service| {
+            let active = state.active(&service);
+            let status = if state.records_read() {
+                status_text(&active).render(cat)
+            } else {
+                t!(cat, "reading_service", &service)
+            };
+            let proof = match state.proof(&service) {
+                Proof::Unknown => None,
+                Proof::Answered { header, value } => {
+                    Some(("ok", t!(cat, "proof_answered", header, value)))
+                }
+                Proof::Missed { header, value, got } => Some((
+                    "warn",
+                    match got {
+                        None => t!(cat, "proof_served_by_dev", header, value),
+                        Some(got) => t!(cat, "proof_served_by_other", header, value, got),
+                    },
+                )),
+            };
+            let mut buttons = Vec::new();
+            if active != Active::Dev && state.records_read() {
+                buttons.push(Button {
+                    id: dom_id(&service, "dev"),
+                    label: t!(cat, "action_back_to_dev"),
+                    action: Action::Choose {
+                        service: service.clone(),
+                        choice: Choice::Dev,
+                    },
+                    disabled: None,
+                    pressed: false,
+                });
+                if matches!(active, Active::Domain { .. } | Active::Tab { .. }) {
+                    buttons.push(Button {
+                        id: dom_id(&service, "copy"),
+                        label: t!(cat, "action_copy_link"),
+                        action: Action::CopyLink {
+                            service: service.clone(),
+                        },
+                        disabled: None,
+                        pressed: false,
+                    });
+                }
+            }
+            Current {
+                service,
+                status,
+                proof,
+                buttons,
+            }
+        })
+        .collect()
+}
+
+/// The share link's offer: what it asks for and one click per mode, or why it cannot be
+/// followed here.
+fn link(state: &State, cat: &dyn Catalogue) -> Option<LinkView> {
+    let request = state.link_request()?;
+    if request.service.is_empty() {
+        return Some(LinkView {
+            text: t!(cat, "link_unreadable_title"),
+            refused: request.refused.map(|r| r.render(cat)),
+            buttons: Vec::new(),
         });
     }
-    let apply = ApplyView {
-        id: dom_id(service, "apply"),
-        label: format!("Apply to {service}"),
-        disabled: reading.or_else(|| match selected {
-            Some(c) if Some(c) != current => None,
-            _ => Some("pick another option first".into()),
-        }),
+    let text = t!(cat, "link_asks", &request.service, request.pr);
+    if let Some(why) = request.refused {
+        return Some(LinkView {
+            text,
+            refused: Some(why.render(cat)),
+            buttons: Vec::new(),
+        });
+    }
+    let preview = state
+        .previews()
+        .iter()
+        .find(|p| p.service == request.service && p.pr == request.pr);
+    Some(LinkView {
+        text,
+        refused: None,
+        buttons: preview.map_or_else(Vec::new, |p| mode_buttons(state, p, true, cat)),
+    })
+}
+
+fn copied(state: &State, cat: &dyn Catalogue) -> Option<CopiedView> {
+    let c = state.copied.as_ref()?;
+    let works = c.share.as_ref().is_some_and(|s| s.works_without_extension);
+    let kind = match &c.share {
+        Some(s) if s.works_without_extension => text!("copied_works_without_extension"),
+        Some(_) => text!("copied_first_page_only"),
+        None => text!("copied_needs_extension"),
     };
-    Group {
-        service: service.to_string(),
-        status: if state.records_read() {
-            status_text(&active)
-        } else {
-            format!("Reading current routing of {service}…")
-        },
-        rows: previews.iter().map(|p| row(p, now)).collect(),
-        options,
-        apply,
-    }
+    let text = match &c.result {
+        Some(Err(why)) => t!(cat, "copy_failed", why, kind),
+        _ => t!(cat, "copied", kind),
+    };
+    Some(CopiedView {
+        url: c.url.clone(),
+        text,
+        works_without_extension: works,
+    })
 }
 
 /// The notice that replaces the list when the companion gave none: the install command
 /// when it is not installed, `doctor` when it stopped, else the failure's message and fix
 /// as said (a companion error also names its PROTOCOL.md code).
-fn failure_notice(failure: &Failure, browser: &str) -> Notice {
+fn failure_notice(failure: &Failure, browser: &str, cat: &dyn Catalogue) -> Notice {
     match failure {
         Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
             kind: NoticeKind::CompanionMissing,
-            text: "The preview-switch companion is not installed for this browser".into(),
-            detail: Some(format!(
-                "The browser said: {browser_said}. Install it, then reopen this popup:"
-            )),
+            text: t!(cat, "companion_missing"),
+            detail: Some(t!(cat, "companion_missing_detail", browser_said)),
             command: Some(install_command(browser)),
         },
         Failure::Local(LocalError::Stopped { browser_said }) => Notice {
             kind: NoticeKind::CompanionError,
-            text: format!("The companion stopped: {browser_said}"),
-            detail: Some("Find out why with:".into()),
+            text: t!(cat, "companion_stopped", browser_said),
+            detail: Some(t!(cat, "companion_stopped_detail")),
             command: Some("preview-switch doctor".into()),
         },
         Failure::Companion(body) => Notice {
             kind: NoticeKind::CompanionError,
-            text: format!(
-                "The companion failed ({}): {}",
-                body.code.as_str(),
-                body.message
-            ),
-            detail: failure.fix(),
+            text: t!(cat, "companion_failed", body.code.as_str(), &body.message),
+            detail: failure.fix().map(|f| f.render(cat)),
             command: None,
         },
         Failure::Local(local) => Notice {
             kind: NoticeKind::CompanionError,
-            text: capitalized(&local.message()),
-            detail: failure.fix(),
+            text: capitalized(&local.message().render(cat)),
+            detail: failure.fix().map(|f| f.render(cat)),
             command: None,
         },
     }
@@ -489,46 +635,76 @@ fn capitalized(text: &str) -> String {
 
 /// What the popup says while the browser asks for access: the request is made from the
 /// click, and nothing is routed until it is allowed.
-fn access_request(a: &crate::state::AwaitingAccess) -> String {
+fn access_request(a: &crate::state::AwaitingAccess, cat: &dyn Catalogue) -> String {
     let target = match a.choice {
-        Choice::Dev => "dev".to_owned(),
-        Choice::Domain { pr } => format!("PR {pr} for this domain"),
-        Choice::Tab { pr } => format!("PR {pr} for this tab"),
+        Choice::Dev => text!("target_dev"),
+        Choice::Domain { pr } => text!("target_domain", pr),
+        Choice::Tab { pr } => text!("target_tab", pr),
     };
-    format!(
-        "Allow Preview Switch to access {} when the browser asks: it routes {} to {target} only on sites you allow",
+    t!(
+        cat,
+        "access_request",
         a.hosts.join(", "),
-        a.service
+        &a.service,
+        target
     )
 }
 
-/// The popup's content for `state`.
-pub fn view(state: &State) -> View {
+/// The badge's background for `tone` (`None`: leave the browser's own).
+pub fn badge_color(tone: Tone) -> Option<&'static str> {
+    match tone {
+        Tone::Plain => None,
+        Tone::Routed => Some("#0969da"),
+        Tone::Answered => Some("#1a7f37"),
+        Tone::Warning => Some("#bc4c00"),
+    }
+}
+
+/// The popup's content for `state`, in `cat`'s language.
+pub fn view(state: &State, cat: &dyn Catalogue) -> View {
     let host = state.tab.as_ref().and_then(|t| t.host.clone());
     let mut v = View {
         host: host.clone(),
         notice: None,
         stale: None,
+        current: Vec::new(),
+        link: None,
+        copied: copied(state, cat),
         pull_request: None,
         groups: Vec::new(),
-        messages: state.messages.iter().rev().take(3).rev().cloned().collect(),
+        messages: state
+            .messages
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|m| capitalized(&m.render(cat)))
+            .collect(),
         failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
-        access_request: state.awaiting_access.as_ref().map(access_request),
+        access_request: state
+            .awaiting_access
+            .as_ref()
+            .map(|a| access_request(a, cat)),
+        labels: Labels {
+            argocd: t!(cat, "link_argocd"),
+            pull_request: t!(cat, "link_pull_request"),
+            current: t!(cat, "current_heading"),
+        },
     };
     let (previews, age_secs, stale) = match &state.companion {
         Companion::Loading => {
             v.notice = Some(Notice {
                 kind: NoticeKind::Loading,
-                text: "Asking the companion for previews…".into(),
+                text: t!(cat, "loading"),
                 detail: None,
                 command: None,
             });
             return v;
         }
         Companion::Failed(failure) => {
-            v.notice = Some(failure_notice(failure, state.browser));
+            v.notice = Some(failure_notice(failure, state.browser, cat));
             return v;
         }
         Companion::Ready {
@@ -539,36 +715,36 @@ pub fn view(state: &State) -> View {
     };
     if stale {
         let age = if age_secs < 60 {
-            format!("{age_secs} s")
+            text!("age_seconds", age_secs)
         } else {
             format_age(age_secs)
         };
-        let shown = format!("Showing the list updated {age} ago");
         v.stale = Some(if state.refreshing {
-            format!("{shown}; refreshing…")
+            t!(cat, "stale_refreshing", age)
         } else {
-            format!("{shown}: the companion could not refresh it")
+            t!(cat, "stale_failed", age)
         });
     }
     if let Some(failure) = &state.refresh_error {
         v.failures.push(FailureView {
-            text: format!("Could not refresh: {}", failure.message()),
-            fix: failure.fix(),
+            text: t!(cat, "refresh_failed", failure.message()),
+            fix: failure.fix().map(|f| f.render(cat)),
         });
     }
     for f in &state.failures {
         v.failures.push(FailureView {
-            text: format!("{} could not be listed: {}", f.server, f.error.message),
+            text: t!(cat, "server_failed", &f.server, &f.error.message),
             fix: Some(f.error.fix.clone()).filter(|f| !f.trim().is_empty()),
         });
     }
     let now = state.now_secs;
+    v.link = link(state, cat);
 
     if let Some(tab) = &state.tab
         && let Some(pr_page) = github_pr(&tab.url, &state.config.github_hosts)
     {
         let (_, owner, repo, n) = &pr_page;
-        let actions: Vec<OpenAction> = previews
+        let actions: Vec<Button> = previews
             .iter()
             .filter(|p| {
                 // Only a preview of this repository: its PR page names the same owner/repo
@@ -581,29 +757,30 @@ pub fn view(state: &State) -> View {
                     .and_then(|l| github_pr(l, &state.config.github_hosts));
                 p.pr == *n && link.is_some_and(|(_, o, r, _)| o == *owner && r == *repo)
             })
-            .map(|p| OpenAction {
+            .map(|p| Button {
                 id: dom_id(&p.service, &format!("open{}", p.pr)),
-                service: p.service.clone(),
-                pr: p.pr,
+                label: t!(cat, "open_with_preview", &p.service, p.pr),
                 // The page to open names the route to apply: the first route's first host.
-                host: p
-                    .route()
-                    .and_then(|r| r.hosts.first())
-                    .cloned()
-                    .unwrap_or_default(),
-                label: format!("Open {} with PR {}", p.service, p.pr),
+                action: Action::OpenWithPreview {
+                    service: p.service.clone(),
+                    pr: p.pr,
+                    host: p
+                        .route()
+                        .and_then(|r| r.hosts.first())
+                        .cloned()
+                        .unwrap_or_default(),
+                },
                 disabled: match p.route() {
-                    None => Some(
-                        p.unroutable
-                            .clone()
-                            .unwrap_or_else(|| "no route to this preview was found".into()),
-                    ),
-                    Some(r) if r.kind == RouteKind::Header => Some(format!(
-                        "routed by the header {}, which works per tab only",
-                        r.name
-                    )),
+                    None => Some(match &p.unroutable {
+                        Some(why) => why.clone(),
+                        None => t!(cat, "no_route_found"),
+                    }),
+                    Some(r) if r.kind == RouteKind::Header => {
+                        Some(t!(cat, "header_route_tab_only", &r.name))
+                    }
                     Some(_) => None,
                 },
+                pressed: false,
             })
             .collect();
         if !actions.is_empty() {
@@ -618,7 +795,7 @@ pub fn view(state: &State) -> View {
         if v.pull_request.is_none() {
             v.notice = Some(Notice {
                 kind: NoticeKind::NotAWebPage,
-                text: "Open a web page to switch its previews".into(),
+                text: t!(cat, "not_a_web_page"),
                 detail: None,
                 command: None,
             });
@@ -627,7 +804,7 @@ pub fn view(state: &State) -> View {
     };
     let on_host = crate::hosts::previews_for_host(previews, &host);
     if on_host.is_empty() {
-        if v.pull_request.is_none() {
+        if v.pull_request.is_none() && v.link.is_none() {
             let mut hosts: Vec<&str> = previews
                 .iter()
                 .flat_map(|p| p.routes.iter().flat_map(|r| r.hosts.iter()))
@@ -637,39 +814,42 @@ pub fn view(state: &State) -> View {
             hosts.dedup();
             v.notice = Some(Notice {
                 kind: NoticeKind::NoPreviews,
-                text: format!("No previews route {host}"),
+                text: t!(cat, "no_previews_here", &host),
                 detail: Some(if hosts.is_empty() {
-                    "The companion lists no routable previews at all".into()
+                    t!(cat, "no_routable_previews")
                 } else {
-                    format!("Previews exist for: {}", hosts.join(", "))
+                    t!(cat, "previews_exist_for", hosts.join(", "))
                 }),
                 command: None,
             });
         }
         return v;
     }
-    v.show_filter = on_host.len() >= FILTER_FROM || !state.filter.is_empty();
+    v.current = current(state, cat);
+    v.show_filter = on_host.len() >= FILTER_FROM || !state.filter.is_empty() || state.filter_open;
     for service in state.services_on_host() {
         let mine: Vec<&Preview> = on_host
             .iter()
             .copied()
             .filter(|p| p.service == service && matches_filter(p, &state.filter))
             .collect();
-        // A routed service stays visible whatever the filter says: its control is the way back.
-        if mine.is_empty() && state.active(service) == Active::Dev {
+        if mine.is_empty() {
             continue;
         }
-        v.groups.push(group(state, service, &mine, now));
+        v.groups.push(Group {
+            service: service.to_string(),
+            rows: mine.iter().map(|p| row(state, p, now, cat)).collect(),
+        });
     }
     if v.groups.is_empty() {
         v.notice = Some(Notice {
             kind: NoticeKind::NoMatches,
-            text: format!("No previews match \"{}\"", state.filter),
+            text: t!(cat, "no_matches", &state.filter),
             detail: None,
             command: None,
         });
     } else {
-        v.tab_mode_note = Some(TAB_MODE_NOTE);
+        v.tab_mode_note = Some(t!(cat, "tab_mode_note"));
     }
     v
 }
@@ -677,39 +857,66 @@ pub fn view(state: &State) -> View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::tests::{fe, preview, ready};
-    use crate::state::{Config, CookieSeen, Event};
+    use crate::i18n::testing::{Keys, english, korean, outside_keys};
+    use crate::state::tests::{fe, granted, preview, ready};
+    use crate::state::{Config, CookieSeen, Event, Seen};
     use protocol::messages::{ErrorBody, ErrorCode};
 
+    /// The view in English.
+    fn v(s: &State) -> View {
+        view(s, english())
+    }
+
+    fn labels(buttons: &[Button]) -> Vec<&str> {
+        buttons.iter().map(|b| b.label.as_str()).collect()
+    }
+
     #[test]
-    fn groups_by_service_with_one_control_each() {
+    fn each_row_carries_one_click_per_mode_and_the_state_is_at_the_top() {
         let api = preview("api", 9, "team-api-pr", &["app.test"]);
         let other = preview("admin", 1, "team-admin-pr", &["admin.test"]);
         let s = ready(vec![fe(123), api, fe(124), other], vec![]);
-        let v = view(&s);
-        assert_eq!(v.notice, None);
-        let names: Vec<_> = v.groups.iter().map(|g| g.service.as_str()).collect();
+        let shown_view = v(&s);
+        assert_eq!(shown_view.notice, None);
+        let names: Vec<_> = shown_view
+            .groups
+            .iter()
+            .map(|g| g.service.as_str())
+            .collect();
         assert_eq!(names, ["courses-fe", "api"]);
-        let fe_group = &v.groups[0];
+        let fe_group = &shown_view.groups[0];
         assert_eq!(
             fe_group.rows.iter().map(|r| r.pr).collect::<Vec<_>>(),
             [123, 124]
         );
-        let labels: Vec<_> = fe_group.options.iter().map(|o| o.label.as_str()).collect();
-        assert_eq!(
-            labels,
-            [
-                "dev",
-                "PR 123 for this domain",
-                "PR 123 for this tab only",
-                "PR 124 for this domain",
-                "PR 124 for this tab only"
-            ]
-        );
-        assert!(fe_group.options[0].checked);
-        assert_eq!(fe_group.status, "Routed to dev");
-        assert_eq!(v.tab_mode_note, Some(TAB_MODE_NOTE));
         let row = &fe_group.rows[0];
+        assert_eq!(labels(&row.buttons), ["this tab", "this domain"]);
+        assert_eq!(
+            row.buttons[1].action,
+            Action::Choose {
+                service: "courses-fe".into(),
+                choice: Choice::Domain { pr: 123 }
+            }
+        );
+        assert!(
+            row.buttons
+                .iter()
+                .all(|b| b.disabled.is_none() && !b.pressed)
+        );
+        assert_eq!(row.buttons[0].id, "opt-courses_fe-t123");
+        // The state of each service, at the top: dev, and nothing to go back from.
+        let top: Vec<_> = shown_view
+            .current
+            .iter()
+            .map(|c| (c.service.as_str(), c.status.as_str(), c.buttons.len()))
+            .collect();
+        assert_eq!(top, [("courses-fe", "dev", 0), ("api", "dev", 0)]);
+        assert!(
+            shown_view
+                .tab_mode_note
+                .unwrap()
+                .starts_with("“This tab” does not reach")
+        );
         assert_eq!(
             (row.health_class, row.health_text.as_str()),
             ("ok", "Healthy")
@@ -720,39 +927,11 @@ mod tests {
     }
 
     #[test]
-    fn selecting_only_selects_and_apply_routes() {
-        let mut s = ready(vec![fe(123)], vec![]);
-        let fx = s.update(Event::Select {
+    fn one_click_routes_and_the_top_then_offers_back_to_dev_and_copy_link() {
+        let mut s = ready(vec![fe(123), fe(124)], vec![]);
+        let fx = s.update(Event::Choose {
             service: "courses-fe".into(),
             choice: Choice::Tab { pr: 123 },
-        });
-        assert_eq!(
-            fx,
-            vec![crate::state::Effect::Render],
-            "an arrow key routes nothing"
-        );
-        let g = &view(&s).groups[0];
-        assert!(g.options[2].checked, "the selection shows");
-        assert_eq!(g.status, "Routed to dev");
-        assert_eq!(g.apply.disabled, None);
-        assert_eq!(g.apply.id, "opt-courses_fe-apply");
-        // Back to the active option: nothing to apply.
-        s.update(Event::Select {
-            service: "courses-fe".into(),
-            choice: Choice::Dev,
-        });
-        let g = &view(&s).groups[0];
-        assert!(g.options[0].checked);
-        assert_eq!(
-            g.apply.disabled.as_deref(),
-            Some("pick another option first")
-        );
-        s.update(Event::Select {
-            service: "courses-fe".into(),
-            choice: Choice::Tab { pr: 123 },
-        });
-        let fx = s.update(Event::ApplySelected {
-            service: "courses-fe".into(),
         });
         assert!(
             matches!(
@@ -762,12 +941,11 @@ mod tests {
                     ..
                 })
             ),
-            "{fx:?}"
+            "one click asks for access and nothing else: {fx:?}"
         );
-        assert_eq!(s.selection("courses-fe"), None);
         // Until the browser's prompt is answered the popup says what waits and why.
         assert_eq!(
-            view(&s).access_request.as_deref(),
+            v(&s).access_request.as_deref(),
             Some(
                 "Allow Preview Switch to access app.test, www.app.test when the browser asks: it routes courses-fe to PR 123 for this tab only on sites you allow"
             )
@@ -775,10 +953,31 @@ mod tests {
         s.update(Event::HostPermission {
             service: "courses-fe".into(),
             choice: Choice::Tab { pr: 123 },
-            open: None,
+            then: crate::state::Then::Stay,
             granted: false,
         });
-        assert_eq!(view(&s).access_request, None);
+        assert_eq!(v(&s).access_request, None);
+
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 124 });
+        let shown_view = v(&s);
+        let top = &shown_view.current[0];
+        assert_eq!(top.status, "PR 124 · this domain");
+        assert_eq!(labels(&top.buttons), ["back to dev", "copy link"]);
+        assert_eq!(
+            top.buttons[0].action,
+            Action::Choose {
+                service: "courses-fe".into(),
+                choice: Choice::Dev
+            }
+        );
+        assert_eq!(top.proof, None, "no marker: nothing claimed");
+        let row = &shown_view.groups[0].rows[1];
+        assert!(row.buttons[1].pressed);
+        assert_eq!(
+            row.buttons[1].disabled.as_deref(),
+            Some("the tab is routed this way now")
+        );
+        assert_eq!(shown_view.groups[0].rows[0].buttons[1].disabled, None);
     }
 
     #[test]
@@ -794,28 +993,305 @@ mod tests {
             age_secs: 0,
             stale: false,
         });
-        let g = &view(&s).groups[0];
+        let v0 = v(&s);
         assert!(
-            g.options
+            v0.groups[0].rows[0]
+                .buttons
                 .iter()
-                .all(|o| o.disabled.as_deref() == Some(READING))
+                .all(|b| b.disabled.as_deref() == Some("reading current routing…"))
         );
-        assert_eq!(g.apply.disabled.as_deref(), Some(READING));
+        assert_eq!(
+            v0.current[0].status,
+            "Reading current routing of courses-fe…"
+        );
         // A click that slipped through changes nothing.
         let fx = s.update(Event::Choose {
             service: "courses-fe".into(),
             choice: Choice::Domain { pr: 123 },
         });
         assert_eq!(fx, vec![crate::state::Effect::Render]);
-        assert!(s.messages.last().unwrap().contains("still being read"));
+        assert!(v(&s).messages.last().unwrap().contains("still being read"));
         s.update(Event::AppliedLoaded { applied: vec![] });
         s.update(Event::RulesRead { rules: vec![] });
         s.update(Event::CookiesRead {
             host: "app.test".into(),
             cookies: vec![],
         });
-        let g = &view(&s).groups[0];
-        assert_eq!(g.options[1].disabled, None);
+        assert_eq!(v(&s).groups[0].rows[0].buttons[1].disabled, None);
+    }
+
+    #[test]
+    fn the_top_shows_the_current_routing_including_hand_set_cookies() {
+        let hand = vec![CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "124".into(),
+        }];
+        let shown_view = v(&ready(vec![fe(123), fe(124)], hand));
+        assert_eq!(
+            shown_view.current[0].status,
+            "PR 124 · this domain (cookie set by hand)"
+        );
+        assert!(shown_view.groups[0].rows[1].buttons[1].pressed);
+        assert_eq!(
+            labels(&shown_view.current[0].buttons),
+            ["back to dev", "copy link"]
+        );
+    }
+
+    /// A route named like a cookie of the site's own is offered in neither mode, with the
+    /// reason, and the cookie's value is never shown.
+    #[test]
+    fn a_route_over_a_site_cookie_is_disabled_with_the_reason() {
+        let site = CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "user-session-secret".into(),
+        };
+        let s = ready(vec![fe(123)], vec![site]);
+        let shown_view = v(&s);
+        let why =
+            "the site has its own cookie named team-courses-fe-pr; this route would overwrite it";
+        for b in &shown_view.groups[0].rows[0].buttons {
+            assert_eq!(b.disabled.as_deref(), Some(why), "{b:?}");
+        }
+        assert!(
+            !format!("{shown_view:?}").contains("user-session-secret"),
+            "{shown_view:?}"
+        );
+    }
+
+    #[test]
+    fn the_filter_narrows_rows_and_slash_opens_it() {
+        let mut previews: Vec<Preview> = (100..110).map(fe).collect();
+        previews.push(preview("api", 1, "team-api-pr", &["app.test"]));
+        let mut s = ready(previews, vec![]);
+        assert!(v(&s).show_filter);
+        s.update(Event::Filter {
+            text: "#105".into(),
+        });
+        let v1 = v(&s);
+        assert_eq!(v1.groups.len(), 1);
+        assert_eq!(v1.groups[0].rows.len(), 1);
+        assert_eq!(v1.current.len(), 2, "the state at the top stays whole");
+        s.update(Event::Filter {
+            text: "nothing".into(),
+        });
+        assert_eq!(v(&s).notice.unwrap().kind, NoticeKind::NoMatches);
+
+        let mut short = ready(vec![fe(1)], vec![]);
+        assert!(!v(&short).show_filter);
+        short.update(Event::FilterOpened);
+        assert!(v(&short).show_filter);
+    }
+
+    /// A share link in the tab's URL leads the popup: what it asks for and one click per
+    /// mode; the route is the listed one, whatever else the URL says.
+    #[test]
+    fn a_share_link_leads_with_its_request_and_one_click_follows_it() {
+        let mut s = State::new(Config::default());
+        s.update(Event::PopupOpened {
+            tab_id: 7,
+            url: "https://app.test/courses?x=1&preview-switch=courses-fe:124&name=evil&value=1"
+                .into(),
+            now_secs: 0,
+        });
+        crate::state::tests::records_read(&mut s, "app.test");
+        s.update(Event::ListArrived {
+            previews: vec![fe(123), fe(124)],
+            age_secs: 0,
+            stale: false,
+        });
+        let link = v(&s).link.expect("the link's offer");
+        assert_eq!(link.text, "This link asks for courses-fe PR 124");
+        assert_eq!(link.refused, None);
+        assert_eq!(labels(&link.buttons), ["this tab", "this domain"]);
+        assert_eq!(
+            link.buttons[0].action,
+            Action::FollowLink {
+                service: "courses-fe".into(),
+                choice: Choice::Tab { pr: 124 }
+            }
+        );
+        assert_eq!(link.buttons[0].id, "opt-courses_fe-link-t124");
+        let fx = s.update(Event::FollowLink {
+            service: "courses-fe".into(),
+            choice: Choice::Tab { pr: 124 },
+        });
+        let Some(crate::state::Effect::RequestHostPermission { origins, then, .. }) = fx.first()
+        else {
+            panic!("{fx:?}")
+        };
+        assert_eq!(then, &crate::state::Then::Reload);
+        assert_eq!(
+            origins,
+            &[
+                "https://app.test/*",
+                "http://app.test/*",
+                "https://www.app.test/*",
+                "http://www.app.test/*"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_share_link_to_an_unknown_preview_is_refused_with_the_reason() {
+        let at = |url: &str| {
+            let mut s = State::new(Config::default());
+            s.update(Event::PopupOpened {
+                tab_id: 7,
+                url: url.into(),
+                now_secs: 0,
+            });
+            crate::state::tests::records_read(&mut s, "app.test");
+            s.update(Event::ListArrived {
+                previews: vec![fe(123)],
+                age_secs: 0,
+                stale: false,
+            });
+            v(&s).link.expect("an offer or a refusal")
+        };
+        let gone = at("https://app.test/?preview-switch=courses-fe:999");
+        assert_eq!(gone.text, "This link asks for courses-fe PR 999");
+        assert_eq!(
+            gone.refused.as_deref(),
+            Some(
+                "Not offered: the companion lists no preview of courses-fe for PR 999 (closed, or not deployed yet?)"
+            )
+        );
+        assert!(gone.buttons.is_empty());
+        let odd = at("https://app.test/?preview-switch=courses-fe%3Bx");
+        assert!(odd.buttons.is_empty());
+        assert!(odd.refused.is_some(), "{odd:?}");
+    }
+
+    #[test]
+    fn copy_link_copies_the_page_with_the_parameter_and_says_what_kind_of_link() {
+        let mut shared = fe(123);
+        shared.share = Some(protocol::Share {
+            param: "preview-switch".into(),
+            works_without_extension: true,
+        });
+        let mut s = ready(vec![shared], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
+        let fx = s.update(Event::CopyLink {
+            service: "courses-fe".into(),
+        });
+        assert!(
+            fx.contains(&crate::state::Effect::CopyText {
+                text: "https://app.test/courses?preview-switch=courses-fe:123".into()
+            }),
+            "{fx:?}"
+        );
+        s.update(Event::Copied { result: Ok(()) });
+        let c = v(&s).copied.unwrap();
+        assert!(c.works_without_extension);
+        assert_eq!(
+            c.text,
+            "Link copied: it works without the extension too: the cluster routes it to the preview and sets the cookie"
+        );
+        s.update(Event::Copied {
+            result: Err("Document is not focused".into()),
+        });
+        assert!(
+            v(&s).copied.unwrap().text.starts_with(
+                "Could not copy the link (Document is not focused): copy it from here"
+            )
+        );
+    }
+
+    #[test]
+    fn the_preview_answered_or_dev_did_by_the_marker() {
+        let mut marked = fe(123);
+        marked.marker = Some(protocol::Marker {
+            header: "x-preview-pr".into(),
+            value: "123".into(),
+        });
+        let mut s = ready(vec![marked], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        assert_eq!(v(&s).current[0].proof, None, "no response seen yet");
+        let seen = |headers: Vec<(&str, &str)>| {
+            Event::SeenLoaded(Some(Seen {
+                tab_id: 7,
+                host: "app.test".into(),
+                headers: headers
+                    .into_iter()
+                    .map(|(h, v)| (h.into(), v.into()))
+                    .collect(),
+            }))
+        };
+        s.update(seen(vec![("x-preview-pr", "123")]));
+        assert_eq!(
+            v(&s).current[0].proof,
+            Some(("ok", "the preview answered (x-preview-pr: 123)".into()))
+        );
+        s.update(seen(vec![("server", "nginx")]));
+        let (class, words) = v(&s).current[0].proof.clone().unwrap();
+        assert_eq!(class, "warn");
+        assert!(words.starts_with("The page was served by dev"), "{words}");
+    }
+
+    /// Every word the popup shows comes from the catalogue: rendered with a catalogue that
+    /// shows keys, nothing but data is left outside them.
+    #[test]
+    fn every_word_of_the_view_comes_from_the_catalogue() {
+        let mut marked = fe(123);
+        marked.marker = Some(protocol::Marker {
+            header: "x-preview-pr".into(),
+            value: "123".into(),
+        });
+        let mut s = ready(vec![marked, fe(124)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 123 });
+        s.update(Event::CopyLink {
+            service: "courses-fe".into(),
+        });
+        s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 999 },
+        });
+        let v = view(&s, &Keys);
+        let mut shown: Vec<String> = Vec::new();
+        for c in &v.current {
+            shown.push(c.status.clone());
+            shown.extend(c.proof.iter().map(|p| p.1.clone()));
+            shown.extend(c.buttons.iter().map(|b| b.label.clone()));
+        }
+        for r in v.groups.iter().flat_map(|g| &g.rows) {
+            shown.push(r.title.clone());
+            shown.extend(r.age.clone());
+            for b in &r.buttons {
+                shown.push(b.label.clone());
+                shown.extend(b.disabled.clone());
+            }
+        }
+        shown.extend(v.messages.clone());
+        shown.extend(v.tab_mode_note.clone());
+        shown.extend(v.copied.iter().map(|c| c.text.clone()));
+        shown.extend([
+            v.labels.argocd.clone(),
+            v.labels.pull_request.clone(),
+            v.labels.current.clone(),
+        ]);
+        assert!(shown.len() > 12, "{shown:?}");
+        for text in shown {
+            let left = outside_keys(&text);
+            assert!(
+                !left.chars().any(char::is_alphabetic),
+                "{text:?} has words outside the catalogue: {left:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_popup_in_korean() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Tab { pr: 123 });
+        let v = view(&s, korean());
+        assert_eq!(v.current[0].status, "PR 123 · 이 탭만");
+        assert_eq!(
+            labels(&v.current[0].buttons),
+            ["dev로 되돌리기", "링크 복사"]
+        );
+        assert_eq!(labels(&v.groups[0].rows[0].buttons), ["이 탭", "이 도메인"]);
+        assert_eq!(v.labels.current, "이 탭의 라우팅");
     }
 
     #[test]
@@ -844,29 +1320,8 @@ mod tests {
             p.health = h.map(Into::into);
             p.sync = s.map(Into::into);
             p.phase = ph.map(Into::into);
-            assert_eq!(health(&p), (class, text.to_string()));
+            assert_eq!(health(&p, english()), (class, text.to_string()));
         }
-    }
-
-    #[test]
-    fn the_control_shows_the_current_routing_including_hand_set_cookies() {
-        let hand = vec![CookieSeen {
-            name: "team-courses-fe-pr".into(),
-            value: "124".into(),
-        }];
-        let v = view(&ready(vec![fe(123), fe(124)], hand));
-        let g = &v.groups[0];
-        let checked: Vec<_> = g
-            .options
-            .iter()
-            .filter(|o| o.checked)
-            .map(|o| o.label.as_str())
-            .collect();
-        assert_eq!(checked, ["PR 124 for this domain"]);
-        assert_eq!(
-            g.status,
-            "Routed to PR 124 for this domain (cookie set by hand)"
-        );
     }
 
     #[test]
@@ -877,7 +1332,7 @@ mod tests {
             url: "https://elsewhere.test/".into(),
             now_secs: 0,
         });
-        assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::Loading);
+        assert_eq!(v(&s).notice.unwrap().kind, NoticeKind::Loading);
 
         let mut missing = s.clone();
         missing.update(Event::CompanionFailed(
@@ -886,12 +1341,12 @@ mod tests {
             }
             .into(),
         ));
-        let n = view(&missing).notice.unwrap();
+        let n = v(&missing).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionMissing);
         let mut edge = missing.clone();
         edge.browser = browser_from_brands(&["Chromium".into(), "Microsoft Edge".into()]);
         assert_eq!(
-            view(&edge).notice.unwrap().command.as_deref(),
+            v(&edge).notice.unwrap().command.as_deref(),
             Some(
                 format!(
                     "preview-switch install --browser edge --extension-id {}",
@@ -907,7 +1362,7 @@ mod tests {
             }
             .into(),
         ));
-        let c = view(&crashed).notice.unwrap();
+        let c = v(&crashed).notice.unwrap();
         assert_eq!(c.kind, NoticeKind::CompanionError);
         assert_eq!(c.text, "The companion stopped: Native host has exited");
         assert_eq!(c.command.as_deref(), Some("preview-switch doctor"));
@@ -935,7 +1390,7 @@ mod tests {
             message: "token rejected by https://argocd.dev (401)".into(),
             fix: "run `argocd login argocd.dev`".into(),
         })));
-        let n = view(&failed).notice.unwrap();
+        let n = v(&failed).notice.unwrap();
         assert_eq!(
             n.text,
             "The companion failed (argocd_unauthorized): token rejected by https://argocd.dev (401)"
@@ -950,7 +1405,7 @@ mod tests {
             }
             .into(),
         ));
-        let n = view(&unreadable).notice.unwrap();
+        let n = v(&unreadable).notice.unwrap();
         assert_eq!(n.kind, NoticeKind::CompanionError);
         assert_eq!(
             n.text,
@@ -964,7 +1419,7 @@ mod tests {
             age_secs: 0,
             stale: false,
         });
-        let n = view(&none).notice.unwrap();
+        let n = v(&none).notice.unwrap();
         assert_eq!(n.text, "No previews route elsewhere.test");
         assert_eq!(
             n.detail.as_deref(),
@@ -983,12 +1438,12 @@ mod tests {
             stale: true,
         });
         assert_eq!(
-            view(&stale).stale.as_deref(),
+            v(&stale).stale.as_deref(),
             Some("Showing the list updated 10 min ago: the companion could not refresh it")
         );
         stale.update(Event::Refreshing { on: true });
         assert_eq!(
-            view(&stale).stale.as_deref(),
+            v(&stale).stale.as_deref(),
             Some("Showing the list updated 10 min ago; refreshing…"),
             "while a refresh runs, no failure is claimed"
         );
@@ -997,7 +1452,7 @@ mod tests {
             age_secs: 0,
             stale: false,
         });
-        assert_eq!(view(&stale).stale, None, "fresh data ends the refresh");
+        assert_eq!(v(&stale).stale, None, "fresh data ends the refresh");
 
         // A young stale list says its age; a failed refresh says why, beside the rows.
         stale.update(Event::ListArrived {
@@ -1010,19 +1465,19 @@ mod tests {
             message: "Argo CD at https://argocd.test rejected the token".into(),
             fix: "run argocd login".into(),
         })));
-        let v = view(&stale);
+        let shown_view = v(&stale);
         assert_eq!(
-            v.stale.as_deref(),
+            shown_view.stale.as_deref(),
             Some("Showing the list updated 12 s ago: the companion could not refresh it")
         );
         assert_eq!(
-            v.failures,
+            shown_view.failures,
             vec![FailureView {
                 text: "Could not refresh: Argo CD at https://argocd.test rejected the token".into(),
                 fix: Some("run argocd login".into()),
             }]
         );
-        assert_eq!(v.groups.len(), 1, "the stale rows stay");
+        assert_eq!(shown_view.groups.len(), 1, "the stale rows stay");
 
         // A server that failed in the fetch behind the list is named with its fix.
         stale.update(Event::ServersFailed {
@@ -1035,9 +1490,9 @@ mod tests {
                 },
             }],
         });
-        let v = view(&stale);
+        let shown_view = v(&stale);
         assert_eq!(
-            v.failures[1],
+            shown_view.failures[1],
             FailureView {
                 text: "https://argocd.prod.test could not be listed: could not connect: connection refused".into(),
                 fix: Some("check the VPN".into()),
@@ -1050,7 +1505,7 @@ mod tests {
             stale: false,
         });
         assert_eq!(
-            view(&stale).failures,
+            v(&stale).failures,
             vec![],
             "a fresh list without failures clears them"
         );
@@ -1069,7 +1524,7 @@ mod tests {
             age_secs: 0,
             stale: false,
         });
-        assert_eq!(view(&chrome).notice.unwrap().kind, NoticeKind::NotAWebPage);
+        assert_eq!(v(&chrome).notice.unwrap().kind, NoticeKind::NotAWebPage);
     }
 
     #[test]
@@ -1097,17 +1552,27 @@ mod tests {
             age_secs: 0,
             stale: false,
         });
-        let v = view(&s);
-        let pr = v.pull_request.expect("a PR section");
+        let shown_view = v(&s);
+        let pr = shown_view.pull_request.expect("a PR section");
         assert_eq!(pr.title, "acme/courses-fe#123");
         assert_eq!(
             pr.actions
                 .iter()
-                .map(|a| (a.label.as_str(), a.host.as_str()))
+                .map(|a| (a.label.as_str(), &a.action))
                 .collect::<Vec<_>>(),
-            [("Open courses-fe with PR 123", "app.test")]
+            [(
+                "Open courses-fe with PR 123",
+                &Action::OpenWithPreview {
+                    service: "courses-fe".into(),
+                    pr: 123,
+                    host: "app.test".into()
+                }
+            )]
         );
-        assert_eq!(v.notice, None, "no 'no previews for github.com' message");
+        assert_eq!(
+            shown_view.notice, None,
+            "no 'no previews for github.com' message"
+        );
     }
 
     #[test]
@@ -1125,25 +1590,6 @@ mod tests {
             install_command("firefox"),
             "preview-switch install --browser firefox"
         );
-    }
-
-    /// A route named like a cookie of the site's own is offered in neither mode, with the
-    /// reason, and the cookie's value is never shown.
-    #[test]
-    fn a_route_over_a_site_cookie_is_disabled_with_the_reason() {
-        let site = CookieSeen {
-            name: "team-courses-fe-pr".into(),
-            value: "user-session-secret".into(),
-        };
-        let s = ready(vec![fe(123)], vec![site]);
-        let v = view(&s);
-        let g = &v.groups[0];
-        let why =
-            "the site has its own cookie named team-courses-fe-pr; this route would overwrite it";
-        for o in g.options.iter().filter(|o| o.choice != Choice::Dev) {
-            assert_eq!(o.disabled.as_deref(), Some(why), "{o:?}");
-        }
-        assert!(!format!("{v:?}").contains("user-session-secret"), "{v:?}");
     }
 
     #[test]
@@ -1173,32 +1619,14 @@ mod tests {
     }
 
     #[test]
-    fn filter_narrows_rows_but_keeps_routed_services() {
-        let mut previews: Vec<Preview> = (100..110).map(fe).collect();
-        previews.push(preview("api", 1, "team-api-pr", &["app.test"]));
-        let mut s = ready(previews, vec![]);
-        assert!(view(&s).show_filter);
-        s.update(Event::Filter {
-            text: "#105".into(),
-        });
-        let v = view(&s);
-        assert_eq!(v.groups.len(), 1);
-        assert_eq!(v.groups[0].rows.len(), 1);
-        s.update(Event::Filter {
-            text: "nothing".into(),
-        });
-        assert_eq!(view(&s).notice.unwrap().kind, NoticeKind::NoMatches);
-    }
-
-    #[test]
     fn rows_say_what_the_pull_request_is_and_the_filter_finds_it_by_title_or_branch() {
         let mut titled = fe(7);
         titled.title = Some("Add course search".into());
         titled.branch = Some("feature/search".into());
         titled.author = Some("alice".into());
         let mut s = ready(vec![titled, fe(8)], vec![]);
-        let v = view(&s);
-        let rows = &v.groups[0].rows;
+        let shown_view = v(&s);
+        let rows = &shown_view.groups[0].rows;
         assert_eq!(
             rows[0].about.as_deref(),
             Some("Add course search · feature/search · @alice")
@@ -1206,8 +1634,8 @@ mod tests {
         assert_eq!(rows[1].about, None);
         for text in ["search", "FEATURE/", "alice"] {
             s.update(Event::Filter { text: text.into() });
-            let v = view(&s);
-            let prs: Vec<u64> = v.groups[0].rows.iter().map(|r| r.pr).collect();
+            let shown_view = v(&s);
+            let prs: Vec<u64> = shown_view.groups[0].rows.iter().map(|r| r.pr).collect();
             assert_eq!(prs, [7], "filter {text:?}");
         }
     }
@@ -1223,8 +1651,8 @@ mod tests {
         odd.author = Some("\u{fc}ser".into());
         odd.revision = Some("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}".into());
         let mut s = ready(vec![odd], vec![]);
-        let v = view(&s);
-        let row = &v.groups[0].rows[0];
+        let shown_view = v(&s);
+        let row = &shown_view.groups[0].rows[0];
         assert_eq!(row.age, None, "an unreadable time shows no age");
         assert_eq!(
             row.about.as_deref(),
@@ -1237,16 +1665,16 @@ mod tests {
         s.update(Event::Filter {
             text: "stra\u{df}e".into(),
         });
-        assert_eq!(view(&s).groups[0].rows.len(), 1);
+        assert_eq!(v(&s).groups[0].rows.len(), 1);
     }
 
     #[test]
     fn only_web_links_are_shown() {
         let mut p = fe(1);
         p.links.argocd = Some("javascript:alert(1)".into());
-        let v = view(&ready(vec![p], vec![]));
-        assert_eq!(v.groups[0].rows[0].argocd, None);
-        assert!(v.groups[0].rows[0].pull_request.is_some());
+        let shown_view = v(&ready(vec![p], vec![]));
+        assert_eq!(shown_view.groups[0].rows[0].argocd, None);
+        assert!(shown_view.groups[0].rows[0].pull_request.is_some());
     }
 
     #[test]
@@ -1270,9 +1698,14 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(odd), None, "{odd}");
         }
-        assert_eq!(format_age(59), "just now");
-        assert_eq!(format_age(3599), "59 min");
-        assert_eq!(format_age(7200), "2 h");
-        assert_eq!(format_age(200_000), "2 d");
+        let age = |secs| format_age(secs).render(english());
+        assert_eq!(age(59), "just now");
+        assert_eq!(age(3599), "59 min");
+        assert_eq!(age(7200), "2 h");
+        assert_eq!(age(200_000), "2 d");
+        assert_eq!(
+            format_age(7200).render(crate::i18n::testing::korean()),
+            "2시간"
+        );
     }
 }

@@ -17,3 +17,13 @@ chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
 chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });
 chrome.notifications.onClicked.addListener((id) => { boot().then(() => wasm.worker_notification_clicked(id)); });
 chrome.permissions.onAdded.addListener((added) => { boot().then(() => wasm.worker_permissions_added(added)); });
+// Main-frame response headers, for whether the routed preview answered (its marker header).
+// Only hosts the user allowed reach this listener.
+chrome.webRequest.onHeadersReceived.addListener((d) => {
+  if (d.tabId >= 0) boot().then(() => wasm.worker_response_seen(d.tabId, d.url, d.responseHeaders ?? []));
+}, { urls: ["<all_urls>"], types: ["main_frame"] }, ["responseHeaders"]);
+chrome.commands.onCommand.addListener((command, tab) => {
+  if (command === "back-to-dev" && tab?.id !== undefined && tab.url) {
+    boot().then(() => wasm.worker_back_to_dev(tab.id, tab.url));
+  }
+});

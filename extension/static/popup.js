@@ -8,5 +8,5 @@ init({ module_or_path: chrome.runtime.getURL("pkg/preview_switch_extension_bg.wa
     start_popup();
   })
   .catch((e) => {
-    document.getElementById("app").textContent = `Preview Switch failed to start: ${e}`;
+    document.getElementById("app").textContent = chrome.i18n.getMessage("failed_to_start", [String(e)]);
   });

@@ -7,8 +7,11 @@
 #[path = "../../tests/doc_counts.rs"]
 mod doc_counts;
 
+use preview_switch_extension::i18n::testing::english;
 use preview_switch_extension::routing;
-use preview_switch_extension::state::{Applied, Choice, Config, CookieSeen, Effect, Event, State};
+use preview_switch_extension::state::{
+    Applied, Choice, Config, CookieSeen, Effect, Event, State, Then,
+};
 use protocol::Preview;
 use serde_json::json;
 
@@ -79,7 +82,7 @@ fn attempts() -> Vec<Event> {
         out.push(Event::HostPermission {
             service: "x".into(),
             choice,
-            open: None,
+            then: Then::Stay,
             granted: true,
         });
     }
@@ -101,7 +104,10 @@ fn assert_refused(what: &str, route: Preview) {
             None,
             "{what}: {attempt:?} set something: {fx:?}"
         );
-        let told = &st.messages[before..];
+        let told: Vec<String> = st.messages[before..]
+            .iter()
+            .map(|m| m.render(english()))
+            .collect();
         assert!(
             told.iter()
                 .any(|m| m.contains("refused") || m.contains("not switched")),
@@ -238,7 +244,7 @@ fn choices_for_previews_that_are_not_listed_are_refused() {
                 Event::HostPermission {
                     service: service.into(),
                     choice,
-                    open: None,
+                    then: Then::Stay,
                     granted: true,
                 },
             ] {
@@ -273,7 +279,7 @@ fn choose_granted(st: &mut State, choice: Choice) -> Vec<Effect> {
         let granted = st.update(Event::HostPermission {
             service: "x".into(),
             choice,
-            open: None,
+            then: Then::Stay,
             granted: true,
         });
         fx.extend(no_cookies_elsewhere(st, granted));
@@ -320,7 +326,7 @@ fn a_valid_route_is_set_only_on_the_hosts_the_companion_listed() {
     let fx = st.update(Event::HostPermission {
         service: "x".into(),
         choice: Choice::Domain { pr: 1 },
-        open: None,
+        then: Then::Stay,
         granted: true,
     });
     // The other host's cookies are read before anything is set there.
@@ -386,6 +392,7 @@ fn the_route_that_names_the_tabs_host_is_applied_not_the_first_one() {
             st.messages
                 .last()
                 .unwrap()
+                .render(english())
                 .contains("no route of x PR 1 names"),
             "{:?}",
             st.messages
@@ -414,7 +421,7 @@ fn a_route_named_like_a_site_cookie_touches_nothing_of_the_site() {
                 "{fx:?}"
             );
             assert_eq!(
-                st.messages.last().map(String::as_str),
+                st.messages.last().map(|m| m.render(english())).as_deref(),
                 Some(format!(
                     "not switched: the site has its own cookie named {name}; this route would overwrite it: give the route a cookie name of its own"
                 ).as_str())
@@ -499,7 +506,8 @@ fn the_validators_refuse_each_smuggling_character() {
         );
     }
     let refusal = routing::check_cookie_name("x=1; Domain=evil.test").unwrap_err();
-    assert!(refusal.0.contains("fix the route in Argo CD"), "{refusal}");
+    let said = refusal.0.render(english());
+    assert!(said.contains("fix the route in Argo CD"), "{said}");
 }
 
 /// A web page has no channel to the extension: no manifest (the shipped one, or a

@@ -8,6 +8,7 @@
 mod corpus;
 
 use corpus::Case;
+use preview_switch_extension::i18n::testing::english;
 use preview_switch_extension::state::{Choice, Config, Effect, Event, State};
 use protocol::Preview;
 
@@ -44,7 +45,10 @@ fn verdict(case: &Case) -> (&'static str, Vec<String>) {
         service: "x".into(),
         choice: Choice::Tab { pr: 1 },
     });
-    let told = st.messages[before..].to_vec();
+    let told: Vec<String> = st.messages[before..]
+        .iter()
+        .map(|m| m.render(english()))
+        .collect();
     match fx.first() {
         Some(Effect::RequestHostPermission { .. }) => ("accept", told),
         _ => ("refuse", told),

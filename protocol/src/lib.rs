@@ -67,6 +67,37 @@ pub struct Preview {
     /// annotation and the mesh's routing resource disagree. Empty (and absent) normally.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The cluster rule that routes a share link (`?<param>=<service>:<pr>`) to this preview,
+    /// when discovery found one; absent otherwise (a link then needs the extension). Added in
+    /// protocol 1 without a version bump (optional field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Share>,
+    /// The response header the routing resource adds to this preview's responses, so a
+    /// browser can tell that the preview (not dev) answered; absent when there is none.
+    /// Added in protocol 1 without a version bump (optional field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Marker>,
+}
+
+/// A share link rule found in the cluster: a request whose query carries
+/// `<param>=<service>:<pr>` reaches the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The query parameter's name, e.g. `preview-switch`.
+    pub param: String,
+    /// The rule also sets the routing cookie in its response, so the pages the link leads to
+    /// stay on the preview for someone without the extension; `false` when only the first
+    /// request is routed.
+    pub works_without_extension: bool,
+}
+
+/// A response header that proves the preview answered, e.g. `x-preview-pr: 123`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// The header name, lower-cased.
+    pub header: String,
+    /// The value the preview's responses carry.
+    pub value: String,
 }
 
 impl Preview {

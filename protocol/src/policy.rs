@@ -3,16 +3,24 @@
 //! each one route or preview may hold), shared so the companion (which refuses a route when
 //! it derives it) and the extension (which refuses it again before touching the browser)
 //! give the same verdict on the same input. Each check returns the reason for a refusal;
-//! callers add where the value came from and how to fix it.
+//! callers add where the value came from and how to fix it. [`share`] holds the share-link
+//! parameter and value (a link names a preview, never a route) and the response markers.
 //!
 //! Public suffixes are the one place where the two sides may differ, and only by the list
 //! they pass in ([`Suffixes`]): the companion checks against the whole Public Suffix List
 //! (the `psl` crate), the extension against [`PUBLIC_SUFFIXES`], a subset, because the whole
 //! list compiles to more wasm than the extension's size budget allows.
 
+pub mod share;
+
 use std::collections::HashSet;
 
 use crate::{Route, RouteKind};
+
+pub use share::{
+    DEFAULT_SHARE_PARAM, check_marker, check_share_param, parse_share_value, share_param_in,
+    share_value, with_share_param,
+};
 
 /// Browsers keep at most 4096 bytes of name plus value per cookie (RFC 6265 §6.1 minimum,
 /// and what Chrome and Firefox enforce).

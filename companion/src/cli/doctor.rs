@@ -232,6 +232,53 @@ pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
             checks.push(check(format!("{name}: {}", p.app), format!("note: {w}")));
         }
     }
+    checks.extend(check_markers(&previews, name));
+    checks
+}
+
+/// Which routable previews mark their responses (their routing resource adds a header such
+/// as `x-preview-pr: <PR>`, see examples/chart): a summary, then one line per preview
+/// without a marker, whose answers the extension cannot tell from dev's. Informational: a
+/// preview routes without one.
+fn check_markers(previews: &[protocol::Preview], name: &str) -> Vec<Check> {
+    let routable: Vec<&protocol::Preview> =
+        previews.iter().filter(|p| p.unroutable.is_none()).collect();
+    if routable.is_empty() {
+        return Vec::new();
+    }
+    let unmarked: Vec<&protocol::Preview> = routable
+        .iter()
+        .copied()
+        .filter(|p| p.marker.is_none())
+        .collect();
+    let mut headers: Vec<&str> = routable
+        .iter()
+        .filter_map(|p| p.marker.as_ref().map(|m| m.header.as_str()))
+        .collect();
+    headers.sort_unstable();
+    headers.dedup();
+    let mut checks = vec![Check::pass(
+        format!("{name}: markers"),
+        format!(
+            "{} of {} routable previews mark their responses{}",
+            routable.len() - unmarked.len(),
+            routable.len(),
+            if headers.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", headers.join(", "))
+            }
+        ),
+    )];
+    for p in unmarked {
+        checks.push(Check::pass(
+            format!("{name}: marker of {}", p.app),
+            format!(
+                "none, so the extension cannot tell whether the preview or dev answered: make its routing resource add the response header x-preview-pr: {} (a ResponseHeaderModifier; see examples/chart)",
+                p.pr
+            ),
+        ));
+    }
     checks
 }
 
@@ -309,6 +356,19 @@ mod tests {
             text.contains("FAIL demo: courses-fe-pr-130: note: the annotation preview-switch.io/cookie says cookie team-courses-fe-pr=130 but HTTPRoute courses-fe/courses-fe-pr-130 routes on cookie old-cookie=130: the annotation is used"),
             "{text}"
         );
+        // No demo routing resource marks its responses: each routable preview is named.
+        assert!(
+            text.contains("ok   demo: markers: 0 of 6 routable previews mark their responses"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ok   demo: marker of courses-fe-pr-123: none, so the extension cannot tell whether the preview or dev answered: make its routing resource add the response header x-preview-pr: 123"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("marker of search-ui-pr-9"),
+            "unroutable: {text}"
+        );
         running.shutdown().await;
     }
 
@@ -321,7 +381,8 @@ mod tests {
                 json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
                 "metadata": {"name": "search-ui-pr-9", "namespace": "search"},
                 "spec": {"hosts": ["search.demo.test"], "http": [{"match": [{"headers": {
-                    "cookie": {"regex": "^(.*?;)?(search\\-pr=9)(;.*)?$"}}}]}]}}),
+                    "cookie": {"regex": "^(.*?;)?(search\\-pr=9)(;.*)?$"}}}],
+                    "headers": {"response": {"add": {"X-Preview-PR": "9"}}}}]}}),
             ],
         );
         let running = fake::serve(state, "127.0.0.1:0".parse().unwrap())
@@ -340,6 +401,14 @@ mod tests {
                 && text.contains(r#"change it to "(^|.*; )search\\-pr=9(;.*|$)""#),
             "{text}"
         );
+        // Its response marker is recorded (lower-cased) and counted.
+        assert!(
+            text.contains(
+                "ok   demo: markers: 1 of 7 routable previews mark their responses (x-preview-pr)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("marker of search-ui-pr-9"), "{text}");
         running.shutdown().await;
     }
 }

@@ -82,6 +82,27 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Print a link that opens a preview, to share it (`?preview-switch=<service>:<pr>`)
+    ///
+    /// The link is the service's page with the share parameter. Whoever opens it with the
+    /// Preview Switch extension is offered that preview; without the extension it reaches
+    /// the preview only where the cluster has the share rule (examples/chart, `share`),
+    /// which this says.
+    Link {
+        /// The service, e.g. courses-fe
+        service: String,
+        /// The pull-request number
+        pr: u64,
+        /// The page to open on the service's host, with its query if any
+        #[arg(long, default_value = "/", value_name = "PATH")]
+        path: String,
+        /// Also print the link as a QR code for a phone's camera: light modules drawn for a
+        /// dark terminal, or `--qr light` for a light one
+        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "dark", value_name = "TERMINAL")]
+        qr: Option<output::QrTheme>,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Ask Argo CD to refresh a preview now (GET ?refresh=normal) and print its state
     Refresh {
         /// The service, e.g. courses-fe
@@ -347,6 +368,13 @@ async fn run(command: Command) -> Outcome {
             service,
             conn,
         } => envs(conn.into(), output, service).await,
+        Command::Link {
+            service,
+            pr,
+            path,
+            qr,
+            conn,
+        } => link(conn.into(), &service, pr, &path, qr).await,
         Command::Refresh { service, pr, conn } => {
             app_action(
                 conn.into(),
@@ -538,6 +566,31 @@ fn find_preview<'a>(listing: &'a Listing, service: &str, pr: u64) -> Result<&'a 
         );
     }
     Ok(preview)
+}
+
+async fn link(
+    args: ConnectionArgs,
+    service: &str,
+    pr: u64,
+    path: &str,
+    qr: Option<output::QrTheme>,
+) -> Outcome {
+    let targets = resolve(&args)?;
+    let listing = listing::list(&targets).await;
+    let failed = report_failures(&listing);
+    let preview = find_preview(&listing, service, pr)?;
+    let link = output::share_link(preview, path).map_err(Error::Usage)?;
+    let mut text = format!("{}\n", link.url);
+    if let Some(theme) = qr {
+        text.push_str(&output::qr_code(&link.url, theme).map_err(Error::Usage)?);
+    }
+    write_stdout(&text)?;
+    let _ = writeln!(std::io::stderr(), "{}", link.note);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn envs(args: ConnectionArgs, format: Format, service: Option<String>) -> Outcome {

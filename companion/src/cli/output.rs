@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use protocol::{Preview, Route, RouteKind};
 
+use crate::error::Problem;
+
 /// How `list` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -167,6 +169,90 @@ pub fn header_line(route: &Route) -> String {
     }
 }
 
+/// A share link for a preview and what it does for the one who opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareLink {
+    pub url: String,
+    /// Whether the link works without the extension, in words, for stderr.
+    pub note: String,
+}
+
+/// The link that opens `preview` on `path` (which may hold a query and a fragment) of its
+/// first route's first host, over https, with the share parameter naming the preview: the
+/// cluster rule's parameter when discovery found one, else the extension's default.
+pub fn share_link(preview: &Preview, path: &str) -> Result<ShareLink, Problem> {
+    use protocol::policy::{DEFAULT_SHARE_PARAM, share_value, with_share_param};
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return Err(Problem::new(
+            format!("--path {path:?} is not a path on the service's host"),
+            "give one that starts with /, e.g. --path /courses/42",
+        ));
+    }
+    let host = preview
+        .route()
+        .and_then(|r| r.hosts.first())
+        .ok_or_else(|| {
+            Problem::new(
+                format!("{} has no host to link to", preview.app),
+                "run `preview-switch doctor` to see its routes",
+            )
+        })?;
+    let value = share_value(&preview.service, preview.pr).ok_or_else(|| {
+        Problem::new(
+            format!("the service name {:?} cannot go into a link", preview.service),
+            "name the service with letters, digits, '.', '_' and '-' (label preview-switch.io/service)",
+        )
+    })?;
+    let param = preview
+        .share
+        .as_ref()
+        .map_or(DEFAULT_SHARE_PARAM, |s| s.param.as_str());
+    let url = with_share_param(&format!("https://{host}{path}"), param, &value);
+    let note = match &preview.share {
+        Some(s) if s.works_without_extension => {
+            "works without the extension: the cluster routes the link to the preview and sets the routing cookie"
+        }
+        Some(_) => {
+            "without the extension only the link's own page reaches the preview: the cluster's share rule sets no routing cookie (see examples/chart)"
+        }
+        None => {
+            "opens the preview for people with the Preview Switch extension; without it the link shows dev: no share rule was found (examples/chart, share: true)"
+        }
+    };
+    Ok(ShareLink {
+        url,
+        note: format!("note: this link {note}"),
+    })
+}
+
+/// Which terminal a QR code is drawn for: with blocks for the light modules (a dark
+/// background shows through as the dark ones), or the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QrTheme {
+    Dark,
+    Light,
+}
+
+/// `text` as a QR code in half-block characters (two modules per character row), with the
+/// quiet zone a camera needs.
+pub fn qr_code(text: &str, theme: QrTheme) -> Result<String, Problem> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| {
+        Problem::new(
+            format!("the link cannot be drawn as a QR code: {e}"),
+            "use a shorter --path",
+        )
+    })?;
+    let mut renderer = code.render::<Dense1x2>();
+    renderer.quiet_zone(true);
+    if theme == QrTheme::Dark {
+        renderer
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark);
+    }
+    Ok(format!("{}\n", renderer.build()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +296,82 @@ mod tests {
 
     fn now() -> Timestamp {
         "2026-11-22T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_share_link_names_the_preview_on_its_host_and_says_who_it_works_for() {
+        let route = cookie("team-courses-fe-pr", "123", &["courses-fe.dev.example.com"]);
+        let mut p = preview("courses-fe", 123, vec![route], None);
+        let link = share_link(&p, "/courses/42?tab=2#top").unwrap();
+        assert_eq!(
+            link.url,
+            "https://courses-fe.dev.example.com/courses/42?tab=2&preview-switch=courses-fe:123#top"
+        );
+        assert!(
+            link.note
+                .contains("people with the Preview Switch extension"),
+            "{}",
+            link.note
+        );
+        // The cluster's rule names the parameter and says whether the link stands alone.
+        p.share = Some(protocol::Share {
+            param: "ps".into(),
+            works_without_extension: true,
+        });
+        let link = share_link(&p, "/").unwrap();
+        assert_eq!(
+            link.url,
+            "https://courses-fe.dev.example.com/?ps=courses-fe:123"
+        );
+        assert!(
+            link.note.contains("works without the extension"),
+            "{}",
+            link.note
+        );
+        let err = share_link(&p, "courses").unwrap_err().to_string();
+        assert!(err.contains("starts with /"), "{err}");
+    }
+
+    /// What a phone's camera sees: the printed characters drawn as pixels (a character is
+    /// one module wide and two tall), in the terminal's colours, read back by a QR decoder.
+    #[test]
+    fn the_qr_code_reads_back_as_the_link_on_either_terminal() {
+        let url = "https://courses-fe.dev.example.com/?preview-switch=courses-fe:123";
+        for theme in [QrTheme::Dark, QrTheme::Light] {
+            let text = qr_code(url, theme).unwrap();
+            let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+            let width = rows[0].len();
+            assert!(rows.iter().all(|r| r.len() == width), "{text}");
+            // The terminal's foreground draws the blocks; its background shows elsewhere.
+            let (ink, paper) = match theme {
+                QrTheme::Dark => (255u8, 0u8),
+                QrTheme::Light => (0, 255),
+            };
+            const SCALE: usize = 4;
+            let module = |x: usize, y: usize| {
+                let (top, bottom) = match rows[y / 2][x] {
+                    '█' => (true, true),
+                    '▀' => (true, false),
+                    '▄' => (false, true),
+                    ' ' => (false, false),
+                    c => panic!("unexpected {c:?} in {text}"),
+                };
+                if (y.is_multiple_of(2) && top) || (!y.is_multiple_of(2) && bottom) {
+                    ink
+                } else {
+                    paper
+                }
+            };
+            let mut img = rqrr::PreparedImage::prepare_from_greyscale(
+                width * SCALE,
+                rows.len() * 2 * SCALE,
+                |x, y| module(x / SCALE, y / SCALE),
+            );
+            let grids = img.detect_grids();
+            assert_eq!(grids.len(), 1, "{theme:?}: no code found in\n{text}");
+            let (_, content) = grids[0].decode().unwrap();
+            assert_eq!(content, url, "{theme:?}");
+        }
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub fn derive(app: &Application, server_url: &str, context: Option<&str>) -> Opt
         warnings,
         service,
         server,
+        // Read from the routing resources once the routes are known (`routes::signals`).
+        share: None,
+        marker: None,
     })
 }
 

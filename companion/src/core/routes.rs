@@ -11,6 +11,8 @@
 //! every name, value and host passes [`super::cookie`] before it becomes a `Route`.
 
 #[cfg(test)]
+mod chart;
+#[cfg(test)]
 mod examples;
 mod httproute;
 mod istio;
@@ -92,6 +94,31 @@ pub struct Discovered {
     /// A flaw in the resource that makes the route work only sometimes, with the fix, e.g.
     /// an Istio cookie regex that matches only when the cookie comes first in the header.
     pub warning: Option<String>,
+    /// A share-link match: the query parameter and the value it must have (`route` then
+    /// says it routes a link, not a browser).
+    pub share: Option<(String, String)>,
+    /// The headers the resource adds to the responses of what this match routes (an
+    /// HTTPRoute `ResponseHeaderModifier`, Istio `headers.response`), name lower-cased:
+    /// where a preview's marker and a share rule's `Set-Cookie` are read from.
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// One match of a routing resource, before it is named and de-duplicated.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Match {
+    pub route: Option<Result<Route, String>>,
+    pub warning: Option<String>,
+    pub share: Option<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl Match {
+    fn of(route: Result<Route, String>) -> Match {
+        Match {
+            route: Some(route),
+            ..Match::default()
+        }
+    }
 }
 
 /// Source 2: reads every HTTPRoute (`policy.linkerd.io`, `gateway.networking.k8s.io`) and
@@ -118,20 +145,38 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
         } else {
             format!("{} {}/{}", r.kind, r.namespace, r.name)
         };
-        let (routes, note) = match state(r) {
-            Err(why) => (vec![(Err(why), None)], None),
-            Ok((obj, note)) if http_route => (no_warnings(httproute::cookie_routes(&obj)), note),
+        let (matches, note) = match state(r) {
+            Err(why) => (vec![Match::of(Err(why))], None),
+            Ok((obj, note)) if http_route => (httproute::cookie_routes(&obj), note),
             Ok((obj, note)) if virtual_service => (istio::virtual_service_routes(&obj), note),
-            Ok((obj, note)) => (no_warnings(nginx::ingress_canary(&obj)), note),
+            Ok((obj, note)) => (
+                nginx::ingress_canary(&obj)
+                    .into_iter()
+                    .map(Match::of)
+                    .collect(),
+                note,
+            ),
         };
-        for (route, warning) in routes {
+        for m in matches {
+            let route = match (m.route, &m.share) {
+                (Some(route), _) => route,
+                (None, Some((param, value))) => Err(format!(
+                    "routes the share link ?{param}={value}, which is followed by no cookie or header a browser can keep"
+                )),
+                (None, None) => continue,
+            };
             // Two matches of one resource naming the same cookie are one route; a flaw in
             // either is still worth saying.
-            let key = format!("{resource}\0{route:?}\0{note:?}");
+            let key = format!("{resource}\0{route:?}\0{note:?}\0{:?}", m.share);
             match index.get(&key) {
                 Some(&i) => {
                     if out[i].warning.is_none() {
-                        out[i].warning = warning;
+                        out[i].warning = m.warning;
+                    }
+                    for h in m.response_headers {
+                        if !out[i].response_headers.contains(&h) {
+                            out[i].response_headers.push(h);
+                        }
                     }
                 }
                 None => {
@@ -140,7 +185,9 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
                         resource: resource.clone(),
                         route,
                         note: note.clone(),
-                        warning,
+                        warning: m.warning,
+                        share: m.share,
+                        response_headers: m.response_headers,
                     });
                 }
             }
@@ -152,13 +199,6 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
 /// Part of the warning on a cookie regex that misses the cookie after another one; `doctor`
 /// marks warnings holding it as failures.
 pub const FIRST_COOKIE_ONLY: &str = "is the first cookie in the Cookie header";
-
-/// Routes, each with a warning slot: only Istio's regex forms need one so far.
-type Warned = (Result<Route, String>, Option<String>);
-
-fn no_warnings(routes: Vec<Result<Route, String>>) -> Vec<Warned> {
-    routes.into_iter().map(|r| (r, None)).collect()
-}
 
 /// Reads `NAME` and `VALUE` from a cookie-header regex of the form
 /// `(^|.*; )NAME=VALUE(;.*|$)`, undoing regex escapes (`team\-web\-pr` → `team-web-pr`).
@@ -388,6 +428,106 @@ pub fn warnings(preview: &Preview, gathered: &Gathered<'_>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Fills in the preview's share rule and marker from what discovery read (see
+/// [`Discovered::share`], [`Discovered::response_headers`]), after its routes are set:
+/// - the marker: a header that a match routing one of the preview's routes adds to its
+///   responses, whose value is the PR number or the route's value, and that the policy
+///   accepts as a marker (never a credential header);
+/// - the share rule: a query-parameter match whose value is this preview's
+///   `<service>:<pr>`; it works without the extension when its responses set the cookie of
+///   one of the preview's cookie routes.
+///
+/// Returns what a person should know: a share rule for another preview, or one that sets
+/// no routing cookie.
+pub fn signals(preview: &mut Preview, gathered: &Gathered<'_>) -> Vec<String> {
+    use protocol::policy::{check_marker, check_share_param, share_value};
+    let mut notes = Vec::new();
+    let Some(Ok(found)) = &gathered.discovery else {
+        return notes;
+    };
+    let pr = preview.pr.to_string();
+    let used = |r: &Route| {
+        preview
+            .routes
+            .iter()
+            .any(|u| (u.kind, &u.name, &u.value) == (r.kind, &r.name, &r.value))
+    };
+    let marker_of = |d: &Discovered, value: &str| {
+        d.response_headers.iter().find_map(|(h, v)| {
+            (v == &pr || v == value)
+                .then(|| check_marker(h, v).ok())
+                .flatten()
+                .map(|header| protocol::Marker {
+                    header,
+                    value: v.clone(),
+                })
+        })
+    };
+    preview.marker = found.iter().find_map(|d| match &d.route {
+        Ok(r) if used(r) => marker_of(d, &r.value),
+        _ => None,
+    });
+    let wanted = share_value(&preview.service, preview.pr);
+    for d in found {
+        let Some((param, value)) = &d.share else {
+            continue;
+        };
+        if Some(value) != wanted.as_ref() {
+            push_unique(
+                &mut notes,
+                format!(
+                    "{} routes share links for {}, not for this preview's {}: fix the query parameter's value",
+                    d.resource,
+                    quoted(value),
+                    quoted(wanted.as_deref().unwrap_or_default())
+                ),
+            );
+            continue;
+        }
+        if let Err(why) = check_share_param(param) {
+            push_unique(
+                &mut notes,
+                format!(
+                    "{} has a share link rule whose {why}: rename the query parameter",
+                    d.resource
+                ),
+            );
+            continue;
+        }
+        let sets_cookie = d.response_headers.iter().any(|(h, v)| {
+            h == "set-cookie"
+                && v.split(';')
+                    .next()
+                    .and_then(|pair| pair.trim().split_once('='))
+                    .is_some_and(|(n, val)| {
+                        preview
+                            .routes
+                            .iter()
+                            .any(|r| r.kind == RouteKind::Cookie && r.name == n && r.value == val)
+                    })
+        });
+        if !sets_cookie {
+            push_unique(
+                &mut notes,
+                format!(
+                    "{} routes the share link but sets none of this preview's routing cookies, so without the extension only the link's own page reaches the preview: add Set-Cookie to its response headers",
+                    d.resource
+                ),
+            );
+        }
+        if preview.marker.is_none() {
+            preview.marker = marker_of(d, &pr);
+        }
+        if preview.share.is_none() {
+            preview.share = Some(protocol::Share {
+                param: param.clone(),
+                works_without_extension: sets_cookie,
+            });
+        }
+    }
+    notes
 }
 
 /// Sets the preview's routes, or its `unroutable` reason.
@@ -986,6 +1126,8 @@ mod tests {
             )),
             note: None,
             warning: None,
+            share: None,
+            response_headers: Vec::new(),
         }];
         let ann = cookie("ann", "123", &["ann.example.com"], RouteSource::Annotation);
         let mut g = Gathered {
@@ -1022,6 +1164,8 @@ mod tests {
             )),
             note: None,
             warning: warning.map(str::to_string),
+            share: None,
+            response_headers: Vec::new(),
         };
         let g = Gathered {
             discovery: Some(Ok(vec![
@@ -1050,6 +1194,8 @@ mod tests {
             }),
             note: None,
             warning: None,
+            share: None,
+            response_headers: Vec::new(),
         };
         let g = Gathered {
             discovery: Some(Ok(vec![

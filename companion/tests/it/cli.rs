@@ -349,6 +349,96 @@ async fn no_server_anywhere_is_a_usage_error_naming_the_ways_to_configure_one() 
     }
 }
 
+/// `link` prints the share link of a preview, says who it works for, and draws it as a QR
+/// code; the preview's JSON carries the share rule and the marker its HTTPRoute declares.
+#[tokio::test(flavor = "multi_thread")]
+async fn link_prints_the_share_link_and_the_json_says_whether_it_works_without_the_extension() {
+    let (state, server) = demo_server().await;
+    // checkout-api PR 45's Gateway API route, as examples/chart renders it with share: true.
+    let header = |name: &str, value: &str| serde_json::json!({"name": name, "value": value});
+    let filters = |headers: Vec<serde_json::Value>| serde_json::json!([{"type": "ResponseHeaderModifier", "responseHeaderModifier": {"add": headers}}]);
+    state.set_managed_resources(
+        "checkout-api-pr-45",
+        vec![serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "checkout-api-pr-45", "namespace": "checkout-api-pr-45"},
+            "spec": {"hostnames": ["checkout-api.demo.test"], "rules": [
+                {"matches": [{"headers": [{"name": "cookie", "type": "RegularExpression",
+                    "value": "(^|.*; )checkout-api-pr=45(;.*|$)"}]}],
+                 "filters": filters(vec![header("x-preview-pr", "45")])},
+                {"matches": [{"queryParams": [{"name": "preview-switch", "type": "Exact", "value": "checkout-api:45"}]}],
+                 "filters": filters(vec![
+                    header("Set-Cookie", "checkout-api-pr=45; Path=/; Max-Age=86400; SameSite=Lax"),
+                    header("x-preview-pr", "45")])}
+            ]}
+        })],
+    );
+    let sb = Sandbox::new();
+    let url = server.url();
+    let env = [
+        ("ARGOCD_SERVER", url.as_str()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let json = sb.run(&["list", "-o", "json"], &env).await.json();
+    let shared = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["app"] == "checkout-api-pr-45")
+        .unwrap();
+    assert_eq!(
+        shared["share"],
+        serde_json::json!({"param": "preview-switch", "works_without_extension": true})
+    );
+    assert_eq!(
+        shared["marker"],
+        serde_json::json!({"header": "x-preview-pr", "value": "45"})
+    );
+    let run = sb
+        .run(
+            &["link", "checkout-api", "45", "--path", "/cart?step=2"],
+            &env,
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(
+        run.stdout,
+        "https://checkout-api.demo.test/cart?step=2&preview-switch=checkout-api:45\n"
+    );
+    assert!(
+        run.stderr.contains("works without the extension"),
+        "{}",
+        run.stderr
+    );
+
+    // A preview without a share rule: the link names it for the extension, and says so.
+    let run = sb.run(&["link", "courses-fe", "123", "--qr"], &env).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("https://courses-fe.demo.test/?preview-switch=courses-fe:123")
+    );
+    let code: Vec<&str> = lines.collect();
+    assert!(code.len() > 10, "a QR code follows: {}", run.stdout);
+    assert!(
+        code.iter().all(|l| l.chars().all(|c| " ▀▄█".contains(c))),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("with the Preview Switch extension"),
+        "{}",
+        run.stderr
+    );
+
+    let bad = sb
+        .run(&["link", "courses-fe", "123", "--path", "x"], &env)
+        .await;
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(bad.stderr.contains("starts with /"), "{}", bad.stderr);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn header_prints_the_cookie_line_and_host_filters() {
     let (_state, server) = demo_server().await;

@@ -344,6 +344,21 @@ mod raw {
         #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
         pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
 
+        #[wasm_bindgen(js_namespace = ["chrome", "i18n"], js_name = getMessage)]
+        pub fn get_message(key: &str, substitutions: &js_sys::Array) -> String;
+        #[wasm_bindgen(js_namespace = ["chrome", "tabs"], js_name = reload, catch)]
+        pub fn tabs_reload(tab_id: i32) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = setBadgeBackgroundColor, catch)]
+        pub fn set_badge_background_color(details: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = get, catch)]
+        pub fn session_get(keys: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = set, catch)]
+        pub fn session_set(items: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "session"], js_name = remove, catch)]
+        pub fn session_remove(keys: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
+        pub fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
+
         /// Exists in pages and workers alike.
         #[wasm_bindgen(js_name = setTimeout)]
         pub fn set_timeout(callback: &Function, ms: u32);
@@ -507,6 +522,55 @@ pub fn focus_window(window_id: i32) -> Call {
 /// Must be called synchronously inside the user's click: the browser requires a gesture.
 pub fn permissions_request(permissions: &Permissions) -> Call {
     Call::with(permissions, raw::permissions_request)
+}
+
+/// `chrome.i18n.getMessage`: the browser's language's words (Chromium follows `--lang`),
+/// the catalogue of every word the extension shows.
+pub struct Messages;
+
+impl crate::i18n::Catalogue for Messages {
+    fn message(&self, key: &str, args: &[String]) -> String {
+        let substitutions: js_sys::Array = args.iter().map(|a| JsValue::from_str(a)).collect();
+        raw::get_message(key, &substitutions)
+    }
+}
+
+pub fn tabs_reload(tab_id: i32) -> Call {
+    Call::new(raw::tabs_reload(tab_id))
+}
+
+/// `chrome.action.setBadgeBackgroundColor`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BadgeColor<'a> {
+    pub tab_id: i32,
+    pub color: &'a str,
+}
+
+pub fn set_badge_background_color(color: &BadgeColor) -> Call {
+    Call::with(color, raw::set_badge_background_color)
+}
+
+/// `chrome.storage.session.get`: what lives as long as the browser session (the last
+/// response seen per tab).
+pub fn session_get(keys: &[&str]) -> Call {
+    Call::with(keys, raw::session_get)
+}
+
+/// `chrome.storage.session.set({key: value})`.
+pub fn session_set<T: Serialize>(key: &str, value: &T) -> Call {
+    let mut items = std::collections::BTreeMap::new();
+    items.insert(key, value);
+    Call::with(&items, raw::session_set)
+}
+
+pub fn session_remove(keys: &[&str]) -> Call {
+    Call::with(keys, raw::session_remove)
+}
+
+/// `navigator.clipboard.writeText`, inside the user's click.
+pub fn clipboard_write_text(text: &str) -> Call {
+    Call::new(raw::clipboard_write_text(text))
 }
 
 /// Resolves after `ms` milliseconds.

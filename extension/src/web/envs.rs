@@ -9,7 +9,7 @@ use web_sys::{Document, Element, HtmlInputElement};
 
 use super::dispatch;
 use super::render::{append, el, keep};
-use crate::envs::{EnvLine, EnvsPage, Input, Page, PreviewActions};
+use crate::envs::{EnvLine, EnvsLabels, EnvsPage, Input, Page, PreviewActions};
 use crate::worker::Event;
 
 fn button(doc: &Document, id: &str, class: &str, label: &str, input: Input) -> Element {
@@ -53,31 +53,31 @@ pub fn line(doc: &Document, line: &EnvLine, links: bool) -> Element {
         append(&p, &cell);
     }
     if let Some(d) = &line.differs {
-        append(
-            &p,
-            &el(doc, "span", "differs", &format!(" (not in step: {d})")),
-        );
+        append(&p, &el(doc, "span", "differs", d));
     }
     p
 }
 
 /// A preview's actions, placed after its service's control.
-pub fn actions(doc: &Document, a: &PreviewActions) -> Element {
+pub fn actions(doc: &Document, a: &PreviewActions, labels: &EnvsLabels) -> Element {
     let div = el(doc, "div", "actions", "");
     let _ = div.set_attribute("data-app", &a.app.app);
-    append(&div, &el(doc, "span", "", &format!("PR {}:", a.pr)));
+    append(
+        &div,
+        &el(doc, "span", "", &labels.pr.replace("$1", &a.pr.to_string())),
+    );
     let refresh = button(
         doc,
         &a.refresh_id,
         "small",
-        "Refresh",
+        &labels.refresh,
         Input::Refresh(a.app.clone()),
     );
     let sync = button(
         doc,
         &a.sync_id,
         "small",
-        "Sync…",
+        &labels.sync,
         Input::AskSync(a.app.clone()),
     );
     if a.busy {
@@ -102,11 +102,23 @@ pub fn actions(doc: &Document, a: &PreviewActions) -> Element {
         append(&confirm, &el(doc, "span", "", question));
         append(
             &confirm,
-            &button(doc, &a.confirm_id, "small", "Sync now", Input::ConfirmSync),
+            &button(
+                doc,
+                &a.confirm_id,
+                "small",
+                &labels.sync_now,
+                Input::ConfirmSync,
+            ),
         );
         append(
             &confirm,
-            &button(doc, &a.cancel_id, "small", "Cancel", Input::CancelSync),
+            &button(
+                doc,
+                &a.cancel_id,
+                "small",
+                &labels.cancel,
+                Input::CancelSync,
+            ),
         );
         append(&div, &confirm);
     }
@@ -124,19 +136,19 @@ pub fn actions(doc: &Document, a: &PreviewActions) -> Element {
 }
 
 /// The button in the header that switches between the two pages.
-pub fn page_switch(doc: &Document, page: Page) -> Element {
+pub fn page_switch(doc: &Document, page: Page, labels: &EnvsLabels) -> Element {
     let (label, to) = match page {
-        Page::Main => ("Environments", Page::Environments),
-        Page::Environments => ("Back to previews", Page::Main),
+        Page::Main => (labels.environments.as_str(), Page::Environments),
+        Page::Environments => (labels.back_to_previews.as_str(), Page::Main),
     };
     button(doc, "envs-page", "page-switch", label, Input::ShowPage(to))
 }
 
 /// The environments page: a filter and one row per service.
-pub fn page(doc: &Document, page: &EnvsPage) -> Element {
+pub fn page(doc: &Document, page: &EnvsPage, labels: &EnvsLabels) -> Element {
     let section = el(doc, "section", "envs-page", "");
-    append(&section, &el(doc, "h2", "", "Environments"));
-    let label = el(doc, "label", "", "Filter services");
+    append(&section, &el(doc, "h2", "", &labels.environments));
+    let label = el(doc, "label", "", &labels.filter);
     let _ = label.set_attribute("for", "envs-filter");
     append(&section, &label);
     let input = doc
@@ -147,7 +159,7 @@ pub fn page(doc: &Document, page: &EnvsPage) -> Element {
     input.set_id("envs-filter");
     input.set_type("search");
     input.set_value(&page.filter);
-    let _ = input.set_attribute("placeholder", "service, environment, version or state");
+    let _ = input.set_attribute("placeholder", &labels.filter_placeholder);
     let source = input.clone();
     keep(EventListener::new(&input, "input", move |_| {
         dispatch(Event::Envs(Input::Filter(source.value())))
@@ -178,7 +190,7 @@ pub fn page(doc: &Document, page: &EnvsPage) -> Element {
             dispatch(Event::Envs(Input::ToggleNotify(service.clone())))
         }));
         append(&toggle, &check);
-        append(&toggle, &el(doc, "span", "", "notify me of its deploys"));
+        append(&toggle, &el(doc, "span", "", &labels.notify));
         append(&li, &toggle);
         append(&list, &li);
     }

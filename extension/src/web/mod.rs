@@ -275,7 +275,7 @@ fn run_state(effect: state::Effect) {
             origins,
             service,
             choice,
-            open,
+            then,
         } => {
             // Started here, synchronously inside the click: the browser requires a gesture.
             let call = chrome::permissions_request(&chrome::Permissions { origins: &origins });
@@ -284,7 +284,7 @@ fn run_state(effect: state::Effect) {
                 dispatch(state::Event::HostPermission {
                     service,
                     choice,
-                    open,
+                    then,
                     granted,
                 });
             });
@@ -352,7 +352,15 @@ fn run_state(effect: state::Effect) {
             tab_id,
             text,
             title,
+            tone,
         } => {
+            if let Some(color) = crate::view::badge_color(tone) {
+                background(
+                    BrowserCall::SetBadge,
+                    chrome::set_badge_background_color(&chrome::BadgeColor { tab_id, color }),
+                );
+            }
+            let title = title.render(&chrome::Messages);
             background(
                 BrowserCall::SetBadge,
                 chrome::set_badge_text(&chrome::BadgeText {
@@ -373,10 +381,38 @@ fn run_state(effect: state::Effect) {
             chrome::notifications_create(&chrome::Notification {
                 kind: "basic",
                 icon_url: &chrome::get_url("icons/icon128.png"),
-                title: &title,
-                message: &message,
+                title: &title.render(&chrome::Messages),
+                message: &message.render(&chrome::Messages),
             }),
         ),
+        state::Effect::ReloadTab { tab_id } => {
+            // The reloaded page's first request must carry the cookies just set.
+            let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
+            spawn_local(async move {
+                let all =
+                    js_sys::Promise::all_settled(&pending.into_iter().collect::<js_sys::Array>());
+                let _ = JsFuture::from(all).await;
+                if let Err(e) = chrome::tabs_reload(tab_id).done().await {
+                    dispatch(browser_failed(BrowserCall::ReloadTab, e));
+                }
+            });
+        }
+        state::Effect::CopyText { text } => {
+            // Started inside the click: the clipboard wants the user's gesture.
+            let call = chrome::clipboard_write_text(&text);
+            spawn_local(async move {
+                let result = call.done().await.map(drop).map_err(|e| e.into_message());
+                dispatch(state::Event::Copied { result });
+            });
+        }
+        state::Effect::RememberSeen { tab_id, seen } => {
+            let key = seen_key(tab_id);
+            let call = match seen {
+                Some(seen) => chrome::session_set(&key, &seen),
+                None => chrome::session_remove(&[&key]),
+            };
+            background(BrowserCall::RememberSeen, call);
+        }
         state::Effect::OpenTab { url } => {
             // The new tab's first request must carry the cookie just set: wait for it.
             let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
@@ -395,13 +431,18 @@ fn run_state(effect: state::Effect) {
         state::Effect::Render => {
             let (view, extra) = WORKER.with_borrow(|w| {
                 (
-                    crate::view::view(w.state()),
-                    crate::envs::popup(w.envs(), w.state()),
+                    crate::view::view(w.state(), &chrome::Messages),
+                    crate::envs::popup(w.envs(), w.state(), &chrome::Messages),
                 )
             });
             render::render(&view, &extra);
         }
     }
+}
+
+/// The `storage.session` key of the last response seen in tab `tab_id`.
+fn seen_key(tab_id: i32) -> String {
+    format!("seen_{tab_id}")
 }
 
 /// The stored records of domain cookies set; none when absent or unreadable.
@@ -417,6 +458,7 @@ async fn read_applied(call: Call) -> Vec<Applied> {
 /// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
 pub fn start_popup() {
+    render::localize_page();
     render::wire_static();
     spawn_local(async {
         let search = web_sys::window()
@@ -457,13 +499,26 @@ pub fn start_popup() {
             },
             Err(_) => Stored::default(),
         };
+        let tab = tab.and_then(chrome::Tab::info);
+        let tab_id = tab.as_ref().map(|t| t.id);
         dispatch(Event::PopupStarted {
-            tab: tab.and_then(chrome::Tab::info),
+            tab,
             stored,
             brands: names.await,
             now_ms: now_ms(),
         });
         render::mark_ready();
+        // Whether the preview answered: the last response the service worker saw there.
+        if let Some(tab_id) = tab_id {
+            let key = seen_key(tab_id);
+            let seen = chrome::session_get(&[&key])
+                .done()
+                .await
+                .ok()
+                .and_then(|items| chrome::stored::<state::Seen>(&items, &key))
+                .filter(|s| s.tab_id == tab_id);
+            dispatch(state::Event::SeenLoaded(seen));
+        }
     });
 }
 
@@ -523,6 +578,35 @@ pub fn worker_permissions_added(added: JsValue) {
         .map(|p| p.origins)
         .unwrap_or_default();
     dispatch(Event::PermissionsAdded { origins });
+}
+
+/// `chrome.webRequest.onHeadersReceived` for a main frame (forwarded by `background.js`):
+/// its response headers, for whether the preview answered.
+#[wasm_bindgen]
+pub fn worker_response_seen(tab_id: i32, url: String, headers: JsValue) {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        name: String,
+        #[serde(default)]
+        value: Option<String>,
+    }
+    let headers = chrome::decode::<Vec<Header>>(headers)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|h| Some((h.name.to_ascii_lowercase(), h.value?)))
+        .collect();
+    dispatch(state::Event::ResponseSeen {
+        tab_id,
+        url,
+        headers,
+    });
+}
+
+/// `chrome.commands.onCommand` `back-to-dev` (forwarded by `background.js`): every service
+/// routing the tab back to dev, then a reload, without the popup.
+#[wasm_bindgen]
+pub fn worker_back_to_dev(tab_id: i32, url: String) {
+    dispatch(state::Event::BackToDev { tab_id, url });
 }
 
 /// `chrome.tabs.onRemoved`: drop that tab's routing rules.

@@ -1,5 +1,6 @@
 //! The options page: shows the stored settings in the form and saves what the form says
-//! once [`Settings::from_form`] accepts it, saying in the page what was saved or refused.
+//! once [`Settings::from_form`] accepts it, saying in the page (in the browser's language)
+//! what was saved or refused.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -16,9 +17,9 @@ fn by_id<T: JsCast>(id: &str) -> Option<T> {
         .ok()
 }
 
-fn say(text: &str) {
+fn say(text: &crate::i18n::Text) {
     if let Some(status) = by_id::<web_sys::HtmlElement>("status") {
-        status.set_text_content(Some(text));
+        status.set_text_content(Some(&text.render(&chrome::Messages)));
     }
 }
 
@@ -38,6 +39,12 @@ async fn load() {
     ) {
         hours.set_value(&h.to_string());
     }
+    if let (Some(param), Some(p)) = (
+        by_id::<HtmlInputElement>("share-param"),
+        settings.share_param.as_deref(),
+    ) {
+        param.set_value(p);
+    }
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
@@ -49,10 +56,12 @@ async fn load() {
 fn save() {
     let hosts = by_id::<HtmlTextAreaElement>("github-hosts").map(|e| e.value());
     let hours = by_id::<HtmlInputElement>("cookie-hours").map(|e| e.value());
-    let settings = match Settings::from_form(
-        hosts.as_deref().unwrap_or(""),
-        hours.as_deref().unwrap_or(""),
-    ) {
+    let param = by_id::<HtmlInputElement>("share-param").map(|e| e.value());
+    let settings = match Settings::from_form(&settings::Form {
+        hosts: hosts.as_deref().unwrap_or(""),
+        hours: hours.as_deref().unwrap_or(""),
+        share_param: param.as_deref().unwrap_or(""),
+    }) {
         Ok(s) => s,
         Err(why) => return say(&why),
     };
@@ -69,6 +78,7 @@ fn save() {
 /// The options page's entry point, called by `options.js` after init.
 #[wasm_bindgen]
 pub fn start_options() {
+    super::render::localize_page();
     if let Some(form) = by_id::<web_sys::HtmlElement>("settings") {
         // Not passive: the page must stay (no form navigation) while wasm saves.
         let options = gloo_events::EventListenerOptions::enable_prevent_default();

@@ -1,7 +1,8 @@
-//! Copies a [`View`] into the popup's DOM: real radio inputs and buttons in document order
-//! (so Tab and the arrow keys work; arrows only select, Enter or the Apply button applies),
-//! text set with `textContent` only (names from the companion are never parsed as HTML),
-//! and focus kept across re-renders through stable ids.
+//! Copies a [`View`] into the popup's DOM: real buttons in document order, one per action
+//! (so Tab and Shift-Tab reach each, and Enter or a click applies it), `/` to the filter
+//! and Esc to clear it, text set with `textContent` only (names from the companion are
+//! never parsed as HTML), focus kept across re-renders through stable ids, and the static
+//! page's words put in the browser's language (`data-i18n`).
 
 use std::cell::RefCell;
 
@@ -9,10 +10,15 @@ use gloo_events::EventListener;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement};
 
+use super::chrome;
 use super::dispatch;
 use crate::envs::{Page, PopupEnvs};
-use crate::state::{Choice, Event};
-use crate::view::{Group, Notice, PullRequestView, View};
+use crate::i18n::Catalogue;
+use crate::state::Event;
+use crate::t;
+use crate::view::{
+    Action, Button, CopiedView, Current, Group, LinkView, Notice, PullRequestView, View,
+};
 
 thread_local! {
     /// The listeners of the current render; dropping them detaches them.
@@ -48,10 +54,52 @@ fn listen(target: &Element, kind: &'static str, event: impl Fn() -> Event + 'sta
     LISTENERS.with_borrow_mut(|l| l.push(listener));
 }
 
-/// The search box lives in popup.html (so typing never loses focus to a re-render).
+/// The static page's words in the browser's language: each `data-i18n` element's text,
+/// each `data-i18n-placeholder`'s placeholder, and the page's `lang`.
+pub fn localize_page() {
+    let Some(doc) = document() else { return };
+    let cat = chrome::Messages;
+    for (selector, attr) in [
+        ("[data-i18n]", None),
+        ("[data-i18n-placeholder]", Some("placeholder")),
+    ] {
+        let Ok(found) = doc.query_selector_all(selector) else {
+            continue;
+        };
+        for i in 0..found.length() {
+            let Some(e) = found.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+                continue;
+            };
+            let key_attr = match attr {
+                None => "data-i18n",
+                Some(_) => "data-i18n-placeholder",
+            };
+            let Some(key) = e.get_attribute(key_attr) else {
+                continue;
+            };
+            let words = cat.message(&key, &[]);
+            if words.is_empty() {
+                continue; // an unknown key keeps the English of the page
+            }
+            match attr {
+                None => e.set_text_content(Some(&words)),
+                Some(a) => {
+                    let _ = e.set_attribute(a, &words);
+                }
+            }
+        }
+    }
+    if let Some(root) = doc.document_element() {
+        let _ = root.set_attribute("lang", &t!(&cat, "lang"));
+    }
+}
+
+/// The search box lives in popup.html (so typing never loses focus to a re-render). `/`
+/// anywhere but a text field opens and focuses it; Esc in it clears it.
 pub fn wire_static() {
-    let Some(input) = document()
-        .and_then(|d| d.get_element_by_id("filter"))
+    let Some(doc) = document() else { return };
+    let Some(input) = doc
+        .get_element_by_id("filter")
         .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
     else {
         return;
@@ -63,6 +111,38 @@ pub fn wire_static() {
         })
     })
     .forget(); // the search box lives as long as the popup
+    // Not passive: these handlers prevent the key's default.
+    let active = gloo_events::EventListenerOptions::enable_prevent_default();
+    let source = input.clone();
+    EventListener::new_with_options(&input, "keydown", active, move |e| {
+        if let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>()
+            && key.key() == "Escape"
+            && !source.value().is_empty()
+        {
+            // Clearing is the first Esc's job; the next one closes the popup as usual.
+            e.prevent_default();
+            source.set_value("");
+            dispatch(Event::Filter {
+                text: String::new(),
+            });
+        }
+    })
+    .forget();
+    EventListener::new_with_options(&doc, "keydown", active, move |e| {
+        let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>() else {
+            return;
+        };
+        let typing = e
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .is_some_and(|t| matches!(t.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+        if key.key() == "/" && !typing && !key.ctrl_key() && !key.meta_key() && !key.alt_key() {
+            e.prevent_default();
+            dispatch(Event::FilterOpened);
+            let _ = input.focus();
+        }
+    })
+    .forget();
 }
 
 /// Tells tests (and people debugging) that the wasm started and rendered.
@@ -114,6 +194,9 @@ pub fn render(view: &View, extra: &PopupEnvs) {
         }
         append(&app, &list);
     }
+    if let Some(copied) = &view.copied {
+        append(&app, &copied_el(&doc, copied));
+    }
     if let Some(request) = &view.access_request {
         let p = el(&doc, "p", "access-request", request);
         let _ = p.set_attribute("role", "status");
@@ -133,9 +216,18 @@ pub fn render(view: &View, extra: &PopupEnvs) {
         }
         append(&app, &section);
     }
-    append(&app, &super::envs::page_switch(&doc, extra.page));
+    if let Some(link) = &view.link {
+        append(&app, &link_el(&doc, link));
+    }
+    if !view.current.is_empty() {
+        append(&app, &current_el(&doc, &view.current, &view.labels.current));
+    }
+    append(
+        &app,
+        &super::envs::page_switch(&doc, extra.page, &extra.labels),
+    );
     if let (Page::Environments, Some(page)) = (extra.page, &extra.all) {
-        append(&app, &super::envs::page(&doc, page));
+        append(&app, &super::envs::page(&doc, page, &extra.labels));
     } else {
         if let Some(notice) = &view.notice {
             append(&app, &notice_el(&doc, notice));
@@ -144,25 +236,25 @@ pub fn render(view: &View, extra: &PopupEnvs) {
             append(&app, &pull_request_el(&doc, pr));
         }
         for group in &view.groups {
-            append(&app, &group_el(&doc, group, extra));
+            append(&app, &group_el(&doc, group, extra, view));
         }
     }
     if !view.groups.is_empty() {
         mark_rows(&doc);
     }
-    if let Some(note) = view.tab_mode_note {
+    if let Some(note) = &view.tab_mode_note {
         append(&app, &el(&doc, "p", "note", note));
     }
     if !focused.is_empty()
         && let Some(e) = doc.get_element_by_id(&focused)
     {
-        // A pressed Apply button turns disabled: keep the keyboard in its group instead of
-        // dropping focus to the page.
+        // A button just used turns disabled (the tab is routed that way now): keep the
+        // keyboard on its row instead of dropping focus to the page.
         let target = if e.has_attribute("disabled") {
-            e.closest("fieldset")
+            e.closest("li")
                 .ok()
                 .flatten()
-                .and_then(|f| f.query_selector("input:checked").ok().flatten())
+                .and_then(|f| f.query_selector("button:not([disabled])").ok().flatten())
                 .unwrap_or(e)
         } else {
             e
@@ -193,29 +285,108 @@ fn notice_el(doc: &Document, notice: &Notice) -> Element {
     section
 }
 
+/// The event one click on `action` sends.
+fn event_of(action: &Action) -> Event {
+    match action.clone() {
+        Action::Choose { service, choice } => Event::Choose { service, choice },
+        Action::FollowLink { service, choice } => Event::FollowLink { service, choice },
+        Action::CopyLink { service } => Event::CopyLink { service },
+        Action::OpenWithPreview { service, pr, host } => {
+            Event::OpenWithPreview { service, pr, host }
+        }
+    }
+}
+
+/// A real button: one click (or Enter, Space) applies it; a disabled one says why as its
+/// tooltip, and `aria-pressed` marks the way the tab is routed now.
+fn button_el(doc: &Document, b: &Button, class: &str) -> Element {
+    let e = el(doc, "button", class, &b.label);
+    e.set_id(&b.id);
+    let _ = e.set_attribute("type", "button");
+    if matches!(b.action, Action::Choose { .. } | Action::FollowLink { .. }) {
+        let _ = e.set_attribute("aria-pressed", if b.pressed { "true" } else { "false" });
+    }
+    if let Some(why) = &b.disabled {
+        let _ = e.set_attribute("disabled", "");
+        let _ = e.set_attribute("title", why);
+    }
+    // Even on a disabled one: a click forced through must meet the state's own refusal.
+    let action = b.action.clone();
+    listen(&e, "click", move || event_of(&action));
+    e
+}
+
+/// The buttons side by side, then the reasons of the disabled ones (once each; not the
+/// pressed one's, which the pressed look says).
+fn buttons_el(doc: &Document, buttons: &[Button], class: &str) -> Element {
+    let div = el(doc, "div", "actions", "");
+    let mut reasons: Vec<&str> = Vec::new();
+    for b in buttons {
+        append(&div, &button_el(doc, b, class));
+        if let Some(why) = b.disabled.as_deref()
+            && !b.pressed
+            && !reasons.contains(&why)
+        {
+            reasons.push(why);
+        }
+    }
+    for why in reasons {
+        append(&div, &el(doc, "span", "why", why));
+    }
+    div
+}
+
+fn current_el(doc: &Document, current: &[Current], heading: &str) -> Element {
+    let section = el(doc, "section", "current", "");
+    append(&section, &el(doc, "h2", "", heading));
+    let list = el(doc, "ul", "", "");
+    for c in current {
+        let li = el(doc, "li", "", "");
+        let _ = li.set_attribute("data-service", &c.service);
+        append(&li, &el(doc, "strong", "", &c.service));
+        append(&li, &el(doc, "span", "status", &c.status));
+        if let Some((class, words)) = &c.proof {
+            let p = el(doc, "span", &format!("proof {class}"), words);
+            let _ = p.set_attribute("role", "status");
+            append(&li, &p);
+        }
+        if !c.buttons.is_empty() {
+            append(&li, &buttons_el(doc, &c.buttons, "small"));
+        }
+        append(&list, &li);
+    }
+    append(&section, &list);
+    section
+}
+
+fn link_el(doc: &Document, link: &LinkView) -> Element {
+    let section = el(doc, "section", "share-link", "");
+    let _ = section.set_attribute("role", "status");
+    append(&section, &el(doc, "p", "notice-text", &link.text));
+    if let Some(why) = &link.refused {
+        append(&section, &el(doc, "p", "why", why));
+    }
+    if !link.buttons.is_empty() {
+        append(&section, &buttons_el(doc, &link.buttons, "mode"));
+    }
+    section
+}
+
+/// What was copied and what kind of link it is; the link itself, selectable, for when the
+/// clipboard refused it.
+fn copied_el(doc: &Document, copied: &CopiedView) -> Element {
+    let section = el(doc, "section", "copied", "");
+    let _ = section.set_attribute("role", "status");
+    append(&section, &el(doc, "p", "", &copied.text));
+    let code = el(doc, "code", "share-url", &copied.url);
+    append(&section, &code);
+    section
+}
+
 fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
     let section = el(doc, "section", "pull-request", "");
     append(&section, &el(doc, "h2", "", &pr.title));
-    for action in &pr.actions {
-        let button = el(doc, "button", "open", &action.label);
-        button.set_id(&action.id);
-        let _ = button.set_attribute("type", "button");
-        if let Some(why) = &action.disabled {
-            let _ = button.set_attribute("disabled", "");
-            let _ = button.set_attribute("title", why);
-            append(&section, &button);
-            append(&section, &el(doc, "span", "why", why));
-            continue;
-        } else {
-            let (service, pr, host) = (action.service.clone(), action.pr, action.host.clone());
-            listen(&button, "click", move || Event::OpenWithPreview {
-                service: service.clone(),
-                pr,
-                host: host.clone(),
-            });
-        }
-        append(&section, &button);
-    }
+    append(&section, &buttons_el(doc, &pr.actions, "open"));
     section
 }
 
@@ -228,16 +399,17 @@ fn link(doc: &Document, id: &str, href: &str, text: &str) -> Element {
     a
 }
 
-fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
+fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs, view: &View) -> Element {
     let section = el(doc, "section", "service", "");
+    let _ = section.set_attribute("data-service", &group.service);
     append(&section, &el(doc, "h2", "", &group.service));
     if let Some(line) = extra.lines.iter().find(|l| l.service == group.service) {
         append(&section, &super::envs::line(doc, line, false));
     }
-    append(&section, &el(doc, "p", "status", &group.status));
     let rows = el(doc, "ul", "rows", "");
     for row in &group.rows {
         let li = el(doc, "li", "row", "");
+        let _ = li.set_attribute("data-pr", &row.pr.to_string());
         append(&li, &el(doc, "strong", "pr", &row.title));
         if let Some(about) = &row.about {
             // Ellipsised by the CSS; the tooltip carries the whole text.
@@ -266,89 +438,30 @@ fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
             append(&li, &el(doc, "span", "details", &details.join(" · ")));
         }
         if let Some(href) = &row.argocd {
-            append(&li, &link(doc, &row.argocd_id, href, "Argo CD"));
+            append(&li, &link(doc, &row.argocd_id, href, &view.labels.argocd));
         }
         if let Some(href) = &row.pull_request {
-            append(&li, &link(doc, &row.pull_request_id, href, "Pull request"));
-        }
-        if let Some(why) = &row.unroutable {
             append(
                 &li,
-                &el(doc, "span", "unroutable", &format!("Cannot route: {why}")),
+                &link(doc, &row.pull_request_id, href, &view.labels.pull_request),
             );
         }
-        append(&rows, &li);
-    }
-    append(&section, &rows);
-
-    let fieldset = el(doc, "fieldset", "control", "");
-    append(
-        &fieldset,
-        &el(doc, "legend", "", &format!("Route {} to", group.service)),
-    );
-    for option in &group.options {
-        let label = el(doc, "label", "option", "");
-        let input = doc
-            .create_element("input")
-            .expect("input")
-            .dyn_into::<HtmlInputElement>()
-            .expect("an input element");
-        input.set_type("radio");
-        input.set_name(&format!("route-{}", group.service));
-        input.set_id(&option.id);
-        input.set_checked(option.checked);
-        let (service, choice): (String, Choice) = (group.service.clone(), option.choice);
-        {
-            let service = service.clone();
-            listen(&input, "change", move || Event::Select {
-                service: service.clone(),
-                choice,
-            });
+        if let Some(why) = &row.unroutable {
+            append(&li, &el(doc, "span", "unroutable", why));
         }
-        // Enter applies the focused option: a keyboard user's "do it".
-        let listener = EventListener::new(&input, "keydown", move |e| {
-            if let Some(key) = e.dyn_ref::<web_sys::KeyboardEvent>()
-                && key.key() == "Enter"
-            {
-                e.prevent_default();
-                dispatch(Event::Choose {
-                    service: service.clone(),
-                    choice,
-                });
-            }
-        });
-        LISTENERS.with_borrow_mut(|l| l.push(listener));
-        append(&label, &input);
-        append(&label, &el(doc, "span", "", &option.label));
-        if let Some(why) = &option.disabled {
-            input.set_disabled(true);
-            append(&label, &el(doc, "span", "why", &format!(" ({why})")));
+        // The row's own actions first, so the keyboard reaches them before the rest.
+        if !row.buttons.is_empty() {
+            append(&li, &buttons_el(doc, &row.buttons, "mode"));
         }
-        append(&fieldset, &label);
-    }
-    let apply = el(doc, "button", "apply", &group.apply.label);
-    apply.set_id(&group.apply.id);
-    let _ = apply.set_attribute("type", "button");
-    append(&fieldset, &apply);
-    if let Some(why) = &group.apply.disabled {
-        let _ = apply.set_attribute("disabled", "");
-        append(&fieldset, &el(doc, "span", "why", why));
-    } else {
-        let service = group.service.clone();
-        listen(&apply, "click", move || Event::ApplySelected {
-            service: service.clone(),
-        });
-    }
-    append(&section, &fieldset);
-    // After the control, so the keyboard reaches the radios first.
-    for row in &group.rows {
         if let Some(a) = extra
             .actions
             .iter()
             .find(|a| a.service == group.service && a.pr == row.pr)
         {
-            append(&section, &super::envs::actions(doc, a));
+            append(&li, &super::envs::actions(doc, a, &extra.labels));
         }
+        append(&rows, &li);
     }
+    append(&section, &rows);
     section
 }

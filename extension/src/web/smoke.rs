@@ -67,7 +67,13 @@ fn the_companions_golden_replies_decode_from_js_objects() {
         failure.code(),
         Some(protocol::messages::ErrorCode::ArgocdUnauthorized)
     );
-    assert!(failure.fix().unwrap().contains("argocd login"));
+    assert!(
+        failure
+            .fix()
+            .unwrap()
+            .render(crate::i18n::testing::english())
+            .contains("argocd login")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -234,9 +240,11 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         age_secs: 0,
         stale: false,
     });
+    // Outside an extension there is no chrome.i18n: the English file stands in.
+    let en = crate::i18n::testing::english();
     render::render(
-        &crate::view::view(&state),
-        &crate::envs::popup(&crate::envs::Envs::default(), &state),
+        &crate::view::view(&state, en),
+        &crate::envs::popup(&crate::envs::Envs::default(), &state, en),
     );
 
     assert_eq!(
@@ -251,14 +259,23 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         .unwrap()
         .expect("a service section with rows");
     assert_eq!(rows.child_element_count(), 1);
-    for id in [
-        "opt-courses_fe-dev",
-        "opt-courses_fe-d123",
-        "opt-courses_fe-t123",
-        "opt-courses_fe-apply",
+    for (id, label) in [
+        ("opt-courses_fe-t123", "this tab"),
+        ("opt-courses_fe-d123", "this domain"),
     ] {
-        assert!(doc.get_element_by_id(id).is_some(), "control {id} rendered");
+        let button = doc.get_element_by_id(id).expect("one button per mode");
+        assert_eq!(button.tag_name(), "BUTTON");
+        assert_eq!(button.text_content().as_deref(), Some(label));
+        assert_eq!(
+            button.get_attribute("aria-pressed").as_deref(),
+            Some("false")
+        );
     }
+    let top = doc
+        .query_selector("section.current li[data-service=courses-fe] .status")
+        .unwrap()
+        .expect("the state at the top");
+    assert_eq!(top.text_content().as_deref(), Some("dev"));
     assert!(
         body.has_attribute("data-rows-ms"),
         "the popup-timing mark is set"

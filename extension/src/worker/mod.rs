@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envs::{self, Envs};
 use crate::failure::{BrowserCall, Failure, LocalError};
+use crate::i18n::Text;
 use crate::live::Live;
 use crate::settings::Settings;
 use crate::state::{self, State, parse_web_url};
@@ -671,25 +672,18 @@ impl Worker {
             }
             (EnvsAsk::Envs { .. }, reply) => {
                 let f = failure(reply);
-                self.envs.failed = Some(match f.fix() {
-                    Some(fix) => format!("{}: {fix}", f.message()),
-                    None => f.message(),
-                });
+                self.envs.failed = Some(f.text());
             }
             (EnvsAsk::Links(app), Ok(Reply::AppLinks(r))) => self.envs.links_arrived(&app, r.links),
             (EnvsAsk::Links(_), _) => {}
             (EnvsAsk::Act(app), Ok(Reply::AppAction(r))) => {
-                self.envs.finished(&app, r.message, false);
+                self.envs.finished(&app, Text::plain(r.message), false);
                 // Its new state shows in the list.
                 self.start_listing(Purpose::Show, true, out);
             }
             (EnvsAsk::Act(app), reply) => {
                 let f = failure(reply);
-                let text = match f.fix() {
-                    Some(fix) => format!("{}: {fix}", f.message()),
-                    None => f.message(),
-                };
-                self.envs.finished(&app, text, true);
+                self.envs.finished(&app, f.text(), true);
             }
         }
     }

@@ -7,6 +7,7 @@ use protocol::messages::{
 
 use super::listing::tests::error;
 use super::*;
+use crate::i18n::testing::english;
 use crate::state::tests::{fe, preview};
 use crate::state::{Applied, Companion};
 
@@ -110,6 +111,7 @@ fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
             settings: Some(Settings {
                 github_hosts: vec!["git.corp.test".into()],
                 cookie_lifetime_hours: Some(2),
+                ..Settings::default()
             }),
             last_list: Some(CachedList {
                 previews: vec![fe(1)],
@@ -178,7 +180,7 @@ fn pages_are_followed_by_their_cursor_and_an_expired_cursor_restarts_once() {
     let id = one_sent(&fx, list(None));
     let fx = answer(&mut w, id, error(ErrorCode::CursorExpired));
     assert!(sent(&fx).is_empty());
-    let notice = crate::view::view(w.state()).notice.unwrap();
+    let notice = crate::view::view(w.state(), english()).notice.unwrap();
     assert_eq!(
         notice.text,
         "The companion failed (cursor_expired): cursor_expired happened"
@@ -532,7 +534,7 @@ fn a_cleanup_during_the_walk_walks_again_and_the_popup_never_walks() {
     );
     let fx = answer_reads(&mut w, "app.test", vec![records[1].clone()]);
     assert!(fx.iter().any(
-        |e| matches!(e, Effect::State(state::Effect::Notify { title, .. }) if title == "api PR 45 is gone")
+        |e| matches!(e, Effect::State(state::Effect::Notify { title, .. }) if title.render(english()) == "api PR 45 is gone")
     ));
     assert_eq!(
         fx.iter().filter(|e| **e == Effect::QueryTabs).count(),
@@ -561,7 +563,7 @@ fn errors_on_the_port_reach_the_state() {
     let mut w = seeded(vec![fe(1)]);
     run(&mut w, Event::PortMessage(Ok(error(ErrorCode::Config))));
     assert_eq!(
-        crate::view::view(w.state()).notice.unwrap().text,
+        crate::view::view(w.state(), english()).notice.unwrap().text,
         "The companion failed (config): config happened"
     );
     run(
@@ -585,7 +587,7 @@ fn access_granted_after_the_popup_closed_is_finished_by_a_reopened_popup() {
     let awaiting = state::AwaitingAccess {
         service: "courses-fe".into(),
         choice: state::Choice::Domain { pr: 1 },
-        open: None,
+        then: state::Then::Stay,
         hosts: vec!["app.test".into(), "www.app.test".into()],
         tab_id: 7,
         since_secs: 1_795_000_590,
@@ -761,7 +763,7 @@ mod envs_tests {
                 message: "sync of courses-fe-pr-1 started".into(),
             })),
         );
-        let shown = crate::envs::actions(w.envs(), &[&fe(1)]);
+        let shown = crate::envs::actions(w.envs(), &[&fe(1)], english());
         assert_eq!(
             shown[0].outcome,
             Some(("sync of courses-fe-pr-1 started".into(), false))

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{BaseHosts, Gathered, from_managed_resources, resolve};
 use crate::argocd::model::{Application, ManagedResource};
 use crate::core::{preview, scm};
+use protocol::Share;
 
 const PR: &str = "42";
 const SERVICE: &str = "courses-fe";
@@ -19,21 +20,19 @@ const HOST: &str = "courses-fe.dev.example.com";
 const BASE_HOST: &str = "base.courses.example.com";
 const NAMESPACE: &str = "courses-fe-pr-42";
 
-/// Helm-style placeholders filled with the sample PR's values. The template's `if` guard
-/// (its first and last line) is dropped: that is the chart choosing which file to render.
-fn render_template(text: &str) -> String {
-    let body: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("{{-"))
-        .collect();
-    let out = body
-        .join("\n")
-        .replace("{{ .Values.prNumber }}", PR)
-        .replace("{{ .Values.service }}", SERVICE)
-        .replace("{{ .Values.host }}", HOST)
-        .replace("{{ .Release.Namespace }}", NAMESPACE);
-    assert!(!out.contains("{{"), "a placeholder is left: {out}");
-    out
+/// The chart's template for `routing` rendered for the sample PR, share links on or off.
+fn render_template(text: &str, routing: &str, share: bool) -> String {
+    super::chart::render(
+        text,
+        &[
+            ("routing", routing),
+            ("share", if share { "true" } else { "false" }),
+            ("prNumber", PR),
+            ("service", SERVICE),
+            ("host", HOST),
+            ("Release.Namespace", NAMESPACE),
+        ],
+    )
 }
 
 fn as_managed(obj: &Value) -> ManagedResource {
@@ -69,22 +68,43 @@ fn sample_app() -> (Value, Application) {
     (set, app)
 }
 
-fn discovered(template: &str) -> Result<Vec<Route>, String> {
-    let obj: Value = serde_norway::from_str(&render_template(template)).unwrap();
+/// The sample preview after discovery in the rendered template: its routes (or why none),
+/// share rule, marker and warnings.
+fn listed(template: &str, routing: &str, share: bool) -> protocol::Preview {
+    let obj: Value = serde_norway::from_str(&render_template(template, routing, share)).unwrap();
     let found = from_managed_resources(&[as_managed(&obj)]);
-    assert_eq!(found.len(), 1, "{found:?}");
     let (_, app) = sample_app();
-    let p = preview::derive(&app, "https://argocd.dev.example.com", Some("dev")).unwrap();
-    resolve(
-        &p,
-        &Gathered {
-            annotation: super::from_annotations(&app, p.pr),
-            discovery: Some(Ok(found)),
-            // The base app's externalURL, for routes without hosts of their own.
-            base_hosts: BaseHosts::Found(vec![BASE_HOST.into()]),
-            template: None,
-        },
-    )
+    let mut p = preview::derive(&app, "https://argocd.dev.example.com", Some("dev")).unwrap();
+    let g = Gathered {
+        annotation: super::from_annotations(&app, p.pr),
+        discovery: Some(Ok(found)),
+        // The base app's externalURL, for routes without hosts of their own.
+        base_hosts: BaseHosts::Found(vec![BASE_HOST.into()]),
+        template: None,
+    };
+    let resolved = resolve(&p, &g);
+    super::apply(&mut p, resolved);
+    let warnings = super::warnings(&p, &g);
+    p.warnings.extend(warnings);
+    let notes = super::signals(&mut p, &g);
+    p.warnings.extend(notes);
+    p
+}
+
+fn discovered(template: &str, routing: &str) -> Result<Vec<Route>, String> {
+    let p = listed(template, routing, false);
+    match p.unroutable {
+        Some(why) => Err(why),
+        None => Ok(p.routes),
+    }
+}
+
+/// The marker every example but ingress-nginx's adds.
+fn marker() -> Option<protocol::Marker> {
+    Some(protocol::Marker {
+        header: "x-preview-pr".into(),
+        value: PR.into(),
+    })
 }
 
 fn cookie(name: &str, value: &str, host: &str) -> Route {
@@ -97,34 +117,108 @@ fn cookie(name: &str, value: &str, host: &str) -> Route {
     }
 }
 
+const LINKERD: &str = include_str!("../../../../examples/chart/templates/route-linkerd.yaml");
+const GATEWAY: &str = include_str!("../../../../examples/chart/templates/route-gateway.yaml");
+const ISTIO: &str = include_str!("../../../../examples/chart/templates/route-istio.yaml");
+const NGINX: &str = include_str!("../../../../examples/chart/templates/route-nginx.yaml");
+
 #[test]
 fn linkerd_example_routes_on_the_pr_cookie_for_the_base_apps_host() {
     // A Service route has no hostnames: the base app's externalURL supplies them.
-    let t = include_str!("../../../../examples/chart/templates/route-linkerd.yaml");
     assert_eq!(
-        discovered(t),
+        discovered(LINKERD, "linkerd"),
         Ok(vec![cookie("courses-fe-pr", PR, BASE_HOST)])
     );
 }
 
 #[test]
 fn gateway_api_example_routes_on_the_pr_cookie_for_its_hostname() {
-    let t = include_str!("../../../../examples/chart/templates/route-gateway.yaml");
-    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR, HOST)]));
+    assert_eq!(
+        discovered(GATEWAY, "gateway"),
+        Ok(vec![cookie("courses-fe-pr", PR, HOST)])
+    );
 }
 
 #[test]
 fn istio_example_routes_on_the_pr_cookie_for_its_public_host() {
-    let t = include_str!("../../../../examples/chart/templates/route-istio.yaml");
-    assert_eq!(discovered(t), Ok(vec![cookie("courses-fe-pr", PR, HOST)]));
+    assert_eq!(
+        discovered(ISTIO, "istio"),
+        Ok(vec![cookie("courses-fe-pr", PR, HOST)])
+    );
 }
 
 #[test]
 fn nginx_example_routes_on_the_canary_cookie_set_to_always() {
-    let t = include_str!("../../../../examples/chart/templates/route-nginx.yaml");
     assert_eq!(
-        discovered(t),
+        discovered(NGINX, "nginx"),
         Ok(vec![cookie("courses-fe-pr-42", "always", HOST)])
+    );
+}
+
+/// Each provider's chart marks the preview's responses, and with `share: true` carries the
+/// share rule that works without the extension; without it the preview has no share rule.
+/// ingress-nginx can do neither, and says nothing.
+#[test]
+fn every_example_but_nginx_marks_its_responses_and_routes_share_links_when_asked() {
+    for (template, routing) in [(LINKERD, "linkerd"), (GATEWAY, "gateway"), (ISTIO, "istio")] {
+        let off = listed(template, routing, false);
+        assert_eq!(off.marker, marker(), "{routing}");
+        assert_eq!(off.share, None, "{routing}: opt-in");
+        assert!(off.warnings.is_empty(), "{routing}: {:?}", off.warnings);
+
+        let on = listed(template, routing, true);
+        assert_eq!(
+            on.routes, off.routes,
+            "{routing}: the share rule is no route"
+        );
+        assert_eq!(on.marker, marker(), "{routing}");
+        assert_eq!(
+            on.share,
+            Some(Share {
+                param: protocol::policy::DEFAULT_SHARE_PARAM.into(),
+                works_without_extension: true,
+            }),
+            "{routing}"
+        );
+        assert!(on.warnings.is_empty(), "{routing}: {:?}", on.warnings);
+    }
+    let nginx = listed(NGINX, "nginx", true);
+    assert_eq!((nginx.marker, nginx.share), (None, None));
+}
+
+/// A share rule whose response sets no routing cookie reaches the PR for the link's page
+/// only: recorded as not working without the extension, and said.
+#[test]
+fn a_share_rule_without_the_cookie_is_recorded_as_needing_the_extension() {
+    let template = GATEWAY.replace(
+        "        - name: Set-Cookie\n",
+        "        - name: X-Not-A-Cookie\n",
+    );
+    assert_ne!(template, GATEWAY);
+    let p = listed(&template, "gateway", true);
+    assert_eq!(
+        p.share,
+        Some(Share {
+            param: "preview-switch".into(),
+            works_without_extension: false,
+        })
+    );
+    assert!(
+        p.warnings[0].contains("sets none of this preview's routing cookies"),
+        "{:?}",
+        p.warnings
+    );
+    // A rule for another PR's link is not this preview's.
+    let other = GATEWAY.replace(
+        "value: \"{{ .Values.service }}:{{ .Values.prNumber }}\"",
+        "value: \"{{ .Values.service }}:7\"",
+    );
+    let p = listed(&other, "gateway", true);
+    assert_eq!(p.share, None);
+    assert!(
+        p.warnings[0].contains("not for this preview's"),
+        "{:?}",
+        p.warnings
     );
 }
 

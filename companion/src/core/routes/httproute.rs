@@ -1,17 +1,24 @@
 //! Linkerd (`policy.linkerd.io`) and Gateway API (`gateway.networking.k8s.io`) HTTPRoutes:
 //! each rule match whose headers select one cookie by a regex of the form
 //! `(^|.*; )NAME=VALUE(;.*|$)` gives a cookie route; a match on one other header (exact, or a
-//! literal regex) gives a header route. Hosts are the route's exact `hostnames`.
+//! literal regex) gives a header route; a match on one query parameter alone (`Exact`) is a
+//! share-link rule. Hosts are the route's exact `hostnames`. The headers a rule adds to its
+//! responses (`ResponseHeaderModifier`, at the rule or, as Linkerd's v1beta3 only allows, on
+//! its `backendRefs`) travel with each of its matches: a preview's marker and a share rule's
+//! `Set-Cookie` are read from them.
 
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{REGEX_FORM, header_route, literal_regex, parse_cookie_regex, unique};
+use super::{Match, REGEX_FORM, header_route, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::validate_host;
 
-/// The cookie routes of an HTTPRoute: one entry per cookie header match, or one `Err` saying
-/// why there is none.
-pub(super) fn cookie_routes(obj: &Value) -> Vec<Result<Route, String>> {
+/// Most response headers read from one rule.
+pub(super) const MAX_RESPONSE_HEADERS: usize = 32;
+
+/// The matches of an HTTPRoute: one entry per cookie header match, header match or share
+/// match, or one `Err` saying why there is none.
+pub(super) fn cookie_routes(obj: &Value) -> Vec<Match> {
     let spec = &obj["spec"];
     // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
     let hosts = unique(
@@ -22,68 +29,132 @@ pub(super) fn cookie_routes(obj: &Value) -> Vec<Result<Route, String>> {
             .filter_map(|h| h.as_str().and_then(|h| validate_host(h).ok())),
     );
     let mut out = Vec::new();
-    let matches = spec["rules"]
+    for rule in spec["rules"].as_array().into_iter().flatten() {
+        let response = response_headers(rule);
+        for m in rule["matches"].as_array().into_iter().flatten() {
+            let mut found = one_match(m, &hosts);
+            found.response_headers = response.clone();
+            out.push(found);
+        }
+    }
+    out.retain(|m| m.route.is_some() || m.share.is_some());
+    if !out.iter().any(|m| m.route.is_some()) {
+        out.push(Match::of(Err(
+            "has no cookie header match of type RegularExpression".to_string(),
+        )));
+    }
+    out
+}
+
+/// What one rule match gives: a route, a share rule, or nothing (a match on the path only).
+fn one_match(m: &Value, hosts: &[String]) -> Match {
+    let headers: Vec<&Value> = m["headers"].as_array().into_iter().flatten().collect();
+    let params: Vec<&Value> = m["queryParams"].as_array().into_iter().flatten().collect();
+    let is_cookie = |h: &&Value| {
+        h["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case("cookie"))
+    };
+    let cookies: Vec<&Value> = headers.iter().copied().filter(is_cookie).collect();
+    let Some(cookie) = cookies.first() else {
+        // A header route: one header, exact or a literal regex (several are AND-ed, and
+        // one route sets one header).
+        if let [header] = headers.as_slice() {
+            return Match::of(header_match(header, hosts));
+        }
+        if headers.len() > 1 {
+            return Match::of(Err(
+                "has a match that needs several headers at once, which one route cannot set"
+                    .to_string(),
+            ));
+        }
+        // A share link: one query parameter, exact, and nothing else to send.
+        return Match {
+            share: share_param(&params),
+            ..Match::default()
+        };
+    };
+    let others: Vec<&str> = headers
+        .iter()
+        .filter(|h| !is_cookie(h))
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    Match::of((|| {
+        if cookies.len() > 1 {
+            return Err(
+                "has a match that needs two cookies at once, which one route cannot set"
+                    .to_string(),
+            );
+        }
+        if !others.is_empty() {
+            return Err(format!(
+                "has a cookie match that also needs the header {}, which a cookie alone cannot satisfy",
+                others.join(", ")
+            ));
+        }
+        let kind = cookie["type"].as_str().unwrap_or("Exact");
+        if kind != "RegularExpression" {
+            return Err(format!(
+                "has a cookie match of type {kind}: only RegularExpression matches of the form {REGEX_FORM} are understood"
+            ));
+        }
+        let pattern = cookie["value"].as_str().unwrap_or_default();
+        let (name, value) = parse_cookie_regex(pattern)?;
+        Ok(Route {
+            kind: RouteKind::Cookie,
+            name,
+            value,
+            hosts: hosts.to_vec(),
+            source: RouteSource::Discovery,
+        })
+    })())
+}
+
+/// The query parameter of a share match: exactly one, `Exact` (the default type).
+fn share_param(params: &[&Value]) -> Option<(String, String)> {
+    let [param] = params else { return None };
+    if param["type"].as_str().unwrap_or("Exact") != "Exact" {
+        return None;
+    }
+    Some((
+        param["name"].as_str()?.to_string(),
+        param["value"].as_str()?.to_string(),
+    ))
+}
+
+/// The headers a rule adds to or sets on its responses, names lower-cased: its own
+/// `ResponseHeaderModifier` filters and those of its `backendRefs`; no more than
+/// [`MAX_RESPONSE_HEADERS`] (the Gateway API allows 16 per list), so a hostile rule with
+/// thousands of matches and headers still costs linear time.
+pub(super) fn response_headers(rule: &Value) -> Vec<(String, String)> {
+    let backend_filters = rule["backendRefs"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|rule| rule["matches"].as_array().into_iter().flatten());
-    for m in matches {
-        let headers: Vec<&Value> = m["headers"].as_array().into_iter().flatten().collect();
-        let is_cookie = |h: &&Value| {
-            h["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case("cookie"))
-        };
-        let cookies: Vec<&Value> = headers.iter().copied().filter(is_cookie).collect();
-        let Some(cookie) = cookies.first() else {
-            // A header route: one header, exact or a literal regex (several are AND-ed, and
-            // one route sets one header).
-            if let [header] = headers.as_slice() {
-                out.push(header_match(header, &hosts));
-            } else if headers.len() > 1 {
-                out.push(Err(
-                    "has a match that needs several headers at once, which one route cannot set"
-                        .to_string(),
-                ));
-            }
-            continue;
-        };
-        let others: Vec<&str> = headers
+        .flat_map(|b| b["filters"].as_array().into_iter().flatten());
+    let filters = rule["filters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(backend_filters)
+        .filter(|f| f["type"].as_str() == Some("ResponseHeaderModifier"));
+    let mut out: Vec<(String, String)> = Vec::new();
+    for f in filters {
+        let modifier = &f["responseHeaderModifier"];
+        for h in ["add", "set"]
             .iter()
-            .filter(|h| !is_cookie(h))
-            .filter_map(|h| h["name"].as_str())
-            .collect();
-        out.push((|| {
-            if cookies.len() > 1 {
-                return Err("has a match that needs two cookies at once, which one route cannot set".to_string());
+            .flat_map(|op| modifier[op].as_array().into_iter().flatten())
+        {
+            if let (Some(name), Some(value)) = (h["name"].as_str(), h["value"].as_str()) {
+                let pair = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+                if out.len() == MAX_RESPONSE_HEADERS {
+                    return out;
+                }
             }
-            if !others.is_empty() {
-                return Err(format!(
-                    "has a cookie match that also needs the header {}, which a cookie alone cannot satisfy",
-                    others.join(", ")
-                ));
-            }
-            let kind = cookie["type"].as_str().unwrap_or("Exact");
-            if kind != "RegularExpression" {
-                return Err(format!(
-                    "has a cookie match of type {kind}: only RegularExpression matches of the form {REGEX_FORM} are understood"
-                ));
-            }
-            let pattern = cookie["value"].as_str().unwrap_or_default();
-            let (name, value) = parse_cookie_regex(pattern)?;
-            Ok(Route {
-                kind: RouteKind::Cookie,
-                name,
-                value,
-                hosts: hosts.clone(),
-                source: RouteSource::Discovery,
-            })
-        })());
-    }
-    if out.is_empty() {
-        out.push(Err(
-            "has no cookie header match of type RegularExpression".to_string()
-        ));
+        }
     }
     out
 }
@@ -181,6 +252,8 @@ mod tests {
                 )),
                 note: None,
                 warning: None,
+                share: None,
+                response_headers: Vec::new(),
             }]
         );
     }

@@ -3,13 +3,16 @@
 //! the form Istio's docs use, `^(.*?;)?(NAME=VALUE)(;.*)?$`, or `cookie: {exact: NAME=VALUE}`)
 //! gives a cookie route. The docs form lacks the space browsers put after `;`, so it matches
 //! only a first cookie: its route comes with a warning naming the fix. One other header
-//! (`exact`, `prefix`, or a literal `regex`) gives a header route. Hosts are `spec.hosts` that
-//! a browser can reach: exact DNS names with a dot, not cluster-internal service names.
+//! (`exact`, `prefix`, or a literal `regex`) gives a header route; one `queryParams` entry
+//! (`exact`) alone is a share-link rule. Hosts are `spec.hosts` that a browser can reach:
+//! exact DNS names with a dot, not cluster-internal service names. The headers an http route
+//! adds to its responses (`headers.response`) travel with its matches, for the marker and a
+//! share rule's `Set-Cookie`.
 
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{Warned, header_route, literal_regex, parse_cookie_regex, unique};
+use super::{Match, header_route, httproute, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::{validate_host, validate_pair};
 use crate::core::quoted;
 
@@ -29,7 +32,7 @@ const ISTIO_PREFIXES: &[&str] = &[
 const FIRST_ONLY: &[&str] = &["^(.*?;)?(", "^(.*;)?(", "(.*?;)?("];
 const ISTIO_SUFFIXES: &[&str] = &[")(;.*)?$", ")(;.*)?"];
 
-pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Warned> {
+pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Match> {
     let spec = &obj["spec"];
     // `reviews` or `reviews.ns.svc.cluster.local` are mesh-internal: no browser goes there.
     let hosts = unique(
@@ -43,51 +46,92 @@ pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Warned> {
             }),
     );
     let mut out = Vec::new();
-    let matches = spec["http"]
+    for rule in spec["http"].as_array().into_iter().flatten() {
+        let response = response_headers(rule);
+        for m in rule["match"].as_array().into_iter().flatten() {
+            let mut found = one_match(m, &hosts);
+            if found.route.is_some() || found.share.is_some() {
+                found.response_headers = response.clone();
+                out.push(found);
+            }
+        }
+    }
+    if !out.iter().any(|m| m.route.is_some()) {
+        out.push(Match::of(Err(
+            "has no http match on a cookie or header".to_string()
+        )));
+    }
+    out
+}
+
+/// What one `http[].match[]` gives: a route, a share rule (one `queryParams` entry,
+/// `exact`, and no headers), or nothing.
+fn one_match(m: &Value, hosts: &[String]) -> Match {
+    let Some(headers) = m["headers"].as_object().filter(|h| !h.is_empty()) else {
+        let share = m["queryParams"]
+            .as_object()
+            .filter(|q| q.len() == 1)
+            .and_then(|q| q.iter().next())
+            .and_then(|(name, matcher)| {
+                Some((name.clone(), matcher["exact"].as_str()?.to_string()))
+            });
+        return Match {
+            share,
+            ..Match::default()
+        };
+    };
+    if headers.len() > 1 {
+        let names: Vec<&str> = headers.keys().map(String::as_str).collect();
+        return Match::of(Err(format!(
+            "has a match that needs the headers {} at once, which one route cannot set",
+            names.join(", ")
+        )));
+    }
+    let (name, matcher) = headers.iter().next().expect("one header");
+    if !name.eq_ignore_ascii_case("cookie") {
+        return Match::of(header_match(name, matcher, hosts));
+    }
+    match cookie_match(matcher) {
+        Ok((name, value, warning)) => Match {
+            warning,
+            ..Match::of(Ok(Route {
+                kind: RouteKind::Cookie,
+                name,
+                value,
+                hosts: hosts.to_vec(),
+                source: RouteSource::Discovery,
+            }))
+        },
+        Err(why) => Match::of(Err(why)),
+    }
+}
+
+/// The headers an http route adds to or sets on its responses (`headers.response`, its own
+/// and its destinations'), names lower-cased, no more than
+/// [`httproute::MAX_RESPONSE_HEADERS`].
+fn response_headers(rule: &Value) -> Vec<(String, String)> {
+    let destinations = rule["route"]
         .as_array()
         .into_iter()
         .flatten()
-        .flat_map(|rule| rule["match"].as_array().into_iter().flatten());
-    for m in matches {
-        let Some(headers) = m["headers"].as_object().filter(|h| !h.is_empty()) else {
-            continue;
-        };
-        if headers.len() > 1 {
-            let names: Vec<&str> = headers.keys().map(String::as_str).collect();
-            out.push((
-                Err(format!(
-                    "has a match that needs the headers {} at once, which one route cannot set",
-                    names.join(", ")
-                )),
-                None,
-            ));
-            continue;
-        }
-        let (name, matcher) = headers.iter().next().expect("one header");
-        let route = if name.eq_ignore_ascii_case("cookie") {
-            match cookie_match(matcher) {
-                Ok((name, value, warning)) => (
-                    Ok(Route {
-                        kind: RouteKind::Cookie,
-                        name,
-                        value,
-                        hosts: hosts.clone(),
-                        source: RouteSource::Discovery,
-                    }),
-                    warning,
-                ),
-                Err(why) => (Err(why), None),
+        .map(|d| &d["headers"]["response"]);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for response in std::iter::once(&rule["headers"]["response"]).chain(destinations) {
+        for (name, value) in ["add", "set"]
+            .iter()
+            .filter_map(|op| response[op].as_object())
+            .flatten()
+        {
+            if let Some(value) = value.as_str() {
+                let pair = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+                if out.len() == httproute::MAX_RESPONSE_HEADERS {
+                    return out;
+                }
             }
-        } else {
-            (header_match(name, matcher, &hosts), None)
-        };
-        out.push(route);
-    }
-    if out.is_empty() {
-        out.push((
-            Err("has no http match on a cookie or header".to_string()),
-            None,
-        ));
+        }
     }
     out
 }
