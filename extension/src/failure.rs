@@ -101,10 +101,15 @@ impl LocalError {
 
     /// The message and its fix on one line, as the popup's message list shows it.
     pub fn text(&self) -> Text {
-        match self.fix() {
-            Some(fix) => text!("with_fix", self.message(), fix),
-            None => self.message(),
-        }
+        with_fix(self.message(), self.fix())
+    }
+}
+
+/// `message: fix`, or the message alone.
+fn with_fix(message: Text, fix: Option<Text>) -> Text {
+    match fix {
+        Some(fix) => text!("with_fix", message, fix),
+        None => message,
     }
 }
 
@@ -151,10 +156,7 @@ impl Failure {
 
     /// The message and its fix on one line.
     pub fn text(&self) -> Text {
-        match self.fix() {
-            Some(fix) => text!("with_fix", self.message(), fix),
-            None => self.message(),
-        }
+        with_fix(self.message(), self.fix())
     }
 
     /// What the user can do (`None` when nothing was said).

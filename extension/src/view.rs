@@ -9,7 +9,7 @@ use protocol::{Preview, RouteKind};
 
 use crate::failure::{Failure, LocalError};
 use crate::i18n::{Catalogue, Text};
-use crate::state::{Active, Choice, Companion, Proof, State, Tone};
+use crate::state::{Active, Choice, Companion, Event, Proof, State, Tone};
 use crate::{t, text};
 
 /// The command that installs the companion for this extension in `browser` (DESIGN §6:
@@ -50,7 +50,7 @@ pub fn browser_from_brands(brands: &[String]) -> &'static str {
 /// When to offer the search box without `/`.
 const FILTER_FROM: usize = 8;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct View {
     /// The host of the active tab, for the header.
     pub host: Option<String>,
@@ -81,14 +81,14 @@ pub struct View {
 }
 
 /// Fixed words of the popup, in the user's language.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Labels {
     pub argocd: String,
     pub pull_request: String,
     pub current: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FailureView {
     pub text: String,
     pub fix: Option<String>,
@@ -115,7 +115,7 @@ impl NoticeKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub kind: NoticeKind,
     pub text: String,
@@ -124,34 +124,14 @@ pub struct Notice {
     pub command: Option<String>,
 }
 
-/// What one click does (the glue turns it into the state's event).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    Choose {
-        service: String,
-        choice: Choice,
-    },
-    FollowLink {
-        service: String,
-        choice: Choice,
-    },
-    CopyLink {
-        service: String,
-    },
-    OpenWithPreview {
-        service: String,
-        pr: u64,
-        host: String,
-    },
-}
-
 /// A button.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Button {
     /// DOM id, stable across renders (focus survives them).
     pub id: String,
     pub label: String,
-    pub action: Action,
+    /// What one click sends to the state.
+    pub action: Event,
     /// Why it cannot be pressed now (shown as its tooltip and beside it).
     pub disabled: Option<String>,
     /// The tab is routed this way already (`aria-pressed`).
@@ -159,7 +139,7 @@ pub struct Button {
 }
 
 /// One service's routing of the tab, at the top of the popup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Current {
     pub service: String,
     /// `dev`, `PR 123 · this domain`, ...
@@ -170,7 +150,7 @@ pub struct Current {
     pub buttons: Vec<Button>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LinkView {
     /// "This link asks for courses-fe PR 123".
     pub text: String,
@@ -179,7 +159,7 @@ pub struct LinkView {
     pub buttons: Vec<Button>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CopiedView {
     pub url: String,
     /// "Link copied: it works without the extension" or why copying failed.
@@ -188,13 +168,13 @@ pub struct CopiedView {
     pub works_without_extension: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub service: String,
     pub rows: Vec<Row>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub pr: u64,
     pub title: String,
@@ -218,7 +198,7 @@ pub struct Row {
     pub buttons: Vec<Button>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PullRequestView {
     /// `owner/repo#n`.
     pub title: String,
@@ -392,12 +372,12 @@ fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> 
             id: dom_id(&p.service, id),
             label,
             action: if link {
-                Action::FollowLink {
+                Event::FollowLink {
                     service: p.service.clone(),
                     choice,
                 }
             } else {
-                Action::Choose {
+                Event::Choose {
                     service: p.service.clone(),
                     choice,
                 }
@@ -514,7 +494,7 @@ fn current(state: &State, cat: &dyn Catalogue) -> Vec<Current> {
                 buttons.push(Button {
                     id: dom_id(&service, "dev"),
                     label: t!(cat, "action_back_to_dev"),
-                    action: Action::Choose {
+                    action: Event::Choose {
                         service: service.clone(),
                         choice: Choice::Dev,
                     },
@@ -525,7 +505,7 @@ fn current(state: &State, cat: &dyn Catalogue) -> Vec<Current> {
                     buttons.push(Button {
                         id: dom_id(&service, "copy"),
                         label: t!(cat, "action_copy_link"),
-                        action: Action::CopyLink {
+                        action: Event::CopyLink {
                             service: service.clone(),
                         },
                         disabled: None,
@@ -761,7 +741,7 @@ pub fn view(state: &State, cat: &dyn Catalogue) -> View {
                 id: dom_id(&p.service, &format!("open{}", p.pr)),
                 label: t!(cat, "open_with_preview", &p.service, p.pr),
                 // The page to open names the route to apply: the first route's first host.
-                action: Action::OpenWithPreview {
+                action: Event::OpenWithPreview {
                     service: p.service.clone(),
                     pr: p.pr,
                     host: p
@@ -859,7 +839,7 @@ mod tests {
     use super::*;
     use crate::i18n::testing::{Keys, english, korean, outside_keys};
     use crate::state::tests::{fe, granted, preview, ready};
-    use crate::state::{Config, CookieSeen, Event, Seen};
+    use crate::state::{Config, CookieSeen, Seen};
     use protocol::messages::{ErrorBody, ErrorCode};
 
     /// The view in English.
@@ -893,7 +873,7 @@ mod tests {
         assert_eq!(labels(&row.buttons), ["this tab", "this domain"]);
         assert_eq!(
             row.buttons[1].action,
-            Action::Choose {
+            Event::Choose {
                 service: "courses-fe".into(),
                 choice: Choice::Domain { pr: 123 }
             }
@@ -965,7 +945,7 @@ mod tests {
         assert_eq!(labels(&top.buttons), ["back to dev", "copy link"]);
         assert_eq!(
             top.buttons[0].action,
-            Action::Choose {
+            Event::Choose {
                 service: "courses-fe".into(),
                 choice: Choice::Dev
             }
@@ -1106,7 +1086,7 @@ mod tests {
         assert_eq!(labels(&link.buttons), ["this tab", "this domain"]);
         assert_eq!(
             link.buttons[0].action,
-            Action::FollowLink {
+            Event::FollowLink {
                 service: "courses-fe".into(),
                 choice: Choice::Tab { pr: 124 }
             }
@@ -1562,7 +1542,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(
                 "Open courses-fe with PR 123",
-                &Action::OpenWithPreview {
+                &Event::OpenWithPreview {
                     service: "courses-fe".into(),
                     pr: 123,
                     host: "app.test".into()

@@ -16,9 +16,7 @@ use crate::envs::{Page, PopupEnvs};
 use crate::i18n::Catalogue;
 use crate::state::Event;
 use crate::t;
-use crate::view::{
-    Action, Button, CopiedView, Current, Group, LinkView, Notice, PullRequestView, View,
-};
+use crate::view::{Button, CopiedView, Current, Group, LinkView, Notice, PullRequestView, View};
 
 thread_local! {
     /// The listeners of the current render; dropping them detaches them.
@@ -286,25 +284,13 @@ fn notice_el(doc: &Document, notice: &Notice) -> Element {
     section
 }
 
-/// The event one click on `action` sends.
-fn event_of(action: &Action) -> Event {
-    match action.clone() {
-        Action::Choose { service, choice } => Event::Choose { service, choice },
-        Action::FollowLink { service, choice } => Event::FollowLink { service, choice },
-        Action::CopyLink { service } => Event::CopyLink { service },
-        Action::OpenWithPreview { service, pr, host } => {
-            Event::OpenWithPreview { service, pr, host }
-        }
-    }
-}
-
 /// A real button: one click (or Enter, Space) applies it; a disabled one says why as its
 /// tooltip, and `aria-pressed` marks the way the tab is routed now.
 fn button_el(doc: &Document, b: &Button, class: &str) -> Element {
     let e = el(doc, "button", class, &b.label);
     e.set_id(&b.id);
     let _ = e.set_attribute("type", "button");
-    if matches!(b.action, Action::Choose { .. } | Action::FollowLink { .. }) {
+    if matches!(b.action, Event::Choose { .. } | Event::FollowLink { .. }) {
         let _ = e.set_attribute("aria-pressed", if b.pressed { "true" } else { "false" });
     }
     if let Some(why) = &b.disabled {
@@ -313,7 +299,7 @@ fn button_el(doc: &Document, b: &Button, class: &str) -> Element {
     }
     // Even on a disabled one: a click forced through must meet the state's own refusal.
     let action = b.action.clone();
-    listen(&e, "click", move || event_of(&action));
+    listen(&e, "click", move || action.clone());
     e
 }
 
