@@ -29,6 +29,23 @@ pub struct Listing {
     /// Sorted by service, then PR number, then server.
     pub previews: Vec<Preview>,
     pub failures: Vec<ServerFailure>,
+    /// What each server that answered listed, for its watch (by the server's base URL).
+    pub listed: Vec<(String, Listed)>,
+}
+
+/// What one server's list returned besides the previews, for a watch that follows it: the
+/// list's `resourceVersion` (the watch starts there, so nothing is replayed), the `fields`
+/// projection it used (the watch asks for the same, so upstream's de-duplication drops
+/// changes to anything else), and the preview Applications as that projection showed them
+/// (a watch event equal to one of them changes nothing we read).
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub resource_version: Option<String>,
+    pub fields: Option<String>,
+    pub apps: Vec<Application>,
+    /// What a person should know about this server's answer, once per server: no preview
+    /// visible to the user, pull-request links missing for want of a permission.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -53,11 +70,16 @@ impl ServerFailure {
 
 /// Lists the previews of every target concurrently and merges them.
 pub async fn list(targets: &[ServerTarget]) -> Listing {
-    let results = join_all(targets.iter().map(list_one)).await;
+    let results = join_all(targets.iter().map(|t| list_one_listed(t, false))).await;
     let mut listing = Listing::default();
     for (target, result) in targets.iter().zip(results) {
         match result {
-            Ok(previews) => listing.previews.extend(previews),
+            Ok((previews, listed)) => {
+                listing.previews.extend(previews);
+                listing
+                    .listed
+                    .push((target.url.as_str().trim_end_matches('/').to_owned(), listed));
+            }
             Err(error) => listing.failures.push(ServerFailure {
                 name: target.name.clone(),
                 url: target.url.as_str().trim_end_matches('/').to_owned(),
@@ -86,14 +108,20 @@ pub async fn list_one_with(
     target: &ServerTarget,
     discover_all: bool,
 ) -> Result<Vec<Preview>, Error> {
+    list_one_listed(target, discover_all)
+        .await
+        .map(|(previews, _)| previews)
+}
+
+/// [`list_one_with`], with what the list returned for a watch to follow it.
+pub async fn list_one_listed(
+    target: &ServerTarget,
+    discover_all: bool,
+) -> Result<(Vec<Preview>, Listed), Error> {
     let refreshed = refresh::with_refreshed_token(target);
     let first = refreshed.as_ref().unwrap_or(target);
     match list_once(first, discover_all).await {
-        Err(Error::Unauthorized {
-            server,
-            host,
-            detail,
-        }) => {
+        Err(rejected @ (Error::Unauthorized { .. } | Error::NotLoggedIn { .. })) => {
             let env = |k: &str| std::env::var(k).ok();
             match refresh::after_unauthorized(target, first.token.as_ref(), &env).await {
                 Refresh::Refreshed(token) => {
@@ -103,15 +131,19 @@ pub async fn list_one_with(
                     };
                     list_once(&retry, discover_all).await
                 }
-                Refresh::NotFromCli => Err(Error::Unauthorized {
-                    server,
-                    host,
-                    detail,
-                }),
-                Refresh::Failed { why, login } => Err(Error::Unauthorized {
-                    server,
-                    host: login,
-                    detail: format!("{detail}; {why}"),
+                Refresh::NotFromCli => Err(rejected),
+                Refresh::Failed { why, login } => Err(match rejected {
+                    Error::Unauthorized { server, detail, .. } => Error::Unauthorized {
+                        server,
+                        host: login,
+                        detail: format!("{detail}; {why}"),
+                    },
+                    Error::NotLoggedIn { server, detail, .. } => Error::NotLoggedIn {
+                        server,
+                        host: login,
+                        detail: format!("{detail}; {why}"),
+                    },
+                    other => other,
                 }),
             }
         }
@@ -119,7 +151,10 @@ pub async fn list_one_with(
     }
 }
 
-async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Preview>, Error> {
+async fn list_once(
+    target: &ServerTarget,
+    discover_all: bool,
+) -> Result<(Vec<Preview>, Listed), Error> {
     let selector = Selector::parse(&target.selector).map_err(|why| {
         Error::Usage(Problem::new(
             why,
@@ -168,16 +203,48 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         })
         .collect();
     tracing::debug!(server = %client.server(), previews = items.len(), "listed");
+    let mut listed = Listed {
+        resource_version: list.resource_version,
+        fields: fields.clone(),
+        apps: items.iter().map(|(app, _)| app.clone()).collect(),
+        notes: Vec::new(),
+    };
+    if items.is_empty() {
+        // Empty can mean "not logged in": with anonymous access on, a bad token gets 200
+        // and what anonymous users may see; RBAC filtering is always silent.
+        let who = tokio::time::timeout_at(deadline, client.userinfo())
+            .await
+            .map_err(|_| timed_out())??;
+        let Some(user) = who.username.filter(|_| who.logged_in) else {
+            return Err(Error::NotLoggedIn {
+                server: client.server().to_owned(),
+                host: client.login_host().to_owned(),
+                detail: String::new(),
+            });
+        };
+        listed.notes.push(format!(
+            "no previews visible to {user} on {}: check the selector `{}` and the `applications, get` permission of {user} on the previews' projects",
+            client.server(),
+            target.selector
+        ));
+    }
 
     let mut items = items;
-    if tokio::time::timeout_at(
+    // Previews whose Application was deleted between the list and a per-app call.
+    let mut gone: BTreeSet<usize> = BTreeSet::new();
+    match tokio::time::timeout_at(
         deadline,
         pull_request_links(&client, &mut items, discover_all),
     )
     .await
-    .is_err()
     {
-        tracing::debug!(server = %client.server(), "pull-request links left out: the listing's deadline passed");
+        Ok(links) => {
+            gone.extend(links.gone);
+            listed.notes.extend(links.note);
+        }
+        Err(_) => {
+            tracing::debug!(server = %client.server(), "pull-request links left out: the listing's deadline passed")
+        }
     }
 
     let mut gathered: Vec<Gathered<'_>> = items
@@ -210,10 +277,17 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         .await;
     for (i, result) in fetched {
         gathered[i].discovery = Some(match result {
-            Ok(resources) => Ok(routes::from_managed_resources(&resources)),
+            Ok(Some(resources)) => Ok(routes::from_managed_resources(&resources)),
+            Ok(None) => {
+                gone.insert(i);
+                continue;
+            }
             Err(e) if fails_server(&e) => return Err(e),
             Err(e) => Err(e.with_fix(Surface::Cli)),
         });
+    }
+    if !gone.is_empty() {
+        tracing::debug!(server = %client.server(), gone = gone.len(), "previews deleted since the list: left out");
     }
 
     // Base apps, once per service, only where the chosen route has no hosts.
@@ -255,7 +329,10 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     }
 
     let mut previews = Vec::with_capacity(items.len());
-    for ((_, mut p), mut g) in items.into_iter().zip(gathered) {
+    for (i, ((_, mut p), mut g)) in items.into_iter().zip(gathered).enumerate() {
+        if gone.contains(&i) {
+            continue;
+        }
         if let Some(hosts) = base.get(p.service.as_str()) {
             g.base_hosts = hosts.clone();
         }
@@ -267,7 +344,7 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
     }
     preview::sort(&mut previews);
     preview::dedup(&mut previews);
-    Ok(previews)
+    Ok((previews, listed))
 }
 
 /// Most previews whose ApplicationSet is not listed in its `status.resources` get one
@@ -296,22 +373,40 @@ fn owners_cache() -> std::sync::MutexGuard<'static, HashMap<OwnerKey, Vec<OwnerR
 /// effort: a server without the endpoint (before 2.5), a role without
 /// `applicationsets, get`, or any other failure only leaves the links out (logged at debug
 /// level).
+///
+/// Listing ApplicationSets needs its own permission (`applicationsets, get`), and a role
+/// without it sees an empty list, not an error: when previews need the sets for their
+/// links and none is visible (or the list fails), the result carries one note saying so.
 async fn pull_request_links(
     client: &Client,
     items: &mut [(Application, Preview)],
     check_all: bool,
-) {
+) -> PrLinks {
+    let mut links = PrLinks::default();
     let need: Vec<usize> = (0..items.len())
         .filter(|&i| check_all || !items[i].0.metadata.annotations.contains_key(keys::REPO))
         .collect();
     if need.is_empty() {
-        return;
+        return links;
     }
+    let missing = |why: String| {
+        format!(
+            "pull-request links are missing for {} previews on {}: {why}; the token needs `applicationsets, get` on their projects (Argo CD hides the ApplicationSets a role cannot read), or annotate the previews with {}",
+            need.len(),
+            client.server(),
+            keys::REPO
+        )
+    };
     let appsets = match client.list_applicationsets().await {
+        Ok(sets) if sets.is_empty() => {
+            links.note = Some(missing("no ApplicationSet is visible".to_owned()));
+            return links;
+        }
         Ok(sets) => sets,
         Err(e) => {
             tracing::debug!(server = %client.server(), error = %e, "no ApplicationSets: pull-request links only from annotations");
-            return;
+            links.note = Some(missing(format!("the ApplicationSet list failed ({e})")));
+            return links;
         }
     };
     let with_pr: Vec<_> = appsets
@@ -319,7 +414,7 @@ async fn pull_request_links(
         .filter(scm::has_pull_request_generator)
         .collect();
     if with_pr.is_empty() {
-        return;
+        return links;
     }
     // Owner references never change for an Application: remembered per process, so a
     // long-running host asks once per preview, not on every refresh.
@@ -346,16 +441,16 @@ async fn pull_request_links(
         .collect();
     let owners: Vec<_> = stream::iter(unmatched)
         .map(|i| {
-            let meta = &items[i].0.metadata;
-            let (name, ns) = (meta.name.clone(), meta.namespace.clone());
-            async move { (i, client.get_application(&name, &ns).await) }
+            let app = &items[i].0;
+            async move { (i, client.get_application(app).await) }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
     for (i, result) in owners {
         match result {
-            Ok(full) => {
+            Ok(None) => links.gone.push(i),
+            Ok(Some(full)) => {
                 let meta = &mut items[i].0.metadata;
                 let mut cache = owners_cache();
                 if cache.len() >= MAX_CACHED_OWNERS {
@@ -384,11 +479,23 @@ async fn pull_request_links(
             preview::apply_appset_repo(preview, &set.metadata.name, found);
         }
     }
+    links
+}
+
+/// What [`pull_request_links`] found besides the links.
+#[derive(Default)]
+struct PrLinks {
+    /// Previews whose Application was gone when its owner was looked up.
+    gone: Vec<usize>,
+    note: Option<String>,
 }
 
 /// 401 and 403 mean the token or role is wrong for the whole server, not one preview.
 fn fails_server(e: &Error) -> bool {
-    matches!(e, Error::Unauthorized { .. } | Error::Forbidden { .. })
+    matches!(
+        e,
+        Error::Unauthorized { .. } | Error::NotLoggedIn { .. } | Error::Forbidden { .. }
+    )
 }
 
 #[cfg(test)]

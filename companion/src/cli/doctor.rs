@@ -14,6 +14,8 @@ use crate::server::ServerTarget;
 #[derive(Debug)]
 pub struct Check {
     pub ok: bool,
+    /// Passed, but with something worth fixing (shown as `WARN`; the exit code stays 0).
+    pub warning: bool,
     pub what: String,
     pub detail: String,
 }
@@ -22,6 +24,7 @@ impl Check {
     fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             ok: true,
+            warning: false,
             what: what.into(),
             detail: detail.into(),
         }
@@ -29,6 +32,15 @@ impl Check {
     fn fail(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             ok: false,
+            warning: false,
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+    fn warn(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Check {
+            ok: true,
+            warning: true,
             what: what.into(),
             detail: detail.into(),
         }
@@ -102,7 +114,7 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
         Ok(list) if list.items.is_empty() => checks.push(Check::fail(
             format!("{name}: previews"),
             format!(
-                "none match selector {:?}: check the selector, or your RBAC role (Argo CD hides apps you cannot read)",
+                "none visible with selector {:?}: check the selector and the `applications, get` permission on the previews' projects (Argo CD hides apps a role cannot read)",
                 target.selector
             ),
         )),
@@ -180,7 +192,7 @@ async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Chec
 /// otherwise). Reads every preview's routing resources, which `list` skips where the
 /// annotations suffice, so that conflicts are seen.
 pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
-    let previews = match crate::listing::list_one_with(target, true).await {
+    let (previews, listed) = match crate::listing::list_one_listed(target, true).await {
         Ok(p) => p,
         Err(e) => {
             return vec![Check::fail(
@@ -211,6 +223,9 @@ pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
         checks.push(Check::pass(format!("{name}: routes"), summary));
     } else {
         checks.push(Check::fail(format!("{name}: routes"), summary));
+    }
+    for note in &listed.notes {
+        checks.push(Check::warn(format!("{name}: links"), note.clone()));
     }
     for p in &previews {
         if let Some(why) = &p.unroutable {
@@ -247,7 +262,11 @@ fn host_port(target: &ServerTarget) -> String {
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
-        let mark = if c.ok { "ok  " } else { "FAIL" };
+        let mark = match (c.ok, c.warning) {
+            (false, _) => "FAIL",
+            (true, true) => "WARN",
+            (true, false) => "ok  ",
+        };
         let _ = writeln!(out, "{mark} {}: {}", c.what, c.detail);
     }
     out

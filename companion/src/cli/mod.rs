@@ -242,7 +242,7 @@ fn serve_host(
             Ok(targets) => {
                 let mut opts = HostOptions::for_targets(&targets);
                 opts.allowed.chrome_ids.extend(extra_ids);
-                host::run_stdio(caller, ListingSource { targets }, opts).await
+                host::run_stdio(caller, ListingSource::new(targets), opts).await
             }
             Err(e) => {
                 let mut opts = HostOptions::default();
@@ -310,6 +310,16 @@ fn report_failures(listing: &Listing) -> bool {
     !listing.failures.is_empty()
 }
 
+/// Prints each server's notes (once per server) on stderr; how many there were.
+fn report_notes(listing: &Listing) -> usize {
+    let mut err = std::io::stderr().lock();
+    let notes: Vec<&String> = listing.listed.iter().flat_map(|(_, l)| &l.notes).collect();
+    for note in &notes {
+        let _ = writeln!(err, "note: {note}");
+    }
+    notes.len()
+}
+
 /// One failed server's line. Every error already names the server's URL, so only a context
 /// name that says more than the URL is added.
 fn failure_line(f: &ServerFailure, error: &str) -> String {
@@ -369,7 +379,8 @@ async fn list(args: ConnectionArgs, format: Format, host: Option<String>) -> Out
         ))?;
     }
     let failed = report_failures(&listing);
-    if listing.previews.is_empty() && !failed {
+    let notes = report_notes(&listing);
+    if listing.previews.is_empty() && !failed && (notes == 0 || host.is_some()) {
         let names: Vec<String> = targets
             .iter()
             .map(|t| format!("{} ({})", t.name, t.url))
@@ -449,6 +460,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
     let shown = path.display();
     if !exists {
         return doctor::Check {
+            warning: false,
             ok: optional,
             what: what.into(),
             detail: if optional {
@@ -465,6 +477,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
             && meta.permissions().mode() & 0o077 != 0
         {
             return doctor::Check {
+                warning: false,
                 ok: false,
                 what: what.into(),
                 detail: format!(
@@ -474,6 +487,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
         }
     }
     doctor::Check {
+        warning: false,
         ok: true,
         what: what.into(),
         detail: format!("{shown} found"),
@@ -544,6 +558,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
     ];
     if src.env_server || src.env_token {
         checks.push(doctor::Check {
+            warning: false,
             ok: true,
             what: "environment".into(),
             detail: format!(
@@ -560,6 +575,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             checks.extend(results.into_iter().flatten());
         }
         Err(e) => checks.push(doctor::Check {
+            warning: false,
             ok: false,
             what: "servers".into(),
             detail: e.with_fix(Surface::Cli),
@@ -576,6 +592,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
                 None => format!("{} points at this binary", c.path.display()),
             };
             checks.push(doctor::Check {
+                warning: false,
                 ok,
                 what: format!("{} host manifest", c.browser.name()),
                 detail,

@@ -4,7 +4,9 @@
 //! to a wire [`ErrorBody`]. Tests implement [`Source`] with fakes, so the whole host runs
 //! in-process without Argo CD.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -12,9 +14,11 @@ use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
 use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::model::Application;
 use crate::argocd::watch::WatchEvent;
 use crate::error::{Error, Surface};
-use crate::server::ServerTarget;
+use crate::listing::Listed;
+use crate::server::{ServerTarget, url_key};
 
 /// One fetch over every configured server.
 #[derive(Debug, Clone, Default)]
@@ -40,11 +44,67 @@ pub trait Source: Send + Sync + 'static {
 }
 
 /// The real source: [`crate::listing::list`] for fetches, `Client::watch_applications` for
-/// the feed. Each watch event only triggers a re-list (debounced by the host) so previews
-/// are derived by exactly the same code as `preview-switch list`.
+/// the feed. A watch event only triggers a re-list (debounced by the host), so previews are
+/// derived by exactly the same code as `preview-switch list`; and only an event that
+/// changes what the list showed does: the watch starts at the last list's
+/// `resourceVersion` with its `fields` projection, and an event whose Application equals
+/// the listed one (a reconcile that only moved `status.reconciledAt`, which the server's
+/// de-duplication lets through once per watch) is dropped here.
 #[derive(Debug, Clone)]
 pub struct ListingSource {
     pub targets: Vec<ServerTarget>,
+    /// Per server (by `url_key`): what the last list showed, kept up to date by the watch.
+    listed: Arc<Mutex<HashMap<String, Seen>>>,
+}
+
+/// One server's last list, as the watch compares events with it.
+#[derive(Debug, Default)]
+struct Seen {
+    resource_version: Option<String>,
+    fields: Option<String>,
+    apps: HashMap<(String, String), Application>,
+}
+
+impl Seen {
+    fn from(listed: Listed) -> Seen {
+        let apps = listed.apps.into_iter().map(|a| (app_key(&a), a)).collect();
+        Seen {
+            resource_version: listed.resource_version,
+            fields: listed.fields,
+            apps,
+        }
+    }
+
+    /// Whether `event` changes anything the list showed; remembers what it shows now.
+    fn changes(&mut self, event: WatchEvent) -> bool {
+        match event {
+            WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+                let key = app_key(&app);
+                if self.apps.get(&key) == Some(&*app) {
+                    return false;
+                }
+                self.apps.insert(key, *app);
+                true
+            }
+            WatchEvent::Deleted(app) => self.apps.remove(&app_key(&app)).is_some(),
+        }
+    }
+}
+
+fn app_key(app: &Application) -> (String, String) {
+    (
+        app.metadata.namespace_or_default().to_owned(),
+        app.metadata.name.clone(),
+    )
+}
+
+impl ListingSource {
+    pub fn new(targets: Vec<ServerTarget>) -> ListingSource {
+        ListingSource {
+            targets,
+            listed: Arc::default(),
+        }
+    }
 }
 
 impl Source for ListingSource {
@@ -61,6 +121,14 @@ impl Source for ListingSource {
 
     async fn fetch(&self) -> Fetched {
         let listing = crate::listing::list(&self.targets).await;
+        {
+            let mut seen = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+            for (url, listed) in listing.listed {
+                if let Ok(u) = url::Url::parse(&url) {
+                    seen.insert(url_key(&u), Seen::from(listed));
+                }
+            }
+        }
         let failures = listing
             .failures
             .iter()
@@ -87,27 +155,63 @@ impl Source for ListingSource {
         let refreshed = crate::argocd::refresh::with_refreshed_token(target);
         let target = refreshed.as_ref().unwrap_or(target);
         let client = Client::new(target).map_err(|e| to_wire(&e))?;
+        let key = url_key(&target.url);
+        let (resource_version, fields) = {
+            let seen = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+            seen.get(&key)
+                .map(|s| (s.resource_version.clone(), s.fields.clone()))
+                .unwrap_or_default()
+        };
         let query = ListQuery {
             selector: Some(target.selector.clone()),
-            ..ListQuery::default()
+            name: None,
+            fields,
         };
-        // FIXME: `Listing` does not expose the list's resourceVersion yet, so the watch
-        // starts without one and first replays ADDED for every app; the host's re-list
-        // debounce turns that burst into one fetch whose diff is empty.
-        let stream = client
-            .watch_applications(&query, None)
-            .await
-            .map_err(|e| to_wire(&e))?;
-        Ok(stream
-            .map(|event| match event {
-                Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => {
-                    Ok(())
+        // Upstream sends no header before the first event, and it has no history: a change
+        // between the list and the moment the server subscribes this watch is never sent.
+        // So once the request has had time to arrive (or the first event came), the feed
+        // signals one change, and the host's re-list covers that gap.
+        let mut opening = Box::pin(async move {
+            client
+                .watch_applications(&query, resource_version.as_deref())
+                .await
+        });
+        let opened = tokio::select! {
+            result = &mut opening => Some(result.map_err(|e| to_wire(&e))?),
+            () = tokio::time::sleep(WATCH_SETTLE) => None,
+        };
+        let events = match opened {
+            Some(stream) => stream,
+            None => futures_util::stream::once(opening)
+                .flat_map(|result| match result {
+                    Ok(stream) => stream,
+                    Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+                })
+                .boxed(),
+        };
+        let listed = self.listed.clone();
+        let changes = events.filter_map(move |event| {
+            let signal = match event {
+                Ok(event) => {
+                    let mut seen = listed.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.entry(key.clone())
+                        .or_default()
+                        .changes(event)
+                        .then_some(Ok(()))
                 }
-                Err(e) => Err(to_wire(&e)),
-            })
+                Err(e) => Some(Err(to_wire(&e))),
+            };
+            std::future::ready(signal)
+        });
+        Ok(futures_util::stream::once(async { Ok(()) })
+            .chain(changes)
             .boxed())
     }
 }
+
+/// How long a new watch request is given to reach the server before the one re-list that
+/// covers changes made while it was on its way.
+const WATCH_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// A source that only reports one error: the host still starts when the configuration is
 /// broken, so the popup shows the `config` error and its fix instead of "host exited".
@@ -175,12 +279,10 @@ mod tests {
 
     #[test]
     fn servers_for_hello_and_the_cache_key_carry_no_token() {
-        let source = ListingSource {
-            targets: vec![
-                target("dev", "https://argocd.dev/"),
-                target("prod", "https://argocd.prod"),
-            ],
-        };
+        let source = ListingSource::new(vec![
+            target("dev", "https://argocd.dev/"),
+            target("prod", "https://argocd.prod"),
+        ]);
         let servers = source.servers();
         assert_eq!(servers[0].url, "https://argocd.dev");
         assert_eq!(servers[1].name, "prod");
@@ -193,9 +295,7 @@ mod tests {
         // A bad selector fails the server before any request is made.
         let mut prod = target("prod", "https://argocd.prod/");
         prod.selector = "type in (pr".into();
-        let source = ListingSource {
-            targets: vec![prod],
-        };
+        let source = ListingSource::new(vec![prod]);
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
     }

@@ -289,7 +289,11 @@ async fn empty_list_and_403_say_rbac_may_hide_apps() {
         .await;
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(rows(&run).len(), 0);
-    assert!(run.stderr.contains("RBAC"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`applications, get` permission"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,3 +7,4 @@ mod hostile; // crafted Argo CD data and extension requests: refused, nothing ro
 mod login; // expired tokens refreshed through the argocd CLI; token_command
 mod support; // isolated HOME, token scans on every output and file, the fake on 127.0.0.1:0
 mod tidy; // architecture invariants from ARCHITECTURE.md, checked over the source tree
+mod upstream; // Argo CD as it really is: held watch, reconciles, per-app 403/404, anonymous, appsets, TLS, CLI refresh

@@ -1,0 +1,323 @@
+//! Argo CD as it really is (issue 10), on the built binary against the fake that copies it:
+//! a watch whose response starts only with its first event, reconcile-only changes, per-app
+//! calls after the list, anonymous access, ApplicationSet permissions, namespaces, a root
+//! path, TLS with a private CA, and the `argocd` CLI's refresh rules. Each test names the
+//! upstream behaviour it pins; `fake-argocd/BEHAVIOURS.md` has the table.
+
+use std::time::Duration;
+
+use fake_argocd::{FakeArgo, Fault, FaultRule};
+use serde_json::{Value, json};
+
+use crate::support::{HostProc, Run, Sandbox, TOKEN, demo_server};
+
+const WATCH: &str = "/api/v1/stream/applications";
+const LIST: &str = "/api/v1/applications";
+
+fn host_env(url: &str) -> [(&'static str, String); 2] {
+    [
+        ("ARGOCD_SERVER", url.to_owned()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN.to_owned()),
+    ]
+}
+
+/// A host process, listed once and subscribed (request ids 1 and 2).
+async fn subscribed_host(sb: &Sandbox, url: &str, args: &[&str]) -> HostProc {
+    let env = host_env(url);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut host = HostProc::spawn(sb, args, &env);
+    host.send(json!({"id": 1, "type": "list"})).await;
+    assert_eq!(host.reply(1).await["type"], "list");
+    host.send(json!({"id": 2, "type": "subscribe"})).await;
+    assert_eq!(host.reply(2).await["type"], "subscribed");
+    host
+}
+
+/// Waits (polling the fake's request log) until `path` was asked `n` times.
+async fn until_requested(fake: &FakeArgo, path: &str, n: u64) {
+    for _ in 0..200 {
+        if fake.request_count(path) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{path} was not requested {n} times: {:?}",
+        fake.request_counts()
+    );
+}
+
+/// The next `previews_changed` that adds `app`, skipping other frames.
+async fn wait_added(host: &mut HostProc, app: &str) -> Value {
+    for _ in 0..30 {
+        let ev = host.recv_within(Duration::from_secs(20)).await;
+        if ev["type"] != "previews_changed" {
+            continue;
+        }
+        if let Some(c) = ev["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["change"] == "added" && c["preview"]["app"] == app)
+        {
+            return c.clone();
+        }
+    }
+    panic!("no added event for {app}");
+}
+
+fn new_preview(fake: &FakeArgo, pr: u64) -> String {
+    let mut app = fake.app("search-ui-pr-7").unwrap();
+    let name = format!("search-ui-pr-{pr}");
+    app["metadata"]["name"] = json!(name);
+    app["metadata"]["labels"]["preview-switch.io/pr"] = json!(pr.to_string());
+    fake.upsert_app(app);
+    name
+}
+
+/// Upstream's watch sends no status line until its first event (the gateway blocks in
+/// `stream.Header()`), so a quiet server is a watch that has not answered yet. It must stay
+/// open: the request timeout (1 s here) is not a limit on it, and no reconnect happens.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_watch_stays_open_past_the_timeout_and_delivers_the_next_change() {
+    let (fake, server) = demo_server().await;
+    // No open pull request: nothing matches the selector, so nothing is replayed either.
+    let template = fake.app("search-ui-pr-7").unwrap();
+    let bases: Vec<Value> = fake
+        .apps()
+        .into_iter()
+        .filter(|a| a["metadata"]["labels"]["type"] != "pr")
+        .collect();
+    fake.replace_apps(bases);
+    let sb = Sandbox::new();
+    let mut host = subscribed_host(&sb, &server.url(), &["host", "--timeout", "1s"]).await;
+    until_requested(&fake, WATCH, 1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        fake.request_count(WATCH),
+        1,
+        "the quiet watch was given up and reopened"
+    );
+    fake.upsert_app(template);
+    wait_added(&mut host, "search-ui-pr-7").await;
+    assert_eq!(fake.request_count(WATCH), 1);
+    host.assert_serving(99).await;
+    assert_eq!(host.close().await, 0);
+}
+
+/// The controller moves `status.reconciledAt` on every app every few minutes. The watch
+/// asks for the list's projection, so upstream's per-app de-duplication drops those
+/// changes, and for the list's resourceVersion, so a reopened watch replays nothing; a
+/// first reconcile that still comes through (the server's de-duplication starts empty on
+/// each watch) matches what was listed and costs no re-list either.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_only_changes_cost_no_relist_and_a_reopened_watch_replays_nothing() {
+    let (fake, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let mut host = subscribed_host(&sb, &server.url(), &["host"]).await;
+    until_requested(&fake, WATCH, 1).await;
+    // Let the re-list that follows each new watch settle before counting.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let lists = fake.request_count(LIST);
+    for _ in 0..10 {
+        fake.reconcile_all();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fake.request_count(LIST),
+        lists,
+        "reconcile-only changes caused re-lists"
+    );
+
+    let watch = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == WATCH)
+        .unwrap();
+    let query = watch.query.unwrap_or_default();
+    assert!(
+        query.contains("resourceVersion=") && query.contains("fields=result.type%2C"),
+        "{query}"
+    );
+
+    // A real change still arrives.
+    let name = new_preview(&fake, 89);
+    wait_added(&mut host, &name).await;
+    assert_eq!(host.close().await, 0);
+}
+
+/// The JSON array `list -o json` printed, as app names.
+fn listed_apps(run: &Run) -> Vec<String> {
+    run.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["app"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Runs `preview-switch <args>` while `during` acts on the fake once `path` was requested.
+async fn run_while(
+    sb: &Sandbox,
+    args: &[&str],
+    fake: &FakeArgo,
+    path: &str,
+    during: impl FnOnce(&FakeArgo),
+) -> Run {
+    use std::process::Stdio;
+    let child = sb
+        .cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_requested(fake, path, 1).await;
+    during(fake);
+    Run::from(child.wait_with_output().await.unwrap())
+}
+
+/// A preview deleted between the list and its managed-resources call: upstream answers
+/// 404 `… not found` (with `project=`, v2.8+) or 403 `permission denied` (without it, and
+/// before v2.8), from `getAppEnforceRBAC`. That is one preview gone, not a failed server
+/// and not a missing role.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_deleted_between_the_list_and_its_resources_is_just_gone() {
+    let (fake, server) = demo_server().await;
+    // Routed by a Linkerd HTTPRoute: its managed resources are read after the list.
+    let victim = "courses-fe-pr-123";
+    let path = format!("/api/v1/applications/{victim}/managed-resources");
+    fake.add_fault(FaultRule::new(Fault::Delay(Duration::from_millis(800))).on_path(&path));
+    let sb = Sandbox::new();
+    let url = server.url();
+    let args = [
+        "list",
+        "-o",
+        "json",
+        "--server",
+        &url,
+        "--auth-token",
+        TOKEN,
+    ];
+    let run = run_while(&sb, &args, &fake, &path, |f| assert!(f.remove_app(victim))).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let apps = listed_apps(&run);
+    assert_eq!(apps.len(), 6, "{apps:?}");
+    assert!(!apps.iter().any(|a| a == victim), "{apps:?}");
+    assert!(!run.stderr.contains("admin"), "{}", run.stderr);
+    let asked = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == path)
+        .and_then(|r| r.query)
+        .unwrap_or_default();
+    assert!(
+        asked.contains("appNamespace=argocd") && asked.contains("project=default"),
+        "{asked}"
+    );
+}
+
+/// With anonymous access on (`users.anonymous.enabled`), upstream answers a wrong or
+/// expired token with 200 and what anonymous users may see, here nothing. An empty answer
+/// is therefore checked against `/api/v1/session/userinfo`: not logged in is an error
+/// naming `argocd login`; logged in, a note naming the user, the selector and the
+/// permission.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_can_mean_not_logged_in_when_anonymous_access_is_on() {
+    let (fake, server) = demo_server().await;
+    fake.set_anonymous(Some(Some(&[])));
+    let sb = Sandbox::new();
+    let url = server.url();
+    let host = url.trim_start_matches("http://");
+    let run = sb
+        .run(
+            &[
+                "list",
+                "--server",
+                &url,
+                "--auth-token",
+                "other-secret-token",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("answered as an anonymous user")
+            && run
+                .stderr
+                .contains(&format!("run `argocd login {host} --plaintext`")),
+        "{}",
+        run.stderr
+    );
+
+    let run = sb
+        .run(
+            &[
+                "list",
+                "--server",
+                &url,
+                "--auth-token",
+                TOKEN,
+                "--selector",
+                "type=nothing",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "no previews visible to admin on {url}: check the selector `type=nothing` and the `applications, get` permission"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+/// ApplicationSets need `applicationsets, get`, which a role may lack while it reads the
+/// applications; upstream then lists no set, silently. Previews that need their set for
+/// the pull-request link say so once per server, naming the permission, in `list` and in
+/// `doctor`.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_applicationsets_permission_is_said_once_per_server() {
+    let (fake, server) = demo_server().await;
+    fake.accept_token_as("other-secret-token", "alice", None);
+    fake.limit_applicationsets("other-secret-token", Some(&[]));
+    let sb = Sandbox::new();
+    let url = server.url();
+    let args = [
+        "--server",
+        url.as_str(),
+        "--auth-token",
+        "other-secret-token",
+    ];
+    let run = sb
+        .run(&[&["list", "-o", "json"][..], &args].concat(), &[])
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(listed_apps(&run).len(), 7);
+    assert_eq!(
+        run.stderr.matches("`applicationsets, get`").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("pull-request links are missing for 7 previews"),
+        "{}",
+        run.stderr
+    );
+    let doctor = sb.run(&[&["doctor"][..], &args].concat(), &[]).await;
+    assert!(
+        doctor.stdout.contains("WARN") && doctor.stdout.contains("`applicationsets, get`"),
+        "{}",
+        doctor.stdout
+    );
+    // With the permission: no note.
+    let ok = sb
+        .run(&["list", "--server", &url, "--auth-token", TOKEN], &[])
+        .await;
+    assert!(!ok.stderr.contains("applicationsets"), "{}", ok.stderr);
+}
