@@ -321,3 +321,73 @@ async fn missing_applicationsets_permission_is_said_once_per_server() {
         .await;
     assert!(!ok.stderr.contains("applicationsets"), "{}", ok.stderr);
 }
+
+/// Apps in any namespace: without `appNamespace` the list holds every *enabled* namespace
+/// (only the control plane's when none is enabled), and managed resources are keyed by
+/// namespace and name, so two previews of one name in two namespaces keep their own
+/// routes, each asked for with its own `appNamespace`.
+#[tokio::test(flavor = "multi_thread")]
+async fn same_named_previews_in_two_namespaces_keep_their_own_routes() {
+    let (fake, server) = demo_server().await;
+    let name = "courses-fe-pr-123";
+    let mut team = fake.app(name).unwrap();
+    team["metadata"]["namespace"] = json!("team-a");
+    fake.upsert_app(team);
+    fake.set_managed_resources_in(
+        "team-a",
+        name,
+        vec![
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "courses-fe"},
+            "spec": {"hostnames": ["courses-fe.team-a.test"], "rules": [{"matches": [{"headers": [
+                {"name": "cookie", "type": "RegularExpression",
+                 "value": "(^|.*; )team\\-a\\-pr=123(;.*|$)"}]}]}]}}),
+        ],
+    );
+    let sb = Sandbox::new();
+    let url = server.url();
+    let args = [
+        "list",
+        "-o",
+        "json",
+        "--server",
+        &url,
+        "--auth-token",
+        TOKEN,
+    ];
+    let cookies = |run: &Run| -> Vec<(String, String)> {
+        run.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["app"] == name)
+            .map(|p| {
+                (
+                    p["namespace"].as_str().unwrap_or_default().to_owned(),
+                    p["routes"][0]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    // The control plane only: team-a is not enabled.
+    let run = sb.run(&args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(cookies(&run).len(), 1, "{}", run.stdout);
+    fake.set_application_namespaces(&["team-*"]);
+    let run = sb.run(&args, &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mut got = cookies(&run);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("argocd".to_owned(), "team-courses-fe-pr".to_owned()),
+            ("team-a".to_owned(), "team-a-pr".to_owned()),
+        ],
+        "{}",
+        run.stdout
+    );
+}
