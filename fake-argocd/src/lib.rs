@@ -19,6 +19,7 @@ pub mod generate;
 pub mod scenario;
 pub mod selector;
 mod server;
+mod serving;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 pub use faults::{Fault, FaultRule};
 pub use generate::{generated, write_list};
 pub use scenario::{Scenario, SiteRoute, demo_scenario};
+pub use serving::{TlsIdentity, under_root_path};
 
 /// The version string a fresh fake reports (`GET /api/version`).
 pub const DEFAULT_VERSION: &str = "v3.1.5+e8b6e8b";
@@ -652,6 +654,8 @@ pub fn router(state: FakeArgo) -> Router {
 /// A server running on a local port; stopped on drop or by [`Running::shutdown`].
 pub struct Running {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Ends the fake's open watch streams so a graceful shutdown can finish.
@@ -671,6 +675,7 @@ impl Running {
     pub fn stopped() -> Running {
         Running {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scheme: "http",
             stop: None,
             task: None,
             on_stop: None,
@@ -682,9 +687,9 @@ impl Running {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT` (`https://` from [`serve_tls`]; no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, ends watch streams, and waits (at most 2 s) for open requests.
@@ -738,6 +743,18 @@ pub fn spawn(
     listener: tokio::net::TcpListener,
     on_stop: Option<FakeArgo>,
 ) -> Running {
+    spawn_on(router, listener, on_stop, "http")
+}
+
+fn spawn_on<L>(
+    router: Router,
+    listener: L,
+    on_stop: Option<FakeArgo>,
+    scheme: &'static str,
+) -> Running
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -754,6 +771,7 @@ pub fn spawn(
         .map(|fake| tokio::spawn(reconcile_loop(fake)));
     Running {
         addr,
+        scheme,
         stop: Some(stop),
         task: Some(task),
         on_stop,
@@ -776,6 +794,35 @@ async fn reconcile_loop(fake: FakeArgo) {
             None => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// Serves the fake Argo CD API over HTTPS on `addr` with `identity` (a certificate a test
+/// made for `127.0.0.1`, e.g. signed by its own throwaway CA).
+pub async fn serve_tls(
+    state: FakeArgo,
+    addr: SocketAddr,
+    identity: &TlsIdentity,
+) -> std::io::Result<Running> {
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let listener = serving::TlsListener::new(tcp, identity)?;
+    Ok(spawn_on(
+        router(state.clone()),
+        listener,
+        Some(state),
+        "https",
+    ))
+}
+
+/// Serves the fake Argo CD API under `--rootpath` `root` (e.g. `argocd`): everything at
+/// `/argocd/api/...`, [`Running::url`] still the bare origin.
+pub async fn serve_under(
+    state: FakeArgo,
+    addr: SocketAddr,
+    root: &str,
+) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let router = under_root_path(router(state.clone()), root);
+    Ok(spawn(router, listener, Some(state)))
 }
 
 /// Serves the fake Argo CD API on `addr` (e.g. `127.0.0.1:0`).

@@ -39,6 +39,10 @@ pub(crate) fn router(state: FakeArgo) -> Router {
         .route("/api/v1/applicationsets", get(applicationsets))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
         .layer(middleware::from_fn_with_state(state.clone(), fault_layer))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::serving::compress,
+        ))
         .with_state(state)
 }
 
@@ -1653,6 +1657,106 @@ mod tests {
         assert_eq!(
             last["result"]["application"]["status"]["health"]["status"],
             "Degraded"
+        );
+        server.shutdown().await;
+    }
+
+    /// Reads raw (still compressed) chunks until the gzip stream decoded so far holds `n`
+    /// complete lines.
+    async fn gunzip_lines(resp: reqwest::Response, n: usize) -> Vec<String> {
+        use std::io::Write as _;
+        let mut stream = resp.bytes_stream();
+        let mut decoder = flate2::write::GzDecoder::new(Vec::new());
+        loop {
+            let text = String::from_utf8_lossy(decoder.get_ref()).into_owned();
+            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            if lines.len() >= n && text.ends_with('\n') {
+                return lines;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .expect("each event is flushed through gzip")
+                .expect("stream open")
+                .unwrap();
+            decoder.write_all(&chunk).unwrap();
+            decoder.flush().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn api_answers_are_gzipped_and_each_watch_event_is_flushed() {
+        let fake = demo();
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let raw = || {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder().no_gzip().build().unwrap()
+        };
+        let get = |path: &str, encoding: &str| {
+            raw()
+                .get(format!("{}{path}", server.url()))
+                .bearer_auth(TOKEN)
+                .header("accept-encoding", encoding)
+                .send()
+        };
+        let list = get("/api/v1/applications", "gzip, deflate").await.unwrap();
+        assert_eq!(list.headers()["content-encoding"], "gzip");
+        assert_eq!(list.headers()["vary"], "Accept-Encoding");
+        // Only an exact token counts (gorilla/handlers splits on commas and compares).
+        let q = get("/api/v1/applications", "gzip;q=1").await.unwrap();
+        assert!(q.headers().get("content-encoding").is_none());
+        assert_eq!(q.headers()["vary"], "Accept-Encoding");
+        let version = get("/api/version", "deflate").await.unwrap();
+        assert_eq!(version.headers()["content-encoding"], "deflate");
+
+        // The watch: one sync-flushed gzip block per event, readable before the stream ends.
+        let watch = get("/api/v1/stream/applications?selector=type%3Dpr", "gzip")
+            .await
+            .unwrap();
+        assert_eq!(watch.headers()["content-encoding"], "gzip");
+        let replay = gunzip_lines(watch, 7).await;
+        assert_eq!(replay.len(), 7);
+        // SSE is never compressed.
+        let sse = raw()
+            .get(format!("{}/api/v1/stream/applications", server.url()))
+            .bearer_auth(TOKEN)
+            .header("accept", "text/event-stream")
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(sse.headers().get("content-encoding").is_none());
+        fake.set_gzip(false);
+        let off = get("/api/v1/applications", "gzip").await.unwrap();
+        assert!(off.headers().get("content-encoding").is_none());
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_root_path_moves_the_api_under_its_prefix() {
+        let fake = demo();
+        let server = crate::serve_under(fake.clone(), ([127, 0, 0, 1], 0).into(), "/argocd/")
+            .await
+            .unwrap();
+        let get = |path: &str| {
+            client()
+                .get(format!("{}{path}", server.url()))
+                .bearer_auth(TOKEN)
+                .send()
+        };
+        assert_eq!(
+            get("/argocd/api/v1/applications").await.unwrap().status(),
+            200
+        );
+        let bare = get("/api/v1/applications").await.unwrap();
+        assert_eq!(bare.status(), 404);
+        assert_eq!(bare.text().await.unwrap(), "404 page not found\n");
+        assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok\n");
+        assert_eq!(
+            fake.request_count("/api/v1/applications"),
+            1,
+            "counted without the prefix"
         );
         server.shutdown().await;
     }

@@ -21,7 +21,7 @@ use crate::argocd::model::{
     ManagedResources, Version,
 };
 use crate::error::{Error, Result};
-use crate::server::ServerTarget;
+use crate::server::{CaCert, ServerTarget};
 use crate::token::Token;
 
 /// A client for one Argo CD server (cheap to clone).
@@ -143,6 +143,37 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     parts.join(": ")
+}
+
+/// A TLS failure in words, then rustls' own: the common certificate problems named for
+/// what they mean to someone setting up a private CA.
+fn tls_words(cause: &str) -> String {
+    let meaning = [
+        (
+            "UnknownIssuer",
+            "the server's certificate is signed by an unknown issuer (a private CA or a self-signed certificate)",
+        ),
+        (
+            "NotValidForName",
+            "the server's certificate is not valid for this host name",
+        ),
+        ("Expired", "the server's certificate has expired"),
+        (
+            "InvalidContentType",
+            "the server did not answer with TLS (is it plain http?)",
+        ),
+        (
+            "CorruptMessage",
+            "the server did not answer with TLS (is it plain http?)",
+        ),
+    ]
+    .iter()
+    .find(|(code, _)| cause.contains(code))
+    .map(|(_, words)| *words);
+    match meaning {
+        Some(words) => format!("{words}: {cause}"),
+        None => cause.to_owned(),
+    }
 }
 
 /// Whether a transport error is a certificate or handshake failure.
@@ -296,12 +327,18 @@ impl Client {
         base.set_query(None);
         base.set_fragment(None);
         let host = base.host_str().unwrap_or_default();
-        let login_host = match (base.port(), base.scheme()) {
+        let mut login_host = match (base.port(), base.scheme()) {
             (Some(p), "http") => format!("{host}:{p} --plaintext"),
             (None, "http") => format!("{host}:80 --plaintext"),
             (Some(p), _) => format!("{host}:{p}"),
             (None, _) => host.to_owned(),
         };
+        // Argo CD served under `--rootpath`: the CLI reaches it through gRPC-web there
+        // (`--grpc-web-root-path`, which `argocd login` also names the context after).
+        let root = base.path().trim_matches('/');
+        if !root.is_empty() {
+            login_host.push_str(&format!(" --grpc-web-root-path {root}"));
+        }
 
         // No overall request timeout on the client: the watch may rightly wait hours for
         // its first byte (upstream sends no header before the first event). Unary calls set
@@ -313,12 +350,17 @@ impl Client {
             .tcp_keepalive_retries(TCP_KEEPALIVE_RETRIES)
             .gzip(true)
             .user_agent(concat!("preview-switch/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &target.ca_cert {
+        if let Some(ca) = &target.ca_cert {
             let ca_error = |cause: String| Error::CaCert {
-                path: path.clone(),
+                path: ca.path().to_owned(),
                 cause,
             };
-            let pem = std::fs::read(path).map_err(|e| ca_error(format!("cannot read it ({e})")))?;
+            let pem = match ca {
+                CaCert::File(path) => {
+                    std::fs::read(path).map_err(|e| ca_error(format!("cannot read it ({e})")))?
+                }
+                CaCert::Inline { pem, .. } => pem.clone(),
+            };
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 ca_error(format!(
                     "not a PEM certificate bundle ({})",
@@ -633,7 +675,7 @@ impl Client {
         if is_tls_error(&err) {
             return Error::Tls {
                 server: self.server.clone(),
-                cause: cause_chain(&err),
+                cause: tls_words(&cause_chain(&err)),
             };
         }
         let cause = cause_chain(&err);
@@ -976,7 +1018,7 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ca.pem");
         std::fs::write(&p, "not a certificate").unwrap();
-        t.ca_cert = Some(p);
+        t.ca_cert = Some(p.into());
         assert!(matches!(Client::new(&t), Err(Error::CaCert { .. })));
     }
 

@@ -60,6 +60,10 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             )];
         }
     };
+    let plain_remote = plain_http_to_another_machine(target);
+    if let Some(warning) = &plain_remote {
+        checks.push(Check::warn(format!("{name}: TLS"), warning.clone()));
+    }
     let version = match client.version().await {
         Ok(v) => v,
         Err(e) => {
@@ -75,19 +79,29 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             return checks;
         }
     };
-    let tls = if target.url.scheme() == "https" {
-        if target.insecure {
-            "TLS not verified (--insecure)"
-        } else {
-            "TLS verified"
-        }
-    } else {
-        "plain HTTP"
-    };
     checks.push(Check::pass(
         format!("{name}: reachable"),
-        format!("Argo CD {version}, {tls}"),
+        format!("Argo CD {version}"),
     ));
+    let tls = format!("{name}: TLS");
+    match (target.url.scheme(), target.insecure, &target.ca_cert) {
+        ("https", true, _) => checks.push(Check::warn(
+            tls,
+            "not verified (--insecure): anyone between here and the server can read the token: pass --ca-cert FILE (or ca_cert in config.toml) for a private CA instead",
+        )),
+        ("https", false, Some(ca)) => checks.push(Check::pass(
+            tls,
+            format!("verified with the CA in {}", ca.path().display()),
+        )),
+        ("https", false, None) => checks.push(Check::pass(
+            tls,
+            "verified with the system's trusted roots",
+        )),
+        _ if plain_remote.is_none() => {
+            checks.push(Check::pass(tls, "plain HTTP on this machine"))
+        }
+        _ => {}
+    }
     if target.token.is_none() {
         checks.push(Check::fail(
             format!("{name}: token"),
@@ -248,6 +262,25 @@ pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// A warning for `http://` to a host that is not this machine: the token is sent in clear.
+fn plain_http_to_another_machine(target: &ServerTarget) -> Option<String> {
+    if target.url.scheme() != "http" {
+        return None;
+    }
+    let loopback = match target.url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    (!loopback).then(|| {
+        format!(
+            "plain HTTP to {}, which is not this machine: the token travels in clear: use https://",
+            target.url.host_str().unwrap_or_default()
+        )
+    })
 }
 
 fn host_port(target: &ServerTarget) -> String {

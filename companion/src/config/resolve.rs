@@ -13,10 +13,10 @@ use super::{
     ConnectionArgs, DEFAULT_CONNECT_TIMEOUT, DEFAULT_SELECTOR, DEFAULT_TIMEOUT, Env, expand_home,
     non_empty,
 };
-use crate::argocd::cli_config::{LocalConfig, ResolvedContext};
+use crate::argocd::cli_config::{LocalConfig, PORT_FORWARD_SERVER, ResolvedContext};
 use crate::core::routes::RouteTemplate;
 use crate::error::{Error, Problem, Result};
-use crate::server::{ServerTarget, context_url, host_name, parse_server_url, url_key};
+use crate::server::{CaCert, ServerTarget, context_url, host_name, parse_server_url, url_key};
 use crate::token::Token;
 
 /// The settings every target gets from flags and config-file defaults.
@@ -37,6 +37,7 @@ impl Common<'_> {
         origin: String,
         server: Option<&FileServer>,
         cli_insecure: bool,
+        cli_ca: Option<CaCert>,
     ) -> Result<ServerTarget> {
         let env = self.env;
         let file_cfg = self.file.map(|f| &f.cfg);
@@ -52,16 +53,22 @@ impl Common<'_> {
             .or_else(|| file_cfg.and_then(|c| c.selector.clone()))
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_SELECTOR.to_owned());
-        let ca_cert = self.args.ca_cert.clone().or_else(|| {
-            let s = server?.ca_cert.as_deref()?;
-            let p = expand_home(s, env);
-            Some(
-                match (p.is_relative(), self.file.and_then(|f| f.path.parent())) {
-                    (true, Some(dir)) => dir.join(p),
-                    _ => p,
-                },
-            )
-        });
+        let ca_cert = self
+            .args
+            .ca_cert
+            .clone()
+            .or_else(|| {
+                let s = server?.ca_cert.as_deref()?;
+                let p = expand_home(s, env);
+                Some(
+                    match (p.is_relative(), self.file.and_then(|f| f.path.parent())) {
+                        (true, Some(dir)) => dir.join(p),
+                        _ => p,
+                    },
+                )
+            })
+            .map(CaCert::File)
+            .or(cli_ca);
         let route_template = server
             .and_then(|s| s.route.clone())
             .or_else(|| file_cfg.and_then(|c| c.route.clone()))
@@ -225,6 +232,10 @@ pub(super) fn targets(
             .or_else(|| cli_token_for(&url)),
         };
         let cli_insecure = cli_ctx.and_then(|c| c.server).is_some_and(|s| s.insecure);
+        let cli_ca = match cli_ctx {
+            Some(ctx) => cli_tls(ctx, argocd_path)?,
+            None => None,
+        };
         return Ok(vec![common.target(
             name,
             url,
@@ -232,6 +243,7 @@ pub(super) fn targets(
             server_origin.to_owned(),
             file_match,
             cli_insecure,
+            cli_ca,
         )?]);
     }
 
@@ -267,7 +279,15 @@ pub(super) fn targets(
                         ),
                     ));
                 }
-                targets.push(common.target(name, url, token, origin.clone(), Some(s), false)?);
+                targets.push(common.target(
+                    name,
+                    url,
+                    token,
+                    origin.clone(),
+                    Some(s),
+                    false,
+                    None,
+                )?);
             }
             return Ok(targets);
         }
@@ -319,11 +339,14 @@ pub(super) fn targets(
     let single = wanted.len() == 1;
     let mut targets = Vec::new();
     for (ctx, url) in wanted {
-        if ctx.server.is_some_and(|s| s.core) {
-            tracing::warn!(
-                context = ctx.name,
-                "skipping an argocd --core context: it has no API server to ask"
-            );
+        if let Some(why) = unreachable_context(ctx) {
+            if single {
+                return Err(Error::Usage(Problem::new(
+                    format!("the argocd context `{}` {why}", ctx.name),
+                    "run `argocd login <host>` for the API server's address, or pass --server",
+                )));
+            }
+            tracing::warn!("skipping the argocd context `{}`: it {why}", ctx.name);
             continue;
         }
         let token = match &token_override {
@@ -331,6 +354,7 @@ pub(super) fn targets(
             _ => ctx.user.and_then(|u| Token::new(u.auth_token.as_str())),
         };
         let insecure = ctx.server.is_some_and(|s| s.insecure);
+        let cli_ca = cli_tls(ctx, argocd_path)?;
         targets.push(common.target(
             ctx.name.to_owned(),
             url.clone(),
@@ -338,10 +362,72 @@ pub(super) fn targets(
             argocd_path.display().to_string(),
             None,
             insecure,
+            cli_ca,
         )?);
     }
     if targets.is_empty() {
         return Err(no_server(read));
     }
     Ok(targets)
+}
+
+/// Why an `argocd` CLI context has no API server address to ask, if so: `--core` logins
+/// talk to Kubernetes, `--port-forward` ones open a kubectl port-forward each time.
+fn unreachable_context(ctx: &ResolvedContext<'_>) -> Option<&'static str> {
+    if ctx.server.is_some_and(|s| s.core) {
+        Some(
+            "is an `argocd login --core` context: it talks to Kubernetes, there is no API server to ask",
+        )
+    } else if ctx.server_name == PORT_FORWARD_SERVER {
+        Some(
+            "is an `argocd login --port-forward` context: it has no server address, the CLI port-forwards through kubectl each time",
+        )
+    } else {
+        None
+    }
+}
+
+/// The TLS settings of an `argocd` CLI context: its `certificate-authority-data` is
+/// trusted; a client certificate (`client-certificate-data`) is refused by name, since
+/// no request of ours could present it.
+fn cli_tls(ctx: &ResolvedContext<'_>, argocd_path: &Path) -> Result<Option<CaCert>> {
+    use base64::Engine as _;
+    let Some(server) = ctx.server else {
+        return Ok(None);
+    };
+    let problem = |what: String, fix: &str| Error::Config {
+        path: argocd_path.to_owned(),
+        line: None,
+        problem: Problem::new(what, fix),
+    };
+    if !server.client_certificate_data.trim().is_empty()
+        || !server.client_certificate_key_data.trim().is_empty()
+    {
+        return Err(problem(
+            format!(
+                "the argocd context `{}` sets client-certificate-data (a TLS client certificate), which preview-switch does not send",
+                ctx.name
+            ),
+            "give this server a token instead (ARGOCD_AUTH_TOKEN, or token_command in config.toml), or log in without a client certificate",
+        ));
+    }
+    let data = server.certificate_authority_data.trim();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| {
+            problem(
+                format!(
+                    "the certificate-authority-data of argocd context `{}` is not base64 ({e})",
+                    ctx.name
+                ),
+                "run `argocd login` again, or pass the CA with --ca-cert FILE",
+            )
+        })?;
+    Ok(Some(CaCert::Inline {
+        pem,
+        from: argocd_path.to_owned(),
+    }))
 }

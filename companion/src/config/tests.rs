@@ -195,7 +195,7 @@ value = "{pr}"
     assert_eq!(dev.connect_timeout, Duration::from_secs(2));
     assert_eq!(dev.timeout, Duration::from_millis(500));
     assert_eq!(
-        dev.ca_cert.as_deref(),
+        dev.ca_cert.as_ref().map(crate::server::CaCert::path),
         Some(
             w.home()
                 .join(".config/preview-switch/corp-ca.pem")

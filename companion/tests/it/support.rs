@@ -334,3 +334,45 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
     f.extend_from_slice(body);
     f
 }
+
+/// A throwaway CA, made for one test: its PEM, and a server identity it signed for
+/// `127.0.0.1` and `localhost`.
+pub struct TestCa {
+    pub ca_pem: String,
+    pub server: fake::TlsIdentity,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "preview-switch test CA");
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        TestCa {
+            ca_pem,
+            server: fake::TlsIdentity {
+                cert_chain_pem: leaf.pem(),
+                key_pem: key.serialize_pem(),
+            },
+        }
+    }
+}
+
+/// The demo scenario served over HTTPS with a certificate from a fresh [`TestCa`].
+pub async fn demo_server_tls() -> (FakeArgo, Running, TestCa) {
+    let ca = TestCa::new();
+    let state = fake::demo_scenario();
+    let running = fake::serve_tls(state.clone(), "127.0.0.1:0".parse().unwrap(), &ca.server)
+        .await
+        .expect("fake Argo CD starts with TLS");
+    (state, running, ca)
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fake_argocd::{FakeArgo, Fault, FaultRule};
 use serde_json::{Value, json};
 
-use crate::support::{HostProc, Run, Sandbox, TOKEN, demo_server};
+use crate::support::{HostProc, Run, Sandbox, TOKEN, demo_server, demo_server_tls};
 
 const WATCH: &str = "/api/v1/stream/applications";
 const LIST: &str = "/api/v1/applications";
@@ -389,5 +389,237 @@ async fn same_named_previews_in_two_namespaces_keep_their_own_routes() {
         ],
         "{}",
         run.stdout
+    );
+}
+
+/// Most installs use a private CA or a self-signed certificate: a real handshake against
+/// the fake with a CA made here. Trusted through `--ca-cert` or `ca_cert`; refused without
+/// it, in words naming both; accepted with `--insecure` and its warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_a_private_ca() {
+    let (_fake, server, ca) = demo_server_tls().await;
+    let sb = Sandbox::new();
+    let ca_file = sb.write("corp-ca.pem", &ca.ca_pem);
+    let url = server.url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let base = [
+        "list",
+        "-o",
+        "json",
+        "--server",
+        url.as_str(),
+        "--auth-token",
+        TOKEN,
+    ];
+
+    let with_flag = sb
+        .run(
+            &[&base[..], &["--ca-cert", ca_file.to_str().unwrap()]].concat(),
+            &[],
+        )
+        .await;
+    assert_eq!(with_flag.code, 0, "{with_flag:#?}");
+    assert_eq!(listed_apps(&with_flag).len(), 7);
+
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"corp\"\nurl = \"{url}\"\nca_cert = \"{}\"\n",
+            ca_file.display()
+        ),
+    );
+    let from_file = sb
+        .run(&["list", "-o", "json"], &[("ARGOCD_AUTH_TOKEN", TOKEN)])
+        .await;
+    assert_eq!(from_file.code, 0, "{from_file:#?}");
+    assert_eq!(listed_apps(&from_file).len(), 7);
+    std::fs::remove_file(sb.home().join(".config/preview-switch/config.toml")).unwrap();
+
+    let refused = sb.run(&base, &[]).await;
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(
+        refused.stderr.contains("unknown issuer")
+            && refused.stderr.contains("--ca-cert")
+            && refused.stderr.contains("ca_cert"),
+        "{}",
+        refused.stderr
+    );
+
+    let insecure = sb.run(&[&base[..], &["--insecure"]].concat(), &[]).await;
+    assert_eq!(insecure.code, 0, "{insecure:#?}");
+    assert!(
+        insecure
+            .stderr
+            .contains("TLS certificate verification is off"),
+        "{}",
+        insecure.stderr
+    );
+}
+
+/// `doctor` has a TLS line: passing with the CA, failing without it (with the fix), and a
+/// warning for plain HTTP to another machine, where the token travels in clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_shows_the_tls_line() {
+    let (_fake, server, ca) = demo_server_tls().await;
+    let sb = Sandbox::new();
+    let ca_file = sb.write("corp-ca.pem", &ca.ca_pem);
+    let url = server.url();
+    let args = ["doctor", "--server", url.as_str(), "--auth-token", TOKEN];
+    let ok = sb
+        .run(
+            &[&args[..], &["--ca-cert", ca_file.to_str().unwrap()]].concat(),
+            &[],
+        )
+        .await;
+    assert!(
+        ok.stdout.contains(&format!(
+            "ok   127.0.0.1:{} ({url}/): TLS: verified with the CA in {}",
+            server.addr().port(),
+            ca_file.display()
+        )),
+        "{}",
+        ok.stdout
+    );
+    let bad = sb.run(&args, &[]).await;
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stdout.contains("FAIL")
+            && bad.stdout.contains(": TLS: ")
+            && bad.stdout.contains("unknown issuer"),
+        "{}",
+        bad.stdout
+    );
+    let plain = sb
+        .run(
+            &[
+                "doctor",
+                "--server",
+                "http://argocd.invalid",
+                "--auth-token",
+                TOKEN,
+                "--connect-timeout",
+                "1s",
+            ],
+            &[],
+        )
+        .await;
+    assert!(
+        plain.stdout.contains("WARN")
+            && plain.stdout.contains("plain HTTP to argocd.invalid")
+            && plain.stdout.contains("the token travels in clear"),
+        "{}",
+        plain.stdout
+    );
+}
+
+/// The CLI config's `certificate-authority-data` is trusted like `--ca-cert`; a client
+/// certificate is refused by the field's name; `--port-forward` contexts are skipped with
+/// their reason instead of being reported unreachable.
+#[tokio::test(flavor = "multi_thread")]
+async fn argocd_cli_contexts_with_a_ca_a_client_certificate_or_port_forward() {
+    use base64::Engine as _;
+    let (_fake, server, ca) = demo_server_tls().await;
+    let sb = Sandbox::new();
+    let host = server.url().trim_start_matches("https://").to_owned();
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(&ca.ca_pem);
+    let config = |extra: &str| {
+        format!(
+            "contexts:\n- name: corp\n  server: {host}\n  user: corp\n- name: pf\n  server: port-forward\n  user: pf\n\
+             current-context: corp\n\
+             servers:\n- server: {host}\n  grpc-web-root-path: \"\"\n  certificate-authority-data: {ca_data}\n{extra}\
+             - server: port-forward\n  grpc-web-root-path: \"\"\n\
+             users:\n- name: corp\n  auth-token: {TOKEN}\n- name: pf\n  auth-token: {TOKEN}\n"
+        )
+    };
+    sb.write(".config/argocd/config", &config(""));
+    let run = sb.run(&["list", "-o", "json"], &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(listed_apps(&run).len(), 7);
+
+    let all = sb.run(&["list", "-o", "json", "--all-contexts"], &[]).await;
+    assert_eq!(all.code, 0, "{all:#?}");
+    assert!(
+        all.stderr.contains("skipping the argocd context `pf`")
+            && all.stderr.contains("--port-forward")
+            && !all.stderr.contains("cannot reach"),
+        "{}",
+        all.stderr
+    );
+    let pf = sb.run(&["list", "--context", "pf"], &[]).await;
+    assert_eq!(pf.code, 2, "{pf:#?}");
+    assert!(
+        pf.stderr.contains("`argocd login --port-forward` context"),
+        "{}",
+        pf.stderr
+    );
+
+    sb.write(
+        ".config/argocd/config",
+        &config("  client-certificate-data: Zm9v\n  client-certificate-key-data: YmFy\n"),
+    );
+    let run = sb.run(&["list"], &[]).await;
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("client-certificate-data"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Argo CD under `--rootpath argocd`: the API is at `/argocd/api/...` (un-prefixed paths
+/// are 404), `list` works through the prefix, and the login advice names
+/// `--grpc-web-root-path`, which the CLI needs there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_under_a_root_path() {
+    let fake = fake_argocd::demo_scenario();
+    let server = fake_argocd::serve_under(fake.clone(), "127.0.0.1:0".parse().unwrap(), "argocd")
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let url = format!("{}/argocd", server.url());
+    let run = sb
+        .run(
+            &[
+                "list",
+                "-o",
+                "json",
+                "--server",
+                &url,
+                "--auth-token",
+                TOKEN,
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(listed_apps(&run).len(), 7);
+    let bare = sb
+        .run(
+            &["list", "--server", &server.url(), "--auth-token", TOKEN],
+            &[],
+        )
+        .await;
+    assert_eq!(bare.code, 1, "{bare:#?}");
+    assert!(bare.stderr.contains("404"), "{}", bare.stderr);
+    let rejected = sb
+        .run(
+            &[
+                "list",
+                "--server",
+                &url,
+                "--auth-token",
+                "other-secret-token",
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(rejected.code, 1, "{rejected:#?}");
+    let host = server.url().trim_start_matches("http://").to_owned();
+    assert!(
+        rejected.stderr.contains(&format!(
+            "argocd login {host} --plaintext --grpc-web-root-path argocd"
+        )),
+        "{}",
+        rejected.stderr
     );
 }
