@@ -23,11 +23,16 @@ pub const SECRETS: &[&str] = &[
     "other-secret-token",
     "SECRET-rotated",
     EXPIRED_TOKEN,
+    REVOKED_TOKEN,
     REFRESH_TOKEN,
 ];
 
-/// An argocd CLI login whose access token has expired, and the refresh token beside it.
-pub const EXPIRED_TOKEN: &str = "expired-sso-token";
+/// An argocd CLI login whose access token has expired (a real, unsigned, test-only JWT
+/// with `exp` in 2001), and the refresh token beside it.
+pub const EXPIRED_TOKEN: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2RleC50ZXN0Iiwic3ViIjoib2N0b2NhdCIsImV4cCI6MTAwMDAwMDAwMH0.test-only-unsigned";
+/// A token whose claims are still valid (`exp` in 2100) that the server no longer accepts
+/// (revoked, or its signing key changed): the CLI does not refresh it.
+pub const REVOKED_TOKEN: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2RleC50ZXN0Iiwic3ViIjoib2N0b2NhdCIsImV4cCI6NDEwMjQ0NDgwMH0.test-only-unsigned";
 pub const REFRESH_TOKEN: &str = "refresh-token-from-dex";
 
 /// A fake Argo CD with the demo scenario, served on a free loopback port.
