@@ -54,3 +54,24 @@ read -r cold_med cold_p95 < <($TOOL host-cold "$BIN" "$URL" 100)
   echo "| native host \`list\` of all ${count} previews over one port, warm cache (one ~0.5 MB frame) | median ${rtt_med} ms, p95 ${rtt_p95} ms | | |"
   echo "| fresh host process to its first \`list\` answer from the disk cache (budget: median < 20 ms) | median ${cold_med} ms, p95 ${cold_p95} ms | | |"
 } | tee "$OUT/results.md"
+
+# Live updates against a watch that behaves like Argo CD's (issue 10): latency of a change
+# to the host port through gzip, re-lists caused by reconcile-only changes, and reconnects
+# of a watch that stays quiet (time compressed 30x: `--timeout 1s`). Each prints a table row
+# ending in PASS or FAIL and exits 1 on a miss; the script exits 1 when any missed.
+missed=0
+{
+  echo
+  echo "| live-update budget (issue 10) | preview-switch | result |"
+  echo "| --- | --- | --- |"
+  $TOOL watch-latency "$BIN" 100 || missed=$((missed + 1))
+  $TOOL reconcile-relists "$BIN" 100 || missed=$((missed + 1))
+  $TOOL quiet-watch "$BIN" 10 || missed=$((missed + 1))
+  echo "missed=$missed" >"$OUT/missed"
+} | tee -a "$OUT/results.md"
+missed=$(sed -n 's/^missed=//p' "$OUT/missed")
+if (( missed > 0 )); then
+  echo "bench: $missed live-update budget(s) missed" >&2
+  exit 1
+fi
+echo "bench: every live-update budget holds"

@@ -11,6 +11,18 @@
 //!                                         while the fake's watch sends EVENTS (1,000) changes;
 //!                                         prints RSS and open fds after warm-up and at the end,
 //!                                         exits 1 on >10% RSS growth or any fd growth
+//!
+//! The live-update budgets of issue 10 each print one `PASS`/`FAIL` line (a Markdown table
+//! row) and exit 1 on a miss:
+//!
+//!   bench-tool watch-latency BIN [N]      N (100) app changes in the fake (gzip on, as Argo CD
+//!                                         2.8+) until a subscribed host port sends
+//!                                         `previews_changed`: median < 300 ms, p95 < 1 s
+//!   bench-tool reconcile-relists BIN [N]  N (100) reconcile-only changes to previews: list
+//!                                         requests the fake counted meanwhile (budget: 0)
+//!   bench-tool quiet-watch BIN [SECONDS]  a subscribed host with `--timeout 1s` on a server with
+//!                                         no preview for SECONDS (10: 5 min at the default 30 s
+//!                                         timeout, compressed 30x): watch requests (budget: 1)
 
 #![allow(clippy::print_stderr, clippy::print_stdout)] // a benchmark tool talking to the person running it
 
@@ -89,8 +101,22 @@ fn main() -> ExitCode {
             let events = args.get(3).map_or(1_000, |_| num(3));
             return soak(&arg(1), requests, events);
         }
+        "watch-latency" => {
+            let n = args.get(2).map_or(100, |_| num(2));
+            return watch_latency(&arg(1), n);
+        }
+        "reconcile-relists" => {
+            let n = args.get(2).map_or(100, |_| num(2));
+            return reconcile_relists(&arg(1), n);
+        }
+        "quiet-watch" => {
+            let secs = args.get(2).map_or(10, |_| num(2));
+            return quiet_watch(&arg(1), secs as u64);
+        }
         _ => {
-            eprintln!("usage: bench-tool gen|decode|serve|host-rtt|host-cold|soak ...");
+            eprintln!(
+                "usage: bench-tool gen|decode|serve|host-rtt|host-cold|soak|watch-latency|reconcile-relists|quiet-watch ..."
+            );
             return ExitCode::from(2);
         }
     }
@@ -199,8 +225,13 @@ struct HostProc {
 
 fn spawn_host(bin: &str, url: &str, cache: &Path) -> HostProc {
     let origin = format!("chrome-extension://{}/", companion::host::EXTENSION_ID);
+    spawn_host_with(bin, url, cache, &[&origin])
+}
+
+/// [`spawn_host`] with other arguments (e.g. `host --timeout 1s`).
+fn spawn_host_with(bin: &str, url: &str, cache: &Path, args: &[&str]) -> HostProc {
     let mut child = Command::new(bin)
-        .arg(origin)
+        .args(args)
         .env("ARGOCD_SERVER", url)
         .env("ARGOCD_AUTH_TOKEN", "bench-token")
         .env("PREVIEW_SWITCH_CACHE_DIR", cache)
@@ -271,4 +302,159 @@ impl Drop for HostProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// --- issue 10: live updates against a watch that behaves like Argo CD's ------------------
+
+impl HostProc {
+    /// Reads frames until a `previews_changed` naming `app`; counts every event seen.
+    fn wait_changed(&mut self, app: &str) {
+        loop {
+            let mut len = [0u8; 4];
+            self.stdout.read_exact(&mut len).unwrap();
+            let mut buf = vec![0; u32::from_ne_bytes(len) as usize];
+            self.stdout.read_exact(&mut buf).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+            if v["type"] == "previews_changed" {
+                self.events_seen += 1;
+                let names = v["changes"].as_array().into_iter().flatten();
+                if names.into_iter().any(|c| c["preview"]["app"] == app) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A fake (gzip on, the default since Argo CD 2.8) with `apps` and one subscribed host.
+fn live_host(
+    rt: &tokio::runtime::Runtime,
+    bin: &str,
+    state: &FakeArgo,
+    args: &[&str],
+    cache: &Path,
+) -> (fake::Running, HostProc) {
+    let running = rt
+        .block_on(fake::serve(state.clone(), "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let mut host = spawn_host_with(bin, &running.url(), cache, args);
+    host.list();
+    host.subscribe();
+    // The watch opens, and the one re-list that follows a new watch settles.
+    std::thread::sleep(Duration::from_millis(1500));
+    (running, host)
+}
+
+fn a_preview(state: &FakeArgo) -> String {
+    state
+        .apps()
+        .into_iter()
+        .find(|a| a.pointer("/metadata/labels/type").and_then(|t| t.as_str()) == Some("pr"))
+        .and_then(|a| a.pointer("/metadata/name")?.as_str().map(str::to_owned))
+        .expect("a preview app")
+}
+
+/// Prints one budget as a Markdown table row ending in PASS or FAIL; exit 1 on FAIL.
+fn verdict(budget: &str, measured: &str, pass: bool) -> ExitCode {
+    let result = if pass { "PASS" } else { "FAIL" };
+    println!("| {budget} | {measured} | {result} |");
+    if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Budget: an application change reaches a subscribed host port as `previews_changed`,
+/// median < 300 ms, p95 < 1 s, through gzip.
+fn watch_latency(bin: &str, n: usize) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = FakeArgo::with_apps("bench-token", fake::generated(200, 50));
+    let cache = tempfile::tempdir().unwrap();
+    let origin = format!("chrome-extension://{}/", companion::host::EXTENSION_ID);
+    let (running, mut host) = live_host(&rt, bin, &state, &[&origin], cache.path());
+    let preview = a_preview(&state);
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let health = if i % 2 == 0 { "Degraded" } else { "Healthy" };
+        let t = Instant::now();
+        state.update_app(&preview, |app| {
+            app["status"]["health"]["status"] = serde_json::json!(health);
+        });
+        host.wait_changed(&preview);
+        samples.push(t.elapsed());
+    }
+    drop(host);
+    drop(running);
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (med, p95) = (
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 95 / 100]),
+    );
+    verdict(
+        &format!(
+            "an application change in the fake to `previews_changed` on a subscribed host port, through gzip ({n} changes): median under 300 ms, p95 under 1 s"
+        ),
+        &format!("median {med:.1} ms, p95 {p95:.1} ms"),
+        med < 300.0 && p95 < 1000.0,
+    )
+}
+
+/// Budget: reconcile-only changes (`status.reconciledAt`) cause no re-list.
+fn reconcile_relists(bin: &str, n: usize) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let previews = 50;
+    let state = FakeArgo::with_apps("bench-token", fake::generated(200, previews));
+    let cache = tempfile::tempdir().unwrap();
+    let origin = format!("chrome-extension://{}/", companion::host::EXTENSION_ID);
+    let (running, host) = live_host(&rt, bin, &state, &[&origin], cache.path());
+    let before = state.request_count("/api/v1/applications");
+    // Each round reconciles every app: `previews` reconcile-only changes to previews.
+    for _ in 0..n.div_ceil(previews) {
+        state.reconcile_all();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A re-list would start within the host's debounce; give it ample time to show.
+    std::thread::sleep(Duration::from_secs(2));
+    let relists = state.request_count("/api/v1/applications") - before;
+    // The changes reached an open watch (not a host that had stopped watching).
+    let watches = state.request_count("/api/v1/stream/applications");
+    let changes = n.div_ceil(previews) * previews;
+    drop(host);
+    drop(running);
+    verdict(
+        &format!(
+            "{changes} reconcile-only changes to previews (only `status.reconciledAt` moves): no re-list"
+        ),
+        &format!("{relists} list requests at the fake, {watches} watch request(s)"),
+        relists == 0 && watches == 1,
+    )
+}
+
+/// Budget: a watch that stays quiet costs no reconnect. Time is compressed 30x: the host
+/// runs with `--timeout 1s` (the default is 30 s), so `secs` seconds stand for 30 times
+/// as many at the default.
+fn quiet_watch(bin: &str, secs: u64) -> ExitCode {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Base apps only: no preview matches, so the watch has no event to send.
+    let bases: Vec<serde_json::Value> = fake::generated(200, 50)
+        .into_iter()
+        .filter(|a| a.pointer("/metadata/labels/type").and_then(|t| t.as_str()) != Some("pr"))
+        .collect();
+    let state = FakeArgo::with_apps("bench-token", bases);
+    let cache = tempfile::tempdir().unwrap();
+    let (running, host) = live_host(&rt, bin, &state, &["host", "--timeout", "1s"], cache.path());
+    std::thread::sleep(Duration::from_secs(secs));
+    let watches = state.request_count("/api/v1/stream/applications");
+    drop(host);
+    drop(running);
+    verdict(
+        &format!(
+            "a watch quiet for {secs} s with `--timeout 1s` ({:.0} min at the default 30 s): no reconnect",
+            secs as f64 * 30.0 / 60.0
+        ),
+        &format!("{watches} watch request(s)"),
+        watches == 1,
+    )
 }

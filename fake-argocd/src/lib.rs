@@ -70,6 +70,8 @@ struct Inner {
 pub(crate) enum Bus {
     Event(&'static str, Arc<StoredApp>),
     End,
+    /// The gRPC stream behind every open watch fails with this code and message.
+    Fail(u8, String),
 }
 
 /// One Application with what every request needs precomputed, including its serialised
@@ -179,6 +181,8 @@ pub(crate) struct State {
     pub(crate) keepalive: Duration,
     pub(crate) appsets: Vec<Value>,
     pub(crate) counts: BTreeMap<String, u64>,
+    /// Responses sent compressed, by path.
+    pub(crate) compressed: BTreeMap<String, u64>,
     pub(crate) log: Vec<RecordedRequest>,
 }
 
@@ -208,6 +212,7 @@ impl FakeArgo {
                     keepalive: Duration::from_secs(15),
                     appsets: Vec::new(),
                     counts: BTreeMap::new(),
+                    compressed: BTreeMap::new(),
                     log: Vec::new(),
                 }),
                 bus,
@@ -500,6 +505,20 @@ impl FakeArgo {
         let _ = self.inner.bus.send(Bus::End);
     }
 
+    /// Fails the gRPC stream behind every open watch with `grpc_code` and `message` (e.g.
+    /// 14 `transport is closing` while argocd-server shuts down). grpc-gateway v1
+    /// `runtime/handler.go` :: `ForwardResponseStream` hands the error to
+    /// `handleForwardResponseStreamError`, which writes the stream error chunk (through
+    /// the request's `fields` filter, so `{}` unless `fields` names `error`) and returns:
+    /// after an event the status is already 200 and the chunk ends the body; before one,
+    /// the chunk comes with the error's own status.
+    pub fn fail_streams(&self, grpc_code: u8, message: &str) {
+        let _ = self
+            .inner
+            .bus
+            .send(Bus::Fail(grpc_code, message.to_owned()));
+    }
+
     // --- faults ---------------------------------------------------------------------------
 
     pub fn add_fault(&self, rule: FaultRule) {
@@ -555,6 +574,12 @@ impl FakeArgo {
         self.lock().counts.clone()
     }
 
+    /// How many answers to `path` (exact, without query) went out gzip- or
+    /// deflate-compressed.
+    pub fn compressed_count(&self, path: &str) -> u64 {
+        self.lock().compressed.get(path).copied().unwrap_or(0)
+    }
+
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().log.clone()
@@ -563,6 +588,7 @@ impl FakeArgo {
     pub fn reset_requests(&self) {
         let mut st = self.lock();
         st.counts.clear();
+        st.compressed.clear();
         st.log.clear();
     }
 }

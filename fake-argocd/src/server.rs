@@ -634,6 +634,11 @@ struct Watch {
     started: bool,
     /// Upstream drops a frame identical to the last one sent for the same app name.
     last: HashMap<String, Bytes>,
+    /// The stream failed ([`FakeArgo::fail_streams`]) before its first event: the response
+    /// is this error with its own status.
+    failed: Option<ApiError>,
+    /// The stream failed after its first event and its error chunk went out.
+    ended: bool,
 }
 
 impl Watch {
@@ -680,6 +685,9 @@ impl Watch {
     }
 
     async fn next_frame(&mut self) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
         loop {
             if let Some(app) = self.initial.pop_front() {
                 if let Some(f) = self.frame("ADDED", &app) {
@@ -700,6 +708,18 @@ impl Watch {
                         }
                     }
                     Ok(Bus::End) | Err(broadcast::error::RecvError::Closed) => return None,
+                    Ok(Bus::Fail(code, message)) => {
+                        let e = ApiError::new(code, message);
+                        self.ended = true;
+                        if !self.started {
+                            self.failed = Some(e);
+                            return None;
+                        }
+                        let body = stream_error_body(
+                            e.code, e.status(), &e.message, self.fields.as_ref(), self.sse,
+                        );
+                        return Some(Bytes::from(body));
+                    }
                     // Upstream's broadcaster drops events for a subscriber that is full.
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                 },
@@ -770,9 +790,14 @@ async fn watch(
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
         started: false,
         last: HashMap::new(),
+        failed: None,
+        ended: false,
     };
     // Hold the response head until there is an event to send.
     let first = watch.next_frame().await;
+    if let Some(e) = watch.failed.take() {
+        return e.stream(watch.fields.as_ref(), sse);
+    }
     let stream = futures_util::stream::unfold((first, watch), |(pending, mut w)| async move {
         let frame = match pending {
             Some(f) => f,
@@ -1784,6 +1809,70 @@ mod tests {
             .unwrap();
         assert_eq!(resp.status(), 200);
         assert!(resp.bytes().await.unwrap().is_empty());
+    }
+
+    /// The rest of a stream, until it ends.
+    async fn rest(
+        stream: &mut (impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+        mut buf: String,
+    ) -> String {
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("stream stalled")
+        {
+            buf.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+        buf
+    }
+
+    #[tokio::test]
+    async fn a_failed_stream_ends_with_its_error_chunk() {
+        let fake = demo();
+        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let chunk = r#"{"error":{"grpc_code":14,"http_code":503,"http_status":"Service Unavailable","message":"transport is closing"}}"#;
+        // After the first event the status is already 200: the chunk ends the body, `{}`
+        // through a projection that does not name `error`.
+        for (fields, want) in [("result.type", "{}"), ("result.type,error", chunk)] {
+            let resp = client()
+                .get(format!(
+                    "{}/api/v1/stream/applications?selector=type%3Dpr&fields={fields}",
+                    server.url()
+                ))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut stream = resp.bytes_stream();
+            let mut buf = String::new();
+            frames(&mut stream, &mut buf, 7, "\n").await;
+            fake.fail_streams(14, "transport is closing");
+            let tail = rest(&mut stream, buf).await;
+            let tail: Value = serde_json::from_str(&tail).unwrap();
+            assert_eq!(tail, serde_json::from_str::<Value>(want).unwrap());
+        }
+        // Before the first event: the error's own status.
+        let rv = fake.resource_version();
+        let pending = watch_request(
+            format!(
+                "{}/api/v1/stream/applications?resourceVersion={rv}",
+                server.url()
+            ),
+            false,
+            TOKEN,
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fake.fail_streams(14, "transport is closing");
+        let resp = tokio::time::timeout(Duration::from_secs(5), pending)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_eq!(body, serde_json::from_str::<Value>(chunk).unwrap());
     }
 
     #[tokio::test]

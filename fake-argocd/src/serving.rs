@@ -98,12 +98,14 @@ pub(crate) async fn compress(State(fake): State<FakeArgo>, req: Request, next: N
         return next.run(req).await;
     }
     let encoding = pick(req.headers().get(header::ACCEPT_ENCODING));
+    let path = req.uri().path().to_owned();
     let mut resp = next.run(req).await;
     resp.headers_mut()
         .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     let Some(encoding) = encoding else {
         return resp;
     };
+    *fake.lock().compressed.entry(path).or_default() += 1;
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(

@@ -102,7 +102,19 @@ impl Client {
         if let Some(err) = parsed.error {
             return Some(Err(self.stream_error(line, &err)));
         }
-        let result = parsed.result?;
+        let Some(result) = parsed.result else {
+            // grpc-gateway's stream error chunk through a `fields` projection that does not
+            // name `error` is `{}`, and the stream ends after it (`ForwardResponseStream`):
+            // a broken watch, not an event to skip.
+            return Some(Err(Error::Http {
+                server: self.server.clone(),
+                status: 500,
+                what: "the application watch stream".to_owned(),
+                detail:
+                    "it broke with an error whose words the `fields` projection left out (`{}`)"
+                        .to_owned(),
+            }));
+        };
         let app = Box::new(result.application);
         match result.kind.as_str() {
             "ADDED" => Some(Ok(WatchEvent::Added(app))),
@@ -265,6 +277,42 @@ mod tests {
                 assert_eq!(detail, "token is expired");
                 no_secret(e);
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A stream error chunk emptied by a projection without `error` (`{}`, grpc-gateway
+    /// v1 `handleForwardResponseStreamError` through argoproj/pkg's field filter) breaks the
+    /// watch, which the host then reopens; it is not an event to skip.
+    #[tokio::test]
+    async fn an_error_chunk_emptied_by_the_projection_is_a_broken_watch() {
+        let router = Router::new().route(
+            "/api/v1/stream/applications",
+            get(|| async move {
+                let app = app_json("a-pr-1").replace('\n', "");
+                format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#) + "\n{}"
+            }),
+        );
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.5.0"),
+        };
+        let events: Vec<Result<WatchEvent>> = client
+            .watch_applications(&query, Some("77"))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
+        match &events[1] {
+            Err(Error::Http {
+                status: 500,
+                detail,
+                ..
+            }) => assert!(detail.contains("`{}`")),
             other => panic!("{other:?}"),
         }
     }

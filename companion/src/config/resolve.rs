@@ -36,8 +36,7 @@ impl Common<'_> {
         token: Option<Token>,
         origin: String,
         server: Option<&FileServer>,
-        cli_insecure: bool,
-        cli_ca: Option<CaCert>,
+        cli: CliTls,
     ) -> Result<ServerTarget> {
         let env = self.env;
         let file_cfg = self.file.map(|f| &f.cfg);
@@ -68,7 +67,7 @@ impl Common<'_> {
                 )
             })
             .map(CaCert::File)
-            .or(cli_ca);
+            .or(cli.ca);
         let route_template = server
             .and_then(|s| s.route.clone())
             .or_else(|| file_cfg.and_then(|c| c.route.clone()))
@@ -81,7 +80,7 @@ impl Common<'_> {
             ca_cert,
             insecure: self.args.insecure
                 || server.and_then(|s| s.insecure).unwrap_or(false)
-                || cli_insecure,
+                || cli.insecure,
             connect_timeout: self
                 .args
                 .connect_timeout
@@ -231,10 +230,9 @@ pub(super) fn targets(
             }
             .or_else(|| cli_token_for(&url)),
         };
-        let cli_insecure = cli_ctx.and_then(|c| c.server).is_some_and(|s| s.insecure);
-        let cli_ca = match cli_ctx {
+        let cli = match cli_ctx {
             Some(ctx) => cli_tls(ctx, argocd_path)?,
-            None => None,
+            None => CliTls::default(),
         };
         return Ok(vec![common.target(
             name,
@@ -242,8 +240,7 @@ pub(super) fn targets(
             token,
             server_origin.to_owned(),
             file_match,
-            cli_insecure,
-            cli_ca,
+            cli,
         )?]);
     }
 
@@ -285,8 +282,7 @@ pub(super) fn targets(
                     token,
                     origin.clone(),
                     Some(s),
-                    false,
-                    None,
+                    CliTls::default(),
                 )?);
             }
             return Ok(targets);
@@ -353,16 +349,14 @@ pub(super) fn targets(
             Some(t) if single => Some(t.clone()),
             _ => ctx.user.and_then(|u| Token::new(u.auth_token.as_str())),
         };
-        let insecure = ctx.server.is_some_and(|s| s.insecure);
-        let cli_ca = cli_tls(ctx, argocd_path)?;
+        let cli = cli_tls(ctx, argocd_path)?;
         targets.push(common.target(
             ctx.name.to_owned(),
             url.clone(),
             token,
             argocd_path.display().to_string(),
             None,
-            insecure,
-            cli_ca,
+            cli,
         )?);
     }
     if targets.is_empty() {
@@ -387,14 +381,24 @@ fn unreachable_context(ctx: &ResolvedContext<'_>) -> Option<&'static str> {
     }
 }
 
-/// The TLS settings of an `argocd` CLI context: its `certificate-authority-data` is
-/// trusted; a client certificate (`client-certificate-data`) is refused by name, since
-/// no request of ours could present it.
-fn cli_tls(ctx: &ResolvedContext<'_>, argocd_path: &Path) -> Result<Option<CaCert>> {
+/// The TLS settings an `argocd` CLI context gives its server.
+#[derive(Default)]
+struct CliTls {
+    /// `insecure` (`argocd login --insecure`).
+    insecure: bool,
+    /// `certificate-authority-data`.
+    ca: Option<CaCert>,
+}
+
+/// The TLS settings of an `argocd` CLI context: `insecure` is honoured and its
+/// `certificate-authority-data` trusted; a client certificate (`client-certificate-data`)
+/// is refused by name, since no request of ours could present it.
+fn cli_tls(ctx: &ResolvedContext<'_>, argocd_path: &Path) -> Result<CliTls> {
     use base64::Engine as _;
     let Some(server) = ctx.server else {
-        return Ok(None);
+        return Ok(CliTls::default());
     };
+    let insecure = server.insecure;
     let problem = |what: String, fix: &str| Error::Config {
         path: argocd_path.to_owned(),
         line: None,
@@ -413,7 +417,7 @@ fn cli_tls(ctx: &ResolvedContext<'_>, argocd_path: &Path) -> Result<Option<CaCer
     }
     let data = server.certificate_authority_data.trim();
     if data.is_empty() {
-        return Ok(None);
+        return Ok(CliTls { insecure, ca: None });
     }
     let pem = base64::engine::general_purpose::STANDARD
         .decode(data)
@@ -426,8 +430,11 @@ fn cli_tls(ctx: &ResolvedContext<'_>, argocd_path: &Path) -> Result<Option<CaCer
                 "run `argocd login` again, or pass the CA with --ca-cert FILE",
             )
         })?;
-    Ok(Some(CaCert::Inline {
-        pem,
-        from: argocd_path.to_owned(),
-    }))
+    Ok(CliTls {
+        insecure,
+        ca: Some(CaCert::Inline {
+            pem,
+            from: argocd_path.to_owned(),
+        }),
+    })
 }

@@ -101,6 +101,8 @@ async fn a_quiet_watch_stays_open_past_the_timeout_and_delivers_the_next_change(
     fake.upsert_app(template);
     wait_added(&mut host, "search-ui-pr-7").await;
     assert_eq!(fake.request_count(WATCH), 1);
+    // The event came through gzip (on by default since v2.8), flushed per event.
+    assert_eq!(fake.compressed_count(WATCH), 1);
     host.assert_serving(99).await;
     assert_eq!(host.close().await, 0);
 }
@@ -144,6 +146,35 @@ async fn reconcile_only_changes_cost_no_relist_and_a_reopened_watch_replays_noth
     // A real change still arrives.
     let name = new_preview(&fake, 89);
     wait_added(&mut host, &name).await;
+    assert_eq!(host.close().await, 0);
+}
+
+/// A watch whose gRPC stream fails mid-way ends with the stream error chunk (grpc-gateway
+/// `ForwardResponseStream` → `handleForwardResponseStreamError`; `{}` through a projection
+/// without `error`), and one a restart or proxy ends is just closed: either is a broken
+/// watch, reopened after a pause, and a change made meanwhile still arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_or_closed_watch_is_reopened_and_misses_no_change() {
+    let (fake, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let mut host = subscribed_host(&sb, &server.url(), &["host"]).await;
+    until_requested(&fake, WATCH, 1).await;
+    // The stream starts with its first event; only then can it fail mid-way.
+    let first = new_preview(&fake, 90);
+    wait_added(&mut host, &first).await;
+
+    fake.fail_streams(14, "transport is closing");
+    let during = new_preview(&fake, 91);
+    until_requested(&fake, WATCH, 2).await;
+    wait_added(&mut host, &during).await;
+
+    let first = new_preview(&fake, 92);
+    wait_added(&mut host, &first).await;
+    fake.end_streams();
+    let during = new_preview(&fake, 93);
+    until_requested(&fake, WATCH, 3).await;
+    wait_added(&mut host, &during).await;
+    host.assert_serving(99).await;
     assert_eq!(host.close().await, 0);
 }
 
@@ -512,9 +543,10 @@ async fn doctor_shows_the_tls_line() {
     );
 }
 
-/// The CLI config's `certificate-authority-data` is trusted like `--ca-cert`; a client
-/// certificate is refused by the field's name; `--port-forward` contexts are skipped with
-/// their reason instead of being reported unreachable.
+/// The CLI config's `certificate-authority-data` is trusted like `--ca-cert` and its
+/// `insecure` like `--insecure`; a client certificate is refused by the field's name;
+/// `--port-forward` and `--core` contexts are skipped with their reason instead of being
+/// reported unreachable.
 #[tokio::test(flavor = "multi_thread")]
 async fn argocd_cli_contexts_with_a_ca_a_client_certificate_or_port_forward() {
     use base64::Engine as _;
@@ -525,10 +557,12 @@ async fn argocd_cli_contexts_with_a_ca_a_client_certificate_or_port_forward() {
     let config = |extra: &str| {
         format!(
             "contexts:\n- name: corp\n  server: {host}\n  user: corp\n- name: pf\n  server: port-forward\n  user: pf\n\
+             - name: k8s\n  server: kubernetes\n  user: k8s\n\
              current-context: corp\n\
              servers:\n- server: {host}\n  grpc-web-root-path: \"\"\n  certificate-authority-data: {ca_data}\n{extra}\
              - server: port-forward\n  grpc-web-root-path: \"\"\n\
-             users:\n- name: corp\n  auth-token: {TOKEN}\n- name: pf\n  auth-token: {TOKEN}\n"
+             - server: kubernetes\n  core: true\n\
+             users:\n- name: corp\n  auth-token: {TOKEN}\n- name: pf\n  auth-token: {TOKEN}\n- name: k8s\n  auth-token: \"\"\n"
         )
     };
     sb.write(".config/argocd/config", &config(""));
@@ -541,10 +575,13 @@ async fn argocd_cli_contexts_with_a_ca_a_client_certificate_or_port_forward() {
     assert!(
         all.stderr.contains("skipping the argocd context `pf`")
             && all.stderr.contains("--port-forward")
+            && all.stderr.contains("skipping the argocd context `k8s`")
+            && all.stderr.contains("`argocd login --core` context")
             && !all.stderr.contains("cannot reach"),
         "{}",
         all.stderr
     );
+    assert_eq!(listed_apps(&all).len(), 7, "{all:#?}");
     let pf = sb.run(&["list", "--context", "pf"], &[]).await;
     assert_eq!(pf.code, 2, "{pf:#?}");
     assert!(
@@ -561,6 +598,25 @@ async fn argocd_cli_contexts_with_a_ca_a_client_certificate_or_port_forward() {
     assert_eq!(run.code, 2, "{run:#?}");
     assert!(
         run.stderr.contains("client-certificate-data"),
+        "{}",
+        run.stderr
+    );
+
+    // `argocd login --insecure`: no CA, verification off, with the warning.
+    sb.write(
+        ".config/argocd/config",
+        &format!(
+            "contexts:\n- name: corp\n  server: {host}\n  user: corp\n\
+             current-context: corp\n\
+             servers:\n- server: {host}\n  insecure: true\n\
+             users:\n- name: corp\n  auth-token: {TOKEN}\n"
+        ),
+    );
+    let run = sb.run(&["list", "-o", "json"], &[]).await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(listed_apps(&run).len(), 7);
+    assert!(
+        run.stderr.contains("TLS certificate verification is off"),
         "{}",
         run.stderr
     );
