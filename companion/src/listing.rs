@@ -2,6 +2,8 @@
 //! A thin shell over [`crate::core`]: it fetches what the core asks for (the applications,
 //! then managed resources only for previews whose annotations give no route, then base
 //! applications only for services whose route lacks hosts) and lets the core decide.
+//! Discovered routes are remembered per Application `resourceVersion`, so a long-lived
+//! host's re-list fetches the managed resources of changed previews only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -13,7 +15,7 @@ use protocol::Preview;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
-use crate::core::routes::{self, BaseHosts, Gathered};
+use crate::core::routes::{self, BaseHosts, Discovered, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
 use crate::error::{Error, Problem, Surface};
@@ -257,10 +259,30 @@ async fn list_once(
         })
         .collect();
 
-    // Discovery, only where the annotations give no route.
-    let need: Vec<usize> = (0..items.len())
-        .filter(|&i| discover_all || routes::needs_discovery(&gathered[i].annotation))
+    // Discovery, only where the annotations give no route, and only for previews whose
+    // Application changed, in what the listing reads, since their routes were last read.
+    // The list is projected like the watch, so a reconcile (`status.reconciledAt`, a new
+    // resourceVersion) is no change here either; the projected list carries no item
+    // resourceVersion anyway (Argo CD's `fields` allow-list has none).
+    let keys: Vec<AppKey> = items
+        .iter()
+        .map(|(app, _)| app_key(client.server(), app))
         .collect();
+    let mut need = Vec::new();
+    {
+        let known = discoveries();
+        for i in 0..items.len() {
+            if !(discover_all || routes::needs_discovery(&gathered[i].annotation)) {
+                continue;
+            }
+            match known.found.get(&keys[i]) {
+                Some((seen, found)) if *seen == as_compared(&items[i].0) => {
+                    gathered[i].discovery = Some(Ok(found.clone()));
+                }
+                _ => need.push(i),
+            }
+        }
+    }
     let fetched: Vec<_> = stream::iter(need)
         .map(|i| {
             let (client, app) = (&client, &items[i].0);
@@ -277,7 +299,12 @@ async fn list_once(
         .await;
     for (i, result) in fetched {
         gathered[i].discovery = Some(match result {
-            Ok(Some(resources)) => Ok(routes::from_managed_resources(&resources)),
+            Ok(Some(resources)) => {
+                let found = routes::from_managed_resources(&resources);
+                // Read after the list was: at least as new as the Application listed.
+                remember_discovery(keys[i].clone(), as_compared(&items[i].0), found.clone());
+                Ok(found)
+            }
             Ok(None) => {
                 gone.insert(i);
                 continue;
@@ -289,6 +316,7 @@ async fn list_once(
     if !gone.is_empty() {
         tracing::debug!(server = %client.server(), gone = gone.len(), "previews deleted since the list: left out");
     }
+    forget_discoveries_except(client.server(), &keys);
 
     // Base apps, once per service, only where the chosen route has no hosts.
     let services: BTreeSet<String> = items
@@ -340,11 +368,66 @@ async fn list_once(
         routes::apply(&mut p, resolved);
         let warnings = routes::warnings(&p, &g);
         p.warnings.extend(warnings);
+        preview::bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
         previews.push(p);
     }
     preview::sort(&mut previews);
     preview::dedup(&mut previews);
     Ok((previews, listed))
+}
+
+/// Bound on the remembered discovered routes (a few hundred bytes each).
+const MAX_CACHED_DISCOVERIES: usize = 20_000;
+
+/// `(server, app namespace, app name)`.
+type AppKey = (String, String, String);
+
+fn app_key(server: &str, app: &Application) -> AppKey {
+    (
+        server.to_owned(),
+        app.metadata.namespace_or_default().to_owned(),
+        app.metadata.name.clone(),
+    )
+}
+
+/// An Application as listings compare it: what the listing reads, without the
+/// resourceVersion (only whole, unprojected items carry one, and a reconcile moves it).
+pub(crate) fn as_compared(app: &Application) -> Application {
+    let mut app = app.clone();
+    app.metadata.resource_version = None;
+    app
+}
+
+/// What this process knows of each preview between listings.
+#[derive(Default)]
+struct Discoveries {
+    /// The routes discovered in an Application's managed resources, and the Application
+    /// as it was listed when they were read ([`as_compared`]).
+    found: HashMap<AppKey, (Application, Vec<Discovered>)>,
+}
+
+fn discoveries() -> std::sync::MutexGuard<'static, Discoveries> {
+    static DISCOVERIES: std::sync::OnceLock<Mutex<Discoveries>> = std::sync::OnceLock::new();
+    DISCOVERIES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn remember_discovery(key: AppKey, listed: Application, found: Vec<Discovered>) {
+    let mut known = discoveries();
+    if known.found.len() >= MAX_CACHED_DISCOVERIES {
+        known.found.clear();
+    }
+    known.found.insert(key, (listed, found));
+}
+
+/// Drops the routes remembered for `server`'s Applications that are no longer listed.
+fn forget_discoveries_except(server: &str, listed: &[AppKey]) {
+    let listed: std::collections::HashSet<&AppKey> = listed.iter().collect();
+    discoveries()
+        .found
+        .retain(|key, _| key.0 != server || listed.contains(key));
 }
 
 /// Most previews whose ApplicationSet is not listed in its `status.resources` get one
@@ -596,6 +679,109 @@ mod tests {
         let previews = list_one(&t).await.unwrap();
         assert_eq!(previews.len(), 1);
         assert_eq!(previews[0].links.pull_request, None);
+        running.shutdown().await;
+    }
+
+    /// `managed-resources` requests the fake has answered so far.
+    fn managed_resource_calls(fake: &fake_argocd::FakeArgo) -> u64 {
+        fake.request_count_ending("/managed-resources")
+    }
+
+    /// Discovered routes are remembered per Application as listed (without its
+    /// resourceVersion): a reconcile, which moves only `status.reconciledAt` and the
+    /// resourceVersion, reads nothing again; a real change reads that preview's alone. Argo
+    /// CD 3.x projects the list (no item resourceVersion) and servers before 2.6 send whole
+    /// items: the same either way.
+    #[tokio::test]
+    async fn discovered_routes_are_read_again_only_for_previews_that_changed() {
+        let scenario = fake_argocd::Scenario::at_scale(60, 12);
+        let fake = scenario.fake();
+        let running = fake_argocd::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut t = target("scale", &running.url(), "type=pr");
+        t.token = crate::token::Token::new(&scenario.token);
+
+        let mut expected = scenario.routes.clone();
+        expected.sort_by(|a, b| (&a.service, a.pr).cmp(&(&b.service, b.pr)));
+        for (n, (label, version)) in [("3.x", None), ("2.5", Some("v2.5.16+abc"))]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(v) = version {
+                // Whole items now: what an Application decodes to may differ from the
+                // projected one (e.g. `ownerReferences`), so this first listing may read.
+                fake.set_version(v);
+            }
+            fake.reset_requests();
+            let previews = list_one(&t).await.unwrap();
+            assert_eq!(previews.len(), 12);
+            for (p, site) in previews.iter().zip(&expected) {
+                assert_eq!(p.app, site.app);
+                let route = &p.routes[0];
+                assert_eq!(
+                    (
+                        route.name.as_str(),
+                        route.value.as_str(),
+                        route.hosts.clone()
+                    ),
+                    (
+                        site.cookie_name.as_str(),
+                        site.pr.to_string().as_str(),
+                        vec![site.host.clone()]
+                    ),
+                    "{label}: {p:#?}"
+                );
+                assert_eq!(
+                    p.links.pull_request,
+                    Some(format!(
+                        "https://github.com/example-org/{}/pull/{}",
+                        site.service, site.pr
+                    ))
+                );
+            }
+            let first = managed_resource_calls(&fake);
+            if n == 0 {
+                assert_eq!(
+                    first, 12,
+                    "the first listing reads every preview's resources"
+                );
+            }
+            let again = list_one(&t).await.unwrap();
+            assert_eq!(again, previews);
+            assert_eq!(
+                managed_resource_calls(&fake),
+                first,
+                "{label}: nothing changed, nothing read"
+            );
+
+            fake.reconcile_all();
+            assert_eq!(list_one(&t).await.unwrap(), previews);
+            assert_eq!(
+                managed_resource_calls(&fake),
+                first,
+                "{label}: a reconcile changes nothing the listing reads"
+            );
+
+            // One preview changes: only its resources are read again.
+            let changed = &scenario.routes[3 + n].app;
+            let health = if fake.app(changed).unwrap()["status"]["health"]["status"] == "Degraded" {
+                "Healthy"
+            } else {
+                "Degraded"
+            };
+            fake.update_app(changed, |app| {
+                app["status"]["health"]["status"] = health.into();
+            });
+            let after = list_one(&t).await.unwrap();
+            assert_eq!(managed_resource_calls(&fake), first + 1, "{label}");
+            let p = after.iter().find(|p| &p.app == changed).unwrap();
+            assert_eq!(p.health.as_deref(), Some(health));
+            assert_eq!(
+                p.routes,
+                previews.iter().find(|q| &q.app == changed).unwrap().routes
+            );
+        }
         running.shutdown().await;
     }
 

@@ -9,10 +9,6 @@ use std::fmt;
 
 use protocol::messages::{ErrorBody, ErrorCode};
 
-/// The one error Chromium gives when no native host manifest names the extension; any other
-/// (the host exited, crashed) means it is installed but failing.
-const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
-
 /// Why the companion gave no list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -25,7 +21,8 @@ pub enum Failure {
 /// A failure on the extension's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalError {
-    /// No native-messaging host manifest names this extension.
+    /// No native-messaging host manifest names this extension (which browser words mean
+    /// this: `web::browser::unreachable`).
     NotInstalled { browser_said: String },
     /// The companion is installed but could not start, exited or crashed.
     Stopped { browser_said: String },
@@ -42,6 +39,7 @@ pub enum LocalError {
 pub enum BrowserCall {
     RememberList,
     RememberApplied,
+    RememberAwaiting,
     ReadCookies { url: String },
     ReadRules,
     SetCookie { name: String, url: String },
@@ -55,17 +53,6 @@ pub enum BrowserCall {
 }
 
 impl LocalError {
-    /// What `chrome.runtime` said when it could not reach the companion (its last error,
-    /// or the rejection of `sendNativeMessage`): not installed, or installed and failing.
-    pub fn unreachable(browser_said: &str) -> LocalError {
-        let browser_said = browser_said.trim().trim_end_matches('.').to_string();
-        if browser_said == HOST_NOT_FOUND {
-            LocalError::NotInstalled { browser_said }
-        } else {
-            LocalError::Stopped { browser_said }
-        }
-    }
-
     /// What failed and why, without the fix.
     pub fn message(&self) -> String {
         match self {
@@ -116,6 +103,9 @@ impl fmt::Display for BrowserCall {
         match self {
             BrowserCall::RememberList => f.write_str("could not remember the preview list"),
             BrowserCall::RememberApplied => f.write_str("could not remember the cookies set"),
+            BrowserCall::RememberAwaiting => {
+                f.write_str("could not remember the choice waiting for access")
+            }
             BrowserCall::ReadCookies { url } => write!(f, "could not read the cookies of {url}"),
             BrowserCall::ReadRules => {
                 f.write_str("could not read this browser's tab routing rules")
@@ -177,22 +167,6 @@ impl From<ErrorBody> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chromium_saying_not_found_means_not_installed_anything_else_stopped() {
-        assert_eq!(
-            LocalError::unreachable("Specified native messaging host not found."),
-            LocalError::NotInstalled {
-                browser_said: HOST_NOT_FOUND.into()
-            }
-        );
-        assert_eq!(
-            LocalError::unreachable(" Native host has exited. "),
-            LocalError::Stopped {
-                browser_said: "Native host has exited".into()
-            }
-        );
-    }
 
     #[test]
     fn a_companion_error_is_shown_as_sent_and_a_local_one_says_its_fix() {

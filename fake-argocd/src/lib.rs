@@ -570,12 +570,24 @@ impl FakeArgo {
         self.lock().counts.get(path).copied().unwrap_or(0)
     }
 
+    /// How many requests reached a path ending with `suffix`, e.g. `/managed-resources`
+    /// (every app's), faults included.
+    pub fn request_count_ending(&self, suffix: &str) -> u64 {
+        let st = self.lock();
+        st.counts
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         self.lock().counts.clone()
     }
 
     /// How many answers to `path` (exact, without query) went out gzip- or
-    /// deflate-compressed.
+    /// deflate-compressed since the server started ([`FakeArgo::reset_requests`] keeps
+    /// them: a watch is compressed once, when it opens).
     pub fn compressed_count(&self, path: &str) -> u64 {
         self.lock().compressed.get(path).copied().unwrap_or(0)
     }
@@ -588,7 +600,6 @@ impl FakeArgo {
     pub fn reset_requests(&self) {
         let mut st = self.lock();
         st.counts.clear();
-        st.compressed.clear();
         st.log.clear();
     }
 }

@@ -201,9 +201,9 @@ fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// What a server said, as one short line: the only way a server's words enter one of our
-/// errors, so that whatever must be done to them (shortening here, redaction of what looks
-/// like a secret) happens in one place. Reads Argo CD's unary error body
+/// What a server said, as one short line; errors take it through [`Client::said`], which
+/// redacts the body first, so that whatever must be done to a server's words (redaction of
+/// what looks like a credential, shortening here) happens in one place. Reads Argo CD's unary error body
 /// (`{"error","code","message"}`: its `message`, else `error`), the stream error chunk
 /// (`{"error":{"grpc_code","message",…}}`: its `message`), else the text of an HTML page
 /// (title first), else the raw text; whitespace collapsed, at most ~200 chars.
@@ -409,7 +409,8 @@ impl Client {
             .await?;
         let body = self.read_body(resp, "GET /api/version").await?;
         let v: Version = self.parse(&body, "the version")?;
-        Ok(v.version)
+        // Shown by `doctor`: the server's words.
+        Ok(self.redacted(&v.version))
     }
 
     pub async fn userinfo(&self) -> Result<UserInfo> {
@@ -427,7 +428,10 @@ impl Client {
         let raw: Raw = self.parse(&body, "the session userinfo")?;
         Ok(UserInfo {
             logged_in: raw.logged_in,
-            username: raw.username.filter(|u| !u.is_empty()),
+            username: raw
+                .username
+                .filter(|u| !u.is_empty())
+                .map(|u| self.redacted(&u)),
         })
     }
 
@@ -465,7 +469,7 @@ impl Client {
                 server: self.server.clone(),
                 what: "the application list".to_owned(),
                 offset: e.offset,
-                cause: e.cause,
+                cause: self.redacted(&e.cause),
             }),
         }
     }
@@ -598,7 +602,7 @@ impl Client {
 
     /// The error for a non-2xx status and its (bounded) body.
     fn status_error(&self, status: StatusCode, body: &[u8], what: &str) -> Error {
-        let detail = server_words(body);
+        let detail = self.said(body);
         match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 server: self.server.clone(),
@@ -653,8 +657,21 @@ impl Client {
             server: self.server.clone(),
             what: what.to_owned(),
             offset: json_error_offset(body, &e),
-            cause: json_error_cause(&e),
+            cause: self.redacted(&json_error_cause(&e)),
         })
+    }
+
+    /// A server's words as they may enter an error: without the token or anything shaped
+    /// like a credential ([`crate::token::redact`]). Every place where server text becomes
+    /// part of an error calls this.
+    pub(super) fn redacted(&self, said: &str) -> String {
+        crate::token::redact(said, self.token.as_ref())
+    }
+
+    /// [`server_words`] of a body, redacted whole before it is read and shortened: the one
+    /// way a server's error words enter one of our errors.
+    pub(super) fn said(&self, body: &[u8]) -> String {
+        server_words(self.redacted(&String::from_utf8_lossy(body)).as_bytes())
     }
 
     /// Maps a reqwest failure. The request URL is dropped from the error (we name the server

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use reqwest::header::ACCEPT;
 
-use crate::argocd::client::{Client, ListQuery, server_words};
+use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::decode::{json_error_cause, json_error_offset};
 use crate::argocd::model::{Application, WatchLine};
 use crate::error::{Error, Result};
@@ -95,7 +95,7 @@ impl Client {
                     server: self.server.clone(),
                     what: "the application watch stream".to_owned(),
                     offset: offset + json_error_offset(line, &e),
-                    cause: json_error_cause(&e),
+                    cause: self.redacted(&json_error_cause(&e)),
                 }));
             }
         };
@@ -128,9 +128,9 @@ impl Client {
     }
 
     /// grpc-gateway's in-stream error: `{"error":{"grpc_code":16,"http_code":401,"message":..}}`,
-    /// its words through [`server_words`] like every error body.
+    /// its words through [`Client::said`] like every error body.
     fn stream_error(&self, line: &[u8], err: &serde_json::Value) -> Error {
-        let detail = server_words(line);
+        let detail = self.said(line);
         let http = err.get("http_code").and_then(|c| c.as_u64());
         let grpc = err
             .get("grpc_code")

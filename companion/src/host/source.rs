@@ -17,7 +17,7 @@ use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::Application;
 use crate::argocd::watch::WatchEvent;
 use crate::error::{Error, Surface};
-use crate::listing::Listed;
+use crate::listing::{Listed, as_compared};
 use crate::server::{ServerTarget, url_key};
 
 /// One fetch over every configured server.
@@ -67,7 +67,11 @@ struct Seen {
 
 impl Seen {
     fn from(listed: Listed) -> Seen {
-        let apps = listed.apps.into_iter().map(|a| (app_key(&a), a)).collect();
+        let apps = listed
+            .apps
+            .iter()
+            .map(|a| (app_key(a), as_compared(a)))
+            .collect();
         Seen {
             resource_version: listed.resource_version,
             fields: listed.fields,
@@ -75,15 +79,19 @@ impl Seen {
         }
     }
 
-    /// Whether `event` changes anything the list showed; remembers what it shows now.
+    /// Whether `event` changes anything the list showed; remembers what it shows now. A
+    /// reconcile moves `status.reconciledAt`, which no listing reads, and the
+    /// resourceVersion, which is left out of the comparison (whole, unprojected items from
+    /// servers before 2.6 carry it).
     fn changes(&mut self, event: WatchEvent) -> bool {
         match event {
             WatchEvent::Added(app) | WatchEvent::Modified(app) => {
                 let key = app_key(&app);
-                if self.apps.get(&key) == Some(&*app) {
+                let now = as_compared(&app);
+                if self.apps.get(&key) == Some(&now) {
                     return false;
                 }
-                self.apps.insert(key, *app);
+                self.apps.insert(key, now);
                 true
             }
             WatchEvent::Deleted(app) => self.apps.remove(&app_key(&app)).is_some(),
@@ -298,6 +306,35 @@ mod tests {
         let source = ListingSource::new(vec![prod]);
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
+    }
+
+    #[test]
+    fn only_events_that_change_what_a_listing_reads_trigger_a_relist() {
+        let app = |rv: &str, health: &str| {
+            let mut a = Application::default();
+            a.metadata.name = "web-pr-1".into();
+            a.metadata.namespace = "argocd".into();
+            a.metadata.resource_version = Some(rv.into());
+            a.status.health.status = Some(health.into());
+            Box::new(a)
+        };
+        let mut seen = Seen::default();
+        assert!(seen.changes(WatchEvent::Added(app("1", "Healthy"))));
+        // A reconcile: a new resourceVersion, nothing else.
+        assert!(!seen.changes(WatchEvent::Modified(app("2", "Healthy"))));
+        assert!(seen.changes(WatchEvent::Modified(app("3", "Degraded"))));
+        assert!(seen.changes(WatchEvent::Deleted(app("4", "Degraded"))));
+        // Gone, then back as it was: news again.
+        assert!(seen.changes(WatchEvent::Added(app("5", "Degraded"))));
+        // What the list showed counts as seen: the same app again is no news.
+        let mut seen = Seen::from(Listed {
+            resource_version: Some("9".into()),
+            fields: None,
+            apps: vec![*app("8", "Healthy")],
+            notes: Vec::new(),
+        });
+        assert!(!seen.changes(WatchEvent::Modified(app("10", "Healthy"))));
+        assert!(seen.changes(WatchEvent::Modified(app("11", "Degraded"))));
     }
 
     #[test]
