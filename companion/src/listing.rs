@@ -12,6 +12,7 @@ use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use protocol::Preview;
 
+use crate::argocd::apps::AppId;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
@@ -525,7 +526,7 @@ async fn pull_request_links(
     let owners: Vec<_> = stream::iter(unmatched)
         .map(|i| {
             let app = &items[i].0;
-            async move { (i, client.get_application(app).await) }
+            async move { (i, client.get_application(AppId::of(app)).await) }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

@@ -37,7 +37,24 @@ pub(crate) fn router(state: FakeArgo) -> Router {
         )
         .route("/api/v1/stream/applications", get(watch))
         .route("/api/v1/applicationsets", get(applicationsets))
+        .route(
+            "/api/v1/applications/{name}/revisions/{revision}/metadata",
+            get(super::envs::revision_metadata),
+        )
+        .route("/api/v1/applications/{name}/links", get(super::envs::links))
+        .route(
+            "/api/v1/applications/{name}/resource-tree",
+            get(super::envs::resource_tree),
+        )
+        .route(
+            "/api/v1/applications/{name}/sync",
+            axum::routing::post(super::envs::sync),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::envs::refresh_layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), fault_layer))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -48,13 +65,20 @@ pub(crate) fn router(state: FakeArgo) -> Router {
 
 // --- responses ----------------------------------------------------------------------------
 
-fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
+pub(crate) fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.into(),
     )
         .into_response()
+}
+
+/// grpc-gateway's error body with an explicit status: `{"error": msg, "code": grpc_code,
+/// "message": msg}` (grpc-gateway v1 `runtime/errors.go` :: `DefaultHTTPError`).
+pub(crate) fn error(status: StatusCode, code: u8, message: &str) -> Response {
+    let body = json!({"error": message, "code": code, "message": message});
+    json_body(status, body.to_string())
 }
 
 /// A gRPC status as Argo CD returns it; how it is written depends on the route (unary or
@@ -195,7 +219,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 /// The caller: the token's grant; else, with anonymous access enabled, the anonymous
 /// caller (`server/server.go` :: `ArgoCDServer.Authenticate`: a claims error is dropped
 /// when `users.anonymous.enabled`); else the 401 `getClaims` returns.
-fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, ApiError> {
+pub(crate) fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, ApiError> {
     let token = bearer(headers);
     let st = fake.lock();
     if let Some(grant) = token.as_ref().and_then(|t| st.tokens.get(t)) {
@@ -213,12 +237,12 @@ fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, ApiError> {
 // --- query --------------------------------------------------------------------------------
 
 #[derive(Default)]
-struct Query {
-    params: Vec<(String, String)>,
+pub(crate) struct Query {
+    pub(crate) params: Vec<(String, String)>,
 }
 
 impl Query {
-    fn parse(raw: Option<String>) -> Query {
+    pub(crate) fn parse(raw: Option<String>) -> Query {
         let params = raw
             .map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
@@ -229,7 +253,7 @@ impl Query {
         Query { params }
     }
 
-    fn one(&self, key: &str) -> Option<&str> {
+    pub(crate) fn one(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, v)| k == key && !v.is_empty())
@@ -444,6 +468,19 @@ async fn list(
     }
     let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
     Ok(json_body(StatusCode::OK, Body::from_stream(stream)))
+}
+
+/// [`get_app_enforce_rbac`] for a single-app request's `appNamespace` and `project`, its
+/// refusal as the response (for the routes in `envs.rs`).
+#[allow(clippy::result_large_err)] // axum's Response, which the handlers return as is
+pub(crate) fn find_app(
+    fake: &FakeArgo,
+    name: &str,
+    q: &Query,
+    grant: &Grant,
+) -> Result<Arc<StoredApp>, Response> {
+    get_app_enforce_rbac(fake, grant, name, q.one("appNamespace"), q.one("project"))
+        .map_err(IntoResponse::into_response)
 }
 
 /// `Server.Get`: the whole object. No forwarder override exists for it, so `fields` is

@@ -68,11 +68,11 @@ jq -n --slurpfile l "$tmp/list.json" --slurpfile s "$tmp/sets.json" --slurpfile 
 "#;
 
 /// One budget's outcome.
-struct Check {
-    budget: String,
-    measured: String,
-    baseline: String,
-    pass: bool,
+pub struct Check {
+    pub budget: String,
+    pub measured: String,
+    pub baseline: String,
+    pub pass: bool,
 }
 
 /// Requests the fake answered, by what they were for.
@@ -83,6 +83,9 @@ struct Requests {
     base_lookups: u64,
     appsets: u64,
     managed: u64,
+    /// `managed-resources?kind=Rollout`: a Degraded preview's Rollout, read for its
+    /// notification (not a routing resource).
+    rollouts: u64,
     app_gets: u64,
     other: u64,
 }
@@ -97,6 +100,9 @@ impl Requests {
                 "/api/v1/applications" if query.contains("name=") => &mut r.base_lookups,
                 "/api/v1/applications" => &mut r.list,
                 "/api/v1/applicationsets" => &mut r.appsets,
+                p if p.ends_with("/managed-resources") && query.contains("kind=Rollout") => {
+                    &mut r.rollouts
+                }
                 p if p.ends_with("/managed-resources") => &mut r.managed,
                 p if p.starts_with("/api/v1/applications/") => &mut r.app_gets,
                 _ => &mut r.other,
@@ -112,6 +118,7 @@ impl Requests {
             + self.base_lookups
             + self.appsets
             + self.managed
+            + self.rollouts
             + self.app_gets
             + self.other
     }
@@ -125,6 +132,9 @@ impl Requests {
             format!("{} ApplicationSets", self.appsets),
             format!("{} version", self.version),
         ];
+        if self.rollouts > 0 {
+            parts.push(format!("{} Rollout", self.rollouts));
+        }
         if self.app_gets > 0 {
             parts.push(format!("{} app GET", self.app_gets));
         }
@@ -246,6 +256,7 @@ pub fn run(bin: &str) -> ExitCode {
         rt.block_on(running.shutdown());
     }
     relist_budgets(&growth, &mut checks);
+    crate::envs::envs_budgets(bin, &mut checks);
 
     let report = render(&checks, &growth);
     println!("{report}");
@@ -480,9 +491,28 @@ fn relist_budgets(growth: &[Growth], checks: &mut Vec<Check>) {
     });
 }
 
-/// Refreshes until a refresh reads no managed resources: the watch's replay has told the
-/// host every preview's resourceVersion. Panics if that never happens.
+/// Waits until the host's watch is open and the one re-list that follows a new watch is
+/// over (no list request for a second), so that nothing the host started on its own is
+/// counted later; then refreshes until a refresh reads no managed resources (the host
+/// remembers every preview's routes). Panics if either never happens.
 fn settle(host: &mut HostProc, state: &FakeArgo) {
+    let lists = || Requests::of(&state.requests()).list;
+    for _ in 0..600 {
+        if state.request_count(WATCH) > 0 {
+            break;
+        }
+        host.drain(Duration::from_millis(50));
+    }
+    assert!(state.request_count(WATCH) > 0, "the host opened no watch");
+    let mut seen = lists();
+    for _ in 0..30 {
+        host.drain(Duration::from_secs(1));
+        let now = lists();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     for _ in 0..50 {
         state.reset_requests();
         host.refresh();
@@ -607,4 +637,17 @@ fn render(checks: &[Check], growth: &[Growth]) -> String {
         );
     }
     s
+}
+
+/// Prints each budget with PASS or FAIL; fails when one is missed.
+pub fn print(checks: &[Check]) -> ExitCode {
+    for c in checks {
+        let verdict = if c.pass { "PASS" } else { "FAIL" };
+        println!("{verdict}  {}: {} {}", c.budget, c.measured, c.baseline);
+    }
+    if checks.iter().all(|c| c.pass) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -482,7 +482,7 @@ impl Client {
     ) -> Result<Option<Vec<ManagedResource>>> {
         let name = &app.metadata.name;
         let what = format!("GET /api/v1/applications/{name}/managed-resources");
-        let url = self.per_app_url(app, &["managed-resources"]);
+        let url = self.per_app_url(AppId::of(app), &["managed-resources"]);
         let Some(resp) = self.per_app(self.http.get(url), &what).await? else {
             return Ok(None);
         };
@@ -503,10 +503,10 @@ impl Client {
     }
 
     /// `GET /api/v1/applications/{name}`: the whole object, for what the list projection
-    /// never returns (`metadata.ownerReferences`); `None` when it is gone since it was
-    /// listed.
-    pub async fn get_application(&self, app: &Application) -> Result<Option<Application>> {
-        let name = &app.metadata.name;
+    /// never returns (`metadata.ownerReferences`, `status.history`); `None` when it is gone
+    /// since it was listed.
+    pub async fn get_application(&self, app: AppId<'_>) -> Result<Option<Application>> {
+        let name = app.name;
         let what = format!("GET /api/v1/applications/{name}");
         let url = self.per_app_url(app, &[]);
         let Some(resp) = self.per_app(self.http.get(url), &what).await? else {
@@ -521,19 +521,11 @@ impl Client {
     /// project and namespace it was listed with go along, so that the server answers 404
     /// for an app deleted since (v2.8+; `server/application/application.go` ::
     /// `getAppEnforceRBAC`) and looks in the right namespace.
-    fn per_app_url(&self, app: &Application, rest: &[&str]) -> Url {
-        let mut segments = vec!["api", "v1", "applications", app.metadata.name.as_str()];
+    fn per_app_url(&self, app: AppId<'_>, rest: &[&str]) -> Url {
+        let mut segments = vec!["api", "v1", "applications", app.name];
         segments.extend_from_slice(rest);
         let mut url = self.url(&segments);
-        {
-            let mut q = url.query_pairs_mut();
-            if !app.metadata.namespace.is_empty() {
-                q.append_pair("appNamespace", &app.metadata.namespace);
-            }
-            if !app.spec.project.is_empty() {
-                q.append_pair("project", &app.spec.project);
-            }
-        }
+        with_app_query(&mut url, &app, "appNamespace");
         url
     }
 
@@ -625,7 +617,7 @@ impl Client {
     /// Reads a whole (small) response body, refusing one over [`MAX_BODY`]: these answers
     /// (version, userinfo, one app's resources, the ApplicationSets) are read into memory,
     /// so a broken proxy or hostile server streaming without end must not grow it unbounded.
-    async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
+    pub(super) async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
         let too_large = |offset: u64| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),
@@ -652,7 +644,11 @@ impl Client {
         Ok(Bytes::from(body))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, body: &[u8], what: &str) -> Result<T> {
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+        what: &str,
+    ) -> Result<T> {
         serde_json::from_slice(body).map_err(|e| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),
@@ -705,6 +701,45 @@ impl Client {
             server: self.server.clone(),
             cause,
         }
+    }
+}
+
+/// Which Application a call is about: its name, namespace and project (both may be empty).
+#[derive(Debug, Clone, Copy)]
+pub struct AppId<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub project: &'a str,
+}
+
+impl<'a> AppId<'a> {
+    pub fn of(app: &'a Application) -> AppId<'a> {
+        AppId {
+            name: &app.metadata.name,
+            namespace: &app.metadata.namespace,
+            project: &app.spec.project,
+        }
+    }
+
+    /// `project/name`, the object Argo CD's RBAC names.
+    pub(super) fn rbac_object(&self) -> String {
+        if self.project.is_empty() {
+            self.name.to_owned()
+        } else {
+            format!("{}/{}", self.project, self.name)
+        }
+    }
+}
+
+/// Adds the app's namespace (under `namespace_key`: `appNamespace` for most calls,
+/// `namespace` for links) and project.
+pub(super) fn with_app_query(url: &mut url::Url, app: &AppId<'_>, namespace_key: &str) {
+    let mut q = url.query_pairs_mut();
+    if !app.namespace.is_empty() {
+        q.append_pair(namespace_key, app.namespace);
+    }
+    if !app.project.is_empty() {
+        q.append_pair("project", app.project);
     }
 }
 

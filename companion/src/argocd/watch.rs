@@ -238,6 +238,22 @@ mod tests {
     use super::*;
     use crate::argocd::client::tests::{app_json, client_for, no_secret};
 
+    /// Every event of a v3.5 watch of `type=pr` from resourceVersion 77, served by `router`.
+    async fn events_from(router: Router) -> Vec<Result<WatchEvent>> {
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.5.0"),
+        };
+        client
+            .watch_applications(&query, Some("77"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+    }
+
     #[tokio::test]
     async fn watch_yields_one_event_per_line_and_skips_keepalives() {
         let router = Router::new().route(
@@ -257,18 +273,7 @@ mod tests {
                 Body::from_stream(futures_util::stream::iter(chunks))
             }),
         );
-        let client = client_for(router).await;
-        let query = ListQuery {
-            selector: Some("type=pr".into()),
-            name: None,
-            fields: Client::fields_for_version("v3.5.0"),
-        };
-        let events: Vec<Result<WatchEvent>> = client
-            .watch_applications(&query, Some("77"))
-            .await
-            .unwrap()
-            .collect()
-            .await;
+        let events = events_from(router).await;
         assert_eq!(events.len(), 3, "{events:?}");
         assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
         assert!(matches!(&events[1], Ok(WatchEvent::Deleted(a)) if a.metadata.name == "b-pr-2"));
@@ -293,18 +298,7 @@ mod tests {
                 format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#) + "\n{}"
             }),
         );
-        let client = client_for(router).await;
-        let query = ListQuery {
-            selector: Some("type=pr".into()),
-            name: None,
-            fields: Client::fields_for_version("v3.5.0"),
-        };
-        let events: Vec<Result<WatchEvent>> = client
-            .watch_applications(&query, Some("77"))
-            .await
-            .unwrap()
-            .collect()
-            .await;
+        let events = events_from(router).await;
         assert_eq!(events.len(), 2, "{events:?}");
         assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
         match &events[1] {
