@@ -213,6 +213,12 @@ pub enum ErrorCode {
     CursorExpired,
     /// A bug or a local failure (cache, I/O) in the companion.
     Internal,
+    /// The team relay needs the user to sign in (HTTP 401).
+    Unauthenticated,
+    /// The team relay refused a request over the client's limits (HTTP 429).
+    RateLimited,
+    /// The team relay has not listed every Argo CD server yet (HTTP 503).
+    NotReady,
     /// A code from a newer companion; read `message` and `fix`.
     #[serde(other)]
     Unknown,
@@ -236,6 +242,9 @@ impl ErrorCode {
             ErrorCode::ArgocdBadResponse => "argocd_bad_response",
             ErrorCode::CursorExpired => "cursor_expired",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -256,6 +265,9 @@ impl ErrorCode {
         ErrorCode::ArgocdBadResponse,
         ErrorCode::CursorExpired,
         ErrorCode::Internal,
+        ErrorCode::Unauthenticated,
+        ErrorCode::RateLimited,
+        ErrorCode::NotReady,
     ];
 }
 
