@@ -3,7 +3,6 @@
 //! serve until SIGINT or SIGTERM. A configuration problem stops it at once (exit 2): a
 //! service that cannot list must not look healthy.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -26,13 +25,28 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "ADDR", env = "PREVIEW_SWITCH_LISTEN")]
     listen: SocketAddr,
     /// Serve under this path prefix, e.g. /previews (behind a shared host name)
-    #[arg(long, value_name = "PATH", default_value = "", env = "PREVIEW_SWITCH_BASE_PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "",
+        env = "PREVIEW_SWITCH_BASE_PATH"
+    )]
     base_path: String,
     /// PEM certificate chain to serve HTTPS directly (default: plain HTTP behind the ingress)
-    #[arg(long, value_name = "FILE", requires = "tls_key", env = "PREVIEW_SWITCH_TLS_CERT")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "PREVIEW_SWITCH_TLS_CERT"
+    )]
     tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert
-    #[arg(long, value_name = "FILE", requires = "tls_cert", env = "PREVIEW_SWITCH_TLS_KEY")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "PREVIEW_SWITCH_TLS_KEY"
+    )]
     tls_key: Option<PathBuf>,
     /// Trust the identity header from these proxy addresses or CIDR ranges (comma-separated)
     #[arg(
@@ -49,10 +63,20 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "URL", env = "PREVIEW_SWITCH_OIDC_ISSUER")]
     oidc_issuer: Option<String>,
     /// The audience (client id) the bearer tokens must be issued for
-    #[arg(long, value_name = "AUD", requires = "oidc_issuer", env = "PREVIEW_SWITCH_OIDC_AUDIENCE")]
+    #[arg(
+        long,
+        value_name = "AUD",
+        requires = "oidc_issuer",
+        env = "PREVIEW_SWITCH_OIDC_AUDIENCE"
+    )]
     oidc_audience: Option<String>,
     /// The issuer's JWKS URL (default: jwks_uri from its discovery document)
-    #[arg(long, value_name = "URL", requires = "oidc_issuer", env = "PREVIEW_SWITCH_OIDC_JWKS_URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "oidc_issuer",
+        env = "PREVIEW_SWITCH_OIDC_JWKS_URL"
+    )]
     oidc_jwks_url: Option<String>,
     /// Serve anyone who can reach the relay, without signing in (private networks only)
     #[arg(long, env = "PREVIEW_SWITCH_ALLOW_ANONYMOUS")]
@@ -153,7 +177,6 @@ pub(super) async fn run(args: ServeArgs) -> Result<ExitCode> {
     super::write_stdout(&line)?;
     tracing::info!("{}", line.trim_end());
     bound.serve(stop_signal()).await?;
-    let _ = std::io::stdout().flush();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -96,13 +96,18 @@ pub fn check(config: &AuthConfig) -> Result<(), crate::error::Problem> {
                 "give the issuer URL exactly as the tokens' iss claim says it",
             )
         })?;
-        for (flag, url) in [("--oidc-issuer", Some(&issuer)), ("--oidc-jwks-url", oidc.jwks_url.as_ref())] {
+        for (flag, url) in [
+            ("--oidc-issuer", Some(&issuer)),
+            ("--oidc-jwks-url", oidc.jwks_url.as_ref()),
+        ] {
             if let Some(url) = url
                 && url.scheme() != "https"
                 && !is_loopback(url)
             {
                 return Err(Problem::new(
-                    format!("{flag} {url} is not https: the signing keys could be swapped on the way"),
+                    format!(
+                        "{flag} {url} is not https: the signing keys could be swapped on the way"
+                    ),
                     format!("use the https address of {flag}"),
                 ));
             }
@@ -210,7 +215,11 @@ impl Auth {
     /// Who sent the request, or why it is refused.
     pub async fn authenticate(&self, peer: IpAddr, headers: &HeaderMap) -> Result<Client, Refusal> {
         if !self.config.trusted_proxies.is_empty() {
-            let trusted = self.config.trusted_proxies.iter().any(|net| net.contains(&peer));
+            let trusted = self
+                .config
+                .trusted_proxies
+                .iter()
+                .any(|net| net.contains(&peer));
             let identity = headers
                 .get(self.config.identity_header.as_str())
                 .and_then(|v| v.to_str().ok())
@@ -263,7 +272,9 @@ impl Auth {
             .or(claims.preferred_username)
             .or(claims.sub)
             .map(Client)
-            .ok_or_else(|| Refusal::BadToken("it names nobody (no email, preferred_username or sub)".into()))
+            .ok_or_else(|| {
+                Refusal::BadToken("it names nobody (no email, preferred_username or sub)".into())
+            })
     }
 
     /// The key a token names, fetching the keys again (at most every 30 s) when the issuer
@@ -271,14 +282,19 @@ impl Auth {
     async fn key_for(&self, kid: Option<&str>) -> Result<DecodingKey, Refusal> {
         let mut keys = self.keys.lock().await;
         let stale = keys.fetched.is_none_or(|at| at.elapsed() >= REFETCH_AFTER);
-        if keys.set.is_none() || (stale && find(keys.set.as_ref(), kid).is_none()) {
-            if let Err(why) = self.refetch(&mut keys).await {
-                if keys.set.is_none() {
-                    tracing::warn!("cannot read the OIDC issuer's keys: {why}");
-                    return Err(Refusal::KeysUnavailable(why));
-                }
-                tracing::warn!("cannot read the OIDC issuer's keys again, keeping the old ones: {why}");
-            }
+        // Not more often than every 30 s, so an unknown key id cannot make us hammer the
+        // issuer.
+        let missing = keys.set.is_none() || find(keys.set.as_ref(), kid).is_none();
+        if missing
+            && stale
+            && let Err(why) = self.refetch(&mut keys).await
+        {
+            tracing::warn!("cannot read the OIDC issuer's keys: {why}");
+        }
+        if keys.set.is_none() {
+            return Err(Refusal::KeysUnavailable(
+                "the issuer's keys could not be read".into(),
+            ));
         }
         let jwk = find(keys.set.as_ref(), kid).ok_or_else(|| {
             Refusal::BadToken(match kid {
@@ -307,7 +323,10 @@ impl Auth {
                     .ok()
                     .filter(|u| u.scheme() == "https" || is_loopback(u))
                     .ok_or_else(|| {
-                        format!("{discovery} names jwks_uri {:?}, which is not an https URL", found.jwks_uri)
+                        format!(
+                            "{discovery} names jwks_uri {:?}, which is not an https URL",
+                            found.jwks_uri
+                        )
                     })?;
                 keys.jwks_url = Some(url.clone());
                 url
@@ -335,7 +354,8 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| format!("{url} did not answer in full ({e})"))?;
-    serde_json::from_slice(&body).map_err(|e| format!("{url} did not answer the expected JSON ({e})"))
+    serde_json::from_slice(&body)
+        .map_err(|e| format!("{url} did not answer the expected JSON ({e})"))
 }
 
 fn find<'a>(set: Option<&'a JwkSet>, kid: Option<&str>) -> Option<&'a jsonwebtoken::jwk::Jwk> {
@@ -365,7 +385,10 @@ fn describe(e: &jsonwebtoken::errors::Error) -> String {
 
 /// The token of an `Authorization: Bearer …` header.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -393,4 +416,96 @@ pub fn parse_proxies(values: &[String]) -> Result<Vec<IpNet>, crate::error::Prob
         nets.push(net);
     }
     Ok(nets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    }
+
+    #[tokio::test]
+    async fn the_identity_header_counts_only_from_a_trusted_proxy() {
+        let auth = Auth::new(AuthConfig {
+            trusted_proxies: parse_proxies(&["10.0.0.0/8, 192.168.1.7".into()]).unwrap(),
+            identity_header: DEFAULT_IDENTITY_HEADER.into(),
+            ..AuthConfig::default()
+        });
+        let who = headers(&[("x-forwarded-email", "qa@example.com")]);
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let stranger: IpAddr = "192.168.1.8".parse().unwrap();
+        assert_eq!(
+            auth.authenticate(proxy, &who).await,
+            Ok(Client("qa@example.com".into()))
+        );
+        assert_eq!(
+            auth.authenticate("192.168.1.7".parse().unwrap(), &who)
+                .await,
+            Ok(Client("qa@example.com".into()))
+        );
+        assert_eq!(
+            auth.authenticate(stranger, &who).await,
+            Err(Refusal::NoCredentials)
+        );
+        assert_eq!(
+            auth.authenticate(proxy, &headers(&[("x-forwarded-email", " ")]))
+                .await,
+            Err(Refusal::NoCredentials)
+        );
+    }
+
+    #[tokio::test]
+    async fn anonymous_clients_are_told_apart_by_address() {
+        let auth = Auth::new(AuthConfig {
+            allow_anonymous: true,
+            ..AuthConfig::default()
+        });
+        assert_eq!(
+            auth.authenticate("127.0.0.1".parse().unwrap(), &HeaderMap::new())
+                .await,
+            Ok(Client("127.0.0.1".into()))
+        );
+    }
+
+    #[test]
+    fn flags_that_would_open_the_list_or_trust_a_swappable_key_are_refused() {
+        let none = check(&AuthConfig::default()).unwrap_err();
+        assert!(none.to_string().contains("to anyone"), "{none}");
+        let oidc = |issuer: &str, audience: &str| AuthConfig {
+            oidc: Some(OidcConfig {
+                issuer: issuer.into(),
+                audience: audience.into(),
+                jwks_url: None,
+            }),
+            ..AuthConfig::default()
+        };
+        assert!(check(&oidc("https://sso.example.com/realms/a", "ps")).is_ok());
+        assert!(check(&oidc("http://127.0.0.1:8080/realms/a", "ps")).is_ok());
+        let plain = check(&oidc("http://sso.example.com", "ps")).unwrap_err();
+        assert!(plain.to_string().contains("not https"), "{plain}");
+        let open = check(&oidc("https://sso.example.com", "")).unwrap_err();
+        assert!(open.to_string().contains("--oidc-audience"), "{open}");
+        let bad = parse_proxies(&["10.0.0.0/33".into()]).unwrap_err();
+        assert!(bad.to_string().contains("10.0.0.0/33"), "{bad}");
+    }
+
+    #[test]
+    fn only_a_bearer_authorization_is_a_token() {
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer abc.def")])),
+            Some("abc.def")
+        );
+        assert_eq!(
+            bearer(&headers(&[("authorization", "bearer   abc ")])),
+            Some("abc")
+        );
+        assert_eq!(bearer(&headers(&[("authorization", "Basic YTpi")])), None);
+        assert_eq!(bearer(&headers(&[("authorization", "Bearer ")])), None);
+    }
 }

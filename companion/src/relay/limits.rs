@@ -36,8 +36,13 @@ impl Default for Limits {
 /// Why a request was refused with 429.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Over {
-    Rate { retry_after: Duration, per_second: u32 },
-    Streams { open: usize },
+    Rate {
+        retry_after: Duration,
+        per_second: u32,
+    },
+    Streams {
+        open: usize,
+    },
 }
 
 impl Over {
@@ -172,7 +177,11 @@ mod tests {
         assert_eq!(over.retry_after_secs(), 1);
         assert!(over.message(&alice).contains("alice@example.com"));
         assert!(over.fix().contains("--rate-limit"));
-        assert_eq!(limiter.request(&bob), Ok(()), "one client's burst is its own");
+        assert_eq!(
+            limiter.request(&bob),
+            Ok(()),
+            "one client's burst is its own"
+        );
     }
 
     #[test]
@@ -188,6 +197,10 @@ mod tests {
         assert!(limiter.open_stream(&Client("bob".into())).is_ok());
         drop(first);
         let _third = limiter.open_stream(&alice).unwrap();
-        assert_eq!(limiter.open_streams(), 2, "alice's two; bob's was dropped at once");
+        assert_eq!(
+            limiter.open_streams(),
+            2,
+            "alice's two; bob's was dropped at once"
+        );
     }
 }

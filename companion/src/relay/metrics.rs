@@ -155,7 +155,10 @@ impl Collector for Servers {
             MetricType::Counter,
         )?;
         for (server, stat) in &rows {
-            let labels = [("server", server.url.as_str()), ("name", server.name.as_str())];
+            let labels = [
+                ("server", server.url.as_str()),
+                ("name", server.name.as_str()),
+            ];
             ConstCounter::new(stat.lists).encode(family.encode_family(&labels)?)?;
         }
 
@@ -166,7 +169,10 @@ impl Collector for Servers {
             MetricType::Counter,
         )?;
         for (server, stat) in &rows {
-            let labels = [("server", server.url.as_str()), ("name", server.name.as_str())];
+            let labels = [
+                ("server", server.url.as_str()),
+                ("name", server.name.as_str()),
+            ];
             ConstCounter::new(stat.errors).encode(family.encode_family(&labels)?)?;
         }
 
@@ -177,7 +183,10 @@ impl Collector for Servers {
             MetricType::Gauge,
         )?;
         for (server, stat) in &rows {
-            let labels = [("server", server.url.as_str()), ("name", server.name.as_str())];
+            let labels = [
+                ("server", server.url.as_str()),
+                ("name", server.name.as_str()),
+            ];
             let up = stat.lists > 0 && stat.last_error.is_none();
             ConstGauge::new(i64::from(up)).encode(family.encode_family(&labels)?)?;
         }
@@ -189,7 +198,10 @@ impl Collector for Servers {
             MetricType::Gauge,
         )?;
         for (server, stat) in &rows {
-            let labels = [("server", server.url.as_str()), ("name", server.name.as_str())];
+            let labels = [
+                ("server", server.url.as_str()),
+                ("name", server.name.as_str()),
+            ];
             let at = stat.last_success_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
             ConstGauge::new(at).encode(family.encode_family(&labels)?)?;
         }

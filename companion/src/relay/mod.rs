@@ -74,10 +74,7 @@ pub struct Origins {
 impl Default for Origins {
     fn default() -> Self {
         Origins {
-            exact: vec![format!(
-                "chrome-extension://{}",
-                crate::host::EXTENSION_ID
-            )],
+            exact: vec![format!("chrome-extension://{}", crate::host::EXTENSION_ID)],
             any_firefox: true,
         }
     }
@@ -152,7 +149,11 @@ pub fn parse_base_path(raw: &str) -> Result<String, Problem> {
 
 impl Relay {
     /// The relay over a live listing; starts its event publisher.
-    pub fn new(live: Arc<dyn Live>, opts: &RelayOptions, shutdown: CancellationToken) -> Arc<Relay> {
+    pub fn new(
+        live: Arc<dyn Live>,
+        opts: &RelayOptions,
+        shutdown: CancellationToken,
+    ) -> Arc<Relay> {
         let events = Arc::new(EventLog::new());
         tokio::spawn(sse::publish(events.clone(), live.clone()));
         let limiter = Arc::new(Limiter::new(opts.limits));
@@ -174,11 +175,7 @@ impl Relay {
             let shutdown = shutdown.clone();
             async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
-                while shutdown
-                    .run_until_cancelled(tick.tick())
-                    .await
-                    .is_some()
-                {
+                while shutdown.run_until_cancelled(tick.tick()).await.is_some() {
                     limiter.forget_quiet();
                 }
             }
@@ -223,17 +220,21 @@ pub fn router(relay: Arc<Relay>) -> Router {
             tower_http::cors::CorsLayer::new()
                 .allow_origin(tower_http::cors::AllowOrigin::predicate({
                     let origins = relay.origins.clone();
-                    move |origin: &HeaderValue, _| {
-                        origin.to_str().is_ok_and(|o| origins.allows(o))
-                    }
+                    move |origin: &HeaderValue, _| origin.to_str().is_ok_and(|o| origins.allows(o))
                 }))
                 .allow_credentials(true)
                 .allow_methods([Method::GET])
-                .allow_headers([header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    HeaderName::from_static("last-event-id"),
+                ])
                 .expose_headers([header::RETRY_AFTER])
                 .max_age(Duration::from_secs(600)),
         )
-        .layer(middleware::from_fn_with_state(relay.clone(), refuse_origins));
+        .layer(middleware::from_fn_with_state(
+            relay.clone(),
+            refuse_origins,
+        ));
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text));
@@ -276,7 +277,11 @@ async fn observe(State(relay): State<Arc<Relay>>, request: Request, next: Next) 
     relay
         .metrics
         .observe(endpoint, status.as_u16(), started.elapsed());
-    tracing::debug!("{method} {endpoint} {} in {:?}", status.as_u16(), started.elapsed());
+    tracing::debug!(
+        "{method} {endpoint} {} in {:?}",
+        status.as_u16(),
+        started.elapsed()
+    );
     response
 }
 
@@ -289,7 +294,9 @@ async fn refuse_origins(State(relay): State<Arc<Relay>>, request: Request, next:
             return error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::OriginNotAllowed,
-                format!("the team relay does not answer pages from {origin}: it serves the Preview Switch extension"),
+                format!(
+                    "the team relay does not answer pages from {origin}: it serves the Preview Switch extension"
+                ),
                 "open the previews in the Preview Switch extension; an operator can add an origin with --cors-origin",
             );
         }
@@ -317,7 +324,12 @@ async fn authenticate(
                 _ => StatusCode::UNAUTHORIZED,
             };
             tracing::info!("refused a request from {peer}: {}", refusal.message());
-            let mut response = error(code, ErrorCode::Unauthenticated, refusal.message(), refusal.fix());
+            let mut response = error(
+                code,
+                ErrorCode::Unauthenticated,
+                refusal.message(),
+                refusal.fix(),
+            );
             if relay.auth.takes_bearer() {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -363,7 +375,11 @@ fn not_ready(relay: &Relay) -> Response {
         ErrorCode::NotReady,
         format!(
             "the team relay is still listing {}",
-            if waiting.is_empty() { "its servers".to_owned() } else { waiting.join(", ") }
+            if waiting.is_empty() {
+                "its servers".to_owned()
+            } else {
+                waiting.join(", ")
+            }
         ),
         "try again in a few seconds",
     );
@@ -503,7 +519,11 @@ async fn healthz(State(relay): State<Arc<Relay>>) -> Response {
         })
         .collect();
     let ready = relay.ready();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         axum::Json(serde_json::json!({
@@ -515,7 +535,11 @@ async fn healthz(State(relay): State<Arc<Relay>>) -> Response {
 }
 
 async fn metrics_text(State(relay): State<Arc<Relay>>) -> Response {
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], relay.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        relay.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
@@ -539,7 +563,9 @@ pub struct Bound {
 
 impl std::fmt::Debug for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("listener", &self.listener).finish_non_exhaustive()
+        f.debug_struct("Bound")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
     }
 }
 
@@ -598,9 +624,7 @@ impl Bound {
     /// in flight finish (up to 10 s).
     pub async fn serve(self, stop: impl std::future::Future<Output = ()>) -> Result<(), Error> {
         let handle = axum_server::Handle::new();
-        let service = self
-            .app
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
         let io = |source| Error::Io {
             what: "the relay stopped serving".into(),
             source,

@@ -219,3 +219,79 @@ pub fn stream(
 pub fn keep_alive() -> KeepAlive {
     KeepAlive::new().interval(KEEP_ALIVE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::Preview;
+
+    fn snap(apps: &[&str]) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            fetched_at_ms: now_ms(),
+            previews: apps
+                .iter()
+                .map(|a| Preview {
+                    server: "https://argocd.dev".into(),
+                    app: (*a).into(),
+                    ..Preview::default()
+                })
+                .collect(),
+            failures: Vec::new(),
+            kept_previous: false,
+        })
+    }
+
+    fn replayed(start: Start) -> Option<usize> {
+        match start {
+            Start::Resume(events, _) => Some(events.len()),
+            Start::Reset(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_client_resumes_after_its_last_event_or_is_told_to_reset() {
+        let log = EventLog::new();
+        let first = snap(&["a"]);
+        log.absorb(None, &first);
+        let start = log.published().unwrap().last_event_id;
+        assert_eq!(
+            start,
+            format!("{}-0", log.epoch),
+            "the baseline is no event"
+        );
+        let second = snap(&["a", "b"]);
+        log.absorb(Some(&first), &second);
+        // The same previews again (a re-list that found nothing new): no event.
+        let third = snap(&["a", "b"]);
+        log.absorb(Some(&second), &third);
+        let fourth = snap(&["b"]);
+        log.absorb(Some(&third), &fourth);
+        assert_eq!(log.published().unwrap().last_event_id, log.id(2));
+
+        assert_eq!(replayed(log.start(Some(&start))), Some(2));
+        assert_eq!(replayed(log.start(Some(&log.id(1)))), Some(1));
+        assert_eq!(replayed(log.start(Some(&log.id(2)))), Some(0));
+        assert_eq!(replayed(log.start(None)), Some(0));
+        for unknown in [log.id(3), "1-1".to_owned(), "garbage".to_owned()] {
+            assert_eq!(replayed(log.start(Some(&unknown))), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn an_id_older_than_the_kept_events_resets() {
+        let log = EventLog::new();
+        let mut last = snap(&[]);
+        log.absorb(None, &last);
+        for i in 0..=KEPT {
+            let next = snap(&[&format!("app-{i}")]);
+            log.absorb(Some(&last), &next);
+            last = next;
+        }
+        assert_eq!(
+            replayed(log.start(Some(&log.id(0)))),
+            None,
+            "event 1 is gone"
+        );
+        assert_eq!(replayed(log.start(Some(&log.id(1)))), Some(KEPT));
+    }
+}
