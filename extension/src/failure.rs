@@ -35,6 +35,8 @@ pub enum LocalError {
     Browser { call: BrowserCall, error: String },
     /// `chrome.cookies.set` answered without a cookie: the site's host permission is missing.
     CookieRefused { name: String, url: String },
+    /// The team relay could not be reached, or answered something that is not its wire.
+    Relay { url: String, detail: String },
 }
 
 /// The `chrome.*` call a [`LocalError::Browser`] names.
@@ -79,6 +81,9 @@ impl LocalError {
             LocalError::CookieRefused { name, url } => {
                 format!("could not set the cookie {name} on {url}: the browser refused it")
             }
+            LocalError::Relay { url, detail } => {
+                format!("the team relay at {url} gave no list: {detail}")
+            }
         }
     }
 
@@ -96,6 +101,9 @@ impl LocalError {
                 ..
             }
             | LocalError::CookieRefused { .. } => Some("allow access to the site when asked"),
+            LocalError::Relay { .. } => Some(
+                "check the relay address in the extension's options and that you are signed in to it, or ask your team whether the relay is up",
+            ),
             LocalError::Browser { .. } => None,
         }
     }

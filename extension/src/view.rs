@@ -58,6 +58,9 @@ pub struct View {
     pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<&'static str>,
+    /// Where the list comes from, when it is not the local companion: the team relay, and
+    /// what only the local companion can do.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,7 +428,24 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
 /// The notice that replaces the list when the companion gave none: the install command
 /// when it is not installed, `doctor` when it stopped, else the failure's message and fix
 /// as said (a companion error also names its PROTOCOL.md code).
-fn failure_notice(failure: &Failure, browser: &str) -> Notice {
+fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Notice {
+    if let Some(relay) = relay {
+        // The relay's own words (its code, message and fix), or why it could not be read.
+        return Notice {
+            kind: NoticeKind::CompanionError,
+            text: match failure.code() {
+                Some(code) => format!(
+                    "The team relay failed ({}): {}",
+                    code.as_str(),
+                    failure.message()
+                ),
+                None => capitalized(&failure.message()),
+            },
+            detail: failure.fix(),
+            command: None,
+        }
+        .with_relay(relay);
+    }
     match failure {
         Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
             kind: NoticeKind::CompanionMissing,
@@ -460,6 +480,16 @@ fn failure_notice(failure: &Failure, browser: &str) -> Notice {
     }
 }
 
+impl Notice {
+    /// A notice about the relay names it, so the user can open it to sign in.
+    fn with_relay(mut self, relay: &str) -> Notice {
+        if self.command.is_none() && matches!(self.kind, NoticeKind::CompanionError) {
+            self.command = Some(relay.to_owned());
+        }
+        self
+    }
+}
+
 /// `text` with its first character upper-cased (a message starts a sentence in a notice).
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
@@ -482,19 +512,33 @@ pub fn view(state: &State) -> View {
         failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
+        source: state.config.relay.as_ref().map(|relay| {
+            format!(
+                "From the team relay {relay}. Sync and refresh need the local companion (preview-switch)."
+            )
+        }),
+    };
+    let from = if state.config.relay.is_some() {
+        "the team relay"
+    } else {
+        "the companion"
     };
     let (previews, age_secs, stale) = match &state.companion {
         Companion::Loading => {
             v.notice = Some(Notice {
                 kind: NoticeKind::Loading,
-                text: "Asking the companion for previews…".into(),
+                text: format!("Asking {from} for previews…"),
                 detail: None,
                 command: None,
             });
             return v;
         }
         Companion::Failed(failure) => {
-            v.notice = Some(failure_notice(failure, state.browser));
+            v.notice = Some(failure_notice(
+                failure,
+                state.browser,
+                state.config.relay.as_deref(),
+            ));
             return v;
         }
         Companion::Ready {
@@ -513,7 +557,7 @@ pub fn view(state: &State) -> View {
         v.stale = Some(if state.refreshing {
             format!("{shown}; refreshing…")
         } else {
-            format!("{shown}: the companion could not refresh it")
+            format!("{shown}: {from} could not refresh it")
         });
     }
     if let Some(failure) = &state.refresh_error {

@@ -15,3 +15,6 @@ chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
   if (info.status === "complete" && tab.url) boot().then(() => wasm.worker_tab_updated(tabId, tab.url));
 });
 chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "managed" || (area === "local" && "settings" in changes)) boot().then(() => wasm.worker_settings_changed());
+});

@@ -108,6 +108,9 @@ pub fn render(view: &View) {
         }
         append(&app, &list);
     }
+    if let Some(source) = &view.source {
+        append(&app, &el(&doc, "p", "source", source));
+    }
     if let Some(stale) = &view.stale {
         append(&app, &el(&doc, "p", "stale", stale));
     }
