@@ -8,7 +8,7 @@
 # Prints a Markdown table (also saved to target/bench/results.md) for the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q --release -p preview-switch --bin preview-switch --example bench-tool
+cargo build -q --release -p preview-switch --bin preview-switch --example bench-tool --example relay-bench
 BIN=target/release/preview-switch
 TOOL=target/release/examples/bench-tool
 OUT=target/bench
@@ -54,3 +54,6 @@ read -r cold_med cold_p95 < <($TOOL host-cold "$BIN" "$URL" 100)
   echo "| native host \`list\` of all ${count} previews over one port, warm cache (one ~0.5 MB frame) | median ${rtt_med} ms, p95 ${rtt_p95} ms | | |"
   echo "| fresh host process to its first \`list\` answer from the disk cache (budget: median < 20 ms) | median ${cold_med} ms, p95 ${cold_p95} ms | | |"
 } | tee "$OUT/results.md"
+
+# The team relay: 500 previews, 200 event streams, 100 GET /v1/previews per second (oha).
+OHA=${OHA:-$(command -v oha || echo .tools/bin/oha)} target/release/examples/relay-bench "$BIN" 10 | tee "$OUT/relay.txt"

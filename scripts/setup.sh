@@ -46,3 +46,8 @@ cd "$(dirname "$0")/.."
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi
+
+# The relay bench's HTTP load generator (crates.io), into .tools/ like the other build tools.
+if [[ "${1:-}" == bench ]] && ! command -v oha >/dev/null 2>&1 && [[ ! -x .tools/bin/oha ]]; then
+  cargo install oha --version 1.16.0 --locked --root .tools
+fi

@@ -16,8 +16,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use protocol::messages::ServerInfo;
+
 use super::Live;
-use crate::host::previews::WatchState;
+use crate::host::previews::{ServerStats, WatchState};
 
 /// The content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -114,6 +116,40 @@ impl Metrics {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One family with a sample per server (labels `server` and `name`), read from its
+/// statistics.
+fn per_server(
+    encoder: &mut DescriptorEncoder,
+    rows: &[(&ServerInfo, &ServerStats)],
+    (name, help): (&str, &str),
+    kind: Kind,
+    value: impl Fn(&ServerStats) -> f64,
+) -> Result<(), std::fmt::Error> {
+    let metric_type = match kind {
+        Kind::Counter => MetricType::Counter,
+        Kind::Gauge => MetricType::Gauge,
+    };
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (server, stat) in rows {
+        let labels = [
+            ("server", server.url.as_str()),
+            ("name", server.name.as_str()),
+        ];
+        let sample = family.encode_family(&labels)?;
+        match kind {
+            Kind::Counter => ConstCounter::new(value(stat) as u64).encode(sample)?,
+            Kind::Gauge => ConstGauge::new(value(stat)).encode(sample)?,
+        }
+    }
+    Ok(())
+}
+
 /// The per-server and relay-wide values, read at each scrape.
 #[derive(Debug)]
 struct Servers(State);
@@ -148,63 +184,43 @@ impl Collector for Servers {
             }
         }
 
-        let mut family = encoder.encode_descriptor(
-            "argocd_lists",
-            "Lists the relay asked of each Argo CD server",
-            None,
-            MetricType::Counter,
+        per_server(
+            &mut encoder,
+            &rows,
+            (
+                "argocd_lists",
+                "Lists the relay asked of each Argo CD server",
+            ),
+            Kind::Counter,
+            |s| s.lists as f64,
         )?;
-        for (server, stat) in &rows {
-            let labels = [
-                ("server", server.url.as_str()),
-                ("name", server.name.as_str()),
-            ];
-            ConstCounter::new(stat.lists).encode(family.encode_family(&labels)?)?;
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "argocd_errors",
-            "Failed lists and broken or refused watches, per Argo CD server",
-            None,
-            MetricType::Counter,
+        per_server(
+            &mut encoder,
+            &rows,
+            (
+                "argocd_errors",
+                "Failed lists and broken or refused watches, per Argo CD server",
+            ),
+            Kind::Counter,
+            |s| s.errors as f64,
         )?;
-        for (server, stat) in &rows {
-            let labels = [
-                ("server", server.url.as_str()),
-                ("name", server.name.as_str()),
-            ];
-            ConstCounter::new(stat.errors).encode(family.encode_family(&labels)?)?;
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "argocd_up",
-            "1 when the server's last list succeeded",
-            None,
-            MetricType::Gauge,
+        per_server(
+            &mut encoder,
+            &rows,
+            ("argocd_up", "1 when the server's last list succeeded"),
+            Kind::Gauge,
+            |s| f64::from(u8::from(s.lists > 0 && s.last_error.is_none())),
         )?;
-        for (server, stat) in &rows {
-            let labels = [
-                ("server", server.url.as_str()),
-                ("name", server.name.as_str()),
-            ];
-            let up = stat.lists > 0 && stat.last_error.is_none();
-            ConstGauge::new(i64::from(up)).encode(family.encode_family(&labels)?)?;
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "argocd_last_success_timestamp_seconds",
-            "Unix time of the server's last successful list (0: never)",
-            None,
-            MetricType::Gauge,
+        per_server(
+            &mut encoder,
+            &rows,
+            (
+                "argocd_last_success_timestamp_seconds",
+                "Unix time of the server's last successful list (0: never)",
+            ),
+            Kind::Gauge,
+            |s| s.last_success_ms.map_or(0.0, |ms| ms as f64 / 1000.0),
         )?;
-        for (server, stat) in &rows {
-            let labels = [
-                ("server", server.url.as_str()),
-                ("name", server.name.as_str()),
-            ];
-            let at = stat.last_success_ms.map_or(0.0, |ms| ms as f64 / 1000.0);
-            ConstGauge::new(at).encode(family.encode_family(&labels)?)?;
-        }
 
         let streams = ConstGauge::new((self.0.open_streams)() as i64);
         streams.encode(encoder.encode_descriptor(

@@ -888,58 +888,296 @@ async fn a_relay_without_an_auth_choice_or_with_bad_flags_does_not_start() {
         ("ARGOCD_SERVER", "http://127.0.0.1:9"),
         ("ARGOCD_AUTH_TOKEN", TOKEN),
     ];
-    let run = sb.run(&["serve", "--listen", "127.0.0.1:0"], &env).await;
-    assert_eq!(run.code, 2, "{run:#?}");
-    assert!(run.stderr.contains("to anyone"), "{}", run.stderr);
-    for flag in ["--trusted-proxy", "--oidc-issuer", "--allow-anonymous"] {
-        assert!(run.stderr.contains(flag), "{}", run.stderr);
-    }
-    let run = sb
-        .run(
+    let nobody: &[&str] = &[];
+    for (flags, said) in [
+        (
+            nobody,
             &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
+                "to anyone",
+                "--trusted-proxy",
+                "--oidc-issuer",
+                "--allow-anonymous",
+            ][..],
+        ),
+        (
+            &[
                 "--oidc-issuer",
                 "http://sso.example.com/realms/x",
                 "--oidc-audience",
                 "a",
             ],
-            &env,
-        )
-        .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not https"), "{}", run.stderr);
-    let run = sb
-        .run(
+            &["not https"],
+        ),
+        (
             &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
                 "--allow-anonymous",
                 "--tls-cert",
                 "/nonexistent.pem",
                 "--tls-key",
                 "/nonexistent.key",
             ],
-            &env,
-        )
-        .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--tls-cert"), "{}", run.stderr);
-    let run = sb
-        .run(
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-anonymous",
-                "--base-path",
-                "/a/../b",
-            ],
-            &env,
-        )
-        .await;
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--base-path"), "{}", run.stderr);
+            &["--tls-cert", "--tls-key"],
+        ),
+        (
+            &["--allow-anonymous", "--base-path", "/a/../b"],
+            &["--base-path"],
+        ),
+    ] {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        let run = sb.run(&args, &env).await;
+        assert_eq!(run.code, 2, "{flags:?}: {run:#?}");
+        for words in said {
+            assert!(run.stderr.contains(words), "{flags:?}: {}", run.stderr);
+        }
+    }
+}
+
+/// The repository root (the deploy files live there).
+fn repo_file(rel: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// No container engine runs here, so the Dockerfile is checked as text: its final stage
+/// copies the release binary and nothing else, runs it as a non-root user, and serves.
+#[test]
+fn the_dockerfile_ships_the_release_binary_only_as_a_non_root_user() {
+    let dockerfile = repo_file("Dockerfile");
+    let instructions: Vec<(String, String)> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .fold(Vec::<String>::new(), |mut joined, line| {
+            match joined.last_mut() {
+                Some(last) if last.ends_with('\\') => {
+                    last.pop();
+                    last.push(' ');
+                    last.push_str(line);
+                }
+                _ => joined.push(line.to_owned()),
+            }
+            joined
+        })
+        .into_iter()
+        .map(|l| {
+            let (op, rest) = l.split_once(' ').unwrap_or((&l, ""));
+            (op.to_ascii_uppercase(), rest.trim().to_owned())
+        })
+        .collect();
+    let last_from = instructions
+        .iter()
+        .rposition(|(op, _)| op == "FROM")
+        .unwrap();
+    let (build, runtime) = instructions.split_at(last_from);
+    assert!(
+        runtime[0].1.contains("distroless") && runtime[0].1.ends_with(":nonroot"),
+        "a minimal base: {:?}",
+        runtime[0]
+    );
+    let ops: Vec<&str> = runtime[1..].iter().map(|(op, _)| op.as_str()).collect();
+    assert!(!ops.contains(&"RUN") && !ops.contains(&"ADD"), "{ops:?}");
+    let copies: Vec<&String> = runtime
+        .iter()
+        .filter(|(op, _)| op == "COPY")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        copies,
+        ["--from=build /src/target/release/preview-switch /usr/local/bin/preview-switch"],
+        "one COPY: the release binary"
+    );
+    let user = runtime
+        .iter()
+        .rev()
+        .find(|(op, _)| op == "USER")
+        .map(|(_, u)| u.as_str());
+    let uid = user.expect("a USER").split(':').next().unwrap();
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u != 0),
+        "non-root by number: {user:?}"
+    );
+    let entry = runtime.iter().find(|(op, _)| op == "ENTRYPOINT").unwrap();
+    assert_eq!(entry.1, r#"["/usr/local/bin/preview-switch", "serve"]"#);
+    // The build stage builds that binary, with a toolchain the workspace accepts.
+    let run = build.iter().find(|(op, _)| op == "RUN").unwrap();
+    assert!(
+        run.1
+            .contains("cargo build --release --locked -p preview-switch --bin preview-switch")
+    );
+    let image = &build[0].1;
+    let rust = image
+        .split("rust:")
+        .nth(1)
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap();
+    let msrv = repo_file("Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    assert!(
+        version(rust) >= version(&msrv),
+        "rust {rust} builds a workspace needing {msrv}"
+    );
+    assert!(repo_file(".dockerignore").lines().any(|l| l == "target"));
+}
+
+fn yaml_docs(rel: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(&repo_file(rel))
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .collect()
+}
+
+fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// examples/relay/ as one consistent deployment: the relay's flags are the binary's own,
+/// probes and ports meet, the proxy is the only way in, and the Argo CD role reads only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_deployment_is_consistent_and_its_relay_flags_start_the_real_relay() {
+    let docs = yaml_docs("examples/relay/relay.yaml");
+    let deployment = kind(&docs, "Deployment");
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let relay = containers.iter().find(|c| c["name"] == "relay").unwrap();
+    let proxy = containers
+        .iter()
+        .find(|c| c["name"] == "oauth2-proxy")
+        .unwrap();
+    let args: Vec<&str> = relay["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let flag = |args: &[&str], name: &str| -> String {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {args:?}"))
+            .to_owned()
+    };
+    let port: u16 = flag(&args, "--listen")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let relay_port = &relay["ports"][0];
+    assert_eq!(relay_port["containerPort"], port);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        let get = &relay[probe]["httpGet"];
+        assert_eq!(get["path"], "/healthz", "{probe}");
+        assert_eq!(get["port"], relay_port["name"], "{probe}");
+    }
+    assert!(
+        flag(&args, "--trusted-proxy")
+            .split(',')
+            .any(|a| a == "127.0.0.1")
+    );
+    let proxy_args: Vec<&str> = proxy["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        flag(&proxy_args, "--upstream"),
+        format!("http://127.0.0.1:{port}/")
+    );
+    assert_eq!(flag(&proxy_args, "--pass-user-headers"), "true");
+    assert!(
+        flag(&args, "--identity-header").eq_ignore_ascii_case("x-forwarded-email"),
+        "the header oauth2-proxy passes"
+    );
+    let proxy_port = proxy["ports"][0]["name"].as_str().unwrap();
+    let service = kind(&docs, "Service");
+    let route = kind(&docs, "HTTPRoute");
+    let backend = &route["spec"]["rules"][0]["backendRefs"][0];
+    assert_eq!(backend["name"], service["metadata"]["name"]);
+    let routed = service["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["port"] == backend["port"])
+        .unwrap();
+    assert_eq!(
+        routed["targetPort"], proxy_port,
+        "people reach the proxy, never the relay directly"
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["labels"],
+        service["spec"]["selector"]
+    );
+    let secured = &relay["securityContext"];
+    assert_eq!(secured["readOnlyRootFilesystem"], true);
+    assert_eq!(secured["allowPrivilegeEscalation"], false);
+
+    // The read-only Argo CD account: exactly applications/applicationsets get.
+    let rbac = yaml_docs("examples/relay/argocd-rbac.patch.yaml");
+    let policy = rbac[0]["data"]["policy.csv"].as_str().unwrap();
+    let mut lines: Vec<&str> = policy
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "g, preview-relay, role:preview-relay",
+            "p, role:preview-relay, applications, get, */*, allow",
+            "p, role:preview-relay, applicationsets, get, */*, allow",
+        ]
+    );
+    let account = yaml_docs("examples/relay/argocd-account.patch.yaml");
+    assert_eq!(
+        account[0]["data"]["accounts.preview-relay"], "apiKey",
+        "tokens only, no login"
+    );
+
+    // The relay's own flags, as the Deployment gives them, start the real relay.
+    let (_state, server) = demo_server().await;
+    let sb = Sandbox::new();
+    let mut env: Vec<(String, String)> = relay["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_owned(),
+                e["value"].as_str()?.to_owned(),
+            ))
+        })
+        .filter(|(k, _)| k != "ARGOCD_SERVER")
+        .collect();
+    env.extend(argocd(&server).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let local: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with("--listen="))
+        .collect();
+    let started = Relay::start(&sb, &local, &env).await;
+    ready(&started).await;
+    let answer = get(
+        &format!("{}/v1/previews", started.url),
+        &[("x-forwarded-email", "qa@example.com")],
+    )
+    .await;
+    assert_eq!(
+        answer.status, 200,
+        "the sidecar's header from 127.0.0.1 is believed"
+    );
 }

@@ -480,17 +480,7 @@ impl Worker {
         match purpose {
             Purpose::Seed => {
                 let update = self.live.seed(Some(previews));
-                out.push(Effect::RememberList(CachedList {
-                    previews: update.previews.clone(),
-                    fetched_at_ms,
-                }));
-                self.feed(
-                    state::Event::PreviewsChanged {
-                        previews: update.previews,
-                        deleted: update.deleted,
-                    },
-                    out,
-                );
+                self.live_update(update, fetched_at_ms, out);
             }
             Purpose::Show => {
                 out.push(Effect::RememberList(CachedList {
@@ -544,11 +534,7 @@ impl Worker {
 
     /// Opens a new subscription; its events wait for its seed.
     fn subscribe(&mut self, out: &mut Vec<Effect>) {
-        self.live.subscribed_again();
-        // A seed still running belongs to the old subscription: it must not release the
-        // new one's events.
-        self.listings.retain(|p| p.purpose != Purpose::Seed);
-        self.fetches.retain(|(_, p)| *p != Purpose::Seed);
+        self.forget_seeds();
         self.send(RequestBody::Subscribe, out);
     }
 
@@ -591,9 +577,7 @@ impl Worker {
     /// one, its events wait for a seed read once it is open.
     fn follow_relay(&mut self, relay: &str, out: &mut Vec<Effect>) {
         if self.stream.last_event_id.is_none() {
-            self.live.subscribed_again();
-            self.listings.retain(|p| p.purpose != Purpose::Seed);
-            self.fetches.retain(|(_, p)| *p != Purpose::Seed);
+            self.forget_seeds();
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -675,8 +659,7 @@ impl Worker {
             }
             relay::Streamed::Reset => {
                 self.stream.last_event_id = None;
-                self.live.subscribed_again();
-                self.fetches.retain(|(_, p)| *p != Purpose::Seed);
+                self.forget_seeds();
                 self.start_listing(Purpose::Seed, false, out);
             }
             relay::Streamed::Unknown { event } => out.push(Effect::Warn(format!(
@@ -694,19 +677,37 @@ impl Worker {
         out: &mut Vec<Effect>,
     ) {
         if let Some(update) = self.live.changed(changes) {
-            out.push(Effect::RememberList(CachedList {
-                previews: update.previews.clone(),
-                fetched_at_ms,
-            }));
-            self.feed(
-                state::Event::PreviewsChanged {
-                    previews: update.previews,
-                    deleted: update.deleted,
-                },
-                out,
-            );
+            self.live_update(update, fetched_at_ms, out);
         }
         self.feed(state::Event::ServersFailed { failures }, out);
+    }
+
+    /// The live list moved: remember it and hand it to the state.
+    fn live_update(
+        &mut self,
+        update: crate::live::Update,
+        fetched_at_ms: u64,
+        out: &mut Vec<Effect>,
+    ) {
+        out.push(Effect::RememberList(CachedList {
+            previews: update.previews.clone(),
+            fetched_at_ms,
+        }));
+        self.feed(
+            state::Event::PreviewsChanged {
+                previews: update.previews,
+                deleted: update.deleted,
+            },
+            out,
+        );
+    }
+
+    /// A new subscription or stream: the live list waits for a seed, and a seed still
+    /// running belongs to the old one (it must not release the new one's events).
+    fn forget_seeds(&mut self) {
+        self.live.subscribed_again();
+        self.listings.retain(|p| p.purpose != Purpose::Seed);
+        self.fetches.retain(|(_, p)| *p != Purpose::Seed);
     }
 
     fn port_message(&mut self, message: Result<Reply, LocalError>, out: &mut Vec<Effect>) {

@@ -427,6 +427,21 @@ mod tests {
                 .collect()
         }
 
+        /// A popup opened on `https://app.test/` with `stored`, and its first effects.
+        fn popup_with(stored: Stored) -> (Worker, Vec<Effect>) {
+            let mut popup = Worker::default();
+            let fx = popup.update(Event::PopupStarted {
+                tab: Some(crate::worker::TabInfo {
+                    id: 7,
+                    url: "https://app.test/".into(),
+                }),
+                stored,
+                brands: vec![],
+                now_ms: 1_795_000_000_000,
+            });
+            (popup, fx)
+        }
+
         fn prs(w: &Worker) -> Vec<u64> {
             w.state().previews().iter().map(|p| p.pr).collect()
         }
@@ -565,18 +580,9 @@ mod tests {
             );
 
             // The popup: the companion's list fails the same way, the relay answers.
-            let mut popup = Worker::default();
-            let fx = popup.update(Event::PopupStarted {
-                tab: Some(crate::worker::TabInfo {
-                    id: 7,
-                    url: "https://app.test/".into(),
-                }),
-                stored: Stored {
-                    managed: Some(team),
-                    ..Stored::default()
-                },
-                brands: vec![],
-                now_ms: 1_795_000_000_000,
+            let (mut popup, fx) = popup_with(Stored {
+                managed: Some(team),
+                ..Stored::default()
             });
             let id = fx
                 .iter()
@@ -649,18 +655,9 @@ mod tests {
 
         #[test]
         fn the_popup_on_a_relay_fetches_and_names_the_relay_in_its_failures() {
-            let mut popup = Worker::default();
-            let fx = popup.update(Event::PopupStarted {
-                tab: Some(crate::worker::TabInfo {
-                    id: 7,
-                    url: "https://app.test/".into(),
-                }),
-                stored: Stored {
-                    settings: Some(with_relay()),
-                    ..Stored::default()
-                },
-                brands: vec![],
-                now_ms: 1_795_000_000_000,
+            let (mut popup, fx) = popup_with(Stored {
+                settings: Some(with_relay()),
+                ..Stored::default()
             });
             assert!(!fx.iter().any(|e| matches!(e, Effect::Send(_))), "{fx:?}");
             let view = crate::view::view(popup.state());
