@@ -84,6 +84,15 @@ async fn client(url: String, index: usize, seen: Seen, opened: Arc<tokio::sync::
     }
 }
 
+/// A JSON answer, or `null` when there is none yet.
+async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let Ok(response) = http.get(url).send().await else {
+        return serde_json::Value::Null;
+    };
+    let body = response.bytes().await.unwrap_or_default();
+    serde_json::from_slice(&body).unwrap_or_default()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -100,6 +109,8 @@ fn main() -> ExitCode {
     };
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let oha = std::env::var("OHA").unwrap_or_else(|_| "oha".into());
+    // reqwest is built without a default crypto provider (the companion picks ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(run(bin, seconds, oha))
 }
@@ -155,10 +166,7 @@ async fn run(bin: String, seconds: u64, oha: String) -> ExitCode {
     // Ready, watching, and the watch's start-up replay settled.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let health: serde_json::Value = match http.get(format!("{url}/healthz")).send().await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
-        };
+        let health = get_json(&http, &format!("{url}/healthz")).await;
         if health["servers"][0]["watch"] == "open" {
             break;
         }
@@ -169,14 +177,7 @@ async fn run(bin: String, seconds: u64, oha: String) -> ExitCode {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let previews: serde_json::Value = http
-        .get(format!("{url}/v1/previews"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let previews = get_json(&http, &format!("{url}/v1/previews")).await;
     let listed = previews["previews"].as_array().map_or(0, Vec::len);
     let lists_before = lists(&state);
     let watches_before = state.request_count("/api/v1/stream/applications");
