@@ -2,7 +2,8 @@
 # Installs what building and testing Preview Switch needs on Debian 12, idempotently: each
 # step checks first and costs nothing when already done. Called by `make setup`.
 #   scripts/setup.sh            toolchain pieces for build, run and test
-#   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
+#   scripts/setup.sh bench      plus the tools the benchmarks compare against or load with (jq, curl,
+#                               hyperfine, GNU time, wrk)
 set -euo pipefail
 
 want_apt=()
@@ -22,6 +23,8 @@ if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
   need_cmd hyperfine hyperfine
   [[ -x /usr/bin/time ]] || want_apt+=(time)
+  # The relay bench's HTTP load generator.
+  need_cmd wrk wrk
 fi
 
 if ((${#want_apt[@]})); then
@@ -45,9 +48,4 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 cd "$(dirname "$0")/.."
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
-fi
-
-# The relay bench's HTTP load generator (crates.io), into .tools/ like the other build tools.
-if [[ "${1:-}" == bench ]] && ! command -v oha >/dev/null 2>&1 && [[ ! -x .tools/bin/oha ]]; then
-  cargo install oha --version 1.16.0 --locked --root .tools
 fi

@@ -262,4 +262,28 @@ mod tests {
             relay_access_refused("https://relay.corp.test/*").contains("https://relay.corp.test/*")
         );
     }
+
+    /// Chrome hands an extension its policy only for the keys its manifest's
+    /// `storage.managed_schema` declares: without the schema a team's preset relay would
+    /// never arrive.
+    #[test]
+    fn the_managed_schema_declares_the_preset_relay() {
+        let manifest: serde_json::Value =
+            serde_json::from_str(include_str!("../../manifest.json")).unwrap();
+        assert_eq!(
+            manifest["storage"]["managed_schema"], "managed_schema.json",
+            "the schema is shipped from extension/static/"
+        );
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../static/managed_schema.json")).unwrap();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(schema["properties"][MANAGED_RELAY_URL]["type"], "string");
+        let keys: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, [MANAGED_RELAY_URL], "every key is one Managed reads");
+        let preset: Managed = serde_json::from_value(
+            serde_json::json!({ MANAGED_RELAY_URL: "https://relay.corp.test/" }),
+        )
+        .unwrap();
+        assert_eq!(preset.relay().as_deref(), Some("https://relay.corp.test"));
+    }
 }

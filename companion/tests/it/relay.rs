@@ -710,6 +710,17 @@ async fn metrics_and_health_show_a_failed_server_beside_a_working_one() {
             .starts_with("the team relay's operator")
     );
 
+    // dev's watch opens; prod's cannot.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let health = get(&format!("{}/healthz", relay.url), &[]).await.json();
+        if health["servers"][0]["watch"] == "open" {
+            assert_ne!(health["servers"][1]["watch"], "open", "{health}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{health}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let metrics = get(&format!("{}/metrics", relay.url), &[]).await;
     assert!(
         metrics
@@ -740,6 +751,23 @@ async fn metrics_and_health_show_a_failed_server_beside_a_working_one() {
         0.0
     );
     assert_eq!(value(&format!("preview_switch_relay_argocd_up{dev}")), 1.0);
+    let watch = |labels: &str, state: &str| {
+        value(&format!(
+            "preview_switch_relay_argocd_watch_state{}{}",
+            labels.trim_end_matches('}'),
+            format_args!(",state=\"{state}\"}}")
+        ))
+    };
+    assert_eq!(watch(&dev, "open"), 1.0, "dev's watch is open");
+    assert_eq!(watch(prod, "open"), 0.0, "prod's watch is not");
+    assert_eq!(
+        ["idle", "connecting", "backoff"]
+            .iter()
+            .map(|s| watch(prod, s))
+            .sum::<f64>(),
+        1.0,
+        "prod's watch is in one other state"
+    );
     assert_eq!(
         value(&format!("preview_switch_relay_argocd_errors_total{dev}")),
         0.0
