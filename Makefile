@@ -2,14 +2,16 @@
 # logic lives in Rust (the companion) or in scripts/.
 CARGO ?= cargo
 BIN := target/release/preview-switch
+# The Node.js 20 that `make setup` installs when the system's is older (Debian 12's is 18).
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint fmt bench fuzz soak dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
 	@scripts/setup.sh
 
-## build: the companion (release) and the extension (dist/extension)
+## build: the companion (release) and the extension (dist/chromium, dist/firefox and their zips)
 build: setup build-extension
 	$(CARGO) build --release -p preview-switch
 
@@ -17,7 +19,8 @@ build: setup build-extension
 setup-wasm:
 	scripts/build-extension.sh setup
 
-## build-extension: dist/extension; prints the gzipped wasm size, fails over 250 KB
+## build-extension: dist/chromium, dist/firefox (+ zips; dist/extension links to chromium);
+## prints the gzipped wasm size, fails over 250 KB
 build-extension: setup-wasm
 	scripts/build-extension.sh build
 
@@ -25,11 +28,12 @@ build-extension: setup-wasm
 run: build
 	$(BIN) demo
 
-## test: formatting, lints (native and wasm32), every test, then the browser end-to-end suite
+## test: formatting, lints (native and wasm32), every test, web-ext lint of the Firefox
+## build, then the browser end-to-end suites (Chromium and Firefox)
 test: setup lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
-	$(MAKE) --no-print-directory test-wasm test-e2e
+	$(MAKE) --no-print-directory test-wasm lint-firefox test-e2e
 
 ## test-wasm: the extension's glue smoke tests in headless Chromium (wasm-bindgen-test;
 ## the browser's flags are in extension/webdriver.json)
@@ -38,25 +42,34 @@ test-wasm: setup setup-wasm
 	CHROMEDRIVER=/usr/bin/chromedriver \
 	  $(CARGO) test --target wasm32-unknown-unknown -p preview-switch-extension
 
-## test-e2e: the extension in headless Chromium against the real companion, the fake Argo CD
-## and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")
+## test-e2e: the extension in headless Chromium and Firefox against the real companion, the
+## fake Argo CD and nginx (e2e/; artifacts in target/e2e/, see README "End-to-end tests")
 test-e2e: setup build-extension
 	$(CARGO) build -p preview-switch --bin preview-switch --example e2e-fake
 	node --test --test-concurrency=1 e2e/
 
-## lint: rustfmt and clippy with warnings as errors, native and wasm32
+## lint-firefox: web-ext lint (Mozilla's addons-linter) on dist/firefox; 0 errors, and no
+## warning that scripts/lint-firefox.sh does not justify
+lint-firefox: setup build-extension
+	scripts/lint-firefox.sh dist/firefox
+
+## lint: rustfmt and clippy with warnings as errors, native and wasm32; the fuzz crate (outside
+## the workspace, run on nightly by `make fuzz`) is compiled on stable so it cannot rot
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p preview-switch-protocol -p preview-switch-extension --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) check --locked --manifest-path fuzz/Cargo.toml --target-dir target/fuzz
 
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the DESIGN §7 budgets that the companion owns (see README "Performance")
+## bench: every docs/DESIGN.md §7/§10 budget, PASS or FAIL each, then popup open to rows on the
+## real toolbar popup in Chromium and Firefox; fails on a miss (README "Performance")
 bench: build
 	@scripts/setup.sh bench
 	scripts/bench.sh
+	scripts/bench-popup.sh
 
 ## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60) on nightly; see README "Robustness"
 fuzz:

@@ -1,9 +1,11 @@
-// The end-to-end world for the extension suite: two echo backends, real nginx routing
+// The end-to-end world for the extension suites: two echo backends, real nginx routing
 // between them by the HTTPRoute cookie regexes, the fake Argo CD (companion/examples/
-// e2e-fake.rs), the real `preview-switch` registered as native host in a throwaway
-// Chromium profile, and Debian's Chromium with dist/extension loaded. Everything binds
-// 127.0.0.1, lives in one temp dir, and is stopped by `stop()`.
+// e2e-fake.rs), the real `preview-switch` registered as native host by its own `install`,
+// and a real browser with the built extension: Debian's Chromium with dist/chromium
+// (`start`), or Debian's Firefox ESR with dist/firefox (`startFirefox`, firefox.mjs).
+// Everything binds 127.0.0.1, lives in one temp dir, and is stopped by `stop()`.
 import { spawn, execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
@@ -14,9 +16,21 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const EXTENSION_ID = "kenpfoonlngflpognjbagobppcnfepml";
+const builtManifest = (browser) => {
+  const file = path.join(ROOT, "dist", browser, "manifest.json");
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+};
+/** Chromium's id for the built extension, from its manifest `key` as Chromium derives it
+ * (SHA-256 of the public key, first 32 hex digits spelled a-p); `preview-switch install`
+ * allows its own constant, so a drift between the two fails every scenario. */
+export const EXTENSION_ID = (() => {
+  const key = builtManifest("chromium").key ?? "";
+  const hex = crypto.createHash("sha256").update(Buffer.from(key, "base64")).digest("hex").slice(0, 32);
+  return [...hex].map((c) => String.fromCharCode(97 + parseInt(c, 16))).join("");
+})();
+/** The Firefox build's add-on id (`install --browser firefox` allows its own constant). */
+export const GECKO_ID = builtManifest("firefox").browser_specific_settings?.gecko?.id;
 export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? path.join(ROOT, "target", "e2e");
-const HOST_NAME = "io.previewswitch.companion";
 const BIN = process.env.PREVIEW_SWITCH_BIN ?? path.join(ROOT, "target/debug/preview-switch");
 const FAKE = process.env.E2E_FAKE_BIN ?? path.join(ROOT, "target/debug/examples/e2e-fake");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -134,21 +148,24 @@ async function waitHttp(url, what, logFile) {
   }
 }
 
-export async function start() {
+/**
+ * The world both browsers share: nginx between the two echo backends, the fake Argo CD
+ * and the environment the companion runs with (the browser passes its own environment to
+ * the native host it starts). The browser is started by `start` or `startFirefox`.
+ */
+async function startWorld(what) {
   need(BIN, "run cargo build -p preview-switch");
   need(FAKE, "run cargo build -p preview-switch --example e2e-fake");
-  need(path.join(ROOT, "dist/extension/manifest.json"), "run `make build-extension`");
-  need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
   need(NGINX, "run `make setup` (installs Debian's nginx)");
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "preview-switch-e2e-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `preview-switch-e2e-${what}-`));
   const w = { dir, procs: [], servers: [] };
   // nginx and the fake do not die with us: if the runner itself dies, take them along.
   process.on("exit", () => {
     for (const p of w.procs) if (p.exitCode === null) p.kill("SIGKILL");
   });
   try {
-    await setUp(w);
+    await setUpWorld(w);
   } catch (e) {
     await stop(w);
     throw e;
@@ -156,7 +173,32 @@ export async function start() {
   return w;
 }
 
-async function setUp(w) {
+/** The world with `browser` started in it by `setUpBrowser(w)`. */
+async function startWith(browser, setUpBrowser) {
+  need(path.join(ROOT, `dist/${browser}/manifest.json`), "run `make build-extension`");
+  const w = await startWorld(browser);
+  try {
+    await setUpBrowser(w);
+  } catch (e) {
+    await stop(w);
+    throw e;
+  }
+  return w;
+}
+
+/** The world with Debian's Chromium and dist/chromium (see `setUpChromium`). */
+export async function start() {
+  need(CHROMIUM, "run `make setup` (installs Debian's chromium)");
+  return startWith("chromium", setUpChromium);
+}
+
+/** The world with Debian's Firefox ESR and dist/firefox (see `firefox.mjs`). */
+export async function startFirefox() {
+  const { setUpFirefox } = await import("./firefox.mjs");
+  return startWith("firefox", setUpFirefox);
+}
+
+async function setUpWorld(w) {
   const { dir } = w;
   helpers(w);
   const dev = await echoBackend("dev");
@@ -181,36 +223,51 @@ async function setUp(w) {
   const conf = path.join(ngx, "nginx.conf");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=demo.test",
     "-keyout", path.join(ngx, "key.pem"), "-out", path.join(ngx, "cert.pem")], { stdio: "ignore" });
-  fs.writeFileSync(conf, nginxConf(ngx, w.port, w.tlsPort, w.fake.routes, dev.address().port, preview.address().port));
-  const nginx = spawn(NGINX, ["-p", ngx, "-e", path.join(ngx, "error.log"), "-c", conf, "-g", "daemon off;"], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  w.procs.push(nginx);
-  await waitHttp(`http://127.0.0.1:${w.port}/`, "nginx", path.join(ngx, "error.log"));
+  // A port found free may be taken by another process before nginx binds it: nginx then
+  // exits at once, and the TLS port (which only the resolver rule names) is picked again.
+  for (let attempt = 1; ; attempt++) {
+    fs.writeFileSync(conf, nginxConf(ngx, w.port, w.tlsPort, w.fake.routes, dev.address().port, preview.address().port));
+    const nginx = spawn(NGINX, ["-p", ngx, "-e", path.join(ngx, "error.log"), "-c", conf, "-g", "daemon off;"], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = once(nginx, "exit").then(([code]) => code);
+    const up = waitHttp(`http://127.0.0.1:${w.port}/`, "nginx", path.join(ngx, "error.log")).then(() => "up");
+    if ((await Promise.race([up, exited])) === "up") {
+      w.procs.push(nginx);
+      break;
+    }
+    up.catch(() => {}); // it gives up by itself
+    if (attempt === 3) throw new Error(`nginx could not start: ${fs.readFileSync(path.join(ngx, "error.log"), "utf8")}`);
+    w.tlsPort = await freePort();
+  }
 
-  // The companion as the browser will start it: a wrapper (the manifest `path` must be an
-  // executable) that reads its environment from host.env, so a test can point it at
-  // another cache or config between launches.
-  w.hostEnv = path.join(dir, "host.env");
-  w.setHostEnv({});
-  const wrapper = path.join(dir, "preview-switch-host");
-  fs.writeFileSync(wrapper, `#!/bin/sh\n. '${w.hostEnv}'\nexec '${BIN}' "$@"\n`, { mode: 0o755 });
+  // The companion runs with the browser's environment: the suite's config, cache and log
+  // dirs, and a HOME of its own (Firefox reads host manifests from $HOME; `install` writes
+  // there, never into the real home).
+  w.home = path.join(dir, "home");
+  fs.mkdirSync(w.home);
+  w.cacheDir = path.join(dir, "cache");
+  w.companionEnv = {
+    PREVIEW_SWITCH_CONFIG: w.fake.config,
+    PREVIEW_SWITCH_CACHE_DIR: w.cacheDir,
+    XDG_STATE_HOME: path.join(dir, "state"),
+    PREVIEW_SWITCH_LOG: "info",
+  };
+}
+
+async function setUpChromium(w) {
+  const { dir } = w;
+  w.browserName = "chromium";
+  w.caller = `chrome-extension://${EXTENSION_ID}/`;
   w.profile = path.join(dir, "profile");
-  w.hostManifest = path.join(w.profile, "NativeMessagingHosts", `${HOST_NAME}.json`);
-  fs.mkdirSync(path.dirname(w.hostManifest), { recursive: true });
-  w.hostManifestJson = JSON.stringify({
-    name: HOST_NAME,
-    description: "Preview Switch companion (end-to-end suite)",
-    path: wrapper,
-    type: "stdio",
-    allowed_origins: [`chrome-extension://${EXTENSION_ID}/`],
-  });
+  // The host registered as a user does it, for this one profile.
+  w.hostArgs = ["--browser", "chromium", "--user-data-dir", w.profile];
   w.installHost();
 
-  // The extension as shipped, plus host access to *.test: a headless browser cannot answer
-  // the optional_host_permissions prompt.
+  // The extension as built, plus host access to *.test, which a scenario withholds as the
+  // user can in chrome://extensions (a headless browser cannot answer the permission prompt).
   const ext = path.join(dir, "extension");
-  fs.cpSync(path.join(ROOT, "dist/extension"), ext, { recursive: true });
+  fs.cpSync(path.join(ROOT, "dist/chromium"), ext, { recursive: true });
   const manifest = JSON.parse(fs.readFileSync(path.join(ext, "manifest.json"), "utf8"));
   manifest.host_permissions = ["*://*.test/*"];
   fs.writeFileSync(path.join(ext, "manifest.json"), JSON.stringify(manifest, null, 2));
@@ -237,6 +294,7 @@ async function setUp(w) {
     headless: false, // the new headless mode comes from the arg above: it runs extensions
     ignoreDefaultArgs: ["--disable-extensions"],
     args,
+    env: { ...process.env, ...w.companionEnv },
     viewport: { width: 1000, height: 700 },
     ignoreHTTPSErrors: true,
   });
@@ -244,6 +302,19 @@ async function setUp(w) {
     ?? (await w.context.waitForEvent("serviceworker", { timeout: 15_000 }));
   // The worker boots its wasm on install; wait until it subscribed.
   await waitFor(() => w.worker.evaluate(() => self.previewSwitchReady === true), "the service worker to start");
+}
+
+/** Loads `url` in `page` (or reloads it) and returns what the backend received for it.
+ * A Playwright or a Puppeteer page: both take goto, reload and evaluate. */
+export async function visit(page, url) {
+  if (url) await page.goto(url);
+  else await page.reload();
+  return JSON.parse(await page.evaluate(() => document.getElementById("echo").textContent));
+}
+
+/** What the backend received for an XHR made by the page itself. */
+export async function xhr(page) {
+  return page.evaluate(async () => (await fetch("/api/whoami", { cache: "no-store" })).json());
 }
 
 /** Polls `check` (sync or async) until it returns a truthy value; fails naming `what`. */
@@ -266,6 +337,7 @@ export async function waitFor(check, what, timeoutMs = 15_000) {
 export async function stop(w) {
   try {
     await w.context?.close();
+    await w.browser?.close();
   } catch {
     // the browser may already be gone
   }
@@ -279,32 +351,84 @@ export async function stop(w) {
   if (process.env.E2E_KEEP !== "1") fs.rmSync(w.dir, { recursive: true, force: true });
 }
 
-// World helpers, attached here to keep the test file about behaviour.
+// World helpers, attached here to keep the test files about behaviour.
 function helpers(w) {
-  w.setHostEnv = (extra) => {
-    const env = {
-      PREVIEW_SWITCH_CONFIG: w.fake?.config ?? path.join(w.dir, "fake/config.toml"),
-      PREVIEW_SWITCH_CACHE_DIR: path.join(w.dir, "cache"),
-      XDG_STATE_HOME: path.join(w.dir, "state"),
-      PREVIEW_SWITCH_LOG: "info",
-      ...extra,
-    };
-    fs.writeFileSync(w.hostEnv, Object.entries(env).map(([k, v]) => `export ${k}='${v}'\n`).join(""));
+  /** `preview-switch <args>` as the user runs it, in the suite's HOME; its stdout. */
+  w.previewSwitch = (args) => execFileSync(BIN, args, {
+    env: { ...process.env, ...w.companionEnv, HOME: w.home },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  w.installHost = () => {
+    const out = w.previewSwitch(["install", ...w.hostArgs]);
+    if (!out.startsWith(`installed ${w.browserName} host manifest: `)) throw new Error(`install said: ${out}`);
+    return out;
   };
-  w.installHost = () => fs.writeFileSync(w.hostManifest, w.hostManifestJson);
-  // The companion processes Chromium started for this suite: those whose environment
-  // names this suite's config (read from /proc, so nothing else is ever matched).
+  w.uninstallHost = () => w.previewSwitch(["uninstall", ...w.hostArgs]);
+  // The companion processes the browser started for this suite: those started for this
+  // extension whose environment names this suite's config (read from /proc, so nothing
+  // else is ever matched).
   w.companionPids = () => {
     const mine = `PREVIEW_SWITCH_CONFIG=${w.fake.config}`;
     return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
       try {
-        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        return cmd.includes(`chrome-extension://${EXTENSION_ID}/`)
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        return cmd.includes(w.caller)
           && fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(mine);
       } catch {
         return false; // gone meanwhile, or not ours to read
       }
     }).map(Number);
   };
-  w.uninstallHost = () => fs.rmSync(w.hostManifest, { force: true });
+  // The disk cache every new companion process answers from first.
+  w.clearCache = () => fs.rmSync(w.cacheDir, { recursive: true, force: true });
+}
+
+/** Median, min and max of `samples` (ms), with the samples in opening order. */
+function summary(samples) {
+  const sorted = [...samples].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted.at(-1), samples };
+}
+
+/**
+ * Opens the real popup `count` times on `page` (`open(w, page)` gives `{clickedAt, popup}`,
+ * `close(w)` closes it) and times each opening until its first rows: from the click, by the
+ * machine's clock (the popup's time origin is on the same clock), and from the popup page's
+ * own start. Every opening must draw `rows`.
+ */
+export async function timeRealPopup(w, { open, close, page, rows, count = 9 }) {
+  const click = [];
+  const pageStart = [];
+  for (let i = 0; i < count; i++) {
+    const { clickedAt, popup } = await open(w, page);
+    const drawn = await waitFor(() => popup.eval((d, win) => d.body.dataset.rowsMs && {
+      at: win.performance.timeOrigin + Number(d.body.dataset.rowsMs),
+      ms: Number(d.body.dataset.rowsMs),
+      rows: [...d.querySelectorAll(".row .pr")].map((e) => e.textContent),
+    }), "rows");
+    if (JSON.stringify(drawn.rows) !== JSON.stringify(rows)) {
+      throw new Error(`opening ${i + 1} drew ${JSON.stringify(drawn.rows)}, not the host's previews ${JSON.stringify(rows)}`);
+    }
+    click.push(Math.round(drawn.at - clickedAt));
+    pageStart.push(Math.round(drawn.ms));
+    await close(w);
+  }
+  if (!click.every((ms) => Number.isFinite(ms) && ms > 0)) throw new Error(`timings: ${click}`);
+  return { popup_click_to_rows_ms: summary(click), popup_page_start_to_rows_ms: summary(pageStart) };
+}
+
+/** Adds `section` under `key` to target/e2e/metrics.json (each browser's suite writes its own). */
+export function recordMetrics(key, section) {
+  const file = path.join(ARTIFACTS, "metrics.json");
+  let metrics = {};
+  try {
+    metrics = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    // first suite of the run
+  }
+  metrics[key] = section;
+  metrics.popup_budget_ms = 100;
+  fs.writeFileSync(file, `${JSON.stringify(metrics, null, 2)}\n`);
 }

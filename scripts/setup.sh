@@ -5,19 +5,32 @@
 #   scripts/setup.sh bench      plus the tools the benchmarks compare against or load with (jq, curl,
 #                               hyperfine, GNU time, wrk)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Node.js that the end-to-end suite needs: playwright-core's engines say >= 20 (and it
+# refuses to start on less), while Debian 12's own nodejs is 18. An older node gets the
+# official Node.js build from the npm registry (package node-linux-<arch>, the binary that
+# nodejs.org ships) in .tools/node; the Makefile puts .tools/node/bin first on PATH.
+NODE_PIN=20.20.2
 
 want_apt=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
 
 need_cmd curl curl
 need_cmd pkg-config pkg-config
-# The extension's build (npm: wasm-opt), its glue tests (chromedriver) and its end-to-end
-# suite (Debian's Chromium, nginx as the cookie router, openssl for its throwaway certificate).
+# The extension's build (npm: wasm-opt; zip for the store packages, jq for the lint report),
+# its glue tests (chromedriver) and its end-to-end suites (Debian's Chromium and Firefox ESR,
+# nginx as the cookie router, openssl for its throwaway certificate).
 need_cmd node nodejs
 need_cmd npm npm
 need_cmd openssl openssl
+need_cmd zip zip
+need_cmd jq jq
 [[ -x /usr/bin/chromium ]] || want_apt+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || want_apt+=(chromium-driver)
+# Debian 12's security suite carries the current ESR (153 when written); the base suite an
+# older one (140, the build's strict_min_version). apt takes the newest it sees.
+[[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
 if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
@@ -43,9 +56,25 @@ for c in clippy rustfmt; do
 done
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Node packages (wasm-opt, playwright-core; never a browser download): only when
-# node_modules is missing or older than the lock file.
-cd "$(dirname "$0")/.."
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)) && [[ ! -x .tools/node/bin/node ]]; then
+  case $(uname -m) in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "error: node $(node --version) is older than 20 and no Node.js build for $(uname -m) is on the npm registry: install Node.js 20 or newer yourself" >&2; exit 1 ;;
+  esac
+  echo "setup: node $(node --version) is older than the 20 that playwright-core needs: installing Node.js $NODE_PIN (npm package node-linux-$arch) into .tools/node" >&2
+  tmp=$(mktemp -d)
+  npm install --prefix "$tmp" --no-save --no-package-lock --no-audit --no-fund "node-linux-$arch@$NODE_PIN" >/dev/null
+  mkdir -p .tools
+  rm -rf .tools/node
+  mv "$tmp/node_modules/node-linux-$arch" .tools/node
+  rm -rf "$tmp"
+fi
+export PATH="$PWD/.tools/node/bin:$PATH"
+
+# Node packages (wasm-opt, playwright-core, puppeteer-core, web-ext; never a browser
+# download): only when node_modules is missing or older than the lock file.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi

@@ -1,7 +1,7 @@
 //! The fake Argo CD for the browser end-to-end suite (`e2e/`): serves the demo scenario
 //! with the externalURLs pointing at the suite's nginx port, writes a `config.toml` and
 //! token file for the companion, and serves a small control API so a test can change the
-//! world under the extension (delete a preview, reject the token). It prints one JSON line
+//! world under the extension (delete a preview, reject the token, add hostile previews). It prints one JSON line
 //! (URLs, config path, the cookie routes nginx must apply) and serves until stdin closes,
 //! so it never outlives the suite.
 //!
@@ -37,6 +37,32 @@ async fn accept(State(fake): State<FakeArgo>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// Adds the previews of `e2e/hostile.test.mjs`, whose routes are named like a site's own
+/// cookies: `session-app` PR 1 routes by `session`; `hostx-app` PR 1 by its own cookie and
+/// PR 2 by `__Host-x` (which the companion refuses, so it is listed unroutable).
+async fn hostile(State(fake): State<FakeArgo>) -> StatusCode {
+    use fake::generate::AppBuilder;
+    for (i, (service, pr, cookie)) in [
+        ("session-app", 1, "session"),
+        ("hostx-app", 1, "team-hostx-app-pr"),
+        ("hostx-app", 2, "__Host-x"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = AppBuilder::preview(service, pr, 900 + i as u64);
+        b.annotations.extend([
+            ("preview-switch.io/cookie".into(), cookie.into()),
+            (
+                "preview-switch.io/hosts".into(),
+                format!("{service}.{}", fake::scenario::DEMO_DOMAIN),
+            ),
+        ]);
+        fake.upsert_app(b.build());
+    }
+    StatusCode::NO_CONTENT
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,6 +81,7 @@ async fn main() -> std::process::ExitCode {
         .route("/delete/{app}", post(delete))
         .route("/revoke", post(revoke))
         .route("/accept", post(accept))
+        .route("/hostile", post(hostile))
         .with_state(fake.clone());
     let control = fake::serve_router(control, loopback)
         .await

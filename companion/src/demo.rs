@@ -38,7 +38,8 @@ pub struct Demo {
     routes: Vec<SiteRoute>,
     token: String,
     dir: PathBuf,
-    owns_dir: bool,
+    /// The fresh temporary directory when no `state_dir` was given; removed on drop.
+    _temp: Option<tempfile::TempDir>,
     config_path: PathBuf,
     token_file: PathBuf,
 }
@@ -80,21 +81,29 @@ pub async fn start(opts: DemoOptions) -> Result<Demo> {
     let site = fake::spawn(site_router(&scenario.routes), site_listener, None);
     let api = fake::spawn(fake::router(fake.clone()), api_listener, Some(fake.clone()));
 
-    let (dir, owns_dir) = match opts.state_dir {
-        Some(dir) => (dir, false),
-        None => (
-            std::env::temp_dir().join(format!(
-                "preview-switch-demo-{}-{}",
-                std::process::id(),
-                api.addr().port()
-            )),
-            true,
-        ),
+    // A fresh directory by mkdtemp (random name, mode 0700): a predictable name in the
+    // shared temp dir could be created first by another user, who would then read the
+    // token or replace the config.
+    let (dir, temp) = match opts.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(io_error(format!(
+                "cannot create the demo state directory {}",
+                dir.display()
+            )))?;
+            (dir, None)
+        }
+        None => {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("preview-switch-demo-");
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+            let temp = builder.tempdir().map_err(io_error(
+                "cannot create the demo's temporary directory (set TMPDIR to a writable directory)"
+                    .into(),
+            ))?;
+            (temp.path().to_owned(), Some(temp))
+        }
     };
-    std::fs::create_dir_all(&dir).map_err(io_error(format!(
-        "cannot create the demo state directory {}",
-        dir.display()
-    )))?;
     let token_file = dir.join("token");
     write_private(&token_file, &format!("{}\n", scenario.token))?;
     let config_path = dir.join("config.toml");
@@ -116,7 +125,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo> {
         routes: scenario.routes,
         token: scenario.token,
         dir,
-        owns_dir,
+        _temp: temp,
         config_path,
         token_file,
     })
@@ -317,14 +326,6 @@ fn running_as_root() -> bool {
 /// A stopped server, to move the real ones out of a `Demo` being shut down.
 fn placeholder() -> Running {
     fake::Running::stopped()
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if self.owns_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 // --- the demo site ------------------------------------------------------------------------
@@ -656,5 +657,26 @@ mod tests {
         assert!(dir.exists());
         drop(demo);
         assert!(!dir.exists());
+    }
+
+    /// Finding 7: the temporary directory is made by mkdtemp, not a predictable name that
+    /// another user could create first: two demos get different random names, private.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_temporary_directory_is_random_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (
+            start(DemoOptions::default()).await.unwrap(),
+            start(DemoOptions::default()).await.unwrap(),
+        );
+        let dir = |d: &Demo| d.config_path().parent().unwrap().to_owned();
+        assert_ne!(dir(&a), dir(&b));
+        for d in [&a, &b] {
+            let name = dir(d).file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with("preview-switch-demo-"), "{name}");
+            assert!(!name.contains(&std::process::id().to_string()), "{name}");
+            let mode = std::fs::metadata(dir(d)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
+        }
     }
 }

@@ -9,10 +9,6 @@ use std::fmt;
 
 use protocol::messages::{ErrorBody, ErrorCode};
 
-/// The one error Chromium gives when no native host manifest names the extension; any other
-/// (the host exited, crashed) means it is installed but failing.
-const HOST_NOT_FOUND: &str = "Specified native messaging host not found";
-
 /// Why the companion gave no list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -25,7 +21,8 @@ pub enum Failure {
 /// A failure on the extension's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalError {
-    /// No native-messaging host manifest names this extension.
+    /// No native-messaging host manifest names this extension (which browser words mean
+    /// this: [`LocalError::unreachable`]).
     NotInstalled { browser_said: String },
     /// The companion is installed but could not start, exited or crashed.
     Stopped { browser_said: String },
@@ -44,6 +41,7 @@ pub enum LocalError {
 pub enum BrowserCall {
     RememberList,
     RememberApplied,
+    RememberAwaiting,
     ReadCookies { url: String },
     ReadRules,
     SetCookie { name: String, url: String },
@@ -56,12 +54,22 @@ pub enum BrowserCall {
     OpenTab { url: String },
 }
 
+/// Chromium's error when no host manifest allows the extension.
+const CHROMIUM_HOST_NOT_FOUND: &str = "Specified native messaging host not found";
+/// Firefox's, followed by the host name (also for a manifest that names another add-on:
+/// installing again is the fix in both cases).
+const FIREFOX_HOST_NOT_FOUND: &str = "No such native application";
+
 impl LocalError {
-    /// What `chrome.runtime` said when it could not reach the companion (its last error,
-    /// or the rejection of `sendNativeMessage`): not installed, or installed and failing.
+    /// What the browser said when it could not reach the companion (a rejected
+    /// `sendNativeMessage`, or why a port closed): not installed, or installed and failing.
+    /// Pure, because the worker too must tell them apart: a team relay stands in for a
+    /// companion that is not installed.
     pub fn unreachable(browser_said: &str) -> LocalError {
         let browser_said = browser_said.trim().trim_end_matches('.').to_string();
-        if browser_said == HOST_NOT_FOUND {
+        if browser_said == CHROMIUM_HOST_NOT_FOUND
+            || browser_said.starts_with(FIREFOX_HOST_NOT_FOUND)
+        {
             LocalError::NotInstalled { browser_said }
         } else {
             LocalError::Stopped { browser_said }
@@ -124,6 +132,9 @@ impl fmt::Display for BrowserCall {
         match self {
             BrowserCall::RememberList => f.write_str("could not remember the preview list"),
             BrowserCall::RememberApplied => f.write_str("could not remember the cookies set"),
+            BrowserCall::RememberAwaiting => {
+                f.write_str("could not remember the choice waiting for access")
+            }
             BrowserCall::ReadCookies { url } => write!(f, "could not read the cookies of {url}"),
             BrowserCall::ReadRules => {
                 f.write_str("could not read this browser's tab routing rules")
@@ -186,20 +197,32 @@ impl From<ErrorBody> for Failure {
 mod tests {
     use super::*;
 
+    /// Both browsers' words for "no companion installed" lead to the install command; anything
+    /// else means an installed companion that failed (PLATFORM F: Firefox's texts, verified).
     #[test]
-    fn chromium_saying_not_found_means_not_installed_anything_else_stopped() {
-        assert_eq!(
-            LocalError::unreachable("Specified native messaging host not found."),
-            LocalError::NotInstalled {
-                browser_said: HOST_NOT_FOUND.into()
-            }
-        );
-        assert_eq!(
-            LocalError::unreachable(" Native host has exited. "),
-            LocalError::Stopped {
-                browser_said: "Native host has exited".into()
-            }
-        );
+    fn each_browsers_words_for_a_missing_companion_mean_not_installed() {
+        for said in [
+            "Specified native messaging host not found.",
+            "No such native application io.previewswitch.companion",
+        ] {
+            assert!(
+                matches!(LocalError::unreachable(said), LocalError::NotInstalled { .. }),
+                "{said}"
+            );
+        }
+        for said in [
+            "Native host has exited.",
+            "An unexpected error occurred",
+            "Access to the specified native messaging host is forbidden.",
+            "",
+        ] {
+            assert_eq!(
+                LocalError::unreachable(said),
+                LocalError::Stopped {
+                    browser_said: said.trim_end_matches('.').into()
+                }
+            );
+        }
     }
 
     #[test]

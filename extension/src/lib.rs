@@ -16,8 +16,47 @@ pub mod worker;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
-/// The extension's id, fixed by the public `key` in manifest.json; host manifests pin it.
-pub const EXTENSION_ID: &str = "kenpfoonlngflpognjbagobppcnfepml";
+/// The extension's Chrome-family id, fixed by the public `key` in manifest.json; host
+/// manifests pin it.
+pub use protocol::ids::CHROME_EXTENSION_ID as EXTENSION_ID;
 
 /// The native-messaging host name registered by `preview-switch install`.
-pub const HOST_NAME: &str = "io.previewswitch.companion";
+pub use protocol::ids::HOST_NAME;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn manifest(name: &str) -> Value {
+        let text = match name {
+            "common" => include_str!("../manifest/common.json"),
+            "chromium" => include_str!("../manifest/chromium.json"),
+            "firefox" => include_str!("../manifest/firefox.json"),
+            _ => unreachable!(),
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    /// The Firefox build's add-on id is the one the companion writes into the host manifest
+    /// and serves (issue 11 §6): a mismatch would leave Firefox users without a companion.
+    #[test]
+    fn the_firefox_manifest_names_the_shipped_add_on_id() {
+        assert_eq!(
+            manifest("firefox")["browser_specific_settings"]["gecko"]["id"],
+            protocol::ids::FIREFOX_EXTENSION_ID
+        );
+    }
+
+    /// `scripts/build-extension.sh` lays each browser's overlay over the common manifest key
+    /// by key: an overlay that repeated a common key would silently replace it for one browser.
+    #[test]
+    fn browser_overlays_only_add_keys() {
+        let common = manifest("common");
+        for browser in ["chromium", "firefox"] {
+            for key in manifest(browser).as_object().unwrap().keys() {
+                assert!(common.get(key).is_none(), "{browser} repeats {key}");
+            }
+        }
+        assert!(common.get("background").is_none() && common.get("key").is_none());
+    }
+}

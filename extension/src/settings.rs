@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::routing::check_host;
 use crate::state::Config;
+use protocol::policy::{self, KnownSuffixes};
 
 /// The most a routing cookie may live: a month, so a forgotten one does not route forever.
 pub const MAX_COOKIE_HOURS: u64 = 24 * 30;
@@ -70,7 +70,7 @@ pub fn check_relay_url(raw: &str) -> Result<String, String> {
     if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
         return refuse("has a port that is not a number");
     }
-    let host = check_host(host).map_err(|r| format!("not saved: {}", r.0))?;
+    let host = policy::check_host(host, &KnownSuffixes).map_err(|why| format!("not saved: refused host: {why}"))?;
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
     Ok(format!("{scheme}://{host}{port}{path}"))
 }
@@ -89,7 +89,7 @@ impl Settings {
     pub fn config(&self) -> Config {
         let mut config = Config::default();
         for h in &self.github_hosts {
-            if let Ok(h) = check_host(h.trim())
+            if let Ok(h) = policy::check_host(h, &KnownSuffixes)
                 && !config.github_hosts.contains(&h)
             {
                 config.github_hosts.push(h);
@@ -124,7 +124,8 @@ impl Settings {
             if h.is_empty() {
                 continue;
             }
-            let h = check_host(h).map_err(|r| format!("not saved: {}", r.0))?;
+            let h = policy::check_host(h, &KnownSuffixes)
+                .map_err(|why| format!("not saved: refused host: {why}"))?;
             if !github_hosts.contains(&h) {
                 github_hosts.push(h);
             }
@@ -265,11 +266,12 @@ mod tests {
 
     /// Chrome hands an extension its policy only for the keys its manifest's
     /// `storage.managed_schema` declares: without the schema a team's preset relay would
-    /// never arrive.
+    /// never arrive. (Firefox reads `3rdparty` policy without a schema, so only the
+    /// Chromium manifest names it.)
     #[test]
     fn the_managed_schema_declares_the_preset_relay() {
         let manifest: serde_json::Value =
-            serde_json::from_str(include_str!("../../manifest.json")).unwrap();
+            serde_json::from_str(include_str!("../manifest/chromium.json")).unwrap();
         assert_eq!(
             manifest["storage"]["managed_schema"], "managed_schema.json",
             "the schema is shipped from extension/static/"

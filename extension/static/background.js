@@ -18,3 +18,4 @@ chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area === "managed" || (area === "local" && "settings" in changes)) boot().then(() => wasm.worker_settings_changed());
 });
+chrome.permissions.onAdded.addListener((added) => { boot().then(() => wasm.worker_permissions_added(added)); });

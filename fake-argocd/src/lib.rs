@@ -421,6 +421,17 @@ impl FakeArgo {
         self.lock().counts.get(path).copied().unwrap_or(0)
     }
 
+    /// How many requests reached a path ending with `suffix`, e.g. `/managed-resources`
+    /// (every app's), faults included.
+    pub fn request_count_ending(&self, suffix: &str) -> u64 {
+        let st = self.lock();
+        st.counts
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         self.lock().counts.clone()
     }

@@ -567,6 +567,10 @@ async fn fault_layer(State(fake): State<FakeArgo>, req: Request, next: Next) -> 
     let Some(fault) = faults.iter().find(|f| !matches!(f, Fault::Delay(_))) else {
         return next.run(req).await;
     };
+    if let Fault::EchoAuthorization(code) = fault {
+        let auth = req.headers().get(header::AUTHORIZATION);
+        return faults::echo_authorization(*code, auth.and_then(|v| v.to_str().ok()));
+    }
     if let Some(resp) = faults::replacement(fault, &fake.resource_version()) {
         return resp;
     }

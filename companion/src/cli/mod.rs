@@ -226,13 +226,29 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            what: "cannot start the async runtime".into(),
-            source,
-        })
+    started(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
+}
+
+/// The host's runtime: two workers, so decoding and deriving a listing (a hostile preview
+/// can make that long) never keeps the request loop from answering.
+fn host_runtime() -> Result<tokio::runtime::Runtime> {
+    started(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
+}
+
+fn started(built: std::io::Result<tokio::runtime::Runtime>) -> Result<tokio::runtime::Runtime> {
+    built.map_err(|source| Error::Io {
+        what: "cannot start the async runtime".into(),
+        source,
+    })
 }
 
 /// Host mode: frames on stdin/stdout, logs to stderr and the state dir's `host.log`. A broken
@@ -243,20 +259,36 @@ fn serve_host(
     args: ConnectionArgs,
 ) -> ExitCode {
     host::init_logging(host::logging::default_log_dir().as_deref());
-    let runtime = match runtime() {
+    let runtime = match host_runtime() {
         Ok(rt) => rt,
         Err(e) => return report(&e),
     };
+    let mut allowed = host::AllowedOrigins::default();
+    allowed.chrome_ids.extend(extra_ids);
+    // The ids `install --extension-id` registered this binary for, besides the published one.
+    allowed.chrome_ids.extend(host::install::recorded_ids());
+    // The origin first: for an extension we do not serve, no config is read and no
+    // token_command runs (the host then refuses its every frame).
+    let refused = caller.as_ref().is_some_and(|c| !allowed.permits(c));
     let code = runtime.block_on(async {
-        match resolve(&args) {
+        let resolved = if refused {
+            Ok(Vec::new())
+        } else {
+            resolve(&args)
+        };
+        match resolved {
             Ok(targets) => {
-                let mut opts = HostOptions::for_targets(&targets);
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    ..HostOptions::for_targets(&targets)
+                };
                 host::run_stdio(caller, ListingSource { targets }, opts).await
             }
             Err(e) => {
-                let mut opts = HostOptions::default();
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    ..HostOptions::default()
+                };
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
             }
         }

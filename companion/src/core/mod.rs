@@ -36,14 +36,6 @@ pub mod keys {
     pub const HEAD_SHA: &str = "preview-switch.io/head-sha";
 }
 
-/// Shows user input inside a message: quoted, control characters escaped, and cut short
-/// so a hostile megabyte-long annotation cannot flood a terminal or the popup.
-pub(crate) fn quoted(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        format!("{s:?}")
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head:?}... ({} bytes)", s.len())
-    }
-}
+/// Shows user input inside a message, quoted and cut short (the policy's own helper, so the
+/// companion's messages and the policy's read alike).
+pub(crate) use protocol::policy::quoted;

@@ -2,6 +2,11 @@
 //! Linux and macOS, PLATFORM C), what they say, and `install` / `uninstall` / `check`.
 //! The home directory, OS and binary path are inputs, so tests install into temp dirs.
 //!
+//! Firefox manifests allow exactly the shipped add-on id ([`FIREFOX_EXTENSION_ID`], the
+//! Firefox build's `gecko.id`). A Chrome-family id other than the published one is also
+//! recorded ([`recorded_ids`]): the browser tells the host only the caller's origin, not
+//! which manifest allowed it, so the record is how the host knows whom it was installed for.
+//!
 //! Windows (not written by this module yet) registers a manifest file through the registry
 //! value `(Default)` = manifest path under, for the user (`HKCU`) or the machine (`HKLM`):
 //! `Software\Google\Chrome\NativeMessagingHosts\<name>`,
@@ -176,10 +181,11 @@ const LOCATIONS: &[Locations] = &[
 pub struct InstallOptions {
     pub browsers: Vec<Browser>,
     pub scope: Scope,
-    /// Chrome-family extension ids for `allowed_origins` (32 letters a–p).
+    /// Chrome-family extension ids for `allowed_origins` (32 letters a–p). Firefox always
+    /// gets [`FIREFOX_EXTENSION_ID`].
     pub extension_ids: Vec<String>,
-    /// Firefox add-on ids for `allowed_extensions`.
-    pub firefox_ids: Vec<String>,
+    /// Where ids other than the published one are recorded for the host; `None`: nowhere.
+    pub record: Option<PathBuf>,
     /// `--user-data-dir`: one Chrome-family profile; the manifest goes to
     /// `<dir>/NativeMessagingHosts/`, the only place such a profile reads.
     pub user_data_dir: Option<PathBuf>,
@@ -210,7 +216,7 @@ impl InstallOptions {
             browsers,
             scope,
             extension_ids: vec![EXTENSION_ID.to_owned()],
-            firefox_ids: vec![FIREFOX_EXTENSION_ID.to_owned()],
+            record: record_path(),
             user_data_dir: None,
             home,
             os: Os::current(),
@@ -292,7 +298,7 @@ pub fn manifest(browser: Browser, opts: &InstallOptions) -> Result<Manifest> {
             ))
         })?;
     let (origins, extensions) = if browser.is_firefox() {
-        (None, Some(opts.firefox_ids.clone()))
+        (None, Some(vec![FIREFOX_EXTENSION_ID.to_owned()]))
     } else {
         for id in &opts.extension_ids {
             if !is_chrome_id(id) {
@@ -334,10 +340,78 @@ pub struct Done {
     pub path: PathBuf,
 }
 
-/// Writes the manifest for every chosen browser (creating the directories).
+/// The file that lists, one a line, the Chrome-family ids `install` allowed besides the
+/// published one: `preview-switch/extension-ids` in the user's data dir.
+fn record_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("io", "previewswitch", "preview-switch")
+        .map(|d| d.data_dir().join("extension-ids"))
+}
+
+/// The ids `install --extension-id` recorded for this user (none when there is no record);
+/// lines that are not Chrome extension ids are skipped.
+pub fn recorded_ids() -> Vec<String> {
+    record_path().map_or_else(Vec::new, |p| read_record(&p))
+}
+
+fn read_record(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|id| is_chrome_id(id))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Adds the non-published ids of this install to the record, keeping the ones already there.
+fn record(opts: &InstallOptions) -> Result<()> {
+    let Some(path) = &opts.record else {
+        return Ok(());
+    };
+    let mut ids = read_record(path);
+    let before = ids.len();
+    for id in &opts.extension_ids {
+        if id != EXTENSION_ID && !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    if ids.len() == before {
+        return Ok(());
+    }
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| Error::Io { what, source }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+    }
+    let text: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    std::fs::write(path, text).map_err(io("recording the extension ids in"))
+}
+
+/// Writes the manifest for every chosen browser (creating the directories). Manifests are
+/// 0644 and the directories created 0755 whatever the umask: every browser user must read a
+/// system-wide one, and no other user may change it. `--system` refuses a binary that a
+/// non-root user could replace, which would run as every user who opens the browser.
 pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
+    if opts.scope == Scope::System {
+        only_root_can_replace(&opts.exe)?;
+    }
+    let targets = opts.targets();
+    let custom_id = opts.extension_ids.iter().any(|id| id != EXTENSION_ID);
+    if custom_id && targets.iter().all(|b| b.is_firefox()) {
+        return Err(Error::Usage(Problem::new(
+            format!(
+                "--extension-id is for Chrome-family browsers; Firefox runs only the shipped add-on {FIREFOX_EXTENSION_ID}"
+            ),
+            "drop --extension-id for firefox",
+        )));
+    }
+    if targets.iter().any(|b| !b.is_firefox()) {
+        record(opts)?;
+    }
     let mut done = Vec::new();
-    for browser in opts.targets() {
+    for browser in targets {
         let path = opts.manifest_path(browser)?;
         let body = serde_json::to_vec_pretty(&manifest(browser, opts)?).expect("serialise");
         let io = |what: &str| {
@@ -345,12 +419,69 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
             move |source| Error::Io { what, source }
         };
         if let Some(dir) = path.parent() {
+            let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
             std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+            for d in created {
+                set_mode(d, 0o755).map_err(io("setting the mode of the directory of"))?;
+            }
         }
         std::fs::write(&path, body).map_err(io("writing the host manifest"))?;
+        set_mode(&path, 0o644).map_err(io("setting the mode of"))?;
         done.push(Done { browser, path });
     }
     Ok(done)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Refuses `exe` unless it and every directory above it belong to root and are writable by
+/// no one else (no group or other write bit).
+#[cfg(unix)]
+fn only_root_can_replace(exe: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(exe).map_err(|source| Error::Io {
+        what: format!("finding the binary {}", exe.display()),
+        source,
+    })?;
+    for p in real.ancestors() {
+        let meta = std::fs::metadata(p).map_err(|source| Error::Io {
+            what: format!("reading the owner of {}", p.display()),
+            source,
+        })?;
+        let why = if meta.uid() != 0 {
+            format!("is owned by user {}, not root", meta.uid())
+        } else if meta.mode() & 0o022 != 0 {
+            format!(
+                "can be changed by other users (mode {:o})",
+                meta.mode() & 0o7777
+            )
+        } else {
+            continue;
+        };
+        return Err(Error::Usage(Problem::new(
+            format!(
+                "a system-wide host manifest would run {}, but {} {why}, so another user could replace what every browser user runs",
+                real.display(),
+                p.display()
+            ),
+            "copy preview-switch to a root-owned directory (e.g. sudo install -m 0755 preview-switch /usr/local/bin/) and run install --system from there, or install without --system",
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn only_root_can_replace(_: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// Removes the manifests that exist; returns the ones removed.
@@ -449,7 +580,13 @@ fn judge(browser: Browser, opts: &InstallOptions, found: &Manifest) -> ManifestS
     };
     let have = have.clone().unwrap_or_default();
     let want = want.clone().unwrap_or_default();
-    if want.iter().all(|w| have.contains(w)) {
+    // Firefox: exactly the shipped id; another one would only be refused by the host.
+    let fits = if browser.is_firefox() {
+        have == want
+    } else {
+        want.iter().all(|w| have.contains(w))
+    };
+    if fits {
         ManifestState::Ok
     } else {
         ManifestState::WrongExtension(have)
@@ -466,7 +603,7 @@ mod tests {
             browsers,
             scope: Scope::User,
             extension_ids: vec![EXTENSION_ID.to_owned()],
-            firefox_ids: vec![FIREFOX_EXTENSION_ID.to_owned()],
+            record: Some(home.join("record/extension-ids")),
             user_data_dir: None,
             home: home.to_owned(),
             os,
@@ -582,7 +719,17 @@ mod tests {
         );
         o.user_data_dir = Some(profile.path().to_owned());
         o.extension_ids = vec!["pppppppppppppppppppppppppppppppp".to_owned()];
+        let record = profile.path().join("data/extension-ids");
+        o.record = Some(record.clone());
         let done = install(&o).unwrap();
+        // The host launched for that id must know it was installed for it.
+        assert_eq!(read_record(&record), ["pppppppppppppppppppppppppppppppp"]);
+        install(&o).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&record).unwrap(),
+            "pppppppppppppppppppppppppppppppp\n",
+            "recorded once"
+        );
         let path = profile
             .path()
             .join("NativeMessagingHosts/io.previewswitch.companion.json");
@@ -605,7 +752,39 @@ mod tests {
         assert_eq!(install(&o).unwrap().len(), 1);
         o.browsers = vec![Browser::Firefox];
         let err = install(&o).unwrap_err().to_string();
+        assert!(err.contains("--extension-id is for Chrome-family"), "{err}");
+        o.extension_ids = vec![EXTENSION_ID.to_owned()];
+        let err = install(&o).unwrap_err().to_string();
         assert!(err.contains("--user-data-dir"), "{err}");
+    }
+
+    #[test]
+    fn firefox_gets_exactly_the_shipped_add_on_id_and_nothing_is_recorded_for_it() {
+        let home = tempfile::tempdir().unwrap();
+        let o = opts(home.path(), Os::Linux, vec![Browser::Firefox]);
+        let [done] = &install(&o).unwrap()[..] else {
+            panic!("one manifest")
+        };
+        let m: Manifest = serde_json::from_slice(&std::fs::read(&done.path).unwrap()).unwrap();
+        assert_eq!(
+            m.allowed_extensions,
+            Some(vec![protocol::ids::FIREFOX_EXTENSION_ID.to_owned()])
+        );
+        assert_eq!(m.allowed_origins, None);
+        assert!(!home.path().join("record").exists());
+
+        // A manifest that also lets another add-on start the host is reported by doctor.
+        let mut wider = m.clone();
+        wider
+            .allowed_extensions
+            .as_mut()
+            .unwrap()
+            .push("evil@example.com".into());
+        std::fs::write(&done.path, serde_json::to_vec(&wider).unwrap()).unwrap();
+        assert!(matches!(
+            check(&o)[0].state,
+            ManifestState::WrongExtension(_)
+        ));
     }
 
     #[test]
@@ -632,6 +811,30 @@ mod tests {
                 "/Library/Microsoft/Edge/NativeMessagingHosts/io.previewswitch.companion.json"
             )
         );
+    }
+
+    /// Finding 7: a system-wide manifest must not point at a binary another user can
+    /// replace (the modes it writes are tested on the built binary under umask 077,
+    /// `companion/tests/it/hostile.rs`).
+    #[cfg(unix)]
+    #[test]
+    fn system_install_refuses_a_binary_other_users_can_replace() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let shared = home.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let exe = shared.join("preview-switch");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        let mut o = opts(home.path(), Os::Linux, vec![]);
+        o.scope = Scope::System;
+        o.browsers = vec![Browser::Chromium];
+        o.exe = exe;
+        let err = install(&o).unwrap_err().with_fix(Surface::Cli);
+        assert!(err.contains("another user could replace"), "{err}");
+        assert!(err.contains("sudo install -m 0755"), "{err}");
+        // A root-owned binary in root-owned directories passes the check.
+        assert!(only_root_can_replace(Path::new("/bin/sh")).is_ok());
     }
 
     #[test]

@@ -25,15 +25,10 @@ pub use logging::init_logging;
 pub use serve::{Ending, HostOptions, run};
 pub use source::{FailingSource, ListingSource, Source, to_wire};
 
-/// The host name browsers know the companion by (lowercase alnum, `_` and `.`).
-pub const HOST_NAME: &str = "io.previewswitch.companion";
-
-/// The Chrome-family extension id the manifests allow by default: derived from the public
-/// `key` in manifest.json (the same constant as `extension::EXTENSION_ID`).
-pub const EXTENSION_ID: &str = "kenpfoonlngflpognjbagobppcnfepml";
-
-/// The Firefox add-on id (`browser_specific_settings.gecko.id`) allowed by default.
-pub const FIREFOX_EXTENSION_ID: &str = "preview-switch@previewswitch.io";
+/// The host name browsers know the companion by, the published Chrome-family extension id
+/// the manifests allow by default, and the Firefox add-on id: one constant each, shared with
+/// the extension.
+pub use protocol::ids::{CHROME_EXTENSION_ID as EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME};
 
 /// Who launched the host, as the browser told us on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +53,17 @@ impl fmt::Display for Caller {
 
 /// The extensions the host serves. The browser enforces the manifest's allow-list too;
 /// this check also covers a manifest edited by hand or written for another extension.
+/// Firefox: exactly the shipped add-on id. Chrome family: the published id, the ids
+/// `install --extension-id` recorded ([`install::recorded_ids`]) and `host --extension-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedOrigins {
     pub chrome_ids: Vec<String>,
-    pub firefox_ids: Vec<String>,
 }
 
 impl Default for AllowedOrigins {
     fn default() -> Self {
         AllowedOrigins {
             chrome_ids: vec![EXTENSION_ID.to_owned()],
-            firefox_ids: vec![FIREFOX_EXTENSION_ID.to_owned()],
         }
     }
 }
@@ -80,9 +75,7 @@ impl AllowedOrigins {
                 .chrome_ids
                 .iter()
                 .any(|id| *origin == format!("chrome-extension://{id}/")),
-            Caller::Firefox { extension_id, .. } => {
-                self.firefox_ids.iter().any(|id| id == extension_id)
-            }
+            Caller::Firefox { extension_id, .. } => extension_id == FIREFOX_EXTENSION_ID,
         }
     }
 }
@@ -188,20 +181,32 @@ mod tests {
 
     #[test]
     fn allows_only_the_configured_extensions() {
-        let allowed = AllowedOrigins::default();
+        let mut allowed = AllowedOrigins::default();
+        let other = Caller::Chrome {
+            origin: "chrome-extension://pppppppppppppppppppppppppppppppp/".into(),
+        };
         assert!(allowed.permits(&Caller::Chrome {
             origin: format!("chrome-extension://{EXTENSION_ID}/")
         }));
-        assert!(!allowed.permits(&Caller::Chrome {
-            origin: "chrome-extension://pppppppppppppppppppppppppppppppp/".into()
-        }));
-        assert!(allowed.permits(&Caller::Firefox {
+        assert!(!allowed.permits(&other));
+        allowed
+            .chrome_ids
+            .push("pppppppppppppppppppppppppppppppp".into());
+        assert!(allowed.permits(&other), "an id install recorded");
+        // Firefox: the shipped add-on id and nothing else, whatever the Chrome list holds.
+        let firefox = |id: &str| Caller::Firefox {
             manifest: "/m.json".into(),
-            extension_id: FIREFOX_EXTENSION_ID.into()
-        }));
-        assert!(!allowed.permits(&Caller::Firefox {
-            manifest: "/m.json".into(),
-            extension_id: "evil@example.com".into()
-        }));
+            extension_id: id.into(),
+        };
+        assert!(allowed.permits(&firefox("preview-switch@previewswitch.io")));
+        for id in [
+            "evil@example.com",
+            "Preview-Switch@previewswitch.io",
+            "preview-switch@previewswitch.io ",
+            "pppppppppppppppppppppppppppppppp",
+            "",
+        ] {
+            assert!(!allowed.permits(&firefox(id)), "{id:?}");
+        }
     }
 }

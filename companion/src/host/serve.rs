@@ -499,12 +499,6 @@ impl<S: Source> Host<S> {
                 format!("cursor offset {offset} is past the end of the list"),
                 "list again without a cursor",
             ),
-            Err(PageError::TooLarge { app }) => error_reply(
-                Some(id),
-                ErrorCode::Internal,
-                format!("preview {app} alone is larger than a 1 MiB frame"),
-                "report this bug with `preview-switch list -o json` output",
-            ),
         }
     }
 

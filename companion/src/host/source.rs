@@ -4,6 +4,7 @@
 //! to a wire [`ErrorBody`]. Tests implement [`Source`] with fakes, so the whole host runs
 //! in-process without Argo CD.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::StreamExt;
@@ -12,6 +13,7 @@ use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
 use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::model::Application;
 use crate::argocd::watch::WatchEvent;
 use crate::error::{Error, Surface};
 use crate::server::ServerTarget;
@@ -91,21 +93,54 @@ impl Source for ListingSource {
             selector: Some(target.selector.clone()),
             ..ListQuery::default()
         };
-        // FIXME: `Listing` does not expose the list's resourceVersion yet, so the watch
-        // starts without one and first replays ADDED for every app; the host's re-list
-        // debounce turns that burst into one fetch whose diff is empty.
+        // Started without a resourceVersion, the watch first replays ADDED for every app:
+        // that replay tells the listing's discovery cache each preview's resourceVersion
+        // (Argo CD's projected list does not carry it), and the host's re-list debounce
+        // turns the burst into one fetch whose diff is empty. Starting from the list's
+        // version instead would save the replay but leave unchanged previews unversioned.
         let stream = client
             .watch_applications(&query, None)
             .await
             .map_err(|e| to_wire(&e))?;
+        let server = client.server().to_owned();
+        let mut seen = HashMap::new();
         Ok(stream
-            .map(|event| match event {
-                Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => {
-                    Ok(())
-                }
-                Err(e) => Err(to_wire(&e)),
+            .filter_map(move |event| {
+                let change = match event {
+                    Ok(event) => {
+                        // The event's resourceVersion tells the next re-list which preview
+                        // changed (the list itself does not carry it).
+                        crate::listing::note_watch_event(&server, &event);
+                        listing_reads_a_change(&mut seen, &event).then_some(Ok(()))
+                    }
+                    Err(e) => Some(Err(to_wire(&e))),
+                };
+                std::future::ready(change)
             })
             .boxed())
+    }
+}
+
+/// Whether a watch event changes anything a listing reads, given the Applications this feed
+/// has shown so far (`(namespace, name)` → the app as decoded, without its resourceVersion).
+/// A reconcile writes `status.reconciledAt` and so a new resourceVersion, and nothing else:
+/// its event triggers no re-list. The decoded [`Application`] holds exactly the fields the
+/// listing reads, so comparing it is comparing what a re-list would see.
+fn listing_reads_a_change(
+    seen: &mut HashMap<(String, String), Application>,
+    event: &WatchEvent,
+) -> bool {
+    match event {
+        WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+            let key = (app.metadata.namespace.clone(), app.metadata.name.clone());
+            let mut now = Application::clone(app);
+            now.metadata.resource_version = None;
+            seen.insert(key, now.clone()).as_ref() != Some(&now)
+        }
+        WatchEvent::Deleted(app) => {
+            seen.remove(&(app.metadata.namespace.clone(), app.metadata.name.clone()));
+            true
+        }
     }
 }
 
@@ -198,6 +233,41 @@ mod tests {
         };
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
+    }
+
+    #[test]
+    fn only_events_that_change_what_a_listing_reads_trigger_a_relist() {
+        let app = |rv: &str, health: &str| {
+            let mut a = Application::default();
+            a.metadata.name = "web-pr-1".into();
+            a.metadata.namespace = "argocd".into();
+            a.metadata.resource_version = Some(rv.into());
+            a.status.health.status = Some(health.into());
+            Box::new(a)
+        };
+        let mut seen = HashMap::new();
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("1", "Healthy"))
+        ));
+        // A reconcile: a new resourceVersion, nothing else.
+        assert!(!listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("2", "Healthy"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("3", "Degraded"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Deleted(app("4", "Degraded"))
+        ));
+        // Gone, then back as it was: news again.
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("5", "Degraded"))
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::routing::SessionRule;
 use crate::settings::Settings;
-use crate::state::Applied;
+use crate::state::{Applied, AwaitingAccess};
 use crate::worker::{CachedList, TabInfo};
 
 /// A failure at the edge, in the browser's words: a thrown or rejected `Error`'s `message`,
@@ -79,6 +79,16 @@ impl Call {
             Ok(value) => Call::new(start(&value)),
             Err(e) => Call(Err(e)),
         }
+    }
+
+    /// A call made in several steps (`browser::cookies`), as one promise.
+    pub fn from_promise(promise: Promise) -> Call {
+        Call(Ok(promise))
+    }
+
+    /// A call that could not be started.
+    pub fn failed(error: JsError) -> Call {
+        Call(Err(error))
     }
 
     /// The promise, for waiting on several calls at once.
@@ -168,11 +178,13 @@ pub struct TabQuery {
     pub current_window: Option<bool>,
 }
 
-/// A tab as `chrome.tabs` returns it (the fields read; both may be absent).
+/// A tab as `chrome.tabs` returns it (the fields read; all may be absent).
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tab {
     pub id: Option<i32>,
     pub url: Option<String>,
+    pub window_id: Option<i32>,
 }
 
 impl Tab {
@@ -183,6 +195,19 @@ impl Tab {
             url: self.url.unwrap_or_default(),
         })
     }
+}
+
+/// `chrome.action.openPopup` options.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowRef {
+    pub window_id: i32,
+}
+
+/// `chrome.windows.update`'s change.
+#[derive(Serialize)]
+struct Focus {
+    focused: bool,
 }
 
 /// `chrome.tabs.create`.
@@ -222,6 +247,17 @@ pub struct StorageItems<'a> {
     pub applied: Option<&'a [Applied]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_list: Option<&'a CachedList>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_access: Option<&'a AwaitingAccess>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_granted: Option<&'a AwaitingAccess>,
+}
+
+/// What `chrome.permissions.onAdded` reports (the fields read).
+#[derive(Deserialize)]
+pub struct PermissionSet {
+    #[serde(default)]
+    pub origins: Vec<String>,
 }
 
 /// `navigator.userAgentData.brands[]`.
@@ -289,6 +325,15 @@ mod raw {
         pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;
         #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = set, catch)]
         pub fn storage_set(items: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = remove, catch)]
+        pub fn storage_remove(keys: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "action"], js_name = openPopup, catch)]
+        pub fn open_popup(options: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "runtime"], js_name = getContexts, catch)]
+        pub fn get_contexts(filter: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "windows"], js_name = update, catch)]
+        pub fn windows_update(window_id: i32, update: &JsValue) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
         pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
@@ -334,6 +379,23 @@ pub fn last_error() -> String {
         .unwrap_or_default()
 }
 
+/// `chrome.permissions.onAdded.addListener(listener)`; nothing where the API is missing.
+pub fn on_permissions_added(listener: &Function) {
+    let event = ["chrome", "permissions", "onAdded"].into_iter().try_fold(
+        JsValue::from(js_sys::global()),
+        |o, k| {
+            js_sys::Reflect::get(&o, &k.into())
+                .ok()
+                .filter(JsValue::is_object)
+        },
+    );
+    if let Some(event) = event {
+        event
+            .unchecked_into::<raw::ChromeEvent>()
+            .add_listener(listener);
+    }
+}
+
 /// The extension URL of a packaged file.
 pub fn get_url(path: &str) -> String {
     raw::get_url(path)
@@ -351,16 +413,23 @@ pub fn tabs_create(tab: &NewTab) -> Call {
     Call::with(tab, raw::tabs_create)
 }
 
+// The cookies calls go through `browser::cookies`, which adds Firefox's `firstPartyDomain`
+// when first-party isolation asks for it.
 pub fn cookies_get_all(of: &CookiesOf) -> Call {
-    Call::with(of, raw::cookies_get_all)
+    super::browser::cookies(of, of.url, cookies_get_all_js)
 }
 
 pub fn cookies_set(details: &CookieDetails) -> Call {
-    Call::with(details, raw::cookies_set)
+    super::browser::cookies(details, details.url, |d| Call::new(raw::cookies_set(d)))
 }
 
 pub fn cookies_remove(cookie: &CookieRef) -> Call {
-    Call::with(cookie, raw::cookies_remove)
+    super::browser::cookies(cookie, cookie.url, |d| Call::new(raw::cookies_remove(d)))
+}
+
+/// `chrome.cookies.getAll` with details built by hand.
+pub fn cookies_get_all_js(details: &JsValue) -> Call {
+    Call::new(raw::cookies_get_all(details))
 }
 
 pub fn get_session_rules() -> Call {
@@ -389,6 +458,37 @@ pub fn storage_get(keys: &[&str]) -> Call {
 
 pub fn storage_set(items: &StorageItems) -> Call {
     Call::with(items, raw::storage_set)
+}
+
+pub fn storage_remove(keys: &[&str]) -> Call {
+    Call::with(keys, raw::storage_remove)
+}
+
+/// `chrome.action.openPopup({windowId})`: the popup on that window's active tab.
+pub fn open_popup(window: &WindowRef) -> Call {
+    Call::with(window, raw::open_popup)
+}
+
+/// `chrome.runtime.getContexts({contextTypes: ["POPUP"]})`: the extension's open popups.
+pub fn popup_contexts() -> Call {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Filter {
+        context_types: [&'static str; 1],
+    }
+    Call::with(
+        &Filter {
+            context_types: ["POPUP"],
+        },
+        raw::get_contexts,
+    )
+}
+
+/// `chrome.windows.update(id, {focused: true})`.
+pub fn focus_window(window_id: i32) -> Call {
+    Call::with(&Focus { focused: true }, |f| {
+        raw::windows_update(window_id, f)
+    })
 }
 
 /// Must be called synchronously inside the user's click: the browser requires a gesture.

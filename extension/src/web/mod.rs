@@ -4,6 +4,7 @@
 //! `chrome.*` call (`chrome`), reporting the outcome back as an event. It decides nothing:
 //! what to ask, when, and what an answer means live in `worker`, `state` and `view`.
 
+mod browser;
 mod chrome;
 mod options;
 mod relay;
@@ -122,6 +123,56 @@ fn run(effect: Effect) {
                 ));
             });
         }
+        Effect::LoadAwaiting => {
+            let call = chrome::storage_get(&["awaiting_access"]);
+            let popups = chrome::popup_contexts();
+            spawn_local(async move {
+                let awaiting = call
+                    .done()
+                    .await
+                    .ok()
+                    .and_then(|items| chrome::stored(&items, "awaiting_access"));
+                let popup_open = popups
+                    .decoded::<Vec<serde::de::IgnoredAny>>()
+                    .await
+                    .is_ok_and(|open| !open.is_empty());
+                dispatch(Event::AwaitingLoaded {
+                    awaiting,
+                    now_ms: now_ms(),
+                    popup_open,
+                });
+            });
+        }
+        Effect::GrantAwaiting(awaiting) => {
+            let call = chrome::storage_set(&chrome::StorageItems {
+                access_granted: Some(&awaiting),
+                ..Default::default()
+            });
+            spawn_local(async move {
+                let _ = call.done().await;
+                let _ = chrome::storage_remove(&["awaiting_access"]).done().await;
+            });
+        }
+        Effect::OpenPopup { tab_id } => {
+            let tab = chrome::tabs_get(tab_id);
+            spawn_local(async move {
+                let opened = async {
+                    let window_id = tab
+                        .decoded::<chrome::Tab>()
+                        .await?
+                        .window_id
+                        .ok_or_else(|| chrome::JsError::from(JsValue::from_str("no window")))?;
+                    chrome::focus_window(window_id).done().await?;
+                    chrome::open_popup(&chrome::WindowRef { window_id })
+                        .done()
+                        .await
+                };
+                // `access_granted` stays for the next popup the user opens on that tab.
+                if let Err(e) = opened.await {
+                    web_sys::console::warn_1(&format!("could not reopen the popup: {e}").into());
+                }
+            });
+        }
         Effect::RememberList(list) => background(
             BrowserCall::RememberList,
             chrome::storage_set(&chrome::StorageItems {
@@ -157,7 +208,10 @@ fn run_state(effect: state::Effect) {
         state::Effect::ReadRules => {
             let call = chrome::get_session_rules();
             spawn_local(async move {
-                match call.decoded::<Vec<SessionRule>>().await {
+                let rules = call.done().await.and_then(|rules| {
+                    chrome::decode::<Vec<SessionRule>>(browser::without_nulls(rules))
+                });
+                match rules {
                     Ok(rules) => dispatch(state::Event::RulesRead { rules }),
                     Err(e) => dispatch(browser_failed(BrowserCall::ReadRules, e)),
                 }
@@ -185,6 +239,17 @@ fn run_state(effect: state::Effect) {
                 }
             });
         }
+        state::Effect::RememberAwaiting(Some(awaiting)) => background(
+            BrowserCall::RememberAwaiting,
+            chrome::storage_set(&chrome::StorageItems {
+                awaiting_access: Some(&awaiting),
+                ..Default::default()
+            }),
+        ),
+        state::Effect::RememberAwaiting(None) => background(
+            BrowserCall::RememberAwaiting,
+            chrome::storage_remove(&["awaiting_access", "access_granted"]),
+        ),
         state::Effect::RequestHostPermission {
             origins,
             service,
@@ -322,19 +387,6 @@ async fn read_applied(call: Call) -> Vec<Applied> {
         .unwrap_or_default()
 }
 
-/// `navigator.userAgentData.brands[].brand` (empty where the browser has none).
-fn brands() -> Vec<String> {
-    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
-    get(&js_sys::global(), "navigator")
-        .and_then(|n| get(&n, "userAgentData"))
-        .and_then(|d| get(&d, "brands"))
-        .and_then(|b| chrome::decode::<Vec<chrome::Brand>>(b).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|b| b.brand)
-        .collect()
-}
-
 /// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
 /// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
@@ -348,8 +400,18 @@ pub fn start_popup() {
             .ok()
             .and_then(|p| p.get("tab"))
             .and_then(|t| t.parse::<i32>().ok());
+        // Access granted outside a pending request's prompt finishes the choice waiting for it.
+        let on_added = Closure::<dyn Fn(JsValue)>::new(|added: JsValue| {
+            let origins = chrome::decode::<chrome::PermissionSet>(added)
+                .map(|p| p.origins)
+                .unwrap_or_default();
+            dispatch(Event::PermissionsAdded { origins });
+        });
+        chrome::on_permissions_added(on_added.as_ref().unchecked_ref());
+        on_added.forget(); // lives as long as the popup
         // The browser calls run at once: this is the popup's time to first rows.
-        let stored = chrome::storage_get(&["settings", "last_list"]);
+        let names = browser::names();
+        let stored = chrome::storage_get(&["settings", "last_list", "access_granted"]);
         let managed = relay::managed();
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
@@ -367,6 +429,7 @@ pub fn start_popup() {
                 settings: chrome::stored(&items, "settings"),
                 last_list: chrome::stored(&items, "last_list"),
                 managed: None,
+                access_granted: chrome::stored(&items, "access_granted"),
             },
             Err(_) => Stored::default(),
         };
@@ -374,7 +437,7 @@ pub fn start_popup() {
         dispatch(Event::PopupStarted {
             tab: tab.and_then(chrome::Tab::info),
             stored,
-            brands: brands(),
+            brands: names.await,
             now_ms: now_ms(),
         });
         render::mark_ready();
@@ -405,9 +468,9 @@ fn subscribe(request: &Request) {
     });
     port.on_message_add(on_message.as_ref().unchecked_ref());
     on_message.forget(); // lives as long as the port
-    let on_disconnect = Closure::<dyn Fn()>::new(|| {
+    let on_disconnect = Closure::<dyn Fn(JsValue)>::new(|port: JsValue| {
         dispatch(Event::PortClosed {
-            browser_said: chrome::last_error(),
+            browser_said: browser::disconnect_reason(&port),
         });
     });
     port.on_disconnect_add(on_disconnect.as_ref().unchecked_ref());
@@ -428,6 +491,16 @@ pub fn worker_settings_changed() {
 #[wasm_bindgen]
 pub fn worker_tab_updated(tab_id: i32, url: String) {
     dispatch(state::Event::TabUpdated { tab_id, url });
+}
+
+/// `chrome.permissions.onAdded` (forwarded by `background.js`): finish a choice whose popup
+/// closed while the browser asked for access.
+#[wasm_bindgen]
+pub fn worker_permissions_added(added: JsValue) {
+    let origins = chrome::decode::<chrome::PermissionSet>(added)
+        .map(|p| p.origins)
+        .unwrap_or_default();
+    dispatch(Event::PermissionsAdded { origins });
 }
 
 /// `chrome.tabs.onRemoved`: drop that tab's routing rules.

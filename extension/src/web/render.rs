@@ -111,6 +111,11 @@ pub fn render(view: &View) {
     if let Some(source) = &view.source {
         append(&app, &el(&doc, "p", "source", source));
     }
+    if let Some(request) = &view.access_request {
+        let p = el(&doc, "p", "access-request", request);
+        let _ = p.set_attribute("role", "status");
+        append(&app, &p);
+    }
     if let Some(stale) = &view.stale {
         append(&app, &el(&doc, "p", "stale", stale));
     }
@@ -194,10 +199,11 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
             append(&section, &el(doc, "span", "why", why));
             continue;
         } else {
-            let (service, pr) = (action.service.clone(), action.pr);
+            let (service, pr, host) = (action.service.clone(), action.pr, action.host.clone());
             listen(&button, "click", move || Event::OpenWithPreview {
                 service: service.clone(),
                 pr,
+                host: host.clone(),
             });
         }
         append(&section, &button);

@@ -2,13 +2,15 @@
 //! companion's real messages (PROTOCOL.md golden files) decode from JS objects, requests and
 //! every `chrome.*` argument serialize to the plain objects their readers take, a thrown
 //! `Error` becomes a `JsError` with its message, and a view renders into the popup's DOM with
-//! its controls and the rows-rendered mark. The full flow is the e2e suite's job.
+//! its controls and the rows-rendered mark; each browser's dialect (`browser`) reads as one.
+//! The full flow is the e2e suite's job.
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 use protocol::messages::{Reply, Request, RequestBody};
 
+use super::browser;
 use super::chrome::{self, JsError, decode, to_js};
 use super::render;
 use crate::state::{Config, Event, State};
@@ -258,4 +260,38 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         body.has_attribute("data-rows-ms"),
         "the popup-timing mark is set"
     );
+}
+
+/// Firefox's `getSessionRules` writes each absent field as `null`; the rule still decodes.
+#[wasm_bindgen_test]
+fn a_firefox_session_rule_with_null_fields_decodes() {
+    let firefox = js(r#"[{"id": 7, "priority": 1,
+        "action": {"type": "modifyHeaders", "redirect": null, "responseHeaders": null,
+          "requestHeaders": [{"header": "cookie", "operation": "append", "value": "a-pr=1"}]},
+        "condition": {"urlFilter": null, "regexFilter": "^https?://(a\\.test)(:[0-9]+)?[/?#]",
+          "requestDomains": null, "excludedRequestDomains": null, "tabIds": [3],
+          "excludedTabIds": null, "resourceTypes": ["main_frame"], "requestMethods": null}}]"#);
+    assert!(decode::<Vec<crate::routing::SessionRule>>(firefox.clone()).is_err());
+    let rules: Vec<crate::routing::SessionRule> = decode(browser::without_nulls(firefox)).unwrap();
+    assert_eq!(rules[0].id, 7);
+    assert_eq!(rules[0].condition.tab_ids, [3]);
+    assert_eq!(
+        rules[0].action.request_headers[0].value.as_deref(),
+        Some("a-pr=1")
+    );
+}
+
+/// The `firstPartyDomain` Firefox keys a host's cookies by under first-party isolation.
+#[wasm_bindgen_test]
+fn base_domains_as_firefox_keys_first_party_cookies() {
+    for (host, base) in [
+        ("a.demo.test", "demo.test"),
+        ("x.example.com", "example.com"),
+        ("example.com", "example.com"),
+        ("shop.example.co.uk", "example.co.uk"),
+        ("localhost", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+    ] {
+        assert_eq!(browser::base_domain(host), base, "{host}");
+    }
 }

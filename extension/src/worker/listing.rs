@@ -249,7 +249,9 @@ pub(crate) mod tests {
         );
 
         let (mut l, _) = Listing::start(false);
-        let gone = LocalError::unreachable("Specified native messaging host not found.");
+        let gone = LocalError::NotInstalled {
+            browser_said: "Specified native messaging host not found".into(),
+        };
         assert_eq!(l.answer(Err(gone.clone())), Step::Failed(gone.into()));
     }
 }

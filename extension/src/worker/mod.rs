@@ -65,6 +65,9 @@ pub struct Stored {
     pub last_list: Option<CachedList>,
     /// `chrome.storage.managed`: what the team preset.
     pub managed: Option<Managed>,
+    /// A choice whose access the user granted after the popup had closed (the service
+    /// worker stored it and reopened the popup to finish it).
+    pub access_granted: Option<state::AwaitingAccess>,
 }
 
 /// Everything `web/` reports.
@@ -74,7 +77,8 @@ pub enum Event {
     PopupStarted {
         tab: Option<TabInfo>,
         stored: Stored,
-        /// `navigator.userAgentData.brands[].brand`.
+        /// The browser's names: Chromium's `navigator.userAgentData` brands, Firefox's
+        /// `runtime.getBrowserInfo().name` (`web::browser::names`).
         brands: Vec<String>,
         now_ms: u64,
     },
@@ -121,6 +125,15 @@ pub enum Event {
     ReconnectDue,
     /// The answer to [`Effect::QueryTabs`]: every tab, in the browser's order.
     TabsListed(Vec<TabInfo>),
+    /// `permissions.onAdded`, in either context.
+    PermissionsAdded { origins: Vec<String> },
+    /// The answer to [`Effect::LoadAwaiting`]: the stored `awaiting_access`, at `now_ms`,
+    /// and whether a popup is open.
+    AwaitingLoaded {
+        awaiting: Option<state::AwaitingAccess>,
+        now_ms: u64,
+        popup_open: bool,
+    },
 }
 
 impl From<state::Event> for Event {
@@ -171,6 +184,16 @@ pub enum Effect {
     /// A call that tells the browser the service worker is busy: a relay stream alone
     /// does not keep it alive the way a native port does.
     StayAwake,
+    /// Read `awaiting_access` from storage and whether a popup is open
+    /// (`runtime.getContexts`); answer with [`Event::AwaitingLoaded`].
+    LoadAwaiting,
+    /// Store it under `access_granted` and remove `awaiting_access`.
+    GrantAwaiting(state::AwaitingAccess),
+    /// `chrome.action.openPopup()` (no user gesture needed) in the window of tab `tab_id`,
+    /// focused first (the user just granted access there; Chromium opens a popup only in
+    /// the focused window). When it cannot (a window that is not active), `access_granted`
+    /// stays: the next popup the user opens on that tab finishes the choice.
+    OpenPopup { tab_id: i32 },
 }
 
 /// Why a listing was started.
@@ -237,6 +260,8 @@ pub struct Worker {
     /// The service worker follows its source (after its settings were read).
     following: bool,
     stream: Stream,
+    /// Origins just granted, until the stored waiting choice is read.
+    added_origins: Vec<String>,
 }
 
 impl Default for Worker {
@@ -256,6 +281,7 @@ impl Default for Worker {
             source: Source::Companion,
             following: false,
             stream: Stream::default(),
+            added_origins: Vec::new(),
         }
     }
 }
@@ -287,6 +313,9 @@ impl Worker {
                     },
                     &mut out,
                 );
+                if let Some(granted) = stored.access_granted {
+                    self.feed(state::Event::Resume(granted), &mut out);
+                }
                 // Until the companion answers, the last list seen shows at once, marked
                 // stale with its age.
                 if let Some(cached) = stored.last_list {
@@ -371,6 +400,30 @@ impl Worker {
                 Source::Companion => self.subscribe(&mut out),
                 Source::Relay(relay) => self.follow_relay(&relay, &mut out),
             },
+            // An open popup finishes its own waiting choice. The worker finishes one whose
+            // popup is gone (Chromium closes it for the permission prompt): it marks the
+            // choice granted and reopens the popup, which applies it.
+            Event::PermissionsAdded { origins } if !self.background => {
+                self.feed(state::Event::PermissionsAdded { origins }, &mut out);
+            }
+            Event::PermissionsAdded { origins } => {
+                self.added_origins = origins;
+                out.push(Effect::LoadAwaiting);
+            }
+            Event::AwaitingLoaded {
+                awaiting,
+                now_ms,
+                popup_open,
+            } => {
+                let origins = std::mem::take(&mut self.added_origins);
+                if let Some(a) = awaiting
+                    .filter(|a| !popup_open && a.reached_by(&origins) && a.fresh_at(now_ms / 1000))
+                {
+                    let tab_id = a.tab_id;
+                    out.push(Effect::GrantAwaiting(a));
+                    out.push(Effect::OpenPopup { tab_id });
+                }
+            }
             Event::TabsListed(tabs) => {
                 if matches!(self.walk, Walk::Asked) {
                     self.walk = Walk::Visiting {

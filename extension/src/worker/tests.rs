@@ -114,6 +114,7 @@ fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
                 fetched_at_ms: 1_795_000_000_000,
             }),
             managed: None,
+            access_granted: None,
         },
         vec!["Chromium".into(), "Microsoft Edge".into()],
     );
@@ -226,9 +227,9 @@ fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
         &mut w,
         Event::Answered {
             id,
-            reply: Err(LocalError::unreachable(
-                "Specified native messaging host not found.",
-            )),
+            reply: Err(LocalError::NotInstalled {
+                browser_said: "Specified native messaging host not found".into(),
+            }),
         },
     );
     assert!(matches!(
@@ -583,4 +584,96 @@ fn errors_on_the_port_reach_the_state() {
         w.state().companion,
         Companion::Failed(Failure::Local(LocalError::Unreadable { .. }))
     ));
+}
+
+/// Chromium closes the popup for its permission prompt, so nothing in the popup sees the
+/// grant: the service worker finds the stored waiting choice, marks it granted and reopens
+/// the popup, which applies it once the tab's routing is read. Unrelated grants, old
+/// requests, and a popup still open (it finishes the choice itself) start nothing.
+#[test]
+fn access_granted_after_the_popup_closed_is_finished_by_a_reopened_popup() {
+    let awaiting = state::AwaitingAccess {
+        service: "courses-fe".into(),
+        choice: state::Choice::Domain { pr: 1 },
+        open: None,
+        hosts: vec!["app.test".into(), "www.app.test".into()],
+        tab_id: 7,
+        since_secs: 1_795_000_590,
+    };
+    let mut bg = Worker::default();
+    run(&mut bg, Event::WorkerStarted);
+    let granted = vec!["https://app.test/*".into(), "*://*.app.test/*".into()];
+    let load = |bg: &mut Worker, origins: Vec<String>, awaiting, now_ms, popup_open| {
+        assert_eq!(
+            run(bg, Event::PermissionsAdded { origins }),
+            vec![Effect::LoadAwaiting]
+        );
+        run(
+            bg,
+            Event::AwaitingLoaded {
+                awaiting,
+                now_ms,
+                popup_open,
+            },
+        )
+    };
+    let now = 1_795_000_600_000;
+    let other = vec!["https://other.test/*".to_string()];
+    for (origins, stored, now_ms, popup_open) in [
+        (other, Some(awaiting.clone()), now, false),
+        (granted.clone(), None, now, false),
+        (
+            granted.clone(),
+            Some(awaiting.clone()),
+            now + 200_000,
+            false,
+        ),
+        (granted.clone(), Some(awaiting.clone()), now, true),
+    ] {
+        assert_eq!(load(&mut bg, origins, stored, now_ms, popup_open), vec![]);
+    }
+    assert_eq!(
+        load(&mut bg, granted, Some(awaiting.clone()), now, false),
+        vec![
+            Effect::GrantAwaiting(awaiting.clone()),
+            Effect::OpenPopup { tab_id: 7 }
+        ]
+    );
+
+    // The reopened popup finds it and applies it once the tab's routing is read.
+    let (mut w, fx) = popup(
+        Stored {
+            access_granted: Some(awaiting),
+            ..Stored::default()
+        },
+        vec![],
+    );
+    let id = one_sent(&fx, list(None));
+    answer(&mut w, id, page(vec![fe(1)], None, false));
+    run(&mut w, state::Event::AppliedLoaded { applied: vec![] });
+    run(&mut w, state::Event::RulesRead { rules: vec![] });
+    let fx = run(
+        &mut w,
+        state::Event::CookiesRead {
+            host: "app.test".into(),
+            cookies: vec![],
+        },
+    );
+    assert!(
+        fx.contains(&Effect::State(state::Effect::RememberAwaiting(None))),
+        "nothing left to resume: {fx:?}"
+    );
+    let set: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::State(state::Effect::SetCookie { url, value, .. }) => {
+                Some((url.as_str(), value.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        set,
+        [("https://app.test/", "1"), ("https://www.app.test/", "1")]
+    );
 }

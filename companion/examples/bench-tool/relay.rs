@@ -1,4 +1,4 @@
-//! The team relay's budgets (issue 17), on loopback and bounded in time: one real
+//! `bench-tool relay BIN [SECONDS]`: the team relay's budgets (issue 17), on loopback and bounded in time: one real
 //! `preview-switch serve` in front of the fake Argo CD holding 500 previews, 200 concurrent
 //! `/v1/events` clients (tokio tasks here), and at least 100 `GET /v1/previews` per second
 //! from `wrk` (a maintained HTTP load generator, Debian's package: `scripts/setup.sh bench`
@@ -13,9 +13,8 @@
 //! - Argo CD sees one watch per server and one list per change, none for the clients
 //!   (counted at the fake).
 //!
-//!   relay-bench BIN [SECONDS]   (default 10)
-
-#![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark reporting to its caller
+//! The fake serves generated apps whose routes are annotations: this measures the relay's
+//! fan-out, which discovery would not change (each list re-reads only changed apps).
 
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
@@ -121,18 +120,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[at.min(sorted.len() - 1)]
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(bin) = args.first().cloned() else {
-        eprintln!("usage: relay-bench BIN [SECONDS]");
-        return ExitCode::from(2);
-    };
-    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+/// Runs the relay's budgets for `seconds` of load against the release binary `bin`.
+pub fn run(bin: &str, seconds: u64) -> ExitCode {
     let wrk = std::env::var("WRK").unwrap_or_else(|_| "wrk".into());
     // reqwest is built without a default crypto provider (the companion picks ring).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(run(bin, seconds, wrk))
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    rt.block_on(measure(bin.to_owned(), seconds, wrk))
 }
 
 /// What wrk measured, from its script's last line.
@@ -167,7 +161,7 @@ struct Check {
     measured: String,
     pass: bool,
 }
-async fn run(bin: String, seconds: u64, wrk: String) -> ExitCode {
+async fn measure(bin: String, seconds: u64, wrk: String) -> ExitCode {
     let state = FakeArgo::with_apps(TOKEN, fake::generated(APPS, PREVIEWS));
     let argo = fake::serve(state.clone(), "127.0.0.1:0".parse().unwrap())
         .await
@@ -272,7 +266,7 @@ async fn run(bin: String, seconds: u64, wrk: String) -> ExitCode {
         Ok(child) => child,
         Err(e) => {
             eprintln!(
-                "relay-bench: cannot run {wrk}: {e}: install it with scripts/setup.sh bench (Debian's wrk), or set WRK"
+                "bench-tool relay: cannot run {wrk}: {e}: install it with scripts/setup.sh bench (Debian's wrk), or set WRK"
             );
             return ExitCode::from(2);
         }
@@ -298,7 +292,7 @@ async fn run(bin: String, seconds: u64, wrk: String) -> ExitCode {
     let watches = state.request_count("/api/v1/stream/applications");
     let load = Load::from_output(&output.stdout).unwrap_or_else(|| {
         eprintln!(
-            "relay-bench: wrk gave no result ({}):\n{}",
+            "bench-tool relay: wrk gave no result ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stdout)
         );
@@ -388,10 +382,10 @@ async fn run(bin: String, seconds: u64, wrk: String) -> ExitCode {
     let _ = std::fs::write("target/bench/relay.md", &table);
     let failed = checks.iter().filter(|c| !c.pass).count();
     if failed == 0 {
-        println!("relay-bench: PASS");
+        println!("relay: PASS");
         ExitCode::SUCCESS
     } else {
-        println!("relay-bench: FAIL ({failed} budget(s) missed)");
+        println!("relay: FAIL ({failed} budget(s) missed)");
         ExitCode::from(1)
     }
 }
