@@ -206,7 +206,10 @@ mod tests {
             "No such native application io.previewswitch.companion",
         ] {
             assert!(
-                matches!(LocalError::unreachable(said), LocalError::NotInstalled { .. }),
+                matches!(
+                    LocalError::unreachable(said),
+                    LocalError::NotInstalled { .. }
+                ),
                 "{said}"
             );
         }

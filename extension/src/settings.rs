@@ -70,7 +70,8 @@ pub fn check_relay_url(raw: &str) -> Result<String, String> {
     if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
         return refuse("has a port that is not a number");
     }
-    let host = policy::check_host(host, &KnownSuffixes).map_err(|why| format!("not saved: refused host: {why}"))?;
+    let host = policy::check_host(host, &KnownSuffixes)
+        .map_err(|why| format!("not saved: refused host: {why}"))?;
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
     Ok(format!("{scheme}://{host}{port}{path}"))
 }

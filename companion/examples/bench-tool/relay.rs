@@ -50,19 +50,6 @@ function done(summary, latency, requests)
 end
 "#;
 
-/// Selector lists the fake served: the relay's preview lists (base-app lookups share the
-/// path but carry no selector).
-fn lists(state: &FakeArgo) -> usize {
-    state
-        .requests()
-        .iter()
-        .filter(|r| {
-            r.path == "/api/v1/applications"
-                && r.query.as_deref().is_some_and(|q| q.contains("selector="))
-        })
-        .count()
-}
-
 fn peak_rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -225,7 +212,7 @@ async fn measure(bin: String, seconds: u64, wrk: String) -> ExitCode {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let previews = get_json(&http, &format!("{url}/v1/previews")).await;
     let listed = previews["previews"].as_array().map_or(0, Vec::len);
-    let lists_before = lists(&state);
+    let lists_before = state.selector_lists();
     let watches_before = state.request_count("/api/v1/stream/applications");
 
     let seen: Seen = Arc::new(Mutex::new(vec![vec![None; CLIENTS]; CHANGES]));
@@ -288,7 +275,7 @@ async fn measure(bin: String, seconds: u64, wrk: String) -> ExitCode {
     let output = load.wait_with_output().await.expect("wrk ran");
     tokio::time::sleep(Duration::from_millis(600)).await;
     let rss_peak = peak_rss_kb(pid);
-    let lists_during = lists(&state) - lists_before;
+    let lists_during = state.selector_lists() - lists_before;
     let watches = state.request_count("/api/v1/stream/applications");
     let load = Load::from_output(&output.stdout).unwrap_or_else(|| {
         eprintln!(

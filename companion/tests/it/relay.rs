@@ -385,17 +385,7 @@ async fn one_watch_per_server_for_every_client_and_clients_never_cause_a_list() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // A preview list is the selector query; base-application lookups share its path.
-    let lists = || {
-        state
-            .requests()
-            .iter()
-            .filter(|r| {
-                r.path == "/api/v1/applications"
-                    && r.query.as_deref().is_some_and(|q| q.contains("selector="))
-            })
-            .count()
-    };
+    let lists = || state.selector_lists();
     let lists_before = lists();
     let mut streams = Vec::new();
     for _ in 0..30 {
