@@ -107,6 +107,8 @@ test("the real toolbar popup lists the host's previews, and clicks in it route t
   const { page: b } = await newSitePage();
   const { popup } = await openRealPopup(w, a);
   await waitFor(() => popup.eval((d) => d.querySelectorAll(".row").length > 0 && d.querySelectorAll(".stale").length === 0), "live rows");
+  // The environments line arrives with its own answer and moves the rows down.
+  await waitFor(() => popup.eval((d) => d.querySelector("section.service p.envs") !== null), "the environments line");
   const shown = await popup.eval((d) => ({
     host: d.getElementById("host").textContent,
     services: [...d.querySelectorAll("section.service h2")].map((e) => e.textContent),

@@ -6,6 +6,7 @@
 //! These types are also the `preview-switch list -o json` output: renaming a field is a
 //! breaking change for scripts and for installed extensions.
 
+pub mod envs;
 pub mod ids;
 pub mod messages;
 pub mod policy;

@@ -66,11 +66,11 @@ jq -n --slurpfile l "$tmp/list.json" --slurpfile s "$tmp/sets.json" --slurpfile 
 "#;
 
 /// One budget's outcome.
-struct Check {
-    budget: String,
-    measured: String,
-    baseline: String,
-    pass: bool,
+pub struct Check {
+    pub budget: String,
+    pub measured: String,
+    pub baseline: String,
+    pub pass: bool,
 }
 
 /// Requests the fake answered, by what they were for.
@@ -243,6 +243,7 @@ pub fn run(bin: &str) -> ExitCode {
         rt.block_on(running.shutdown());
     }
     relist_budgets(&growth, &mut checks);
+    crate::envs::envs_budgets(bin, &mut checks);
 
     let report = render(&checks, &growth);
     println!("{report}");
@@ -556,4 +557,17 @@ fn render(checks: &[Check], growth: &[Growth]) -> String {
         );
     }
     s
+}
+
+/// Prints each budget with PASS or FAIL; fails when one is missed.
+pub fn print(checks: &[Check]) -> ExitCode {
+    for c in checks {
+        let verdict = if c.pass { "PASS" } else { "FAIL" };
+        println!("{verdict}  {}: {} {}", c.budget, c.measured, c.baseline);
+    }
+    if checks.iter().all(|c| c.pass) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

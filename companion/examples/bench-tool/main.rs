@@ -5,6 +5,7 @@
 //!
 //!   bench-tool bench BIN                  every budget; a table per run in target/bench/,
 //!                                         exit 1 when one is missed
+//!   bench-tool envs BIN                   the `envs` budgets alone
 //!   bench-tool decode FILE                decode FILE, keep the `type=pr` items, print the count
 //!   bench-tool relay BIN [SECONDS]        the team relay's budgets under SECONDS (10) of load
 //!                                         ([`relay`]); a table in target/bench/relay.md, exit 1
@@ -19,6 +20,7 @@
 #![allow(clippy::print_stderr, clippy::print_stdout)] // a benchmark tool talking to the person running it
 
 mod budgets;
+mod envs;
 mod host;
 mod relay;
 mod soak;
@@ -59,13 +61,18 @@ fn main() -> ExitCode {
             });
             ExitCode::SUCCESS
         }
+        "envs" => {
+            let mut checks = Vec::new();
+            envs::envs_budgets(&arg(1), &mut checks);
+            budgets::print(&checks)
+        }
         "soak" => {
             let requests = args.get(2).map_or(10_000, |_| num(2));
             let events = args.get(3).map_or(1_000, |_| num(3));
             soak::soak(&arg(1), requests, events)
         }
         _ => {
-            eprintln!("usage: bench-tool bench|relay|decode|serve|soak ...");
+            eprintln!("usage: bench-tool bench|envs|relay|decode|serve|soak ...");
             ExitCode::from(2)
         }
     }

@@ -492,7 +492,7 @@ impl Client {
     /// Reads a whole (small) response body, refusing one over [`MAX_BODY`]: these answers
     /// (version, userinfo, one app's resources, the ApplicationSets) are read into memory,
     /// so a broken proxy or hostile server streaming without end must not grow it unbounded.
-    async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
+    pub(super) async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
         let too_large = |offset: u64| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),
@@ -519,7 +519,11 @@ impl Client {
         Ok(Bytes::from(body))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, body: &[u8], what: &str) -> Result<T> {
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+        what: &str,
+    ) -> Result<T> {
         serde_json::from_slice(body).map_err(|e| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),

@@ -4,10 +4,12 @@
 //! each one ([`routes`]), and whether a cookie is safe to hand to a browser ([`cookie`]).
 
 pub mod cookie;
+pub mod envs;
 pub mod preview;
 pub mod routes;
 pub mod scm;
 pub mod selector;
+pub mod transitions;
 
 /// The label and annotation keys Preview Switch reads on Applications (DESIGN §3).
 pub mod keys {
@@ -15,6 +17,9 @@ pub mod keys {
     pub const PR: &str = "preview-switch.io/pr";
     /// Label: the service name, overriding the name without its `-pr-<n>` suffix.
     pub const SERVICE: &str = "preview-switch.io/service";
+    /// Label: the environment of a non-preview Application (`envs`), overriding the
+    /// environment segment of its name and the server's context name.
+    pub const ENV: &str = "preview-switch.io/env";
     /// Annotation: the routing cookie's name.
     pub const COOKIE: &str = "preview-switch.io/cookie";
     /// Annotation: the routing cookie's value (default: the PR number).

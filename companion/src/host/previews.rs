@@ -124,6 +124,16 @@ impl<S: Source> Previews<S> {
         })
     }
 
+    /// Where the listing is cached on disk, if anywhere (other caches go beside it).
+    pub fn cache_file(&self) -> Option<&std::path::Path> {
+        self.cache_file.as_deref()
+    }
+
+    /// The source it lists from, for what else a transport asks of the same servers.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
     /// The configured servers; never a token.
     pub fn servers(&self) -> &[ServerInfo] {
         &self.servers

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use protocol::Preview;
 use protocol::messages::{
-    CAPABILITIES, ErrorBody, ErrorCode, ErrorReply, HelloReply, ListReply, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody, Subscribed, Unsubscribed,
+    AppAction, CAPABILITIES, ErrorBody, ErrorCode, ErrorReply, HelloReply, ListReply,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody, Subscribed,
+    Unsubscribed,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -83,12 +84,17 @@ pub enum Ending {
 /// State shared by every request of one host process.
 struct Host<S> {
     live: Arc<Previews<S>>,
+    opts: HostOptions,
+    /// Environments and notifications (`envs`).
+    extra: envs::Extra,
 }
 
 /// One connection's writer and subscription.
 struct Port {
     tx: mpsc::Sender<Vec<u8>>,
     subscription: Mutex<Option<Subscription>>,
+    /// The `watch_envs` task of this port.
+    envs_watch: Mutex<Option<AbortHandle>>,
 }
 
 struct Subscription {
@@ -106,6 +112,7 @@ impl Port {
     }
 
     fn stop_subscription(&self) {
+        envs::stop(&self.envs_watch);
         let sub = self.subscription.lock().expect("lock").take();
         if let Some(task) = sub.and_then(|s| s.task) {
             task.abort();
@@ -117,14 +124,7 @@ async fn send_on(tx: &mpsc::Sender<Vec<u8>>, reply: &Reply) -> bool {
     let mut body = serde_json::to_vec(reply).expect("replies always serialise");
     if body.len() > MAX_FRAME_BYTES {
         tracing::error!("dropping a {} byte reply over the frame cap", body.len());
-        let id = match reply {
-            Reply::Hello(r) => Some(r.id),
-            Reply::List(r) => Some(r.id),
-            Reply::Subscribed(r) => Some(r.id),
-            Reply::Unsubscribed(r) => Some(r.id),
-            Reply::Error(r) => r.id,
-            Reply::PreviewsChanged(_) => None,
-        };
+        let id = reply.id();
         body = serde_json::to_vec(&error_reply(
             id,
             ErrorCode::Internal,
@@ -174,6 +174,7 @@ where
     let port = Arc::new(Port {
         tx,
         subscription: Mutex::new(None),
+        envs_watch: Mutex::new(None),
     });
     let mut tasks = JoinSet::new();
 
@@ -356,7 +357,8 @@ impl<S: Source> Host<S> {
                 backoff_max: opts.backoff_max,
             },
         );
-        Arc::new(Host { live })
+        let extra = envs::Extra::new(live.cache_file());
+        Arc::new(Host { live, opts, extra })
     }
 
     async fn handle(self: Arc<Self>, request: Request, port: Arc<Port>) {
@@ -420,6 +422,11 @@ impl<S: Source> Host<S> {
                 port.stop_subscription();
                 Reply::Unsubscribed(Unsubscribed { id })
             }
+            RequestBody::Envs { service, refresh } => self.envs(id, service, refresh).await,
+            RequestBody::RefreshApp(app) => self.act(id, app, AppAction::Refresh).await,
+            RequestBody::SyncApp(app) => self.act(id, app, AppAction::Sync).await,
+            RequestBody::AppLinks(app) => self.app_links(id, app).await,
+            RequestBody::WatchEnvs { services } => self.watch_envs(id, services, &port),
         };
         port.send(&reply).await;
     }
@@ -523,6 +530,7 @@ impl<S: Source> Host<S> {
             if changes.is_empty() && !failures_changed {
                 continue;
             }
+            let observed = changes.clone();
             for chunk in paging::chunk_changes(changes, &new) {
                 if !send_on(
                     &tx,
@@ -538,9 +546,13 @@ impl<S: Source> Host<S> {
                     return;
                 }
             }
+            if !self.notify_previews(subscription, &observed, &tx).await {
+                return;
+            }
         }
     }
 }
 
+mod envs;
 #[cfg(test)]
 mod tests;

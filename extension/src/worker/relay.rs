@@ -449,11 +449,20 @@ mod tests {
         /// A service worker following the relay, seeded with `previews` as of event `1-0`.
         fn following(previews: &[Preview]) -> (Worker, u64) {
             let mut w = Worker::default();
-            assert_eq!(w.update(Event::WorkerStarted), vec![Effect::LoadSettings]);
+            let fx = w.update(Event::WorkerStarted);
+            assert!(
+                fx.iter().any(|e| matches!(e, Effect::Subscribe(_))),
+                "the companion until the settings are read"
+            );
             let fx = w.update(Event::SettingsLoaded {
                 settings: Some(with_relay()),
                 managed: None,
             });
+            assert_eq!(
+                fx[0],
+                Effect::ClosePort,
+                "the relay replaces the native port"
+            );
             let follow = follow_of(&fx);
             assert_eq!(
                 follow,
@@ -556,14 +565,19 @@ mod tests {
                 relay_url: Some(RELAY.into()),
             };
             let mut w = Worker::default();
-            w.update(Event::WorkerStarted);
+            let fx = w.update(Event::WorkerStarted);
+            assert!(
+                fx.iter().any(|e| matches!(e, Effect::Subscribe(_))),
+                "the companion first"
+            );
             let fx = w.update(Event::SettingsLoaded {
                 settings: None,
                 managed: Some(team.clone()),
             });
-            assert!(
-                fx.iter().any(|e| matches!(e, Effect::Subscribe(_))),
-                "the companion first"
+            assert_eq!(
+                fx,
+                [],
+                "a team's relay only stands in for a missing companion"
             );
             let fx = w.update(Event::PortClosed {
                 browser_said: "Specified native messaging host not found.".into(),
@@ -607,6 +621,11 @@ mod tests {
             });
             assert!(fetch_of(&fx).is_empty() && !fx.iter().any(|e| matches!(e, Effect::Send(_))));
             assert_eq!(prs(&popup), [4]);
+            // Nor the environments: they need the companion this browser does not have.
+            assert_eq!(
+                popup.envs().failed.as_deref(),
+                Some(crate::worker::NO_LOCAL_COMPANION)
+            );
             let view = crate::view::view(popup.state());
             assert!(
                 view.source
