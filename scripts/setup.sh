@@ -2,7 +2,8 @@
 # Installs what building and testing Preview Switch needs on Debian 12, idempotently: each
 # step checks first and costs nothing when already done. Called by `make setup`.
 #   scripts/setup.sh            toolchain pieces for build, run and test
-#   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
+#   scripts/setup.sh bench      plus the tools the benchmarks compare against or load with (jq, curl,
+#                               hyperfine, GNU time, wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,8 @@ if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
   need_cmd hyperfine hyperfine
   [[ -x /usr/bin/time ]] || want_apt+=(time)
+  # The relay bench's HTTP load generator.
+  need_cmd wrk wrk
 fi
 
 if ((${#want_apt[@]})); then

@@ -22,7 +22,7 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalError {
     /// No native-messaging host manifest names this extension (which browser words mean
-    /// this: `web::browser::unreachable`).
+    /// this: [`LocalError::unreachable`]).
     NotInstalled { browser_said: String },
     /// The companion is installed but could not start, exited or crashed.
     Stopped { browser_said: String },
@@ -32,6 +32,8 @@ pub enum LocalError {
     Browser { call: BrowserCall, error: String },
     /// `chrome.cookies.set` answered without a cookie: the site's host permission is missing.
     CookieRefused { name: String, url: String },
+    /// The team relay could not be reached, or answered something that is not its wire.
+    Relay { url: String, detail: String },
 }
 
 /// The `chrome.*` call a [`LocalError::Browser`] names.
@@ -52,7 +54,28 @@ pub enum BrowserCall {
     OpenTab { url: String },
 }
 
+/// Chromium's error when no host manifest allows the extension.
+const CHROMIUM_HOST_NOT_FOUND: &str = "Specified native messaging host not found";
+/// Firefox's, followed by the host name (also for a manifest that names another add-on:
+/// installing again is the fix in both cases).
+const FIREFOX_HOST_NOT_FOUND: &str = "No such native application";
+
 impl LocalError {
+    /// What the browser said when it could not reach the companion (a rejected
+    /// `sendNativeMessage`, or why a port closed): not installed, or installed and failing.
+    /// Pure, because the worker too must tell them apart: a team relay stands in for a
+    /// companion that is not installed.
+    pub fn unreachable(browser_said: &str) -> LocalError {
+        let browser_said = browser_said.trim().trim_end_matches('.').to_string();
+        if browser_said == CHROMIUM_HOST_NOT_FOUND
+            || browser_said.starts_with(FIREFOX_HOST_NOT_FOUND)
+        {
+            LocalError::NotInstalled { browser_said }
+        } else {
+            LocalError::Stopped { browser_said }
+        }
+    }
+
     /// What failed and why, without the fix.
     pub fn message(&self) -> String {
         match self {
@@ -65,6 +88,9 @@ impl LocalError {
             LocalError::Browser { call, error } => format!("{call}: {error}"),
             LocalError::CookieRefused { name, url } => {
                 format!("could not set the cookie {name} on {url}: the browser refused it")
+            }
+            LocalError::Relay { url, detail } => {
+                format!("the team relay at {url} gave no list: {detail}")
             }
         }
     }
@@ -83,6 +109,9 @@ impl LocalError {
                 ..
             }
             | LocalError::CookieRefused { .. } => Some("allow access to the site when asked"),
+            LocalError::Relay { .. } => Some(
+                "check the relay address in the extension's options and that you are signed in to it, or ask your team whether the relay is up",
+            ),
             LocalError::Browser { .. } => None,
         }
     }
@@ -167,6 +196,37 @@ impl From<ErrorBody> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both browsers' words for "no companion installed" lead to the install command; anything
+    /// else means an installed companion that failed (PLATFORM F: Firefox's texts, verified).
+    #[test]
+    fn each_browsers_words_for_a_missing_companion_mean_not_installed() {
+        for said in [
+            "Specified native messaging host not found.",
+            "No such native application io.previewswitch.companion",
+        ] {
+            assert!(
+                matches!(
+                    LocalError::unreachable(said),
+                    LocalError::NotInstalled { .. }
+                ),
+                "{said}"
+            );
+        }
+        for said in [
+            "Native host has exited.",
+            "An unexpected error occurred",
+            "Access to the specified native messaging host is forbidden.",
+            "",
+        ] {
+            assert_eq!(
+                LocalError::unreachable(said),
+                LocalError::Stopped {
+                    browser_said: said.trim_end_matches('.').into()
+                }
+            );
+        }
+    }
 
     #[test]
     fn a_companion_error_is_shown_as_sent_and_a_local_one_says_its_fix() {

@@ -375,6 +375,12 @@ pub enum ErrorCode {
     /// Argo CD refused to start a sync for another reason: a sync window, the application
     /// being deleted, or another operation running.
     SyncRefused,
+    /// The team relay needs the user to sign in (HTTP 401).
+    Unauthenticated,
+    /// The team relay refused a request over the client's limits (HTTP 429).
+    RateLimited,
+    /// The team relay has not listed every Argo CD server yet (HTTP 503).
+    NotReady,
     /// A code from a newer companion; read `message` and `fix`.
     #[serde(other)]
     Unknown,
@@ -401,6 +407,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::PermissionMissing => "permission_missing",
             ErrorCode::SyncRefused => "sync_refused",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -424,6 +433,9 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::PermissionMissing,
         ErrorCode::SyncRefused,
+        ErrorCode::Unauthenticated,
+        ErrorCode::RateLimited,
+        ErrorCode::NotReady,
     ];
 }
 

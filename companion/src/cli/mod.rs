@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod envs;
 pub mod output;
+mod serve;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -116,6 +117,12 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Serve the preview list to a whole team over HTTP (the team relay)
+    ///
+    /// One watch per Argo CD server for every client. Endpoints: GET /v1/previews[?host=H],
+    /// GET /v1/events (Server-Sent Events), GET /healthz, GET /metrics. Choose who may read
+    /// it: --trusted-proxy (an oauth2-proxy in front), --oidc-issuer, or --allow-anonymous.
+    Serve(Box<serve::ServeArgs>),
     /// Register this binary as the browsers' native-messaging host
     Install {
         #[command(flatten)]
@@ -166,7 +173,7 @@ struct HostTarget {
 }
 
 /// Connection flags shared by every command that talks to Argo CD.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct Conn {
     /// Argo CD server: a URL (http://127.0.0.1:8080) or a bare host (https)
     #[arg(long, value_name = "URL")]
@@ -240,6 +247,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         return serve_host(None, extension_ids, conn.into());
     }
     init_logging(&cli.log);
+    if let Command::Serve(args) = cli.command {
+        return serve_relay(*args);
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => return report(&e),
@@ -323,6 +333,26 @@ fn serve_host(
     code
 }
 
+/// The relay serves many clients at once: a runtime with a thread per core.
+fn serve_relay(args: serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(source) => {
+            return report(&Error::Io {
+                what: "cannot start the async runtime".into(),
+                source,
+            });
+        }
+    };
+    match runtime.block_on(serve::run(args)) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
 fn report(e: &Error) -> ExitCode {
     let _ = writeln!(std::io::stderr(), "error: {}", e.with_fix(Surface::Cli));
     ExitCode::from(e.exit_code())
@@ -379,7 +409,9 @@ async fn run(command: Command) -> Outcome {
         } => demo(api_port, site_port, once, extension).await,
         Command::Install { target } => install(target, false),
         Command::Uninstall { target } => install(target, true),
-        Command::Host { .. } => unreachable!("host mode is served before the runtime starts"),
+        Command::Host { .. } | Command::Serve(_) => {
+            unreachable!("host and relay modes are served before this runtime starts")
+        }
     }
 }
 

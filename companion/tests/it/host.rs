@@ -199,14 +199,7 @@ async fn a_relist_reads_the_routing_resources_of_changed_previews_only() {
         app["status"]["health"]["status"] = json!("Progressing");
     });
     wait_change(&mut host, "modified", &next).await;
-    let lists = state
-        .requests()
-        .iter()
-        .filter(|r| {
-            r.path == "/api/v1/applications"
-                && r.query.as_deref().is_some_and(|q| q.contains("selector="))
-        })
-        .count();
+    let lists = state.selector_lists();
     assert_eq!(lists, 1, "{:#?}", state.requests());
     // The reconciled preview's routes are read again at the next re-list, its version moved.
     assert_eq!(managed_resource_calls(&state), 2);

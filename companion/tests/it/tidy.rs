@@ -468,6 +468,27 @@ fn token_is_exposed_only_for_the_authorization_header() {
     );
 }
 
+/// ARCHITECTURE.md: the relay's clients never cause a list. Its one `refresh` is the first
+/// list in `bind`; after that only the watches list.
+#[test]
+fn the_relay_never_lists_for_a_client() {
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("companion/src/relay"), &mut files);
+    assert!(files.len() >= 5, "{files:?}");
+    let mut calls = Vec::new();
+    for file in &files {
+        let code = std::fs::read_to_string(file).unwrap();
+        for line in code.lines().filter(|l| l.contains("refresh(")) {
+            calls.push(format!("{}: {}", file.display(), line.trim()));
+        }
+    }
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert!(
+        calls[0].contains("relay/mod.rs: drop(previews.refresh(false));"),
+        "{calls:#?}"
+    );
+}
+
 /// Every file a person reads next to the code: the sources, the docs, the scripts.
 fn cited_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

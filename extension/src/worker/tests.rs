@@ -110,11 +110,13 @@ fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
             settings: Some(Settings {
                 github_hosts: vec!["git.corp.test".into()],
                 cookie_lifetime_hours: Some(2),
+                relay_url: None,
             }),
             last_list: Some(CachedList {
                 previews: vec![fe(1)],
                 fetched_at_ms: 1_795_000_000_000,
             }),
+            managed: None,
             access_granted: None,
         },
         vec!["Chromium".into(), "Microsoft Edge".into()],
@@ -268,12 +270,27 @@ fn subscribed() -> Event {
     })))
 }
 
+/// A service worker started: it subscribes to the companion at once (its subscription
+/// is the first thing that lists), and the default settings change nothing.
+fn start_worker(w: &mut Worker) -> Vec<Effect> {
+    let fx = run(w, Event::WorkerStarted);
+    assert_eq!(fx[0], Effect::LoadSettings);
+    let settled = run(
+        w,
+        Event::SettingsLoaded {
+            settings: None,
+            managed: None,
+        },
+    );
+    assert_eq!(settled, [], "the companion it follows already");
+    fx[1..].to_vec()
+}
+
 /// A service worker subscribed and seeded with `previews`.
 fn seeded(previews: Vec<Preview>) -> Worker {
     let mut w = Worker::default();
-    let fx = run(&mut w, Event::WorkerStarted);
-    assert_eq!(fx[0], Effect::LoadSettings);
-    assert!(matches!(&fx[1], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
+    let fx = start_worker(&mut w);
+    assert!(matches!(&fx[0], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
     let fx = run(&mut w, subscribed());
     let id = one_sent(&fx, list(None));
     answer(&mut w, id, page(previews, None, false));
@@ -283,7 +300,7 @@ fn seeded(previews: Vec<Preview>) -> Worker {
 #[test]
 fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     // The companion's first event is a diff from its disk cache: PR 2 deleted.
     let fx = run(&mut w, changed(vec![(ChangeKind::Deleted, fe(2))]));
     assert!(
@@ -307,7 +324,7 @@ fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
 #[test]
 fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     let fx = run(&mut w, subscribed());
     let old_seed = one_sent(&fx, list(None));
     run(
@@ -333,7 +350,7 @@ fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
 #[test]
 fn a_closed_port_is_reopened_after_a_pause_doubling_to_a_minute() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     let mut pauses = Vec::new();
     for _ in 0..9 {
         let fx = run(
@@ -842,4 +859,18 @@ mod envs_tests {
             1
         );
     }
+}
+
+/// Regression (the relay's merge with deploy notifications): the worker waited for its
+/// settings before subscribing, so a tab's `list` could fill the companion's disk cache
+/// first; the subscription then started from that cache, saw no preview for the first
+/// time, and the next redeploy counted as a first sighting, which is never notified.
+#[test]
+fn the_service_worker_subscribes_before_anything_lists() {
+    let mut w = Worker::default();
+    let fx = run(&mut w, Event::WorkerStarted);
+    assert!(
+        matches!(&fx[..], [Effect::LoadSettings, Effect::Subscribe(r)] if r.body == RequestBody::Subscribe),
+        "{fx:?}"
+    );
 }
