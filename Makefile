@@ -51,11 +51,13 @@ test-e2e: setup build-extension
 lint-firefox: setup build-extension
 	scripts/lint-firefox.sh dist/firefox
 
-## lint: rustfmt and clippy with warnings as errors, native and wasm32
-lint:
+## lint: rustfmt and clippy with warnings as errors, native, wasm32, and the companion for
+## Windows (x86_64-pc-windows-gnu: its registry code is built only there)
+lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p preview-switch-protocol -p preview-switch-extension --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy -p preview-switch --target x86_64-pc-windows-gnu -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -24,6 +24,9 @@ need_cmd jq jq
 # older one (140, the build's strict_min_version). apt takes the newest it sees.
 [[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
+# `make lint` checks the companion for Windows: ring's build script compiles C with
+# Debian's mingw-w64 even for `cargo clippy --target x86_64-pc-windows-gnu`.
+need_cmd x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
   need_cmd hyperfine hyperfine
@@ -44,7 +47,10 @@ installed_components=$(rustup component list --installed)
 for c in clippy rustfmt; do
   grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
 done
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+installed_targets=$(rustup target list --installed)
+for t in wasm32-unknown-unknown x86_64-pc-windows-gnu; do
+  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
 
 # Node packages (wasm-opt, playwright-core, puppeteer-core, web-ext; never a browser
 # download): only when node_modules is missing or older than the lock file.

@@ -116,10 +116,12 @@ enum Command {
 /// Which browsers and profile `install` / `uninstall` act on.
 #[derive(Debug, Args)]
 struct HostTarget {
-    /// chrome, chromium, brave, edge, vivaldi, firefox, or all (comma-separated)
-    #[arg(long, value_name = "BROWSER", default_value = "all")]
+    /// all, or one or more of chrome, chromium, brave, edge, vivaldi, firefox separated by
+    /// commas (chrome,firefox)
+    #[arg(long, value_name = "BROWSERS", default_value = "all")]
     browser: String,
-    /// Machine-wide directories instead of your user's (needs root)
+    /// Machine-wide directories (Windows: HKEY_LOCAL_MACHINE) instead of your user's (needs
+    /// root or an administrator)
     #[arg(long)]
     system: bool,
     /// The extension id to allow (default: the published Preview Switch extension)
@@ -520,6 +522,17 @@ fn install(target: HostTarget, remove: bool) -> Outcome {
             d.browser.name(),
             d.path.display()
         ));
+        if let Some(key) = opts.registry_key(d.browser) {
+            text.push_str(&format!("  registry key: {key}\n"));
+        }
+        let shared = host::install::browsers::shares_system_dir(d.browser, opts.os);
+        if remove && opts.scope == host::install::Scope::System && !shared.is_empty() {
+            let names: Vec<&str> = shared.iter().map(|b| b.name()).collect();
+            text.push_str(&format!(
+                "  {} read the same file, so this unregisters them too\n",
+                names.join(", ")
+            ));
+        }
     }
     if done.is_empty() {
         text.push_str(&format!("nothing {verb}\n"));
@@ -568,10 +581,14 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             detail: e.with_fix(Surface::Cli),
         }),
     }
-    if let Ok(opts) = InstallOptions::new(
-        host::install::Browser::ALL.to_vec(),
-        host::install::Scope::User,
-    ) {
+    for scope in [host::install::Scope::User, host::install::Scope::System] {
+        let Ok(opts) = InstallOptions::new(host::install::Browser::ALL.to_vec(), scope) else {
+            continue;
+        };
+        let label = match scope {
+            host::install::Scope::User => "",
+            host::install::Scope::System => "system ",
+        };
         for c in host::install::check(&opts) {
             let ok = matches!(c.state, host::install::ManifestState::Ok);
             let detail = match c.fix() {
@@ -580,7 +597,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             };
             checks.push(doctor::Check {
                 ok,
-                what: format!("{} host manifest", c.browser.name()),
+                what: format!("{} {label}host manifest", c.browser.name()),
                 detail,
             });
         }

@@ -70,7 +70,7 @@ use crate::argocd::cli_config::{self, LocalConfig};
 use crate::error::{Problem, Result};
 use crate::server::ServerTarget;
 
-pub use sources::{config_path, sources};
+pub use sources::{config_path, sources, system_config_path, system_dir};
 
 /// Default label selector for preview Applications.
 pub const DEFAULT_SELECTOR: &str = "type=pr";

@@ -3,7 +3,7 @@
 //! (`token`, `token_file` or `token_command`). All of the config module's I/O is here;
 //! [`super::resolve`] decides from what was read.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::file::{FileServer, LoadedFile};
 use super::token_command::{TOKEN_COMMAND_TIMEOUT, run_token_command};
@@ -21,6 +21,29 @@ pub fn config_path(env: Env<'_>) -> PathBuf {
     let base =
         non_empty(env, "XDG_CONFIG_HOME").map_or_else(|| home(env).join(".config"), PathBuf::from);
     base.join("preview-switch").join("config.toml")
+}
+
+/// The machine-wide `config.toml` an administrator ships, read below the user's:
+/// `PREVIEW_SWITCH_SYSTEM_CONFIG` (tests and packagers point it elsewhere), else
+/// `/etc/preview-switch/config.toml`, or `%PROGRAMDATA%\preview-switch\config.toml` on Windows.
+pub fn system_config_path(env: Env<'_>) -> PathBuf {
+    if let Some(p) = non_empty(env, "PREVIEW_SWITCH_SYSTEM_CONFIG") {
+        return expand_home(&p, env);
+    }
+    if cfg!(windows) {
+        let base = non_empty(env, "PROGRAMDATA").unwrap_or_else(|| r"C:\ProgramData".to_owned());
+        return PathBuf::from(base)
+            .join("preview-switch")
+            .join("config.toml");
+    }
+    PathBuf::from("/etc/preview-switch/config.toml")
+}
+
+/// The directory of [`system_config_path`]: where machine-wide files of preview-switch live
+/// (the installer's system record of extension ids, Windows' `--system` manifests).
+pub fn system_dir(env: Env<'_>) -> PathBuf {
+    let path = system_config_path(env);
+    path.parent().map_or(path.clone(), Path::to_path_buf)
 }
 
 /// The `config.toml` in effect for these args, and whether it was named explicitly.
