@@ -14,7 +14,9 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod host;
+pub mod installed;
 pub mod listing;
+pub mod package;
 pub mod server;
 pub mod token;
 

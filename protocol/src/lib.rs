@@ -6,6 +6,7 @@
 //! breaking change for scripts and for installed extensions.
 
 pub mod ids;
+pub mod install;
 pub mod messages;
 pub mod policy;
 

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod output;
+mod stage;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -96,6 +97,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write a release artifact's tree: the Debian package's, a tarball's or the Windows
+    /// zip's (scripts/dist.sh and `make install` pack or install it)
+    #[command(hide = true)]
+    Stage(stage::StageArgs),
     /// Start the embedded demo: a fake Argo CD with previews and a cookie-routed demo site
     Demo {
         /// Port for the fake Argo CD API on 127.0.0.1 (0 picks a free one)
@@ -246,11 +251,13 @@ fn serve_host(
         match resolve(&args) {
             Ok(targets) => {
                 let mut opts = HostOptions::for_targets(&targets);
+                opts.installed = Some(crate::installed::current());
                 opts.allowed.chrome_ids.extend(extra_ids);
                 host::run_stdio(caller, ListingSource { targets }, opts).await
             }
             Err(e) => {
                 let mut opts = HostOptions::default();
+                opts.installed = Some(crate::installed::current());
                 opts.allowed.chrome_ids.extend(extra_ids);
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
             }
@@ -292,6 +299,7 @@ async fn run(command: Command) -> Outcome {
             once,
             extension,
         } => demo(api_port, site_port, once, extension).await,
+        Command::Stage(args) => stage::stage(args),
         Command::Install { target } => install(target, false),
         Command::Uninstall { target } => install(target, true),
         Command::Host { .. } => unreachable!("host mode is served before the runtime starts"),
@@ -558,6 +566,19 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             true,
         ),
     ];
+    let installed = crate::installed::current();
+    checks.push(doctor::Check {
+        ok: true,
+        what: "companion".into(),
+        detail: format!(
+            "preview-switch {} from {}{}",
+            env!("CARGO_PKG_VERSION"),
+            installed.describe(),
+            std::env::current_exe()
+                .map(|p| format!(" at {}", p.display()))
+                .unwrap_or_default()
+        ),
+    });
     if src.env_server || src.env_token {
         checks.push(doctor::Check {
             ok: true,

@@ -44,6 +44,9 @@ pub struct HostOptions {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub allowed: AllowedOrigins,
+    /// How this binary was installed, for `hello` (`crate::installed::current`); `None`
+    /// leaves it out.
+    pub installed: Option<protocol::install::InstallMethod>,
 }
 
 impl Default for HostOptions {
@@ -56,6 +59,7 @@ impl Default for HostOptions {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             allowed: AllowedOrigins::default(),
+            installed: None,
         }
     }
 }
@@ -539,6 +543,7 @@ impl<S: Source> Host<S> {
                     companion_version: env!("CARGO_PKG_VERSION").to_owned(),
                     capabilities: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
                     servers: self.servers.clone(),
+                    installed: self.opts.installed.clone(),
                 })
             }
             RequestBody::List { host, cursor } => self.list(id, host, cursor).await,
