@@ -83,10 +83,21 @@ export async function attachRealPopup(w) {
     },
     /** A real mouse click at the middle of `selector`: trusted input, a user gesture. */
     click: async (selector) => {
-      const at = await popup.eval((d, win, sel) => {
-        const r = d.querySelector(sel)?.getBoundingClientRect();
+      // As a user would: scroll the target into the popup's view (600 px at most), and aim
+      // once it stopped moving (a late answer, such as the environments line, shifts rows).
+      const where = () => popup.eval((d, win, sel) => {
+        const e = d.querySelector(sel);
+        e?.scrollIntoView({ block: "nearest", behavior: "instant" });
+        const r = e?.getBoundingClientRect();
         return r && { x: r.x + r.width / 2, y: r.y + r.height / 2 };
       }, selector);
+      let at = await where();
+      for (let i = 0; at && i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const again = await where();
+        if (again && again.x === at.x && again.y === at.y) break;
+        at = again;
+      }
       if (!at) throw new Error(`no ${selector} in the popup`);
       await send("Input.dispatchMouseEvent", { type: "mousePressed", x: at.x, y: at.y, button: "left", clickCount: 1 });
       // The click may close the popup (Chromium does, for its permission prompt) before

@@ -23,8 +23,12 @@ setup() {
     rustup target add wasm32-unknown-unknown
   fi
   if [ "$("$WASM_BINDGEN" --version 2>/dev/null)" != "wasm-bindgen $WB_VERSION" ]; then
-    # No --locked: with 0.2.130 one locked dependency is not served by the registry (PLATFORM A).
-    cargo install wasm-bindgen-cli --version "$WB_VERSION" --root .tools --force
+    # --locked where the registry serves the lock file's versions; 0.2.130's pins
+    # webpki-roots 1.0.11, which it does not (PLATFORM A, SECURITY.md "Known gaps").
+    if ! cargo install wasm-bindgen-cli --version "$WB_VERSION" --root .tools --force --locked; then
+      echo "setup: wasm-bindgen-cli $WB_VERSION cannot be installed --locked (a locked dependency is not served); installing with fresh dependency versions" >&2
+      cargo install wasm-bindgen-cli --version "$WB_VERSION" --root .tools --force
+    fi
   fi
   if ! "$WASM_OPT" --version >/dev/null 2>&1; then
     npm ci --no-audit --no-fund

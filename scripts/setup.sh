@@ -4,6 +4,13 @@
 #   scripts/setup.sh            toolchain pieces for build, run and test
 #   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Node.js that the end-to-end suite needs: playwright-core's engines say >= 20 (and it
+# refuses to start on less), while Debian 12's own nodejs is 18. An older node gets the
+# official Node.js build from the npm registry (package node-linux-<arch>, the binary that
+# nodejs.org ships) in .tools/node; the Makefile puts .tools/node/bin first on PATH.
+NODE_PIN=20.20.2
 
 want_apt=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
@@ -52,9 +59,25 @@ for t in wasm32-unknown-unknown x86_64-pc-windows-gnu; do
   grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
 done
 
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)) && [[ ! -x .tools/node/bin/node ]]; then
+  case $(uname -m) in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "error: node $(node --version) is older than 20 and no Node.js build for $(uname -m) is on the npm registry: install Node.js 20 or newer yourself" >&2; exit 1 ;;
+  esac
+  echo "setup: node $(node --version) is older than the 20 that playwright-core needs: installing Node.js $NODE_PIN (npm package node-linux-$arch) into .tools/node" >&2
+  tmp=$(mktemp -d)
+  npm install --prefix "$tmp" --no-save --no-package-lock --no-audit --no-fund "node-linux-$arch@$NODE_PIN" >/dev/null
+  mkdir -p .tools
+  rm -rf .tools/node
+  mv "$tmp/node_modules/node-linux-$arch" .tools/node
+  rm -rf "$tmp"
+fi
+export PATH="$PWD/.tools/node/bin:$PATH"
+
 # Node packages (wasm-opt, playwright-core, puppeteer-core, web-ext; never a browser
 # download): only when node_modules is missing or older than the lock file.
-cd "$(dirname "$0")/.."
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi

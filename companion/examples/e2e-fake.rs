@@ -1,7 +1,9 @@
-//! The fake Argo CD for the browser end-to-end suite (`e2e/`): serves the demo scenario
-//! with the externalURLs pointing at the suite's nginx port, writes a `config.toml` and
-//! token file for the companion, and serves a small control API so a test can change the
-//! world under the extension (delete a preview, reject the token). It prints one JSON line
+//! The fake Argo CDs for the browser end-to-end suite (`e2e/`): the demo's dev (its
+//! scenario, with the externalURLs pointing at the suite's nginx port), stag and prod
+//! servers, a `config.toml` and token file for the companion naming all three, and a small
+//! control API so a test can change the world under the extension (delete or redeploy a
+//! preview, reject the token, read the syncs that reached dev, add hostile previews to
+//! dev). It prints one JSON line
 //! (URLs, config path, the cookie routes nginx must apply) and serves until stdin closes,
 //! so it never outlives the suite.
 //!
@@ -15,25 +17,105 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use fake_argocd::{self as fake, FakeArgo, Scenario};
 use serde_json::json;
 
-async fn delete(State(fake): State<FakeArgo>, Path(app): Path<String>) -> StatusCode {
-    if fake.remove_app(&app) {
+async fn delete(State(fakes): State<Fakes>, Path(app): Path<String>) -> StatusCode {
+    if fakes.dev.remove_app(&app) {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND
     }
 }
 
-async fn revoke(State(fake): State<FakeArgo>) -> StatusCode {
-    fake.revoke_token(fake::scenario::DEMO_TOKEN);
+/// Every server: the token works on all or none of them.
+#[derive(Clone)]
+struct Fakes {
+    dev: FakeArgo,
+    all: Vec<FakeArgo>,
+}
+
+async fn revoke(State(fakes): State<Fakes>) -> StatusCode {
+    for f in &fakes.all {
+        f.revoke_token(fake::scenario::DEMO_TOKEN);
+    }
     StatusCode::NO_CONTENT
 }
 
-async fn accept(State(fake): State<FakeArgo>) -> StatusCode {
-    fake.accept_token(fake::scenario::DEMO_TOKEN);
+async fn accept(State(fakes): State<Fakes>) -> StatusCode {
+    for f in &fakes.all {
+        f.accept_token(fake::scenario::DEMO_TOKEN);
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// A preview of dev deployed again at `revision` (a new commit, its image, one more
+/// history entry), the commit's message known to the repo server.
+async fn redeploy(
+    State(fakes): State<Fakes>,
+    Path((app, revision, message)): Path<(String, String, String)>,
+) -> StatusCode {
+    let Some(current) = fakes.dev.app(&app) else {
+        return StatusCode::NOT_FOUND;
+    };
+    let repo = current["spec"]["source"]["repoURL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let service = current["metadata"]["labels"]["preview-switch.io/service"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    fakes
+        .dev
+        .set_revision_metadata(&repo, &revision, &[], &message);
+    fakes.dev.update_app(&app, |a| {
+        a["status"]["sync"]["revision"] = revision.clone().into();
+        a["status"]["summary"]["images"] = json!([format!(
+            "registry.example.test/web/{service}:dev-{}",
+            &revision[..7.min(revision.len())]
+        )]);
+        if let Some(history) = a["status"]["history"].as_array_mut()
+            && let Some(last) = history.last().cloned()
+        {
+            let mut entry = last;
+            entry["id"] = (entry["id"].as_i64().unwrap_or(0) + 1).into();
+            entry["revision"] = revision.clone().into();
+            history.push(entry);
+        }
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// The syncs that reached dev: `[[app, user], …]`.
+async fn syncs(State(fakes): State<Fakes>) -> axum::Json<serde_json::Value> {
+    axum::Json(json!(fakes.dev.syncs()))
+}
+
+/// Adds the previews of `e2e/hostile.test.mjs`, whose routes are named like a site's own
+/// cookies: `session-app` PR 1 routes by `session`; `hostx-app` PR 1 by its own cookie and
+/// PR 2 by `__Host-x` (which the companion refuses, so it is listed unroutable).
+async fn hostile(State(fakes): State<Fakes>) -> StatusCode {
+    use fake::generate::AppBuilder;
+    for (i, (service, pr, cookie)) in [
+        ("session-app", 1, "session"),
+        ("hostx-app", 1, "team-hostx-app-pr"),
+        ("hostx-app", 2, "__Host-x"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = AppBuilder::preview(service, pr, 900 + i as u64);
+        b.annotations.extend([
+            ("preview-switch.io/cookie".into(), cookie.into()),
+            (
+                "preview-switch.io/hosts".into(),
+                format!("{service}.{}", fake::scenario::DEMO_DOMAIN),
+            ),
+        ]);
+        fakes.dev.upsert_app(b.build());
+    }
     StatusCode::NO_CONTENT
 }
 
@@ -45,17 +127,29 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     };
     let dir = std::path::PathBuf::from(dir);
-    let scenario = Scenario::demo(Some(port));
-    let fake = scenario.fake();
+    let servers = fake::environments::demo(Some(port));
+    let scenario: Scenario = servers[0].scenario.clone();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let api = fake::serve(fake.clone(), loopback)
-        .await
-        .expect("serve the fake Argo CD on 127.0.0.1");
+    let mut apis = Vec::new();
+    for server in &servers {
+        let f = server.fake();
+        let api = fake::serve(f.clone(), loopback)
+            .await
+            .expect("serve the fake Argo CD on 127.0.0.1");
+        apis.push((server.name.clone(), f, api));
+    }
+    let fakes = Fakes {
+        dev: apis[0].1.clone(),
+        all: apis.iter().map(|(_, f, _)| f.clone()).collect(),
+    };
     let control = Router::new()
         .route("/delete/{app}", post(delete))
         .route("/revoke", post(revoke))
         .route("/accept", post(accept))
-        .with_state(fake.clone());
+        .route("/redeploy/{app}/{revision}/{message}", post(redeploy))
+        .route("/syncs", get(syncs))
+        .route("/hostile", post(hostile))
+        .with_state(fakes);
     let control = fake::serve_router(control, loopback)
         .await
         .expect("serve the control API on 127.0.0.1");
@@ -64,15 +158,17 @@ async fn main() -> std::process::ExitCode {
     let token_file = dir.join("token");
     std::fs::write(&token_file, format!("{}\n", scenario.token)).expect("write the token file");
     let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[servers]]\nname = \"e2e\"\nurl = \"{}\"\ntoken_file = \"{}\"\n",
-            api.url(),
-            token_file.display()
-        ),
-    )
-    .expect("write config.toml");
+    let text: String = apis
+        .iter()
+        .map(|(name, _, api)| {
+            format!(
+                "[[servers]]\nname = \"{name}\"\nurl = \"{}\"\ntoken_file = \"{}\"\n\n",
+                api.url(),
+                token_file.display()
+            )
+        })
+        .collect();
+    std::fs::write(&config, text).expect("write config.toml");
     let routes: Vec<_> = scenario
         .routes
         .iter()
@@ -82,7 +178,7 @@ async fn main() -> std::process::ExitCode {
         })
         .collect();
     let line = json!({
-        "api": api.url(),
+        "api": apis[0].2.url(),
         "control": control.url(),
         "config": config,
         "routes": routes,
@@ -96,6 +192,8 @@ async fn main() -> std::process::ExitCode {
     })
     .await;
     control.shutdown().await;
-    api.shutdown().await;
+    for (_, _, api) in apis {
+        api.shutdown().await;
+    }
     std::process::ExitCode::SUCCESS
 }

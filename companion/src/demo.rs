@@ -1,5 +1,7 @@
-//! `preview-switch demo`: a self-contained demo on loopback. It serves the fake Argo CD API
-//! with the demo scenario ([`fake_argocd::scenario`]) and a small demo site that answers
+//! `preview-switch demo`: a self-contained demo on loopback. It serves three fake Argo CD
+//! APIs, `dev` (with the demo scenario's previews, [`fake_argocd::scenario`]), `stag` and
+//! `prod` ([`fake_argocd::environments`]: the services at realistic versions, one in step,
+//! one differing, one gone backwards, one paused rollout), and a small demo site that answers
 //! for `<svc>.demo.test` as "dev" or "PR n", choosing by the `Cookie` header with exactly
 //! the regex match the scenario's HTTPRoutes declare (Rust `regex`, anchored at both ends,
 //! PLATFORM E). It writes a config file pointing `preview-switch` at the demo server. The
@@ -18,7 +20,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use fake_argocd::scenario::DEMO_DOMAIN;
-use fake_argocd::{self as fake, FakeArgo, Running, Scenario, SiteRoute};
+use fake_argocd::{self as fake, FakeArgo, Running, SiteRoute};
 
 /// Where the demo listens; port 0 picks a free one.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +36,14 @@ pub struct DemoOptions {
 pub struct Demo {
     fake: FakeArgo,
     api: Running,
+    /// The `stag` and `prod` servers, after `dev` (`fake`, `api`).
+    others: Vec<(String, FakeArgo, Running)>,
     site: Running,
     routes: Vec<SiteRoute>,
     token: String,
     dir: PathBuf,
-    owns_dir: bool,
+    /// The fresh temporary directory when no `state_dir` was given; removed on drop.
+    _temp: Option<tempfile::TempDir>,
     config_path: PathBuf,
     token_file: PathBuf,
 }
@@ -75,35 +80,58 @@ pub async fn start(opts: DemoOptions) -> Result<Demo> {
         .map_err(io_error("cannot read the demo site's port".into()))?
         .port();
 
-    let scenario = Scenario::demo(Some(site_port));
-    let fake = scenario.fake();
+    let mut servers = fake::environments::demo(Some(site_port)).into_iter();
+    let dev = servers.next().expect("the demo has a dev server");
+    let scenario = dev.scenario.clone();
+    let fake = dev.fake();
     let site = fake::spawn(site_router(&scenario.routes), site_listener, None);
     let api = fake::spawn(fake::router(fake.clone()), api_listener, Some(fake.clone()));
+    let mut others = Vec::new();
+    for server in servers {
+        let listener = bind(0, &format!("{} Argo CD API", server.name), "--api-port").await?;
+        let f = server.fake();
+        let running = fake::spawn(fake::router(f.clone()), listener, Some(f.clone()));
+        others.push((server.name, f, running));
+    }
 
-    let (dir, owns_dir) = match opts.state_dir {
-        Some(dir) => (dir, false),
-        None => (
-            std::env::temp_dir().join(format!(
-                "preview-switch-demo-{}-{}",
-                std::process::id(),
-                api.addr().port()
-            )),
-            true,
-        ),
+    // A fresh directory by mkdtemp (random name, mode 0700): a predictable name in the
+    // shared temp dir could be created first by another user, who would then read the
+    // token or replace the config.
+    let (dir, temp) = match opts.state_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(io_error(format!(
+                "cannot create the demo state directory {}",
+                dir.display()
+            )))?;
+            (dir, None)
+        }
+        None => {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("preview-switch-demo-");
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+            let temp = builder.tempdir().map_err(io_error(
+                "cannot create the demo's temporary directory (set TMPDIR to a writable directory)"
+                    .into(),
+            ))?;
+            (temp.path().to_owned(), Some(temp))
+        }
     };
-    std::fs::create_dir_all(&dir).map_err(io_error(format!(
-        "cannot create the demo state directory {}",
-        dir.display()
-    )))?;
     let token_file = dir.join("token");
     write_private(&token_file, &format!("{}\n", scenario.token))?;
     let config_path = dir.join("config.toml");
-    let config = format!(
-        "# Written by `preview-switch demo`; points preview-switch at the demo Argo CD.\n\
-         [[servers]]\nname = \"demo\"\nurl = \"{}\"\ntoken_file = \"{}\"\n",
+    let token = toml_escape(&token_file.display().to_string());
+    let mut config = format!(
+        "# Written by `preview-switch demo`; points preview-switch at the demo Argo CDs.\n\
+         [[servers]]\nname = \"dev\"\nurl = \"{}\"\ntoken_file = \"{token}\"\n",
         api.url(),
-        toml_escape(&token_file.display().to_string()),
     );
+    for (name, _, running) in &others {
+        config.push_str(&format!(
+            "\n[[servers]]\nname = \"{name}\"\nurl = \"{}\"\ntoken_file = \"{token}\"\n",
+            running.url()
+        ));
+    }
     std::fs::write(&config_path, config).map_err(io_error(format!(
         "cannot write the demo config {}",
         config_path.display()
@@ -112,11 +140,12 @@ pub async fn start(opts: DemoOptions) -> Result<Demo> {
     Ok(Demo {
         fake,
         api,
+        others,
         site,
         routes: scenario.routes,
         token: scenario.token,
         dir,
-        owns_dir,
+        _temp: temp,
         config_path,
         token_file,
     })
@@ -171,9 +200,20 @@ impl Demo {
         &self.config_path
     }
 
-    /// The fake server's handle (to change apps while the demo runs).
+    /// The `dev` fake server's handle (to change apps while the demo runs).
     pub fn fake(&self) -> &FakeArgo {
         &self.fake
+    }
+
+    /// Every server: (name, fake, URL), dev first.
+    pub fn servers(&self) -> Vec<(String, FakeArgo, String)> {
+        std::iter::once(("dev".to_owned(), self.fake.clone(), self.api.url()))
+            .chain(
+                self.others
+                    .iter()
+                    .map(|(n, f, r)| (n.clone(), f.clone(), r.url())),
+            )
+            .collect()
     }
 
     /// The cookie routes the demo site obeys.
@@ -197,8 +237,9 @@ impl Demo {
             "Demo Argo CD API: {api}  (token in {token_file})\n\
              Demo site:        {site}  (hosts: {hosts}, port {port})\n\
              \n\
-             List the previews:\n\
+             List the previews, and what runs in dev, stag and prod:\n\
              \x20 PREVIEW_SWITCH_CONFIG={config} preview-switch list\n\
+             \x20 PREVIEW_SWITCH_CONFIG={config} preview-switch envs\n\
              \n\
              Ask the site who serves you, without and with the routing cookie:\n\
              \x20 curl -H 'Host: {host}' {site}/whoami\n\
@@ -298,6 +339,9 @@ impl Demo {
         let site = std::mem::replace(&mut self.site, placeholder());
         api.shutdown().await;
         site.shutdown().await;
+        for (_, _, running) in std::mem::take(&mut self.others) {
+            running.shutdown().await;
+        }
     }
 }
 
@@ -317,14 +361,6 @@ fn running_as_root() -> bool {
 /// A stopped server, to move the real ones out of a `Demo` being shut down.
 fn placeholder() -> Running {
     fake::Running::stopped()
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if self.owns_dir {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 // --- the demo site ------------------------------------------------------------------------
@@ -450,6 +486,7 @@ async fn site_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fake_argocd::Scenario;
     use serde_json::Value;
 
     fn routes() -> SiteRoutes {
@@ -552,7 +589,14 @@ mod tests {
         let config: toml::Value =
             toml::from_str(&std::fs::read_to_string(demo.config_path()).unwrap()).unwrap();
         let server = &config["servers"][0];
-        assert_eq!(server["name"].as_str(), Some("demo"));
+        assert_eq!(server["name"].as_str(), Some("dev"));
+        let names: Vec<&str> = config["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["dev", "stag", "prod"]);
         assert_eq!(server["url"].as_str(), Some(demo.api_url().as_str()));
         let token_file = PathBuf::from(server["token_file"].as_str().unwrap());
         assert_eq!(
@@ -656,5 +700,26 @@ mod tests {
         assert!(dir.exists());
         drop(demo);
         assert!(!dir.exists());
+    }
+
+    /// Finding 7: the temporary directory is made by mkdtemp, not a predictable name that
+    /// another user could create first: two demos get different random names, private.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_temporary_directory_is_random_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (a, b) = (
+            start(DemoOptions::default()).await.unwrap(),
+            start(DemoOptions::default()).await.unwrap(),
+        );
+        let dir = |d: &Demo| d.config_path().parent().unwrap().to_owned();
+        assert_ne!(dir(&a), dir(&b));
+        for d in [&a, &b] {
+            let name = dir(d).file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with("preview-switch-demo-"), "{name}");
+            assert!(!name.contains(&std::process::id().to_string()), "{name}");
+            let mode = std::fs::metadata(dir(d)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
+        }
     }
 }

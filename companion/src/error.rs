@@ -116,6 +116,20 @@ pub enum Error {
     /// or has no route). CLI only.
     #[error("{}", .0.what)]
     NotFound(Problem),
+    /// 403 on an action (refresh, sync): the user's role lacks a permission.
+    #[error(
+        "{} refused to {} {}: your Argo CD role lacks `{}` on {} (403 {})",
+        .0.server, .0.action, .0.app, .0.permission, .0.object, .0.detail
+    )]
+    PermissionMissing(Box<Denied>),
+    /// A sync Argo CD would not start: a sync window, the app being deleted, an operation
+    /// already running.
+    #[error("{server} would not sync {app}: {detail}")]
+    SyncRefused {
+        server: String,
+        app: String,
+        detail: String,
+    },
     /// A local I/O failure (cache, manifests, stdout).
     #[error("{what}: {source}")]
     Io {
@@ -123,6 +137,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What a 403 on an action says was missing (boxed: errors stay small).
+#[derive(Debug)]
+pub struct Denied {
+    pub server: String,
+    /// `sync` or `refresh`.
+    pub action: String,
+    pub app: String,
+    /// e.g. `applications, sync`.
+    pub permission: String,
+    /// e.g. `default/courses-fe-pr-123`.
+    pub object: String,
+    /// Argo CD's own message.
+    pub detail: String,
 }
 
 /// What to do about an unexpected status: a 404 means the URL (or its path prefix) is not
@@ -153,9 +182,11 @@ impl Error {
                 ErrorCode::Config
             }
             Error::Usage(_) => ErrorCode::Config,
-            // Neither reaches the host's wire in practice: `header` is CLI only, and a local
-            // I/O failure is the companion's own.
-            Error::NotFound(_) | Error::Io { .. } => ErrorCode::Internal,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::PermissionMissing(_) => ErrorCode::PermissionMissing,
+            Error::SyncRefused { .. } => ErrorCode::SyncRefused,
+            // A local I/O failure is the companion's own.
+            Error::Io { .. } => ErrorCode::Internal,
         }
     }
 
@@ -192,6 +223,13 @@ impl Error {
                 "check that the URL points at the Argo CD API server, not its UI or a proxy login page".to_owned()
             }
             (Error::Http { status, .. }, _) => http_fix(*status).to_owned(),
+            (Error::PermissionMissing(d), _) => format!(
+                "ask an Argo CD admin to grant `{}` on {} to your role",
+                d.permission, d.object
+            ),
+            (Error::SyncRefused { .. }, _) => {
+                "wait for the sync window or the running operation to end, then sync again; the Argo CD UI shows which".to_owned()
+            }
             (Error::CaCert { .. }, Cli) => {
                 "pass a readable PEM file with --ca-cert (or ca_cert in config.toml)".to_owned()
             }
@@ -303,6 +341,19 @@ mod tests {
                 what: "cannot write to stdout".into(),
                 source: std::io::Error::other("disk full"),
             },
+            Error::PermissionMissing(Box::new(Denied {
+                server: s(),
+                action: "sync".into(),
+                app: "web-pr-1".into(),
+                permission: "applications, sync".into(),
+                object: "default/web-pr-1".into(),
+                detail: "permission denied: applications, sync, default/web-pr-1".into(),
+            })),
+            Error::SyncRefused {
+                server: s(),
+                app: "web-pr-1".into(),
+                detail: "cannot sync: blocked by sync window".into(),
+            },
         ]
     }
 
@@ -349,8 +400,10 @@ mod tests {
                 (Config, 2),
                 (Config, 2),
                 (Config, 2),
+                (NotFound, 1),
                 (Internal, 1),
-                (Internal, 1),
+                (PermissionMissing, 1),
+                (SyncRefused, 1),
             ]
         );
     }

@@ -7,17 +7,20 @@
 //! printing and exit codes live there. The fake Argo CD is its own crate (`fake_argocd`),
 //! which the demo serves.
 
+pub mod actions;
 pub mod argocd;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod envs;
 pub mod error;
 pub mod host;
 pub mod installed;
 pub mod listing;
 pub mod package;
 pub mod server;
+pub mod store;
 pub mod token;
 
 pub use cli::main;

@@ -2,6 +2,8 @@
 //! A thin shell over [`crate::core`]: it fetches what the core asks for (the applications,
 //! then managed resources only for previews whose annotations give no route, then base
 //! applications only for services whose route lacks hosts) and lets the core decide.
+//! Discovered routes are remembered per Application `resourceVersion`, so a long-lived
+//! host's re-list fetches the managed resources of changed previews only.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -13,7 +15,8 @@ use protocol::Preview;
 use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::{Application, OwnerReference};
 use crate::argocd::refresh::{self, Refresh};
-use crate::core::routes::{self, BaseHosts, Gathered};
+use crate::argocd::watch::WatchEvent;
+use crate::core::routes::{self, BaseHosts, Discovered, Gathered};
 use crate::core::selector::Selector;
 use crate::core::{keys, preview, scm};
 use crate::error::{Error, Problem, Surface};
@@ -190,10 +193,42 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         })
         .collect();
 
-    // Discovery, only where the annotations give no route.
-    let need: Vec<usize> = (0..items.len())
-        .filter(|&i| discover_all || routes::needs_discovery(&gathered[i].annotation))
+    // Discovery, only where the annotations give no route, and only for previews whose
+    // resourceVersion moved since their routes were last read.
+    let keys: Vec<AppKey> = items
+        .iter()
+        .map(|(app, _)| app_key(client.server(), app))
         .collect();
+    let versions: Vec<Option<String>> = {
+        let known = discoveries();
+        items
+            .iter()
+            .zip(&keys)
+            .map(|((app, _), key)| {
+                // Projected lists carry no item resourceVersion (it is not in Argo CD's
+                // allow-list); the host's watch supplies it then.
+                app.metadata
+                    .resource_version
+                    .clone()
+                    .or_else(|| known.versions.get(key).cloned())
+            })
+            .collect()
+    };
+    let mut need = Vec::new();
+    {
+        let known = discoveries();
+        for i in 0..items.len() {
+            if !(discover_all || routes::needs_discovery(&gathered[i].annotation)) {
+                continue;
+            }
+            match (known.found.get(&keys[i]), &versions[i]) {
+                (Some((seen, found)), Some(now)) if seen == now => {
+                    gathered[i].discovery = Some(Ok(found.clone()));
+                }
+                _ => need.push(i),
+            }
+        }
+    }
     let fetched: Vec<_> = stream::iter(need)
         .map(|i| {
             let (client, app) = (&client, &items[i].0);
@@ -210,11 +245,19 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         .await;
     for (i, result) in fetched {
         gathered[i].discovery = Some(match result {
-            Ok(resources) => Ok(routes::from_managed_resources(&resources)),
+            Ok(resources) => {
+                let found = routes::from_managed_resources(&resources);
+                // Read after the version was: at least as new as it.
+                if let Some(version) = &versions[i] {
+                    remember_discovery(keys[i].clone(), version.clone(), found.clone());
+                }
+                Ok(found)
+            }
             Err(e) if fails_server(&e) => return Err(e),
             Err(e) => Err(e.with_fix(Surface::Cli)),
         });
     }
+    forget_discoveries_except(client.server(), &keys);
 
     // Base apps, once per service, only where the chosen route has no hosts.
     let services: BTreeSet<String> = items
@@ -263,11 +306,83 @@ async fn list_once(target: &ServerTarget, discover_all: bool) -> Result<Vec<Prev
         routes::apply(&mut p, resolved);
         let warnings = routes::warnings(&p, &g);
         p.warnings.extend(warnings);
+        preview::bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
         previews.push(p);
     }
     preview::sort(&mut previews);
     preview::dedup(&mut previews);
     Ok(previews)
+}
+
+/// Bound on the remembered resourceVersions and discovered routes (a few hundred bytes each).
+const MAX_CACHED_DISCOVERIES: usize = 20_000;
+
+/// `(server, app namespace, app name)`.
+type AppKey = (String, String, String);
+
+fn app_key(server: &str, app: &Application) -> AppKey {
+    (
+        server.to_owned(),
+        app.metadata.namespace.clone(),
+        app.metadata.name.clone(),
+    )
+}
+
+/// What this process knows of each preview between listings.
+#[derive(Default)]
+struct Discoveries {
+    /// The newest `metadata.resourceVersion` the watch reported per Application.
+    versions: HashMap<AppKey, String>,
+    /// The routes discovered in an Application's managed resources, and the
+    /// resourceVersion the Application had when they were read.
+    found: HashMap<AppKey, (String, Vec<Discovered>)>,
+}
+
+fn discoveries() -> std::sync::MutexGuard<'static, Discoveries> {
+    static DISCOVERIES: std::sync::OnceLock<Mutex<Discoveries>> = std::sync::OnceLock::new();
+    DISCOVERIES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn remember_discovery(key: AppKey, version: String, found: Vec<Discovered>) {
+    let mut known = discoveries();
+    if known.found.len() >= MAX_CACHED_DISCOVERIES {
+        known.found.clear();
+    }
+    known.found.insert(key, (version, found));
+}
+
+/// Drops the routes remembered for `server`'s Applications that are no longer listed.
+fn forget_discoveries_except(server: &str, listed: &[AppKey]) {
+    let listed: std::collections::HashSet<&AppKey> = listed.iter().collect();
+    discoveries()
+        .found
+        .retain(|key, _| key.0 != server || listed.contains(key));
+}
+
+/// Notes the resourceVersion a watch event on `server` carries (the long-lived host's
+/// watch), so the next listing refetches the managed resources of that preview only; a
+/// deleted Application is forgotten.
+pub fn note_watch_event(server: &str, event: &WatchEvent) {
+    let mut known = discoveries();
+    match event {
+        WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+            let Some(version) = app.metadata.resource_version.clone() else {
+                return;
+            };
+            if known.versions.len() >= MAX_CACHED_DISCOVERIES {
+                known.versions.clear();
+            }
+            known.versions.insert(app_key(server, app), version);
+        }
+        WatchEvent::Deleted(app) => {
+            let key = app_key(server, app);
+            known.versions.remove(&key);
+            known.found.remove(&key);
+        }
+    }
 }
 
 /// Most previews whose ApplicationSet is not listed in its `status.resources` get one
@@ -489,6 +604,89 @@ mod tests {
         let previews = list_one(&t).await.unwrap();
         assert_eq!(previews.len(), 1);
         assert_eq!(previews[0].links.pull_request, None);
+        running.shutdown().await;
+    }
+
+    /// `managed-resources` requests the fake has answered so far.
+    fn managed_resource_calls(fake: &fake_argocd::FakeArgo) -> u64 {
+        fake.request_count_ending("/managed-resources")
+    }
+
+    #[tokio::test]
+    async fn discovered_routes_are_read_again_only_for_previews_whose_resource_version_moved() {
+        let scenario = fake_argocd::Scenario::at_scale(60, 12);
+        let fake = scenario.fake();
+        let running = fake_argocd::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut t = target("scale", &running.url(), "type=pr");
+        t.token = crate::token::Token::new(&scenario.token);
+
+        // Argo CD 3.x projects the list, and its allow-list has no item resourceVersion:
+        // without a watch nothing says a preview is unchanged, so each listing reads all.
+        list_one(&t).await.unwrap();
+        list_one(&t).await.unwrap();
+        assert_eq!(managed_resource_calls(&fake), 24);
+
+        // A server before 2.6 sends whole items, resourceVersion included.
+        fake.set_version("v2.5.16+abc");
+        fake.reset_requests();
+        let previews = list_one(&t).await.unwrap();
+        assert_eq!(previews.len(), 12);
+        for (p, site) in previews.iter().zip({
+            let mut r = scenario.routes.clone();
+            r.sort_by(|a, b| (&a.service, a.pr).cmp(&(&b.service, b.pr)));
+            r
+        }) {
+            assert_eq!(p.app, site.app);
+            let route = &p.routes[0];
+            assert_eq!(
+                (
+                    route.name.as_str(),
+                    route.value.as_str(),
+                    route.hosts.clone()
+                ),
+                (
+                    site.cookie_name.as_str(),
+                    site.pr.to_string().as_str(),
+                    vec![site.host.clone()]
+                ),
+                "{p:#?}"
+            );
+            assert_eq!(
+                p.links.pull_request,
+                Some(format!(
+                    "https://github.com/example-org/{}/pull/{}",
+                    site.service, site.pr
+                ))
+            );
+        }
+        assert_eq!(managed_resource_calls(&fake), 12);
+        let again = list_one(&t).await.unwrap();
+        assert_eq!(again, previews);
+        assert_eq!(
+            managed_resource_calls(&fake),
+            12,
+            "nothing changed, nothing read"
+        );
+
+        // One preview changes (its version moves): only its resources are read again.
+        let changed = &scenario.routes[3].app;
+        fake.update_app(changed, |app| {
+            app["status"]["health"]["status"] = "Degraded".into();
+        });
+        let after = list_one(&t).await.unwrap();
+        assert_eq!(managed_resource_calls(&fake), 13);
+        assert_eq!(
+            fake.request_count(&format!("/api/v1/applications/{changed}/managed-resources")),
+            2
+        );
+        let p = after.iter().find(|p| &p.app == changed).unwrap();
+        assert_eq!(p.health.as_deref(), Some("Degraded"));
+        assert_eq!(
+            p.routes,
+            previews.iter().find(|q| &q.app == changed).unwrap().routes
+        );
         running.shutdown().await;
     }
 

@@ -4,6 +4,7 @@
 //! browser; `failure`: what can fail); the `web` glue (wasm32 only, the only code that sees
 //! web-sys) runs the effects and renders the view model, deciding nothing.
 
+pub mod envs;
 pub mod failure;
 pub mod hosts;
 pub mod live;

@@ -1,7 +1,10 @@
 //! What the extension is willing to put into the browser: cookie names, values and hosts
-//! re-validated here (never trusting the companion alone), and the exact per-tab
+//! re-validated here by the one policy the companion also applies (`protocol::policy`; never
+//! trusting the companion alone), and the exact per-tab
 //! `declarativeNetRequest` session rule that carries a route. Pure data, no browser calls.
 
+use protocol::Route;
+use protocol::policy;
 use serde::{Deserialize, Serialize};
 
 /// Why a route from the companion was refused; shown to the user as is.
@@ -14,87 +17,33 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// RFC 6265 `token`: visible ASCII except separators. Refuses `;`, `=`, spaces, CR/LF, NUL
-/// and anything non-ASCII, so the name can never smuggle a second cookie or attribute.
+/// A cookie name, by the one policy ([`protocol::policy::check_cookie_name`]): an RFC 6265
+/// token without a reserved `__Host-`/`__Secure-` prefix, so it can never smuggle a second
+/// cookie or attribute, nor touch a site's protected cookies.
 pub fn check_cookie_name(name: &str) -> Result<(), Refusal> {
-    const SEPARATORS: &str = "()<>@,;:\\\"/[]?={} \t";
-    if name.is_empty() {
-        return Err(Refusal(
-            "refused cookie: the name is empty: fix the route in Argo CD".into(),
-        ));
-    }
-    if name.len() > 256 {
-        return Err(Refusal(format!(
-            "refused cookie: the name is {} bytes long (at most 256): fix the route in Argo CD",
-            name.len()
-        )));
-    }
-    match name
-        .chars()
-        .find(|c| !c.is_ascii_graphic() || SEPARATORS.contains(*c))
-    {
-        Some(c) => Err(Refusal(format!(
-            "refused cookie: the name {} contains {:?}, not allowed in a cookie name: fix the route in Argo CD",
-            name.escape_debug(),
-            c
-        ))),
-        None => Ok(()),
-    }
+    policy::check_cookie_name(name).map_err(|why| refused("cookie", why))
 }
 
-/// RFC 6265 `cookie-value` without quotes: `cookie-octet`s only (no space, `"`, `,`, `;`,
-/// `\`, controls or non-ASCII).
+/// A cookie value, by the one policy: RFC 6265 `cookie-octet`s only.
 pub fn check_cookie_value(value: &str) -> Result<(), Refusal> {
-    if value.len() > 4096 {
-        return Err(Refusal(format!(
-            "refused cookie: the value is {} bytes long (at most 4096): fix the route in Argo CD",
-            value.len()
-        )));
-    }
-    match value
-        .chars()
-        .find(|&c| !c.is_ascii_graphic() || matches!(c, '"' | ',' | ';' | '\\'))
-    {
-        Some(c) => Err(Refusal(format!(
-            "refused cookie: the value {} contains {:?}, not allowed in a cookie value: fix the route in Argo CD",
-            value.escape_debug(),
-            c
-        ))),
-        None => Ok(()),
-    }
+    policy::check_cookie_value(value).map_err(|why| refused("cookie", why))
 }
 
-/// An exact host name or IPv4 address: no scheme, port, path, wildcard or trailing dot.
-/// Returns it lower-cased.
+/// An exact host name, `localhost` or a dotted-quad IPv4 address, by the one policy with the
+/// extension's subset of the Public Suffix List ([`policy::PUBLIC_SUFFIXES`]). Returns it
+/// lower-cased.
 pub fn check_host(host: &str) -> Result<String, Refusal> {
-    let refuse = |why: &str| {
-        Err(Refusal(format!(
-            "refused host {}: {why}: list exact host names in the route",
-            host.escape_debug()
-        )))
-    };
-    if host.is_empty() || host.len() > 253 {
-        return refuse("not 1 to 253 characters long");
-    }
-    for label in host.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return refuse("a label is empty or longer than 63 characters");
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return refuse("only letters, digits, '-' and '.' are allowed");
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return refuse("a label starts or ends with '-'");
-        }
-    }
-    let host = host.to_ascii_lowercase();
-    if protocol::policy::is_shared_suffix(&host) {
-        return refuse("it is a top-level name or public suffix shared by many sites");
-    }
-    Ok(host)
+    policy::check_host(host, &policy::KnownSuffixes).map_err(|why| refused("host", why))
+}
+
+/// A whole route by the one policy ([`policy::check_route`]): name and value by kind, the
+/// header allow-list, one to [`policy::MAX_HOSTS_PER_ROUTE`] hosts.
+pub fn check_route(route: &Route) -> Result<Route, Refusal> {
+    policy::check_route(route, &policy::KnownSuffixes).map_err(|why| refused("route", why))
+}
+
+fn refused(what: &str, why: String) -> Refusal {
+    Refusal(format!("refused {what}: {why}: fix the route in Argo CD"))
 }
 
 /// The resource types a tab rule covers. Listed explicitly: Chromium leaves `main_frame`
@@ -261,55 +210,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cookie_names_follow_rfc6265_tokens() {
-        for ok in ["team-courses-fe-pr", "a", "X_Y.z~1!#$%&'*+^`|"] {
-            assert_eq!(check_cookie_name(ok), Ok(()), "{ok}");
-        }
-        for bad in [
-            "", "a;b", "a=b", "a b", "a\tb", "a\r\nb", "a\0b", "é", "a,b", "(x)", "a\"b", "a/b",
-        ] {
-            assert!(check_cookie_name(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn cookie_values_are_cookie_octets() {
-        for ok in ["123", "always", "", "a=b", "dev-1a2b3c4"] {
-            assert_eq!(check_cookie_value(ok), Ok(()), "{ok}");
-        }
-        for bad in ["1;x=2", "1 2", "\"1\"", "a\\b", "1,2", "1\r\n", "1\0", "ü"] {
-            assert!(check_cookie_value(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn hosts_are_exact_names() {
+    fn the_checks_are_the_policys_with_a_reason_and_the_fix() {
+        assert_eq!(check_cookie_name("team-courses-fe-pr"), Ok(()));
+        assert_eq!(check_cookie_value("dev-1a2b3c4"), Ok(()));
         assert_eq!(
             check_host("App.Example.test"),
             Ok("app.example.test".into())
         );
-        assert_eq!(check_host("127.0.0.1"), Ok("127.0.0.1".into()));
-        assert_eq!(check_host("localhost"), Ok("localhost".into()));
-        for shared in ["com", "test", "CO.UK", "github.io"] {
-            assert!(check_host(shared).is_err(), "{shared} reaches many sites");
-        }
-        for bad in [
-            "",
-            "*.example.com",
-            "https://example.com",
-            "example.com:8080",
-            "example.com/x",
-            "exa mple.com",
-            "example.com.",
-            ".example.com",
-            "a..b",
-            "-a.com",
-            "a-.com",
-            "exa\0mple.com",
-            "ex\u{e4}mple.com",
-            "[::1]",
+        for refusal in [
+            check_cookie_name("a;b").unwrap_err(),
+            check_cookie_value("1 2").unwrap_err(),
+            check_host("*.example.com").unwrap_err(),
         ] {
-            assert!(check_host(bad).is_err(), "{bad:?} accepted");
+            assert!(refusal.0.starts_with("refused "), "{refusal}");
+            assert!(
+                refusal.0.ends_with(": fix the route in Argo CD"),
+                "{refusal}"
+            );
         }
     }
 

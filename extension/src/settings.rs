@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::routing::check_host;
 use crate::state::Config;
+use protocol::policy::{self, KnownSuffixes};
 
 /// The most a routing cookie may live: a month, so a forgotten one does not route forever.
 pub const MAX_COOKIE_HOURS: u64 = 24 * 30;
@@ -25,7 +25,7 @@ impl Settings {
     pub fn config(&self) -> Config {
         let mut config = Config::default();
         for h in &self.github_hosts {
-            if let Ok(h) = check_host(h.trim())
+            if let Ok(h) = policy::check_host(h, &KnownSuffixes)
                 && !config.github_hosts.contains(&h)
             {
                 config.github_hosts.push(h);
@@ -54,7 +54,8 @@ impl Settings {
             if h.is_empty() {
                 continue;
             }
-            let h = check_host(h).map_err(|r| format!("not saved: {}", r.0))?;
+            let h = policy::check_host(h, &KnownSuffixes)
+                .map_err(|why| format!("not saved: refused host: {why}"))?;
             if !github_hosts.contains(&h) {
                 github_hosts.push(h);
             }

@@ -1,7 +1,10 @@
 //! The extension's brain: a closed [`Event`] goes in, [`Effect`]s come out (rust-analyzer's
 //! main-loop shape). It owns every rule of DESIGN §6: one routing choice per (host, service),
-//! domain cookies only on the hosts the companion listed and only after re-validation, per-tab
-//! session rules, hand-set cookie detection, the badge, and cleanup when a preview disappears.
+//! domain cookies only on the hosts the companion listed and only after re-validation by the
+//! one policy, the route that names the target host (never another), cookie ownership (only
+//! the extension's own or a hand-set routing cookie is replaced or removed; a cookie of the
+//! site's own blocks the route, on every host it would set), per-tab session rules, the
+//! badge, and cleanup when a preview disappears.
 //! It never touches the browser: `worker` takes its effects (running the companion requests
 //! itself), the `web` glue runs the rest and reports back as events.
 
@@ -123,10 +126,12 @@ pub enum Event {
         service: String,
         choice: Choice,
     },
-    /// "Open with preview" on a GitHub PR page: route the domain, then open the service.
+    /// "Open with preview" on a GitHub PR page: route the domain, then open the service on
+    /// `host`, which names the route to apply (the tab's own host, github.com, names none).
     OpenWithPreview {
         service: String,
         pr: u64,
+        host: String,
     },
     /// The answer to [`Effect::RequestHostPermission`].
     HostPermission {
@@ -338,6 +343,21 @@ pub struct State {
     deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
+    /// A granted choice waiting for the cookies on its route's other hosts.
+    pending: Option<Pending>,
+}
+
+/// A choice whose route sets a cookie on hosts besides the tab's: it is applied once their
+/// cookies are read and none of them is the site's own cookie of the route's name.
+#[derive(Debug, Clone, PartialEq)]
+struct Pending {
+    service: String,
+    choice: Choice,
+    open: Option<String>,
+    name: String,
+    waiting: Vec<String>,
+    /// Hosts where the site has its own cookie of that name.
+    site: Vec<String>,
 }
 
 /// The stored records after one [`Effect::SaveApplied`]: `drop` removed, then each of `add`
@@ -373,50 +393,6 @@ pub fn parse_web_url(url: &str) -> Option<(bool, String)> {
     Some((https, host.to_ascii_lowercase()))
 }
 
-/// A route the extension is willing to apply: re-validated, hosts normalised.
-struct CheckedRoute {
-    kind: RouteKind,
-    name: String,
-    value: String,
-    hosts: Vec<String>,
-}
-
-fn check_route(route: &Route) -> Result<CheckedRoute, Refusal> {
-    match route.kind {
-        RouteKind::Cookie => routing::check_cookie_name(&route.name)?,
-        RouteKind::Header => {
-            // A header name is an RFC 7230 token: the same character set as a cookie name.
-            routing::check_cookie_name(&route.name)?;
-            // A tab rule `set`s the header: never over the site's credentials or a header
-            // the browser owns.
-            if protocol::policy::is_reserved_header(&route.name) {
-                return Err(Refusal(format!(
-                    "refused route {}: the header carries the site's own credentials or belongs to the browser: route by a cookie or another header",
-                    route.name
-                )));
-            }
-        }
-    }
-    routing::check_cookie_value(&route.value)?;
-    if route.hosts.is_empty() {
-        return Err(Refusal(format!(
-            "refused route {}: it lists no hosts: add preview-switch.io/hosts to the Application",
-            route.name
-        )));
-    }
-    let hosts = route
-        .hosts
-        .iter()
-        .map(|h| routing::check_host(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CheckedRoute {
-        kind: route.kind,
-        name: route.name.clone(),
-        value: route.value.clone(),
-        hosts,
-    })
-}
-
 /// The match patterns to ask access for: http and https spelled out, because Firefox reads
 /// `*://` as also ws and wss, which the manifest's `optional_host_permissions` do not list,
 /// and refuses the whole request.
@@ -429,6 +405,14 @@ fn origins(hosts: &[String]) -> Vec<String> {
 
 fn url_for(https: bool, host: &str) -> String {
     format!("{}://{host}/", if https { "https" } else { "http" })
+}
+
+/// Whether `route` is what a cookie or tab rule `name=value` carries. A header rule holds
+/// its header name lower-cased; cookie names are case-sensitive.
+fn carries(route: &Route, name: &str, value: &str) -> bool {
+    route.value == value
+        && (route.name == name
+            || (route.kind == RouteKind::Header && route.name.eq_ignore_ascii_case(name)))
 }
 
 impl State {
@@ -455,6 +439,7 @@ impl State {
             complete: false,
             deleted: Vec::new(),
             closed_tabs: Vec::new(),
+            pending: None,
         }
     }
 
@@ -497,18 +482,13 @@ impl State {
             .iter()
             .flatten()
             .find(|r| r.id == id && r.condition.tab_ids.contains(&tab.id))
-        {
-            let value = rule
-                .cookie_pair()
-                .map(|(_, v)| v)
-                .or_else(|| rule.action.request_headers.first()?.value.as_deref());
-            if let Some(p) = self
+            && let Some((name, value)) = rule.route_pair()
+            && let Some(p) = self
                 .previews()
                 .iter()
-                .find(|p| p.service == service && p.route().map(|r| r.value.as_str()) == value)
-            {
-                return Active::Tab { pr: p.pr };
-            }
+                .find(|p| p.service == service && p.routes.iter().any(|r| carries(r, name, value)))
+        {
+            return Active::Tab { pr: p.pr };
         }
         let Some(host) = &tab.host else {
             return Active::Dev;
@@ -525,8 +505,11 @@ impl State {
                 if let Some(c) = cookies.iter().find(|c| names.contains(&c.name.as_str())) {
                     let hit = self.previews().iter().find(|p| {
                         p.service == service
-                            && p.route()
-                                .is_some_and(|r| r.name == c.name && r.value == c.value)
+                            && p.routes.iter().any(|r| {
+                                r.kind == RouteKind::Cookie
+                                    && r.name == c.name
+                                    && r.value == c.value
+                            })
                     });
                     return match hit {
                         Some(p) => Active::Domain {
@@ -645,6 +628,13 @@ impl State {
                 self.settle()
             }
             Event::CookiesRead { host, cookies } => {
+                if self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.waiting.contains(&host))
+                {
+                    return self.route_host_read(&host, &cookies);
+                }
                 if self.tab.as_ref().and_then(|t| t.host.as_deref()) != Some(host.as_str()) {
                     return Vec::new(); // an answer for a tab we have left
                 }
@@ -734,15 +724,13 @@ impl State {
                 None => Vec::new(),
             },
             Event::Choose { service, choice } => self.choose(service, choice, None),
-            Event::OpenWithPreview { service, pr } => {
-                let open = self
-                    .preview(&service, pr)
-                    .and_then(|p| p.route())
-                    .and_then(|r| r.hosts.first())
-                    .and_then(|h| routing::check_host(h).ok())
-                    .map(|h| url_for(true, &h));
-                self.choose(service, Choice::Domain { pr }, open)
-            }
+            Event::OpenWithPreview { service, pr, host } => match routing::check_host(&host) {
+                Ok(host) => self.choose(service, Choice::Domain { pr }, Some(url_for(true, &host))),
+                Err(refusal) => {
+                    self.messages.push(refusal.0);
+                    vec![Effect::Render]
+                }
+            },
             Event::HostPermission {
                 service,
                 choice,
@@ -771,7 +759,7 @@ impl State {
                     fx.push(Effect::Render);
                     return fx;
                 }
-                fx.extend(self.apply(&service, choice, open));
+                fx.extend(self.read_then_apply(&service, choice, open));
                 fx
             }
             Event::PermissionsAdded { origins } => {
@@ -783,7 +771,7 @@ impl State {
                     Some(a) if covered => {
                         self.settled_access = Some((a.service.clone(), a.choice));
                         let mut fx = vec![Effect::RememberAwaiting(None)];
-                        fx.extend(self.apply(&a.service, a.choice, a.open));
+                        fx.extend(self.read_then_apply(&a.service, a.choice, a.open));
                         fx
                     }
                     other => {
@@ -799,6 +787,8 @@ impl State {
                 Vec::new()
             }
             Event::EffectFailed(error) => {
+                // A choice waiting for cookies it could not read is dropped with the error.
+                self.pending = None;
                 self.messages.push(error.to_string());
                 vec![Effect::Render]
             }
@@ -856,22 +846,19 @@ impl State {
         let (Some(applied), Some(rules)) = (&self.applied, &self.rules) else {
             return Vec::new();
         };
-        // A header rule holds its header name lower-cased; cookie names are case-sensitive.
-        let same = |r: &Route, name: &str, value: &str| {
-            r.value == value
-                && (r.name == name
-                    || (r.kind == RouteKind::Header && r.name.eq_ignore_ascii_case(name)))
-        };
         let listed = |name: &str, value: &str| {
             previews
                 .iter()
-                .any(|p| p.routes.iter().any(|r| same(r, name, value)))
+                .any(|p| p.routes.iter().any(|r| carries(r, name, value)))
         };
         let absent_is_gone = self.complete && !*stale;
         let deleted = std::mem::take(&mut self.deleted);
         let backed = |name: &str, value: &str| {
-            listed(name, value) || !(absent_is_gone || deleted.iter().any(|r| same(r, name, value)))
+            listed(name, value)
+                || !(absent_is_gone || deleted.iter().any(|r| carries(r, name, value)))
         };
+        let tab_host = self.tab.as_ref().and_then(|t| t.host.clone());
+        let cookies_here = self.cookies.clone().unwrap_or_default();
         let mut fx = Vec::new();
         let (keep, gone): (Vec<Applied>, Vec<Applied>) = applied
             .iter()
@@ -879,6 +866,15 @@ impl State {
             .partition(|a| backed(&a.name, &a.value));
         for a in &gone {
             for host in &a.hosts {
+                // A cookie of that name with another value (the site's own, or one set by
+                // hand) took our cookie's place: it stays.
+                if tab_host.as_deref() == Some(host.as_str())
+                    && cookies_here
+                        .iter()
+                        .any(|c| c.name == a.name && c.value != a.value)
+                {
+                    continue;
+                }
                 fx.push(Effect::RemoveCookie {
                     url: url_for(a.https, host),
                     name: a.name.clone(),
@@ -965,8 +961,8 @@ impl State {
                     prs.push(pr);
                     title.push(format!("{s}: PR {pr} for this tab"));
                 }
-                Active::Unknown { name, value } => {
-                    title.push(format!("{s}: cookie {name}={value} matches no preview"))
+                Active::Unknown { name, .. } => {
+                    title.push(format!("{s}: a cookie named {name} matches no preview"))
                 }
                 Active::Dev => {}
             }
@@ -1019,7 +1015,7 @@ impl State {
             Choice::Dev => return self.apply(&service, choice, open),
             Choice::Domain { pr } | Choice::Tab { pr } => pr,
         };
-        match self.checked(&service, pr, choice) {
+        match self.checked(&service, pr, choice, open.as_deref()) {
             Ok(route) => {
                 let awaiting = AwaitingAccess {
                     service: service.clone(),
@@ -1050,26 +1046,175 @@ impl State {
         }
     }
 
-    fn checked(&self, service: &str, pr: u64, choice: Choice) -> Result<CheckedRoute, Refusal> {
+    /// The host an action is for: the page `open` names (GitHub's "open with preview"), else
+    /// the active tab's.
+    fn target_host(&self, open: Option<&str>) -> Option<String> {
+        match open {
+            Some(url) => parse_web_url(url).map(|(_, h)| h),
+            None => self.tab.as_ref()?.host.clone(),
+        }
+    }
+
+    /// The route `choice` would apply, re-checked by the one policy: the preview's route that
+    /// names the target host (never another route, which could reach other sites), refused
+    /// when none does, when it is a header route for the domain, or when it would overwrite
+    /// a cookie of the site's own.
+    fn checked(
+        &self,
+        service: &str,
+        pr: u64,
+        choice: Choice,
+        open: Option<&str>,
+    ) -> Result<Route, Refusal> {
         let preview = self.preview(service, pr).ok_or_else(|| {
             Refusal(format!(
                 "not switched: {service} PR {pr} is no longer listed: reopen the popup"
             ))
         })?;
-        let route = preview.route().ok_or_else(|| {
-            Refusal(format!(
+        if preview.routes.is_empty() {
+            return Err(Refusal(format!(
                 "not switched: {service} PR {pr} is unroutable: {}",
                 preview.unroutable.as_deref().unwrap_or("no route found")
+            )));
+        }
+        let host = self.target_host(open).unwrap_or_default();
+        let route = preview.route_for(&host).ok_or_else(|| {
+            Refusal(format!(
+                "not switched: no route of {service} PR {pr} names {}: open a page on one of its hosts",
+                protocol::policy::quoted(&host)
             ))
         })?;
-        let route = check_route(route)?;
+        let route = routing::check_route(route)?;
         if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
             return Err(Refusal(format!(
                 "not switched: {service} PR {pr} is routed by the header {}, which only works for this tab: choose \"for this tab only\"",
                 route.name
             )));
         }
+        if route.kind == RouteKind::Cookie
+            && let Some(why) = self.site_cookie_refusal(&route)
+        {
+            return Err(Refusal(format!(
+                "not switched: {why}: give the route a cookie name of its own"
+            )));
+        }
         Ok(route)
+    }
+
+    /// Whether the cookie `name=value` on `host` may be replaced or removed: the extension
+    /// set it (its records say so), or it is a routing cookie set by hand (a listed route
+    /// of that name carries its value). Any other cookie is the site's own.
+    fn may_touch(&self, host: &str, name: &str, value: &str) -> bool {
+        let ours = self
+            .applied
+            .iter()
+            .flatten()
+            .any(|a| a.name == name && a.value == value && a.hosts.iter().any(|h| h == host));
+        ours || self
+            .previews()
+            .iter()
+            .flat_map(|p| &p.routes)
+            .any(|r| r.kind == RouteKind::Cookie && r.name == name && r.value == value)
+    }
+
+    /// Why `route` cannot be applied on the tab's host, when a cookie of the site's own there
+    /// has its name (the popup disables both modes with this reason).
+    pub fn site_cookie_refusal(&self, route: &Route) -> Option<String> {
+        let site = self.site_cookie(route)?;
+        Some(format!(
+            "the site has its own cookie named {}; this route would overwrite it",
+            site.name
+        ))
+    }
+
+    /// A cookie of the site's own on the tab's host that `route` would overwrite.
+    fn site_cookie(&self, route: &Route) -> Option<&CookieSeen> {
+        let host = self.tab.as_ref()?.host.as_deref()?;
+        if !route.hosts.iter().any(|h| h == host) {
+            return None;
+        }
+        self.cookies
+            .iter()
+            .flatten()
+            .find(|c| c.name == route.name && !self.may_touch(host, &c.name, &c.value))
+    }
+
+    /// After the permission: reads the cookies on the route's hosts other than the tab's (the
+    /// tab's are known) before setting anything, so a cookie of the site's own there is
+    /// never overwritten either; applies at once when there are none to read.
+    fn read_then_apply(
+        &mut self,
+        service: &str,
+        choice: Choice,
+        open: Option<String>,
+    ) -> Vec<Effect> {
+        let pr = match choice {
+            Choice::Dev => return self.apply(service, choice, open),
+            Choice::Domain { pr } | Choice::Tab { pr } => pr,
+        };
+        let route = match self.checked(service, pr, choice, open.as_deref()) {
+            Ok(route) => route,
+            Err(refusal) => {
+                self.messages.push(refusal.0);
+                return vec![Effect::Render];
+            }
+        };
+        let here = self.tab.as_ref().and_then(|t| t.host.clone());
+        let waiting: Vec<String> = match route.kind {
+            RouteKind::Cookie => route
+                .hosts
+                .into_iter()
+                .filter(|h| Some(h) != here.as_ref())
+                .collect(),
+            RouteKind::Header => Vec::new(),
+        };
+        if waiting.is_empty() {
+            return self.apply(service, choice, open);
+        }
+        // https: a read for the https URL also returns the cookies without `Secure`.
+        let fx = waiting
+            .iter()
+            .map(|h| Effect::ReadCookies {
+                url: url_for(true, h),
+                host: h.clone(),
+            })
+            .collect();
+        self.pending = Some(Pending {
+            service: service.to_string(),
+            choice,
+            open,
+            name: route.name,
+            waiting,
+            site: Vec::new(),
+        });
+        fx
+    }
+
+    /// The cookies of one host a pending choice waits for; the last one decides.
+    fn route_host_read(&mut self, host: &str, cookies: &[CookieSeen]) -> Vec<Effect> {
+        let Some(mut p) = self.pending.take() else {
+            return Vec::new();
+        };
+        p.waiting.retain(|h| h != host);
+        if cookies
+            .iter()
+            .any(|c| c.name == p.name && !self.may_touch(host, &c.name, &c.value))
+        {
+            p.site.push(host.to_string());
+        }
+        if !p.waiting.is_empty() {
+            self.pending = Some(p);
+            return Vec::new();
+        }
+        if !p.site.is_empty() {
+            self.messages.push(format!(
+                "not switched: the site has its own cookie named {}; this route would overwrite it on {}: give the route a cookie name of its own",
+                p.name,
+                p.site.join(", ")
+            ));
+            return vec![Effect::Render];
+        }
+        self.apply(&p.service, p.choice, p.open)
     }
 
     /// Removes whatever routes `service` now and applies `choice`: the one place where
@@ -1081,13 +1226,26 @@ impl State {
         // Validate before removing anything: a refused route leaves the old routing intact.
         let route = match choice {
             Choice::Dev => None,
-            Choice::Domain { pr } | Choice::Tab { pr } => match self.checked(service, pr, choice) {
-                Ok(r) => Some((pr, r)),
-                Err(refusal) => {
-                    self.messages.push(refusal.0);
-                    return vec![Effect::Render];
+            Choice::Domain { pr } | Choice::Tab { pr } => {
+                match self.checked(service, pr, choice, open.as_deref()) {
+                    Ok(r) => Some((pr, r)),
+                    Err(refusal) => {
+                        self.messages.push(refusal.0);
+                        return vec![Effect::Render];
+                    }
                 }
-            },
+            }
+        };
+        // Cookies on the tab's host that are the site's own: never removed.
+        let keep_here: Vec<CookieSeen> = match &tab.host {
+            Some(host) => self
+                .cookies
+                .iter()
+                .flatten()
+                .filter(|c| !self.may_touch(host, &c.name, &c.value))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
         };
         let mut fx = Vec::new();
         // 1. Our own domain cookies for this service, on every host they went to.
@@ -1095,6 +1253,11 @@ impl State {
         let mut removed_here: Vec<String> = Vec::new();
         for a in applied.iter().filter(|a| a.service == service) {
             for host in &a.hosts {
+                if tab.host.as_deref() == Some(host.as_str())
+                    && keep_here.iter().any(|c| c.name == a.name)
+                {
+                    continue;
+                }
                 fx.push(Effect::RemoveCookie {
                     url: url_for(a.https, host),
                     name: a.name.clone(),
@@ -1108,14 +1271,16 @@ impl State {
             .into_iter()
             .partition(|a| a.service == service);
         *applied = kept;
-        // 2. A cookie with the service's route name on this host, e.g. set by hand.
+        // 2. A routing cookie with the service's route name on this host, set by hand. The
+        // site's own cookies of that name are left alone.
         let names: Vec<String> = self
             .route_names(service)
             .into_iter()
             .map(str::to_string)
             .collect();
+        let ours = |c: &CookieSeen| names.contains(&c.name) && !keep_here.contains(c);
         if let (Some(host), Some(cookies)) = (&tab.host, &mut self.cookies) {
-            for c in cookies.iter().filter(|c| names.contains(&c.name)) {
+            for c in cookies.iter().filter(|c| ours(c)) {
                 if !removed_here.contains(&c.name) {
                     fx.push(Effect::RemoveCookie {
                         url: url_for(tab.https, host),
@@ -1123,7 +1288,7 @@ impl State {
                     });
                 }
             }
-            cookies.retain(|c| !names.contains(&c.name));
+            cookies.retain(|c| !ours(c));
         }
         // 3. This tab's rule for the service.
         let id = routing::rule_id(tab.id, service);
@@ -1317,12 +1482,35 @@ pub(crate) mod tests {
                 .all(|o| o.starts_with("https://") || o.starts_with("http://")),
             "{origins:?}"
         );
+        let fx = permission(s, service, choice, true);
+        no_cookies_on_other_hosts(s, fx)
+    }
+
+    /// The browser's answer to the permission a choice asked for.
+    fn permission(s: &mut State, service: &str, choice: Choice, granted: bool) -> Vec<Effect> {
         s.update(Event::HostPermission {
             service: service.into(),
             choice,
             open: None,
-            granted: true,
+            granted,
         })
+    }
+
+    /// Answers the reads of the route's other hosts (no cookies there) and returns every
+    /// effect, the reads' included.
+    pub(crate) fn no_cookies_on_other_hosts(s: &mut State, fx: Vec<Effect>) -> Vec<Effect> {
+        let mut all = fx.clone();
+        for e in fx {
+            if let Effect::ReadCookies { host, .. } = e
+                && s.tab.as_ref().and_then(|t| t.host.as_deref()) != Some(host.as_str())
+            {
+                all.extend(s.update(Event::CookiesRead {
+                    host,
+                    cookies: vec![],
+                }));
+            }
+        }
+        all
     }
 
     fn sets(fx: &[Effect]) -> Vec<(String, String, String)> {
@@ -1446,6 +1634,7 @@ pub(crate) mod tests {
         let fx = s.update(Event::PermissionsAdded {
             origins: vec!["http://app.test/*".into(), "https://*.app.test/*".into()],
         });
+        let fx = no_cookies_on_other_hosts(&mut s, fx);
         assert_eq!(sets(&fx).len(), 2, "{fx:?}");
         assert!(s.awaiting_access.is_none());
         let late = s.update(Event::HostPermission {
@@ -1574,12 +1763,7 @@ pub(crate) mod tests {
             service: "courses-fe".into(),
             choice: Choice::Domain { pr: 123 },
         });
-        let fx = s.update(Event::HostPermission {
-            service: "courses-fe".into(),
-            choice: Choice::Domain { pr: 123 },
-            open: None,
-            granted: false,
-        });
+        let fx = permission(&mut s, "courses-fe", Choice::Domain { pr: 123 }, false);
         assert_eq!(browser_changes(&fx), 0);
         assert!(s.messages.last().unwrap().contains("access to the hosts"));
     }
@@ -1863,6 +2047,7 @@ pub(crate) mod tests {
         let fx = s.update(Event::OpenWithPreview {
             service: "courses-fe".into(),
             pr: 123,
+            host: "app.test".into(),
         });
         let Some(Effect::RequestHostPermission { open, choice, .. }) = fx.first().cloned() else {
             panic!("{fx:?}")
@@ -1874,10 +2059,61 @@ pub(crate) mod tests {
             open,
             granted: true,
         });
+        // Nothing is set before the cookies of both route hosts are read.
+        assert_eq!(
+            fx,
+            vec![
+                Effect::RememberAwaiting(None),
+                Effect::ReadCookies {
+                    url: "https://app.test/".into(),
+                    host: "app.test".into()
+                },
+                Effect::ReadCookies {
+                    url: "https://www.app.test/".into(),
+                    host: "www.app.test".into()
+                }
+            ]
+        );
+        let fx = no_cookies_on_other_hosts(&mut s, fx);
         assert_eq!(sets(&fx).len(), 2);
         assert!(fx.contains(&Effect::OpenTab {
             url: "https://app.test/".into()
         }));
+    }
+
+    /// Finding 1 on the route's other hosts: the tab is on app.test, and www.app.test has
+    /// the site's own cookie of the route's name; nothing is set on either host.
+    #[test]
+    fn a_site_cookie_on_another_host_of_the_route_blocks_it_too() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        s.update(Event::Choose {
+            service: "courses-fe".into(),
+            choice: Choice::Domain { pr: 123 },
+        });
+        let fx = permission(&mut s, "courses-fe", Choice::Domain { pr: 123 }, true);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::RememberAwaiting(None),
+                Effect::ReadCookies {
+                    url: "https://www.app.test/".into(),
+                    host: "www.app.test".into()
+                }
+            ]
+        );
+        let fx = s.update(Event::CookiesRead {
+            host: "www.app.test".into(),
+            cookies: vec![CookieSeen {
+                name: "team-courses-fe-pr".into(),
+                value: "their-session".into(),
+            }],
+        });
+        assert_eq!(browser_changes(&fx), 0, "{fx:?}");
+        assert_eq!(
+            s.messages.last().unwrap(),
+            "not switched: the site has its own cookie named team-courses-fe-pr; this route would overwrite it on www.app.test: give the route a cookie name of its own"
+        );
+        assert_eq!(s.applied, Some(vec![]));
     }
 
     #[test]

@@ -176,6 +176,8 @@ pub struct OpenAction {
     pub id: String,
     pub service: String,
     pub pr: u64,
+    /// The host to open, which names the route to apply.
+    pub host: String,
     pub label: String,
     pub disabled: Option<String>,
 }
@@ -369,9 +371,10 @@ fn status_text(active: &Active) -> String {
             format!("Routed to PR {pr} for this domain (cookie set by hand)")
         }
         Active::Tab { pr } => format!("Routed to PR {pr} for this tab only"),
-        Active::Unknown { name, value } => {
-            format!("A cookie {name}={value} is set by hand and matches no listed preview")
-        }
+        // Its value is not shown: it may be the site's own session.
+        Active::Unknown { name, .. } => format!(
+            "A cookie named {name} is set that no listed preview carries (the site's own, or set by hand): switching would overwrite it"
+        ),
     }
 }
 
@@ -388,8 +391,13 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
         checked: shown == Some(Choice::Dev),
         disabled: reading.clone(),
     }];
+    let host = state.tab.as_ref().and_then(|t| t.host.as_deref());
     for p in previews {
-        let Some(route) = p.route() else { continue };
+        let Some(route) = host.and_then(|h| p.route_for(h)) else {
+            continue;
+        };
+        // A route that would overwrite a cookie of the site's own is offered in neither mode.
+        let site_cookie = state.site_cookie_refusal(route);
         let header_only = (route.kind == RouteKind::Header).then(|| {
             format!(
                 "routed by the header {}, which works per tab only",
@@ -401,14 +409,14 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
             label: format!("PR {} for this domain", p.pr),
             choice: Choice::Domain { pr: p.pr },
             checked: shown == Some(Choice::Domain { pr: p.pr }),
-            disabled: reading.clone().or(header_only),
+            disabled: reading.clone().or(site_cookie.clone()).or(header_only),
         });
         options.push(OptionView {
             id: dom_id(service, &format!("t{}", p.pr)),
             label: format!("PR {} for this tab only", p.pr),
             choice: Choice::Tab { pr: p.pr },
             checked: shown == Some(Choice::Tab { pr: p.pr }),
-            disabled: reading.clone(),
+            disabled: reading.clone().or(site_cookie),
         });
     }
     let apply = ApplyView {
@@ -563,19 +571,26 @@ pub fn view(state: &State) -> View {
         let actions: Vec<OpenAction> = previews
             .iter()
             .filter(|p| {
-                // By repository when the preview names its PR page (a GitHub Enterprise
-                // mirror of github.com keeps owner/repo), else by the number alone.
+                // Only a preview of this repository: its PR page names the same owner/repo
+                // (a GitHub Enterprise mirror of github.com keeps them). The number alone
+                // would offer another repository's PR 123.
                 let link = p
                     .links
                     .pull_request
                     .as_deref()
                     .and_then(|l| github_pr(l, &state.config.github_hosts));
-                p.pr == *n && link.is_none_or(|(_, o, r, _)| o == *owner && r == *repo)
+                p.pr == *n && link.is_some_and(|(_, o, r, _)| o == *owner && r == *repo)
             })
             .map(|p| OpenAction {
                 id: dom_id(&p.service, &format!("open{}", p.pr)),
                 service: p.service.clone(),
                 pr: p.pr,
+                // The page to open names the route to apply: the first route's first host.
+                host: p
+                    .route()
+                    .and_then(|r| r.hosts.first())
+                    .cloned()
+                    .unwrap_or_default(),
                 label: format!("Open {} with PR {}", p.service, p.pr),
                 disabled: match p.route() {
                     None => Some(
@@ -1065,11 +1080,19 @@ mod tests {
             url: "https://github.com/Acme/courses-fe/pull/123/files?w=1".into(),
             now_secs: 0,
         });
+        // PR 123 of other repositories, or of no known repository: the number alone does
+        // not make them this page's previews.
+        let mut unknown = preview("web", 123, "team-web-pr", &["web.test"]);
+        unknown.links.pull_request = None;
+        let mut fork = preview("shop", 123, "team-shop-pr", &["shop.test"]);
+        fork.links.pull_request = Some("https://github.com/evil/courses-fe/pull/123".into());
         s.update(Event::ListArrived {
             previews: vec![
                 fe(123),
                 fe(124),
                 preview("api", 123, "team-api-pr", &["api.test"]),
+                unknown,
+                fork,
             ],
             age_secs: 0,
             stale: false,
@@ -1080,9 +1103,9 @@ mod tests {
         assert_eq!(
             pr.actions
                 .iter()
-                .map(|a| a.label.as_str())
+                .map(|a| (a.label.as_str(), a.host.as_str()))
                 .collect::<Vec<_>>(),
-            ["Open courses-fe with PR 123"]
+            [("Open courses-fe with PR 123", "app.test")]
         );
         assert_eq!(v.notice, None, "no 'no previews for github.com' message");
     }
@@ -1102,6 +1125,25 @@ mod tests {
             install_command("firefox"),
             "preview-switch install --browser firefox"
         );
+    }
+
+    /// A route named like a cookie of the site's own is offered in neither mode, with the
+    /// reason, and the cookie's value is never shown.
+    #[test]
+    fn a_route_over_a_site_cookie_is_disabled_with_the_reason() {
+        let site = CookieSeen {
+            name: "team-courses-fe-pr".into(),
+            value: "user-session-secret".into(),
+        };
+        let s = ready(vec![fe(123)], vec![site]);
+        let v = view(&s);
+        let g = &v.groups[0];
+        let why =
+            "the site has its own cookie named team-courses-fe-pr; this route would overwrite it";
+        for o in g.options.iter().filter(|o| o.choice != Choice::Dev) {
+            assert_eq!(o.disabled.as_deref(), Some(why), "{o:?}");
+        }
+        assert!(!format!("{v:?}").contains("user-session-secret"), "{v:?}");
     }
 
     #[test]

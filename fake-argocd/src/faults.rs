@@ -47,6 +47,10 @@ pub enum Fault {
     /// The watch answers 200, then one grpc-gateway in-stream error object, then ends
     /// (what Argo CD streams when the token expires or RBAC changes mid-watch).
     StreamError { http_code: u16, message: String },
+    /// This status with grpc-gateway's JSON error body whose message repeats the request's
+    /// `Authorization` header: not Argo CD itself, but what a debugging proxy or SSO
+    /// middleware in front of it may answer. Hostile input for the client's redaction.
+    EchoAuthorization(u16),
 }
 
 /// A fault, the paths it applies to, and how many times.
@@ -178,13 +182,33 @@ pub(crate) fn replacement(fault: &Fault, resource_version: &str) -> Option<Respo
                     .into_response(),
             )
         }
-        Fault::Delay(_)
+        // Needs the request: answered by `echo_authorization`.
+        Fault::EchoAuthorization(_)
+        | Fault::Delay(_)
         | Fault::ResetAfter(_)
         | Fault::Drip(_)
         | Fault::Truncated
         | Fault::HugeList(_)
         | Fault::DuplicateItems => None,
     }
+}
+
+/// [`Fault::EchoAuthorization`]: the error body quotes the request's `Authorization`
+/// header, as a proxy that logs the request into its answer would.
+pub(crate) fn echo_authorization(code: u16, authorization: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let grpc = if code == 401 { 16 } else { 2 };
+    let message = format!(
+        "request rejected: Authorization: {}",
+        authorization.unwrap_or("(none)")
+    );
+    let body = serde_json::json!({"error": message, "code": grpc, "message": message});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// `200 application/json`: `head`, then `fill` bytes of `a` in 64 KiB chunks, then `tail`.

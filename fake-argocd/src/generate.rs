@@ -316,22 +316,51 @@ impl AppBuilder {
     }
 }
 
+/// The domain the generated services live under (`courses-fe.dev.example.test`).
+pub const DOMAIN: &str = "dev.example.test";
+
+/// The `i`-th generated preview: `<svc>-pr-<1000 + i>` of service `i % 20`, its health
+/// cycling Healthy, Healthy, Healthy, Progressing, Degraded. No route is declared yet.
+pub fn preview_builder(i: usize) -> AppBuilder {
+    let healths = ["Healthy", "Healthy", "Healthy", "Progressing", "Degraded"];
+    let service = SERVICES[i % SERVICES.len()];
+    let mut b = AppBuilder::preview(service, 1000 + i as u64, i as u64);
+    b.health = healths[i % healths.len()].into();
+    if b.health == "Progressing" {
+        b.phase = "Running".into();
+    }
+    b
+}
+
+/// The `j`-th generated non-preview app: the first 20 are the services' base apps (with
+/// externalURLs naming their hosts), the rest workers labelled by team.
+pub fn ordinary_builder(j: usize) -> AppBuilder {
+    let seed = 1_000_000 + j as u64;
+    let service = SERVICES[j % SERVICES.len()];
+    let mut b = AppBuilder::base(service, seed);
+    if j < SERVICES.len() {
+        b.external_urls = vec![
+            format!("https://{service}.{DOMAIN}/"),
+            format!("{service} admin|https://{service}.{DOMAIN}/admin"),
+        ];
+    } else {
+        b.name = format!("{service}-worker-{j:05}");
+        b.labels = vec![("team".into(), format!("team-{service}"))];
+    }
+    b
+}
+
 /// `apps` realistic Applications, `previews` of them PR previews (label `type: pr`, name
 /// `<svc>-pr-<n>`, helm `prNumber`, cookie annotations) spread over [`SERVICES`]; the
 /// rest are base apps for those services (with externalURLs) and other ordinary apps.
-/// `previews` is capped at `apps`.
+/// `previews` is capped at `apps`. (Previews routed by discovery instead, with their
+/// ApplicationSets: [`crate::Scenario::at_scale`].)
 pub fn generated(apps: usize, previews: usize) -> Vec<Value> {
     let previews = previews.min(apps);
     let mut out = Vec::with_capacity(apps);
-    let healths = ["Healthy", "Healthy", "Healthy", "Progressing", "Degraded"];
     for i in 0..previews {
-        let service = SERVICES[i % SERVICES.len()];
-        let pr = 1000 + i as u64;
-        let mut b = AppBuilder::preview(service, pr, i as u64);
-        b.health = healths[i % healths.len()].into();
-        if b.health == "Progressing" {
-            b.phase = "Running".into();
-        }
+        let mut b = preview_builder(i);
+        let service = b.service.clone();
         b.annotations = vec![
             (
                 "preview-switch.io/cookie".into(),
@@ -339,31 +368,12 @@ pub fn generated(apps: usize, previews: usize) -> Vec<Value> {
             ),
             (
                 "preview-switch.io/hosts".into(),
-                format!("{service}.dev.example.test"),
+                format!("{service}.{DOMAIN}"),
             ),
         ];
         out.push(b.build());
     }
-    let ordinary = apps - previews;
-    for j in 0..ordinary {
-        let seed = 1_000_000 + j as u64;
-        let b = if j < SERVICES.len() {
-            let service = SERVICES[j];
-            let mut b = AppBuilder::base(service, seed);
-            b.external_urls = vec![
-                format!("https://{service}.dev.example.test/"),
-                format!("{service} admin|https://{service}.dev.example.test/admin"),
-            ];
-            b
-        } else {
-            let service = SERVICES[j % SERVICES.len()];
-            let mut b = AppBuilder::base(service, seed);
-            b.name = format!("{service}-worker-{j:05}");
-            b.labels = vec![("team".into(), format!("team-{service}"))];
-            b
-        };
-        out.push(b.build());
-    }
+    out.extend((0..apps - previews).map(|j| ordinary_builder(j).build()));
     out
 }
 

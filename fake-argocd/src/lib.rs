@@ -13,6 +13,8 @@
 //! its label-selector parser ([`selector`]) is its own, a deliberate independent oracle for
 //! the companion's `core::selector`, not a duplicate to merge.
 
+pub mod environments;
+mod envs;
 mod faults;
 pub mod fields;
 pub mod generate;
@@ -149,6 +151,8 @@ pub(crate) struct State {
     pub(crate) appsets: Vec<Value>,
     pub(crate) counts: BTreeMap<String, u64>,
     pub(crate) log: Vec<RecordedRequest>,
+    /// Revision metadata, deep links, sync grants and the syncs and refreshes seen.
+    pub(crate) envs: envs::EnvsState,
 }
 
 impl Default for FakeArgo {
@@ -174,6 +178,7 @@ impl FakeArgo {
                     appsets: Vec::new(),
                     counts: BTreeMap::new(),
                     log: Vec::new(),
+                    envs: envs::EnvsState::default(),
                 }),
                 bus,
             }),
@@ -419,6 +424,17 @@ impl FakeArgo {
     /// How many requests reached `path` (exact, without query), faults included.
     pub fn request_count(&self, path: &str) -> u64 {
         self.lock().counts.get(path).copied().unwrap_or(0)
+    }
+
+    /// How many requests reached a path ending with `suffix`, e.g. `/managed-resources`
+    /// (every app's), faults included.
+    pub fn request_count_ending(&self, suffix: &str) -> u64 {
+        let st = self.lock();
+        st.counts
+            .iter()
+            .filter(|(path, _)| path.ends_with(suffix))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn request_counts(&self) -> BTreeMap<String, u64> {

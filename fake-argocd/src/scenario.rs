@@ -1,14 +1,16 @@
-//! The demo scenario: three services on `<svc>.demo.test`, each with a base app whose
-//! `externalURLs` name its host, and seven previews across Healthy / Progressing /
-//! Degraded whose routes come from every source the companion understands (annotations, a
-//! Linkerd v1beta3 HTTPRoute, a Gateway API HTTPRoute) plus one with no route at all.
-//! The same data yields the cookie routes the demo site obeys ([`SiteRoute`]), so the
-//! site routes exactly as the HTTPRoutes served by the fake Argo CD say.
+//! The scenarios the fake serves. [`Scenario::demo`]: three services on `<svc>.demo.test`,
+//! each with a base app whose `externalURLs` name its host, and seven previews across
+//! Healthy / Progressing / Degraded whose routes come from every source the companion
+//! understands (annotations, a Linkerd v1beta3 HTTPRoute, a Gateway API HTTPRoute) plus one
+//! with no route at all. The same data yields the cookie routes the demo site obeys
+//! ([`SiteRoute`]), so the site routes exactly as the HTTPRoutes served by the fake Argo CD
+//! say. [`Scenario::at_scale`]: the same kinds of objects for benchmarks, any number of
+//! previews, every route found only by discovery.
 
 use serde_json::{Value, json};
 
 use super::FakeArgo;
-use super::generate::{AppBuilder, sha};
+use super::generate::{self, AppBuilder, DOMAIN, SERVICES, sha};
 
 /// The token the demo server accepts.
 pub const DEMO_TOKEN: &str = "demo-token";
@@ -86,14 +88,14 @@ fn linkerd_route(service: &str, app: &str, regex: &str) -> Value {
     })
 }
 
-fn gateway_route(service: &str, app: &str, regex: &str) -> Value {
+fn gateway_route(service: &str, app: &str, regex: &str, hostname: &str) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
         "metadata": {"name": app, "namespace": service},
         "spec": {
             "parentRefs": [{"name": "demo-gateway", "namespace": "gateway", "sectionName": "http"}],
-            "hostnames": [host(service)],
+            "hostnames": [hostname],
             "rules": [cookie_rule(regex, service, app)]
         }
     })
@@ -209,7 +211,7 @@ impl Scenario {
                     true
                 }
                 RouteBy::Gateway => {
-                    objects.push(gateway_route(service, &app, &regex));
+                    objects.push(gateway_route(service, &app, &regex, &host(service)));
                     true
                 }
                 RouteBy::Nothing => false,
@@ -228,49 +230,72 @@ impl Scenario {
             apps.push(b.build());
             managed.push((app, objects));
         }
+        // search-ui's set has no status (an older controller), so its previews are matched
+        // through their ownerReferences instead.
         let appsets = services
             .iter()
-            .map(|(service, _)| {
-                // Argo CD 2.8+ lists the generated apps in `status.resources`; search-ui's
-                // set has no status (an older controller), so its previews are matched
-                // through their ownerReferences instead.
-                let generated: Vec<Value> = apps
-                    .iter()
-                    .filter(|a| {
-                        a["metadata"]["ownerReferences"][0]["name"] == format!("{service}-previews")
-                    })
-                    .map(|a| {
-                        json!({"group": "argoproj.io", "version": "v1alpha1", "kind": "Application",
-                            "name": a["metadata"]["name"], "namespace": "argocd",
-                            "status": a["status"]["sync"]["status"], "health": a["status"]["health"]})
-                    })
-                    .collect();
-                let status = if *service == "search-ui" {
-                    Value::Null
-                } else {
-                    json!({"resources": generated})
-                };
-                json!({
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "ApplicationSet",
-                    "metadata": {"name": format!("{service}-previews"), "namespace": "argocd"},
-                    "spec": {
-                        "goTemplate": true,
-                        "generators": [{"pullRequest": {
-                            "github": {"owner": "example-org", "repo": service, "labels": ["preview"]},
-                            "requeueAfterSeconds": 1800
-                        }}],
-                        "template": {
-                            "metadata": {"name": format!("{service}-pr-{{{{.number}}}}"), "labels": {"type": "pr"}},
-                            "spec": {"project": "default"}
-                        }
-                    },
-                    "status": status
-                })
-            })
+            .map(|(service, _)| pull_request_appset(service, &apps, *service != "search-ui"))
             .collect();
         Scenario {
             apps,
+            managed,
+            appsets,
+            routes,
+            token: DEMO_TOKEN.into(),
+        }
+    }
+
+    /// `apps` Applications of which `previews` are PR previews (as [`generate::generated`]:
+    /// about 12 KB each, spread over the 20 [`SERVICES`] on `<svc>.dev.example.test`), but
+    /// routed the way a mesh team routes them: no cookie annotation, an HTTPRoute among each
+    /// preview's managed resources (Linkerd, hosts from the base app's externalURLs, for
+    /// even services; Gateway API with `hostnames` for odd ones), and one ApplicationSet
+    /// with a Pull Request generator per service, listing what it generated. Listing it
+    /// costs what a real organisation's does: one `managed-resources` call per preview, a
+    /// base-app lookup per Linkerd service, one ApplicationSet list.
+    pub fn at_scale(apps: usize, previews: usize) -> Scenario {
+        let previews = previews.min(apps);
+        let mut all = Vec::with_capacity(apps);
+        let mut managed = Vec::with_capacity(previews);
+        let mut routes = Vec::with_capacity(previews);
+        for i in 0..previews {
+            let b = generate::preview_builder(i);
+            let (service, app, pr) = (b.service.clone(), b.name.clone(), i as u64 + 1000);
+            let cookie = format!("team-{service}-pr");
+            let regex = cookie_regex(&cookie, &pr.to_string());
+            let hostname = format!("{service}.{DOMAIN}");
+            let route = if (i % SERVICES.len()).is_multiple_of(2) {
+                linkerd_route(&service, &app, &regex)
+            } else {
+                gateway_route(&service, &app, &regex, &hostname)
+            };
+            managed.push((
+                app.clone(),
+                vec![
+                    workload("Deployment", "apps/v1", &app, &app),
+                    workload("Service", "v1", &app, &app),
+                    route,
+                ],
+            ));
+            routes.push(SiteRoute {
+                app,
+                service,
+                host: hostname,
+                cookie_regex: regex,
+                cookie_name: cookie,
+                pr,
+                image_tag: b.image_tag.clone(),
+            });
+            all.push(b.build());
+        }
+        all.extend((0..apps - previews).map(|j| generate::ordinary_builder(j).build()));
+        let appsets = SERVICES
+            .iter()
+            .take(previews)
+            .map(|service| pull_request_appset(service, &all, true))
+            .collect();
+        Scenario {
+            apps: all,
             managed,
             appsets,
             routes,
@@ -287,6 +312,44 @@ impl Scenario {
         fake.set_applicationsets(self.appsets.clone());
         fake
     }
+}
+
+/// `<service>-previews`: a Pull Request generator over the service's repository, stamping
+/// out `<service>-pr-<number>`. With `status`, its `status.resources` lists the generated
+/// apps among `apps` (found by their ownerReferences), as Argo CD 2.8+ writes it.
+fn pull_request_appset(service: &str, apps: &[Value], status: bool) -> Value {
+    let set = format!("{service}-previews");
+    let status = if status {
+        let generated: Vec<Value> = apps
+            .iter()
+            .filter(|a| a["metadata"]["ownerReferences"][0]["name"] == set.as_str())
+            .map(|a| {
+                json!({"group": "argoproj.io", "version": "v1alpha1", "kind": "Application",
+                    "name": a["metadata"]["name"], "namespace": "argocd",
+                    "status": a["status"]["sync"]["status"], "health": a["status"]["health"]})
+            })
+            .collect();
+        json!({"resources": generated})
+    } else {
+        Value::Null
+    };
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": set, "namespace": "argocd"},
+        "spec": {
+            "goTemplate": true,
+            "generators": [{"pullRequest": {
+                "github": {"owner": "example-org", "repo": service, "labels": ["preview"]},
+                "requeueAfterSeconds": 1800
+            }}],
+            "template": {
+                "metadata": {"name": format!("{service}-pr-{{{{.number}}}}"), "labels": {"type": "pr"}},
+                "spec": {"project": "default"}
+            }
+        },
+        "status": status
+    })
 }
 
 fn demo_title(service: &str, pr: u64) -> &'static str {
@@ -347,6 +410,68 @@ mod tests {
         assert_eq!(
             base["status"]["summary"]["externalURLs"][1],
             "Courses (dev)|http://courses-fe.demo.test:8080/"
+        );
+    }
+
+    #[test]
+    fn at_scale_routes_every_preview_by_discovery_with_a_pull_request_appset() {
+        let s = Scenario::at_scale(120, 45);
+        assert_eq!(s.apps.len(), 120);
+        let previews: Vec<&Value> = s
+            .apps
+            .iter()
+            .filter(|a| a["metadata"]["labels"]["type"] == "pr")
+            .collect();
+        assert_eq!(
+            (previews.len(), s.managed.len(), s.routes.len()),
+            (45, 45, 45)
+        );
+        for p in &previews {
+            let annotations = p["metadata"]["annotations"].as_object().unwrap();
+            assert!(
+                annotations
+                    .keys()
+                    .all(|k| !k.starts_with("preview-switch.io/")),
+                "a discovered preview declares nothing: {annotations:?}"
+            );
+        }
+        // Each preview's one HTTPRoute carries the cookie its SiteRoute names.
+        let mut kinds = std::collections::BTreeSet::new();
+        for ((app, objects), route) in s.managed.iter().zip(&s.routes) {
+            assert_eq!(app, &route.app);
+            let http: Vec<&Value> = objects
+                .iter()
+                .filter(|o| o["kind"] == "HTTPRoute")
+                .collect();
+            assert_eq!(http.len(), 1, "{app}");
+            assert_eq!(
+                http[0]["spec"]["rules"][0]["matches"][0]["headers"][0]["value"],
+                route.cookie_regex.as_str()
+            );
+            assert_eq!(route.host, format!("{}.dev.example.test", route.service));
+            kinds.insert(http[0]["apiVersion"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(kinds.len(), 2, "Linkerd and Gateway API: {kinds:?}");
+        // One Pull Request ApplicationSet per service, listing exactly its previews.
+        assert_eq!(s.appsets.len(), 20);
+        let listed: usize = s
+            .appsets
+            .iter()
+            .map(|set| {
+                assert!(set["spec"]["generators"][0]["pullRequest"]["github"].is_object());
+                set["status"]["resources"].as_array().unwrap().len()
+            })
+            .sum();
+        assert_eq!(listed, 45);
+        // The base apps name the services' hosts (for routes without hostnames).
+        let base = s
+            .apps
+            .iter()
+            .find(|a| a["metadata"]["name"] == "courses-fe")
+            .unwrap();
+        assert_eq!(
+            base["status"]["summary"]["externalURLs"][0],
+            "https://courses-fe.dev.example.test/"
         );
     }
 

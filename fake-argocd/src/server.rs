@@ -37,14 +37,31 @@ pub(crate) fn router(state: FakeArgo) -> Router {
         )
         .route("/api/v1/stream/applications", get(watch))
         .route("/api/v1/applicationsets", get(applicationsets))
+        .route(
+            "/api/v1/applications/{name}/revisions/{revision}/metadata",
+            get(super::envs::revision_metadata),
+        )
+        .route("/api/v1/applications/{name}/links", get(super::envs::links))
+        .route(
+            "/api/v1/applications/{name}/resource-tree",
+            get(super::envs::resource_tree),
+        )
+        .route(
+            "/api/v1/applications/{name}/sync",
+            axum::routing::post(super::envs::sync),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::envs::refresh_layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), fault_layer))
         .with_state(state)
 }
 
 // --- responses ----------------------------------------------------------------------------
 
-fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
+pub(crate) fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -54,7 +71,7 @@ fn json_body(status: StatusCode, body: impl Into<Body>) -> Response {
 }
 
 /// grpc-gateway's error body: `{"error": msg, "code": grpc_code, "message": msg}`.
-fn error(status: StatusCode, code: u8, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: u8, message: &str) -> Response {
     let body = json!({"error": message, "code": code, "message": message});
     json_body(status, body.to_string())
 }
@@ -107,7 +124,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     (!pieces.is_empty()).then(|| pieces.into_iter().map(|(_, v)| v).collect())
 }
 
-fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, Response> {
+pub(crate) fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, Response> {
     let Some(token) = bearer(headers) else {
         return Err(error(
             StatusCode::UNAUTHORIZED,
@@ -127,12 +144,12 @@ fn authorize(fake: &FakeArgo, headers: &HeaderMap) -> Result<Grant, Response> {
 // --- query --------------------------------------------------------------------------------
 
 #[derive(Default)]
-struct Query {
-    params: Vec<(String, String)>,
+pub(crate) struct Query {
+    pub(crate) params: Vec<(String, String)>,
 }
 
 impl Query {
-    fn parse(raw: Option<String>) -> Query {
+    pub(crate) fn parse(raw: Option<String>) -> Query {
         let params = raw
             .map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
@@ -143,7 +160,7 @@ impl Query {
         Query { params }
     }
 
-    fn one(&self, key: &str) -> Option<&str> {
+    pub(crate) fn one(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, v)| k == key && !v.is_empty())
@@ -279,7 +296,7 @@ async fn list(
 /// Finds the app a single-app request names, applying Argo CD's rules: without
 /// `project=`, a missing or unreadable app is 403 (so names cannot be probed); with it,
 /// a missing app or one in another project is 404.
-fn find_app(
+pub(crate) fn find_app(
     fake: &FakeArgo,
     name: &str,
     q: &Query,
@@ -567,6 +584,10 @@ async fn fault_layer(State(fake): State<FakeArgo>, req: Request, next: Next) -> 
     let Some(fault) = faults.iter().find(|f| !matches!(f, Fault::Delay(_))) else {
         return next.run(req).await;
     };
+    if let Fault::EchoAuthorization(code) = fault {
+        let auth = req.headers().get(header::AUTHORIZATION);
+        return faults::echo_authorization(*code, auth.and_then(|v| v.to_str().ok()));
+    }
     if let Some(resp) = faults::replacement(fault, &fake.resource_version()) {
         return resp;
     }

@@ -5,6 +5,7 @@
 //! These types are also the `preview-switch list -o json` output: renaming a field is a
 //! breaking change for scripts and for installed extensions.
 
+pub mod envs;
 pub mod ids;
 pub mod install;
 pub mod messages;
@@ -70,16 +71,22 @@ pub struct Preview {
 }
 
 impl Preview {
-    /// The first route, the one the extension applies.
+    /// The first route, the best one found (shown first by `list`).
     pub fn route(&self) -> Option<&Route> {
         self.routes.first()
     }
 
-    /// Whether some route of this preview applies to `host` (exact, case-insensitive).
-    pub fn routes_host(&self, host: &str) -> bool {
+    /// The first route that applies to `host` (exact, case-insensitive): the one to act on
+    /// for a page on `host`, never another route that could reach other sites.
+    pub fn route_for(&self, host: &str) -> Option<&Route> {
         self.routes
             .iter()
-            .any(|r| r.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+            .find(|r| r.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+    }
+
+    /// Whether some route of this preview applies to `host` (exact, case-insensitive).
+    pub fn routes_host(&self, host: &str) -> bool {
+        self.route_for(host).is_some()
     }
 }
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Preview;
+use crate::envs::{DeepLink, Notification, ServiceEnvs};
 
 /// Bumped on every incompatible change; `hello` exchanges it.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -18,7 +19,15 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
 /// Capabilities a companion of this version announces in its `hello` answer.
-pub const CAPABILITIES: &[&str] = &["list", "paging", "refresh", "subscribe"];
+pub const CAPABILITIES: &[&str] = &[
+    "list",
+    "paging",
+    "refresh",
+    "subscribe",
+    "envs",
+    "app_actions",
+    "notifications",
+];
 
 /// A request from the extension.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,12 +64,54 @@ pub enum RequestBody {
     /// Push `previews_changed` events on this port until `unsubscribe` or disconnect.
     Subscribe,
     Unsubscribe,
+    /// The non-preview Applications of every server, per service and environment.
+    Envs {
+        /// Only this service.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// Fetch from Argo CD now instead of answering from the last result.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        refresh: bool,
+    },
+    /// `GET /api/v1/applications/{app}?refresh=normal` for a listed preview, with the
+    /// user's own token; answered with [`AppActionReply`] once Argo CD has reconciled it.
+    RefreshApp(AppRef),
+    /// `POST /api/v1/applications/{app}/sync` for a listed preview (the extension asks
+    /// the user first); answered with [`AppActionReply`] once the sync has started.
+    SyncApp(AppRef),
+    /// The admin-defined deep links of a listed preview or environment.
+    AppLinks(AppRef),
+    /// On a subscribed port: also watch these services' environments, so their deploys,
+    /// failed syncs, degradations and paused rollouts arrive as `notification` events.
+    /// Replaces the list given before; an empty list stops it.
+    WatchEnvs {
+        services: Vec<String>,
+    },
+}
+
+/// Names one Application the companion listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRef {
+    /// The server's base URL (a preview's `server`).
+    pub server: String,
+    pub namespace: String,
+    pub app: String,
 }
 
 impl RequestBody {
     /// The `type` strings a request may carry, for telling "unknown type" from "bad fields".
-    pub const TYPES: &'static [&'static str] =
-        &["hello", "list", "refresh", "subscribe", "unsubscribe"];
+    pub const TYPES: &'static [&'static str] = &[
+        "hello",
+        "list",
+        "refresh",
+        "subscribe",
+        "unsubscribe",
+        "envs",
+        "refresh_app",
+        "sync_app",
+        "app_links",
+        "watch_envs",
+    ];
 }
 
 /// A frame from the companion: an answer (with the request's `id`) or an event.
@@ -73,6 +124,108 @@ pub enum Reply {
     Unsubscribed(Unsubscribed),
     PreviewsChanged(PreviewsChanged),
     Error(ErrorReply),
+    Envs(EnvsReply),
+    AppAction(Box<AppActionReply>),
+    AppLinks(AppLinksReply),
+    WatchingEnvs(WatchingEnvs),
+    /// Event on a subscribed port (boxed: it is the largest frame type).
+    Notification(Box<Notification>),
+}
+
+impl Reply {
+    /// The `type` string of this frame.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Hello(_) => "hello",
+            Reply::List(_) => "list",
+            Reply::Subscribed(_) => "subscribed",
+            Reply::Unsubscribed(_) => "unsubscribed",
+            Reply::PreviewsChanged(_) => "previews_changed",
+            Reply::Error(_) => "error",
+            Reply::Envs(_) => "envs",
+            Reply::AppAction(_) => "app_action",
+            Reply::AppLinks(_) => "app_links",
+            Reply::WatchingEnvs(_) => "watching_envs",
+            Reply::Notification(_) => "notification",
+        }
+    }
+
+    /// The id of the request this answers; `None` for events and unreadable requests.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Reply::Hello(r) => Some(r.id),
+            Reply::List(r) => Some(r.id),
+            Reply::Subscribed(r) => Some(r.id),
+            Reply::Unsubscribed(r) => Some(r.id),
+            Reply::Error(r) => r.id,
+            Reply::Envs(r) => Some(r.id),
+            Reply::AppAction(r) => Some(r.id),
+            Reply::AppLinks(r) => Some(r.id),
+            Reply::WatchingEnvs(r) => Some(r.id),
+            Reply::PreviewsChanged(_) | Reply::Notification(_) => None,
+        }
+    }
+}
+
+/// The answer to `envs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvsReply {
+    pub id: u64,
+    /// Sorted by service; each service's environments in server order.
+    pub services: Vec<ServiceEnvs>,
+    /// Unix time in milliseconds when this data was fetched from Argo CD.
+    pub fetched_at_ms: u64,
+    /// `true` unless the data comes from a fetch that just succeeded.
+    pub stale: bool,
+    /// Servers that failed in that fetch; the others are still shown.
+    #[serde(default)]
+    pub failures: Vec<ServerFailure>,
+    /// Services left out because the answer would not fit in one frame: ask for one
+    /// `service` at a time.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What a `refresh_app` or `sync_app` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppActionReply {
+    pub id: u64,
+    pub action: AppAction,
+    pub server: String,
+    pub namespace: String,
+    pub app: String,
+    /// The Application as Argo CD answered: after the refresh, or when the sync started.
+    pub sync: Option<String>,
+    pub health: Option<String>,
+    /// The revision it runs (refresh) or is syncing to (sync), when known.
+    pub revision: Option<String>,
+    /// One line for people, e.g. `sync of courses-fe-pr-123 started`.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppAction {
+    Refresh,
+    Sync,
+}
+
+/// The answer to `app_links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLinksReply {
+    pub id: u64,
+    pub links: Vec<DeepLink>,
+}
+
+/// The answer to `watch_envs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchingEnvs {
+    pub id: u64,
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +370,15 @@ pub enum ErrorCode {
     CursorExpired,
     /// A bug or a local failure (cache, I/O) in the companion.
     Internal,
+    /// The preview or application named is not one the companion listed, or Argo CD says
+    /// it does not exist (any more).
+    NotFound,
+    /// Argo CD refused an action (403) because the user's role lacks the permission the
+    /// message names, e.g. `applications, sync`.
+    PermissionMissing,
+    /// Argo CD refused to start a sync for another reason: a sync window, the application
+    /// being deleted, or another operation running.
+    SyncRefused,
     /// A code from a newer companion; read `message` and `fix`.
     #[serde(other)]
     Unknown,
@@ -240,6 +402,9 @@ impl ErrorCode {
             ErrorCode::ArgocdBadResponse => "argocd_bad_response",
             ErrorCode::CursorExpired => "cursor_expired",
             ErrorCode::Internal => "internal",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::PermissionMissing => "permission_missing",
+            ErrorCode::SyncRefused => "sync_refused",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -260,6 +425,9 @@ impl ErrorCode {
         ErrorCode::ArgocdBadResponse,
         ErrorCode::CursorExpired,
         ErrorCode::Internal,
+        ErrorCode::NotFound,
+        ErrorCode::PermissionMissing,
+        ErrorCode::SyncRefused,
     ];
 }
 

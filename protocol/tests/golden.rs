@@ -88,6 +88,11 @@ fn golden_examples_cover_every_message_type() {
         "unsubscribed",
         "previews_changed",
         "error",
+        "envs",
+        "app_action",
+        "app_links",
+        "watching_envs",
+        "notification",
     ] {
         assert!(replies.iter().any(|r| r == kind), "no golden reply {kind}");
     }

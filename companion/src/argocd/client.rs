@@ -321,7 +321,8 @@ impl Client {
             .await?;
         let body = self.read_body(resp, "GET /api/version").await?;
         let v: Version = self.parse(&body, "the version")?;
-        Ok(v.version)
+        // Shown by `doctor`: the server's words.
+        Ok(self.redacted(&v.version))
     }
 
     pub async fn userinfo(&self) -> Result<UserInfo> {
@@ -339,7 +340,10 @@ impl Client {
         let raw: Raw = self.parse(&body, "the session userinfo")?;
         Ok(UserInfo {
             logged_in: raw.logged_in,
-            username: raw.username.filter(|u| !u.is_empty()),
+            username: raw
+                .username
+                .filter(|u| !u.is_empty())
+                .map(|u| self.redacted(&u)),
         })
     }
 
@@ -377,7 +381,7 @@ impl Client {
                 server: self.server.clone(),
                 what: "the application list".to_owned(),
                 offset: e.offset,
-                cause: e.cause,
+                cause: self.redacted(&e.cause),
             }),
         }
     }
@@ -465,7 +469,7 @@ impl Client {
             }
         }
         body.truncate(MAX_ERROR_BODY);
-        let detail = body_excerpt(&body);
+        let detail = body_excerpt(self.redacted(&String::from_utf8_lossy(&body)).as_bytes());
         Err(match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 server: self.server.clone(),
@@ -488,7 +492,7 @@ impl Client {
     /// Reads a whole (small) response body, refusing one over [`MAX_BODY`]: these answers
     /// (version, userinfo, one app's resources, the ApplicationSets) are read into memory,
     /// so a broken proxy or hostile server streaming without end must not grow it unbounded.
-    async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
+    pub(super) async fn read_body(&self, mut resp: Response, what: &str) -> Result<Bytes> {
         let too_large = |offset: u64| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),
@@ -515,13 +519,24 @@ impl Client {
         Ok(Bytes::from(body))
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(&self, body: &[u8], what: &str) -> Result<T> {
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+        what: &str,
+    ) -> Result<T> {
         serde_json::from_slice(body).map_err(|e| Error::BadJson {
             server: self.server.clone(),
             what: what.to_owned(),
             offset: json_error_offset(body, &e),
-            cause: json_error_cause(&e),
+            cause: self.redacted(&json_error_cause(&e)),
         })
+    }
+
+    /// A server's words as they may enter an error: without the token or anything shaped
+    /// like a credential ([`crate::token::redact`]). Every place where server text becomes
+    /// part of an error calls this.
+    pub(super) fn redacted(&self, said: &str) -> String {
+        crate::token::redact(said, self.token.as_ref())
     }
 
     /// Maps a reqwest failure. The request URL is dropped from the error (we name the server

@@ -93,6 +93,22 @@ pub struct Application {
     // `nullable`, not `lenient`: status is large in unprojected lists; its fields are lenient.
     #[serde(deserialize_with = "nullable")]
     pub status: AppStatus,
+    /// The operation a sync request set (`operation.sync.revision`), until the controller
+    /// picks it up.
+    #[serde(deserialize_with = "lenient")]
+    pub operation: Option<Operation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Operation {
+    pub sync: Option<SyncOperation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SyncOperation {
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -206,6 +222,84 @@ pub struct AppStatus {
     pub operation_state: Option<OperationState>,
     #[serde(deserialize_with = "lenient")]
     pub summary: Summary,
+    /// `status.history[]`: past deployments, oldest first. Not in the list projection; read
+    /// from whole list items (`envs`).
+    #[serde(deserialize_with = "lenient")]
+    pub history: Vec<RevisionHistory>,
+    /// `status.resources[]`: what the app manages (kinds and names; per-resource health
+    /// only where the controller persists it, before v3.0 by default).
+    #[serde(deserialize_with = "nullable")]
+    pub resources: Vec<ResourceStatus>,
+}
+
+/// One `status.history[]` entry (`RevisionHistory`): single-source apps carry `revision`
+/// and `source`, multi-source apps `revisions` and `sources`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RevisionHistory {
+    pub id: Option<i64>,
+    pub revision: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub revisions: Vec<String>,
+    pub deployed_at: Option<String>,
+    pub source: Option<Source>,
+    #[serde(deserialize_with = "nullable")]
+    pub sources: Vec<Source>,
+}
+
+impl RevisionHistory {
+    /// The (first source's) revision this entry deployed.
+    pub fn first_revision(&self) -> Option<&str> {
+        self.revision
+            .as_deref()
+            .or(self.revisions.first().map(String::as_str))
+            .filter(|r| !r.is_empty())
+    }
+}
+
+/// One `status.resources[]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ResourceStatus {
+    #[serde(deserialize_with = "lenient_str")]
+    pub group: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
+    pub namespace: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
+    pub name: Option<String>,
+}
+
+/// `GET /api/v1/applications/{name}/revisions/{revision}/metadata` (`RevisionMetadata`).
+/// Immutable for a (repository, revision): cached on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct RevisionMetadata {
+    #[serde(deserialize_with = "lenient_str")]
+    pub author: Option<String>,
+    #[serde(deserialize_with = "lenient_str")]
+    pub date: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub tags: Vec<String>,
+    #[serde(deserialize_with = "lenient_str")]
+    pub message: Option<String>,
+}
+
+/// `GET /api/v1/applications/{name}/links` (`LinksResponse`; `{}` when none).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LinksResponse {
+    #[serde(deserialize_with = "nullable")]
+    pub items: Vec<LinkInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LinkInfo {
+    pub title: String,
+    pub url: String,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -229,6 +323,9 @@ pub struct HealthStatus {
 pub struct OperationState {
     #[serde(deserialize_with = "lenient_str")]
     pub phase: Option<String>,
+    /// Why the last operation failed, e.g. `one or more objects failed to apply`.
+    #[serde(deserialize_with = "lenient_str")]
+    pub message: Option<String>,
     #[serde(deserialize_with = "lenient_str")]
     pub finished_at: Option<String>,
 }

@@ -90,7 +90,7 @@ impl Client {
                     server: self.server.clone(),
                     what: "the application watch stream".to_owned(),
                     offset: offset + json_error_offset(line, &e),
-                    cause: json_error_cause(&e),
+                    cause: self.redacted(&json_error_cause(&e)),
                 }));
             }
         };
@@ -117,7 +117,7 @@ impl Client {
             .and_then(|m| m.as_str())
             .or_else(|| err.as_str())
             .unwrap_or("stream error");
-        let detail = shorten(message);
+        let detail = shorten(&self.redacted(message));
         let http = err.get("http_code").and_then(|c| c.as_u64());
         let grpc = err
             .get("grpc_code")

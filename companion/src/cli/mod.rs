@@ -3,6 +3,7 @@
 //! settings, call the library and hand the result to [`output`].
 
 pub mod doctor;
+pub mod envs;
 pub mod output;
 mod stage;
 
@@ -59,6 +60,40 @@ enum Command {
     },
     /// Print the Cookie (or header) line that reaches a preview, for curl and API tests
     Header {
+        /// The service, e.g. courses-fe
+        service: String,
+        /// The pull-request number
+        pr: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// What version runs in each environment: the non-preview apps, per service
+    ///
+    /// A service and its environment come from the labels preview-switch.io/service and
+    /// preview-switch.io/env, else from the app name with a leading or trailing environment
+    /// segment removed (dev, qa, test, stag, staging, prod, production; env_pattern in
+    /// config.toml), else the server's context name.
+    Envs {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+        /// Only this service
+        #[arg(long, value_name = "SERVICE")]
+        service: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Ask Argo CD to refresh a preview now (GET ?refresh=normal) and print its state
+    Refresh {
+        /// The service, e.g. courses-fe
+        service: String,
+        /// The pull-request number
+        pr: u64,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Sync a preview to its target revision, with your own token and RBAC
+    Sync {
         /// The service, e.g. courses-fe
         service: String,
         /// The pull-request number
@@ -223,13 +258,29 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            what: "cannot start the async runtime".into(),
-            source,
-        })
+    started(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
+}
+
+/// The host's runtime: two workers, so decoding and deriving a listing (a hostile preview
+/// can make that long) never keeps the request loop from answering.
+fn host_runtime() -> Result<tokio::runtime::Runtime> {
+    started(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
+}
+
+fn started(built: std::io::Result<tokio::runtime::Runtime>) -> Result<tokio::runtime::Runtime> {
+    built.map_err(|source| Error::Io {
+        what: "cannot start the async runtime".into(),
+        source,
+    })
 }
 
 /// Host mode: frames on stdin/stdout, logs to stderr and the state dir's `host.log`. A broken
@@ -240,25 +291,38 @@ fn serve_host(
     args: ConnectionArgs,
 ) -> ExitCode {
     host::init_logging(host::logging::default_log_dir().as_deref());
-    let runtime = match runtime() {
+    let runtime = match host_runtime() {
         Ok(rt) => rt,
         Err(e) => return report(&e),
     };
+    let mut allowed = host::AllowedOrigins::default();
+    allowed.chrome_ids.extend(extra_ids);
     // The ids `install --extension-id` registered this binary for, besides the published one.
-    let mut extra_ids = extra_ids;
-    extra_ids.extend(host::install::recorded_ids());
+    allowed.chrome_ids.extend(host::install::recorded_ids());
+    // The origin first: for an extension we do not serve, no config is read and no
+    // token_command runs (the host then refuses its every frame).
+    let refused = caller.as_ref().is_some_and(|c| !allowed.permits(c));
     let code = runtime.block_on(async {
-        match resolve(&args) {
+        let resolved = if refused {
+            Ok(Vec::new())
+        } else {
+            resolve(&args)
+        };
+        match resolved {
             Ok(targets) => {
-                let mut opts = HostOptions::for_targets(&targets);
-                opts.installed = Some(crate::installed::current());
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    installed: Some(crate::installed::current()),
+                    ..HostOptions::for_targets(&targets)
+                };
                 host::run_stdio(caller, ListingSource { targets }, opts).await
             }
             Err(e) => {
-                let mut opts = HostOptions::default();
-                opts.installed = Some(crate::installed::current());
-                opts.allowed.chrome_ids.extend(extra_ids);
+                let opts = HostOptions {
+                    allowed,
+                    installed: Some(crate::installed::current()),
+                    ..HostOptions::default()
+                };
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
             }
         }
@@ -287,6 +351,29 @@ async fn run(command: Command) -> Outcome {
     match command {
         Command::List { output, host, conn } => list(conn.into(), output, host).await,
         Command::Header { service, pr, conn } => header(conn.into(), &service, pr).await,
+        Command::Envs {
+            output,
+            service,
+            conn,
+        } => envs(conn.into(), output, service).await,
+        Command::Refresh { service, pr, conn } => {
+            app_action(
+                conn.into(),
+                &service,
+                pr,
+                protocol::messages::AppAction::Refresh,
+            )
+            .await
+        }
+        Command::Sync { service, pr, conn } => {
+            app_action(
+                conn.into(),
+                &service,
+                pr,
+                protocol::messages::AppAction::Sync,
+            )
+            .await
+        }
         Command::Doctor { conn } => doctor(conn.into()).await,
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
@@ -408,6 +495,24 @@ async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
     let targets = resolve(&args)?;
     let listing = listing::list(&targets).await;
     let failed = report_failures(&listing);
+    let preview = find_preview(&listing, service, pr)?;
+    let Some(route) = preview.route() else {
+        let why = preview.unroutable.as_deref().unwrap_or("no route found");
+        return Err(Error::NotFound(Problem::new(
+            format!("{} has no route: {why}", preview.app),
+            "run `preview-switch doctor` to see the routing sources tried",
+        )));
+    };
+    write_stdout(&format!("{}\n", output::header_line(route)))?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The listed preview of `service` for `pr` (the first server's, when several have it).
+fn find_preview<'a>(listing: &'a Listing, service: &str, pr: u64) -> Result<&'a protocol::Preview> {
     let matches: Vec<_> = listing
         .previews
         .iter()
@@ -442,14 +547,57 @@ async fn header(args: ConnectionArgs, service: &str, pr: u64) -> Outcome {
             preview.context
         );
     }
-    let Some(route) = preview.route() else {
-        let why = preview.unroutable.as_deref().unwrap_or("no route found");
-        return Err(Error::NotFound(Problem::new(
-            format!("{} has no route: {why}", preview.app),
-            "run `preview-switch doctor` to see the routing sources tried",
-        )));
+    Ok(preview)
+}
+
+async fn envs(args: ConnectionArgs, format: Format, service: Option<String>) -> Outcome {
+    let targets = resolve(&args)?;
+    let opts = crate::envs::EnvsOptions {
+        pattern: config::env_pattern(&args, &|k| std::env::var(k).ok())?,
+        cache_dir: host::cache::default_dir(),
+        links: format != Format::Table,
+        service,
     };
-    write_stdout(&format!("{}\n", output::header_line(route)))?;
+    let report = crate::envs::collect(&targets, &opts).await;
+    let all_failed = report.services.is_empty() && !report.failures.is_empty();
+    if !all_failed || format == Format::Json {
+        write_stdout(&envs::render(&report.services, format))?;
+    }
+    let listing = Listing {
+        previews: Vec::new(),
+        failures: report.failures,
+    };
+    let failed = report_failures(&listing);
+    if report.services.is_empty() && !failed {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: no applications outside the preview selector{}: check `argocd app list` with the same account",
+            opts.service
+                .map(|s| format!(" for the service {s}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `refresh` / `sync`: the listed preview, then the action on its server.
+async fn app_action(
+    args: ConnectionArgs,
+    service: &str,
+    pr: u64,
+    action: protocol::messages::AppAction,
+) -> Outcome {
+    let targets = resolve(&args)?;
+    let listing = listing::list(&targets).await;
+    let failed = report_failures(&listing);
+    let preview = find_preview(&listing, service, pr)?;
+    let target = crate::actions::target_for(&targets, &preview.server)?;
+    let done = crate::actions::act(target, &preview.namespace, &preview.app, action).await?;
+    write_stdout(&format!("{}\n", done.message))?;
     Ok(if failed {
         ExitCode::from(1)
     } else {

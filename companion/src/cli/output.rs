@@ -84,6 +84,12 @@ fn table(previews: &[Preview], wide: bool, now: Timestamp) -> String {
             row
         })
         .collect();
+    columns(&header, &rows)
+}
+
+/// Left-aligned columns three spaces apart, the last one unpadded; a line per row after
+/// the header, trailing spaces trimmed.
+pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -107,7 +113,7 @@ fn table(previews: &[Preview], wide: bool, now: Timestamp) -> String {
         out.push('\n');
     };
     line(&mut header.iter().copied());
-    for r in &rows {
+    for r in rows {
         line(&mut r.iter().map(String::as_str));
     }
     out

@@ -47,6 +47,8 @@ pub(super) struct FileConfig {
     pub(super) connect_timeout: Option<Spanned<DurationValue>>,
     pub(super) timeout: Option<Spanned<DurationValue>>,
     pub(super) route: Option<FileRoute>,
+    /// `envs`: the regex an environment segment of an app's name must match.
+    pub(super) env_pattern: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) servers: Vec<FileServer>,
 }

@@ -30,6 +30,9 @@
 //! cookie = "team-{service}-pr"
 //! hosts = ["{service}.dev.example.com"]
 //!
+//! env_pattern = "dev|qa|stag|prod"   # `envs`: an environment segment leading or trailing an
+//!                               # app's name (a regex for one `-`-separated segment)
+//!
 //! [[servers]]
 //! name = "dev"                  # shown as the preview's context; default: the URL's host
 //! url = "https://argocd.dev.example.com"   # or a bare host[:port] (https)
@@ -166,6 +169,28 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, Problem> {
         Problem::new(
             format!("`{s}` is too long a duration"),
             "give at most a few minutes, e.g. 2m",
+        )
+    })
+}
+
+/// How `envs` recognises an environment in an app's name: config.toml's `env_pattern`,
+/// else [`crate::core::envs::DEFAULT_ENV_PATTERN`]. A pattern that is not a regex is a
+/// config error with its line.
+pub fn env_pattern(args: &ConnectionArgs, env: Env<'_>) -> Result<crate::core::envs::EnvPattern> {
+    let file = sources::load_file(args, env)?;
+    let Some((file, raw)) = file
+        .as_ref()
+        .and_then(|f| f.cfg.env_pattern.as_ref().map(|p| (f, p)))
+    else {
+        return Ok(crate::core::envs::EnvPattern::default());
+    };
+    crate::core::envs::EnvPattern::new(raw.get_ref()).map_err(|why| {
+        file.error(
+            Some(raw.span()),
+            Problem::new(
+                why,
+                "give a regex for one name segment, e.g. env_pattern = \"dev|qa|stag|prod\"",
+            ),
         )
     })
 }

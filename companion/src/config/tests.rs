@@ -540,3 +540,27 @@ fn one_duration_rule_for_flags_and_files() {
             .contains("too long")
     );
 }
+
+#[test]
+fn env_pattern_comes_from_the_file_and_a_bad_one_names_its_line() {
+    let w = World::new();
+    let default = env_pattern(&args(), &w.env()).unwrap();
+    assert_eq!(default.as_str(), crate::core::envs::DEFAULT_ENV_PATTERN);
+    let file = w.write(
+        ".config/preview-switch/config.toml",
+        "selector = \"type=pr\"\nenv_pattern = \"uat|live\"\n",
+    );
+    let custom = env_pattern(&args(), &w.env()).unwrap();
+    assert_eq!(custom.split("shop-live"), Some(("shop", "live")));
+    std::fs::write(&file, "\nenv_pattern = \"(uat\"\n").unwrap();
+    let err = env_pattern(&args(), &w.env()).unwrap_err();
+    let shown = err.with_fix(Surface::Cli);
+    assert!(
+        matches!(err, Error::Config { line: Some(2), .. }),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("not a regex") && shown.contains("e.g. env_pattern = \"dev|qa|stag|prod\""),
+        "{shown}"
+    );
+}

@@ -4,10 +4,12 @@
 //! each one ([`routes`]), and whether a cookie is safe to hand to a browser ([`cookie`]).
 
 pub mod cookie;
+pub mod envs;
 pub mod preview;
 pub mod routes;
 pub mod scm;
 pub mod selector;
+pub mod transitions;
 
 /// The label and annotation keys Preview Switch reads on Applications (DESIGN §3).
 pub mod keys {
@@ -15,6 +17,9 @@ pub mod keys {
     pub const PR: &str = "preview-switch.io/pr";
     /// Label: the service name, overriding the name without its `-pr-<n>` suffix.
     pub const SERVICE: &str = "preview-switch.io/service";
+    /// Label: the environment of a non-preview Application (`envs`), overriding the
+    /// environment segment of its name and the server's context name.
+    pub const ENV: &str = "preview-switch.io/env";
     /// Annotation: the routing cookie's name.
     pub const COOKIE: &str = "preview-switch.io/cookie";
     /// Annotation: the routing cookie's value (default: the PR number).
@@ -36,14 +41,6 @@ pub mod keys {
     pub const HEAD_SHA: &str = "preview-switch.io/head-sha";
 }
 
-/// Shows user input inside a message: quoted, control characters escaped, and cut short
-/// so a hostile megabyte-long annotation cannot flood a terminal or the popup.
-pub(crate) fn quoted(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        format!("{s:?}")
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head:?}... ({} bytes)", s.len())
-    }
-}
+/// Shows user input inside a message, quoted and cut short (the policy's own helper, so the
+/// companion's messages and the policy's read alike).
+pub(crate) use protocol::policy::quoted;

@@ -186,6 +186,50 @@ pub fn dedup(previews: &mut Vec<Preview>) {
     previews.retain(|p| seen.insert((p.server.clone(), p.namespace.clone(), p.app.clone())));
 }
 
+/// Keeps a preview within `max` bytes of JSON ([`protocol::policy::MAX_PREVIEW_BYTES`] when
+/// listed, what fits in a frame when paged): one over it keeps its identity and status but
+/// loses its routes, warnings and long texts, and says why it is unroutable. One hostile
+/// Application (thousands of routing matches, a huge repository URL) must not take the
+/// frame the other previews need, nor fail the page they are on.
+pub fn bound(p: &mut Preview, max: usize) {
+    let size = json_len(p);
+    if size <= max {
+        return;
+    }
+    const TEXT: usize = 300;
+    p.routes.clear();
+    p.warnings.clear();
+    for text in [
+        &mut p.title,
+        &mut p.branch,
+        &mut p.author,
+        &mut p.head_sha,
+        &mut p.image_tag,
+        &mut p.revision,
+        &mut p.sync,
+        &mut p.health,
+        &mut p.phase,
+        &mut p.created_at,
+    ] {
+        if text.as_ref().is_some_and(|t| t.len() > TEXT) {
+            *text = None;
+        }
+    }
+    for link in [&mut p.repo, &mut p.links.argocd, &mut p.links.pull_request] {
+        if link.as_ref().is_some_and(|l| l.len() > 2 * TEXT) {
+            *link = None;
+        }
+    }
+    p.unroutable = Some(format!(
+        "this preview takes {size} bytes, more than the {} KiB one preview may take (thousands of routing matches or hosts, or a huge annotation): shorten what the Application and its routing resources carry",
+        max / 1024
+    ));
+}
+
+fn json_len(p: &Preview) -> usize {
+    serde_json::to_vec(p).map_or(usize::MAX, |v| v.len())
+}
+
 /// The pull-request URL for the https URL of a repository (`host/owner/name`), the kind of
 /// host guessed from the URL ([`scm::ScmKind::guess`]).
 pub fn pull_request_url(repo: &str, pr: u64) -> Option<String> {
@@ -299,6 +343,44 @@ mod tests {
     fn fixture(yaml: &str) -> Application {
         let v: Value = serde_norway::from_str(yaml).unwrap();
         app(v)
+    }
+
+    /// A preview over the cap keeps who it is and loses its routes and long texts, with
+    /// the reason; one under it is untouched.
+    #[test]
+    fn a_preview_over_its_byte_cap_is_cut_down_and_unroutable() {
+        let mut p = Preview {
+            app: "web-pr-1".into(),
+            service: "web".into(),
+            pr: 1,
+            title: Some("t".repeat(10)),
+            warnings: vec!["w".repeat(100_000)],
+            repo: Some(format!("https://github.com/{}", "r".repeat(100_000))),
+            routes: vec![protocol::Route {
+                kind: protocol::RouteKind::Cookie,
+                name: "web-pr".into(),
+                value: "1".into(),
+                hosts: vec!["web.test".into()],
+                source: protocol::RouteSource::Annotation,
+            }],
+            ..Preview::default()
+        };
+        let small = Preview {
+            warnings: Vec::new(),
+            repo: None,
+            ..p.clone()
+        };
+        let mut same = small.clone();
+        bound(&mut same, protocol::policy::MAX_PREVIEW_BYTES);
+        assert_eq!(same, small);
+        bound(&mut p, protocol::policy::MAX_PREVIEW_BYTES);
+        assert!(serde_json::to_vec(&p).unwrap().len() <= protocol::policy::MAX_PREVIEW_BYTES);
+        assert_eq!(
+            (p.app.as_str(), p.pr, p.title.as_deref()),
+            ("web-pr-1", 1, Some("tttttttttt"))
+        );
+        assert!(p.routes.is_empty() && p.repo.is_none());
+        assert!(p.unroutable.unwrap().contains("more than the 64 KiB"));
     }
 
     #[test]

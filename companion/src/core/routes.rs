@@ -20,7 +20,9 @@ mod template;
 use protocol::{Preview, Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::cookie::{validate_host, validate_pair};
+use std::collections::{HashMap, HashSet};
+
+use super::cookie::{PublicSuffixList, validate_host, validate_pair};
 use super::{keys, preview, quoted};
 use crate::argocd::model::{Application, ManagedResource};
 pub use template::{RouteTemplate, from_template};
@@ -58,20 +60,14 @@ pub fn from_annotations(app: &Application, pr: u64) -> Option<Result<Route, Stri
             };
             format!("{why}: fix the annotation {which}")
         })?;
-        let mut hosts = Vec::new();
-        for h in ann
-            .get(keys::HOSTS)
-            .map(String::as_str)
-            .unwrap_or("")
-            .split(',')
-        {
-            if h.trim().is_empty() {
-                continue;
-            }
-            let h = validate_host(h)
-                .map_err(|why| format!("{why}: fix the annotation {}", keys::HOSTS))?;
-            push_unique(&mut hosts, h);
-        }
+        // Stops at the first bad host or past the cap, so a hostile annotation of 60,000
+        // hosts costs no more than 65 checks.
+        let listed = ann.get(keys::HOSTS).map(String::as_str).unwrap_or("");
+        let hosts = protocol::policy::unique_hosts(
+            listed.split(',').filter(|h| !h.trim().is_empty()),
+            &PublicSuffixList,
+        )
+        .map_err(|why| format!("{why}: fix the annotation {}", keys::HOSTS))?;
         Ok(Route {
             kind: RouteKind::Cookie,
             name,
@@ -103,6 +99,8 @@ pub struct Discovered {
 /// not JSON yields an `Err` entry, never a panic.
 pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> {
     let mut out: Vec<Discovered> = Vec::new();
+    // Keyed, so a resource with thousands of matches costs linear time.
+    let mut index: HashMap<String, usize> = HashMap::new();
     for r in resources {
         let http_route = r.kind == "HTTPRoute"
             && matches!(
@@ -129,21 +127,22 @@ pub fn from_managed_resources(resources: &[ManagedResource]) -> Vec<Discovered> 
         for (route, warning) in routes {
             // Two matches of one resource naming the same cookie are one route; a flaw in
             // either is still worth saying.
-            let same = out
-                .iter_mut()
-                .find(|d| d.resource == resource && d.route == route && d.note == note);
-            match same {
-                Some(d) => {
-                    if d.warning.is_none() {
-                        d.warning = warning;
+            let key = format!("{resource}\0{route:?}\0{note:?}");
+            match index.get(&key) {
+                Some(&i) => {
+                    if out[i].warning.is_none() {
+                        out[i].warning = warning;
                     }
                 }
-                None => out.push(Discovered {
-                    resource: resource.clone(),
-                    route,
-                    note: note.clone(),
-                    warning,
-                }),
+                None => {
+                    index.insert(key, out.len());
+                    out.push(Discovered {
+                        resource: resource.clone(),
+                        route,
+                        note: note.clone(),
+                        warning,
+                    });
+                }
             }
         }
     }
@@ -211,20 +210,14 @@ pub fn parse_cookie_regex(pattern: &str) -> Result<(String, String), String> {
 /// Hosts of the base Application's `status.summary.externalURLs` (plain URLs or
 /// `title|url`), deduplicated, in order; invalid ones are left out.
 pub fn hosts_from_base_app(app: &Application) -> Vec<String> {
-    let mut hosts = Vec::new();
-    for entry in &app.status.summary.external_urls {
+    unique(app.status.summary.external_urls.iter().filter_map(|entry| {
         let raw = entry.rsplit('|').next().unwrap_or_default().trim();
-        let Ok(url) = url::Url::parse(raw) else {
-            continue;
-        };
+        let url = url::Url::parse(raw).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
-            continue;
+            return None;
         }
-        if let Some(h) = url.host_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
-        }
-    }
-    hosts
+        url.host_str().and_then(|h| validate_host(h).ok())
+    }))
 }
 
 /// The base Application of `service` among `apps` (the answer to a `name=` query): the one
@@ -325,7 +318,29 @@ pub fn resolve(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>,
             keys::HOSTS
         ));
     }
+    within_caps(&routes)?;
     Ok(routes)
+}
+
+/// The caps of the one policy: a route with more hosts, or a preview with more routes, than
+/// anyone routes by is refused whole (the extension refuses it too).
+fn within_caps(routes: &[Route]) -> Result<(), String> {
+    use protocol::policy::{MAX_HOSTS_PER_ROUTE, MAX_ROUTES_PER_PREVIEW, too_many_hosts};
+    if let Some(r) = routes.iter().find(|r| r.hosts.len() > MAX_HOSTS_PER_ROUTE) {
+        return Err(format!(
+            "{} {}: {}",
+            r.kind,
+            quoted(&r.name),
+            too_many_hosts()
+        ));
+    }
+    if routes.len() > MAX_ROUTES_PER_PREVIEW {
+        return Err(format!(
+            "found {} routes, more than the {MAX_ROUTES_PER_PREVIEW} a preview may carry: route each service by one cookie, and remove the extra matches from its routing resources",
+            routes.len()
+        ));
+    }
+    Ok(())
 }
 
 /// What a person should know about how the routes were read: discovered resources that are
@@ -405,17 +420,21 @@ fn candidates(preview: &Preview, gathered: &Gathered<'_>) -> Result<Vec<Route>, 
             ));
         }
         Some(Ok(found)) => {
+            // Keyed, so a resource with thousands of matches costs linear time.
             let mut routes: Vec<Route> = Vec::new();
+            let mut index: HashMap<(RouteKind, &str, &str), usize> = HashMap::new();
             for route in found.iter().filter_map(|d| d.route.as_ref().ok()) {
-                match routes.iter_mut().find(|r| {
-                    (r.kind, &r.name, &r.value) == (route.kind, &route.name, &route.value)
-                }) {
-                    Some(same) => route
-                        .hosts
-                        .iter()
-                        .for_each(|h| push_unique(&mut same.hosts, h.clone())),
-                    None => routes.push(route.clone()),
+                let key = (route.kind, route.name.as_str(), route.value.as_str());
+                match index.get(&key) {
+                    Some(&i) => routes[i].hosts.extend(route.hosts.iter().cloned()),
+                    None => {
+                        index.insert(key, routes.len());
+                        routes.push(route.clone());
+                    }
                 }
+            }
+            for r in &mut routes {
+                r.hosts = unique(std::mem::take(&mut r.hosts));
             }
             if !routes.is_empty() {
                 // Cookies first (they work in both extension modes), then the ones whose
@@ -490,18 +509,10 @@ fn state(r: &ManagedResource) -> Result<(Value, Option<String>), String> {
 
 /// A validated header route (the extension sets exactly this header in tab mode).
 pub(super) fn header_route(name: &str, value: &str, hosts: Vec<String>) -> Result<Route, String> {
-    validate_pair(name, value).map_err(|why| {
-        format!(
-            "has a header match that cannot be sent: {}",
-            why.replace("cookie ", "header ")
-        )
-    })?;
-    if protocol::policy::is_reserved_header(name) {
-        return Err(format!(
-            "routes by the header {}, which carries the site's own credentials or is set by the browser: the extension would overwrite it; route by a cookie or another header instead",
-            quoted(name)
-        ));
-    }
+    protocol::policy::check_header_name(name)
+        .map_err(|why| format!("routes by a header the extension will not set: {why}"))?;
+    protocol::policy::check_header_value(value)
+        .map_err(|why| format!("has a header match that cannot be sent: {why}"))?;
     Ok(Route {
         kind: RouteKind::Header,
         name: name.to_string(),
@@ -549,6 +560,19 @@ pub(super) fn literal_regex(pattern: &str) -> Result<String, String> {
     Ok(literal)
 }
 
+/// Hosts without repeats, in first-seen order, in linear time (a hostile list of 60,000
+/// hosts made `Vec::contains` quadratic), and no more than one past the cap: enough for
+/// [`within_caps`] to refuse the route, so the rest of a huge list is never even checked.
+pub(super) fn unique(hosts: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    hosts
+        .into_iter()
+        .filter(|s| seen.insert(s.clone()))
+        .take(protocol::policy::MAX_HOSTS_PER_ROUTE + 1)
+        .collect()
+}
+
+/// Adds `s` unless present: for the few warnings of one preview.
 pub(super) fn push_unique(v: &mut Vec<String>, s: String) {
     if !v.contains(&s) {
         v.push(s);
@@ -595,6 +619,51 @@ mod tests {
             name: obj["metadata"]["name"].as_str().unwrap().into(),
             live_state: Some(obj.to_string()),
             target_state: Some("null".into()),
+        }
+    }
+
+    /// The shared corpus (`protocol/tests/policy_corpus.json`) through the companion's own
+    /// route derivation: cookie routes from the routing annotations, header routes from an
+    /// ingress-nginx canary-by-header Ingress. The verdict is the corpus's own (the whole
+    /// Public Suffix List), which the extension gives too except where the corpus says.
+    #[test]
+    fn the_shared_policy_corpus_gets_the_same_verdicts() {
+        let corpus: Value =
+            serde_json::from_str(include_str!("../../../protocol/tests/policy_corpus.json"))
+                .unwrap();
+        let cases = corpus["cases"].as_array().unwrap();
+        assert!(cases.len() >= 100);
+        for case in cases {
+            let s = |k: &str| case[k].as_str().unwrap();
+            let hosts: Vec<&str> = case["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap())
+                .collect();
+            let route = match s("kind") {
+                "cookie" => {
+                    let hosts = hosts.join(",");
+                    let a = annotated(&[
+                        (keys::COOKIE, s("name")),
+                        (keys::COOKIE_VALUE, s("value")),
+                        (keys::HOSTS, &hosts),
+                    ]);
+                    from_annotations(&a, 1).unwrap()
+                }
+                _ => {
+                    let rules: Vec<Value> = hosts.iter().map(|h| json!({"host": h})).collect();
+                    let found = from_managed_resources(&[managed(&json!({
+                        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                        "metadata": {"name": "web-canary", "namespace": "web", "annotations":
+                            {NGINX_CANARY: "true", NGINX_BY_HEADER: s("name"),
+                             NGINX_BY_HEADER_VALUE: s("value")}},
+                        "spec": {"rules": rules}}))]);
+                    found[0].route.clone()
+                }
+            };
+            let got = if route.is_ok() { "accept" } else { "refuse" };
+            assert_eq!(got, s("verdict"), "{}: {route:?}", s("what"));
         }
     }
 
@@ -705,6 +774,8 @@ mod tests {
             "Host",
             "Sec-Fetch-Site",
             "Proxy-Foo",
+            "X-Forwarded-Host",
+            "X-HTTP-Method-Override",
         ] {
             let found = from_managed_resources(&[managed(
                 &json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -713,7 +784,10 @@ mod tests {
                 "spec": {"rules": [{"host": "web.example.com"}]}}),
             )]);
             let why = found[0].route.clone().unwrap_err();
-            assert!(why.contains("overwrite it"), "{name}: {why}");
+            assert!(
+                why.contains("routes by a header the extension will not set"),
+                "{name}: {why}"
+            );
         }
     }
 
@@ -1037,6 +1111,35 @@ mod tests {
         );
         let err = resolve(&p, &g).unwrap_err();
         assert!(err.starts_with("could not look up the base app courses-fe for the hosts of cookie team-courses-fe-pr: example.dev answered 500"), "{err}");
+    }
+
+    /// Finding 3: a routing resource with thousands of hostnames or matches makes the
+    /// preview unroutable with the reason instead of a huge route, in linear time.
+    #[test]
+    fn routes_over_the_caps_make_the_preview_unroutable_with_the_reason() {
+        let route_with = |hosts: usize, matches: usize| {
+            let hostnames: Vec<String> = (0..hosts).map(|i| format!("h{i}.example.com")).collect();
+            let rules: Vec<Value> = (0..matches)
+                .map(|i| json!({"matches": [{"headers": [{"name": "x-pr", "value": format!("{i}")}]}]}))
+                .collect();
+            let found = from_managed_resources(&[managed(&json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": "web", "namespace": "web"},
+                "spec": {"hostnames": hostnames, "rules": rules}}))]);
+            let g = Gathered {
+                discovery: Some(Ok(found)),
+                ..gathered()
+            };
+            resolve(&preview_of("web-pr-1"), &g)
+        };
+        assert!(route_with(64, 16).is_ok());
+        let why = route_with(60_000, 1).unwrap_err();
+        assert!(why.contains("lists more than 64 hosts"), "{why}");
+        let why = route_with(2, 10_000).unwrap_err();
+        assert!(
+            why.contains("found 10000 routes, more than the 16"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -292,8 +292,14 @@ fn record(opts: &InstallOptions) -> Result<()> {
     std::fs::write(path, text).map_err(io("recording the extension ids in"))
 }
 
-/// Writes the manifest for every chosen browser (creating the directories).
+/// Writes the manifest for every chosen browser (creating the directories). Manifests are
+/// 0644 and the directories created 0755 whatever the umask: every browser user must read a
+/// system-wide one, and no other user may change it. `--system` refuses a binary that a
+/// non-root user could replace, which would run as every user who opens the browser.
 pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
+    if opts.scope == Scope::System {
+        only_root_can_replace(&opts.exe)?;
+    }
     let targets = opts.targets();
     let custom_id = opts.extension_ids.iter().any(|id| id != EXTENSION_ID);
     if custom_id && targets.iter().all(|b| b.is_firefox()) {
@@ -316,15 +322,72 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
             move |source| Error::Io { what, source }
         };
         if let Some(dir) = path.parent() {
+            let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
             std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+            for d in created {
+                set_mode(d, 0o755).map_err(io("setting the mode of the directory of"))?;
+            }
         }
         std::fs::write(&path, body).map_err(io("writing the host manifest"))?;
+        set_mode(&path, 0o644).map_err(io("setting the mode of"))?;
         if let Some(key) = opts.registry_key(browser) {
             registry_set(&key, &path)?;
         }
         done.push(Done { browser, path });
     }
     Ok(done)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Refuses `exe` unless it and every directory above it belong to root and are writable by
+/// no one else (no group or other write bit).
+#[cfg(unix)]
+fn only_root_can_replace(exe: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(exe).map_err(|source| Error::Io {
+        what: format!("finding the binary {}", exe.display()),
+        source,
+    })?;
+    for p in real.ancestors() {
+        let meta = std::fs::metadata(p).map_err(|source| Error::Io {
+            what: format!("reading the owner of {}", p.display()),
+            source,
+        })?;
+        let why = if meta.uid() != 0 {
+            format!("is owned by user {}, not root", meta.uid())
+        } else if meta.mode() & 0o022 != 0 {
+            format!(
+                "can be changed by other users (mode {:o})",
+                meta.mode() & 0o7777
+            )
+        } else {
+            continue;
+        };
+        return Err(Error::Usage(Problem::new(
+            format!(
+                "a system-wide host manifest would run {}, but {} {why}, so another user could replace what every browser user runs",
+                real.display(),
+                p.display()
+            ),
+            "copy preview-switch to a root-owned directory (e.g. sudo install -m 0755 preview-switch /usr/local/bin/) and run install --system from there, or install without --system",
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn only_root_can_replace(_: &Path) -> Result<()> {
+    Ok(())
 }
 
 /// Removes the manifests (and on Windows their registry keys) that exist; returns the ones
@@ -943,6 +1006,30 @@ mod tests {
         o.browsers = vec![Browser::Chromium];
         uninstall(&o).unwrap();
         assert!(!record.exists(), "the record goes with the last id");
+    }
+
+    /// Finding 7: a system-wide manifest must not point at a binary another user can
+    /// replace (the modes it writes are tested on the built binary under umask 077,
+    /// `companion/tests/it/hostile.rs`).
+    #[cfg(unix)]
+    #[test]
+    fn system_install_refuses_a_binary_other_users_can_replace() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let shared = home.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let exe = shared.join("preview-switch");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        let mut o = opts(home.path(), Os::Linux, vec![]);
+        o.scope = Scope::System;
+        o.browsers = vec![Browser::Chromium];
+        o.exe = exe;
+        let err = install(&o).unwrap_err().with_fix(Surface::Cli);
+        assert!(err.contains("another user could replace"), "{err}");
+        assert!(err.contains("sudo install -m 0755"), "{err}");
+        // A root-owned binary in root-owned directories passes the check.
+        assert!(only_root_can_replace(Path::new("/bin/sh")).is_ok());
     }
 
     #[test]

@@ -41,13 +41,12 @@ impl Cursor {
 pub(super) enum PageError {
     /// The cursor points past the end of the matching previews.
     PastEnd { offset: usize },
-    /// This preview alone does not fit in a frame.
-    TooLarge { app: String },
 }
 
 /// Fills `reply` (everything set but `previews` and `next_cursor`) with the page of
 /// `matching` that starts at `offset` and fits in one frame, and the cursor of the next page
-/// (`None` on the last one).
+/// (`None` on the last one). A preview too large for a frame on its own is sent cut down
+/// ([`crate::core::preview::bound`]), never failing the page: the others still arrive.
 pub(super) fn page(
     mut reply: ListReply,
     matching: &[&Preview],
@@ -61,14 +60,9 @@ pub(super) fn page(
     let envelope = serde_json::to_vec(&Reply::List(reply.clone()))
         .expect("serialise")
         .len();
-    let rest = &matching[offset..];
-    let Some(n) = fit(rest, MAX_FRAME_BYTES.saturating_sub(envelope)) else {
-        return Err(PageError::TooLarge {
-            app: rest[0].app.clone(),
-        });
-    };
-    let end = offset + n;
-    reply.previews = rest[..n].iter().map(|p| (*p).clone()).collect();
+    let budget = MAX_FRAME_BYTES.saturating_sub(envelope);
+    reply.previews = fill(&matching[offset..], budget, |p| (*p).clone());
+    let end = offset + reply.previews.len();
     reply.next_cursor = (end < matching.len()).then(|| {
         Cursor {
             fetched_at_ms: reply.fetched_at_ms,
@@ -79,23 +73,58 @@ pub(super) fn page(
     Ok(reply)
 }
 
-/// How many of `items` fit in `budget` bytes as JSON array elements; `None` when not even
-/// the first one fits.
-fn fit<T: serde::Serialize>(items: &[T], budget: usize) -> Option<usize> {
+/// As many of `items` (from the first) as fit in `budget` bytes as JSON array elements: at
+/// least one, cut down to fit when it alone is too large.
+fn fill<T, U: serde::Serialize + Bounded>(
+    items: &[T],
+    budget: usize,
+    mut owned: impl FnMut(&T) -> U,
+) -> Vec<U> {
+    let mut out = Vec::new();
     let mut used = 0;
-    for (i, item) in items.iter().enumerate() {
-        let size = serde_json::to_vec(item).expect("serialise").len() + 1;
-        if used + size > budget {
-            return (i > 0).then_some(i);
+    for item in items {
+        let mut item = owned(item);
+        let mut size = json_len(&item) + 1;
+        if size > budget {
+            item.bound(budget.saturating_sub(1));
+            size = json_len(&item) + 1;
+        }
+        // Past the budget ends the page; an item that still does not fit alone is sent
+        // anyway (the send guard reports it) rather than stalling the pages forever.
+        if used + size > budget && !out.is_empty() {
+            break;
         }
         used += size;
+        out.push(item);
     }
-    Some(items.len())
+    out
+}
+
+/// What can be cut down to fit a frame.
+trait Bounded {
+    fn bound(&mut self, max: usize);
+}
+
+impl Bounded for Preview {
+    fn bound(&mut self, max: usize) {
+        crate::core::preview::bound(self, max);
+    }
+}
+
+impl Bounded for Change {
+    fn bound(&mut self, max: usize) {
+        // The change's own fields take a few dozen bytes.
+        crate::core::preview::bound(&mut self.preview, max.saturating_sub(64));
+    }
+}
+
+fn json_len<T: serde::Serialize>(item: &T) -> usize {
+    serde_json::to_vec(item).expect("serialise").len()
 }
 
 /// Splits changes into events that each fit in a frame (one empty event when there are
 /// none, so a change in failures alone is still sent).
-pub(super) fn chunk_changes(mut changes: Vec<Change>, snap: &Snapshot) -> Vec<Vec<Change>> {
+pub(super) fn chunk_changes(changes: Vec<Change>, snap: &Snapshot) -> Vec<Vec<Change>> {
     let envelope = serde_json::to_vec(&Reply::PreviewsChanged(PreviewsChanged {
         subscription: u64::MAX,
         changes: Vec::new(),
@@ -109,12 +138,11 @@ pub(super) fn chunk_changes(mut changes: Vec<Change>, snap: &Snapshot) -> Vec<Ve
     if changes.is_empty() {
         chunks.push(Vec::new());
     }
-    while !changes.is_empty() {
-        // An oversized single change is sent alone; the send guard turns it into an error.
-        let n = fit(&changes, budget).unwrap_or(1);
-        let rest = changes.split_off(n);
-        chunks.push(changes);
-        changes = rest;
+    let mut rest: &[Change] = &changes;
+    while !rest.is_empty() {
+        let chunk = fill(rest, budget, Change::clone);
+        rest = &rest[chunk.len()..];
+        chunks.push(chunk);
     }
     chunks
 }
@@ -201,11 +229,27 @@ mod tests {
         // The end itself is an empty last page.
         let last = page(reply(1), &[&small], 1).unwrap();
         assert!(last.previews.is_empty() && last.next_cursor.is_none());
+    }
+
+    /// Regression: one preview over a frame failed its whole page ("preview alone is larger
+    /// than a 1 MiB frame"), and the extension dropped the list.
+    #[test]
+    fn a_preview_over_a_frame_is_cut_down_and_the_page_goes_on() {
+        let small = preview("small", 10);
         let huge = preview("huge", MAX_FRAME_BYTES);
-        assert_eq!(
-            page(reply(2), &[&small, &huge], 1),
-            Err(PageError::TooLarge { app: "huge".into() })
+        let after = preview("after", 10);
+        let page = page(reply(3), &[&small, &huge, &after], 0).unwrap();
+        let apps: Vec<&str> = page.previews.iter().map(|p| p.app.as_str()).collect();
+        assert_eq!(apps, ["small", "huge", "after"]);
+        assert!(page.next_cursor.is_none());
+        let cut = &page.previews[1];
+        assert!(cut.routes.is_empty());
+        assert!(
+            cut.unroutable.as_deref().unwrap().contains("more than the"),
+            "{:?}",
+            cut.unroutable
         );
+        assert!(serde_json::to_vec(&Reply::List(page)).unwrap().len() <= MAX_FRAME_BYTES);
     }
 
     #[test]

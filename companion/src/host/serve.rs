@@ -14,9 +14,9 @@ use futures_util::StreamExt;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use protocol::Preview;
 use protocol::messages::{
-    CAPABILITIES, Change, ChangeKind, ErrorBody, ErrorCode, ErrorReply, HelloReply, ListReply,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody, ServerInfo,
-    Subscribed, Unsubscribed,
+    AppAction, CAPABILITIES, Change, ChangeKind, ErrorBody, ErrorCode, ErrorReply, HelloReply,
+    ListReply, MAX_FRAME_BYTES, PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody,
+    ServerInfo, Subscribed, Unsubscribed,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -104,12 +104,16 @@ struct Host<S> {
     inflight: Mutex<Option<Shared<BoxFuture<'static, Outcome>>>>,
     /// A change was signalled while a fetch was running: fetch again when it ends.
     rerun: AtomicBool,
+    /// Environments and notifications (`envs`).
+    extra: envs::Extra,
 }
 
 /// One connection's writer and subscription.
 struct Port {
     tx: mpsc::Sender<Vec<u8>>,
     subscription: Mutex<Option<Subscription>>,
+    /// The `watch_envs` task of this port.
+    envs_watch: Mutex<Option<AbortHandle>>,
 }
 
 struct Subscription {
@@ -127,6 +131,7 @@ impl Port {
     }
 
     fn stop_subscription(&self) {
+        envs::stop(&self.envs_watch);
         let sub = self.subscription.lock().expect("lock").take();
         if let Some(task) = sub.and_then(|s| s.task) {
             task.abort();
@@ -138,14 +143,7 @@ async fn send_on(tx: &mpsc::Sender<Vec<u8>>, reply: &Reply) -> bool {
     let mut body = serde_json::to_vec(reply).expect("replies always serialise");
     if body.len() > MAX_FRAME_BYTES {
         tracing::error!("dropping a {} byte reply over the frame cap", body.len());
-        let id = match reply {
-            Reply::Hello(r) => Some(r.id),
-            Reply::List(r) => Some(r.id),
-            Reply::Subscribed(r) => Some(r.id),
-            Reply::Unsubscribed(r) => Some(r.id),
-            Reply::Error(r) => r.id,
-            Reply::PreviewsChanged(_) => None,
-        };
+        let id = reply.id();
         body = serde_json::to_vec(&error_reply(
             id,
             ErrorCode::Internal,
@@ -202,6 +200,7 @@ where
     let port = Arc::new(Port {
         tx,
         subscription: Mutex::new(None),
+        envs_watch: Mutex::new(None),
     });
     let mut tasks = JoinSet::new();
 
@@ -382,6 +381,7 @@ impl<S: Source> Host<S> {
             .map(|dir| cache::file_for(dir, &servers));
         let cached = cache_file.as_deref().and_then(cache::load).map(Arc::new);
         let history = cached.iter().cloned().collect();
+        let extra = envs::Extra::new(cache_file.as_deref());
         Arc::new(Host {
             source,
             opts,
@@ -391,6 +391,7 @@ impl<S: Source> Host<S> {
             history: Mutex::new(history),
             inflight: Mutex::new(None),
             rerun: AtomicBool::new(false),
+            extra,
         })
     }
 
@@ -590,6 +591,11 @@ impl<S: Source> Host<S> {
                 port.stop_subscription();
                 Reply::Unsubscribed(Unsubscribed { id })
             }
+            RequestBody::Envs { service, refresh } => self.envs(id, service, refresh).await,
+            RequestBody::RefreshApp(app) => self.act(id, app, AppAction::Refresh).await,
+            RequestBody::SyncApp(app) => self.act(id, app, AppAction::Sync).await,
+            RequestBody::AppLinks(app) => self.app_links(id, app).await,
+            RequestBody::WatchEnvs { services } => self.watch_envs(id, services, &port),
         };
         port.send(&reply).await;
     }
@@ -677,12 +683,6 @@ impl<S: Source> Host<S> {
                 format!("cursor offset {offset} is past the end of the list"),
                 "list again without a cursor",
             ),
-            Err(PageError::TooLarge { app }) => error_reply(
-                Some(id),
-                ErrorCode::Internal,
-                format!("preview {app} alone is larger than a 1 MiB frame"),
-                "report this bug with `preview-switch list -o json` output",
-            ),
         }
     }
 
@@ -710,6 +710,7 @@ impl<S: Source> Host<S> {
             if changes.is_empty() && !failures_changed {
                 continue;
             }
+            let observed = changes.clone();
             for chunk in paging::chunk_changes(changes, &new) {
                 if !send_on(
                     &tx,
@@ -724,6 +725,9 @@ impl<S: Source> Host<S> {
                 {
                     return;
                 }
+            }
+            if !self.notify_previews(subscription, &observed, &tx).await {
+                return;
             }
         }
     }
@@ -800,5 +804,6 @@ fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Vec<Change> {
     changes
 }
 
+mod envs;
 #[cfg(test)]
 mod tests;

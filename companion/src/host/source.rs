@@ -4,6 +4,7 @@
 //! to a wire [`ErrorBody`]. Tests implement [`Source`] with fakes, so the whole host runs
 //! in-process without Argo CD.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use futures_util::StreamExt;
@@ -11,7 +12,12 @@ use futures_util::stream::BoxStream;
 use protocol::Preview;
 use protocol::messages::{ErrorBody, ErrorCode, ServerFailure, ServerInfo};
 
+use protocol::envs::{DeepLink, Rollout, ServiceEnvs};
+use protocol::messages::{AppAction, AppActionReply, AppRef};
+
+use crate::argocd::apps::AppId;
 use crate::argocd::client::{Client, ListQuery};
+use crate::argocd::model::Application;
 use crate::argocd::watch::WatchEvent;
 use crate::error::{Error, Surface};
 use crate::server::ServerTarget;
@@ -29,6 +35,32 @@ pub struct Fetched {
 /// stream means the watch broke: the host backs off, re-lists and reopens it.
 pub type ChangeFeed = BoxStream<'static, Result<(), ErrorBody>>;
 
+/// One fetch of every server's environments.
+#[derive(Debug, Clone, Default)]
+pub struct EnvsFetched {
+    pub services: Vec<ServiceEnvs>,
+    pub failures: Vec<ServerFailure>,
+}
+
+/// What a notification needs beyond a preview's list entry: its Rollout (when its health
+/// says one may be paused or aborted), and the revision it runs with that commit's subject
+/// (when it just deployed).
+#[derive(Debug, Clone, Default)]
+pub struct Inspected {
+    pub rollout: Option<Rollout>,
+    pub revision: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// Why a source cannot do what the host asked (a test source, a broken config).
+fn unsupported(what: &str) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Internal,
+        message: format!("this companion cannot {what}"),
+        fix: "check the companion's configuration with `preview-switch doctor`".to_owned(),
+    }
+}
+
 /// What the host needs from the outside world.
 pub trait Source: Send + Sync + 'static {
     /// The configured servers for `hello` and the cache key; never a token.
@@ -37,6 +69,63 @@ pub trait Source: Send + Sync + 'static {
     fn fetch(&self) -> impl Future<Output = Fetched> + Send;
     /// Opens the change feed of server `index` (into [`Source::servers`]).
     fn watch(&self, index: usize) -> impl Future<Output = Result<ChangeFeed, ErrorBody>> + Send;
+
+    /// Reads every server's environments (`envs`).
+    fn envs(&self) -> impl Future<Output = EnvsFetched> + Send {
+        let servers = self.servers();
+        async move {
+            EnvsFetched {
+                services: Vec::new(),
+                failures: servers
+                    .into_iter()
+                    .map(|s| ServerFailure {
+                        server: s.url,
+                        error: unsupported("read environments"),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    /// Refreshes or syncs one app with the user's token.
+    fn act(
+        &self,
+        app: &AppRef,
+        action: AppAction,
+    ) -> impl Future<Output = Result<AppActionReply, ErrorBody>> + Send {
+        let _ = (app, action);
+        async { Err(unsupported("refresh or sync")) }
+    }
+
+    /// One app's deep links.
+    fn app_links(
+        &self,
+        app: &AppRef,
+    ) -> impl Future<Output = Result<Vec<DeepLink>, ErrorBody>> + Send {
+        let _ = app;
+        async { Ok(Vec::new()) }
+    }
+
+    /// What a notification about `app` needs (best effort: parts that fail are left out).
+    fn inspect(
+        &self,
+        app: &AppRef,
+        rollout: bool,
+        subject: bool,
+    ) -> impl Future<Output = Inspected> + Send {
+        let _ = (app, rollout, subject);
+        async { Inspected::default() }
+    }
+
+    /// A change feed of every application of server `index`, previews or not (for
+    /// `watch_envs`).
+    fn watch_all(
+        &self,
+        index: usize,
+    ) -> impl Future<Output = Result<ChangeFeed, ErrorBody>> + Send {
+        let _ = index;
+        async { Err(unsupported("watch environments")) }
+    }
 }
 
 /// The real source: [`crate::listing::list`] for fetches, `Client::watch_applications` for
@@ -45,6 +134,34 @@ pub trait Source: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct ListingSource {
     pub targets: Vec<ServerTarget>,
+}
+
+impl ListingSource {
+    fn target(&self, server: &str) -> Result<&ServerTarget, ErrorBody> {
+        crate::actions::target_for(&self.targets, server).map_err(|e| to_wire(&e))
+    }
+
+    fn client(&self, target: &ServerTarget) -> Result<Client, ErrorBody> {
+        let refreshed = crate::argocd::refresh::with_refreshed_token(target);
+        Client::new(refreshed.as_ref().unwrap_or(target)).map_err(|e| to_wire(&e))
+    }
+
+    /// A feed of every app's changes on server `index` (no selector).
+    async fn watch_unfiltered(&self, index: usize) -> Result<ChangeFeed, ErrorBody> {
+        let target = self.targets.get(index).ok_or_else(|| ErrorBody {
+            code: ErrorCode::Internal,
+            message: format!("no configured server number {index} to watch"),
+            fix: "report this bug".to_owned(),
+        })?;
+        let client = self.client(target)?;
+        let stream = client
+            .watch_applications(&ListQuery::default(), None)
+            .await
+            .map_err(|e| to_wire(&e))?;
+        Ok(stream
+            .map(|event| event.map(|_| ()).map_err(|e| to_wire(&e)))
+            .boxed())
+    }
 }
 
 impl Source for ListingSource {
@@ -91,21 +208,156 @@ impl Source for ListingSource {
             selector: Some(target.selector.clone()),
             ..ListQuery::default()
         };
-        // FIXME: `Listing` does not expose the list's resourceVersion yet, so the watch
-        // starts without one and first replays ADDED for every app; the host's re-list
-        // debounce turns that burst into one fetch whose diff is empty.
+        // Started without a resourceVersion, the watch first replays ADDED for every app:
+        // that replay tells the listing's discovery cache each preview's resourceVersion
+        // (Argo CD's projected list does not carry it), and the host's re-list debounce
+        // turns the burst into one fetch whose diff is empty. Starting from the list's
+        // version instead would save the replay but leave unchanged previews unversioned.
         let stream = client
             .watch_applications(&query, None)
             .await
             .map_err(|e| to_wire(&e))?;
+        let server = client.server().to_owned();
+        let mut seen = HashMap::new();
         Ok(stream
-            .map(|event| match event {
-                Ok(WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Deleted(_)) => {
-                    Ok(())
-                }
-                Err(e) => Err(to_wire(&e)),
+            .filter_map(move |event| {
+                let change = match event {
+                    Ok(event) => {
+                        // The event's resourceVersion tells the next re-list which preview
+                        // changed (the list itself does not carry it).
+                        crate::listing::note_watch_event(&server, &event);
+                        listing_reads_a_change(&mut seen, &event).then_some(Ok(()))
+                    }
+                    Err(e) => Some(Err(to_wire(&e))),
+                };
+                std::future::ready(change)
             })
             .boxed())
+    }
+
+    async fn envs(&self) -> EnvsFetched {
+        // The host is started by a browser with no flags: config.toml's env_pattern, as
+        // the environment names the file.
+        let pattern = crate::config::env_pattern(&crate::config::ConnectionArgs::default(), &|k| {
+            std::env::var(k).ok()
+        })
+        .unwrap_or_default();
+        let opts = crate::envs::EnvsOptions {
+            pattern,
+            cache_dir: super::cache::default_dir(),
+            links: true,
+            service: None,
+        };
+        let report = crate::envs::collect(&self.targets, &opts).await;
+        EnvsFetched {
+            services: report.services,
+            failures: report
+                .failures
+                .iter()
+                .map(|f| ServerFailure {
+                    server: f.url.clone(),
+                    error: to_wire(&f.error),
+                })
+                .collect(),
+        }
+    }
+
+    async fn act(&self, app: &AppRef, action: AppAction) -> Result<AppActionReply, ErrorBody> {
+        let target = self.target(&app.server)?;
+        let done = crate::actions::act(target, &app.namespace, &app.app, action)
+            .await
+            .map_err(|e| to_wire(&e))?;
+        let status = &done.app.status;
+        Ok(AppActionReply {
+            id: 0,
+            action,
+            server: app.server.clone(),
+            namespace: app.namespace.clone(),
+            app: app.app.clone(),
+            sync: status.sync.status.clone(),
+            health: status.health.status.clone(),
+            revision: match action {
+                AppAction::Sync => crate::actions::sync_revision(&done.app).map(str::to_owned),
+                AppAction::Refresh => status.sync.revision.clone(),
+            },
+            message: done.message,
+        })
+    }
+
+    async fn app_links(&self, app: &AppRef) -> Result<Vec<DeepLink>, ErrorBody> {
+        let client = self.client(self.target(&app.server)?)?;
+        let id = AppId {
+            name: &app.app,
+            namespace: &app.namespace,
+            project: "",
+        };
+        let links = client.app_links(id).await.map_err(|e| to_wire(&e))?;
+        Ok(crate::core::envs::deep_links(links))
+    }
+
+    async fn inspect(&self, app: &AppRef, rollout: bool, subject: bool) -> Inspected {
+        let mut out = Inspected::default();
+        let Ok(target) = self.target(&app.server) else {
+            return out;
+        };
+        let Ok(client) = self.client(target) else {
+            return out;
+        };
+        let deadline = tokio::time::Instant::now() + target.timeout;
+        let id = AppId {
+            name: &app.app,
+            namespace: &app.namespace,
+            project: "",
+        };
+        if rollout
+            && let Ok(Ok(items)) = tokio::time::timeout_at(deadline, client.rollouts(id)).await
+        {
+            out.rollout = crate::core::envs::rollout_of(&items);
+        }
+        if subject
+            && let Ok(Ok(full)) =
+                tokio::time::timeout_at(deadline, client.get_application(&app.app, &app.namespace))
+                    .await
+        {
+            out.revision = crate::core::envs::current_revision(&full);
+            let cache =
+                crate::envs::revisions::RevisionCache::open(super::cache::default_dir().as_deref());
+            let meta =
+                crate::envs::metadata(&client, &full, out.revision.as_deref(), &cache, deadline)
+                    .await;
+            cache.save();
+            out.subject = meta
+                .and_then(|m| m.message)
+                .and_then(|m| crate::core::envs::subject(&m));
+        }
+        out
+    }
+
+    async fn watch_all(&self, index: usize) -> Result<ChangeFeed, ErrorBody> {
+        self.watch_unfiltered(index).await
+    }
+}
+
+/// Whether a watch event changes anything a listing reads, given the Applications this feed
+/// has shown so far (`(namespace, name)` → the app as decoded, without its resourceVersion).
+/// A reconcile writes `status.reconciledAt` and so a new resourceVersion, and nothing else:
+/// its event triggers no re-list. The decoded [`Application`] holds exactly the fields the
+/// listing reads, so comparing it is comparing what a re-list would see.
+fn listing_reads_a_change(
+    seen: &mut HashMap<(String, String), Application>,
+    event: &WatchEvent,
+) -> bool {
+    match event {
+        WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+            let key = (app.metadata.namespace.clone(), app.metadata.name.clone());
+            let mut now = Application::clone(app);
+            now.metadata.resource_version = None;
+            seen.insert(key, now.clone()).as_ref() != Some(&now)
+        }
+        WatchEvent::Deleted(app) => {
+            seen.remove(&(app.metadata.namespace.clone(), app.metadata.name.clone()));
+            true
+        }
     }
 }
 
@@ -198,6 +450,41 @@ mod tests {
         };
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
+    }
+
+    #[test]
+    fn only_events_that_change_what_a_listing_reads_trigger_a_relist() {
+        let app = |rv: &str, health: &str| {
+            let mut a = Application::default();
+            a.metadata.name = "web-pr-1".into();
+            a.metadata.namespace = "argocd".into();
+            a.metadata.resource_version = Some(rv.into());
+            a.status.health.status = Some(health.into());
+            Box::new(a)
+        };
+        let mut seen = HashMap::new();
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("1", "Healthy"))
+        ));
+        // A reconcile: a new resourceVersion, nothing else.
+        assert!(!listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("2", "Healthy"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Modified(app("3", "Degraded"))
+        ));
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Deleted(app("4", "Degraded"))
+        ));
+        // Gone, then back as it was: news again.
+        assert!(listing_reads_a_change(
+            &mut seen,
+            &WatchEvent::Added(app("5", "Degraded"))
+        ));
     }
 
     #[test]

@@ -224,6 +224,7 @@ async fn every_fault_through_list_ends_in_time_with_the_server_and_the_fix() {
     let baseline = sb.run(&args, &env).await;
     assert_eq!(baseline.code, 0, "{baseline:#?}");
     assert_eq!(app_names(&baseline.json()), DEMO);
+    crate::doc_counts::assert_doc_count("faults", cases().len());
 
     for case in cases() {
         (case.inject)(&fake);

@@ -117,6 +117,102 @@ async fn subscribe_pushes_added_and_deleted_previews() {
     host.close().await;
 }
 
+/// `managed-resources` requests the fake has answered so far.
+fn managed_resource_calls(state: &fake_argocd::FakeArgo) -> u64 {
+    state.request_count_ending("/managed-resources")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relist_reads_the_routing_resources_of_changed_previews_only() {
+    // Routes found only by discovery: every preview costs a managed-resources read, unless
+    // the host knows its Application did not change. Argo CD's projected list carries no
+    // item resourceVersion; the watch does.
+    let scenario = fake_argocd::Scenario::at_scale(80, 20);
+    let state = scenario.fake();
+    let server = fake_argocd::serve(state.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let sb = Sandbox::new();
+    let url = server.url();
+    let mut host = Host::spawn(
+        &sb,
+        &[&origin()],
+        &[("ARGOCD_SERVER", &url), ("ARGOCD_AUTH_TOKEN", TOKEN)],
+    );
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let first = host.reply(1).await;
+    assert_eq!(first["previews"].as_array().unwrap().len(), 20, "{first}");
+    assert_eq!(managed_resource_calls(&state), 20);
+    host.send(json!({"id": 2, "type": "subscribe"})).await;
+    assert_eq!(host.reply(2).await["type"], "subscribed");
+
+    // The watch's first replay reports every preview's version; the re-lists it triggers
+    // read what the first listing could not yet remember. Refresh until one reads nothing.
+    let mut id = 3;
+    let mut settled = false;
+    for _ in 0..20 {
+        let before = managed_resource_calls(&state);
+        host.send(json!({"id": id, "type": "refresh"})).await;
+        assert_eq!(host.reply(id).await["type"], "list");
+        id += 1;
+        if managed_resource_calls(&state) == before {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(settled, "every refresh read managed resources again");
+
+    // A second refresh with no app changes reads no routing resource.
+    let before = managed_resource_calls(&state);
+    host.send(json!({"id": id, "type": "refresh"})).await;
+    let again = host.reply(id).await;
+    assert_eq!(again["previews"], first["previews"]);
+    assert_eq!(managed_resource_calls(&state), before);
+
+    // One preview changes: the watch reports it, the re-list reads its resources alone.
+    let changed = scenario.routes[7].app.clone();
+    let path = format!("/api/v1/applications/{changed}/managed-resources");
+    let read_before = state.request_count(&path);
+    // Progressing, not Degraded: a Degraded preview is also inspected for a paused
+    // Rollout (its notification), a read of its own that this count is not about.
+    state.update_app(&changed, |app| {
+        app["status"]["health"]["status"] = json!("Progressing");
+    });
+    let change = wait_change(&mut host, "modified", &changed).await;
+    assert_eq!(change["preview"]["health"], "Progressing");
+    assert_eq!(
+        change["preview"]["routes"][0]["value"],
+        scenario.routes[7].pr.to_string()
+    );
+    assert_eq!(managed_resource_calls(&state), before + 1);
+    assert_eq!(state.request_count(&path), read_before + 1);
+
+    // A reconcile moves `status.reconciledAt` (and the resourceVersion) only: no re-list.
+    // The next real change shows it: its one re-list is the only one.
+    state.reset_requests();
+    state.update_app(&scenario.routes[2].app, |app| {
+        app["status"]["reconciledAt"] = json!("2026-11-22T10:03:00Z");
+    });
+    let next = scenario.routes[5].app.clone();
+    state.update_app(&next, |app| {
+        app["status"]["health"]["status"] = json!("Progressing");
+    });
+    wait_change(&mut host, "modified", &next).await;
+    let lists = state
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.path == "/api/v1/applications"
+                && r.query.as_deref().is_some_and(|q| q.contains("selector="))
+        })
+        .count();
+    assert_eq!(lists, 1, "{:#?}", state.requests());
+    // The reconciled preview's routes are read again at the next re-list, its version moved.
+    assert_eq!(managed_resource_calls(&state), 2);
+    host.close().await;
+}
+
 async fn wait_change(host: &mut Host, kind: &str, app: &str) -> Value {
     for _ in 0..20 {
         let ev = host.recv().await;
@@ -149,6 +245,40 @@ async fn refuses_other_extensions_and_survives_bad_frames() {
     let refused = other.reply(1).await;
     assert_eq!(refused["code"], "origin_not_allowed", "{refused}");
     other.close().await;
+
+    // Finding 7: the origin is checked before the config is read, so another extension
+    // cannot make the host run the user's token_command (here, one that leaves a marker).
+    let marker = sb.home().join("token-command-ran");
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"dev\"\nurl = \"http://127.0.0.1:9\"\ntoken_command = \"touch '{}'; echo t\"\n",
+            marker.display()
+        ),
+    );
+    let mut other = Host::spawn(
+        &sb,
+        &["chrome-extension://pppppppppppppppppppppppppppppppp/"],
+        &[],
+    );
+    for (id, kind) in [(2, "hello"), (3, "list"), (4, "refresh")] {
+        other
+            .send(json!({"id": id, "type": kind, "protocol": 1}))
+            .await;
+        assert_eq!(other.reply(id).await["code"], "origin_not_allowed");
+    }
+    other.close().await;
+    assert!(!marker.exists(), "a refused origin ran the token_command");
+    // The same config for the allowed extension does run it: the marker test can fail.
+    let mut ours = Host::spawn(&sb, &[&origin()], &[]);
+    ours.send(json!({"id": 5, "type": "list"})).await;
+    ours.reply(5).await;
+    ours.close().await;
+    assert!(
+        marker.exists(),
+        "the allowed extension's host never ran the token_command"
+    );
+    std::fs::remove_file(sb.home().join(".config/preview-switch/config.toml")).unwrap();
 
     let mut host = Host::spawn(&sb, &[&origin()], &env);
     // An inbound frame over 1 MiB is skipped with an error; the stream stays in sync.

@@ -89,8 +89,37 @@ fn hostile_annotations() -> Vec<(&'static str, String, Option<String>, &'static 
         ),
         ("non-ASCII host", "team-x-pr".into(), None, "évil.test"),
         ("public suffix host", "team-x-pr".into(), None, "github.io"),
+        (
+            "a suffix only the whole Public Suffix List knows",
+            "team-x-pr".into(),
+            None,
+            "blogspot.com",
+        ),
+        (
+            "reserved __Host- cookie name",
+            "__Host-x".into(),
+            None,
+            "x.demo.test",
+        ),
+        (
+            "reserved __Secure- cookie name",
+            "__Secure-pr".into(),
+            None,
+            "x.demo.test",
+        ),
+        ("IPv4 in hex notation", "team-x-pr".into(), None, "0x7f.1"),
+        ("IPv6 literal", "team-x-pr".into(), None, "[::1]"),
+        (
+            "65 hosts, one over the cap",
+            "team-x-pr".into(),
+            None,
+            HOSTS_OVER_THE_CAP,
+        ),
     ]
 }
+
+/// 65 distinct hosts: one more than a route may have.
+const HOSTS_OVER_THE_CAP: &str = "h0.demo.test,h1.demo.test,h2.demo.test,h3.demo.test,h4.demo.test,h5.demo.test,h6.demo.test,h7.demo.test,h8.demo.test,h9.demo.test,h10.demo.test,h11.demo.test,h12.demo.test,h13.demo.test,h14.demo.test,h15.demo.test,h16.demo.test,h17.demo.test,h18.demo.test,h19.demo.test,h20.demo.test,h21.demo.test,h22.demo.test,h23.demo.test,h24.demo.test,h25.demo.test,h26.demo.test,h27.demo.test,h28.demo.test,h29.demo.test,h30.demo.test,h31.demo.test,h32.demo.test,h33.demo.test,h34.demo.test,h35.demo.test,h36.demo.test,h37.demo.test,h38.demo.test,h39.demo.test,h40.demo.test,h41.demo.test,h42.demo.test,h43.demo.test,h44.demo.test,h45.demo.test,h46.demo.test,h47.demo.test,h48.demo.test,h49.demo.test,h50.demo.test,h51.demo.test,h52.demo.test,h53.demo.test,h54.demo.test,h55.demo.test,h56.demo.test,h57.demo.test,h58.demo.test,h59.demo.test,h60.demo.test,h61.demo.test,h62.demo.test,h63.demo.test,h64.demo.test";
 
 /// PR labels that are not a PR number (the app names carry no `-pr-N` either).
 const HOSTILE_PRS: &[&str] = &[
@@ -125,6 +154,8 @@ async fn hostile_argo_cd_data_and_requests_are_refused_and_the_host_keeps_servin
     let url = server.url();
     let base = fake.app("search-ui-pr-9").expect("demo app");
     let attacks = hostile_annotations();
+    crate::doc_counts::assert_doc_count("crafted annotation sets", attacks.len());
+    crate::doc_counts::assert_doc_count("PR labels", HOSTILE_PRS.len());
     for (i, (_, cookie, value, hosts)) in attacks.iter().enumerate() {
         let mut ann = json!({
             "preview-switch.io/cookie": cookie,
@@ -203,6 +234,7 @@ async fn hostile_argo_cd_data_and_requests_are_refused_and_the_host_keeps_servin
         "cöurses.demo.test",
         &"a".repeat(5000),
     ];
+    crate::doc_counts::assert_doc_count("host filter requests", bad_hosts.len() * 2);
     let mut id = 100;
     for h in bad_hosts {
         for kind in ["list", "refresh"] {
@@ -358,4 +390,196 @@ fn no_debug_or_error_text_shows_the_token() {
     let message = payload.downcast_ref::<String>().unwrap();
     assert!(message.contains("****"), "{message}");
     crate::support::assert_no_secret_in("a panic message", message);
+}
+
+/// Finding 2: a server, or a proxy in front of it, that echoes the request's
+/// `Authorization` header into its error body. Through every path that turns a server's
+/// words into an error (the list's 401 and 500, per-application calls, the watch's in-stream
+/// error, `doctor`), the token reaches no frame, cache file, log line or output: the
+/// support scans every frame as it is read, the host's stderr when it closes, stdout and
+/// stderr of every run, and every file in the sandbox when it is dropped. Each step also
+/// checks the echo arrived, redacted, so the scan is not vacuous.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_echoing_the_token_never_gets_it_into_frames_cache_logs_or_output() {
+    use fake_argocd::{Fault, FaultRule};
+    let (fake, server) = demo_server().await;
+    let url = server.url();
+    let sb = Sandbox::new();
+    let env = [
+        ("ARGOCD_SERVER", url.as_str()),
+        ("ARGOCD_AUTH_TOKEN", TOKEN),
+    ];
+    let echo = |code, path: &str| FaultRule::new(Fault::EchoAuthorization(code)).on_path(path);
+    const REDACTED: &str = "Authorization: Bearer ****";
+
+    // The CLI: `list` with a 401 and a 500 that quote the header.
+    for code in [401, 500] {
+        fake.add_fault(echo(code, "/api/v1/applications").times(1));
+        let run = sb.run(&["list"], &env).await;
+        assert_ne!(run.code, 0, "{run:?}");
+        assert!(run.stderr.contains(REDACTED), "{code}: {}", run.stderr);
+    }
+    // `doctor`: the token check's 401.
+    fake.add_fault(echo(401, "/api/v1/session/userinfo").times(1));
+    let run = sb.run(&["doctor"], &env).await;
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains(REDACTED),
+        "{run:?}"
+    );
+
+    // Host mode: the list's 401 becomes the error frame (and the log line).
+    let mut host = HostProc::spawn(&sb, &["host", "--timeout", "5s"], &env);
+    fake.add_fault(echo(401, "/api/v1/applications").times(1));
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let answer = host.reply(1).await;
+    assert_eq!(answer["code"], "argocd_unauthorized", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains(REDACTED),
+        "{answer}"
+    );
+    // Per-application calls: a 500 on each preview's routing resources makes those
+    // previews unroutable with the server's (redacted) words, in frames and the cache.
+    fake.add_fault(echo(500, "/api/v1/applications/*"));
+    host.send(json!({"id": 2, "type": "refresh"})).await;
+    let listed = host.reply(2).await;
+    let previews = listed["previews"].as_array().expect("a list");
+    assert!(
+        previews.iter().any(|p| p["unroutable"]
+            .as_str()
+            .is_some_and(|u| u.contains(REDACTED))),
+        "no preview carries the echo: {listed}"
+    );
+    fake.clear_faults();
+    // The watch: an in-stream error quoting the token, bare and as a bearer credential.
+    fake.add_fault(
+        FaultRule::new(Fault::StreamError {
+            http_code: 401,
+            message: format!("token {TOKEN} rejected; Authorization: Bearer {TOKEN}"),
+        })
+        .on_path("/api/v1/stream/applications")
+        .times(1),
+    );
+    host.send(json!({"id": 3, "type": "subscribe"})).await;
+    assert_eq!(host.reply(3).await["type"], "subscribed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !host
+        .log()
+        .contains("token **** rejected; Authorization: Bearer ****")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch error never reached the log: {}",
+            host.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    host.assert_serving(4).await;
+    assert_eq!(host.close().await, 0);
+    assert!(
+        sb.files()
+            .iter()
+            .any(|p| p.starts_with(sb.home().join("cache"))),
+        "the host wrote its cache, which the sandbox scans"
+    );
+    sb.assert_hygiene();
+}
+
+/// Finding 7: manifests are 0644 in 0755 directories whatever the umask (here 077, which
+/// would leave a system-wide manifest unreadable to every other user's browser).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn install_writes_0644_manifests_in_0755_directories_under_umask_077() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let profile = sb.home().join("profile/deep");
+    let run = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" install --browser chromium --user-data-dir \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_preview-switch"))
+        .arg(&profile)
+        .env("HOME", sb.home())
+        .output()
+        .await
+        .expect("sh runs");
+    assert!(run.status.success(), "{run:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let manifest = profile.join("NativeMessagingHosts/io.previewswitch.companion.json");
+    assert_eq!(mode(&manifest), 0o644);
+    assert_eq!(mode(manifest.parent().unwrap()), 0o755);
+    assert_eq!(mode(&profile), 0o755);
+}
+
+/// Finding 3: one preview whose routing annotation lists 60,000 hosts, on one of two
+/// servers. Before, hosts were de-duplicated with `Vec::contains` on the host's one thread
+/// (a `hello` waited 13.5 s at 40,000 hosts) and at 52,000 a page failed as "larger than a
+/// 1 MiB frame", hiding every other preview. Now the preview is listed, unroutable with
+/// the reason; the others of both servers are listed; `hello` is answered meanwhile. The
+/// one-second bound is a liveness check with a wide margin, not a benchmark.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_with_60000_hosts_neither_stalls_the_host_nor_hides_the_others() {
+    let (fake_a, server_a) = demo_server().await;
+    let (_fake_b, server_b) = demo_server().await;
+    let base = fake_a.app("search-ui-pr-9").expect("demo app");
+    let hosts: Vec<String> = (0..60_000).map(|i| format!("h{i}.demo.test")).collect();
+    fake_a.upsert_app(variant(
+        &base,
+        "huge-pr-77",
+        Some("77"),
+        json!({"preview-switch.io/cookie": "team-huge-pr", "preview-switch.io/hosts": hosts.join(",")}),
+    ));
+    let sb = Sandbox::new();
+    sb.write(
+        ".config/preview-switch/config.toml",
+        &format!(
+            "[[servers]]\nname = \"a\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n\n[[servers]]\nname = \"b\"\nurl = \"{}\"\ntoken = \"{TOKEN}\"\n",
+            server_a.url(),
+            server_b.url()
+        ),
+    );
+    let mut host = HostProc::spawn(&sb, &["host", "--timeout", "20s"], &[]);
+    host.send(json!({"id": 1, "type": "list"})).await;
+    let asked = std::time::Instant::now();
+    host.send(json!({"id": 2, "type": "hello", "protocol": 1}))
+        .await;
+    let mut listed = None;
+    let hello = loop {
+        let frame = host.recv().await;
+        match frame["id"].as_u64() {
+            Some(1) => listed = Some(frame),
+            Some(2) => break frame,
+            _ => {}
+        }
+    };
+    let waited = asked.elapsed();
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert!(
+        waited < std::time::Duration::from_secs(1),
+        "hello waited {waited:?} behind the listing"
+    );
+    let listed = match listed {
+        Some(l) => l,
+        None => host.reply(1).await,
+    };
+    assert_eq!(listed["type"], "list", "{listed}");
+    let previews = listed["previews"].as_array().unwrap();
+    let huge = previews
+        .iter()
+        .find(|p| p["app"] == "huge-pr-77")
+        .expect("the hostile preview is listed");
+    assert_eq!(huge["routes"], json!([]), "{huge}");
+    let why = huge["unroutable"].as_str().unwrap();
+    assert!(why.contains("more than 64 hosts"), "{why}");
+    for server in [server_a.url(), server_b.url()] {
+        let routable = previews
+            .iter()
+            .filter(|p| p["server"] == server.trim_end_matches('/'))
+            .filter(|p| !p["routes"].as_array().unwrap().is_empty())
+            .count();
+        assert!(
+            routable >= 3,
+            "{server}: {routable} routable previews in {listed}"
+        );
+    }
+    host.assert_serving(3).await;
+    assert_eq!(host.close().await, 0);
 }

@@ -1,6 +1,9 @@
 //! The companion's integration tests, linked once (one binary, one module per concern).
 
 mod cli; // the built binary against the fake Argo CD: sources, errors, exit codes
+#[path = "../../../tests/doc_counts.rs"]
+mod doc_counts; // the counts README.md and SECURITY.md quote, checked against the tests' data
+mod envs; // envs over dev, stag and prod; refresh and sync with the user's RBAC
 mod faults; // every injected Argo CD fault, through `list` and through a long-lived host
 mod host; // the real binary in native-messaging host mode, spoken to in frames
 mod hostile; // crafted Argo CD data and extension requests: refused, nothing routable, host serving

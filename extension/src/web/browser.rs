@@ -122,7 +122,12 @@ pub fn base_domain(host: &str) -> String {
     let labels: Vec<&str> = host.split('.').collect();
     (2..=labels.len())
         .map(|n| labels[labels.len() - n..].join("."))
-        .find(|candidate| !protocol::policy::is_shared_suffix(candidate))
+        .find(|candidate| {
+            !protocol::policy::Suffixes::is_public_suffix(
+                &protocol::policy::KnownSuffixes,
+                candidate,
+            )
+        })
         .unwrap_or_else(|| host.to_owned())
 }
 

@@ -247,6 +247,9 @@ pub struct StorageItems<'a> {
     pub applied: Option<&'a [Applied]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_list: Option<&'a CachedList>,
+    /// The services whose environments notify (the environments page's toggles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_services: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub awaiting_access: Option<&'a AwaitingAccess>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -318,6 +321,11 @@ mod raw {
 
         #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
         pub fn notifications_create(options: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "notifications"], js_name = create, catch)]
+        pub fn notifications_create_with_id(
+            id: &str,
+            options: &JsValue,
+        ) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "storage", "local"], js_name = get, catch)]
         pub fn storage_get(keys: &JsValue) -> Result<Promise, JsValue>;
@@ -448,6 +456,13 @@ pub fn set_title(title: &Title) -> Call {
 
 pub fn notifications_create(notification: &Notification) -> Call {
     Call::with(notification, raw::notifications_create)
+}
+
+/// `chrome.notifications.create(id, …)`: a second one with the same id replaces the first.
+pub fn notifications_create_with_id(id: &str, notification: &Notification) -> Call {
+    Call::with(notification, |options| {
+        raw::notifications_create_with_id(id, options)
+    })
 }
 
 pub fn storage_get(keys: &[&str]) -> Call {

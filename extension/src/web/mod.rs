@@ -6,6 +6,7 @@
 
 mod browser;
 mod chrome;
+mod envs;
 mod options;
 mod render;
 #[cfg(test)]
@@ -27,6 +28,8 @@ thread_local! {
     static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
     /// Cookie writes not yet confirmed; opening a tab waits for them.
     static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
+    /// The subscription port, for requests posted on it (`watch_envs`).
+    static PORT: RefCell<Option<chrome::Port>> = const { RefCell::new(None) };
 }
 
 /// Feeds one event to the worker and runs what it asks for. The worker is borrowed only
@@ -163,6 +166,41 @@ fn run(effect: Effect) {
                 ..Default::default()
             }),
         ),
+        Effect::LoadNotify => {
+            let call = chrome::storage_get(&["notify_services"]);
+            spawn_local(async move {
+                let items = call.done().await.ok();
+                let list = items
+                    .and_then(|items| chrome::stored::<Vec<String>>(&items, "notify_services"))
+                    .unwrap_or_default();
+                dispatch(Event::NotifyLoaded(list));
+            });
+        }
+        Effect::SaveNotify(list) => background(
+            BrowserCall::RememberList,
+            chrome::storage_set(&chrome::StorageItems {
+                notify_services: Some(&list),
+                ..Default::default()
+            }),
+        ),
+        Effect::ShowNotification { id, title, message } => background(
+            BrowserCall::Notify,
+            chrome::notifications_create_with_id(
+                &id,
+                &chrome::Notification {
+                    kind: "basic",
+                    icon_url: &chrome::get_url("icons/icon128.png"),
+                    title: &title,
+                    message: &message,
+                },
+            ),
+        ),
+        Effect::PostOnPort(request) => PORT.with_borrow(|port| {
+            if let Some(port) = port {
+                // A closed port throws; its onDisconnect reopens it and asks again.
+                let _ = port.post(&request);
+            }
+        }),
     }
 }
 
@@ -355,8 +393,13 @@ fn run_state(effect: state::Effect) {
             });
         }
         state::Effect::Render => {
-            let view = WORKER.with_borrow(|w| crate::view::view(w.state()));
-            render::render(&view);
+            let (view, extra) = WORKER.with_borrow(|w| {
+                (
+                    crate::view::view(w.state()),
+                    crate::envs::popup(w.envs(), w.state()),
+                )
+            });
+            render::render(&view, &extra);
         }
     }
 }
@@ -457,6 +500,13 @@ fn subscribe(request: &Request) {
     on_disconnect.forget();
     // A port that is already closed throws here; its onDisconnect reports it.
     let _ = port.post(request);
+    PORT.with_borrow_mut(|p| *p = Some(port));
+}
+
+/// `chrome.notifications.onClicked` (forwarded by `background.js`).
+#[wasm_bindgen]
+pub fn worker_notification_clicked(id: String) {
+    dispatch(Event::NotificationClicked(id));
 }
 
 /// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.

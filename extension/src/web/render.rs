@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement};
 
 use super::dispatch;
+use crate::envs::{Page, PopupEnvs};
 use crate::state::{Choice, Event};
 use crate::view::{Group, Notice, PullRequestView, View};
 
@@ -22,7 +23,7 @@ fn document() -> Option<Document> {
     web_sys::window()?.document()
 }
 
-fn el(doc: &Document, tag: &str, class: &str, text: &str) -> Element {
+pub(super) fn el(doc: &Document, tag: &str, class: &str, text: &str) -> Element {
     let e = doc.create_element(tag).expect("a valid tag name");
     if !class.is_empty() {
         e.set_class_name(class);
@@ -33,8 +34,13 @@ fn el(doc: &Document, tag: &str, class: &str, text: &str) -> Element {
     e
 }
 
-fn append(parent: &Element, child: &Element) {
+pub(super) fn append(parent: &Element, child: &Element) {
     let _ = parent.append_child(child);
+}
+
+/// Keeps a listener for as long as the current render.
+pub(super) fn keep(listener: EventListener) {
+    LISTENERS.with_borrow_mut(|l| l.push(listener));
 }
 
 fn listen(target: &Element, kind: &'static str, event: impl Fn() -> Event + 'static) {
@@ -81,7 +87,7 @@ fn mark_rows(doc: &Document) {
     let _ = body.set_attribute("data-rows-ms", &format!("{:.1}", performance.now()));
 }
 
-pub fn render(view: &View) {
+pub fn render(view: &View, extra: &PopupEnvs) {
     let Some(doc) = document() else {
         return; // the service worker has no page
     };
@@ -127,14 +133,19 @@ pub fn render(view: &View) {
         }
         append(&app, &section);
     }
-    if let Some(notice) = &view.notice {
-        append(&app, &notice_el(&doc, notice));
-    }
-    if let Some(pr) = &view.pull_request {
-        append(&app, &pull_request_el(&doc, pr));
-    }
-    for group in &view.groups {
-        append(&app, &group_el(&doc, group));
+    append(&app, &super::envs::page_switch(&doc, extra.page));
+    if let (Page::Environments, Some(page)) = (extra.page, &extra.all) {
+        append(&app, &super::envs::page(&doc, page));
+    } else {
+        if let Some(notice) = &view.notice {
+            append(&app, &notice_el(&doc, notice));
+        }
+        if let Some(pr) = &view.pull_request {
+            append(&app, &pull_request_el(&doc, pr));
+        }
+        for group in &view.groups {
+            append(&app, &group_el(&doc, group, extra));
+        }
     }
     if !view.groups.is_empty() {
         mark_rows(&doc);
@@ -196,10 +207,11 @@ fn pull_request_el(doc: &Document, pr: &PullRequestView) -> Element {
             append(&section, &el(doc, "span", "why", why));
             continue;
         } else {
-            let (service, pr) = (action.service.clone(), action.pr);
+            let (service, pr, host) = (action.service.clone(), action.pr, action.host.clone());
             listen(&button, "click", move || Event::OpenWithPreview {
                 service: service.clone(),
                 pr,
+                host: host.clone(),
             });
         }
         append(&section, &button);
@@ -216,9 +228,12 @@ fn link(doc: &Document, id: &str, href: &str, text: &str) -> Element {
     a
 }
 
-fn group_el(doc: &Document, group: &Group) -> Element {
+fn group_el(doc: &Document, group: &Group, extra: &PopupEnvs) -> Element {
     let section = el(doc, "section", "service", "");
     append(&section, &el(doc, "h2", "", &group.service));
+    if let Some(line) = extra.lines.iter().find(|l| l.service == group.service) {
+        append(&section, &super::envs::line(doc, line, false));
+    }
     append(&section, &el(doc, "p", "status", &group.status));
     let rows = el(doc, "ul", "rows", "");
     for row in &group.rows {
@@ -325,5 +340,15 @@ fn group_el(doc: &Document, group: &Group) -> Element {
         });
     }
     append(&section, &fieldset);
+    // After the control, so the keyboard reaches the radios first.
+    for row in &group.rows {
+        if let Some(a) = extra
+            .actions
+            .iter()
+            .find(|a| a.service == group.service && a.pr == row.pr)
+        {
+            append(&section, &super::envs::actions(doc, a));
+        }
+    }
     section
 }

@@ -234,7 +234,10 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
         age_secs: 0,
         stale: false,
     });
-    render::render(&crate::view::view(&state));
+    render::render(
+        &crate::view::view(&state),
+        &crate::envs::popup(&crate::envs::Envs::default(), &state),
+    );
 
     assert_eq!(
         doc.get_element_by_id("host")

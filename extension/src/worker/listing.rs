@@ -108,14 +108,7 @@ impl Listing {
 
 /// The `type` of a reply, for saying which one came instead of a list.
 fn kind(reply: &Reply) -> &'static str {
-    match reply {
-        Reply::Hello(_) => "hello",
-        Reply::List(_) => "list",
-        Reply::Subscribed(_) => "subscribed",
-        Reply::Unsubscribed(_) => "unsubscribed",
-        Reply::PreviewsChanged(_) => "previews_changed",
-        Reply::Error(_) => "error",
-    }
+    reply.kind()
 }
 
 #[cfg(test)]

@@ -20,9 +20,11 @@ mod listing;
 use std::collections::VecDeque;
 
 use protocol::Preview;
-use protocol::messages::{Reply, Request, RequestBody};
+use protocol::envs::Notification;
+use protocol::messages::{AppAction, AppRef, Reply, Request, RequestBody};
 use serde::{Deserialize, Serialize};
 
+use crate::envs::{self, Envs};
 use crate::failure::{BrowserCall, Failure, LocalError};
 use crate::live::Live;
 use crate::settings::Settings;
@@ -93,6 +95,12 @@ pub enum Event {
     ReconnectDue,
     /// The answer to [`Effect::QueryTabs`]: every tab, in the browser's order.
     TabsListed(Vec<TabInfo>),
+    /// The user did something on the environments parts of the popup.
+    Envs(envs::Input),
+    /// The answer to [`Effect::LoadNotify`]: the services whose environments notify.
+    NotifyLoaded(Vec<String>),
+    /// A notification was clicked (`chrome.notifications.onClicked`).
+    NotificationClicked(String),
     /// `permissions.onAdded`, in either context.
     PermissionsAdded { origins: Vec<String> },
     /// The answer to [`Effect::LoadAwaiting`]: the stored `awaiting_access`, at `now_ms`,
@@ -134,6 +142,18 @@ pub enum Effect {
     /// Store the list under `last_list`; a failure is reported as
     /// [`BrowserCall::RememberList`].
     RememberList(CachedList),
+    /// Read `notify_services` from storage; answer with [`Event::NotifyLoaded`].
+    LoadNotify,
+    /// Store `notify_services`.
+    SaveNotify(Vec<String>),
+    /// `chrome.notifications.create(id, …)`: the same id replaces, never adds.
+    ShowNotification {
+        id: String,
+        title: String,
+        message: String,
+    },
+    /// Post this request on the open subscription port.
+    PostOnPort(Request),
     /// Read `awaiting_access` from storage and whether a popup is open
     /// (`runtime.getContexts`); answer with [`Event::AwaitingLoaded`].
     LoadAwaiting,
@@ -144,6 +164,14 @@ pub enum Effect {
     /// the focused window). When it cannot (a window that is not active), `access_granted`
     /// stays: the next popup the user opens on that tab finishes the choice.
     OpenPopup { tab_id: i32 },
+}
+
+/// A request of the environments parts, waiting for its answer.
+#[derive(Debug, Clone)]
+enum EnvsAsk {
+    Envs { refresh: bool },
+    Links(AppRef),
+    Act(AppRef),
 }
 
 /// Why a listing was started.
@@ -191,6 +219,16 @@ pub struct Worker {
     live: Live,
     retry_ms: u32,
     walk: Walk,
+    envs: Envs,
+    envs_asks: Vec<(u64, EnvsAsk)>,
+    /// Notifications waiting for the opt-in list to be read.
+    held_notes: Vec<Notification>,
+    /// The popup asked for the environments already.
+    envs_asked: bool,
+    /// The subscription port is open and subscribed.
+    subscribed: bool,
+    /// The opt-ins were read since the last notification arrived.
+    notify_loaded: bool,
     /// Origins just granted, until the stored waiting choice is read.
     added_origins: Vec<String>,
 }
@@ -205,6 +243,12 @@ impl Default for Worker {
             live: Live::default(),
             retry_ms: RETRY_FIRST_MS,
             walk: Walk::Idle,
+            envs: Envs::default(),
+            envs_asks: Vec::new(),
+            held_notes: Vec::new(),
+            envs_asked: false,
+            subscribed: false,
+            notify_loaded: false,
             added_origins: Vec::new(),
         }
     }
@@ -213,6 +257,11 @@ impl Default for Worker {
 impl Worker {
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The environments and what the user does with them.
+    pub fn envs(&self) -> &Envs {
+        &self.envs
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Effect> {
@@ -226,6 +275,7 @@ impl Worker {
             } => {
                 self.state.config = stored.settings.unwrap_or_default().config();
                 self.state.browser = crate::view::browser_from_brands(&brands);
+                out.push(Effect::LoadNotify);
                 let (tab_id, url) = tab.map_or((-1, String::new()), |t| (t.id, t.url));
                 self.feed(
                     state::Event::PopupOpened {
@@ -269,13 +319,46 @@ impl Worker {
                     *stuck = true;
                 }
                 self.feed(event, &mut out);
+                self.flush_notes(&mut out);
             }
             Event::Answered { id, reply } => self.answered(id, reply, &mut out),
             Event::PortMessage(message) => {
                 self.retry_ms = RETRY_FIRST_MS;
                 self.port_message(message, &mut out);
             }
+            Event::Envs(input) => {
+                match self.envs.input(input) {
+                    envs::Todo::Nothing => {}
+                    envs::Todo::Act(app, action) => {
+                        let body = match action {
+                            AppAction::Refresh => RequestBody::RefreshApp(app.clone()),
+                            AppAction::Sync => RequestBody::SyncApp(app.clone()),
+                        };
+                        let id = self.send(body, &mut out);
+                        self.envs_asks.push((id, EnvsAsk::Act(app)));
+                    }
+                    envs::Todo::SaveNotify(list) => out.push(Effect::SaveNotify(list)),
+                }
+                out.push(Effect::State(state::Effect::Render));
+            }
+            Event::NotifyLoaded(list) => {
+                self.envs.notify_services = list;
+                self.notify_loaded = true;
+                if self.background && self.subscribed {
+                    self.watch_envs(&mut out);
+                }
+                self.flush_notes(&mut out);
+                if !self.background {
+                    out.push(Effect::State(state::Effect::Render));
+                }
+            }
+            Event::NotificationClicked(id) => {
+                if let Some(url) = envs::clicked(&id) {
+                    out.push(Effect::State(state::Effect::OpenTab { url }));
+                }
+            }
             Event::PortClosed { browser_said } => {
+                self.subscribed = false;
                 let ms = self.retry_ms;
                 self.retry_ms = ms.saturating_mul(2).min(RETRY_MAX_MS);
                 out.push(Effect::Warn(format!(
@@ -365,6 +448,12 @@ impl Worker {
     }
 
     fn answered(&mut self, id: u64, reply: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+        if let Some(at) = self.envs_asks.iter().position(|(i, _)| *i == id) {
+            let (_, ask) = self.envs_asks.remove(at);
+            self.envs_answered(ask, reply, out);
+            out.push(Effect::State(state::Effect::Render));
+            return;
+        }
         // An answer nobody waits for (a seed of a subscription since replaced) is dropped.
         let Some(at) = self.listings.iter().position(|p| p.id == id) else {
             return;
@@ -422,6 +511,9 @@ impl Worker {
                     out,
                 );
                 self.feed(state::Event::ServersFailed { failures }, out);
+                if !self.background {
+                    self.ask_envs(out);
+                }
                 // The companion answers `list` at once from its cache; a stale one is shown,
                 // and a `refresh` (which waits for Argo CD) follows, once.
                 if stale && !done.listing.is_refresh() {
@@ -466,7 +558,21 @@ impl Worker {
         match message {
             // The subscription's first events are only a diff from the companion's disk
             // cache: read the whole list once.
-            Ok(Reply::Subscribed(_)) => self.start_listing(Purpose::Seed, false, out),
+            Ok(Reply::Subscribed(_)) => {
+                self.subscribed = true;
+                out.push(Effect::LoadNotify);
+                self.start_listing(Purpose::Seed, false, out)
+            }
+            Ok(Reply::Notification(n)) => {
+                // Shown once the opt-ins (they change from the popup) and the routing
+                // records are read.
+                self.held_notes.push(*n);
+                self.notify_loaded = false;
+                out.push(Effect::LoadNotify);
+                if self.state.applied.is_none() {
+                    out.push(Effect::State(state::Effect::LoadApplied));
+                }
+            }
             Ok(Reply::PreviewsChanged(changed)) => {
                 if let Some(update) = self.live.changed(changed.changes) {
                     out.push(Effect::RememberList(CachedList {
@@ -492,6 +598,153 @@ impl Worker {
             Ok(_) => {}
             Err(local) => self.feed(state::Event::CompanionFailed(local.into()), out),
         }
+    }
+
+    /// The popup's environments and the deep links of the previews it shows, once.
+    fn ask_envs(&mut self, out: &mut Vec<Effect>) {
+        if self.envs_asked {
+            return;
+        }
+        self.envs_asked = true;
+        let id = self.send(
+            RequestBody::Envs {
+                service: None,
+                refresh: false,
+            },
+            out,
+        );
+        self.envs_asks.push((id, EnvsAsk::Envs { refresh: false }));
+        let host = self.state.tab.as_ref().and_then(|t| t.host.clone());
+        let shown: Vec<AppRef> = host
+            .map(|h| {
+                crate::hosts::previews_for_host(self.state.previews(), &h)
+                    .into_iter()
+                    .map(envs::app_ref)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for app in shown {
+            let id = self.send(RequestBody::AppLinks(app.clone()), out);
+            self.envs_asks.push((id, EnvsAsk::Links(app)));
+        }
+    }
+
+    fn envs_answered(
+        &mut self,
+        ask: EnvsAsk,
+        reply: Result<Reply, LocalError>,
+        out: &mut Vec<Effect>,
+    ) {
+        let failure = |reply: Result<Reply, LocalError>| -> Failure {
+            match reply {
+                Ok(Reply::Error(e)) => e.error.into(),
+                Ok(other) => LocalError::Unreadable {
+                    detail: format!("expected an answer, got {}", other.kind()),
+                }
+                .into(),
+                Err(local) => local.into(),
+            }
+        };
+        match (ask, reply) {
+            (EnvsAsk::Envs { refresh }, Ok(Reply::Envs(r))) => {
+                let stale = r.stale;
+                self.envs.arrived(
+                    r.services,
+                    r.fetched_at_ms,
+                    stale,
+                    r.failures
+                        .iter()
+                        .map(|f| format!("{} could not be read: {}", f.server, f.error.message))
+                        .collect(),
+                );
+                // A stale answer came from the companion's cache: ask Argo CD once.
+                if stale && !refresh {
+                    let id = self.send(
+                        RequestBody::Envs {
+                            service: None,
+                            refresh: true,
+                        },
+                        out,
+                    );
+                    self.envs_asks.push((id, EnvsAsk::Envs { refresh: true }));
+                }
+            }
+            (EnvsAsk::Envs { .. }, reply) => {
+                let f = failure(reply);
+                self.envs.failed = Some(match f.fix() {
+                    Some(fix) => format!("{}: {fix}", f.message()),
+                    None => f.message(),
+                });
+            }
+            (EnvsAsk::Links(app), Ok(Reply::AppLinks(r))) => self.envs.links_arrived(&app, r.links),
+            (EnvsAsk::Links(_), _) => {}
+            (EnvsAsk::Act(app), Ok(Reply::AppAction(r))) => {
+                self.envs.finished(&app, r.message, false);
+                // Its new state shows in the list.
+                self.start_listing(Purpose::Show, true, out);
+            }
+            (EnvsAsk::Act(app), reply) => {
+                let f = failure(reply);
+                let text = match f.fix() {
+                    Some(fix) => format!("{}: {fix}", f.message()),
+                    None => f.message(),
+                };
+                self.envs.finished(&app, text, true);
+            }
+        }
+    }
+
+    /// Shows the held notifications the user wants, once what decides it is read.
+    fn flush_notes(&mut self, out: &mut Vec<Effect>) {
+        if self.held_notes.is_empty() || !self.notify_loaded || self.state.applied.is_none() {
+            return;
+        }
+        let routed = self.routed();
+        for n in std::mem::take(&mut self.held_notes) {
+            if envs::should_show(&n, &self.envs.notify_services, &routed) {
+                out.push(Effect::ShowNotification {
+                    id: envs::notification_id(&n),
+                    title: n.title,
+                    message: n.message,
+                });
+            }
+        }
+    }
+
+    /// Tells the companion which services' environments to watch.
+    fn watch_envs(&mut self, out: &mut Vec<Effect>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        out.push(Effect::PostOnPort(Request {
+            id,
+            body: RequestBody::WatchEnvs {
+                services: self.envs.notify_services.clone(),
+            },
+        }));
+    }
+
+    /// The previews the user is routed to: our domain cookies, and tab rules whose cookie
+    /// or header is a listed preview's route.
+    fn routed(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .state
+            .applied
+            .iter()
+            .flatten()
+            .map(|a| (a.service.clone(), a.pr))
+            .collect();
+        for rule in self.state.rules.iter().flatten() {
+            if let Some((name, value)) = rule.route_pair()
+                && let Some(p) = self.state.previews().iter().find(|p| {
+                    p.routes
+                        .iter()
+                        .any(|r| r.name.eq_ignore_ascii_case(name) && r.value == value)
+                })
+            {
+                out.push((p.service.clone(), p.pr));
+            }
+        }
+        out
     }
 
     fn walk_again(&mut self, out: &mut Vec<Effect>) {

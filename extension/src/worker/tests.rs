@@ -21,12 +21,15 @@ fn run(w: &mut Worker, event: impl Into<Event>) -> Vec<Effect> {
     fx
 }
 
+/// The listing's requests sent (the environments' own, `envs` and `app_links`, are
+/// checked in `envs_tests`).
 fn sent(fx: &[Effect]) -> Vec<&Request> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Send(r) => Some(r),
             _ => None,
         })
+        .filter(|r| !matches!(r.body, RequestBody::Envs { .. } | RequestBody::AppLinks(_)))
         .collect()
 }
 
@@ -663,4 +666,180 @@ fn access_granted_after_the_popup_closed_is_finished_by_a_reopened_popup() {
         set,
         [("https://app.test/", "1"), ("https://www.app.test/", "1")]
     );
+}
+
+mod envs_tests {
+    //! The environments parts: what the popup asks once its list is in, sync after a yes,
+    //! notifications shown only for routed previews or opted-in services.
+
+    use protocol::envs::NotificationKind;
+    use protocol::messages::{AppActionReply, EnvsReply};
+
+    use super::*;
+
+    fn envs_sent(fx: &[Effect]) -> Vec<&Request> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Send(r) => Some(r),
+                _ => None,
+            })
+            .filter(|r| {
+                matches!(
+                    r.body,
+                    RequestBody::Envs { .. } | RequestBody::AppLinks(_) | RequestBody::SyncApp(_)
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_popup_asks_the_environments_once_then_fresh_ones_when_stale() {
+        let (mut w, fx) = popup(Stored::default(), vec![]);
+        assert!(fx.contains(&Effect::LoadNotify));
+        let id = one_sent(&fx, list(None));
+        let fx = answer(&mut w, id, page(vec![fe(1)], None, false));
+        let asked = envs_sent(&fx);
+        assert_eq!(
+            asked[0].body,
+            RequestBody::Envs {
+                service: None,
+                refresh: false
+            }
+        );
+        assert!(matches!(&asked[1].body, RequestBody::AppLinks(a) if a.app == "courses-fe-pr-1"));
+        let envs_id = asked[0].id;
+        let fx = answer(
+            &mut w,
+            envs_id,
+            Reply::Envs(EnvsReply {
+                id: envs_id,
+                services: vec![],
+                fetched_at_ms: 1,
+                stale: true,
+                failures: vec![],
+                omitted: 0,
+            }),
+        );
+        assert_eq!(
+            envs_sent(&fx)[0].body,
+            RequestBody::Envs {
+                service: None,
+                refresh: true
+            },
+            "a stale answer is followed by a fresh one"
+        );
+        // Another list (after a refresh) does not ask again.
+        let again = run(&mut w, state::Event::Filter { text: "x".into() });
+        assert!(envs_sent(&again).is_empty());
+    }
+
+    #[test]
+    fn a_confirmed_sync_is_sent_and_its_outcome_shown() {
+        let (mut w, _) = popup(Stored::default(), vec![]);
+        let app = crate::envs::app_ref(&fe(1));
+        let fx = run(
+            &mut w,
+            Event::Envs(crate::envs::Input::AskSync(app.clone())),
+        );
+        assert!(envs_sent(&fx).is_empty(), "nothing before the yes");
+        let fx = run(&mut w, Event::Envs(crate::envs::Input::ConfirmSync));
+        let sync = envs_sent(&fx);
+        assert_eq!(sync[0].body, RequestBody::SyncApp(app.clone()));
+        let id = sync[0].id;
+        answer(
+            &mut w,
+            id,
+            Reply::AppAction(Box::new(AppActionReply {
+                id,
+                action: AppAction::Sync,
+                server: app.server.clone(),
+                namespace: app.namespace.clone(),
+                app: app.app.clone(),
+                sync: None,
+                health: None,
+                revision: None,
+                message: "sync of courses-fe-pr-1 started".into(),
+            })),
+        );
+        let shown = crate::envs::actions(w.envs(), &[&fe(1)]);
+        assert_eq!(
+            shown[0].outcome,
+            Some(("sync of courses-fe-pr-1 started".into(), false))
+        );
+    }
+
+    fn note(pr: u64) -> Notification {
+        Notification {
+            subscription: 1,
+            kind: NotificationKind::Deployed,
+            server: "https://argocd.dev".into(),
+            namespace: "argocd".into(),
+            app: format!("courses-fe-pr-{pr}"),
+            service: "courses-fe".into(),
+            pr: Some(pr),
+            env: "dev".into(),
+            revision: Some("abc".into()),
+            title: "courses-fe PR 1 deployed".into(),
+            message: "courses-fe PR 1 now runs abc".into(),
+            link: Some(format!(
+                "https://argocd.dev/applications/argocd/courses-fe-pr-{pr}"
+            )),
+            key: format!("deployed|https://argocd.dev|argocd|courses-fe-pr-{pr}|abc"),
+        }
+    }
+
+    #[test]
+    fn the_worker_notifies_routed_previews_and_a_click_opens_argo_cd() {
+        let mut w = Worker::default();
+        run(&mut w, Event::WorkerStarted);
+        run(
+            &mut w,
+            state::Event::AppliedLoaded {
+                applied: vec![Applied {
+                    service: "courses-fe".into(),
+                    pr: 1,
+                    name: "team-courses-fe-pr".into(),
+                    value: "1".into(),
+                    hosts: vec!["app.test".into()],
+                    https: false,
+                }],
+            },
+        );
+        for pr in [1, 2] {
+            let fx = run(
+                &mut w,
+                Event::PortMessage(Ok(Reply::Notification(Box::new(note(pr))))),
+            );
+            assert!(fx.contains(&Effect::LoadNotify));
+        }
+        let fx = run(&mut w, Event::NotifyLoaded(vec![]));
+        let shown: Vec<&Effect> = fx
+            .iter()
+            .filter(|e| matches!(e, Effect::ShowNotification { .. }))
+            .collect();
+        assert_eq!(shown.len(), 1, "only the routed PR 1: {fx:?}");
+        let Effect::ShowNotification { id, message, .. } = shown[0] else {
+            unreachable!()
+        };
+        assert_eq!(message, "courses-fe PR 1 now runs abc");
+        let fx = run(&mut w, Event::NotificationClicked(id.clone()));
+        assert_eq!(
+            fx,
+            [Effect::State(state::Effect::OpenTab {
+                url: "https://argocd.dev/applications/argocd/courses-fe-pr-1".into()
+            })]
+        );
+        // Opting in the service shows its other previews (and environments) too.
+        run(
+            &mut w,
+            Event::PortMessage(Ok(Reply::Notification(Box::new(note(2))))),
+        );
+        let fx = run(&mut w, Event::NotifyLoaded(vec!["courses-fe".into()]));
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::ShowNotification { .. }))
+                .count(),
+            1
+        );
+    }
 }

@@ -6,20 +6,21 @@
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{REGEX_FORM, header_route, literal_regex, parse_cookie_regex, push_unique};
+use super::{REGEX_FORM, header_route, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::validate_host;
 
 /// The cookie routes of an HTTPRoute: one entry per cookie header match, or one `Err` saying
 /// why there is none.
 pub(super) fn cookie_routes(obj: &Value) -> Vec<Result<Route, String>> {
     let spec = &obj["spec"];
-    let mut hosts = Vec::new();
-    for h in spec["hostnames"].as_array().into_iter().flatten() {
-        // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
-        if let Some(h) = h.as_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
-        }
-    }
+    // Gateway API allows wildcard hostnames; those cannot carry an exact-host cookie.
+    let hosts = unique(
+        spec["hostnames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str().and_then(|h| validate_host(h).ok())),
+    );
     let mut out = Vec::new();
     let matches = spec["rules"]
         .as_array()

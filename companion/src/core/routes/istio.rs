@@ -9,7 +9,7 @@
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{Warned, header_route, literal_regex, parse_cookie_regex, push_unique};
+use super::{Warned, header_route, literal_regex, parse_cookie_regex, unique};
 use crate::core::cookie::{validate_host, validate_pair};
 use crate::core::quoted;
 
@@ -31,16 +31,17 @@ const ISTIO_SUFFIXES: &[&str] = &[")(;.*)?$", ")(;.*)?"];
 
 pub(super) fn virtual_service_routes(obj: &Value) -> Vec<Warned> {
     let spec = &obj["spec"];
-    let mut hosts = Vec::new();
-    for h in spec["hosts"].as_array().into_iter().flatten() {
-        let Some(h) = h.as_str().and_then(|h| validate_host(h).ok()) else {
-            continue;
-        };
-        // `reviews` or `reviews.ns.svc.cluster.local` are mesh-internal: no browser goes there.
-        if h.contains('.') && !h.ends_with(".svc.cluster.local") && !h.ends_with(".svc") {
-            push_unique(&mut hosts, h);
-        }
-    }
+    // `reviews` or `reviews.ns.svc.cluster.local` are mesh-internal: no browser goes there.
+    let hosts = unique(
+        spec["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str().and_then(|h| validate_host(h).ok()))
+            .filter(|h| {
+                h.contains('.') && !h.ends_with(".svc.cluster.local") && !h.ends_with(".svc")
+            }),
+    );
     let mut out = Vec::new();
     let matches = spec["http"]
         .as_array()

@@ -5,7 +5,7 @@
 use protocol::{Route, RouteKind, RouteSource};
 use serde_json::Value;
 
-use super::{header_route, literal_regex, push_unique};
+use super::{header_route, literal_regex, unique};
 use crate::core::cookie::{validate_host, validate_pair};
 
 pub(super) const NGINX_CANARY: &str = "nginx.ingress.kubernetes.io/canary";
@@ -30,12 +30,13 @@ pub(super) fn ingress_canary(obj: &Value) -> Vec<Result<Route, String>> {
             "is not an ingress-nginx canary ({NGINX_CANARY} is not \"true\")"
         ))];
     }
-    let mut hosts = Vec::new();
-    for rule in obj["spec"]["rules"].as_array().into_iter().flatten() {
-        if let Some(h) = rule["host"].as_str().and_then(|h| validate_host(h).ok()) {
-            push_unique(&mut hosts, h);
-        }
-    }
+    let hosts = unique(
+        obj["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| rule["host"].as_str().and_then(|h| validate_host(h).ok())),
+    );
     let mut out = Vec::new();
     if let Some(name) = get(NGINX_BY_COOKIE) {
         out.push(

@@ -4,7 +4,7 @@
 
 use protocol::{Preview, Route, RouteKind, RouteSource};
 
-use super::push_unique;
+use super::unique;
 use crate::core::cookie::{validate_host, validate_pair};
 use crate::core::quoted;
 
@@ -106,9 +106,9 @@ pub(super) fn template_hosts(t: &RouteTemplate, vars: &Vars<'_>) -> Result<Vec<S
             .map_err(|why| format!("route template hosts: {why}"))?;
         let h = validate_host(&h)
             .map_err(|why| format!("{why}: fix the route template hosts in the config file"))?;
-        push_unique(&mut hosts, h);
+        hosts.push(h);
     }
-    Ok(hosts)
+    Ok(unique(hosts))
 }
 
 #[cfg(test)]

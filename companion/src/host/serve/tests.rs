@@ -712,6 +712,16 @@ async fn subscribe_pushes_added_modified_deleted_and_survives_a_broken_watch() {
         event["changes"],
         json!([{"change": "modified", "preview": degraded}])
     );
+    // Turning Degraded is also a notification, once, right after the change.
+    let note = conn.recv().await;
+    assert_eq!(
+        (
+            note["type"].as_str(),
+            note["kind"].as_str(),
+            note["app"].as_str()
+        ),
+        (Some("notification"), Some("degraded"), Some("web-pr-2"))
+    );
     assert!(
         fake.watches.load(Ordering::SeqCst) >= 2,
         "the watch was reopened"
