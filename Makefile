@@ -5,7 +5,7 @@ BIN := target/release/preview-switch
 # The Node.js 20 that `make setup` installs when the system's is older (Debian 12's is 18).
 export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist dist-check install uninstall clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -86,11 +86,25 @@ soak:
 install-host-%: build
 	$(BIN) install --browser $(subst -user,,$*) $(if $(findstring -user,$*),,--system)
 
-## dist: release binary and completions under dist/
+## dist: every release artifact in dist/ (README "Artifacts"): the Debian package (lintian
+## clean), the Linux tarball, the Windows zip, the extension's store zips, SHA256SUMS
 dist: build
-	mkdir -p dist/completions
-	cp $(BIN) dist/
-	for s in bash zsh fish; do $(BIN) completions $$s > dist/completions/preview-switch.$$s; done
+	@scripts/setup.sh dist
+	scripts/dist.sh
+
+## dist-check: the built dist/ .deb installed into a scratch root, removed and purged
+## (companion/tests/it/package.rs on the release package)
+dist-check: dist
+	PREVIEW_SWITCH_DEB=$(CURDIR)/$$(ls dist/preview-switch_*_amd64.deb) $(CARGO) test -p preview-switch --test it package
+
+## install: the companion from this checkout into PREFIX (default ~/.local): binary, man
+## pages, completions, and the host manifests for your user (sudo make install PREFIX=/usr/local
+## for every user); uninstall takes it back
+install: build
+	@scripts/install-from-checkout.sh install
+
+uninstall:
+	@scripts/install-from-checkout.sh uninstall
 
 clean:
 	$(CARGO) clean

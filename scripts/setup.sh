@@ -3,6 +3,7 @@
 # step checks first and costs nothing when already done. Called by `make setup`.
 #   scripts/setup.sh            toolchain pieces for build, run and test
 #   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
+#   scripts/setup.sh dist       plus what packing the release needs (lintian, dpkg-shlibdeps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,11 @@ if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
   need_cmd hyperfine hyperfine
   [[ -x /usr/bin/time ]] || want_apt+=(time)
+fi
+
+if [[ "${1:-}" == dist ]]; then
+  need_cmd lintian lintian
+  need_cmd dpkg-shlibdeps dpkg-dev
 fi
 
 if ((${#want_apt[@]})); then

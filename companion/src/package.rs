@@ -261,7 +261,7 @@ fn changelog(inputs: &Inputs<'_>) -> String {
     )
 }
 
-/// The two lintian errors that are facts of what this package must be, each with its reason.
+/// The lintian tags that are facts of what this package is, each with its reason.
 const LINTIAN_OVERRIDES: &str = "\
 # Debian policy keeps /etc/opt for packages in /opt, but Chrome, Edge and Vivaldi read
 # system-wide native-messaging hosts only from there.
@@ -269,6 +269,8 @@ preview-switch: dir-or-file-in-etc-opt [etc/opt/*]
 # serde_norway's YAML parser (the argocd CLI's config) is unsafe-libyaml-norway, a Rust
 # translation of libyaml compiled into the binary: there is no C libyaml to link to.
 preview-switch: embedded-library libyaml [usr/bin/preview-switch]
+# Released by its maintainers, not uploaded to Debian: there is no ITP bug to close.
+preview-switch: initial-upload-closes-no-bugs [usr/share/doc/preview-switch/changelog.Debian.gz:1]
 ";
 
 const COPYRIGHT: &str = "\

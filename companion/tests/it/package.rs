@@ -143,6 +143,7 @@ fn hello(exe: &Path, home: &Path) -> Value {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // says which checks a run without root leaves out
 fn the_deb_installs_the_binary_and_every_host_manifest_and_purge_removes_them() {
     let dir = tempfile::tempdir().unwrap();
     let deb = package(dir.path());
