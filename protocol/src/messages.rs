@@ -118,7 +118,7 @@ impl RequestBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
-    Hello(HelloReply),
+    Hello(Box<HelloReply>),
     List(ListReply),
     Subscribed(Subscribed),
     Unsubscribed(Unsubscribed),

@@ -538,14 +538,14 @@ impl<S: Source> Host<S> {
                         "extension speaks protocol {protocol}, companion {PROTOCOL_VERSION}"
                     );
                 }
-                Reply::Hello(HelloReply {
+                Reply::Hello(Box::new(HelloReply {
                     id,
                     protocol: PROTOCOL_VERSION,
                     companion_version: env!("CARGO_PKG_VERSION").to_owned(),
                     capabilities: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
                     servers: self.servers.clone(),
                     installed: self.opts.installed.clone(),
-                })
+                }))
             }
             RequestBody::List { host, cursor } => self.list(id, host, cursor).await,
             RequestBody::Refresh { host } => match self.refresh(false).await {
