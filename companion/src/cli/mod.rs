@@ -707,6 +707,19 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             src.config_file_exists,
             !src.config_file_explicit,
         ),
+        // World-readable by design (it holds no token), so not `file_check`'s mode rule.
+        doctor::Check {
+            ok: true,
+            what: "system config file".into(),
+            detail: if src.system_config_file_exists {
+                format!(
+                    "{} (read below the user's)",
+                    src.system_config_file.display()
+                )
+            } else {
+                format!("{} not found (optional)", src.system_config_file.display())
+            },
+        },
         file_check(
             "argocd CLI config",
             &src.argocd_config,
@@ -737,6 +750,14 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
                 if src.env_token { "set" } else { "unset" }
             ),
         });
+    }
+    // A file that cannot be read is reported once, by `servers` below.
+    if let Ok(origins) = config::setting_origins(&args, &env) {
+        checks.extend(origins.into_iter().map(|(key, origin)| doctor::Check {
+            ok: true,
+            what: format!("setting {key}"),
+            detail: format!("from {origin}"),
+        }));
     }
     match resolve(&args) {
         Ok(targets) => {

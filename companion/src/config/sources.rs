@@ -61,7 +61,10 @@ pub(super) fn config_file(args: &ConnectionArgs, env: Env<'_>) -> (PathBuf, bool
 pub fn sources(args: &ConnectionArgs, env: Env<'_>) -> ConfigSources {
     let (config_file, config_file_explicit) = config_file(args, env);
     let argocd_config = cli_config::path(env);
+    let system_config_file = system_config_path(env);
     ConfigSources {
+        system_config_file_exists: system_config_file.is_file(),
+        system_config_file,
         config_file_exists: config_file.is_file(),
         config_file,
         config_file_explicit,
@@ -83,6 +86,24 @@ pub(super) fn load_file(args: &ConnectionArgs, env: Env<'_>) -> Result<Option<Lo
             problem: Problem::new(
                 format!("cannot read the config file ({e})"),
                 "create it or fix the path",
+            ),
+        }),
+    }
+}
+
+/// The machine-wide `config.toml` ([`system_config_path`]), read below the user's: absent
+/// is fine; unreadable or invalid is an error that names it.
+pub(super) fn load_system_file(env: Env<'_>) -> Result<Option<LoadedFile>> {
+    let path = system_config_path(env);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => LoadedFile::parse(&path, text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Config {
+            path,
+            line: None,
+            problem: Problem::new(
+                format!("cannot read the system-wide config file ({e})"),
+                "have an administrator make it readable (chmod 644), or set PREVIEW_SWITCH_SYSTEM_CONFIG to another file",
             ),
         }),
     }

@@ -607,3 +607,50 @@ async fn doctor_reports_each_check_with_its_fix() {
         bad.stdout
     );
 }
+
+/// `doctor` names the file each setting came from: the system-wide one an administrator
+/// ships (here the sandbox's PREVIEW_SWITCH_SYSTEM_CONFIG) below the user's own.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_names_the_file_each_setting_came_from() {
+    let sb = Sandbox::new();
+    let system = sb.home().join("etc/preview-switch/config.toml");
+    std::fs::create_dir_all(system.parent().unwrap()).unwrap();
+    std::fs::write(
+        &system,
+        "selector = \"team=web\"\n[route]\ncookie = \"corp-{service}-pr\"\n",
+    )
+    .unwrap();
+    let user = sb.home().join(".config/preview-switch/config.toml");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, "timeout = \"40s\"\n").unwrap();
+    let out = sb
+        .run(
+            &[
+                "doctor",
+                "--server",
+                "http://127.0.0.1:9",
+                "--auth-token",
+                TOKEN,
+            ],
+            &[],
+        )
+        .await;
+    out.assert_no_secret(TOKEN);
+    for line in [
+        format!(
+            "ok   system config file: {} (read below the user's)",
+            system.display()
+        ),
+        format!("ok   setting selector: from {}", system.display()),
+        format!("ok   setting route: from {}", system.display()),
+        format!("ok   setting timeout: from {}", user.display()),
+        "ok   setting connect_timeout: from the default".to_owned(),
+        "ok   setting servers: from flag --server".to_owned(),
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "{line}\n{}",
+            out.stdout
+        );
+    }
+}
