@@ -13,9 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 BIN=$TARGET/release/preview-switch
-OUT=dist
+OUT=$PWD/dist
 if [[ ! -x $BIN ]]; then
   echo "dist.sh: $BIN is missing: run make dist (it builds the release binary first)" >&2
   exit 2
@@ -31,7 +31,7 @@ rm -f "$OUT"/preview-switch_*.deb "$OUT"/preview-switch-*.tar.gz "$OUT"/preview-
 # the installed packages' symbols files). It wants a debian/control beside it.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: preview-switch\n\nPackage: preview-switch\nArchitecture: any\n' >"$work/shlibs/debian/control"
-depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O -e "$OLDPWD/$BIN" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+depends=$(cd "$work/shlibs" && dpkg-shlibdeps -O -e "$BIN" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 if [[ -z $depends ]]; then
   echo "dist.sh: dpkg-shlibdeps found no Depends for $BIN: install dpkg-dev (scripts/setup.sh dist)" >&2
   exit 1
@@ -61,7 +61,7 @@ elif rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   "$BIN" stage windows --binary "$exe" --out "$work/windows" >/dev/null
   name="preview-switch-$version-x86_64-windows"
   find "$work/windows" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-  (cd "$work/windows" && find "$name" | LC_ALL=C sort | zip -qX "$OLDPWD/$OUT/$name.zip" -@)
+  (cd "$work/windows" && find "$name" | LC_ALL=C sort | zip -qX "$OUT/$name.zip" -@)
   echo "built $OUT/$name.zip"
 else
   echo "dist.sh: no Windows zip: the x86_64-pc-windows-gnu target is not installed (scripts/setup.sh adds it)" >&2

@@ -92,11 +92,24 @@ pub(super) fn load_file(args: &ConnectionArgs, env: Env<'_>) -> Result<Option<Lo
 }
 
 /// The machine-wide `config.toml` ([`system_config_path`]), read below the user's: absent
-/// is fine; unreadable or invalid is an error that names it.
+/// is fine; unreadable or invalid is an error that names it, and so is a `token` in it,
+/// which every user of the machine could read (`token_command` and `token_file` are fine).
 pub(super) fn load_system_file(env: Env<'_>) -> Result<Option<LoadedFile>> {
     let path = system_config_path(env);
     match std::fs::read_to_string(&path) {
-        Ok(text) => LoadedFile::parse(&path, text).map(Some),
+        Ok(text) => {
+            let file = LoadedFile::parse(&path, text)?;
+            if let Some(t) = file.cfg.servers.iter().find_map(|s| s.token.as_ref()) {
+                return Err(file.error(
+                    Some(t.span()),
+                    Problem::new(
+                        "the system-wide config file holds a token, which every user of this machine can read",
+                        "remove it, and give each user their own: token_file or token_command in their config.toml, or argocd login",
+                    ),
+                ));
+            }
+            Ok(Some(file))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::Config {
             path,

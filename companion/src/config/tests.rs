@@ -637,6 +637,20 @@ url = "https://argocd.dev.corp.test"
         "corp-{service}-pr"
     );
 
+    // A token there would be every user's to read: refused, by its line, never echoed.
+    w.write(
+        "etc/preview-switch/config.toml",
+        "[[servers]]\nurl = \"https://argocd.dev.corp.test\"\ntoken = \"shared-secret-value\"\n",
+    );
+    let err = w.resolve(&args()).unwrap_err();
+    let text = err.with_fix(Surface::Cli);
+    assert!(
+        text.contains("every user of this machine can read"),
+        "{text}"
+    );
+    assert!(text.contains(" line 3: "), "the token's line: {text}");
+    assert!(!text.contains("shared-secret-value"), "{text}");
+
     // A broken system file is an error that names it and its line.
     w.write("etc/preview-switch/config.toml", "selectr = \"x\"\n");
     let err = w.resolve(&args()).unwrap_err();
