@@ -70,8 +70,7 @@ fmt:
 ## real toolbar popup in Chromium and Firefox; fails on a miss (README "Performance")
 bench: build
 	@scripts/setup.sh bench
-	scripts/bench.sh
-	scripts/bench-popup.sh
+	@rc=0; scripts/bench.sh || rc=1; scripts/bench-popup.sh || rc=1; exit $$rc
 
 ## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60) on nightly; see README "Robustness"
 fuzz:

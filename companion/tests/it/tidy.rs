@@ -468,3 +468,136 @@ fn token_is_exposed_only_for_the_authorization_header() {
         "Token::expose is for the Authorization header only (compare tokens with ==): {offenders:#?}"
     );
 }
+
+/// Every file a person reads next to the code: the sources, the docs, the scripts.
+fn cited_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(
+                name.as_str(),
+                "target" | "node_modules" | "dist" | ".git" | ".tools" | "fixtures"
+            ) {
+                cited_files(&path, out);
+            }
+        } else if [".rs", ".md", ".mjs", ".js", ".sh", ".toml", ".yaml"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+            || name == "Makefile"
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// The section labels of one of `docs/`'s files: `7` for `## 7. Budgets`, `10a` for
+/// `### 10a. …`, `D` for `## D. Argo CD API`.
+fn doc_sections(doc: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(repo_root().join("docs").join(format!("{doc}.md")))
+        .unwrap_or_else(|e| panic!("docs/{doc}.md: {e}"));
+    let heading = regex::Regex::new(r"(?m)^#{2,3} ([0-9]+[a-z]?|[A-Z])\. ").unwrap();
+    heading
+        .captures_iter(&text)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
+#[test]
+fn every_docs_citation_names_a_section_that_exists() {
+    let cite = regex::Regex::new(
+        r"\b(DESIGN|ARGOCD|FIREFOX)(?:\.md)?,? ?§ ?([0-9]+[a-z]?)|\bPLATFORM(?:\.md)?,? ([A-H])\b",
+    )
+    .unwrap();
+    let sections: BTreeMap<&str, BTreeSet<String>> = ["DESIGN", "PLATFORM", "ARGOCD", "FIREFOX"]
+        .into_iter()
+        .map(|d| (d, doc_sections(d)))
+        .collect();
+    let mut files = Vec::new();
+    cited_files(&repo_root(), &mut files);
+    let (mut checked, mut broken) = (0, Vec::new());
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for c in cite.captures_iter(&text) {
+            let (doc, section) = match (c.get(1), c.get(2), c.get(3)) {
+                (Some(d), Some(s), _) => (d.as_str(), s.as_str()),
+                (_, _, Some(s)) => ("PLATFORM", s.as_str()),
+                _ => continue,
+            };
+            checked += 1;
+            if !sections[doc].contains(section) {
+                broken.push(format!(
+                    "{}: {} names docs/{doc}.md section {section}, which has none",
+                    file.strip_prefix(repo_root()).unwrap().display(),
+                    &c[0]
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} citations found: is the pattern right?"
+    );
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
+
+/// The crates a manifest table lists (`[dependencies]`, `[dev-dependencies]`, and their
+/// `[target.'cfg(…)'.…]` forms), without the workspace's own.
+fn manifest_dependencies(manifest: &toml::Table, out: &mut BTreeSet<String>) {
+    for kind in ["dependencies", "dev-dependencies", "build-dependencies"] {
+        if let Some(deps) = manifest.get(kind).and_then(|d| d.as_table()) {
+            for (name, spec) in deps {
+                let package = spec.get("package").and_then(|p| p.as_str()).unwrap_or(name);
+                // The workspace's own crates (`protocol.workspace = true` names no package).
+                let ours = package.starts_with("preview-switch")
+                    || matches!(package, "protocol" | "fake-argocd");
+                if !ours {
+                    out.insert(package.to_string());
+                }
+            }
+        }
+    }
+    if let Some(targets) = manifest.get("target").and_then(|t| t.as_table()) {
+        for target in targets.values().filter_map(|t| t.as_table()) {
+            manifest_dependencies(target, out);
+        }
+    }
+}
+
+#[test]
+fn every_dependency_is_justified_in_architecture_md() {
+    let mut used = BTreeSet::new();
+    for krate in ["protocol", "companion", "extension", "fake-argocd"] {
+        let text = std::fs::read_to_string(repo_root().join(krate).join("Cargo.toml")).unwrap();
+        manifest_dependencies(&text.parse::<toml::Table>().unwrap(), &mut used);
+    }
+    let architecture = std::fs::read_to_string(repo_root().join("ARCHITECTURE.md")).unwrap();
+    let justified: BTreeSet<String> = architecture
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|names| {
+            // `reqwest (rustls, ring)`: the crate is the word before the parenthesis.
+            let mut depth = 0;
+            let mut cleaned = String::new();
+            for ch in names.chars() {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ if depth == 0 => cleaned.push(ch),
+                    _ => {}
+                }
+            }
+            cleaned
+                .split(',')
+                .map(|n| n.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let missing: Vec<_> = used.difference(&justified).collect();
+    assert!(
+        missing.is_empty(),
+        "crates without a line in ARCHITECTURE.md's dependency table: {missing:?}"
+    );
+    assert!(used.len() > 15, "only {} dependencies found", used.len());
+}
