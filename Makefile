@@ -97,8 +97,8 @@ dist-check: dist
 	PREVIEW_SWITCH_DEB=$(CURDIR)/$$(ls dist/preview-switch_*_amd64.deb) $(CARGO) test -p preview-switch --test it package
 
 ## install: the companion from this checkout into PREFIX (default ~/.local): binary, man
-## pages, completions, and the host manifests for your user (sudo make install PREFIX=/usr/local
-## for every user); uninstall takes it back
+## pages, completions, and the host manifests for your user (sudo make install SYSTEM=1:
+## /usr/local and every browser user of the machine); uninstall takes it back
 install: build
 	@scripts/install-from-checkout.sh install
 

@@ -153,7 +153,7 @@ pub(super) fn origins(
         (
             "route",
             from(|c| c.route.is_some()),
-            "no config file (each app's annotations)",
+            "the apps' own annotations",
         ),
         (
             "env_pattern",
