@@ -7,7 +7,11 @@
 
 use std::fmt;
 
-use protocol::messages::{ErrorBody, ErrorCode};
+use protocol::install::InstallMethod;
+use protocol::messages::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+
+/// This extension's version: the workspace's, as the manifest's (a test in `lib.rs` checks).
+pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Why the companion gave no list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,14 @@ pub enum LocalError {
     Stopped { browser_said: String },
     /// A reply the extension cannot read: the two sides speak different protocol versions.
     Unreadable { detail: String },
+    /// The companion's `hello` names another protocol version than this extension's
+    /// ([`PROTOCOL_VERSION`]): asked after a list it could not serve or the extension could
+    /// not read, so the user gets the upgrade for how the companion was installed.
+    Mismatch {
+        protocol: u32,
+        companion_version: String,
+        installed: Option<InstallMethod>,
+    },
     /// A `chrome.*` call failed; `error` is the browser's message.
     Browser { call: BrowserCall, error: String },
     /// `chrome.cookies.set` answered without a cookie: the site's host permission is missing.
@@ -85,6 +97,20 @@ impl LocalError {
             LocalError::Unreadable { detail } => {
                 format!("the companion sent a message the extension cannot read: {detail}")
             }
+            LocalError::Mismatch {
+                protocol,
+                companion_version,
+                ..
+            } => {
+                let (side, verb) = if *protocol < PROTOCOL_VERSION {
+                    ("older than", "needs")
+                } else {
+                    ("newer than", "understands")
+                };
+                format!(
+                    "the companion (preview-switch {companion_version}, protocol {protocol}) is {side} this extension {EXTENSION_VERSION} {verb} (protocol {PROTOCOL_VERSION})"
+                )
+            }
             LocalError::Browser { call, error } => format!("{call}: {error}"),
             LocalError::CookieRefused { name, url } => {
                 format!("could not set the cookie {name} on {url}: the browser refused it")
@@ -96,8 +122,50 @@ impl LocalError {
     }
 
     /// What the user can do, when there is something.
-    pub fn fix(&self) -> Option<&'static str> {
+    pub fn fix(&self) -> Option<String> {
+        if let LocalError::Mismatch {
+            protocol,
+            companion_version,
+            installed,
+        } = self
+        {
+            return Some(if *protocol > PROTOCOL_VERSION {
+                format!(
+                    "update this extension to {companion_version} (or install preview-switch {EXTENSION_VERSION} again), then reopen this popup"
+                )
+            } else {
+                match self.upgrade_command() {
+                    Some(_) => format!(
+                        "upgrade the companion to {EXTENSION_VERSION} the way it was installed ({}), then reopen this popup:",
+                        installed
+                            .as_ref()
+                            .map_or_else(String::new, InstallMethod::describe)
+                    ),
+                    None => format!(
+                        "install preview-switch {EXTENSION_VERSION} the way you installed it (the package, the tarball's install.sh or make install), then reopen this popup"
+                    ),
+                }
+            });
+        }
+        self.static_fix().map(str::to_string)
+    }
+
+    /// The one command that brings an older companion to this extension's version, for how
+    /// it was installed (`None`: newer, or installed in a way nobody told us).
+    pub fn upgrade_command(&self) -> Option<String> {
         match self {
+            LocalError::Mismatch {
+                protocol,
+                installed: Some(method),
+                ..
+            } if *protocol < PROTOCOL_VERSION => method.upgrade_command(EXTENSION_VERSION),
+            _ => None,
+        }
+    }
+
+    fn static_fix(&self) -> Option<&'static str> {
+        match self {
+            LocalError::Mismatch { .. } => None,
             LocalError::NotInstalled { .. } | LocalError::Stopped { .. } => {
                 Some("run preview-switch doctor")
             }
@@ -176,7 +244,7 @@ impl Failure {
     pub fn fix(&self) -> Option<String> {
         match self {
             Failure::Companion(body) => Some(body.fix.clone()).filter(|f| !f.trim().is_empty()),
-            Failure::Local(e) => e.fix().map(str::to_string),
+            Failure::Local(e) => e.fix(),
         }
     }
 }

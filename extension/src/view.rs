@@ -444,8 +444,9 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
 }
 
 /// The notice that replaces the list when the companion gave none: the install command
-/// when it is not installed, `doctor` when it stopped, else the failure's message and fix
-/// as said (a companion error also names its PROTOCOL.md code).
+/// when it is not installed, `doctor` when it stopped, the upgrade command when it speaks an
+/// older protocol, else the failure's message and fix as said (a companion error also names
+/// its PROTOCOL.md code); a relay's failure names the relay.
 fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Notice {
     if let Some(relay) = relay {
         // The relay's own words (its code, message and fix), or why it could not be read.
@@ -493,7 +494,7 @@ fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Noti
             kind: NoticeKind::CompanionError,
             text: capitalized(&local.message()),
             detail: failure.fix(),
-            command: None,
+            command: local.upgrade_command(),
         },
     }
 }
@@ -1001,6 +1002,38 @@ mod tests {
             "The companion sent a message the extension cannot read: expected a list, got hello"
         );
         assert!(n.detail.unwrap().contains("same version"));
+
+        // An older companion: the versions, then the upgrade for how it was installed as
+        // the notice's copyable command.
+        let mut older = s.clone();
+        older.update(Event::CompanionFailed(
+            LocalError::Mismatch {
+                protocol: 0,
+                companion_version: "0.0.9".into(),
+                installed: Some(protocol::install::InstallMethod::Source {
+                    checkout: "/home/u/preview-switch".into(),
+                    make_target: "install".into(),
+                }),
+            }
+            .into(),
+        ));
+        let n = view(&older).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionError);
+        assert!(
+            n.text
+                .starts_with("The companion (preview-switch 0.0.9, protocol 0) is older"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            n.command.as_deref(),
+            Some("cd /home/u/preview-switch && git pull && make install")
+        );
+        assert!(
+            n.detail
+                .unwrap()
+                .contains("a source checkout (/home/u/preview-switch)")
+        );
 
         let mut none = s.clone();
         none.update(Event::ListArrived {

@@ -8,6 +8,7 @@
 
 pub mod envs;
 pub mod ids;
+pub mod install;
 pub mod messages;
 pub mod policy;
 pub mod relay;

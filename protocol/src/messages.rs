@@ -118,7 +118,7 @@ impl RequestBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
-    Hello(HelloReply),
+    Hello(Box<HelloReply>),
     List(ListReply),
     Subscribed(Subscribed),
     Unsubscribed(Unsubscribed),
@@ -237,6 +237,10 @@ pub struct HelloReply {
     pub capabilities: Vec<String>,
     /// The configured Argo CD servers; never a token.
     pub servers: Vec<ServerInfo>,
+    /// How the companion was installed, which decides its upgrade command; absent from
+    /// companions older than 0.1.0's rollout support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<crate::install::InstallMethod>,
 }
 
 /// A configured Argo CD server as the extension may see it: no credentials.

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod envs;
 pub mod output;
 mod serve;
+mod stage;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -138,6 +139,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write a release artifact's tree: the Debian package's, a tarball's or the Windows
+    /// zip's (scripts/dist.sh and `make install` pack or install it)
+    #[command(hide = true)]
+    Stage(stage::StageArgs),
     /// Start the embedded demo: a fake Argo CD with previews and a cookie-routed demo site
     Demo {
         /// Port for the fake Argo CD API on 127.0.0.1 (0 picks a free one)
@@ -158,10 +163,12 @@ enum Command {
 /// Which browsers and profile `install` / `uninstall` act on.
 #[derive(Debug, Args)]
 struct HostTarget {
-    /// chrome, chromium, brave, edge, vivaldi, firefox, or all (comma-separated)
-    #[arg(long, value_name = "BROWSER", default_value = "all")]
+    /// all, or one or more of chrome, chromium, brave, edge, vivaldi, firefox separated by
+    /// commas (chrome,firefox)
+    #[arg(long, value_name = "BROWSERS", default_value = "all")]
     browser: String,
-    /// Machine-wide directories instead of your user's (needs root)
+    /// Machine-wide directories (Windows: HKEY_LOCAL_MACHINE) instead of your user's (needs
+    /// root or an administrator)
     #[arg(long)]
     system: bool,
     /// The extension id to allow (default: the published Preview Switch extension)
@@ -315,6 +322,7 @@ fn serve_host(
             Ok(targets) => {
                 let opts = HostOptions {
                     allowed,
+                    installed: Some(crate::installed::current()),
                     ..HostOptions::for_targets(&targets)
                 };
                 host::run_stdio(caller, ListingSource { targets }, opts).await
@@ -322,6 +330,7 @@ fn serve_host(
             Err(e) => {
                 let opts = HostOptions {
                     allowed,
+                    installed: Some(crate::installed::current()),
                     ..HostOptions::default()
                 };
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
@@ -407,6 +416,7 @@ async fn run(command: Command) -> Outcome {
             once,
             extension,
         } => demo(api_port, site_port, once, extension).await,
+        Command::Stage(args) => stage::stage(args),
         Command::Install { target } => install(target, false),
         Command::Uninstall { target } => install(target, true),
         Command::Host { .. } | Command::Serve(_) => {
@@ -700,6 +710,17 @@ fn install(target: HostTarget, remove: bool) -> Outcome {
             d.browser.name(),
             d.path.display()
         ));
+        if let Some(key) = opts.registry_key(d.browser) {
+            text.push_str(&format!("  registry key: {key}\n"));
+        }
+        let shared = host::install::browsers::shares_system_dir(d.browser, opts.os);
+        if remove && opts.scope == host::install::Scope::System && !shared.is_empty() {
+            let names: Vec<&str> = shared.iter().map(|b| b.name()).collect();
+            text.push_str(&format!(
+                "  {} read the same file, so this unregisters them too\n",
+                names.join(", ")
+            ));
+        }
     }
     if done.is_empty() {
         text.push_str(&format!("nothing {verb}\n"));
@@ -718,6 +739,19 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             src.config_file_exists,
             !src.config_file_explicit,
         ),
+        // World-readable by design (it holds no token), so not `file_check`'s mode rule.
+        doctor::Check {
+            ok: true,
+            what: "system config file".into(),
+            detail: if src.system_config_file_exists {
+                format!(
+                    "{} (read below the user's)",
+                    src.system_config_file.display()
+                )
+            } else {
+                format!("{} not found (optional)", src.system_config_file.display())
+            },
+        },
         file_check(
             "argocd CLI config",
             &src.argocd_config,
@@ -725,6 +759,19 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             true,
         ),
     ];
+    let installed = crate::installed::current();
+    checks.push(doctor::Check {
+        ok: true,
+        what: "companion".into(),
+        detail: format!(
+            "preview-switch {} from {}{}",
+            env!("CARGO_PKG_VERSION"),
+            installed.describe(),
+            std::env::current_exe()
+                .map(|p| format!(" at {}", p.display()))
+                .unwrap_or_default()
+        ),
+    });
     if src.env_server || src.env_token {
         checks.push(doctor::Check {
             ok: true,
@@ -735,6 +782,14 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
                 if src.env_token { "set" } else { "unset" }
             ),
         });
+    }
+    // A file that cannot be read is reported once, by `servers` below.
+    if let Ok(origins) = config::setting_origins(&args, &env) {
+        checks.extend(origins.into_iter().map(|(key, origin)| doctor::Check {
+            ok: true,
+            what: format!("setting {key}"),
+            detail: format!("from {origin}"),
+        }));
     }
     match resolve(&args) {
         Ok(targets) => {
@@ -748,10 +803,14 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             detail: e.with_fix(Surface::Cli),
         }),
     }
-    if let Ok(opts) = InstallOptions::new(
-        host::install::Browser::ALL.to_vec(),
-        host::install::Scope::User,
-    ) {
+    for scope in [host::install::Scope::User, host::install::Scope::System] {
+        let Ok(opts) = InstallOptions::new(host::install::Browser::ALL.to_vec(), scope) else {
+            continue;
+        };
+        let label = match scope {
+            host::install::Scope::User => "",
+            host::install::Scope::System => "system ",
+        };
         for c in host::install::check(&opts) {
             let ok = matches!(c.state, host::install::ManifestState::Ok);
             let detail = match c.fix() {
@@ -760,7 +819,7 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             };
             checks.push(doctor::Check {
                 ok,
-                what: format!("{} host manifest", c.browser.name()),
+                what: format!("{} {label}host manifest", c.browser.name()),
                 detail,
             });
         }

@@ -41,6 +41,9 @@ pub struct HostOptions {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub allowed: AllowedOrigins,
+    /// How this binary was installed, for `hello` (`crate::installed::current`); `None`
+    /// leaves it out.
+    pub installed: Option<protocol::install::InstallMethod>,
 }
 
 impl Default for HostOptions {
@@ -53,6 +56,7 @@ impl Default for HostOptions {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             allowed: AllowedOrigins::default(),
+            installed: None,
         }
     }
 }
@@ -370,13 +374,14 @@ impl<S: Source> Host<S> {
                         "extension speaks protocol {protocol}, companion {PROTOCOL_VERSION}"
                     );
                 }
-                Reply::Hello(HelloReply {
+                Reply::Hello(Box::new(HelloReply {
                     id,
                     protocol: PROTOCOL_VERSION,
                     companion_version: env!("CARGO_PKG_VERSION").to_owned(),
                     capabilities: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
                     servers: self.live.servers().to_vec(),
-                })
+                    installed: self.opts.installed.clone(),
+                }))
             }
             RequestBody::List { host, cursor } => self.list(id, host, cursor).await,
             RequestBody::Refresh { host } => match self.live.refresh(false).await {

@@ -26,11 +26,13 @@ use std::collections::VecDeque;
 
 use protocol::Preview;
 use protocol::envs::Notification;
-use protocol::messages::{AppAction, AppRef, Reply, Request, RequestBody};
+use protocol::messages::{
+    AppAction, AppRef, ErrorBody, ErrorCode, PROTOCOL_VERSION, Reply, Request, RequestBody,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::envs::{self, Envs};
-use crate::failure::{BrowserCall, Failure, LocalError};
+use crate::failure::{BrowserCall, EXTENSION_VERSION, Failure, LocalError};
 use crate::live::Live;
 use crate::settings::{Managed, Settings};
 use crate::state::{self, State, parse_web_url};
@@ -303,6 +305,9 @@ pub struct Worker {
     notify_loaded: bool,
     /// Origins just granted, until the stored waiting choice is read.
     added_origins: Vec<String>,
+    /// A list failure that another protocol version may explain, held until the `hello`
+    /// with this id answers (it is shown then, or the version mismatch instead).
+    diagnosing: Option<(u64, Failure)>,
 }
 
 impl Default for Worker {
@@ -329,6 +334,7 @@ impl Default for Worker {
             subscribed: false,
             notify_loaded: false,
             added_origins: Vec::new(),
+            diagnosing: None,
         }
     }
 }
@@ -582,6 +588,20 @@ impl Worker {
     }
 
     fn answered(&mut self, id: u64, reply: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+        if let Some((_, failure)) = self.diagnosing.take_if(|(hello, _)| *hello == id) {
+            let failure = match reply {
+                Ok(Reply::Hello(h)) if h.protocol != PROTOCOL_VERSION => {
+                    Failure::Local(LocalError::Mismatch {
+                        protocol: h.protocol,
+                        companion_version: h.companion_version,
+                        installed: h.installed,
+                    })
+                }
+                _ => failure,
+            };
+            self.feed(state::Event::CompanionFailed(failure), out);
+            return;
+        }
         if let Some(at) = self.envs_asks.iter().position(|(i, _)| *i == id) {
             let (_, ask) = self.envs_asks.remove(at);
             self.envs_answered(ask, reply, out);
@@ -688,6 +708,22 @@ impl Worker {
             }
             // A failed refresh leaves the list shown and says why beside it.
             Purpose::Show if was_refresh => self.feed(state::Event::RefreshFailed(failure), out),
+            // Before a reply it cannot read or a request the companion does not know is
+            // shown, `hello` tells whether the two speak different protocol versions.
+            Purpose::Show
+                if self.source == Source::Companion
+                    && self.diagnosing.is_none()
+                    && protocol_may_differ(&failure) =>
+            {
+                let id = self.send(
+                    RequestBody::Hello {
+                        protocol: PROTOCOL_VERSION,
+                        extension_version: Some(EXTENSION_VERSION.to_owned()),
+                    },
+                    out,
+                );
+                self.diagnosing = Some((id, failure));
+            }
             Purpose::Show => self.feed(state::Event::CompanionFailed(failure), out),
         }
     }
@@ -1097,6 +1133,22 @@ impl Worker {
 }
 
 /// A read the state waits for that failed, so its answer will never come.
+/// A failure a companion of another protocol version gives: a reply this extension cannot
+/// read, or a request (or an error code) the companion and the extension do not share.
+fn protocol_may_differ(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Local(LocalError::Unreadable { .. })
+            | Failure::Companion(ErrorBody {
+                code: ErrorCode::UnknownType
+                    | ErrorCode::BadRequest
+                    | ErrorCode::BadJson
+                    | ErrorCode::Unknown,
+                ..
+            })
+    )
+}
+
 fn is_failed_read(event: &state::Event) -> bool {
     matches!(
         event,

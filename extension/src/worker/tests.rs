@@ -1,8 +1,9 @@
 //! The worker's decisions, natively: what the popup and the service worker ask of the
 //! companion and the browser, for each answer they get.
 
+use protocol::install::InstallMethod;
 use protocol::messages::{
-    Change, ChangeKind, ErrorCode, ListReply, PreviewsChanged, Subscribed, Unsubscribed,
+    Change, ChangeKind, ErrorCode, HelloReply, ListReply, PreviewsChanged, Subscribed, Unsubscribed,
 };
 
 use super::listing::tests::error;
@@ -240,15 +241,116 @@ fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
         Companion::Failed(Failure::Local(LocalError::NotInstalled { .. }))
     ));
 
+    // A reply it cannot read is shown as such when the companion speaks this protocol.
     let (mut w, fx) = popup(Stored::default(), vec![]);
     let id = one_sent(&fx, list(None));
-    answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
+    let fx = answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
+    let hello = one_sent(&fx, hello_request());
+    answer(&mut w, hello, hello_reply(PROTOCOL_VERSION, None));
     assert_eq!(
         w.state().companion,
         Companion::Failed(Failure::Local(LocalError::Unreadable {
             detail: "expected a list, got unsubscribed".into()
         }))
     );
+}
+
+fn hello_request() -> RequestBody {
+    RequestBody::Hello {
+        protocol: PROTOCOL_VERSION,
+        extension_version: Some(env!("CARGO_PKG_VERSION").into()),
+    }
+}
+
+fn hello_reply(protocol: u32, installed: Option<InstallMethod>) -> Reply {
+    Reply::Hello(Box::new(HelloReply {
+        id: 0,
+        protocol,
+        companion_version: "0.0.9".into(),
+        capabilities: vec!["list".into()],
+        servers: vec![],
+        installed,
+    }))
+}
+
+/// A list that an older companion does not understand (or whose answer this extension
+/// cannot read) is explained by `hello`: the popup names both versions and the upgrade
+/// command for how the companion was installed, instead of a generic error.
+#[test]
+fn a_companion_of_another_protocol_is_named_with_its_upgrade_command() {
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::UnknownType));
+    assert_eq!(w.state().companion, Companion::Loading, "held for hello");
+    let hello = one_sent(&fx, hello_request());
+    answer(
+        &mut w,
+        hello,
+        hello_reply(PROTOCOL_VERSION - 1, Some(InstallMethod::Deb)),
+    );
+    let Companion::Failed(Failure::Local(e)) = &w.state().companion else {
+        panic!("{:?}", w.state().companion)
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        e.message(),
+        format!(
+            "the companion (preview-switch 0.0.9, protocol {}) is older than this extension {version} needs (protocol {PROTOCOL_VERSION})",
+            PROTOCOL_VERSION - 1
+        )
+    );
+    assert_eq!(
+        e.upgrade_command(),
+        Some(format!(
+            "sudo apt install ./preview-switch_{version}-1_amd64.deb"
+        ))
+    );
+    assert!(e.fix().unwrap().contains("the Debian package"), "{e}");
+
+    // Newer: the extension is the one to update, and no companion command is offered.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = run(
+        &mut w,
+        Event::Answered {
+            id,
+            reply: Err(LocalError::Unreadable {
+                detail: "unknown field `pages`".into(),
+            }),
+        },
+    );
+    let hello = one_sent(&fx, hello_request());
+    answer(
+        &mut w,
+        hello,
+        hello_reply(
+            PROTOCOL_VERSION + 1,
+            Some(InstallMethod::Tarball {
+                platform: "x86_64-linux".into(),
+            }),
+        ),
+    );
+    let Companion::Failed(Failure::Local(e)) = &w.state().companion else {
+        panic!("{:?}", w.state().companion)
+    };
+    assert!(e.message().contains("is newer than this extension"), "{e}");
+    assert_eq!(e.upgrade_command(), None);
+    assert!(
+        e.fix()
+            .unwrap()
+            .starts_with("update this extension to 0.0.9"),
+        "{e}"
+    );
+
+    // An error a protocol difference does not explain is shown at once, without hello.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::ArgocdUnauthorized));
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+    assert!(matches!(
+        w.state().companion,
+        Companion::Failed(Failure::Companion(_))
+    ));
 }
 
 fn changed(changes: Vec<(ChangeKind, Preview)>) -> Event {

@@ -126,6 +126,7 @@ fn options(cache_dir: Option<&std::path::Path>) -> HostOptions {
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(40),
         allowed: AllowedOrigins::default(),
+        installed: None,
     }
 }
 
