@@ -106,7 +106,7 @@ test("the popup lists the previews that can route the tab's host", async () => {
  * whenever an answer arrives, and a redraw between a mouse press and its release loses that
  * click (the user clicks again; so does this, at most 3 times, each time only if the click
  * did not take). */
-async function choose(popup, option, done, what) {
+async function chooseInRealPopup(popup, option, done, what) {
   for (let attempt = 1; ; attempt++) {
     await popup.click(option);
     if (!(await popup.eval((d, win, sel) => d.querySelector(sel)?.checked === true, option))) {
@@ -136,11 +136,11 @@ test("the real toolbar popup lists the host's previews, and clicks in it route t
     rows: [...d.querySelectorAll("section.service .row .pr")].map((e) => e.textContent),
   }));
   assert.deepEqual(shown, { host: "courses-fe.demo.test", services: ["courses-fe"], rows: ["PR 123", "PR 130"] });
-  await choose(popup, "#opt-courses_fe-d130", async () => (await routingCookies()).length === 1, "the routing cookie");
+  await chooseInRealPopup(popup, "#opt-courses_fe-d130", async () => (await routingCookies()).length === 1, "the routing cookie");
   // Another tab on the host (the popup stays open on A's).
   assert.equal((await visit(b)).routed_to, "courses-fe-pr-130");
   await waitFor(() => popup.eval((d) => d.querySelector("section.service .status")?.textContent === "Routed to PR 130 for this domain"), "the popup to say so");
-  await choose(popup, "#opt-courses_fe-dev", async () => (await routingCookies()).length === 0, "the cookie to be removed");
+  await chooseInRealPopup(popup, "#opt-courses_fe-dev", async () => (await routingCookies()).length === 0, "the cookie to be removed");
   assert.equal((await visit(b)).backend, "dev");
   await popup.close();
   for (const p of [a, b]) await p.close();
