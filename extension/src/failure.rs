@@ -7,7 +7,11 @@
 
 use std::fmt;
 
-use protocol::messages::{ErrorBody, ErrorCode};
+use protocol::install::InstallMethod;
+use protocol::messages::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+
+/// This extension's version: the workspace's, as the manifest's (a test in `lib.rs` checks).
+pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Why the companion gave no list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,16 +26,26 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalError {
     /// No native-messaging host manifest names this extension (which browser words mean
-    /// this: `web::browser::unreachable`).
+    /// this: [`LocalError::unreachable`]).
     NotInstalled { browser_said: String },
     /// The companion is installed but could not start, exited or crashed.
     Stopped { browser_said: String },
     /// A reply the extension cannot read: the two sides speak different protocol versions.
     Unreadable { detail: String },
+    /// The companion's `hello` names another protocol version than this extension's
+    /// ([`PROTOCOL_VERSION`]): asked after a list it could not serve or the extension could
+    /// not read, so the user gets the upgrade for how the companion was installed.
+    Mismatch {
+        protocol: u32,
+        companion_version: String,
+        installed: Option<InstallMethod>,
+    },
     /// A `chrome.*` call failed; `error` is the browser's message.
     Browser { call: BrowserCall, error: String },
     /// `chrome.cookies.set` answered without a cookie: the site's host permission is missing.
     CookieRefused { name: String, url: String },
+    /// The team relay could not be reached, or answered something that is not its wire.
+    Relay { url: String, detail: String },
 }
 
 /// The `chrome.*` call a [`LocalError::Browser`] names.
@@ -52,7 +66,28 @@ pub enum BrowserCall {
     OpenTab { url: String },
 }
 
+/// Chromium's error when no host manifest allows the extension.
+const CHROMIUM_HOST_NOT_FOUND: &str = "Specified native messaging host not found";
+/// Firefox's, followed by the host name (also for a manifest that names another add-on:
+/// installing again is the fix in both cases).
+const FIREFOX_HOST_NOT_FOUND: &str = "No such native application";
+
 impl LocalError {
+    /// What the browser said when it could not reach the companion (a rejected
+    /// `sendNativeMessage`, or why a port closed): not installed, or installed and failing.
+    /// Pure, because the worker too must tell them apart: a team relay stands in for a
+    /// companion that is not installed.
+    pub fn unreachable(browser_said: &str) -> LocalError {
+        let browser_said = browser_said.trim().trim_end_matches('.').to_string();
+        if browser_said == CHROMIUM_HOST_NOT_FOUND
+            || browser_said.starts_with(FIREFOX_HOST_NOT_FOUND)
+        {
+            LocalError::NotInstalled { browser_said }
+        } else {
+            LocalError::Stopped { browser_said }
+        }
+    }
+
     /// What failed and why, without the fix.
     pub fn message(&self) -> String {
         match self {
@@ -62,16 +97,75 @@ impl LocalError {
             LocalError::Unreadable { detail } => {
                 format!("the companion sent a message the extension cannot read: {detail}")
             }
+            LocalError::Mismatch {
+                protocol,
+                companion_version,
+                ..
+            } => {
+                let (side, verb) = if *protocol < PROTOCOL_VERSION {
+                    ("older than", "needs")
+                } else {
+                    ("newer than", "understands")
+                };
+                format!(
+                    "the companion (preview-switch {companion_version}, protocol {protocol}) is {side} this extension {EXTENSION_VERSION} {verb} (protocol {PROTOCOL_VERSION})"
+                )
+            }
             LocalError::Browser { call, error } => format!("{call}: {error}"),
             LocalError::CookieRefused { name, url } => {
                 format!("could not set the cookie {name} on {url}: the browser refused it")
+            }
+            LocalError::Relay { url, detail } => {
+                format!("the team relay at {url} gave no list: {detail}")
             }
         }
     }
 
     /// What the user can do, when there is something.
-    pub fn fix(&self) -> Option<&'static str> {
+    pub fn fix(&self) -> Option<String> {
+        if let LocalError::Mismatch {
+            protocol,
+            companion_version,
+            installed,
+        } = self
+        {
+            return Some(if *protocol > PROTOCOL_VERSION {
+                format!(
+                    "update this extension to {companion_version} (or install preview-switch {EXTENSION_VERSION} again), then reopen this popup"
+                )
+            } else {
+                match self.upgrade_command() {
+                    Some(_) => format!(
+                        "upgrade the companion to {EXTENSION_VERSION} the way it was installed ({}), then reopen this popup:",
+                        installed
+                            .as_ref()
+                            .map_or_else(String::new, InstallMethod::describe)
+                    ),
+                    None => format!(
+                        "install preview-switch {EXTENSION_VERSION} the way you installed it (the package, the tarball's install.sh or make install), then reopen this popup"
+                    ),
+                }
+            });
+        }
+        self.static_fix().map(str::to_string)
+    }
+
+    /// The one command that brings an older companion to this extension's version, for how
+    /// it was installed (`None`: newer, or installed in a way nobody told us).
+    pub fn upgrade_command(&self) -> Option<String> {
         match self {
+            LocalError::Mismatch {
+                protocol,
+                installed: Some(method),
+                ..
+            } if *protocol < PROTOCOL_VERSION => method.upgrade_command(EXTENSION_VERSION),
+            _ => None,
+        }
+    }
+
+    fn static_fix(&self) -> Option<&'static str> {
+        match self {
+            LocalError::Mismatch { .. } => None,
             LocalError::NotInstalled { .. } | LocalError::Stopped { .. } => {
                 Some("run preview-switch doctor")
             }
@@ -83,6 +177,9 @@ impl LocalError {
                 ..
             }
             | LocalError::CookieRefused { .. } => Some("allow access to the site when asked"),
+            LocalError::Relay { .. } => Some(
+                "check the relay address in the extension's options and that you are signed in to it, or ask your team whether the relay is up",
+            ),
             LocalError::Browser { .. } => None,
         }
     }
@@ -147,7 +244,7 @@ impl Failure {
     pub fn fix(&self) -> Option<String> {
         match self {
             Failure::Companion(body) => Some(body.fix.clone()).filter(|f| !f.trim().is_empty()),
-            Failure::Local(e) => e.fix().map(str::to_string),
+            Failure::Local(e) => e.fix(),
         }
     }
 }
@@ -167,6 +264,37 @@ impl From<ErrorBody> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both browsers' words for "no companion installed" lead to the install command; anything
+    /// else means an installed companion that failed (PLATFORM F: Firefox's texts, verified).
+    #[test]
+    fn each_browsers_words_for_a_missing_companion_mean_not_installed() {
+        for said in [
+            "Specified native messaging host not found.",
+            "No such native application io.previewswitch.companion",
+        ] {
+            assert!(
+                matches!(
+                    LocalError::unreachable(said),
+                    LocalError::NotInstalled { .. }
+                ),
+                "{said}"
+            );
+        }
+        for said in [
+            "Native host has exited.",
+            "An unexpected error occurred",
+            "Access to the specified native messaging host is forbidden.",
+            "",
+        ] {
+            assert_eq!(
+                LocalError::unreachable(said),
+                LocalError::Stopped {
+                    browser_said: said.trim_end_matches('.').into()
+                }
+            );
+        }
+    }
 
     #[test]
     fn a_companion_error_is_shown_as_sent_and_a_local_one_says_its_fix() {

@@ -60,4 +60,21 @@ mod tests {
         }
         assert!(common.get("background").is_none() && common.get("key").is_none());
     }
+
+    /// The workspace version is the one version: the manifest's, the extension's (its
+    /// `hello` and upgrade hint) and the companion's, whose package and tarballs carry it.
+    #[test]
+    fn the_manifest_carries_the_workspace_version() {
+        assert_eq!(
+            manifest("common")["version"],
+            crate::failure::EXTENSION_VERSION
+        );
+        assert!(
+            include_str!("../../Cargo.toml").contains(&format!(
+                "\nversion = \"{}\"\n",
+                crate::failure::EXTENSION_VERSION
+            )),
+            "the extension inherits the workspace version"
+        );
+    }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     pub cookie_lifetime_secs: u64,
     /// Hosts whose `/<owner>/<repo>/pull/<n>` pages are pull requests (GitHub Enterprise too).
     pub github_hosts: Vec<String>,
+    /// The team relay the list comes from; `None`: the local companion.
+    pub relay: Option<String>,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
         Config {
             cookie_lifetime_secs: 24 * 60 * 60,
             github_hosts: vec!["github.com".into()],
+            relay: None,
         }
     }
 }

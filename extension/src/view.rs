@@ -65,6 +65,9 @@ pub struct View {
     pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<&'static str>,
+    /// Where the list comes from, when it is not the local companion: the team relay, and
+    /// what only the local companion can do.
+    pub source: Option<String>,
     /// While the browser asks the user for access to a route's hosts: what is waiting and
     /// what to do.
     pub access_request: Option<String>,
@@ -441,9 +444,27 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
 }
 
 /// The notice that replaces the list when the companion gave none: the install command
-/// when it is not installed, `doctor` when it stopped, else the failure's message and fix
-/// as said (a companion error also names its PROTOCOL.md code).
-fn failure_notice(failure: &Failure, browser: &str) -> Notice {
+/// when it is not installed, `doctor` when it stopped, the upgrade command when it speaks an
+/// older protocol, else the failure's message and fix as said (a companion error also names
+/// its PROTOCOL.md code); a relay's failure names the relay.
+fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Notice {
+    if let Some(relay) = relay {
+        // The relay's own words (its code, message and fix), or why it could not be read.
+        return Notice {
+            kind: NoticeKind::CompanionError,
+            text: match failure.code() {
+                Some(code) => format!(
+                    "The team relay failed ({}): {}",
+                    code.as_str(),
+                    failure.message()
+                ),
+                None => capitalized(&failure.message()),
+            },
+            detail: failure.fix(),
+            command: None,
+        }
+        .with_relay(relay);
+    }
     match failure {
         Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
             kind: NoticeKind::CompanionMissing,
@@ -473,8 +494,18 @@ fn failure_notice(failure: &Failure, browser: &str) -> Notice {
             kind: NoticeKind::CompanionError,
             text: capitalized(&local.message()),
             detail: failure.fix(),
-            command: None,
+            command: local.upgrade_command(),
         },
+    }
+}
+
+impl Notice {
+    /// A notice about the relay names it, so the user can open it to sign in.
+    fn with_relay(mut self, relay: &str) -> Notice {
+        if self.command.is_none() && matches!(self.kind, NoticeKind::CompanionError) {
+            self.command = Some(relay.to_owned());
+        }
+        self
     }
 }
 
@@ -515,20 +546,34 @@ pub fn view(state: &State) -> View {
         failures: Vec::new(),
         show_filter: false,
         tab_mode_note: None,
+        source: state.config.relay.as_ref().map(|relay| {
+            format!(
+                "From the team relay {relay}. Sync and refresh need the local companion (preview-switch)."
+            )
+        }),
         access_request: state.awaiting_access.as_ref().map(access_request),
+    };
+    let from = if state.config.relay.is_some() {
+        "the team relay"
+    } else {
+        "the companion"
     };
     let (previews, age_secs, stale) = match &state.companion {
         Companion::Loading => {
             v.notice = Some(Notice {
                 kind: NoticeKind::Loading,
-                text: "Asking the companion for previews…".into(),
+                text: format!("Asking {from} for previews…"),
                 detail: None,
                 command: None,
             });
             return v;
         }
         Companion::Failed(failure) => {
-            v.notice = Some(failure_notice(failure, state.browser));
+            v.notice = Some(failure_notice(
+                failure,
+                state.browser,
+                state.config.relay.as_deref(),
+            ));
             return v;
         }
         Companion::Ready {
@@ -547,7 +592,7 @@ pub fn view(state: &State) -> View {
         v.stale = Some(if state.refreshing {
             format!("{shown}; refreshing…")
         } else {
-            format!("{shown}: the companion could not refresh it")
+            format!("{shown}: {from} could not refresh it")
         });
     }
     if let Some(failure) = &state.refresh_error {
@@ -957,6 +1002,38 @@ mod tests {
             "The companion sent a message the extension cannot read: expected a list, got hello"
         );
         assert!(n.detail.unwrap().contains("same version"));
+
+        // An older companion: the versions, then the upgrade for how it was installed as
+        // the notice's copyable command.
+        let mut older = s.clone();
+        older.update(Event::CompanionFailed(
+            LocalError::Mismatch {
+                protocol: 0,
+                companion_version: "0.0.9".into(),
+                installed: Some(protocol::install::InstallMethod::Source {
+                    checkout: "/home/u/preview-switch".into(),
+                    make_target: "install".into(),
+                }),
+            }
+            .into(),
+        ));
+        let n = view(&older).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionError);
+        assert!(
+            n.text
+                .starts_with("The companion (preview-switch 0.0.9, protocol 0) is older"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            n.command.as_deref(),
+            Some("cd /home/u/preview-switch && git pull && make install")
+        );
+        assert!(
+            n.detail
+                .unwrap()
+                .contains("a source checkout (/home/u/preview-switch)")
+        );
 
         let mut none = s.clone();
         none.update(Event::ListArrived {

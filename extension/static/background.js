@@ -15,5 +15,8 @@ chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
   if (info.status === "complete" && tab.url) boot().then(() => wasm.worker_tab_updated(tabId, tab.url));
 });
 chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "managed" || (area === "local" && "settings" in changes)) boot().then(() => wasm.worker_settings_changed());
+});
 chrome.notifications.onClicked.addListener((id) => { boot().then(() => wasm.worker_notification_clicked(id)); });
 chrome.permissions.onAdded.addListener((added) => { boot().then(() => wasm.worker_permissions_added(added)); });

@@ -575,6 +575,19 @@ impl FakeArgo {
         self.lock().counts.get(path).copied().unwrap_or(0)
     }
 
+    /// How many label-selector lists of applications it answered: the previews' list (the
+    /// base-app lookups share the path but name an app instead).
+    pub fn selector_lists(&self) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| {
+                r.path == "/api/v1/applications"
+                    && r.query.as_deref().is_some_and(|q| q.contains("selector="))
+            })
+            .count()
+    }
+
     /// How many requests reached a path ending with `suffix`, e.g. `/managed-resources`
     /// (every app's), faults included.
     pub fn request_count_ending(&self, suffix: &str) -> u64 {

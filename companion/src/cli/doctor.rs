@@ -21,7 +21,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             ok: true,
             warning: false,

@@ -198,14 +198,7 @@ async fn a_relist_reads_the_routing_resources_of_changed_previews_only() {
         app["status"]["health"]["status"] = json!("Progressing");
     });
     wait_change(&mut host, "modified", &next).await;
-    let lists = state
-        .requests()
-        .iter()
-        .filter(|r| {
-            r.path == "/api/v1/applications"
-                && r.query.as_deref().is_some_and(|q| q.contains("selector="))
-        })
-        .count();
+    let lists = state.selector_lists();
     assert_eq!(lists, 1, "{:#?}", state.requests());
     // Only the changed preview's routes are read again: the reconciled one is listed as it
     // was (its resourceVersion is not part of what the listing reads).

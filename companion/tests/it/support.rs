@@ -140,6 +140,11 @@ impl Sandbox {
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .env("XDG_STATE_HOME", self.home().join(".local/state"))
+            // The machine-wide config and record, kept in the sandbox like the user's.
+            .env(
+                "PREVIEW_SWITCH_SYSTEM_CONFIG",
+                self.home().join("etc/preview-switch/config.toml"),
+            )
             .env("NO_COLOR", "1")
             // Every log line at every level exists, so the scans above see all of them.
             .env("PREVIEW_SWITCH_LOG", "trace")

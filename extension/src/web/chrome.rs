@@ -289,6 +289,8 @@ mod raw {
         pub fn on_message(this: &Port) -> ChromeEvent;
         #[wasm_bindgen(method, getter, js_name = onDisconnect)]
         pub fn on_disconnect(this: &Port) -> ChromeEvent;
+        #[wasm_bindgen(method)]
+        pub fn disconnect(this: &Port);
 
         /// A `chrome.events.Event`.
         pub type ChromeEvent;

@@ -8,6 +8,7 @@ mod browser;
 mod chrome;
 mod envs;
 mod options;
+mod relay;
 mod render;
 #[cfg(test)]
 mod smoke;
@@ -28,7 +29,8 @@ thread_local! {
     static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
     /// Cookie writes not yet confirmed; opening a tab waits for them.
     static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
-    /// The subscription port, for requests posted on it (`watch_envs`).
+    /// The subscription port, for requests posted on it (`watch_envs`) and to close it
+    /// when the worker moves to a relay.
     static PORT: RefCell<Option<chrome::Port>> = const { RefCell::new(None) };
 }
 
@@ -77,7 +79,7 @@ fn run(effect: Effect) {
             spawn_local(async move {
                 let reply = match call.done().await {
                     Ok(message) => reply(message),
-                    Err(e) => Err(browser::unreachable(&e.into_message())),
+                    Err(e) => Err(LocalError::unreachable(&e.into_message())),
                 };
                 dispatch(Event::Answered {
                     id: request.id,
@@ -90,9 +92,23 @@ fn run(effect: Effect) {
             spawn_local(async move {
                 let items = call.done().await.ok();
                 let settings = items.and_then(|items| chrome::stored(&items, "settings"));
-                dispatch(Event::SettingsLoaded(settings));
+                let managed = relay::managed().await;
+                dispatch(Event::SettingsLoaded { settings, managed });
             });
         }
+        Effect::Fetch { id, url } => relay::fetch(id, url),
+        Effect::Follow {
+            id,
+            url,
+            last_event_id,
+        } => relay::follow(id, url, last_event_id),
+        Effect::Unfollow => relay::unfollow(),
+        Effect::ClosePort => {
+            if let Some(port) = PORT.with_borrow_mut(Option::take) {
+                port.disconnect();
+            }
+        }
+        Effect::StayAwake => relay::stay_awake(),
         Effect::Subscribe(request) => subscribe(&request),
         Effect::ReconnectAfter { ms } => spawn_local(async move {
             chrome::sleep(ms).await;
@@ -438,6 +454,7 @@ pub fn start_popup() {
         // The browser calls run at once: this is the popup's time to first rows.
         let names = browser::names();
         let stored = chrome::storage_get(&["settings", "last_list", "access_granted"]);
+        let managed = relay::managed();
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
             None => chrome::tabs_query(&chrome::TabQuery {
@@ -449,14 +466,16 @@ pub fn start_popup() {
             .ok()
             .and_then(|tabs| tabs.into_iter().next()),
         };
-        let stored = match stored.done().await {
+        let mut stored = match stored.done().await {
             Ok(items) => Stored {
                 settings: chrome::stored(&items, "settings"),
                 last_list: chrome::stored(&items, "last_list"),
+                managed: None,
                 access_granted: chrome::stored(&items, "access_granted"),
             },
             Err(_) => Stored::default(),
         };
+        stored.managed = managed.await;
         dispatch(Event::PopupStarted {
             tab: tab.and_then(chrome::Tab::info),
             stored,
@@ -501,6 +520,13 @@ fn subscribe(request: &Request) {
     // A port that is already closed throws here; its onDisconnect reports it.
     let _ = port.post(request);
     PORT.with_borrow_mut(|p| *p = Some(port));
+}
+
+/// `storage.onChanged` for the settings or the managed storage (forwarded by
+/// `background.js`): the worker reads them again and follows the source they name.
+#[wasm_bindgen]
+pub fn worker_settings_changed() {
+    dispatch(Event::SettingsChanged);
 }
 
 /// `chrome.notifications.onClicked` (forwarded by `background.js`).
