@@ -4,7 +4,13 @@ import init, * as wasm from "./pkg/preview_switch_extension.js";
 
 let ready = null;
 function boot() {
-  ready ??= init({ module_or_path: chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm") })
+  ready ??= WebAssembly.compileStreaming(fetch(chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm")))
+    .then((module) => {
+      // Firefox's popup shares this page's process and takes the compiled module from here
+      // (boot.js): instantiating it costs a few milliseconds, compiling it again tens.
+      self.previewSwitchModule = module;
+      return init({ module_or_path: module });
+    })
     .then(() => { wasm.start_worker(); self.previewSwitchReady = true; });
   return ready;
 }

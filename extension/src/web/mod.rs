@@ -429,12 +429,14 @@ async fn read_applied(call: Call) -> Vec<Applied> {
         .unwrap_or_default()
 }
 
-/// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
-/// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
+/// The popup's entry point, called by `popup.js` after init with the calls `boot.js` started
+/// while the wasm compiled (`early`: `stored`, `managed`, `tabs`; any of them may be
+/// missing, and is then made here). The tab is the active one, or `?tab=<id>` when the popup
+/// is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
-pub fn start_popup() {
+pub fn start_popup(early: JsValue) {
     render::wire_static();
-    spawn_local(async {
+    spawn_local(async move {
         let search = web_sys::window()
             .and_then(|w| w.location().search().ok())
             .unwrap_or_default();
@@ -451,20 +453,27 @@ pub fn start_popup() {
         });
         chrome::on_permissions_added(on_added.as_ref().unchecked_ref());
         on_added.forget(); // lives as long as the popup
-        // The browser calls run at once: this is the popup's time to first rows.
+        // The browser calls run at once (or already run, from boot.js): this is the popup's
+        // time to first rows.
         let names = browser::names();
-        let stored = chrome::storage_get(&["settings", "last_list", "access_granted"]);
-        let managed = relay::managed();
+        let stored = chrome::Call::early(&early, "stored")
+            .unwrap_or_else(|| chrome::storage_get(&crate::POPUP_STORED_KEYS));
+        let managed = relay::managed_from(
+            chrome::Call::early(&early, "managed").unwrap_or_else(relay::managed_get),
+        );
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
-            None => chrome::tabs_query(&chrome::TabQuery {
-                active: Some(true),
-                current_window: Some(true),
-            })
-            .decoded::<Vec<chrome::Tab>>()
-            .await
-            .ok()
-            .and_then(|tabs| tabs.into_iter().next()),
+            None => chrome::Call::early(&early, "tabs")
+                .unwrap_or_else(|| {
+                    chrome::tabs_query(&chrome::TabQuery {
+                        active: Some(true),
+                        current_window: Some(true),
+                    })
+                })
+                .decoded::<Vec<chrome::Tab>>()
+                .await
+                .ok()
+                .and_then(|tabs| tabs.into_iter().next()),
         };
         let mut stored = match stored.done().await {
             Ok(items) => Stored {

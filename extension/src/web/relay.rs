@@ -227,9 +227,17 @@ pub fn unfollow() {
 /// What the team preset through policy; `None` where there is no policy (Firefox rejects
 /// the call then) or it cannot be read.
 pub async fn managed() -> Option<Managed> {
-    let call = raw::managed_get(&JsValue::NULL).ok()?;
-    let items = JsFuture::from(call).await.ok()?;
-    chrome::decode(items).ok()
+    managed_from(managed_get()).await
+}
+
+/// `storage.managed.get(null)`, started now.
+pub fn managed_get() -> chrome::Call {
+    chrome::Call::started(raw::managed_get(&JsValue::NULL))
+}
+
+/// What a `storage.managed.get` call answered, as `managed` reads it.
+pub async fn managed_from(call: chrome::Call) -> Option<Managed> {
+    call.decoded().await.ok()
 }
 
 /// Any extension call resets the service worker's idle timer.
