@@ -51,6 +51,9 @@ pub struct Config {
     pub github_hosts: Vec<String>,
     /// The team relay the list comes from; `None`: the local companion.
     pub relay: Option<String>,
+    /// The routing-cookie names the team allows (a glob, `settings::name_matches`); `None`:
+    /// any name the cookie policy accepts.
+    pub cookie_name_pattern: Option<String>,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             cookie_lifetime_secs: 24 * 60 * 60,
             github_hosts: vec!["github.com".into()],
             relay: None,
+            cookie_name_pattern: None,
         }
     }
 }
@@ -1088,6 +1092,11 @@ impl State {
             ))
         })?;
         let route = routing::check_route(route)?;
+        if let Some(why) = self.policy_refusal(&route) {
+            return Err(Refusal(format!(
+                "not switched: {why}: ask your team to rename the route or change the policy"
+            )));
+        }
         if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
             return Err(Refusal(format!(
                 "not switched: {service} PR {pr} is routed by the header {}, which only works for this tab: choose \"for this tab only\"",
@@ -1128,6 +1137,12 @@ impl State {
             "the site has its own cookie named {}; this route would overwrite it",
             site.name
         ))
+    }
+
+    /// Why the team's policy refuses `route` (its cookie-name pattern), if it does (the popup
+    /// disables both modes with this reason).
+    pub fn policy_refusal(&self, route: &Route) -> Option<String> {
+        crate::settings::pattern_refusal(self.config.cookie_name_pattern.as_deref(), &route.name)
     }
 
     /// A cookie of the site's own on the tab's host that `route` would overwrite.
@@ -1668,6 +1683,28 @@ pub(crate) mod tests {
             ("*://other.test/*", "app.test", false),
         ] {
             assert_eq!(origin_reaches(pattern, host), reaches, "{pattern} {host}");
+        }
+    }
+
+    /// The team's cookie-name pattern holds in the state too (a choice that did not come
+    /// from the popup's enabled options): nothing is set, and the user is told why.
+    #[test]
+    fn a_choice_the_teams_pattern_refuses_changes_nothing() {
+        for choice in [Choice::Domain { pr: 123 }, Choice::Tab { pr: 123 }] {
+            let mut s = ready(vec![fe(123)], vec![]);
+            s.config.cookie_name_pattern = Some("qa-*".into());
+            let fx = granted(&mut s, "courses-fe", choice);
+            assert!(
+                !fx.iter()
+                    .any(|e| matches!(e, Effect::SetCookie { .. } | Effect::AddSessionRule { .. })),
+                "{fx:?}"
+            );
+            assert_eq!(
+                s.messages.last().map(String::as_str),
+                Some(
+                    "not switched: your team allows routing cookies named qa-* only, and this route is named team-courses-fe-pr: ask your team to rename the route or change the policy"
+                )
+            );
         }
     }
 

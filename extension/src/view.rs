@@ -400,7 +400,9 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
             continue;
         };
         // A route that would overwrite a cookie of the site's own is offered in neither mode.
-        let site_cookie = state.site_cookie_refusal(route);
+        let site_cookie = state
+            .policy_refusal(route)
+            .or_else(|| state.site_cookie_refusal(route));
         let header_only = (route.kind == RouteKind::Header).then(|| {
             format!(
                 "routed by the header {}, which works per tab only",
@@ -1221,6 +1223,26 @@ mod tests {
             assert_eq!(o.disabled.as_deref(), Some(why), "{o:?}");
         }
         assert!(!format!("{v:?}").contains("user-session-secret"), "{v:?}");
+    }
+
+    /// A route whose name the team's pattern does not allow is offered in neither mode, with
+    /// the reason; one the pattern allows stays offered.
+    #[test]
+    fn a_route_the_teams_pattern_refuses_is_disabled_with_the_reason() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        s.config.cookie_name_pattern = Some("qa-*".into());
+        let v = view(&s);
+        let why = "your team allows routing cookies named qa-* only, and this route is named team-courses-fe-pr";
+        for o in v.groups[0]
+            .options
+            .iter()
+            .filter(|o| o.choice != Choice::Dev)
+        {
+            assert_eq!(o.disabled.as_deref(), Some(why), "{o:?}");
+        }
+        s.config.cookie_name_pattern = Some("team-*-pr".into());
+        let v = view(&s);
+        assert!(v.groups[0].options.iter().all(|o| o.disabled.is_none()));
     }
 
     #[test]

@@ -1,13 +1,22 @@
-//! The options page: shows the stored settings in the form and saves what the form says
+//! The options page: shows the stored settings in the form ([`settings::options_view`]: the
+//! team's preset values as placeholders, or in locked fields) and saves what the form says
 //! once [`Settings::from_form`] accepts it, saying in the page what was saved or refused.
 //! A relay address needs host access to the relay, asked for from the Save click itself.
+
+use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 
 use super::chrome;
-use crate::settings::{self, Settings};
+use crate::settings::{self, FieldView, Managed, Settings};
+
+thread_local! {
+    /// What the page loaded: the user's stored settings and the team's policy (the save
+    /// keeps the stored values of the fields the team locked).
+    static LOADED: RefCell<(Settings, Option<Managed>)> = RefCell::default();
+}
 
 fn by_id<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?
@@ -23,29 +32,46 @@ fn say(text: &str) {
     }
 }
 
+/// Shows `field` in the input or textarea `id`: value, placeholder, and locked (read-only,
+/// with the reason as its title).
+fn show(id: &str, field: &FieldView) {
+    let Some(element) = by_id::<web_sys::HtmlElement>(id) else {
+        return;
+    };
+    if let Some(input) = element.dyn_ref::<HtmlInputElement>() {
+        input.set_value(&field.value);
+    } else if let Some(area) = element.dyn_ref::<HtmlTextAreaElement>() {
+        area.set_value(&field.value);
+    }
+    if let Some(placeholder) = &field.placeholder {
+        let _ = element.set_attribute("placeholder", placeholder);
+    }
+    if field.locked {
+        let _ = element.set_attribute("readonly", "");
+        let _ = element.set_attribute("aria-readonly", "true");
+        let _ = element.set_attribute("title", "Set by your team");
+        let _ = element.class_list().add_1("locked");
+    }
+}
+
 async fn load() {
+    let managed = super::relay::managed();
     let settings: Settings = chrome::storage_get(&["settings"])
         .done()
         .await
         .ok()
         .and_then(|items| chrome::stored(&items, "settings"))
         .unwrap_or_default();
-    if let Some(hosts) = by_id::<HtmlTextAreaElement>("github-hosts") {
-        hosts.set_value(&settings.github_hosts.join("\n"));
+    let managed = managed.await;
+    let view = settings::options_view(&settings, managed.as_ref());
+    show("github-hosts", &view.github_hosts);
+    show("cookie-hours", &view.cookie_hours);
+    show("relay-url", &view.relay);
+    if let (Some(note), Some(team)) = (by_id::<web_sys::HtmlElement>("team"), &view.team_note) {
+        note.set_text_content(Some(team));
+        note.set_hidden(false);
     }
-    if let (Some(hours), Some(h)) = (
-        by_id::<HtmlInputElement>("cookie-hours"),
-        settings.cookie_lifetime_hours,
-    ) {
-        hours.set_value(&h.to_string());
-    }
-    if let Some(relay) = by_id::<HtmlInputElement>("relay-url") {
-        relay.set_value(settings.relay_url.as_deref().unwrap_or(""));
-        // What the team preset shows as the placeholder: used when no companion is installed.
-        if let Some(team) = super::relay::managed().await.and_then(|m| m.relay()) {
-            let _ = relay.set_attribute("placeholder", &team);
-        }
-    }
+    LOADED.with_borrow_mut(|l| *l = (settings, managed));
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
@@ -63,7 +89,7 @@ fn save() {
         hours.as_deref().unwrap_or(""),
         relay.as_deref().unwrap_or(""),
     ) {
-        Ok(s) => s,
+        Ok(s) => LOADED.with_borrow(|(stored, managed)| s.keep_locked(stored, managed.as_ref())),
         Err(why) => return say(&why),
     };
     // Started here, synchronously inside the click: the browser requires a gesture.

@@ -741,7 +741,7 @@ impl Worker {
             self.managed.as_ref(),
             self.companion_missing,
         );
-        self.state.config = self.settings.config();
+        self.state.config = crate::settings::config(&self.settings, self.managed.as_ref());
         self.state.config.relay = match &self.source {
             Source::Relay(url) => Some(url.clone()),
             Source::Companion => None,

@@ -22,11 +22,12 @@ pub enum Source {
     Relay(String),
 }
 
-/// A relay the user set in the options is used; a relay the team preset (managed storage)
-/// is used when the local companion is missing, so developers with their own companion
-/// keep it (it can also sync and refresh).
+/// A relay the user set in the options is used (unless the team locked its settings); a
+/// relay the team preset (managed storage) is used when the local companion is missing, so
+/// developers with their own companion keep it (it can also sync and refresh).
 pub fn choose(settings: &Settings, managed: Option<&Managed>, companion_missing: bool) -> Source {
-    if let Some(url) = settings.relay() {
+    let locked = managed.is_some_and(|m| m.locks(crate::settings::Field::Relay));
+    if let Some(url) = settings.relay().filter(|_| !locked) {
         return Source::Relay(url);
     }
     match managed.and_then(Managed::relay) {
@@ -252,6 +253,7 @@ mod tests {
     fn a_users_relay_wins_a_teams_relay_stands_in_for_a_missing_companion() {
         let team = Managed {
             relay_url: Some("https://relay.corp.test/".into()),
+            ..Managed::default()
         };
         assert_eq!(choose(&settings(None), None, true), Source::Companion);
         assert_eq!(
@@ -273,9 +275,31 @@ mod tests {
         // A preset that is not a relay URL is not trusted.
         let junk = Managed {
             relay_url: Some("javascript:alert(1)".into()),
+            ..Managed::default()
         };
         assert_eq!(
             choose(&settings(None), Some(&junk), true),
+            Source::Companion
+        );
+        // Locked, the team's relay (or its companion) is the source, whatever the user set.
+        let locked = Managed {
+            allow_user_override: Some(false),
+            ..team
+        };
+        assert_eq!(
+            choose(
+                &settings(Some("http://relay.test:8080")),
+                Some(&locked),
+                true
+            ),
+            Source::Relay("https://relay.corp.test".into())
+        );
+        assert_eq!(
+            choose(
+                &settings(Some("http://relay.test:8080")),
+                Some(&locked),
+                false
+            ),
             Source::Companion
         );
     }
@@ -563,6 +587,7 @@ mod tests {
         fn a_teams_relay_takes_over_when_the_companion_is_missing() {
             let team = Managed {
                 relay_url: Some(RELAY.into()),
+                ..Managed::default()
             };
             let mut w = Worker::default();
             let fx = w.update(Event::WorkerStarted);
