@@ -331,6 +331,8 @@ pub struct State {
     pub refreshing: bool,
     /// The `--browser` the install command names (from the browser's brands).
     pub browser: &'static str,
+    /// The operating system, for how to get the companion (from `navigator.platform`).
+    pub os: crate::view::Os,
     /// Servers the companion could not list: their previews may be missing or old.
     pub failures: Vec<ServerFailure>,
     /// Why the last refresh of a stale list failed.
@@ -436,6 +438,7 @@ impl State {
             messages: Vec::new(),
             refreshing: false,
             browser: "chromium",
+            os: crate::view::Os::default(),
             failures: Vec::new(),
             refresh_error: None,
             selected: Vec::new(),

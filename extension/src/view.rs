@@ -20,6 +20,46 @@ pub fn install_command(browser: &str) -> String {
     )
 }
 
+/// The operating system, as far as the companion's artifacts differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Os {
+    #[default]
+    Linux,
+    Windows,
+    Mac,
+}
+
+impl Os {
+    /// From `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`); Linux when unknown.
+    pub fn from_platform(platform: &str) -> Os {
+        let p = platform.to_ascii_lowercase();
+        if p.starts_with("win") {
+            Os::Windows
+        } else if p.starts_with("mac") {
+            Os::Mac
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+/// How to get the companion on `os` (README "Installing"): the package and tarball register
+/// it for every browser themselves; only a binary from elsewhere needs `install`.
+pub fn get_companion(os: Os) -> String {
+    let v = crate::failure::EXTENSION_VERSION;
+    match os {
+        Os::Linux => format!(
+            "Get it from your team or the release: on Debian or Ubuntu, sudo apt install ./preview-switch_{v}-1_amd64.deb registers it for every browser (nothing more to run); from the tarball, sudo ./install.sh does the same"
+        ),
+        Os::Windows => format!(
+            "Get it from your team or the release: the zip preview-switch-{v}-x86_64-windows.zip, then .\\install.ps1 registers it for Chrome, Edge and Firefox (nothing more to run)"
+        ),
+        Os::Mac => {
+            "Build it from a checkout (make install), which registers it for your browsers".into()
+        }
+    }
+}
+
 /// The `--browser` of `preview-switch install` for the browser's names (Chromium's
 /// `navigator.userAgentData` brands, Firefox's `getBrowserInfo` name); the specific brands
 /// first (Edge and Brave also name Chromium), `chromium` when unknown.
@@ -449,7 +489,7 @@ fn group(state: &State, service: &str, previews: &[&Preview], now: u64) -> Group
 /// when it is not installed, `doctor` when it stopped, the upgrade command when it speaks an
 /// older protocol, else the failure's message and fix as said (a companion error also names
 /// its PROTOCOL.md code); a relay's failure names the relay.
-fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Notice {
+fn failure_notice(failure: &Failure, browser: &str, os: Os, relay: Option<&str>) -> Notice {
     if let Some(relay) = relay {
         // The relay's own words (its code, message and fix), or why it could not be read.
         return Notice {
@@ -472,7 +512,8 @@ fn failure_notice(failure: &Failure, browser: &str, relay: Option<&str>) -> Noti
             kind: NoticeKind::CompanionMissing,
             text: "The preview-switch companion is not installed for this browser".into(),
             detail: Some(format!(
-                "The browser said: {browser_said}. Install it, then reopen this popup:"
+                "The browser said: {browser_said}. {}. With preview-switch already on your PATH (cargo install, a checkout), register it, then reopen this popup:",
+                get_companion(os)
             )),
             command: Some(install_command(browser)),
         },
@@ -574,6 +615,7 @@ pub fn view(state: &State) -> View {
             v.notice = Some(failure_notice(
                 failure,
                 state.browser,
+                state.os,
                 state.config.relay.as_deref(),
             ));
             return v;
@@ -961,9 +1003,29 @@ mod tests {
         assert_eq!(
             n.detail.as_deref(),
             Some(
-                "The browser said: Specified native messaging host not found. Install it, then reopen this popup:"
+                "The browser said: Specified native messaging host not found. Get it from your team or the release: on Debian or Ubuntu, sudo apt install ./preview-switch_0.1.0-1_amd64.deb registers it for every browser (nothing more to run); from the tarball, sudo ./install.sh does the same. With preview-switch already on your PATH (cargo install, a checkout), register it, then reopen this popup:"
             )
         );
+        // On Windows the zip's installer is the way; the registration command stays.
+        let mut windows = s.clone();
+        windows.os = Os::from_platform("Win32");
+        windows.update(Event::CompanionFailed(
+            LocalError::NotInstalled {
+                browser_said: "Specified native messaging host not found".into(),
+            }
+            .into(),
+        ));
+        let w = view(&windows).notice.unwrap();
+        assert!(
+            w.detail.as_deref().unwrap().contains(
+                "the zip preview-switch-0.1.0-x86_64-windows.zip, then .\\install.ps1 registers it"
+            ),
+            "{w:?}"
+        );
+        assert_eq!(w.command, n.command);
+        assert_eq!(Os::from_platform("MacIntel"), Os::Mac);
+        assert_eq!(Os::from_platform("Linux x86_64"), Os::Linux);
+        assert_eq!(Os::from_platform(""), Os::Linux);
         assert_eq!(
             n.command.as_deref(),
             Some(

@@ -67,6 +67,14 @@ pub fn names() -> impl std::future::Future<Output = Vec<String>> {
     }
 }
 
+/// `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`), empty when absent.
+pub fn platform() -> String {
+    get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "platform"))
+        .and_then(|p| p.as_string())
+        .unwrap_or_default()
+}
+
 /// Why `port` closed: Firefox's `port.error`, else Chromium's `runtime.lastError` (which
 /// is only set while the `onDisconnect` listener runs); empty when neither says.
 pub fn disconnect_reason(port: &JsValue) -> String {

@@ -489,6 +489,7 @@ pub fn start_popup(early: JsValue) {
             tab: tab.and_then(chrome::Tab::info),
             stored,
             brands: names.await,
+            platform: browser::platform(),
             now_ms: now_ms(),
         });
         render::mark_ready();

@@ -84,6 +84,8 @@ pub enum Event {
         /// The browser's names: Chromium's `navigator.userAgentData` brands, Firefox's
         /// `runtime.getBrowserInfo().name` (`web::browser::names`).
         brands: Vec<String>,
+        /// `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`).
+        platform: String,
         now_ms: u64,
     },
     /// The service worker started.
@@ -356,12 +358,14 @@ impl Worker {
                 tab,
                 stored,
                 brands,
+                platform,
                 now_ms,
             } => {
                 self.settings = stored.settings.unwrap_or_default();
                 self.managed = stored.managed;
                 self.configure();
                 self.state.browser = crate::view::browser_from_brands(&brands);
+                self.state.os = crate::view::Os::from_platform(&platform);
                 out.push(Effect::LoadNotify);
                 let (tab_id, url) = tab.map_or((-1, String::new()), |t| (t.id, t.url));
                 self.feed(

@@ -461,6 +461,7 @@ mod tests {
                 }),
                 stored,
                 brands: vec![],
+                platform: String::new(),
                 now_ms: 1_795_000_000_000,
             });
             (popup, fx)

@@ -88,6 +88,7 @@ fn popup(stored: Stored, brands: Vec<String>) -> (Worker, Vec<Effect>) {
             }),
             stored,
             brands,
+            platform: "Linux x86_64".into(),
             now_ms: 1_795_000_600_000,
         },
     );
