@@ -5,7 +5,7 @@ BIN := target/release/preview-switch
 # The Node.js 20 that `make setup` installs when the system's is older (Debian 12's is 18).
 export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist dist-check install uninstall clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist dist-check crx install uninstall clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -86,10 +86,17 @@ install-host-%: build
 	$(BIN) install --browser $(subst -user,,$*) $(if $(findstring -user,$*),,--system)
 
 ## dist: every release artifact in dist/ (README "Artifacts"): the Debian package (lintian
-## clean), the Linux tarball, the Windows zip, the extension's store zips, SHA256SUMS
+## clean), the Linux tarball, the Windows zip, the extension's store zips, the policy
+## templates (dist/policy/), SHA256SUMS; with CRX_KEY set, also what `make crx` writes
 dist: build
 	@scripts/setup.sh dist
 	scripts/dist.sh
+
+## crx: for teams that host the Chromium extension themselves: dist/chromium as a CRX3 signed
+## with the team's RSA key, dist/preview-switch-chromium-<version>.crx, and dist/update.xml for
+## it (CRX_KEY=key.pem CRX_URL=https://intranet.example/preview-switch.crx make crx)
+crx: build-extension
+	node scripts/crx3.mjs
 
 ## dist-check: the built dist/ .deb installed into a scratch root, removed and purged
 ## (companion/tests/it/package.rs on the release package)

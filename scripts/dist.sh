@@ -6,7 +6,11 @@
 #   preview-switch-<v>-x86_64-windows.zip   preview-switch.exe, install.ps1 (a release build
 #                                           for x86_64-pc-windows-gnu; DIST_WINDOWS=0 skips it)
 #   preview-switch-{chromium,firefox}-<v>.zip  the store zips (scripts/build-extension.sh)
-#   SHA256SUMS                              sha256sum of all of the above
+#   preview-switch-chromium-<v>.crx, update.xml  only with CRX_KEY (and CRX_URL) set: the
+#                                           self-hosted CRX3 and its update manifest (crx3.mjs)
+#   policy/                                 Chrome/Edge and Firefox policy templates
+#                                           (packaging/policy/)
+#   SHA256SUMS                              sha256sum of the archives, the CRX and update.xml
 # Every tree comes from the binary's own `preview-switch stage` (companion/src/package.rs);
 # this script only packs them. Archives are reproducible: fixed owner, order and
 # SOURCE_DATE_EPOCH (default: the last commit's time).
@@ -25,7 +29,16 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$OUT"
-rm -f "$OUT"/preview-switch_*.deb "$OUT"/preview-switch-*.tar.gz "$OUT"/preview-switch-*-windows.zip "$OUT/SHA256SUMS"
+rm -f "$OUT"/preview-switch_*.deb "$OUT"/preview-switch-*.tar.gz "$OUT"/preview-switch-*-windows.zip "$OUT/SHA256SUMS" \
+  "$OUT"/preview-switch-chromium-*.crx "$OUT/update.xml"
+rm -rf "$OUT/policy"
+
+# First, so a missing CRX_URL or a bad key stops the build before the slow steps.
+if [[ -n ${CRX_KEY:-} ]]; then
+  node scripts/crx3.mjs --out "$OUT"
+else
+  echo "dist.sh: no self-hosted CRX (CRX_KEY is not set; README \"Self-hosting the Chromium extension (CRX)\")" >&2
+fi
 
 # Depends from the shared libraries the binary links (Debian's dpkg-shlibdeps reads them and
 # the installed packages' symbols files). It wants a debian/control beside it.
@@ -73,6 +86,8 @@ for browser in chromium firefox; do
     exit 1
   fi
 done
-(cd "$OUT" && sha256sum preview-switch_*.deb preview-switch-*.tar.gz preview-switch-*.zip >SHA256SUMS)
+cp -R packaging/policy "$OUT/policy"
+echo "copied the policy templates to $OUT/policy"
+(cd "$OUT" && sha256sum preview-switch_*.deb preview-switch-*.tar.gz preview-switch-*.zip $(compgen -G 'preview-switch-chromium-*.crx') $(compgen -G update.xml) >SHA256SUMS)
 echo "checksums in $OUT/SHA256SUMS:"
 cat "$OUT/SHA256SUMS"
