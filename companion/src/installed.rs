@@ -72,6 +72,41 @@ pub fn detect(exe: &Path, marker: Option<&str>, cargo_bin: Option<&Path>) -> Ins
     InstallMethod::Unknown
 }
 
+/// How a user's shell runs `exe`: its bare name when that name on `path` (a `PATH` value)
+/// is `exe` itself, else its full path (single-quoted when the shell would split it), so
+/// a printed command works from where the user stands.
+pub fn invocation_for(exe: &Path, path: Option<&std::ffi::OsStr>) -> String {
+    let exe = exe.canonicalize().unwrap_or_else(|_| exe.to_path_buf());
+    let Some(name) = exe.file_name() else {
+        return exe.display().to_string();
+    };
+    let found = path
+        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|dir| dir.join(name).canonicalize().ok());
+    if found.as_deref() == Some(exe.as_path()) {
+        return name.to_string_lossy().trim_end_matches(".exe").to_owned();
+    }
+    let full = exe.display().to_string();
+    if full
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b))
+    {
+        full
+    } else {
+        format!("'{}'", full.replace('\'', r"'\''"))
+    }
+}
+
+/// How the user's shell runs this binary (see [`invocation_for`]).
+pub fn invocation() -> String {
+    match std::env::current_exe() {
+        Ok(exe) => invocation_for(&exe, std::env::var_os("PATH").as_deref()),
+        Err(_) => "preview-switch".to_owned(),
+    }
+}
+
 /// This process's install method.
 pub fn current() -> InstallMethod {
     let Ok(exe) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
@@ -156,6 +191,52 @@ mod tests {
             detect(Path::new("/srv/target/x/preview-switch"), None, None),
             InstallMethod::Unknown,
             "not a cargo profile directory"
+        );
+    }
+
+    /// `make run` prints commands a newcomer pastes: the bare name only when the shell
+    /// would find this very binary (issue 15 §6: nothing put a checkout's build on PATH).
+    #[test]
+    fn a_printed_command_names_the_binary_the_shell_would_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = dir.path().join("target/release");
+        let elsewhere = dir.path().join("bin");
+        std::fs::create_dir_all(&built).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let exe = built.join("preview-switch");
+        std::fs::write(&exe, "").unwrap();
+        let full = exe.canonicalize().unwrap().display().to_string();
+        let path = |dirs: &[&Path]| std::env::join_paths(dirs).unwrap();
+        assert_eq!(invocation_for(&exe, None), full);
+        assert_eq!(invocation_for(&exe, Some(&path(&[&elsewhere]))), full);
+        assert_eq!(
+            invocation_for(&exe, Some(&path(&[&elsewhere, &built]))),
+            "preview-switch"
+        );
+        // Another preview-switch first on PATH is not this one: the full path.
+        std::fs::write(elsewhere.join("preview-switch"), "").unwrap();
+        assert_eq!(
+            invocation_for(&exe, Some(&path(&[&elsewhere, &built]))),
+            full
+        );
+        // A symlink on PATH to this binary is this binary.
+        std::fs::remove_file(elsewhere.join("preview-switch")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&exe, elsewhere.join("preview-switch")).unwrap();
+            assert_eq!(
+                invocation_for(&exe, Some(&path(&[&elsewhere]))),
+                "preview-switch"
+            );
+        }
+        let spaced = dir.path().join("my tools");
+        std::fs::create_dir_all(&spaced).unwrap();
+        let odd = spaced.join("preview-switch");
+        std::fs::write(&odd, "").unwrap();
+        let quoted = invocation_for(&odd, None);
+        assert!(
+            quoted.starts_with('\'') && quoted.ends_with("my tools/preview-switch'"),
+            "{quoted}"
         );
     }
 }

@@ -867,10 +867,11 @@ async fn demo(api_port: u16, site_port: u16, once: bool, extension: PathBuf) -> 
     let targets = resolve(&args)?;
     let listing = listing::list(&targets).await;
     let mut text = format!(
-        "Fake Argo CD: {}   demo site: {}\n\n$ PREVIEW_SWITCH_CONFIG={} preview-switch list\n",
+        "Fake Argo CD: {}   demo site: {}\n\n$ PREVIEW_SWITCH_CONFIG={} {} list\n",
         demo.api_url(),
         demo.site_url(),
-        demo.config_path().display()
+        demo.config_path().display(),
+        crate::installed::invocation()
     );
     text.push_str(&output::render(
         &listing.previews,

@@ -440,6 +440,52 @@ async fn completions_and_version() {
     assert_eq!(bad.code, 2, "usage errors exit 2: {bad:#?}");
 }
 
+/// The demo's printed commands work as pasted (issue 15 §6): a build that is not on PATH
+/// is named by its full path, one that is by its name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_prints_commands_that_run_this_binary_from_where_the_user_stands() {
+    let sb = Sandbox::new();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_preview-switch"))
+        .canonicalize()
+        .unwrap();
+    let printed = |run: &crate::support::Run| {
+        run.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("PREVIEW_SWITCH_CONFIG=") && l.ends_with(" list"))
+            .map(|l| {
+                l.trim()
+                    .split_once(' ')
+                    .unwrap()
+                    .1
+                    .trim_end_matches(" list")
+                    .to_owned()
+            })
+    };
+    let off_path = sb
+        .run(&["demo", "--once"], &[("PATH", "/usr/bin:/bin")])
+        .await;
+    assert_eq!(off_path.code, 0, "{off_path:#?}");
+    assert_eq!(
+        printed(&off_path).as_deref(),
+        Some(exe.to_str().unwrap()),
+        "{}",
+        off_path.stdout
+    );
+    let dir = exe.parent().unwrap().display().to_string();
+    let on_path = sb
+        .run(
+            &["demo", "--once"],
+            &[("PATH", &format!("{dir}:/usr/bin:/bin"))],
+        )
+        .await;
+    assert_eq!(
+        printed(&on_path).as_deref(),
+        Some("preview-switch"),
+        "{}",
+        on_path.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_names_the_server_and_byte_offset_and_502_reads_as_one_line() {
     use fake_argocd::{Fault, FaultRule};

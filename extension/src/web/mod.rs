@@ -487,7 +487,7 @@ pub fn start_popup(early: JsValue) {
         stored.managed = managed.await;
         dispatch(Event::PopupStarted {
             tab: tab.and_then(chrome::Tab::info),
-            stored,
+            stored: Box::new(stored),
             brands: names.await,
             platform: browser::platform(),
             now_ms: now_ms(),

@@ -80,7 +80,8 @@ pub enum Event {
     /// The popup page started on `tab` (`None`: no tab could be read) at `now_ms`.
     PopupStarted {
         tab: Option<TabInfo>,
-        stored: Stored,
+        /// Boxed: the largest of the events by far, and sent once per popup.
+        stored: Box<Stored>,
         /// The browser's names: Chromium's `navigator.userAgentData` brands, Firefox's
         /// `runtime.getBrowserInfo().name` (`web::browser::names`).
         brands: Vec<String>,
@@ -361,6 +362,7 @@ impl Worker {
                 platform,
                 now_ms,
             } => {
+                let stored = *stored;
                 self.settings = stored.settings.unwrap_or_default();
                 self.managed = stored.managed;
                 self.configure();

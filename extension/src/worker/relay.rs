@@ -459,7 +459,7 @@ mod tests {
                     id: 7,
                     url: "https://app.test/".into(),
                 }),
-                stored,
+                stored: Box::new(stored),
                 brands: vec![],
                 platform: String::new(),
                 now_ms: 1_795_000_000_000,

@@ -86,7 +86,7 @@ fn popup(stored: Stored, brands: Vec<String>) -> (Worker, Vec<Effect>) {
                 id: 7,
                 url: "https://app.test/".into(),
             }),
-            stored,
+            stored: Box::new(stored),
             brands,
             platform: "Linux x86_64".into(),
             now_ms: 1_795_000_600_000,
