@@ -63,8 +63,17 @@ impl Client {
 /// Rewrites a list projection (`items.x`) into the watch's (`result.application.x`). The
 /// stream uses the generic JSON field filter (argoproj/pkg `messageMarshaler.processItem`),
 /// so any key works there; it filters the stream error chunk too, so `error` is asked for,
-/// or a refused watch would say only `{}`.
+/// or a refused watch would say only `{}`. A leading `-` (processItem's exclusion) keeps
+/// everything but the keys named, the error chunk included.
 fn watch_fields(list_fields: &str) -> Option<String> {
+    if let Some(excluded) = list_fields.strip_prefix('-') {
+        let keys: Vec<String> = excluded
+            .split(',')
+            .filter_map(|f| f.trim().strip_prefix("items."))
+            .map(|f| format!("result.application.{f}"))
+            .collect();
+        return (!keys.is_empty()).then(|| format!("-{}", keys.join(",")));
+    }
     let mut out = vec!["result.type".to_owned(), "error".to_owned()];
     out.extend(
         list_fields
@@ -252,6 +261,22 @@ mod tests {
             .unwrap()
             .collect()
             .await
+    }
+
+    #[test]
+    fn a_list_projection_becomes_the_watch_projection_keeping_the_error_chunk() {
+        assert_eq!(
+            watch_fields("items.metadata.name,items.status.sync").as_deref(),
+            Some(
+                "result.type,error,result.application.metadata.name,result.application.status.sync"
+            )
+        );
+        // Exclusion keeps everything else, `error` included.
+        assert_eq!(
+            watch_fields("-items.status.reconciledAt,items.status.observedAt").as_deref(),
+            Some("-result.application.status.reconciledAt,result.application.status.observedAt")
+        );
+        assert_eq!(watch_fields("metadata.name"), None);
     }
 
     #[tokio::test]
