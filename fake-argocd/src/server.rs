@@ -910,6 +910,13 @@ mod tests {
 
     const TOKEN: &str = "demo-token";
 
+    /// `fake` served on a free loopback port, for the tests that need real HTTP.
+    async fn on_loopback(fake: &FakeArgo) -> crate::Running {
+        serve(fake.clone(), ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap()
+    }
+
     fn demo() -> FakeArgo {
         Scenario::demo(None).fake()
     }
@@ -1457,9 +1464,7 @@ mod tests {
     #[tokio::test]
     async fn watch_replays_then_streams_live_changes() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let resp = client()
             .get(format!(
                 "{}/api/v1/stream/applications?selector=type%3Dpr",
@@ -1521,9 +1526,7 @@ mod tests {
         for sse in [false, true] {
             let fake = demo();
             fake.set_keepalive(Duration::from_millis(20));
-            let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-                .await
-                .unwrap();
+            let server = on_loopback(&fake).await;
             let rv = fake.resource_version();
             let pending = watch_request(
                 format!(
@@ -1581,9 +1584,7 @@ mod tests {
     #[tokio::test]
     async fn a_watch_refused_before_its_first_event_is_the_stream_error_chunk() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let get = |query: &str, token: &str| {
             let url = format!("{}/api/v1/stream/applications?{query}", server.url());
             let token = token.to_owned();
@@ -1629,9 +1630,7 @@ mod tests {
     #[tokio::test]
     async fn watch_replay_and_resource_version_rules() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let rv = fake.resource_version();
         // `name` replays even with a resourceVersion (single-app watches).
         let resp = watch_request(
@@ -1682,9 +1681,7 @@ mod tests {
     #[tokio::test]
     async fn reconcile_only_changes_are_dropped_by_a_projection_without_reconciled_at() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let rv = fake.resource_version();
         let url = |fields: &str| {
             format!(
@@ -1752,9 +1749,7 @@ mod tests {
     #[tokio::test]
     async fn api_answers_are_gzipped_and_each_watch_event_is_flushed() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let raw = || {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder().no_gzip().build().unwrap()
@@ -1830,9 +1825,7 @@ mod tests {
     #[tokio::test]
     async fn end_streams_closes_the_watch() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let pending = watch_request(
             format!(
                 "{}/api/v1/stream/applications?resourceVersion=1",
@@ -1869,9 +1862,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_stream_ends_with_its_error_chunk() {
         let fake = demo();
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let chunk = r#"{"error":{"grpc_code":14,"http_code":503,"http_status":"Service Unavailable","message":"transport is closing"}}"#;
         // After the first event the status is already 200: the chunk ends the body, `{}`
         // through a projection that does not name `error`.
@@ -1989,9 +1980,7 @@ mod tests {
     async fn reset_fault_breaks_the_connection_mid_body() {
         let fake = demo();
         fake.add_fault(FaultRule::new(Fault::ResetAfter(100)).on_path("/api/v1/applications"));
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let resp = client()
             .get(format!("{}/api/v1/applications", server.url()))
             .bearer_auth(TOKEN)
@@ -2009,9 +1998,7 @@ mod tests {
             FaultRule::new(Fault::Drip(Duration::from_millis(60)))
                 .on_path("/api/v1/session/userinfo"),
         );
-        let server = serve(fake.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .unwrap();
+        let server = on_loopback(&fake).await;
         let start = Instant::now();
         let body = client()
             .get(format!("{}/api/v1/session/userinfo", server.url()))
