@@ -38,7 +38,15 @@ thread_local! {
 /// for `update`, so effects may dispatch again.
 pub(crate) fn dispatch(event: impl Into<Event>) {
     let effects = WORKER.with_borrow_mut(|w| w.update(event.into()));
-    for effect in effects {
+    // A render shows the state as this update left it, whatever the other effects are, so
+    // it is drawn once and first: the popup's rows are on screen before the browser calls
+    // of the same update start (each costs the page its argument checks), and a batch that
+    // asks for several renders draws once.
+    let is_render = |e: &Effect| matches!(e, Effect::State(state::Effect::Render));
+    if effects.iter().any(is_render) {
+        run(Effect::State(state::Effect::Render));
+    }
+    for effect in effects.into_iter().filter(|e| !is_render(e)) {
         run(effect);
     }
 }
