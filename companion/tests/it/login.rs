@@ -36,7 +36,7 @@ fn cli_login(sb: &Sandbox, host: &str, token: &str) -> PathBuf {
 
 /// The argocd CLI's config with an expired token and a refresh token for `host`.
 fn expired_login(sb: &Sandbox, host: &str) {
-    cli_login(sb, host, EXPIRED);
+    cli_login(sb, host, &EXPIRED);
 }
 
 fn chmod(path: &std::path::Path, mode: u32) {
@@ -120,7 +120,7 @@ async fn an_expired_sso_token_is_refreshed_with_the_argocd_cli_and_the_list_succ
         .run(&["list", "-o", "json"], &[("PATH", path.as_str())])
         .await;
     run.assert_no_secret(TOKEN)
-        .assert_no_secret(EXPIRED)
+        .assert_no_secret(&EXPIRED)
         .assert_no_secret(REFRESH);
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
@@ -154,7 +154,7 @@ async fn without_the_argocd_cli_the_error_names_the_login_command() {
     let run = sb
         .run(&["list"], &[("PATH", empty.to_str().unwrap())])
         .await;
-    run.assert_no_secret(EXPIRED).assert_no_secret(REFRESH);
+    run.assert_no_secret(&EXPIRED).assert_no_secret(REFRESH);
     assert_eq!(run.code, 1, "{run:#?}");
     // No DISPLAY here: the advice is the headless SSO login.
     assert!(
@@ -224,7 +224,7 @@ async fn doctor_refreshes_an_expired_cli_token_and_goes_on_to_the_previews() {
     let path = path_with(&bin);
     let run = sb.run(&["doctor"], &[("PATH", path.as_str())]).await;
     run.assert_no_secret(TOKEN)
-        .assert_no_secret(EXPIRED)
+        .assert_no_secret(&EXPIRED)
         .assert_no_secret(REFRESH);
     let out = format!("{}{}", run.stdout, run.stderr);
     assert!(
@@ -271,7 +271,7 @@ async fn a_refresh_that_leaves_the_token_expired_is_tried_once_then_names_the_lo
     let bin = script.parent().unwrap().to_path_buf();
     let path = path_with(&bin);
     let run = sb.run(&["list"], &[("PATH", path.as_str())]).await;
-    run.assert_no_secret(EXPIRED).assert_no_secret(REFRESH);
+    run.assert_no_secret(&EXPIRED).assert_no_secret(REFRESH);
     assert_eq!(run.code, 1, "{run:#?}");
     let calls = std::fs::read_to_string(bin.join("calls")).unwrap();
     assert_eq!(calls.lines().count(), 1, "{calls}");
@@ -291,7 +291,7 @@ async fn a_revoked_but_unexpired_token_is_not_refreshed_and_names_argocd_login()
     let (_state, server) = demo_server().await;
     let sb = Sandbox::new();
     let host = server.url().trim_start_matches("http://").to_owned();
-    cli_login(&sb, &host, REVOKED);
+    cli_login(&sb, &host, &REVOKED);
     let bin = stub_cli(&sb);
     let path = path_with(&bin);
     let run = sb.run(&["list"], &[("PATH", path.as_str())]).await;
@@ -314,7 +314,7 @@ async fn a_config_the_cli_refuses_to_read_names_the_chmod() {
     let (_state, server) = demo_server().await;
     let sb = Sandbox::new();
     let host = server.url().trim_start_matches("http://").to_owned();
-    let config = cli_login(&sb, &host, EXPIRED);
+    let config = cli_login(&sb, &host, &EXPIRED);
     chmod(&config, 0o644);
     let bin = stub_cli(&sb);
     let path = path_with(&bin);
@@ -335,7 +335,7 @@ async fn an_old_cli_without_argocd_context_still_refreshes_the_current_context()
     let (_state, server) = demo_server().await;
     let sb = Sandbox::new();
     let host = server.url().trim_start_matches("http://").to_owned();
-    let config = cli_login(&sb, &host, EXPIRED);
+    let config = cli_login(&sb, &host, &EXPIRED);
     let bin = stub_cli(&sb);
     sb.write("bin/old", "");
     let path = path_with(&bin);
@@ -354,7 +354,7 @@ async fn an_old_cli_without_argocd_context_still_refreshes_the_current_context()
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
-        text.replace(TOKEN, EXPIRED)
+        text.replace(TOKEN, &EXPIRED)
             .replace("current-context: fake", "current-context: other"),
     )
     .unwrap();

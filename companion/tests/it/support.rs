@@ -11,28 +11,46 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use fake_argocd::{self as fake, FakeArgo, Running};
 
 pub const TOKEN: &str = "demo-token";
 
 /// Every secret a test handed to the binary (TOKEN and any other): none may leak.
-pub const SECRETS: &[&str] = &[
-    TOKEN,
-    "other-secret-token",
-    "SECRET-rotated",
-    EXPIRED_TOKEN,
-    REVOKED_TOKEN,
-    REFRESH_TOKEN,
-];
+pub static SECRETS: LazyLock<[&str; 6]> = LazyLock::new(|| {
+    [
+        TOKEN,
+        "other-secret-token",
+        "SECRET-rotated",
+        &EXPIRED_TOKEN,
+        &REVOKED_TOKEN,
+        REFRESH_TOKEN,
+    ]
+});
 
-/// An argocd CLI login whose access token has expired (a real, unsigned, test-only JWT
-/// with `exp` in 2001), and the refresh token beside it.
-pub const EXPIRED_TOKEN: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2RleC50ZXN0Iiwic3ViIjoib2N0b2NhdCIsImV4cCI6MTAwMDAwMDAwMH0.test-only-unsigned";
+/// An unsigned (`alg: none`) JWT carrying `claims`, as an OIDC provider shapes its tokens:
+/// built here rather than committed, so no token-shaped literal sits in the repository.
+fn unsigned_jwt(claims: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.test-only-unsigned",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims)
+    )
+}
+
+/// An argocd CLI login whose access token has expired (`exp` in 2001), and the refresh
+/// token beside it.
+pub static EXPIRED_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    unsigned_jwt(r#"{"iss":"https://dex.test","sub":"octocat","exp":1000000000}"#)
+});
 /// A token whose claims are still valid (`exp` in 2100) that the server no longer accepts
 /// (revoked, or its signing key changed): the CLI does not refresh it.
-pub const REVOKED_TOKEN: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2RleC50ZXN0Iiwic3ViIjoib2N0b2NhdCIsImV4cCI6NDEwMjQ0NDgwMH0.test-only-unsigned";
+pub static REVOKED_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    unsigned_jwt(r#"{"iss":"https://dex.test","sub":"octocat","exp":4102444800}"#)
+});
 pub const REFRESH_TOKEN: &str = "refresh-token-from-dex";
 
 /// A fake Argo CD with the demo scenario, served on a free loopback port.
@@ -46,7 +64,7 @@ pub async fn demo_server() -> (FakeArgo, Running) {
 
 /// Fails the test if `text` holds any known secret; `what` says where it was found.
 pub fn assert_no_secret_in(what: &str, text: &str) {
-    for secret in SECRETS {
+    for secret in SECRETS.iter() {
         assert!(
             !text.contains(secret),
             "token leaked into {what}: {}",
