@@ -5,7 +5,7 @@ BIN := target/release/preview-switch
 # The Node.js 20 that `make setup` installs when the system's is older (Debian 12's is 18).
 export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
-.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist clean install-host-% completions
+.PHONY: setup setup-wasm build build-extension run test test-wasm test-e2e lint-firefox lint fmt bench fuzz soak dist dist-check crx install uninstall clean install-host-% completions
 
 ## setup: install what building and testing needs (idempotent, fast when done)
 setup:
@@ -53,12 +53,14 @@ test-e2e: setup build-extension
 lint-firefox: setup build-extension
 	scripts/lint-firefox.sh dist/firefox
 
-## lint: rustfmt and clippy with warnings as errors, native and wasm32; the fuzz crate (outside
-## the workspace, run on nightly by `make fuzz`) is compiled on stable so it cannot rot
+## lint: rustfmt and clippy with warnings as errors, native, wasm32, and the companion for
+## Windows (x86_64-pc-windows-gnu: its registry code is built only there); the fuzz crate
+## (outside the workspace, run on nightly by `make fuzz`) is compiled on stable so it cannot rot
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p preview-switch-protocol -p preview-switch-extension --target wasm32-unknown-unknown --all-targets -- -D warnings
+	$(CARGO) clippy -p preview-switch --target x86_64-pc-windows-gnu -- -D warnings
 	$(CARGO) check --locked --manifest-path fuzz/Cargo.toml --target-dir target/fuzz
 
 fmt:
@@ -83,11 +85,32 @@ soak:
 install-host-%: build
 	$(BIN) install --browser $(subst -user,,$*) $(if $(findstring -user,$*),,--system)
 
-## dist: release binary and completions under dist/
+## dist: every release artifact in dist/ (README "Artifacts"): the Debian package (lintian
+## clean), the Linux tarball, the Windows zip, the extension's store zips, the policy
+## templates (dist/policy/), SHA256SUMS; with CRX_KEY set, also what `make crx` writes
 dist: build
-	mkdir -p dist/completions
-	cp $(BIN) dist/
-	for s in bash zsh fish; do $(BIN) completions $$s > dist/completions/preview-switch.$$s; done
+	@scripts/setup.sh dist
+	scripts/dist.sh
+
+## crx: for teams that host the Chromium extension themselves: dist/chromium as a CRX3 signed
+## with the team's RSA key, dist/preview-switch-chromium-<version>.crx, and dist/update.xml for
+## it (CRX_KEY=key.pem CRX_URL=https://intranet.example/preview-switch.crx make crx)
+crx: build-extension
+	node scripts/crx3.mjs
+
+## dist-check: the built dist/ .deb installed into a scratch root, removed and purged
+## (companion/tests/it/package.rs on the release package)
+dist-check: dist
+	PREVIEW_SWITCH_DEB=$(CURDIR)/$$(ls dist/preview-switch_*_amd64.deb) $(CARGO) test -p preview-switch --test it package
+
+## install: the companion from this checkout into PREFIX (default ~/.local): binary, man
+## pages, completions, and the host manifests for your user (sudo make install SYSTEM=1:
+## /usr/local and every browser user of the machine); uninstall takes it back
+install: build
+	@scripts/install-from-checkout.sh install
+
+uninstall:
+	@scripts/install-from-checkout.sh uninstall
 
 clean:
 	$(CARGO) clean

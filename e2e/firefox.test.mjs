@@ -5,10 +5,12 @@
 // asserts what the backend received. The scenarios share one browser and run in order;
 // each leaves the routing on dev.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, test } from "node:test";
-import { recordMetrics, startFirefox, stop, timeRealPopup, visit, waitFor, xhr } from "./harness.mjs";
+import { GECKO_ID, recordMetrics, startFirefox, stop, timeRealPopup, visit, waitFor, xhr } from "./harness.mjs";
 import {
-  answerPermissionPrompt, closeRealPopup, openRealPopup, permissionPrompt, renderedBadge, tabIdOf,
+  BASE, answerPermissionPrompt, closeRealPopup, navigate, openRealPopup, permissionPrompt, renderedBadge, tabIdOf,
 } from "./firefox.mjs";
 
 const COOKIE = "team-courses-fe-pr";
@@ -205,6 +207,53 @@ test("with first-party isolation on, domain mode still routes and clears (firstP
   }
 });
 
+test("a team's managed settings (Firefox's managed-storage manifest) show locked in the options page and hold in the popup", async () => {
+  // Firefox reads 3rd-party managed storage from a native manifest of type "storage" in the
+  // user's ~/.mozilla/managed-storage/ (or policies.json's 3rdparty, the same values): the
+  // real path a team's rollout takes, in the suite's HOME.
+  const dir = path.join(w.home, ".mozilla", "managed-storage");
+  const file = path.join(dir, `${GECKO_ID}.json`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({
+    name: GECKO_ID,
+    description: "Preview Switch team policy (e2e)",
+    type: "storage",
+    data: { githubHosts: ["github.acme.test"], cookieLifetimeHours: 8, cookieNamePattern: "qa-*", allowUserOverride: false },
+  }));
+  try {
+    const options = await w.browser.newPage();
+    await navigate(w, options, `${BASE}/options.html`);
+    await waitFor(() => options.evaluate(() => document.body.dataset.ready === "1"), "the options page");
+    const shown = await options.evaluate(() => ({
+      fields: Object.fromEntries(["github-hosts", "cookie-hours", "relay-url"].map((id) => {
+        const e = document.getElementById(id);
+        return [id, { value: e.value, locked: e.readOnly }];
+      })),
+      note: document.getElementById("team").hidden ? null : document.getElementById("team").textContent,
+    }));
+    assert.deepEqual(shown.fields, {
+      "github-hosts": { value: "github.acme.test", locked: true },
+      "cookie-hours": { value: "8", locked: true },
+      "relay-url": { value: "", locked: false },
+    });
+    assert.equal(shown.note, "Set by your team: GitHub hosts github.acme.test; cookie lifetime 8 h; routing cookies named qa-* only. Locked: the fields it sets cannot be changed here.");
+    await options.close();
+
+    // The popup offers no preview whose route the pattern refuses, and says why.
+    const { page } = await newSitePage();
+    const popup = await popupFor(page);
+    await waitFor(() => popup.eval((d) => d.querySelector("#opt-courses_fe-d123") !== null), "the rows");
+    const offered = await popup.eval((d) => [...d.querySelectorAll("section.service .row button")].filter((b) => /^opt-courses_fe-[td]\d+$/.test(b.id) && !b.disabled).map((b) => b.id));
+    assert.deepEqual(offered, [], "no action the team's pattern refuses");
+    const why = await popup.eval((d) => d.querySelector("div.actions:has(#opt-courses_fe-d123) .why")?.textContent);
+    assert.ok(why?.includes("your team allows routing cookies named qa-* only, and this route is named team-courses-fe-pr"), why);
+    await closeRealPopup(w);
+    await page.close();
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+});
+
 test("without the companion the popup shows the Firefox install command", async () => {
   const { page } = await newSitePage();
   w.uninstallHost();
@@ -215,6 +264,8 @@ test("without the companion the popup shows the Firefox install command", async 
     const text = await popup.eval((d) => d.querySelector("section.notice").textContent);
     assert.match(text, /not installed for this browser/);
     assert.match(text, /No such native application io\.previewswitch\.companion/);
+    // How to get it on this OS (the Linux test machine): the package registers it itself.
+    assert.match(text, /sudo apt install \.\/preview-switch_\d+\.\d+\.\d+-1_amd64\.deb registers it for every browser/);
     await closeRealPopup(w);
   } finally {
     w.installHost();

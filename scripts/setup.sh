@@ -2,7 +2,9 @@
 # Installs what building and testing Preview Switch needs on Debian 12, idempotently: each
 # step checks first and costs nothing when already done. Called by `make setup`.
 #   scripts/setup.sh            toolchain pieces for build, run and test
-#   scripts/setup.sh bench      plus the tools the benchmarks compare against (jq, curl, hyperfine, GNU time)
+#   scripts/setup.sh bench      plus the tools the benchmarks compare against or load with (jq, curl,
+#                               hyperfine, GNU time, wrk)
+#   scripts/setup.sh dist       plus what packing the release needs (lintian, dpkg-shlibdeps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +33,20 @@ need_cmd jq jq
 # older one (140, the build's strict_min_version). apt takes the newest it sees.
 [[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
+# `make lint` checks the companion for Windows: ring's build script compiles C with
+# Debian's mingw-w64 even for `cargo clippy --target x86_64-pc-windows-gnu`.
+need_cmd x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 if [[ "${1:-}" == bench ]]; then
   need_cmd jq jq
   need_cmd hyperfine hyperfine
   [[ -x /usr/bin/time ]] || want_apt+=(time)
+  # The relay bench's HTTP load generator.
+  need_cmd wrk wrk
+fi
+
+if [[ "${1:-}" == dist ]]; then
+  need_cmd lintian lintian
+  need_cmd dpkg-shlibdeps dpkg-dev
 fi
 
 if ((${#want_apt[@]})); then
@@ -51,7 +63,10 @@ installed_components=$(rustup component list --installed)
 for c in clippy rustfmt; do
   grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
 done
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+installed_targets=$(rustup target list --installed)
+for t in wasm32-unknown-unknown x86_64-pc-windows-gnu; do
+  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if ((node_major < 20)) && [[ ! -x .tools/node/bin/node ]]; then

@@ -238,8 +238,8 @@ impl Demo {
              Demo site:        {site}  (hosts: {hosts}, port {port})\n\
              \n\
              List the previews, and what runs in dev, stag and prod:\n\
-             \x20 PREVIEW_SWITCH_CONFIG={config} preview-switch list\n\
-             \x20 PREVIEW_SWITCH_CONFIG={config} preview-switch envs\n\
+             \x20 PREVIEW_SWITCH_CONFIG={config} {bin} list\n\
+             \x20 PREVIEW_SWITCH_CONFIG={config} {bin} envs\n\
              \n\
              Ask the site who serves you, without and with the routing cookie:\n\
              \x20 curl -H 'Host: {host}' {site}/whoami\n\
@@ -259,6 +259,7 @@ impl Demo {
             hosts = hosts.join(", "),
             config = self.config_path.display(),
             profile = self.profile_dir().display(),
+            bin = crate::installed::invocation(),
         )
     }
 

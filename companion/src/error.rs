@@ -59,6 +59,18 @@ pub enum Error {
         host: String,
         detail: String,
     },
+    /// Argo CD answered as its anonymous user: anonymous access is on there
+    /// (`users.anonymous.enabled`), so a missing, expired or revoked token gets no 401 but
+    /// only what anonymous users may see (`server/server.go` :: `Authenticate`). `host` is
+    /// what to pass to `argocd login`; `detail` adds why no refresh helped, if one was tried.
+    #[error(
+        "{server} answered as an anonymous user: the token is missing, expired or revoked, and the server's anonymous access hides that{detail}"
+    )]
+    NotLoggedIn {
+        server: String,
+        host: String,
+        detail: String,
+    },
     /// 403 from Argo CD.
     #[error(
         "access denied by {server} (403 {detail}): your Argo CD RBAC role may not allow listing these applications"
@@ -172,7 +184,7 @@ impl Error {
     /// The one `protocol` error code of this error (STYLE: exactly one per variant).
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Unauthorized { .. } => ErrorCode::ArgocdUnauthorized,
+            Error::Unauthorized { .. } | Error::NotLoggedIn { .. } => ErrorCode::ArgocdUnauthorized,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::Unreachable { .. } => ErrorCode::ArgocdUnreachable,
             Error::Tls { .. } => ErrorCode::Tls,
@@ -194,10 +206,10 @@ impl Error {
     pub fn fix(&self, surface: Surface) -> String {
         use Surface::{Cli, Popup};
         match (self, surface) {
-            (Error::Unauthorized { host, .. }, Cli) => {
+            (Error::Unauthorized { host, .. } | Error::NotLoggedIn { host, .. }, Cli) => {
                 format!("run `argocd login {host}` or set a fresh ARGOCD_AUTH_TOKEN")
             }
-            (Error::Unauthorized { host, .. }, Popup) => format!(
+            (Error::Unauthorized { host, .. } | Error::NotLoggedIn { host, .. }, Popup) => format!(
                 "run `argocd login {host}` in a terminal, or renew the server's token_file or token_command in config.toml"
             ),
             (Error::Forbidden { .. }, _) => {
@@ -292,6 +304,11 @@ mod tests {
                 server: s(),
                 detail: "permission denied".into(),
             },
+            Error::NotLoggedIn {
+                server: s(),
+                host: "argocd.dev".into(),
+                detail: String::new(),
+            },
             Error::Unreachable {
                 server: s(),
                 cause: "connection refused".into(),
@@ -374,7 +391,7 @@ mod tests {
             // The popup is the browser's: no flag to pass there.
             assert!(!popup.contains("--"), "{popup}");
         }
-        let tls = &every_variant()[3];
+        let tls = &every_variant()[4];
         assert!(tls.fix(Surface::Cli).contains("--ca-cert"));
         assert!(tls.fix(Surface::Popup).contains("ca_cert in config.toml"));
     }
@@ -391,6 +408,7 @@ mod tests {
             [
                 (ArgocdUnauthorized, 1),
                 (Forbidden, 1),
+                (ArgocdUnauthorized, 1),
                 (ArgocdUnreachable, 1),
                 (Tls, 1),
                 (Timeout, 1),

@@ -4,7 +4,7 @@
 //! `argocd` and the listing (which use them), so neither `argocd/` nor `core/` imports
 //! `config` (tidy test `imports_flow_one_way`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -24,7 +24,7 @@ pub struct ServerTarget {
     pub token: Option<Token>,
     /// Label selector (`type=pr` unless configured).
     pub selector: String,
-    pub ca_cert: Option<PathBuf>,
+    pub ca_cert: Option<CaCert>,
     pub insecure: bool,
     pub connect_timeout: Duration,
     pub timeout: Duration,
@@ -32,6 +32,38 @@ pub struct ServerTarget {
     pub route_template: Option<RouteTemplate>,
     /// Where these settings came from, for `doctor` and error messages ("flag", "env", a file path).
     pub origin: String,
+}
+
+/// A private CA to trust besides the platform's roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaCert {
+    /// A PEM file: `--ca-cert`, or `ca_cert` in config.toml.
+    File(PathBuf),
+    /// An `argocd` CLI context's `certificate-authority-data` (base64 of PEM, decoded),
+    /// and the CLI config it came from.
+    Inline { pem: Vec<u8>, from: PathBuf },
+}
+
+impl CaCert {
+    /// The file to name in messages: the PEM file, or the CLI config holding the data.
+    pub fn path(&self) -> &Path {
+        match self {
+            CaCert::File(p) => p,
+            CaCert::Inline { from, .. } => from,
+        }
+    }
+}
+
+impl From<PathBuf> for CaCert {
+    fn from(p: PathBuf) -> CaCert {
+        CaCert::File(p)
+    }
+}
+
+impl From<&str> for CaCert {
+    fn from(p: &str) -> CaCert {
+        CaCert::File(PathBuf::from(p))
+    }
 }
 
 /// Parses a `--server` / config / argocd value: a full `http(s)://` URL, or a bare

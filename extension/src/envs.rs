@@ -37,7 +37,7 @@ pub struct Envs {
     /// Why the last `envs` failed (message and fix).
     pub failed: Option<Text>,
     /// Servers whose environments are missing, as shown.
-    pub failures: Vec<String>,
+    pub failures: Vec<Text>,
     pub page: Page,
     pub filter: String,
     /// Deep links per app key.
@@ -146,7 +146,7 @@ impl Envs {
         services: Vec<ServiceEnvs>,
         fetched_at_ms: u64,
         stale: bool,
-        failures: Vec<String>,
+        failures: Vec<Text>,
     ) {
         self.services = services;
         self.fetched_at_ms = Some(fetched_at_ms);
@@ -337,7 +337,7 @@ pub fn page(envs: &Envs, cat: &dyn Catalogue) -> EnvsPage {
     EnvsPage {
         lines,
         notice,
-        failures: envs.failures.clone(),
+        failures: envs.failures.iter().map(|f| f.render(cat)).collect(),
         filter: envs.filter.clone(),
     }
 }

@@ -6,7 +6,11 @@
 //! Each says here what failed and the fix (as [`Text`], in the user's language), so `view`
 //! only places the words. The companion's own words are English, shown as sent.
 
-use protocol::messages::{ErrorBody, ErrorCode};
+use protocol::install::InstallMethod;
+use protocol::messages::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+
+/// This extension's version: the workspace's, as the manifest's (a test in `lib.rs` checks).
+pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use crate::i18n::Text;
 use crate::text;
@@ -24,16 +28,26 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalError {
     /// No native-messaging host manifest names this extension (which browser words mean
-    /// this: `web::browser::unreachable`).
+    /// this: [`LocalError::unreachable`]).
     NotInstalled { browser_said: String },
     /// The companion is installed but could not start, exited or crashed.
     Stopped { browser_said: String },
     /// A reply the extension cannot read: the two sides speak different protocol versions.
     Unreadable { detail: String },
+    /// The companion's `hello` names another protocol version than this extension's
+    /// ([`PROTOCOL_VERSION`]): asked after a list it could not serve or the extension could
+    /// not read, so the user gets the upgrade for how the companion was installed.
+    Mismatch {
+        protocol: u32,
+        companion_version: String,
+        installed: Option<InstallMethod>,
+    },
     /// A `chrome.*` call failed; `error` is the browser's message.
     Browser { call: BrowserCall, error: String },
     /// `chrome.cookies.set` answered without a cookie: the site's host permission is missing.
     CookieRefused { name: String, url: String },
+    /// The team relay could not be reached, or answered something that is not its wire.
+    Relay { url: String, detail: Text },
 }
 
 /// The `chrome.*` call a [`LocalError::Browser`] names.
@@ -68,7 +82,28 @@ pub enum BrowserCall {
     Copy,
 }
 
+/// Chromium's error when no host manifest allows the extension.
+const CHROMIUM_HOST_NOT_FOUND: &str = "Specified native messaging host not found";
+/// Firefox's, followed by the host name (also for a manifest that names another add-on:
+/// installing again is the fix in both cases).
+const FIREFOX_HOST_NOT_FOUND: &str = "No such native application";
+
 impl LocalError {
+    /// What the browser said when it could not reach the companion (a rejected
+    /// `sendNativeMessage`, or why a port closed): not installed, or installed and failing.
+    /// Pure, because the worker too must tell them apart: a team relay stands in for a
+    /// companion that is not installed.
+    pub fn unreachable(browser_said: &str) -> LocalError {
+        let browser_said = browser_said.trim().trim_end_matches('.').to_string();
+        if browser_said == CHROMIUM_HOST_NOT_FOUND
+            || browser_said.starts_with(FIREFOX_HOST_NOT_FOUND)
+        {
+            LocalError::NotInstalled { browser_said }
+        } else {
+            LocalError::Stopped { browser_said }
+        }
+    }
+
     /// What failed and why, without the fix.
     pub fn message(&self) -> Text {
         match self {
@@ -76,16 +111,77 @@ impl LocalError {
                 text!("error_companion_not_started", browser_said)
             }
             LocalError::Unreadable { detail } => text!("error_unreadable", detail),
+            LocalError::Mismatch {
+                protocol,
+                companion_version,
+                ..
+            } => {
+                if *protocol < PROTOCOL_VERSION {
+                    text!(
+                        "error_companion_older",
+                        companion_version,
+                        protocol,
+                        EXTENSION_VERSION,
+                        PROTOCOL_VERSION
+                    )
+                } else {
+                    text!(
+                        "error_companion_newer",
+                        companion_version,
+                        protocol,
+                        EXTENSION_VERSION,
+                        PROTOCOL_VERSION
+                    )
+                }
+            }
             LocalError::Browser { call, error } => {
                 text!("error_browser_call", call.text(), error)
             }
             LocalError::CookieRefused { name, url } => text!("error_cookie_refused", name, url),
+            LocalError::Relay { url, detail } => text!("error_relay", url, detail.clone()),
         }
     }
 
     /// What the user can do, when there is something.
     pub fn fix(&self) -> Option<Text> {
+        if let LocalError::Mismatch {
+            protocol,
+            companion_version,
+            installed,
+        } = self
+        {
+            return Some(if *protocol > PROTOCOL_VERSION {
+                text!("fix_update_extension", companion_version, EXTENSION_VERSION)
+            } else {
+                match (self.upgrade_command(), installed) {
+                    (Some(_), Some(method)) => text!(
+                        "fix_upgrade_companion",
+                        EXTENSION_VERSION,
+                        installed_by(method)
+                    ),
+                    _ => text!("fix_install_companion_again", EXTENSION_VERSION),
+                }
+            });
+        }
+        self.static_fix()
+    }
+
+    /// The one command that brings an older companion to this extension's version, for how
+    /// it was installed (`None`: newer, or installed in a way nobody told us).
+    pub fn upgrade_command(&self) -> Option<String> {
         match self {
+            LocalError::Mismatch {
+                protocol,
+                installed: Some(method),
+                ..
+            } if *protocol < PROTOCOL_VERSION => method.upgrade_command(EXTENSION_VERSION),
+            _ => None,
+        }
+    }
+
+    fn static_fix(&self) -> Option<Text> {
+        match self {
+            LocalError::Mismatch { .. } => None,
             LocalError::NotInstalled { .. } | LocalError::Stopped { .. } => {
                 Some(text!("fix_run_doctor"))
             }
@@ -95,6 +191,7 @@ impl LocalError {
                 ..
             }
             | LocalError::CookieRefused { .. } => Some(text!("fix_allow_access")),
+            LocalError::Relay { .. } => Some(text!("fix_check_relay")),
             LocalError::Browser { .. } => None,
         }
     }
@@ -110,6 +207,18 @@ fn with_fix(message: Text, fix: Option<Text>) -> Text {
     match fix {
         Some(fix) => text!("with_fix", message, fix),
         None => message,
+    }
+}
+
+/// How the companion was installed, in the user's words ("the Debian package").
+fn installed_by(method: &InstallMethod) -> Text {
+    match method {
+        InstallMethod::Deb => text!("installed_by_deb"),
+        InstallMethod::Tarball { platform } => text!("installed_by_tarball", platform),
+        InstallMethod::Zip => text!("installed_by_zip"),
+        InstallMethod::Cargo => text!("installed_by_cargo"),
+        InstallMethod::Source { checkout, .. } => text!("installed_by_source", checkout),
+        InstallMethod::Unknown => text!("installed_by_unknown"),
     }
 }
 
@@ -186,6 +295,37 @@ impl From<ErrorBody> for Failure {
 mod tests {
     use super::*;
     use crate::i18n::testing::english;
+
+    /// Both browsers' words for "no companion installed" lead to the install command; anything
+    /// else means an installed companion that failed (PLATFORM F: Firefox's texts, verified).
+    #[test]
+    fn each_browsers_words_for_a_missing_companion_mean_not_installed() {
+        for said in [
+            "Specified native messaging host not found.",
+            "No such native application io.previewswitch.companion",
+        ] {
+            assert!(
+                matches!(
+                    LocalError::unreachable(said),
+                    LocalError::NotInstalled { .. }
+                ),
+                "{said}"
+            );
+        }
+        for said in [
+            "Native host has exited.",
+            "An unexpected error occurred",
+            "Access to the specified native messaging host is forbidden.",
+            "",
+        ] {
+            assert_eq!(
+                LocalError::unreachable(said),
+                LocalError::Stopped {
+                    browser_said: said.trim_end_matches('.').into()
+                }
+            );
+        }
+    }
 
     #[test]
     fn a_companion_error_is_shown_as_sent_and_a_local_one_says_its_fix() {

@@ -116,7 +116,7 @@ macro_rules! from_number {
         }
     )*};
 }
-from_number!(u64, u32, usize, i32);
+from_number!(u64, u32, u16, usize, i32);
 
 /// A [`Text`] to look up later: `text!("key", arg, ...)`.
 #[macro_export]

@@ -25,6 +25,10 @@ pub use protocol::ids::CHROME_EXTENSION_ID as EXTENSION_ID;
 /// The native-messaging host name registered by `preview-switch install`.
 pub use protocol::ids::HOST_NAME;
 
+/// The `storage.local` keys the popup's first render reads; `static/boot.js` starts the
+/// same read while the wasm compiles.
+pub const POPUP_STORED_KEYS: [&str; 3] = ["settings", "last_list", "access_granted"];
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
@@ -60,5 +64,34 @@ mod tests {
             }
         }
         assert!(common.get("background").is_none() && common.get("key").is_none());
+    }
+
+    /// boot.js reads the stored keys before the wasm runs; a key missing there would leave
+    /// the popup's first render without it (the cached rows, the settings).
+    #[test]
+    fn boot_js_reads_the_popups_stored_keys() {
+        let keys = crate::POPUP_STORED_KEYS.map(|k| format!("\"{k}\""));
+        let call = format!("chrome.storage.local.get([{}])", keys.join(", "));
+        assert!(
+            include_str!("../static/boot.js").contains(&call),
+            "boot.js must call {call}"
+        );
+    }
+
+    /// The workspace version is the one version: the manifest's, the extension's (its
+    /// `hello` and upgrade hint) and the companion's, whose package and tarballs carry it.
+    #[test]
+    fn the_manifest_carries_the_workspace_version() {
+        assert_eq!(
+            manifest("common")["version"],
+            crate::failure::EXTENSION_VERSION
+        );
+        assert!(
+            include_str!("../../Cargo.toml").contains(&format!(
+                "\nversion = \"{}\"\n",
+                crate::failure::EXTENSION_VERSION
+            )),
+            "the extension inherits the workspace version"
+        );
     }
 }

@@ -53,6 +53,11 @@ pub struct Config {
     pub github_hosts: Vec<String>,
     /// The share links' query parameter where a preview's share rule names none.
     pub share_param: String,
+    /// The team relay the list comes from; `None`: the local companion.
+    pub relay: Option<String>,
+    /// The routing-cookie names the team allows (a glob, `settings::name_matches`); `None`:
+    /// any name the cookie policy accepts.
+    pub cookie_name_pattern: Option<String>,
 }
 
 impl Default for Config {
@@ -61,6 +66,8 @@ impl Default for Config {
             cookie_lifetime_secs: 24 * 60 * 60,
             github_hosts: vec!["github.com".into()],
             share_param: protocol::policy::DEFAULT_SHARE_PARAM.into(),
+            relay: None,
+            cookie_name_pattern: None,
         }
     }
 }
@@ -427,6 +434,8 @@ pub struct State {
     pub refreshing: bool,
     /// The `--browser` the install command names (from the browser's brands).
     pub browser: &'static str,
+    /// The operating system, for how to get the companion (from `navigator.platform`).
+    pub os: crate::view::Os,
     /// Servers the companion could not list: their previews may be missing or old.
     pub failures: Vec<ServerFailure>,
     /// Why the last refresh of a stale list failed.
@@ -556,6 +565,7 @@ impl State {
             messages: Vec::new(),
             refreshing: false,
             browser: "chromium",
+            os: crate::view::Os::default(),
             failures: Vec::new(),
             refresh_error: None,
             copied: None,
@@ -1419,6 +1429,9 @@ impl State {
             ))
         })?;
         let route = routing::check_route(route)?;
+        if let Some(why) = self.policy_refusal(&route) {
+            return Err(Refusal(text!("refused_by_team_pattern", why)));
+        }
         if route.kind == RouteKind::Header && matches!(choice, Choice::Domain { .. }) {
             return Err(Refusal(text!(
                 "refused_header_for_domain",
@@ -1456,6 +1469,12 @@ impl State {
     pub fn site_cookie_refusal(&self, route: &Route) -> Option<Text> {
         let site = self.site_cookie(route)?;
         Some(text!("site_cookie", &site.name))
+    }
+
+    /// Why the team's policy refuses `route` (its cookie-name pattern), if it does (the popup
+    /// disables both modes with this reason).
+    pub fn policy_refusal(&self, route: &Route) -> Option<Text> {
+        crate::settings::pattern_refusal(self.config.cookie_name_pattern.as_deref(), &route.name)
     }
 
     /// A cookie of the site's own on the tab's host that `route` would overwrite.
@@ -2021,6 +2040,28 @@ pub(crate) mod tests {
             ("*://other.test/*", "app.test", false),
         ] {
             assert_eq!(origin_reaches(pattern, host), reaches, "{pattern} {host}");
+        }
+    }
+
+    /// The team's cookie-name pattern holds in the state too (a choice that did not come
+    /// from the popup's enabled options): nothing is set, and the user is told why.
+    #[test]
+    fn a_choice_the_teams_pattern_refuses_changes_nothing() {
+        for choice in [Choice::Domain { pr: 123 }, Choice::Tab { pr: 123 }] {
+            let mut s = ready(vec![fe(123)], vec![]);
+            s.config.cookie_name_pattern = Some("qa-*".into());
+            let fx = granted(&mut s, "courses-fe", choice);
+            assert!(
+                !fx.iter()
+                    .any(|e| matches!(e, Effect::SetCookie { .. } | Effect::AddSessionRule { .. })),
+                "{fx:?}"
+            );
+            assert_eq!(
+                s.messages.last().map(en).as_deref(),
+                Some(
+                    "not switched: your team allows routing cookies named qa-* only, and this route is named team-courses-fe-pr: ask your team to rename the route or change the policy"
+                )
+            );
         }
     }
 

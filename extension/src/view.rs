@@ -25,6 +25,40 @@ pub fn install_command(browser: &str) -> String {
     )
 }
 
+/// The operating system, as far as the companion's artifacts differ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Os {
+    #[default]
+    Linux,
+    Windows,
+    Mac,
+}
+
+impl Os {
+    /// From `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`); Linux when unknown.
+    pub fn from_platform(platform: &str) -> Os {
+        let p = platform.to_ascii_lowercase();
+        if p.starts_with("win") {
+            Os::Windows
+        } else if p.starts_with("mac") {
+            Os::Mac
+        } else {
+            Os::Linux
+        }
+    }
+}
+
+/// How to get the companion on `os` (README "Installing"): the package and tarball register
+/// it for every browser themselves; only a binary from elsewhere needs `install`.
+pub fn get_companion(os: Os) -> Text {
+    let v = crate::failure::EXTENSION_VERSION;
+    match os {
+        Os::Linux => text!("get_companion_linux", v),
+        Os::Windows => text!("get_companion_windows", v),
+        Os::Mac => text!("get_companion_mac"),
+    }
+}
+
 /// The `--browser` of `preview-switch install` for the browser's names (Chromium's
 /// `navigator.userAgentData` brands, Firefox's `getBrowserInfo` name); the specific brands
 /// first (Edge and Brave also name Chromium), `chromium` when unknown.
@@ -73,6 +107,9 @@ pub struct View {
     pub failures: Vec<FailureView>,
     pub show_filter: bool,
     pub tab_mode_note: Option<String>,
+    /// Where the list comes from, when it is not the local companion: the team relay, and
+    /// what only the local companion can do.
+    pub source: Option<String>,
     /// While the browser asks the user for access to a route's hosts: what is waiting and
     /// what to do.
     pub access_request: Option<String>,
@@ -362,8 +399,12 @@ fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> 
     };
     let current = state.active_choice(&p.service);
     let reading = (!state.records_read()).then(|| t!(cat, "reading"));
-    // A route that would overwrite a cookie of the site's own is offered in neither mode.
-    let site_cookie = state.site_cookie_refusal(route).map(|t| t.render(cat));
+    // A route the team's policy refuses, or one that would overwrite a cookie of the site's
+    // own, is offered in neither mode.
+    let site_cookie = state
+        .policy_refusal(route)
+        .or_else(|| state.site_cookie_refusal(route))
+        .map(|t| t.render(cat));
     let header_only =
         (route.kind == RouteKind::Header).then(|| t!(cat, "header_route_tab_only", &route.name));
     let make = |choice: Choice, id: &str, label: String, why: Option<String>| {
@@ -573,14 +614,44 @@ fn copied(state: &State, cat: &dyn Catalogue) -> Option<CopiedView> {
 }
 
 /// The notice that replaces the list when the companion gave none: the install command
-/// when it is not installed, `doctor` when it stopped, else the failure's message and fix
-/// as said (a companion error also names its PROTOCOL.md code).
-fn failure_notice(failure: &Failure, browser: &str, cat: &dyn Catalogue) -> Notice {
+/// when it is not installed, `doctor` when it stopped, the upgrade command when it speaks an
+/// older protocol, else the failure's message and fix as said (a companion error also names
+/// its PROTOCOL.md code); a relay's failure names the relay.
+fn failure_notice(
+    failure: &Failure,
+    browser: &str,
+    os: Os,
+    relay: Option<&str>,
+    cat: &dyn Catalogue,
+) -> Notice {
+    if let Some(relay) = relay {
+        // The relay's own words (its code, message and fix), or why it could not be read.
+        return Notice {
+            kind: NoticeKind::CompanionError,
+            text: match failure.code() {
+                Some(code) => t!(
+                    cat,
+                    "relay_failed",
+                    code.as_str(),
+                    failure.message().render(cat)
+                ),
+                None => capitalized(&failure.message().render(cat)),
+            },
+            detail: failure.fix().map(|f| f.render(cat)),
+            command: None,
+        }
+        .with_relay(relay);
+    }
     match failure {
         Failure::Local(LocalError::NotInstalled { browser_said }) => Notice {
             kind: NoticeKind::CompanionMissing,
             text: t!(cat, "companion_missing"),
-            detail: Some(t!(cat, "companion_missing_detail", browser_said)),
+            detail: Some(t!(
+                cat,
+                "companion_missing_detail",
+                browser_said,
+                get_companion(os).render(cat)
+            )),
             command: Some(install_command(browser)),
         },
         Failure::Local(LocalError::Stopped { browser_said }) => Notice {
@@ -599,8 +670,18 @@ fn failure_notice(failure: &Failure, browser: &str, cat: &dyn Catalogue) -> Noti
             kind: NoticeKind::CompanionError,
             text: capitalized(&local.message().render(cat)),
             detail: failure.fix().map(|f| f.render(cat)),
-            command: None,
+            command: local.upgrade_command(),
         },
+    }
+}
+
+impl Notice {
+    /// A notice about the relay names it, so the user can open it to sign in.
+    fn with_relay(mut self, relay: &str) -> Notice {
+        if self.command.is_none() && matches!(self.kind, NoticeKind::CompanionError) {
+            self.command = Some(relay.to_owned());
+        }
+        self
     }
 }
 
@@ -672,19 +753,35 @@ pub fn view(state: &State, cat: &dyn Catalogue) -> View {
             pull_request: t!(cat, "link_pull_request"),
             current: t!(cat, "current_heading"),
         },
+        source: state
+            .config
+            .relay
+            .as_ref()
+            .map(|relay| t!(cat, "source_relay", relay)),
     };
+    let relay = state.config.relay.is_some();
     let (previews, age_secs, stale) = match &state.companion {
         Companion::Loading => {
             v.notice = Some(Notice {
                 kind: NoticeKind::Loading,
-                text: t!(cat, "loading"),
+                text: if relay {
+                    t!(cat, "loading_relay")
+                } else {
+                    t!(cat, "loading")
+                },
                 detail: None,
                 command: None,
             });
             return v;
         }
         Companion::Failed(failure) => {
-            v.notice = Some(failure_notice(failure, state.browser, cat));
+            v.notice = Some(failure_notice(
+                failure,
+                state.browser,
+                state.os,
+                state.config.relay.as_deref(),
+                cat,
+            ));
             return v;
         }
         Companion::Ready {
@@ -702,7 +799,11 @@ pub fn view(state: &State, cat: &dyn Catalogue) -> View {
         v.stale = Some(if state.refreshing {
             t!(cat, "stale_refreshing", age)
         } else {
-            t!(cat, "stale_failed", age)
+            if relay {
+                t!(cat, "stale_failed_relay", age)
+            } else {
+                t!(cat, "stale_failed", age)
+            }
         });
     }
     if let Some(failure) = &state.refresh_error {
@@ -1349,9 +1450,29 @@ mod tests {
         assert_eq!(
             n.detail.as_deref(),
             Some(
-                "The browser said: Specified native messaging host not found. Install it, then reopen this popup:"
+                "The browser said: Specified native messaging host not found. Get it from your team or the release: on Debian or Ubuntu, sudo apt install ./preview-switch_0.1.0-1_amd64.deb registers it for every browser (nothing more to run); from the tarball, sudo ./install.sh does the same. With preview-switch already on your PATH (cargo install, a checkout), register it, then reopen this popup:"
             )
         );
+        // On Windows the zip's installer is the way; the registration command stays.
+        let mut windows = s.clone();
+        windows.os = Os::from_platform("Win32");
+        windows.update(Event::CompanionFailed(
+            LocalError::NotInstalled {
+                browser_said: "Specified native messaging host not found".into(),
+            }
+            .into(),
+        ));
+        let w = v(&windows).notice.unwrap();
+        assert!(
+            w.detail.as_deref().unwrap().contains(
+                "the zip preview-switch-0.1.0-x86_64-windows.zip, then .\\install.ps1 registers it"
+            ),
+            "{w:?}"
+        );
+        assert_eq!(w.command, n.command);
+        assert_eq!(Os::from_platform("MacIntel"), Os::Mac);
+        assert_eq!(Os::from_platform("Linux x86_64"), Os::Linux);
+        assert_eq!(Os::from_platform(""), Os::Linux);
         assert_eq!(
             n.command.as_deref(),
             Some(
@@ -1392,6 +1513,38 @@ mod tests {
             "The companion sent a message the extension cannot read: expected a list, got hello"
         );
         assert!(n.detail.unwrap().contains("same version"));
+
+        // An older companion: the versions, then the upgrade for how it was installed as
+        // the notice's copyable command.
+        let mut older = s.clone();
+        older.update(Event::CompanionFailed(
+            LocalError::Mismatch {
+                protocol: 0,
+                companion_version: "0.0.9".into(),
+                installed: Some(protocol::install::InstallMethod::Source {
+                    checkout: "/home/u/preview-switch".into(),
+                    make_target: "install".into(),
+                }),
+            }
+            .into(),
+        ));
+        let n = v(&older).notice.unwrap();
+        assert_eq!(n.kind, NoticeKind::CompanionError);
+        assert!(
+            n.text
+                .starts_with("The companion (preview-switch 0.0.9, protocol 0) is older"),
+            "{}",
+            n.text
+        );
+        assert_eq!(
+            n.command.as_deref(),
+            Some("cd /home/u/preview-switch && git pull && make install")
+        );
+        assert!(
+            n.detail
+                .unwrap()
+                .contains("a source checkout (/home/u/preview-switch)")
+        );
 
         let mut none = s.clone();
         none.update(Event::ListArrived {
@@ -1569,6 +1722,28 @@ mod tests {
         assert_eq!(
             install_command("firefox"),
             "preview-switch install --browser firefox"
+        );
+    }
+
+    /// A route whose name the team's pattern does not allow is offered in neither mode, with
+    /// the reason; one the pattern allows stays offered.
+    #[test]
+    fn a_route_the_teams_pattern_refuses_is_disabled_with_the_reason() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        s.config.cookie_name_pattern = Some("qa-*".into());
+        let why = "your team allows routing cookies named qa-* only, and this route is named team-courses-fe-pr";
+        let shown_view = v(&s);
+        assert_eq!(shown_view.groups[0].rows[0].buttons.len(), 2);
+        for b in &shown_view.groups[0].rows[0].buttons {
+            assert_eq!(b.disabled.as_deref(), Some(why), "{b:?}");
+        }
+        s.config.cookie_name_pattern = Some("team-*-pr".into());
+        let shown_view = v(&s);
+        assert!(
+            shown_view.groups[0].rows[0]
+                .buttons
+                .iter()
+                .all(|b| b.disabled.is_none())
         );
     }
 

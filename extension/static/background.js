@@ -4,7 +4,13 @@ import init, * as wasm from "./pkg/preview_switch_extension.js";
 
 let ready = null;
 function boot() {
-  ready ??= init({ module_or_path: chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm") })
+  ready ??= WebAssembly.compileStreaming(fetch(chrome.runtime.getURL("pkg/preview_switch_extension_bg.wasm")))
+    .then((module) => {
+      // Firefox's popup shares this page's process and takes the compiled module from here
+      // (boot.js): instantiating it costs a few milliseconds, compiling it again tens.
+      self.previewSwitchModule = module;
+      return init({ module_or_path: module });
+    })
     .then(() => { wasm.start_worker(); self.previewSwitchReady = true; });
   return ready;
 }
@@ -15,6 +21,9 @@ chrome.tabs.onUpdated.addListener((tabId, info, tab) => {
   if (info.status === "complete" && tab.url) boot().then(() => wasm.worker_tab_updated(tabId, tab.url));
 });
 chrome.tabs.onRemoved.addListener((tabId) => { boot().then(() => wasm.worker_tab_closed(tabId)); });
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "managed" || (area === "local" && "settings" in changes)) boot().then(() => wasm.worker_settings_changed());
+});
 chrome.notifications.onClicked.addListener((id) => { boot().then(() => wasm.worker_notification_clicked(id)); });
 chrome.permissions.onAdded.addListener((added) => { boot().then(() => wasm.worker_permissions_added(added)); });
 // Main-frame response headers, for whether the routed preview answered (its marker header).

@@ -2,7 +2,7 @@
 //! revision metadata (a commit's tags), the admin-defined deep links, the resource tree
 //! (Argo Rollouts' health from their live objects), `POST …/sync` with its own RBAC grant,
 //! and `?refresh=normal` on a single-app GET. Each follows the upstream function named on
-//! it (rows in `BEHAVIOURS.md`); the per-app 403/404 rules are the fake's one `find_app`.
+//! it (rows in `BEHAVIOURS.md`); the per-app 403/404 rules are the fake's one `get_app_enforce_rbac` (through `find_app`).
 #![allow(clippy::result_large_err)]
 
 use std::collections::{HashMap, HashSet};
@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::FakeArgo;
@@ -104,6 +104,20 @@ impl FakeArgo {
     }
 }
 
+/// The app a per-app GET names, once its caller is signed in and may read it (the get
+/// check every handler here starts with: `authorize`, then `find_app` on `lookup`), or the
+/// refusal as the response.
+#[allow(clippy::result_large_err)] // axum's Response, which the handlers return as is
+fn readable_app(
+    fake: &FakeArgo,
+    headers: &HeaderMap,
+    name: &str,
+    lookup: &Query,
+) -> Result<std::sync::Arc<crate::StoredApp>, Response> {
+    let grant = authorize(fake, headers).map_err(IntoResponse::into_response)?;
+    find_app(fake, name, lookup, &grant)
+}
+
 /// `GET /api/v1/applications/{name}/revisions/{revision}/metadata`
 /// (server/application/application.go :: `Server.RevisionMetadata`: the get check, then
 /// the repo server's reposerver/repository/repository.go :: `GetRevisionMetadata`, which
@@ -114,12 +128,7 @@ pub(crate) async fn revision_metadata(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let grant = match authorize(&fake, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    let q = Query::parse(raw);
-    let app = match find_app(&fake, &name, &q, &grant) {
+    let app = match readable_app(&fake, &headers, &name, &Query::parse(raw)) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -164,10 +173,6 @@ pub(crate) async fn links(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let grant = match authorize(&fake, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
     let q = Query::parse(raw);
     let lookup = Query::of(
         q.one("namespace")
@@ -175,7 +180,7 @@ pub(crate) async fn links(
             .into_iter()
             .chain(q.one("project").map(|p| ("project", p))),
     );
-    if let Err(r) = find_app(&fake, &name, &lookup, &grant) {
+    if let Err(r) = readable_app(&fake, &headers, &name, &lookup) {
         return r;
     }
     let items: Vec<Value> = fake
@@ -211,12 +216,7 @@ pub(crate) async fn resource_tree(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let grant = match authorize(&fake, &headers) {
-        Ok(g) => g,
-        Err(r) => return r,
-    };
-    let q = Query::parse(raw);
-    if let Err(r) = find_app(&fake, &name, &q, &grant) {
+    if let Err(r) = readable_app(&fake, &headers, &name, &Query::parse(raw)) {
         return r;
     }
     let items = fake.lock().managed.get(&name).cloned().unwrap_or_default();
@@ -286,7 +286,7 @@ pub(crate) async fn sync(
 ) -> Response {
     let grant = match authorize(&fake, &headers) {
         Ok(g) => g,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -377,10 +377,7 @@ pub(crate) async fn refresh_layer(
         && let Some(name) = single
     {
         let q = Query::parse(req.uri().query().map(str::to_owned));
-        if q.one("refresh").is_some()
-            && let Ok(grant) = authorize(&fake, req.headers())
-            && find_app(&fake, name, &q, &grant).is_ok()
-        {
+        if q.one("refresh").is_some() && readable_app(&fake, req.headers(), name, &q).is_ok() {
             let name = name.to_owned();
             *fake.lock().envs.refreshes.entry(name.clone()).or_default() += 1;
             fake.update_app(&name, |app| {

@@ -44,8 +44,9 @@ pub enum Fault {
     HugeList(usize),
     /// The real list with every item sent twice (same name and namespace).
     DuplicateItems,
-    /// The watch answers 200, then one grpc-gateway in-stream error object, then ends
-    /// (what Argo CD streams when the token expires or RBAC changes mid-watch).
+    /// The watch is refused before its first event: this status and grpc-gateway's stream
+    /// error chunk `{"error":{"grpc_code",…}}` (no newline), filtered by the request's
+    /// `fields` like every stream message, so `{}` unless `fields` names `error`.
     StreamError { http_code: u16, message: String },
     /// This status with grpc-gateway's JSON error body whose message repeats the request's
     /// `Authorization` header: not Argo CD itself, but what a debugging proxy or SSO
@@ -100,7 +101,11 @@ const NGINX_502: &str = "<html>\r\n<head><title>{code}</title></head>\r\n<body>\
 const ARGO_UI_INDEX: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"UTF-8\"><title>Argo CD</title><base href=\"/\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head><body><noscript><p>Your browser does not support JavaScript. Please enable JavaScript to view the site. Alternatively, Argo CD can be used with the <a href=\"https://argoproj.github.io/argo-cd/cli_installation/\">Argo CD CLI</a>.</p></noscript><div id=\"app\"></div></body><script defer=\"defer\" src=\"main.js\"></script></html>";
 
 /// A response that replaces the real one entirely, or `None` when the fault wraps it.
-pub(crate) fn replacement(fault: &Fault, resource_version: &str) -> Option<Response> {
+pub(crate) fn replacement(
+    fault: &Fault,
+    resource_version: &str,
+    fields: Option<&super::fields::Fields>,
+) -> Option<Response> {
     match fault {
         Fault::ServerError(code) => {
             let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -168,19 +173,10 @@ pub(crate) fn replacement(fault: &Fault, resource_version: &str) -> Option<Respo
                 404 => 5,
                 _ => 2,
             };
-            let status = StatusCode::from_u16(*http_code)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("Error");
-            let line = serde_json::json!({"error": {"grpc_code": grpc, "http_code": http_code,
-                "message": message, "http_status": status}});
-            Some(
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    format!("{line}\n"),
-                )
-                    .into_response(),
-            )
+            let status =
+                StatusCode::from_u16(*http_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = super::server::stream_error_body(grpc, status, message, fields, false);
+            Some((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
         }
         // Needs the request: answered by `echo_authorization`.
         Fault::EchoAuthorization(_)

@@ -21,6 +21,7 @@ pub mod generate;
 pub mod scenario;
 pub mod selector;
 mod server;
+mod serving;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -36,11 +37,13 @@ use tokio::task::JoinHandle;
 pub use faults::{Fault, FaultRule};
 pub use generate::{generated, write_list};
 pub use scenario::{Scenario, SiteRoute, demo_scenario};
+pub use serving::{TlsIdentity, under_root_path};
 
 /// The version string a fresh fake reports (`GET /api/version`).
 pub const DEFAULT_VERSION: &str = "v3.1.5+e8b6e8b";
 
-/// The Argo CD namespace apps live in unless they say otherwise.
+/// The control-plane namespace: apps without `metadata.namespace` live here, and it is the
+/// only namespace served unless others are enabled ([`FakeArgo::set_application_namespaces`]).
 const DEFAULT_APP_NAMESPACE: &str = "argocd";
 
 /// A handle on the fake server's state; clones share it.
@@ -69,6 +72,8 @@ struct Inner {
 pub(crate) enum Bus {
     Event(&'static str, Arc<StoredApp>),
     End,
+    /// The gRPC stream behind every open watch fails with this code and message.
+    Fail(u8, String),
 }
 
 /// One Application with what every request needs precomputed, including its serialised
@@ -78,6 +83,7 @@ pub(crate) struct StoredApp {
     pub(crate) namespace: String,
     pub(crate) project: String,
     pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) resource_version: u64,
     pub(crate) value: Value,
     pub(crate) bytes: Bytes,
 }
@@ -110,24 +116,41 @@ impl StoredApp {
             namespace,
             project,
             labels,
+            resource_version,
             value,
             bytes,
         }
     }
 }
 
-/// Who a token is and which projects it may read (`None`: all).
+/// Who a caller is and what RBAC lets it `get`: applications and ApplicationSets by
+/// project, each `None` for all. Argo CD checks `applications, get` and `applicationsets,
+/// get` separately (`util/rbac/rbac.go` :: `Enforcer.Enforce` with
+/// `rbac.ResourceApplications` / `rbac.ResourceApplicationSets`), so a role may have one
+/// without the other.
 #[derive(Debug, Clone)]
 pub(crate) struct Grant {
+    /// Empty for the anonymous caller (`claims == ""` upstream).
     pub(crate) username: String,
     pub(crate) projects: Option<Vec<String>>,
+    pub(crate) appset_projects: Option<Vec<String>>,
+}
+
+fn allows(projects: Option<&Vec<String>>, project: &str) -> bool {
+    projects.is_none_or(|ps| ps.iter().any(|p| p == project || p == "*"))
 }
 
 impl Grant {
     pub(crate) fn can_read(&self, project: &str) -> bool {
-        self.projects
-            .as_ref()
-            .is_none_or(|ps| ps.iter().any(|p| p == project || p == "*"))
+        allows(self.projects.as_ref(), project)
+    }
+
+    pub(crate) fn can_read_appset(&self, project: &str) -> bool {
+        allows(self.appset_projects.as_ref(), project)
+    }
+
+    pub(crate) fn logged_in(&self) -> bool {
+        !self.username.is_empty()
     }
 }
 
@@ -142,14 +165,26 @@ pub(crate) struct State {
     /// Keyed by (name, namespace) so iteration is the sorted-by-name order Argo CD returns.
     pub(crate) apps: BTreeMap<(String, String), Arc<StoredApp>>,
     pub(crate) resource_version: u64,
-    /// `managed-resources` items per app name, already in the wire shape.
+    /// `managed-resources` items per app instance name (`name`, or `<namespace>_<name>`
+    /// outside the control-plane namespace), already in the wire shape.
     pub(crate) managed: HashMap<String, Vec<Value>>,
     pub(crate) tokens: HashMap<String, Grant>,
+    /// `users.anonymous.enabled` with `policy.default`'s projects: a missing or bad token
+    /// reads as this caller instead of a 401.
+    pub(crate) anonymous: Option<Grant>,
+    /// `--application-namespaces`: patterns of namespaces served besides the control plane.
+    pub(crate) app_namespaces: Vec<String>,
+    /// How often the controller reconciles every app (moves `status.reconciledAt`).
+    pub(crate) reconcile_every: Option<Duration>,
+    /// `--enable-gzip` (default true since v2.8).
+    pub(crate) gzip: bool,
     pub(crate) version: String,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) keepalive: Duration,
     pub(crate) appsets: Vec<Value>,
     pub(crate) counts: BTreeMap<String, u64>,
+    /// Responses sent compressed, by path.
+    pub(crate) compressed: BTreeMap<String, u64>,
     pub(crate) log: Vec<RecordedRequest>,
     /// Revision metadata, deep links, sync grants and the syncs and refreshes seen.
     pub(crate) envs: envs::EnvsState,
@@ -172,11 +207,16 @@ impl FakeArgo {
                     resource_version: 1000,
                     managed: HashMap::new(),
                     tokens: HashMap::new(),
+                    anonymous: None,
+                    app_namespaces: Vec::new(),
+                    reconcile_every: None,
+                    gzip: true,
                     version: DEFAULT_VERSION.to_owned(),
                     faults: Vec::new(),
                     keepalive: Duration::from_secs(15),
                     appsets: Vec::new(),
                     counts: BTreeMap::new(),
+                    compressed: BTreeMap::new(),
                     log: Vec::new(),
                     envs: envs::EnvsState::default(),
                 }),
@@ -241,13 +281,23 @@ impl FakeArgo {
     }
 
     /// Removes every Application with this name; watchers get DELETED. False if none.
+    /// The deleted object carries the resource version of its deletion, as the Kubernetes
+    /// watch delivers it (`k8s.io/apiserver` `pkg/storage/etcd3/watcher.go` ::
+    /// `watchChan.transform`: the old object "with the etcd revision for the time at which
+    /// it gets deleted"), so a watch started from an earlier list still sees it.
     pub fn remove_app(&self, name: &str) -> bool {
         let removed: Vec<Arc<StoredApp>> = {
             let mut st = self.lock();
             let keys: Vec<_> = st.apps.keys().filter(|k| k.0 == name).cloned().collect();
-            let removed = keys.iter().filter_map(|k| st.apps.remove(k)).collect();
             st.resource_version += 1;
-            st.managed.remove(name);
+            let rv = st.resource_version;
+            let mut removed = Vec::new();
+            for key in keys {
+                if let Some(app) = st.apps.remove(&key) {
+                    st.managed.remove(&instance_name(&app.name, &app.namespace));
+                    removed.push(Arc::new(StoredApp::new(app.value.clone(), rv)));
+                }
+            }
             removed
         };
         let found = !removed.is_empty();
@@ -255,6 +305,39 @@ impl FakeArgo {
             self.publish("DELETED", app);
         }
         found
+    }
+
+    /// One controller reconcile of every app: `status.reconciledAt` moves to now and the
+    /// resource version goes up, nothing else changes; watchers get MODIFIED for each
+    /// (`controller/appcontroller.go` :: `ApplicationController.processAppRefreshQueueItem`
+    /// sets `app.Status.ReconciledAt = &now` on every refresh; the default
+    /// `timeout.reconciliation` is 180 s).
+    pub fn reconcile_all(&self) {
+        let now = reconciled_at();
+        let names: Vec<(String, String)> = self.lock().apps.keys().cloned().collect();
+        for key in names {
+            let edited = {
+                let mut st = self.lock();
+                let Some(app) = st.apps.get(&key) else {
+                    continue;
+                };
+                let mut value = app.value.clone();
+                if let Some(status) = value.get_mut("status").and_then(Value::as_object_mut) {
+                    status.insert("reconciledAt".into(), Value::String(now.clone()));
+                }
+                st.resource_version += 1;
+                let stored = Arc::new(StoredApp::new(value, st.resource_version));
+                st.apps.insert(key, stored.clone());
+                stored
+            };
+            self.publish("MODIFIED", edited);
+        }
+    }
+
+    /// Reconciles every app this often while served ([`FakeArgo::reconcile_all`]); `None`
+    /// (the default) never. Upstream reconciles every 180 s.
+    pub fn set_reconcile_every(&self, every: Option<Duration>) {
+        self.lock().reconcile_every = every.map(|d| d.max(Duration::from_millis(1)));
     }
 
     /// Replaces the whole set. Watchers get DELETED for apps that went away and
@@ -313,16 +396,30 @@ impl FakeArgo {
 
     // --- managed resources ----------------------------------------------------------------
 
-    /// Sets the live objects (Kubernetes manifests as JSON) the app manages; each becomes a
-    /// `managed-resources` item whose `liveState` and `targetState` are JSON strings.
+    /// Sets the live objects (Kubernetes manifests as JSON) the control-plane app `app`
+    /// manages; each becomes a `managed-resources` item whose `liveState` and `targetState`
+    /// are JSON strings.
     pub fn set_managed_resources(&self, app: &str, objects: Vec<Value>) {
-        let items = objects.iter().map(managed_item).collect();
-        self.set_managed_items(app, items);
+        self.set_managed_resources_in(DEFAULT_APP_NAMESPACE, app, objects);
     }
 
-    /// Sets raw `managed-resources` items (for odd shapes, e.g. `liveState: "null"`).
+    /// [`FakeArgo::set_managed_resources`] for the app `app` in `namespace`. Upstream keys
+    /// the cache by `Application.InstanceName` (`<namespace>_<name>` outside the control
+    /// plane: `server/application/application.go` :: `Server.ManagedResources`), so two
+    /// apps of one name in two namespaces have their own resources.
+    pub fn set_managed_resources_in(&self, namespace: &str, app: &str, objects: Vec<Value>) {
+        let items = objects.iter().map(managed_item).collect();
+        self.lock()
+            .managed
+            .insert(instance_name(app, namespace), items);
+    }
+
+    /// Sets raw `managed-resources` items of a control-plane app (for odd shapes, e.g.
+    /// `liveState: "null"`).
     pub fn set_managed_items(&self, app: &str, items: Vec<Value>) {
-        self.lock().managed.insert(app.to_owned(), items);
+        self.lock()
+            .managed
+            .insert(instance_name(app, DEFAULT_APP_NAMESPACE), items);
     }
 
     // --- tokens ---------------------------------------------------------------------------
@@ -333,13 +430,39 @@ impl FakeArgo {
     }
 
     /// Accepts `token` as `username`, limited to `projects` when given (RBAC: other apps
-    /// vanish from lists and read as 403).
+    /// and ApplicationSets vanish from lists and read as 403), like the built-in
+    /// `role:readonly` narrowed to those projects.
     pub fn accept_token_as(&self, token: &str, username: &str, projects: Option<&[&str]>) {
+        let projects = owned(projects);
         let grant = Grant {
             username: username.to_owned(),
-            projects: projects.map(|ps| ps.iter().map(|p| (*p).to_owned()).collect()),
+            appset_projects: projects.clone(),
+            projects,
         };
         self.lock().tokens.insert(token.to_owned(), grant);
+    }
+
+    /// Narrows what an accepted `token` may `get` of ApplicationSets (`applicationsets,
+    /// get`) to `projects`, `Some(&[])` for none: the sets vanish silently from the list.
+    pub fn limit_applicationsets(&self, token: &str, projects: Option<&[&str]>) {
+        if let Some(grant) = self.lock().tokens.get_mut(token) {
+            grant.appset_projects = owned(projects);
+        }
+    }
+
+    /// `users.anonymous.enabled: "true"`: a missing, expired or revoked token is not a 401
+    /// but the anonymous caller, who may `get` what `policy.default` grants: the apps of
+    /// `projects` (`Some(&[])`: none, `None`: all). `userinfo` answers `{}` for it.
+    /// (`server/server.go` :: `ArgoCDServer.Authenticate`.) `None` turns it off again.
+    pub fn set_anonymous(&self, projects: Option<Option<&[&str]>>) {
+        self.lock().anonymous = projects.map(|ps| {
+            let ps = owned(ps);
+            Grant {
+                username: String::new(),
+                appset_projects: ps.clone(),
+                projects: ps,
+            }
+        });
     }
 
     /// Stops accepting `token` (as an expired or revoked one).
@@ -359,6 +482,18 @@ impl FakeArgo {
         self.lock().version.clone()
     }
 
+    /// `--application-namespaces`: namespaces (globs such as `team-*`, or `/regex/`) whose
+    /// apps the server serves besides the control plane's. Without any, only the control
+    /// plane's apps exist for the API (`server/server.go` scopes the informer to it).
+    pub fn set_application_namespaces(&self, patterns: &[&str]) {
+        self.lock().app_namespaces = patterns.iter().map(|p| (*p).to_owned()).collect();
+    }
+
+    /// `--enable-gzip` (on by default since v2.8, off in v2.6 and v2.7).
+    pub fn set_gzip(&self, on: bool) {
+        self.lock().gzip = on;
+    }
+
     /// The SSE keepalive period (15 s like Argo CD; shorten it in tests).
     pub fn set_keepalive(&self, every: Duration) {
         // A zero period would make tokio's interval panic.
@@ -373,6 +508,20 @@ impl FakeArgo {
     /// Ends every open watch stream cleanly (as a server restart or proxy timeout does).
     pub fn end_streams(&self) {
         let _ = self.inner.bus.send(Bus::End);
+    }
+
+    /// Fails the gRPC stream behind every open watch with `grpc_code` and `message` (e.g.
+    /// 14 `transport is closing` while argocd-server shuts down). grpc-gateway v1
+    /// `runtime/handler.go` :: `ForwardResponseStream` hands the error to
+    /// `handleForwardResponseStreamError`, which writes the stream error chunk (through
+    /// the request's `fields` filter, so `{}` unless `fields` names `error`) and returns:
+    /// after an event the status is already 200 and the chunk ends the body; before one,
+    /// the chunk comes with the error's own status.
+    pub fn fail_streams(&self, grpc_code: u8, message: &str) {
+        let _ = self
+            .inner
+            .bus
+            .send(Bus::Fail(grpc_code, message.to_owned()));
     }
 
     // --- faults ---------------------------------------------------------------------------
@@ -426,6 +575,19 @@ impl FakeArgo {
         self.lock().counts.get(path).copied().unwrap_or(0)
     }
 
+    /// How many label-selector lists of applications it answered: the previews' list (the
+    /// base-app lookups share the path but name an app instead).
+    pub fn selector_lists(&self) -> usize {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| {
+                r.path == "/api/v1/applications"
+                    && r.query.as_deref().is_some_and(|q| q.contains("selector="))
+            })
+            .count()
+    }
+
     /// How many requests reached a path ending with `suffix`, e.g. `/managed-resources`
     /// (every app's), faults included.
     pub fn request_count_ending(&self, suffix: &str) -> u64 {
@@ -441,6 +603,13 @@ impl FakeArgo {
         self.lock().counts.clone()
     }
 
+    /// How many answers to `path` (exact, without query) went out gzip- or
+    /// deflate-compressed since the server started ([`FakeArgo::reset_requests`] keeps
+    /// them: a watch is compressed once, when it opens).
+    pub fn compressed_count(&self, path: &str) -> u64 {
+        self.lock().compressed.get(path).copied().unwrap_or(0)
+    }
+
     /// Every request so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().log.clone()
@@ -453,7 +622,49 @@ impl FakeArgo {
     }
 }
 
-/// A live object as a `managed-resources` item; states are JSON **strings**.
+fn owned(projects: Option<&[&str]>) -> Option<Vec<String>> {
+    projects.map(|ps| ps.iter().map(|p| (*p).to_owned()).collect())
+}
+
+/// `Application.InstanceName`: the bare name in the control-plane namespace, else
+/// `<namespace>_<name>` (`pkg/apis/application/v1alpha1/types.go`).
+pub(crate) fn instance_name(name: &str, namespace: &str) -> String {
+    if namespace == DEFAULT_APP_NAMESPACE {
+        name.to_owned()
+    } else {
+        format!("{namespace}_{name}")
+    }
+}
+
+/// Now as Kubernetes writes a `metav1.Time` (RFC 3339, seconds, UTC).
+fn reconciled_at() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// An object's `metadata.labels` with string values (what a label selector matches on).
 pub(crate) fn string_labels(object: &Value) -> BTreeMap<String, String> {
     object
@@ -467,6 +678,8 @@ pub(crate) fn string_labels(object: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A live object as a `managed-resources` item; states are JSON **strings**; `hook` and
+/// `modified` are `omitempty` upstream, so `false` is not written.
 fn managed_item(object: &Value) -> Value {
     let api_version = object
         .get("apiVersion")
@@ -485,8 +698,6 @@ fn managed_item(object: &Value) -> Value {
         "targetState": state,
         "normalizedLiveState": state,
         "predictedLiveState": state,
-        "hook": false,
-        "modified": false,
     })
 }
 
@@ -498,10 +709,14 @@ pub fn router(state: FakeArgo) -> Router {
 /// A server running on a local port; stopped on drop or by [`Running::shutdown`].
 pub struct Running {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Ends the fake's open watch streams so a graceful shutdown can finish.
     on_stop: Option<FakeArgo>,
+    /// The controller's reconcile timer ([`FakeArgo::set_reconcile_every`]).
+    reconciler: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Running {
@@ -515,9 +730,11 @@ impl Running {
     pub fn stopped() -> Running {
         Running {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scheme: "http",
             stop: None,
             task: None,
             on_stop: None,
+            reconciler: None,
         }
     }
 
@@ -525,13 +742,16 @@ impl Running {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT` (`https://` from [`serve_tls`]; no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stops accepting, ends watch streams, and waits (at most 2 s) for open requests.
     pub async fn shutdown(mut self) {
+        if let Some(r) = self.reconciler.take() {
+            r.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -550,6 +770,9 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Some(r) = self.reconciler.take() {
+            r.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -575,6 +798,18 @@ pub fn spawn(
     listener: tokio::net::TcpListener,
     on_stop: Option<FakeArgo>,
 ) -> Running {
+    spawn_on(router, listener, on_stop, "http")
+}
+
+fn spawn_on<L>(
+    router: Router,
+    listener: L,
+    on_stop: Option<FakeArgo>,
+    scheme: &'static str,
+) -> Running
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -586,12 +821,63 @@ pub fn spawn(
             })
             .await
     });
+    let reconciler = on_stop
+        .clone()
+        .map(|fake| tokio::spawn(reconcile_loop(fake)));
     Running {
         addr,
+        scheme,
         stop: Some(stop),
         task: Some(task),
         on_stop,
+        reconciler,
     }
+}
+
+/// Reconciles every app at the configured period, re-read each round so a test can turn
+/// it on or change it while the server runs.
+async fn reconcile_loop(fake: FakeArgo) {
+    loop {
+        let every = fake.lock().reconcile_every;
+        match every {
+            Some(d) => {
+                tokio::time::sleep(d).await;
+                if fake.lock().reconcile_every.is_some() {
+                    fake.reconcile_all();
+                }
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Serves the fake Argo CD API over HTTPS on `addr` with `identity` (a certificate a test
+/// made for `127.0.0.1`, e.g. signed by its own throwaway CA).
+pub async fn serve_tls(
+    state: FakeArgo,
+    addr: SocketAddr,
+    identity: &TlsIdentity,
+) -> std::io::Result<Running> {
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let listener = serving::TlsListener::new(tcp, identity)?;
+    Ok(spawn_on(
+        router(state.clone()),
+        listener,
+        Some(state),
+        "https",
+    ))
+}
+
+/// Serves the fake Argo CD API under `--rootpath` `root` (e.g. `argocd`): everything at
+/// `/argocd/api/...`, [`Running::url`] still the bare origin.
+pub async fn serve_under(
+    state: FakeArgo,
+    addr: SocketAddr,
+    root: &str,
+) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let router = under_root_path(router(state.clone()), root);
+    Ok(spawn(router, listener, Some(state)))
 }
 
 /// Serves the fake Argo CD API on `addr` (e.g. `127.0.0.1:0`).

@@ -1,14 +1,17 @@
 //! The wire contract between the `preview-switch` companion and the browser extension:
-//! what a preview is, how to route to it, and (in [`messages`]) the native-messaging
-//! requests, responses and error codes. Serde only, so it builds for native and wasm32.
+//! what a preview is, how to route to it, (in [`messages`]) the native-messaging
+//! requests, responses and error codes, and (in [`relay`]) the team relay's HTTP bodies.
+//! Serde only, so it builds for native and wasm32.
 //!
 //! These types are also the `preview-switch list -o json` output: renaming a field is a
 //! breaking change for scripts and for installed extensions.
 
 pub mod envs;
 pub mod ids;
+pub mod install;
 pub mod messages;
 pub mod policy;
+pub mod relay;
 
 use serde::{Deserialize, Serialize};
 

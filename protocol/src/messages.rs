@@ -118,7 +118,7 @@ impl RequestBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
-    Hello(HelloReply),
+    Hello(Box<HelloReply>),
     List(ListReply),
     Subscribed(Subscribed),
     Unsubscribed(Unsubscribed),
@@ -237,6 +237,10 @@ pub struct HelloReply {
     pub capabilities: Vec<String>,
     /// The configured Argo CD servers; never a token.
     pub servers: Vec<ServerInfo>,
+    /// How the companion was installed, which decides its upgrade command; absent from
+    /// companions older than 0.1.0's rollout support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<crate::install::InstallMethod>,
 }
 
 /// A configured Argo CD server as the extension may see it: no credentials.
@@ -375,6 +379,12 @@ pub enum ErrorCode {
     /// Argo CD refused to start a sync for another reason: a sync window, the application
     /// being deleted, or another operation running.
     SyncRefused,
+    /// The team relay needs the user to sign in (HTTP 401).
+    Unauthenticated,
+    /// The team relay refused a request over the client's limits (HTTP 429).
+    RateLimited,
+    /// The team relay has not listed every Argo CD server yet (HTTP 503).
+    NotReady,
     /// A code from a newer companion; read `message` and `fix`.
     #[serde(other)]
     Unknown,
@@ -401,6 +411,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::PermissionMissing => "permission_missing",
             ErrorCode::SyncRefused => "sync_refused",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -424,6 +437,9 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::PermissionMissing,
         ErrorCode::SyncRefused,
+        ErrorCode::Unauthenticated,
+        ErrorCode::RateLimited,
+        ErrorCode::NotReady,
     ];
 }
 

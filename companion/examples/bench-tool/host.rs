@@ -26,8 +26,14 @@ impl HostProc {
     /// Starts `bin` against Argo CD at `url` (token `token`), caching in `cache`.
     pub fn spawn(bin: &str, url: &str, token: &str, cache: &Path) -> HostProc {
         let origin = format!("chrome-extension://{}/", companion::host::EXTENSION_ID);
+        HostProc::spawn_with(bin, url, token, cache, &[&origin])
+    }
+
+    /// [`HostProc::spawn`] with other arguments than the browser's origin (e.g. `host
+    /// --timeout 1s`).
+    pub fn spawn_with(bin: &str, url: &str, token: &str, cache: &Path, args: &[&str]) -> HostProc {
         let mut child = Command::new(bin)
-            .arg(origin)
+            .args(args)
             .env("ARGOCD_SERVER", url)
             .env("ARGOCD_AUTH_TOKEN", token)
             .env("PREVIEW_SWITCH_CACHE_DIR", cache)

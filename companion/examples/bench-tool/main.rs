@@ -1,12 +1,15 @@
 //! Benchmark tool for `make bench` and `make soak`: it measures each budget of docs/DESIGN.md §7
 //! and §10 that the companion owns against its baseline on the same data, and says PASS or
 //! FAIL for each ([`budgets`]); it also holds the streaming decoder's command for
-//! hyperfine and the soak run ([`soak`]).
+//! hyperfine, the team relay's budgets ([`relay`]) and the soak run ([`soak`]).
 //!
 //!   bench-tool bench BIN                  every budget; a table per run in target/bench/,
 //!                                         exit 1 when one is missed
 //!   bench-tool envs BIN                   the `envs` budgets alone
 //!   bench-tool decode FILE                decode FILE, keep the `type=pr` items, print the count
+//!   bench-tool relay BIN [SECONDS]        the team relay's budgets under SECONDS (10) of load
+//!                                         ([`relay`]); a table in target/bench/relay.md, exit 1
+//!                                         when one is missed
 //!   bench-tool serve APPS PREVIEWS        serve the benchmarks' scenario until killed; prints
 //!                                         its URL and token (to run a baseline by hand)
 //!   bench-tool soak BIN [REQUESTS] [EVENTS]  one subscribed host serving REQUESTS (10,000) `list`s
@@ -19,6 +22,7 @@
 mod budgets;
 mod envs;
 mod host;
+mod relay;
 mod soak;
 
 use std::process::ExitCode;
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let num = |i: usize| arg(i).parse::<usize>().expect("a number");
     match arg(0).as_str() {
         "bench" => budgets::run(&arg(1)),
+        "relay" => relay::run(&arg(1), args.get(2).map_or(10, |_| num(2) as u64)),
         "decode" => {
             let selector = Selector::parse("type=pr").unwrap();
             let file = std::fs::File::open(arg(1)).expect("open the list");
@@ -67,7 +72,7 @@ fn main() -> ExitCode {
             soak::soak(&arg(1), requests, events)
         }
         _ => {
-            eprintln!("usage: bench-tool bench|envs|decode|serve|soak ...");
+            eprintln!("usage: bench-tool bench|envs|relay|decode|serve|soak ...");
             ExitCode::from(2)
         }
     }

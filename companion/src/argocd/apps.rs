@@ -8,39 +8,12 @@
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
-use crate::argocd::client::Client;
+pub use crate::argocd::client::AppId;
+use crate::argocd::client::{Client, with_app_query};
 use crate::argocd::model::{
-    ApiError, Application, LinkInfo, LinksResponse, ManagedResource, ManagedResources,
-    RevisionMetadata,
+    Application, LinkInfo, LinksResponse, ManagedResource, ManagedResources, RevisionMetadata,
 };
 use crate::error::{Denied, Error, Result};
-
-/// Which Application a call is about: its name, namespace and project (both may be empty).
-#[derive(Debug, Clone, Copy)]
-pub struct AppId<'a> {
-    pub name: &'a str,
-    pub namespace: &'a str,
-    pub project: &'a str,
-}
-
-impl<'a> AppId<'a> {
-    pub fn of(app: &'a Application) -> AppId<'a> {
-        AppId {
-            name: &app.metadata.name,
-            namespace: &app.metadata.namespace,
-            project: &app.spec.project,
-        }
-    }
-
-    /// `project/name`, the object Argo CD's RBAC names.
-    fn rbac_object(&self) -> String {
-        if self.project.is_empty() {
-            self.name.to_owned()
-        } else {
-            format!("{}/{}", self.project, self.name)
-        }
-    }
-}
 
 /// What a 403 body says was missing: `permission denied: applications, sync,
 /// default/guestbook, sub: alice, iat: …` (util/rbac `EnforceErr`) gives
@@ -179,11 +152,7 @@ impl Client {
             return self.check_status(resp, what).await;
         }
         let body = resp.bytes().await.unwrap_or_default();
-        let detail = serde_json::from_slice::<ApiError>(&body)
-            .ok()
-            .and_then(|e| e.message.or(e.error))
-            .map(|m| super::client::shorten(&m))
-            .unwrap_or_else(|| super::client::shorten(&String::from_utf8_lossy(&body)));
+        let detail = self.said(&body);
         let server = self.server().to_owned();
         Err(match status {
             StatusCode::FORBIDDEN => match denied_permission(&detail) {
@@ -231,18 +200,6 @@ impl Client {
                 detail,
             },
         })
-    }
-}
-
-/// Adds the app's namespace (under `namespace_key`: `appNamespace` for most calls,
-/// `namespace` for links) and project.
-fn with_app_query(url: &mut url::Url, app: &AppId<'_>, namespace_key: &str) {
-    let mut q = url.query_pairs_mut();
-    if !app.namespace.is_empty() {
-        q.append_pair(namespace_key, app.namespace);
-    }
-    if !app.project.is_empty() {
-        q.append_pair("project", app.project);
     }
 }
 

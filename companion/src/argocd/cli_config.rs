@@ -42,7 +42,17 @@ pub struct CliServer {
     pub grpc_web_root_path: String,
     /// `--core` mode talks to Kubernetes directly: there is no API server to ask.
     pub core: bool,
+    /// Base64 of a PEM bundle: the CA that signed the server's certificate.
+    pub certificate_authority_data: String,
+    /// Base64 of a PEM client certificate and its key (mutual TLS), always set together.
+    pub client_certificate_data: String,
+    pub client_certificate_key_data: String,
 }
+
+/// The server name `argocd login --port-forward` writes: no address, the CLI opens a
+/// port-forward to the API server through kubectl each time
+/// (`cmd/argocd/commands/login.go`).
+pub const PORT_FORWARD_SERVER: &str = "port-forward";
 
 /// A user entry. Not `Debug`-derived: its tokens must never be formatted.
 #[derive(Clone, Default, PartialEq, Deserialize)]

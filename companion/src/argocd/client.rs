@@ -21,7 +21,7 @@ use crate::argocd::model::{
     ManagedResources, Version,
 };
 use crate::error::{Error, Result};
-use crate::server::ServerTarget;
+use crate::server::{CaCert, ServerTarget};
 use crate::token::Token;
 
 /// A client for one Argo CD server (cheap to clone).
@@ -98,6 +98,13 @@ const LIST_FIELDS: &[&str] = &[
     "items.status.summary",
 ];
 
+/// TCP keepalive: the first probe after this much silence, then one per interval, and the
+/// connection is dropped after this many unanswered ones (about 1.5 min for a dead peer
+/// under an idle watch, instead of the kernel's 2 h).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(45);
+const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+const TCP_KEEPALIVE_RETRIES: u32 = 3;
+
 /// How much of an error body is read for the message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -138,6 +145,37 @@ fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// A TLS failure in words, then rustls' own: the common certificate problems named for
+/// what they mean to someone setting up a private CA.
+fn tls_words(cause: &str) -> String {
+    let meaning = [
+        (
+            "UnknownIssuer",
+            "the server's certificate is signed by an unknown issuer (a private CA or a self-signed certificate)",
+        ),
+        (
+            "NotValidForName",
+            "the server's certificate is not valid for this host name",
+        ),
+        ("Expired", "the server's certificate has expired"),
+        (
+            "InvalidContentType",
+            "the server did not answer with TLS (is it plain http?)",
+        ),
+        (
+            "CorruptMessage",
+            "the server did not answer with TLS (is it plain http?)",
+        ),
+    ]
+    .iter()
+    .find(|(code, _)| cause.contains(code))
+    .map(|(_, words)| *words);
+    match meaning {
+        Some(words) => format!("{words}: {cause}"),
+        None => cause.to_owned(),
+    }
+}
+
 /// Whether a transport error is a certificate or handshake failure.
 fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(err);
@@ -163,13 +201,28 @@ fn is_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// One readable line out of an error body: Argo CD's `message`/`error`, else the text of an
-/// HTML page (title first), else the raw text; whitespace collapsed, at most ~200 chars.
-fn body_excerpt(body: &[u8]) -> String {
-    if let Ok(api) = serde_json::from_slice::<ApiError>(body)
-        && let Some(m) = api.message.or(api.error).filter(|m| !m.trim().is_empty())
+/// What a server said, as one short line; errors take it through [`Client::said`], which
+/// redacts the body first, so that whatever must be done to a server's words (redaction of
+/// what looks like a credential, shortening here) happens in one place. Reads Argo CD's unary error body
+/// (`{"error","code","message"}`: its `message`, else `error`), the stream error chunk
+/// (`{"error":{"grpc_code","message",…}}`: its `message`), else the text of an HTML page
+/// (title first), else the raw text; whitespace collapsed, at most ~200 chars.
+pub(crate) fn server_words(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && value.is_object()
     {
-        return shorten(&m);
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_str)
+                .filter(|m| !m.trim().is_empty())
+                .map(shorten)
+        };
+        let said = text(value.get("message"))
+            .or_else(|| text(value.get("error")))
+            .or_else(|| text(value.pointer("/error/message")));
+        return said.unwrap_or_else(|| {
+            // `{}`: a stream error whose `message` a `fields` projection filtered out.
+            "(the server gave no message)".to_owned()
+        });
     }
     let text = String::from_utf8_lossy(body);
     let lower = text.to_ascii_lowercase();
@@ -249,6 +302,19 @@ pub(super) fn shorten(s: &str) -> String {
     line
 }
 
+/// At most [`MAX_ERROR_BODY`] bytes of an error response's body.
+async fn read_error_body(mut resp: Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY);
+    body
+}
+
 impl Client {
     pub fn new(target: &ServerTarget) -> Result<Client> {
         install_crypto_provider();
@@ -261,23 +327,40 @@ impl Client {
         base.set_query(None);
         base.set_fragment(None);
         let host = base.host_str().unwrap_or_default();
-        let login_host = match (base.port(), base.scheme()) {
+        let mut login_host = match (base.port(), base.scheme()) {
             (Some(p), "http") => format!("{host}:{p} --plaintext"),
             (None, "http") => format!("{host}:80 --plaintext"),
             (Some(p), _) => format!("{host}:{p}"),
             (None, _) => host.to_owned(),
         };
+        // Argo CD served under `--rootpath`: the CLI reaches it through gRPC-web there
+        // (`--grpc-web-root-path`, which `argocd login` also names the context after).
+        let root = base.path().trim_matches('/');
+        if !root.is_empty() {
+            login_host.push_str(&format!(" --grpc-web-root-path {root}"));
+        }
 
+        // No overall request timeout on the client: the watch may rightly wait hours for
+        // its first byte (upstream sends no header before the first event). Unary calls set
+        // theirs per request; TCP keepalive finds a dead peer under an idle watch.
         let mut builder = reqwest::Client::builder()
             .connect_timeout(target.connect_timeout)
+            .tcp_keepalive(TCP_KEEPALIVE)
+            .tcp_keepalive_interval(TCP_KEEPALIVE_INTERVAL)
+            .tcp_keepalive_retries(TCP_KEEPALIVE_RETRIES)
             .gzip(true)
             .user_agent(concat!("preview-switch/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &target.ca_cert {
+        if let Some(ca) = &target.ca_cert {
             let ca_error = |cause: String| Error::CaCert {
-                path: path.clone(),
+                path: ca.path().to_owned(),
                 cause,
             };
-            let pem = std::fs::read(path).map_err(|e| ca_error(format!("cannot read it ({e})")))?;
+            let pem = match ca {
+                CaCert::File(path) => {
+                    std::fs::read(path).map_err(|e| ca_error(format!("cannot read it ({e})")))?
+                }
+                CaCert::Inline { pem, .. } => pem.clone(),
+            };
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 ca_error(format!(
                     "not a PEM certificate bundle ({})",
@@ -311,6 +394,11 @@ impl Client {
     /// The server's base URL as given, for messages and `Preview::server`.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// What to pass to `argocd login` for this server.
+    pub fn login_host(&self) -> &str {
+        &self.login_host
     }
 
     /// `GET /api/version` (no auth): e.g. `v3.1.5+abc`.
@@ -386,19 +474,22 @@ impl Client {
         }
     }
 
-    pub async fn managed_resources(&self, app: &Application) -> Result<Vec<ManagedResource>> {
+    /// `GET /api/v1/applications/{name}/managed-resources`; `None` when the application is
+    /// gone since it was listed (see [`Client::per_app`]).
+    pub async fn managed_resources(
+        &self,
+        app: &Application,
+    ) -> Result<Option<Vec<ManagedResource>>> {
         let name = &app.metadata.name;
         let what = format!("GET /api/v1/applications/{name}/managed-resources");
-        let mut url = self.url(&["api", "v1", "applications", name, "managed-resources"]);
-        if !app.metadata.namespace.is_empty() {
-            url.query_pairs_mut()
-                .append_pair("appNamespace", &app.metadata.namespace);
-        }
-        let resp = self.send(self.http.get(url), &what, true).await?;
+        let url = self.per_app_url(AppId::of(app), &["managed-resources"]);
+        let Some(resp) = self.per_app(self.http.get(url), &what).await? else {
+            return Ok(None);
+        };
         let body = self.read_body(resp, &what).await?;
         let parsed: ManagedResources =
             self.parse(&body, &format!("the managed resources of {name}"))?;
-        Ok(parsed.items)
+        Ok(Some(parsed.items))
     }
 
     /// `GET /api/v1/applicationsets` (Argo CD 2.5+; no `fields` projection, RBAC-filtered).
@@ -412,16 +503,52 @@ impl Client {
     }
 
     /// `GET /api/v1/applications/{name}`: the whole object, for what the list projection
-    /// never returns (`metadata.ownerReferences`).
-    pub async fn get_application(&self, name: &str, namespace: &str) -> Result<Application> {
+    /// never returns (`metadata.ownerReferences`, `status.history`); `None` when it is gone
+    /// since it was listed.
+    pub async fn get_application(&self, app: AppId<'_>) -> Result<Option<Application>> {
+        let name = app.name;
         let what = format!("GET /api/v1/applications/{name}");
-        let mut url = self.url(&["api", "v1", "applications", name]);
-        if !namespace.is_empty() {
-            url.query_pairs_mut().append_pair("appNamespace", namespace);
-        }
-        let resp = self.send(self.http.get(url), &what, true).await?;
+        let url = self.per_app_url(app, &[]);
+        let Some(resp) = self.per_app(self.http.get(url), &what).await? else {
+            return Ok(None);
+        };
         let body = self.read_body(resp, &what).await?;
         self.parse(&body, &format!("the application {name}"))
+            .map(Some)
+    }
+
+    /// `/api/v1/applications/{name}/{rest…}?appNamespace=…&project=…` for a listed app. The
+    /// project and namespace it was listed with go along, so that the server answers 404
+    /// for an app deleted since (v2.8+; `server/application/application.go` ::
+    /// `getAppEnforceRBAC`) and looks in the right namespace.
+    fn per_app_url(&self, app: AppId<'_>, rest: &[&str]) -> Url {
+        let mut segments = vec!["api", "v1", "applications", app.name];
+        segments.extend_from_slice(rest);
+        let mut url = self.url(&segments);
+        with_app_query(&mut url, &app, "appNamespace");
+        url
+    }
+
+    /// Sends a per-application request. `Ok(None)` means the application is gone: Argo CD
+    /// answers a listed app that was deleted (or moved out of reach) since with its own
+    /// 403 `permission denied` (without `project=`, or before v2.8) or 404 `… not found`
+    /// (with it): one preview less, not a failed server and not a missing role. A 403/404
+    /// without Argo CD's error body (a proxy, a wrong path) is an error as usual.
+    async fn per_app(&self, rb: reqwest::RequestBuilder, what: &str) -> Result<Option<Response>> {
+        let rb = self.authorize(rb.header(ACCEPT, "application/json").timeout(self.timeout));
+        let resp = rb.send().await.map_err(|e| self.transport_error(e, what))?;
+        let status = resp.status();
+        if status != StatusCode::FORBIDDEN && status != StatusCode::NOT_FOUND {
+            return self.check_status(resp, what).await.map(Some);
+        }
+        let body = read_error_body(resp).await;
+        let code = serde_json::from_slice::<ApiError>(&body)
+            .ok()
+            .and_then(|e| e.code);
+        match code {
+            Some(5 | 7) => Ok(None),
+            _ => Err(self.status_error(status, &body, what)),
+        }
     }
 
     pub(super) fn url(&self, segments: &[&str]) -> Url {
@@ -456,21 +583,19 @@ impl Client {
     }
 
     /// Turns a non-2xx response into the matching error, reading a bounded body excerpt.
-    pub(super) async fn check_status(&self, mut resp: Response, what: &str) -> Result<Response> {
+    pub(super) async fn check_status(&self, resp: Response, what: &str) -> Result<Response> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
         }
-        let mut body = Vec::new();
-        while body.len() < MAX_ERROR_BODY {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        body.truncate(MAX_ERROR_BODY);
-        let detail = body_excerpt(self.redacted(&String::from_utf8_lossy(&body)).as_bytes());
-        Err(match status {
+        let body = read_error_body(resp).await;
+        Err(self.status_error(status, &body, what))
+    }
+
+    /// The error for a non-2xx status and its (bounded) body.
+    fn status_error(&self, status: StatusCode, body: &[u8], what: &str) -> Error {
+        let detail = self.said(body);
+        match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 server: self.server.clone(),
                 host: self.login_host.clone(),
@@ -486,7 +611,7 @@ impl Client {
                 what: what.to_owned(),
                 detail,
             },
-        })
+        }
     }
 
     /// Reads a whole (small) response body, refusing one over [`MAX_BODY`]: these answers
@@ -539,6 +664,12 @@ impl Client {
         crate::token::redact(said, self.token.as_ref())
     }
 
+    /// [`server_words`] of a body, redacted whole before it is read and shortened: the one
+    /// way a server's error words enter one of our errors.
+    pub(super) fn said(&self, body: &[u8]) -> String {
+        server_words(self.redacted(&String::from_utf8_lossy(body)).as_bytes())
+    }
+
     /// Maps a reqwest failure. The request URL is dropped from the error (we name the server
     /// ourselves), and request headers are never part of reqwest's messages.
     pub(super) fn transport_error(&self, err: reqwest::Error, what: &str) -> Error {
@@ -557,7 +688,7 @@ impl Client {
         if is_tls_error(&err) {
             return Error::Tls {
                 server: self.server.clone(),
-                cause: cause_chain(&err),
+                cause: tls_words(&cause_chain(&err)),
             };
         }
         let cause = cause_chain(&err);
@@ -570,6 +701,45 @@ impl Client {
             server: self.server.clone(),
             cause,
         }
+    }
+}
+
+/// Which Application a call is about: its name, namespace and project (both may be empty).
+#[derive(Debug, Clone, Copy)]
+pub struct AppId<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub project: &'a str,
+}
+
+impl<'a> AppId<'a> {
+    pub fn of(app: &'a Application) -> AppId<'a> {
+        AppId {
+            name: &app.metadata.name,
+            namespace: &app.metadata.namespace,
+            project: &app.spec.project,
+        }
+    }
+
+    /// `project/name`, the object Argo CD's RBAC names.
+    pub(super) fn rbac_object(&self) -> String {
+        if self.project.is_empty() {
+            self.name.to_owned()
+        } else {
+            format!("{}/{}", self.project, self.name)
+        }
+    }
+}
+
+/// Adds the app's namespace (under `namespace_key`: `appNamespace` for most calls,
+/// `namespace` for links) and project.
+pub(super) fn with_app_query(url: &mut url::Url, app: &AppId<'_>, namespace_key: &str) {
+    let mut q = url.query_pairs_mut();
+    if !app.namespace.is_empty() {
+        q.append_pair(namespace_key, app.namespace);
+    }
+    if !app.project.is_empty() {
+        q.append_pair("project", app.project);
     }
 }
 
@@ -600,7 +770,7 @@ pub(super) mod tests {
         addr
     }
 
-    fn target(url: &str) -> ServerTarget {
+    pub(in crate::argocd) fn target(url: &str) -> ServerTarget {
         ServerTarget {
             name: "test".into(),
             url: Url::parse(url).unwrap(),
@@ -900,7 +1070,7 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ca.pem");
         std::fs::write(&p, "not a certificate").unwrap();
-        t.ca_cert = Some(p);
+        t.ca_cert = Some(p.into());
         assert!(matches!(Client::new(&t), Err(Error::CaCert { .. })));
     }
 
@@ -938,7 +1108,7 @@ pub(super) mod tests {
         let mut app = Application::default();
         app.metadata.name = "svc pr/1".into();
         app.metadata.namespace = "argo cd".into();
-        let res = client.managed_resources(&app).await.unwrap();
+        let res = client.managed_resources(&app).await.unwrap().unwrap();
         assert_eq!(res[0].kind, "HTTPRoute");
         // The name is one encoded path segment; the namespace an encoded query value.
         assert_eq!(
@@ -1014,13 +1184,21 @@ pub(super) mod tests {
     #[test]
     fn excerpts_prefer_the_api_message_and_stay_short() {
         assert_eq!(
-            body_excerpt(br#"{"error":"e","code":2,"message":"m"}"#),
+            server_words(br#"{"error":"e","code":2,"message":"m"}"#),
             "m"
         );
-        assert_eq!(body_excerpt(br#"{"error":"only error"}"#), "only error");
-        assert_eq!(body_excerpt(b""), "(empty body)");
+        assert_eq!(server_words(br#"{"error":"only error"}"#), "only error");
+        assert_eq!(server_words(b""), "(empty body)");
+        // The stream error chunk, whole or emptied by a `fields` projection.
+        assert_eq!(
+            server_words(
+                br#"{"error":{"grpc_code":16,"http_code":401,"http_status":"Unauthorized","message":"no session information"}}"#
+            ),
+            "no session information"
+        );
+        assert_eq!(server_words(b"{}"), "(the server gave no message)");
         let long = "word ".repeat(100);
-        let s = body_excerpt(long.as_bytes());
+        let s = server_words(long.as_bytes());
         assert!(s.chars().count() == 200 && s.ends_with('…'), "{s}");
     }
 }

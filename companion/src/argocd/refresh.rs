@@ -5,8 +5,15 @@
 //! hand back the new token; the caller retries once. We never write the CLI's file
 //! ourselves, and the CLI's output is never logged (it names the user; the file holds tokens).
 //!
-//! When no refresh is possible (no refresh token, no CLI on PATH, the CLI failed), the
-//! result says why and which command the user should run instead.
+//! The CLI's own rules decide when that can work (`pkg/apiclient/apiclient.go` ::
+//! `refreshAuthToken`): only for a login with a refresh token, only when the stored token's
+//! claims fail validation (`exp` passed, or `nbf` ahead), and only with a config file of
+//! mode 0600 or 0400 (`util/localconfig` :: `ReadLocalConfig`). `--argocd-context` exists
+//! from CLI v2.13; an older CLI is run without it when the context is its current one.
+//!
+//! When no refresh is possible (no refresh token, a token refused before it expired, a
+//! config the CLI will not read, no CLI on PATH, the CLI failed), the result says why and
+//! which command the user should run instead.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -75,7 +82,8 @@ pub async fn after_unauthorized(
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Refresh {
     let path = cli_config::path(env);
-    let Some((context, login, cli_token, has_refresh)) = cli_login(&path, target) else {
+    let Some((context, login, cli_token, has_refresh, still_valid)) = cli_login(&path, target)
+    else {
         return Refresh::NotFromCli;
     };
     let from_cli = target.token.is_none()
@@ -91,7 +99,7 @@ pub async fn after_unauthorized(
         return Refresh::Refreshed(t.clone());
     }
     let login = if has_refresh {
-        format!("{login} --sso")
+        sso_login(&login, env)
     } else {
         login
     };
@@ -103,6 +111,17 @@ pub async fn after_unauthorized(
             login,
         };
     }
+    if still_valid {
+        return Refresh::Failed {
+            why: format!(
+                "the token of context {context} has not expired, yet the server refused it (revoked, or the server's signing key changed), and the argocd CLI renews only expired tokens"
+            ),
+            login,
+        };
+    }
+    if let Some(why) = unreadable_for_the_cli(&path) {
+        return Refresh::Failed { why, login };
+    }
     let Some(cli) = find_on_path("argocd", env) else {
         return Refresh::Failed {
             why: "the argocd CLI, which would refresh the SSO token, is not on PATH".to_string(),
@@ -110,11 +129,15 @@ pub async fn after_unauthorized(
         };
     };
     tracing::info!(context = %context, "token rejected: refreshing it with the argocd CLI");
-    if let Err(why) = run_cli(&cli, &path, &context, CLI_TIMEOUT).await {
+    let current = LocalConfig::load(&path)
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.current_context == context);
+    if let Err(why) = run_cli(&cli, &path, &context, current, CLI_TIMEOUT).await {
         return Refresh::Failed { why, login };
     }
     match cli_login(&path, target) {
-        Some((_, _, Some(fresh), _)) if Some(&fresh) != used => {
+        Some((_, _, Some(fresh), _, _)) if Some(&fresh) != used => {
             remember(target, &fresh);
             Refresh::Refreshed(fresh)
         }
@@ -125,9 +148,79 @@ pub async fn after_unauthorized(
     }
 }
 
+/// The `argocd login` arguments for an SSO login; on a machine without a display, with
+/// `--sso-launch-browser=false` (CLI v2.13+), which prints the URL to open elsewhere.
+fn sso_login(login: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let headless = cfg!(all(unix, not(target_os = "macos")))
+        && ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .all(|v| env(v).is_none_or(|d| d.is_empty()));
+    if headless {
+        format!("{login} --sso --sso-launch-browser=false")
+    } else {
+        format!("{login} --sso")
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Whether a JWT's own claims still hold at `now` (seconds): `exp` not passed and `nbf`
+/// not ahead, read unverified as the CLI reads them (golang-jwt `Validator.Validate`, no
+/// leeway). A token that is not a JWT, or has no such claims, counts as not valid here,
+/// so the CLI is asked (and says itself what is wrong).
+fn claims_still_valid(token: &str, now: i64) -> bool {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(json) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&json) else {
+        return false;
+    };
+    let at = |k: &str| claims.get(k).and_then(serde_json::Value::as_f64);
+    let Some(exp) = at("exp") else {
+        return false;
+    };
+    (exp as i64) >= now && at("nbf").is_none_or(|nbf| (nbf as i64) <= now)
+}
+
+/// Why the CLI would refuse to read its config at `path`: it wants mode 0600 or 0400
+/// (`util/localconfig/file_perm_unix.go` :: `getFilePermission`).
+fn unreadable_for_the_cli(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode != 0o600 && mode != 0o400 {
+            return Some(format!(
+                "the argocd CLI will not read {} with mode {mode:o} (it wants 600 or 400): run chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
+}
+
 /// The CLI context for the target's server in the config at `path`: its name, the
-/// `argocd login` arguments, its token and whether it holds a refresh token.
-fn cli_login(path: &Path, target: &ServerTarget) -> Option<(String, String, Option<Token>, bool)> {
+/// `argocd login` arguments, its token, whether it holds a refresh token, and whether the
+/// token's own claims still hold (so the CLI would not refresh it).
+type CliLogin = (String, String, Option<Token>, bool, bool);
+
+fn cli_login(path: &Path, target: &ServerTarget) -> Option<CliLogin> {
     let cfg = LocalConfig::load(path).ok().flatten()?;
     let key = url_key(&target.url);
     let ctx = cfg
@@ -135,17 +228,25 @@ fn cli_login(path: &Path, target: &ServerTarget) -> Option<(String, String, Opti
         .into_iter()
         .find(|c| context_url(c).is_ok_and(|u| url_key(&u) == key))?;
     let plain = ctx.server.is_some_and(|s| s.plain_text);
-    let login = if plain {
+    let mut login = if plain {
         format!("{} --plaintext", ctx.server_name)
     } else {
         ctx.server_name.to_string()
     };
+    if let Some(root) = ctx
+        .server
+        .map(|s| s.grpc_web_root_path.trim_matches('/'))
+        .filter(|r| !r.is_empty())
+    {
+        login.push_str(&format!(" --grpc-web-root-path {root}"));
+    }
     let user = ctx.user;
     Some((
         ctx.name.to_string(),
         login,
         user.and_then(|u| Token::new(u.auth_token.as_str())),
         user.is_some_and(|u| !u.refresh_token.trim().is_empty()),
+        user.is_some_and(|u| claims_still_valid(u.auth_token.trim(), unix_now())),
     ))
 }
 
@@ -168,39 +269,74 @@ fn is_executable(p: &Path) -> bool {
     p.is_file()
 }
 
+/// What an older CLI (before v2.13) says to `--argocd-context` (cobra with
+/// `SilenceUsage`, then exit 1).
+const NO_CONTEXT_FLAG: &str = "unknown flag: --argocd-context";
+
 /// `argocd account get-user-info --config PATH --argocd-context CTX -o json`: an
 /// authenticated call, so the CLI refreshes an expired SSO token and rewrites PATH. Its
-/// output is discarded.
+/// output is discarded, and its stderr only searched for [`NO_CONTEXT_FLAG`]: a CLI
+/// older than v2.13 is run again without the flag when `context` is its current one.
 async fn run_cli(
     cli: &Path,
     config: &Path,
     context: &str,
+    current: bool,
     timeout: Duration,
 ) -> Result<(), String> {
+    match run_cli_once(cli, config, Some(context), timeout).await? {
+        None => Ok(()),
+        Some(stderr) if stderr.contains(NO_CONTEXT_FLAG) && current => {
+            match run_cli_once(cli, config, None, timeout).await? {
+                None => Ok(()),
+                Some(_) => {
+                    Err("`argocd account get-user-info` could not refresh the login".to_owned())
+                }
+            }
+        }
+        Some(stderr) if stderr.contains(NO_CONTEXT_FLAG) => Err(format!(
+            "the argocd CLI on PATH is older than v2.13 and has no --argocd-context to pick context {context}: upgrade it, or run `argocd context {context}` first"
+        )),
+        Some(_) => Err("`argocd account get-user-info` could not refresh the login".to_owned()),
+    }
+}
+
+/// One run: `Ok(None)` on success, `Ok(Some(stderr))` on a failure exit (stderr at most
+/// 64 KiB, never logged: it may name the user).
+async fn run_cli_once(
+    cli: &Path,
+    config: &Path,
+    context: Option<&str>,
+    timeout: Duration,
+) -> Result<Option<String>, String> {
     let mut cmd = tokio::process::Command::new(cli);
     cmd.args(["account", "get-user-info", "--config"])
-        .arg(config)
-        .args(["--argocd-context", context, "-o", "json"])
+        .arg(config);
+    if let Some(context) = context {
+        cmd.args(["--argocd-context", context]);
+    }
+    cmd.args(["-o", "json"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .map_err(|e| format!("cannot run {} ({e})", cli.display()))?;
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(format!(
-            "`argocd account get-user-info` could not refresh the login ({status})"
-        )),
-        Ok(Err(e)) => Err(format!("cannot wait for the argocd CLI ({e})")),
-        Err(_) => {
-            let _ = child.kill().await;
-            Err(format!(
-                "the argocd CLI did not finish within {} s",
-                timeout.as_secs()
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok(None),
+        Ok(Ok(out)) => {
+            let end = out.stderr.len().min(64 * 1024);
+            Ok(Some(
+                String::from_utf8_lossy(&out.stderr[..end]).into_owned(),
             ))
         }
+        Ok(Err(e)) => Err(format!("cannot wait for the argocd CLI ({e})")),
+        // Dropping the future kills the child (kill_on_drop).
+        Err(_) => Err(format!(
+            "the argocd CLI did not finish within {} s",
+            timeout.as_secs()
+        )),
     }
 }
 
@@ -225,6 +361,7 @@ mod tests {
 
     fn cli_config(dir: &Path, token: &str, refresh: &str) -> PathBuf {
         let path = dir.join("config");
+        let _ = std::fs::remove_file(&path);
         std::fs::write(
             &path,
             format!(
@@ -233,6 +370,11 @@ mod tests {
             ),
         )
         .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         path
     }
 
@@ -282,7 +424,13 @@ mod tests {
         cli_config(dir.path(), "cli-token", "refresh-me");
         match after_unauthorized(&t, t.token.as_ref(), &env).await {
             Refresh::Failed { why, login } => {
-                assert_eq!(login, "argocd.dev:8443 --sso");
+                // No DISPLAY in this environment: the headless SSO login is advised.
+                let headless = if cfg!(all(unix, not(target_os = "macos"))) {
+                    " --sso-launch-browser=false"
+                } else {
+                    ""
+                };
+                assert_eq!(login, format!("argocd.dev:8443 --sso{headless}"));
                 assert!(why.contains("not on PATH"), "{why}");
             }
             other => panic!("{other:?}"),
@@ -295,5 +443,50 @@ mod tests {
         }
         let again = with_refreshed_token(&t).unwrap();
         assert_eq!(again.token, Token::new("fresh-token"));
+    }
+
+    #[test]
+    fn token_claims_are_read_as_the_cli_reads_them() {
+        use base64::Engine as _;
+        let jwt = |claims: &str| {
+            let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+            format!("{}.{}.sig", b(r#"{"alg":"none"}"#), b(claims))
+        };
+        let now = 1_700_000_000;
+        assert!(claims_still_valid(&jwt(r#"{"exp":1700000100}"#), now));
+        assert!(!claims_still_valid(&jwt(r#"{"exp":1699999999}"#), now));
+        assert!(!claims_still_valid(
+            &jwt(r#"{"exp":1700000100,"nbf":1700000050}"#),
+            now
+        ));
+        assert!(!claims_still_valid(&jwt(r#"{"sub":"no exp"}"#), now));
+        assert!(!claims_still_valid("not-a-jwt", now));
+    }
+
+    #[tokio::test]
+    async fn a_config_the_cli_will_not_read_is_named_with_chmod() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = cli_config(dir.path(), "cli-token", "refresh-me");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let d = dir.path().to_str().unwrap().to_owned();
+            let env = move |k: &str| (k == "ARGOCD_CONFIG_DIR").then(|| d.clone());
+            let t = target(
+                "https://argocd.dev:8443",
+                "cli-token",
+                &path.display().to_string(),
+            );
+            match after_unauthorized(&t, t.token.as_ref(), &env).await {
+                Refresh::Failed { why, .. } => {
+                    assert!(
+                        why.contains(&format!("run chmod 600 {}", path.display())),
+                        "{why}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -1,12 +1,19 @@
 //! The application watch, `GET /api/v1/stream/applications`: a long-lived NDJSON (or SSE)
 //! body turned into a stream of [`WatchEvent`]s, one per line, with keepalives skipped,
 //! lines bounded, and grpc-gateway's in-stream errors mapped like HTTP ones.
+//!
+//! Upstream sends no status line until the first event (the gateway blocks in
+//! `stream.Header()` until the gRPC server's first `Send`), so a watch on a quiet server is
+//! a request that has not been answered yet: no timeout applies to it, only the connect
+//! timeout and TCP keepalive. It asks for the list's `fields` projection and the list's
+//! `resourceVersion`, so upstream's per-app de-duplication drops reconcile-only changes
+//! and a reopened watch replays nothing.
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use reqwest::header::ACCEPT;
 
-use crate::argocd::client::{Client, ListQuery, shorten};
+use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::decode::{json_error_cause, json_error_offset};
 use crate::argocd::model::{Application, WatchLine};
 use crate::error::{Error, Result};
@@ -41,33 +48,40 @@ impl Client {
                 q.append_pair("fields", &f);
             }
         }
-        // The stream is long-lived: only waiting for the response head is bounded.
+        // Unbounded on purpose: the response head comes with the first event, which on a
+        // quiet server may be hours away (the client has a connect timeout and keepalive).
         let request = self.authorize(self.http.get(url).header(ACCEPT, "application/json"));
-        let resp = match tokio::time::timeout(self.timeout, request.send()).await {
-            Err(_) => {
-                return Err(Error::Timeout {
-                    server: self.server.clone(),
-                    after_secs: self.timeout.as_secs_f64(),
-                });
-            }
-            Ok(r) => r.map_err(|e| self.transport_error(e, what))?,
-        };
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e, what))?;
         let resp = self.check_status(resp, what).await?;
         Ok(watch_stream(self.clone(), resp.bytes_stream().boxed()))
     }
 }
 
 /// Rewrites a list projection (`items.x`) into the watch's (`result.application.x`). The
-/// stream uses the generic JSON field filter, so any key works there.
+/// stream uses the generic JSON field filter (argoproj/pkg `messageMarshaler.processItem`),
+/// so any key works there; it filters the stream error chunk too, so `error` is asked for,
+/// or a refused watch would say only `{}`. A leading `-` (processItem's exclusion) keeps
+/// everything but the keys named, the error chunk included.
 fn watch_fields(list_fields: &str) -> Option<String> {
-    let mut out = vec!["result.type".to_owned()];
+    if let Some(excluded) = list_fields.strip_prefix('-') {
+        let keys: Vec<String> = excluded
+            .split(',')
+            .filter_map(|f| f.trim().strip_prefix("items."))
+            .map(|f| format!("result.application.{f}"))
+            .collect();
+        return (!keys.is_empty()).then(|| format!("-{}", keys.join(",")));
+    }
+    let mut out = vec!["result.type".to_owned(), "error".to_owned()];
     out.extend(
         list_fields
             .split(',')
             .filter_map(|f| f.trim().strip_prefix("items."))
             .map(|f| format!("result.application.{f}")),
     );
-    (out.len() > 1).then(|| out.join(","))
+    (out.len() > 2).then(|| out.join(","))
 }
 
 impl Client {
@@ -95,9 +109,21 @@ impl Client {
             }
         };
         if let Some(err) = parsed.error {
-            return Some(Err(self.stream_error(&err)));
+            return Some(Err(self.stream_error(line, &err)));
         }
-        let result = parsed.result?;
+        let Some(result) = parsed.result else {
+            // grpc-gateway's stream error chunk through a `fields` projection that does not
+            // name `error` is `{}`, and the stream ends after it (`ForwardResponseStream`):
+            // a broken watch, not an event to skip.
+            return Some(Err(Error::Http {
+                server: self.server.clone(),
+                status: 500,
+                what: "the application watch stream".to_owned(),
+                detail:
+                    "it broke with an error whose words the `fields` projection left out (`{}`)"
+                        .to_owned(),
+            }));
+        };
         let app = Box::new(result.application);
         match result.kind.as_str() {
             "ADDED" => Some(Ok(WatchEvent::Added(app))),
@@ -110,14 +136,10 @@ impl Client {
         }
     }
 
-    /// grpc-gateway's in-stream error: `{"error":{"grpc_code":16,"http_code":401,"message":..}}`.
-    fn stream_error(&self, err: &serde_json::Value) -> Error {
-        let message = err
-            .get("message")
-            .and_then(|m| m.as_str())
-            .or_else(|| err.as_str())
-            .unwrap_or("stream error");
-        let detail = shorten(&self.redacted(message));
+    /// grpc-gateway's in-stream error: `{"error":{"grpc_code":16,"http_code":401,"message":..}}`,
+    /// its words through [`Client::said`] like every error body.
+    fn stream_error(&self, line: &[u8], err: &serde_json::Value) -> Error {
+        let detail = self.said(line);
         let http = err.get("http_code").and_then(|c| c.as_u64());
         let grpc = err
             .get("grpc_code")
@@ -225,6 +247,38 @@ mod tests {
     use super::*;
     use crate::argocd::client::tests::{app_json, client_for, no_secret};
 
+    /// Every event of a v3.5 watch of `type=pr` from resourceVersion 77, served by `router`.
+    async fn events_from(router: Router) -> Vec<Result<WatchEvent>> {
+        let client = client_for(router).await;
+        let query = ListQuery {
+            selector: Some("type=pr".into()),
+            name: None,
+            fields: Client::fields_for_version("v3.5.0"),
+        };
+        client
+            .watch_applications(&query, Some("77"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+    }
+
+    #[test]
+    fn a_list_projection_becomes_the_watch_projection_keeping_the_error_chunk() {
+        assert_eq!(
+            watch_fields("items.metadata.name,items.status.sync").as_deref(),
+            Some(
+                "result.type,error,result.application.metadata.name,result.application.status.sync"
+            )
+        );
+        // Exclusion keeps everything else, `error` included.
+        assert_eq!(
+            watch_fields("-items.status.reconciledAt,items.status.observedAt").as_deref(),
+            Some("-result.application.status.reconciledAt,result.application.status.observedAt")
+        );
+        assert_eq!(watch_fields("metadata.name"), None);
+    }
+
     #[tokio::test]
     async fn watch_yields_one_event_per_line_and_skips_keepalives() {
         let router = Router::new().route(
@@ -232,7 +286,7 @@ mod tests {
             get(|RawQuery(q): RawQuery| async move {
                 let q = q.unwrap_or_default();
                 assert!(q.contains("resourceVersion=77"), "{q}");
-                assert!(q.contains("fields=result.type%2Cresult.application.metadata.name"), "{q}");
+                assert!(q.contains("fields=result.type%2Cerror%2Cresult.application.metadata.name"), "{q}");
                 assert!(!q.contains("result.application.metadata.resourceVersion"), "{q}");
                 let app = app_json("a-pr-1").replace('\n', "");
                 let added = format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#);
@@ -244,18 +298,7 @@ mod tests {
                 Body::from_stream(futures_util::stream::iter(chunks))
             }),
         );
-        let client = client_for(router).await;
-        let query = ListQuery {
-            selector: Some("type=pr".into()),
-            name: None,
-            fields: Client::fields_for_version("v3.5.0"),
-        };
-        let events: Vec<Result<WatchEvent>> = client
-            .watch_applications(&query, Some("77"))
-            .await
-            .unwrap()
-            .collect()
-            .await;
+        let events = events_from(router).await;
         assert_eq!(events.len(), 3, "{events:?}");
         assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
         assert!(matches!(&events[1], Ok(WatchEvent::Deleted(a)) if a.metadata.name == "b-pr-2"));
@@ -266,5 +309,63 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A stream error chunk emptied by a projection without `error` (`{}`, grpc-gateway
+    /// v1 `handleForwardResponseStreamError` through argoproj/pkg's field filter) breaks the
+    /// watch, which the host then reopens; it is not an event to skip.
+    #[tokio::test]
+    async fn an_error_chunk_emptied_by_the_projection_is_a_broken_watch() {
+        let router = Router::new().route(
+            "/api/v1/stream/applications",
+            get(|| async move {
+                let app = app_json("a-pr-1").replace('\n', "");
+                format!(r#"{{"result":{{"type":"ADDED","application":{app}}}}}"#) + "\n{}"
+            }),
+        );
+        let events = events_from(router).await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(matches!(&events[0], Ok(WatchEvent::Added(a)) if a.metadata.name == "a-pr-1"));
+        match &events[1] {
+            Err(Error::Http {
+                status: 500,
+                detail,
+                ..
+            }) => assert!(detail.contains("`{}`")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Upstream refuses a watch before its first event with the stream error chunk
+    /// (`{"error":{"grpc_code":16,…,"message":…}}`, grpc-gateway v1
+    /// `handleForwardResponseStreamError`), filtered by the same `fields` projection as the
+    /// events: the client shows its `message`, not raw JSON and not `{}`.
+    #[tokio::test]
+    async fn a_refused_watch_shows_the_servers_message() {
+        let fake = fake_argocd::demo_scenario();
+        let running = fake_argocd::serve(fake.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut t = crate::argocd::client::tests::target(&running.url());
+        t.token = crate::token::Token::new("revoked-token");
+        let client = Client::new(&t).unwrap();
+        for fields in [None, Client::fields_for_version("v3.1.0")] {
+            let query = ListQuery {
+                selector: Some("type=pr".into()),
+                name: None,
+                fields,
+            };
+            let err = match client.watch_applications(&query, Some("1")).await {
+                Err(e) => e,
+                Ok(_) => panic!("a revoked token was accepted"),
+            };
+            match &err {
+                Error::Unauthorized { detail, .. } => {
+                    assert_eq!(detail, "invalid session: token signature is invalid");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        running.shutdown().await;
     }
 }

@@ -14,14 +14,17 @@ use crate::server::ServerTarget;
 #[derive(Debug)]
 pub struct Check {
     pub ok: bool,
+    /// Passed, but with something worth fixing (shown as `WARN`; the exit code stays 0).
+    pub warning: bool,
     pub what: String,
     pub detail: String,
 }
 
 impl Check {
-    fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             ok: true,
+            warning: false,
             what: what.into(),
             detail: detail.into(),
         }
@@ -29,6 +32,15 @@ impl Check {
     fn fail(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             ok: false,
+            warning: false,
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+    fn warn(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Check {
+            ok: true,
+            warning: true,
             what: what.into(),
             detail: detail.into(),
         }
@@ -48,6 +60,10 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             )];
         }
     };
+    let plain_remote = plain_http_to_another_machine(target);
+    if let Some(warning) = &plain_remote {
+        checks.push(Check::warn(format!("{name}: TLS"), warning.clone()));
+    }
     let version = match client.version().await {
         Ok(v) => v,
         Err(e) => {
@@ -63,19 +79,29 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
             return checks;
         }
     };
-    let tls = if target.url.scheme() == "https" {
-        if target.insecure {
-            "TLS not verified (--insecure)"
-        } else {
-            "TLS verified"
-        }
-    } else {
-        "plain HTTP"
-    };
     checks.push(Check::pass(
         format!("{name}: reachable"),
-        format!("Argo CD {version}, {tls}"),
+        format!("Argo CD {version}"),
     ));
+    let tls = format!("{name}: TLS");
+    match (target.url.scheme(), target.insecure, &target.ca_cert) {
+        ("https", true, _) => checks.push(Check::warn(
+            tls,
+            "not verified (--insecure): anyone between here and the server can read the token: pass --ca-cert FILE (or ca_cert in config.toml) for a private CA instead",
+        )),
+        ("https", false, Some(ca)) => checks.push(Check::pass(
+            tls,
+            format!("verified with the CA in {}", ca.path().display()),
+        )),
+        ("https", false, None) => checks.push(Check::pass(
+            tls,
+            "verified with the system's trusted roots",
+        )),
+        _ if plain_remote.is_none() => {
+            checks.push(Check::pass(tls, "plain HTTP on this machine"))
+        }
+        _ => {}
+    }
     if target.token.is_none() {
         checks.push(Check::fail(
             format!("{name}: token"),
@@ -102,7 +128,7 @@ pub async fn check_server(target: &ServerTarget) -> Vec<Check> {
         Ok(list) if list.items.is_empty() => checks.push(Check::fail(
             format!("{name}: previews"),
             format!(
-                "none match selector {:?}: check the selector, or your RBAC role (Argo CD hides apps you cannot read)",
+                "none visible with selector {:?}: check the selector and the `applications, get` permission on the previews' projects (Argo CD hides apps a role cannot read)",
                 target.selector
             ),
         )),
@@ -180,7 +206,7 @@ async fn check_token(target: &ServerTarget, name: &str, client: Client) -> (Chec
 /// otherwise). Reads every preview's routing resources, which `list` skips where the
 /// annotations suffice, so that conflicts are seen.
 pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
-    let previews = match crate::listing::list_one_with(target, true).await {
+    let (previews, listed) = match crate::listing::list_one_listed(target, true).await {
         Ok(p) => p,
         Err(e) => {
             return vec![Check::fail(
@@ -211,6 +237,9 @@ pub async fn check_routes(target: &ServerTarget, name: &str) -> Vec<Check> {
         checks.push(Check::pass(format!("{name}: routes"), summary));
     } else {
         checks.push(Check::fail(format!("{name}: routes"), summary));
+    }
+    for note in &listed.notes {
+        checks.push(Check::warn(format!("{name}: links"), note.clone()));
     }
     for p in &previews {
         if let Some(why) = &p.unroutable {
@@ -282,6 +311,25 @@ fn check_markers(previews: &[protocol::Preview], name: &str) -> Vec<Check> {
     checks
 }
 
+/// A warning for `http://` to a host that is not this machine: the token is sent in clear.
+fn plain_http_to_another_machine(target: &ServerTarget) -> Option<String> {
+    if target.url.scheme() != "http" {
+        return None;
+    }
+    let loopback = match target.url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    (!loopback).then(|| {
+        format!(
+            "plain HTTP to {}, which is not this machine: the token travels in clear: use https://",
+            target.url.host_str().unwrap_or_default()
+        )
+    })
+}
+
 fn host_port(target: &ServerTarget) -> String {
     let host = target.url.host_str().unwrap_or_default();
     match target.url.port() {
@@ -294,7 +342,11 @@ fn host_port(target: &ServerTarget) -> String {
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
-        let mark = if c.ok { "ok  " } else { "FAIL" };
+        let mark = match (c.ok, c.warning) {
+            (false, _) => "FAIL",
+            (true, true) => "WARN",
+            (true, false) => "ok  ",
+        };
         let _ = writeln!(out, "{mark} {}: {}", c.what, c.detail);
     }
     out

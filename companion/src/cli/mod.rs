@@ -5,6 +5,8 @@
 pub mod doctor;
 pub mod envs;
 pub mod output;
+mod serve;
+mod stage;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -137,6 +139,12 @@ enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Serve the preview list to a whole team over HTTP (the team relay)
+    ///
+    /// One watch per Argo CD server for every client. Endpoints: GET /v1/previews[?host=H],
+    /// GET /v1/events (Server-Sent Events), GET /healthz, GET /metrics. Choose who may read
+    /// it: --trusted-proxy (an oauth2-proxy in front), --oidc-issuer, or --allow-anonymous.
+    Serve(Box<serve::ServeArgs>),
     /// Register this binary as the browsers' native-messaging host
     Install {
         #[command(flatten)]
@@ -152,6 +160,10 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Write a release artifact's tree: the Debian package's, a tarball's or the Windows
+    /// zip's (scripts/dist.sh and `make install` pack or install it)
+    #[command(hide = true)]
+    Stage(stage::StageArgs),
     /// Start the embedded demo: a fake Argo CD with previews and a cookie-routed demo site
     Demo {
         /// Port for the fake Argo CD API on 127.0.0.1 (0 picks a free one)
@@ -172,10 +184,12 @@ enum Command {
 /// Which browsers and profile `install` / `uninstall` act on.
 #[derive(Debug, Args)]
 struct HostTarget {
-    /// chrome, chromium, brave, edge, vivaldi, firefox, or all (comma-separated)
-    #[arg(long, value_name = "BROWSER", default_value = "all")]
+    /// all, or one or more of chrome, chromium, brave, edge, vivaldi, firefox separated by
+    /// commas (chrome,firefox)
+    #[arg(long, value_name = "BROWSERS", default_value = "all")]
     browser: String,
-    /// Machine-wide directories instead of your user's (needs root)
+    /// Machine-wide directories (Windows: HKEY_LOCAL_MACHINE) instead of your user's (needs
+    /// root or an administrator)
     #[arg(long)]
     system: bool,
     /// The extension id to allow (default: the published Preview Switch extension)
@@ -187,7 +201,7 @@ struct HostTarget {
 }
 
 /// Connection flags shared by every command that talks to Argo CD.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct Conn {
     /// Argo CD server: a URL (http://127.0.0.1:8080) or a bare host (https)
     #[arg(long, value_name = "URL")]
@@ -261,6 +275,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         return serve_host(None, extension_ids, conn.into());
     }
     init_logging(&cli.log);
+    if let Command::Serve(args) = cli.command {
+        return serve_relay(*args);
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => return report(&e),
@@ -326,13 +343,15 @@ fn serve_host(
             Ok(targets) => {
                 let opts = HostOptions {
                     allowed,
+                    installed: Some(crate::installed::current()),
                     ..HostOptions::for_targets(&targets)
                 };
-                host::run_stdio(caller, ListingSource { targets }, opts).await
+                host::run_stdio(caller, ListingSource::new(targets), opts).await
             }
             Err(e) => {
                 let opts = HostOptions {
                     allowed,
+                    installed: Some(crate::installed::current()),
                     ..HostOptions::default()
                 };
                 host::run_stdio(caller, FailingSource::new(&e), opts).await
@@ -342,6 +361,26 @@ fn serve_host(
     // tokio's stdin keeps a blocking reader thread alive: leave without waiting for it.
     runtime.shutdown_background();
     code
+}
+
+/// The relay serves many clients at once: a runtime with a thread per core.
+fn serve_relay(args: serve::ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(source) => {
+            return report(&Error::Io {
+                what: "cannot start the async runtime".into(),
+                source,
+            });
+        }
+    };
+    match runtime.block_on(serve::run(args)) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
 }
 
 fn report(e: &Error) -> ExitCode {
@@ -405,9 +444,12 @@ async fn run(command: Command) -> Outcome {
             once,
             extension,
         } => demo(api_port, site_port, once, extension).await,
+        Command::Stage(args) => stage::stage(args),
         Command::Install { target } => install(target, false),
         Command::Uninstall { target } => install(target, true),
-        Command::Host { .. } => unreachable!("host mode is served before the runtime starts"),
+        Command::Host { .. } | Command::Serve(_) => {
+            unreachable!("host and relay modes are served before this runtime starts")
+        }
     }
 }
 
@@ -426,6 +468,16 @@ fn report_failures(listing: &Listing) -> bool {
         );
     }
     !listing.failures.is_empty()
+}
+
+/// Prints each server's notes (once per server) on stderr; how many there were.
+fn report_notes(listing: &Listing) -> usize {
+    let mut err = std::io::stderr().lock();
+    let notes: Vec<&String> = listing.listed.iter().flat_map(|(_, l)| &l.notes).collect();
+    for note in &notes {
+        let _ = writeln!(err, "note: {note}");
+    }
+    notes.len()
 }
 
 /// One failed server's line. Every error already names the server's URL, so only a context
@@ -487,7 +539,8 @@ async fn list(args: ConnectionArgs, format: Format, host: Option<String>) -> Out
         ))?;
     }
     let failed = report_failures(&listing);
-    if listing.previews.is_empty() && !failed {
+    let notes = report_notes(&listing);
+    if listing.previews.is_empty() && !failed && (notes == 0 || host.is_some()) {
         let names: Vec<String> = targets
             .iter()
             .map(|t| format!("{} ({})", t.name, t.url))
@@ -607,8 +660,8 @@ async fn envs(args: ConnectionArgs, format: Format, service: Option<String>) -> 
         write_stdout(&envs::render(&report.services, format))?;
     }
     let listing = Listing {
-        previews: Vec::new(),
         failures: report.failures,
+        ..Listing::default()
     };
     let failed = report_failures(&listing);
     if report.services.is_empty() && !failed {
@@ -653,6 +706,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
     let shown = path.display();
     if !exists {
         return doctor::Check {
+            warning: false,
             ok: optional,
             what: what.into(),
             detail: if optional {
@@ -669,6 +723,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
             && meta.permissions().mode() & 0o077 != 0
         {
             return doctor::Check {
+                warning: false,
                 ok: false,
                 what: what.into(),
                 detail: format!(
@@ -678,6 +733,7 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
         }
     }
     doctor::Check {
+        warning: false,
         ok: true,
         what: what.into(),
         detail: format!("{shown} found"),
@@ -721,6 +777,17 @@ fn install(target: HostTarget, remove: bool) -> Outcome {
             d.browser.name(),
             d.path.display()
         ));
+        if let Some(key) = opts.registry_key(d.browser) {
+            text.push_str(&format!("  registry key: {key}\n"));
+        }
+        let shared = host::install::browsers::shares_system_dir(d.browser, opts.os);
+        if remove && opts.scope == host::install::Scope::System && !shared.is_empty() {
+            let names: Vec<&str> = shared.iter().map(|b| b.name()).collect();
+            text.push_str(&format!(
+                "  {} read the same file, so this unregisters them too\n",
+                names.join(", ")
+            ));
+        }
     }
     if done.is_empty() {
         text.push_str(&format!("nothing {verb}\n"));
@@ -739,6 +806,18 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             src.config_file_exists,
             !src.config_file_explicit,
         ),
+        // World-readable by design (it holds no token), so not `file_check`'s mode rule.
+        doctor::Check::pass(
+            "system config file",
+            if src.system_config_file_exists {
+                format!(
+                    "{} (read below the user's)",
+                    src.system_config_file.display()
+                )
+            } else {
+                format!("{} not found (optional)", src.system_config_file.display())
+            },
+        ),
         file_check(
             "argocd CLI config",
             &src.argocd_config,
@@ -746,8 +825,21 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             true,
         ),
     ];
+    let installed = crate::installed::current();
+    checks.push(doctor::Check::pass(
+        "companion",
+        format!(
+            "preview-switch {} from {}{}",
+            env!("CARGO_PKG_VERSION"),
+            installed.describe(),
+            std::env::current_exe()
+                .map(|p| format!(" at {}", p.display()))
+                .unwrap_or_default()
+        ),
+    ));
     if src.env_server || src.env_token {
         checks.push(doctor::Check {
+            warning: false,
             ok: true,
             what: "environment".into(),
             detail: format!(
@@ -757,6 +849,12 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             ),
         });
     }
+    // A file that cannot be read is reported once, by `servers` below.
+    if let Ok(origins) = config::setting_origins(&args, &env) {
+        checks.extend(origins.into_iter().map(|(key, origin)| {
+            doctor::Check::pass(format!("setting {key}"), format!("from {origin}"))
+        }));
+    }
     match resolve(&args) {
         Ok(targets) => {
             let results =
@@ -764,15 +862,20 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
             checks.extend(results.into_iter().flatten());
         }
         Err(e) => checks.push(doctor::Check {
+            warning: false,
             ok: false,
             what: "servers".into(),
             detail: e.with_fix(Surface::Cli),
         }),
     }
-    if let Ok(opts) = InstallOptions::new(
-        host::install::Browser::ALL.to_vec(),
-        host::install::Scope::User,
-    ) {
+    for scope in [host::install::Scope::User, host::install::Scope::System] {
+        let Ok(opts) = InstallOptions::new(host::install::Browser::ALL.to_vec(), scope) else {
+            continue;
+        };
+        let label = match scope {
+            host::install::Scope::User => "",
+            host::install::Scope::System => "system ",
+        };
         for c in host::install::check(&opts) {
             let ok = matches!(c.state, host::install::ManifestState::Ok);
             let detail = match c.fix() {
@@ -780,8 +883,9 @@ async fn doctor(args: ConnectionArgs) -> Outcome {
                 None => format!("{} points at this binary", c.path.display()),
             };
             checks.push(doctor::Check {
+                warning: false,
                 ok,
-                what: format!("{} host manifest", c.browser.name()),
+                what: format!("{} {label}host manifest", c.browser.name()),
                 detail,
             });
         }
@@ -816,10 +920,11 @@ async fn demo(api_port: u16, site_port: u16, once: bool, extension: PathBuf) -> 
     let targets = resolve(&args)?;
     let listing = listing::list(&targets).await;
     let mut text = format!(
-        "Fake Argo CD: {}   demo site: {}\n\n$ PREVIEW_SWITCH_CONFIG={} preview-switch list\n",
+        "Fake Argo CD: {}   demo site: {}\n\n$ PREVIEW_SWITCH_CONFIG={} {} list\n",
         demo.api_url(),
         demo.site_url(),
-        demo.config_path().display()
+        demo.config_path().display(),
+        crate::installed::invocation()
     );
     text.push_str(&output::render(
         &listing.previews,

@@ -6,7 +6,10 @@
 //! 2. `ARGOCD_SERVER` / `ARGOCD_AUTH_TOKEN`;
 //! 3. `config.toml` (`--config`, else `PREVIEW_SWITCH_CONFIG`, else
 //!    `$XDG_CONFIG_HOME/preview-switch/config.toml`, else
-//!    `~/.config/preview-switch/config.toml`), which may list several servers;
+//!    `~/.config/preview-switch/config.toml`), which may list several servers, above the
+//!    system-wide one an administrator ships (`/etc/preview-switch/config.toml`, or
+//!    `PREVIEW_SWITCH_SYSTEM_CONFIG`): each key the user's file sets wins, the other keys
+//!    come from the system's, and the servers from the first file that lists any;
 //! 4. the `argocd` CLI's own config ([`cli_config`]; its current context, `--context NAME`,
 //!    or every context with `--all-contexts`).
 //!
@@ -73,7 +76,7 @@ use crate::argocd::cli_config::{self, LocalConfig};
 use crate::error::{Problem, Result};
 use crate::server::ServerTarget;
 
-pub use sources::{config_path, sources};
+pub use sources::{config_path, sources, system_config_path, system_dir};
 
 /// Default label selector for preview Applications.
 pub const DEFAULT_SELECTOR: &str = "type=pr";
@@ -101,6 +104,9 @@ pub struct ConnectionArgs {
 /// The files `resolve` looks at, for `doctor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigSources {
+    /// The system-wide `config.toml`, read below the user's, and whether it exists.
+    pub system_config_file: PathBuf,
+    pub system_config_file_exists: bool,
     /// The `config.toml` path in effect.
     pub config_file: PathBuf,
     /// Whether it was named explicitly (`--config` or `PREVIEW_SWITCH_CONFIG`): then it must exist.
@@ -177,10 +183,11 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, Problem> {
 /// else [`crate::core::envs::DEFAULT_ENV_PATTERN`]. A pattern that is not a regex is a
 /// config error with its line.
 pub fn env_pattern(args: &ConnectionArgs, env: Env<'_>) -> Result<crate::core::envs::EnvPattern> {
-    let file = sources::load_file(args, env)?;
-    let Some((file, raw)) = file
-        .as_ref()
-        .and_then(|f| f.cfg.env_pattern.as_ref().map(|p| (f, p)))
+    let (user, system) = load_files(args, env)?;
+    let files = layers(&user, &system);
+    let Some((file, raw)) = files
+        .iter()
+        .find_map(|f| f.cfg.env_pattern.as_ref().map(|p| (*f, p)))
     else {
         return Ok(crate::core::envs::EnvPattern::default());
     };
@@ -200,14 +207,42 @@ pub fn env_pattern(args: &ConnectionArgs, env: Env<'_>) -> Result<crate::core::e
 /// (`resolve::targets`). `env` looks up environment variables (HOME included).
 pub fn resolve(args: &ConnectionArgs, env: Env<'_>) -> Result<Vec<ServerTarget>> {
     resolve::check_flags(args)?;
-    let file = sources::load_file(args, env)?;
+    let (user, system) = load_files(args, env)?;
+    let files = layers(&user, &system);
     let argocd_path = cli_config::path(env);
     let argocd = LocalConfig::load(&argocd_path)?;
     let read = resolve::Read {
-        file: file.as_ref(),
+        files: &files,
         argocd: argocd.as_ref(),
         argocd_path: &argocd_path,
         config_file: &sources::config_file(args, env).0,
     };
     resolve::targets(args, env, &read, &|f, s| sources::server_token(f, s, env))
+}
+
+/// The user's `config.toml` and the system-wide one, each if present.
+fn load_files(
+    args: &ConnectionArgs,
+    env: Env<'_>,
+) -> Result<(Option<file::LoadedFile>, Option<file::LoadedFile>)> {
+    Ok((
+        sources::load_file(args, env)?,
+        sources::load_system_file(env)?,
+    ))
+}
+
+/// The files in the order their keys count: the user's, then the system's.
+fn layers<'a>(
+    user: &'a Option<file::LoadedFile>,
+    system: &'a Option<file::LoadedFile>,
+) -> Vec<&'a file::LoadedFile> {
+    user.iter().chain(system.iter()).collect()
+}
+
+/// Where each `config.toml` setting in effect comes from (a flag, the user's file, the
+/// system's, or the default), for `doctor`.
+pub fn setting_origins(args: &ConnectionArgs, env: Env<'_>) -> Result<Vec<(&'static str, String)>> {
+    let (user, system) = load_files(args, env)?;
+    let env_server = non_empty(env, "ARGOCD_SERVER").is_some();
+    Ok(resolve::origins(args, env_server, &layers(&user, &system)))
 }

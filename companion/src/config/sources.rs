@@ -3,7 +3,7 @@
 //! (`token`, `token_file` or `token_command`). All of the config module's I/O is here;
 //! [`super::resolve`] decides from what was read.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::file::{FileServer, LoadedFile};
 use super::token_command::{TOKEN_COMMAND_TIMEOUT, run_token_command};
@@ -23,6 +23,29 @@ pub fn config_path(env: Env<'_>) -> PathBuf {
     base.join("preview-switch").join("config.toml")
 }
 
+/// The machine-wide `config.toml` an administrator ships, read below the user's:
+/// `PREVIEW_SWITCH_SYSTEM_CONFIG` (tests and packagers point it elsewhere), else
+/// `/etc/preview-switch/config.toml`, or `%PROGRAMDATA%\preview-switch\config.toml` on Windows.
+pub fn system_config_path(env: Env<'_>) -> PathBuf {
+    if let Some(p) = non_empty(env, "PREVIEW_SWITCH_SYSTEM_CONFIG") {
+        return expand_home(&p, env);
+    }
+    if cfg!(windows) {
+        let base = non_empty(env, "PROGRAMDATA").unwrap_or_else(|| r"C:\ProgramData".to_owned());
+        return PathBuf::from(base)
+            .join("preview-switch")
+            .join("config.toml");
+    }
+    PathBuf::from("/etc/preview-switch/config.toml")
+}
+
+/// The directory of [`system_config_path`]: where machine-wide files of preview-switch live
+/// (the installer's system record of extension ids, Windows' `--system` manifests).
+pub fn system_dir(env: Env<'_>) -> PathBuf {
+    let path = system_config_path(env);
+    path.parent().map_or(path.clone(), Path::to_path_buf)
+}
+
 /// The `config.toml` in effect for these args, and whether it was named explicitly.
 pub(super) fn config_file(args: &ConnectionArgs, env: Env<'_>) -> (PathBuf, bool) {
     match &args.config {
@@ -38,7 +61,10 @@ pub(super) fn config_file(args: &ConnectionArgs, env: Env<'_>) -> (PathBuf, bool
 pub fn sources(args: &ConnectionArgs, env: Env<'_>) -> ConfigSources {
     let (config_file, config_file_explicit) = config_file(args, env);
     let argocd_config = cli_config::path(env);
+    let system_config_file = system_config_path(env);
     ConfigSources {
+        system_config_file_exists: system_config_file.is_file(),
+        system_config_file,
         config_file_exists: config_file.is_file(),
         config_file,
         config_file_explicit,
@@ -60,6 +86,37 @@ pub(super) fn load_file(args: &ConnectionArgs, env: Env<'_>) -> Result<Option<Lo
             problem: Problem::new(
                 format!("cannot read the config file ({e})"),
                 "create it or fix the path",
+            ),
+        }),
+    }
+}
+
+/// The machine-wide `config.toml` ([`system_config_path`]), read below the user's: absent
+/// is fine; unreadable or invalid is an error that names it, and so is a `token` in it,
+/// which every user of the machine could read (`token_command` and `token_file` are fine).
+pub(super) fn load_system_file(env: Env<'_>) -> Result<Option<LoadedFile>> {
+    let path = system_config_path(env);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let file = LoadedFile::parse(&path, text)?;
+            if let Some(t) = file.cfg.servers.iter().find_map(|s| s.token.as_ref()) {
+                return Err(file.error(
+                    Some(t.span()),
+                    Problem::new(
+                        "the system-wide config file holds a token, which every user of this machine can read",
+                        "remove it, and give each user their own: token_file or token_command in their config.toml, or argocd login",
+                    ),
+                ));
+            }
+            Ok(Some(file))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Config {
+            path,
+            line: None,
+            problem: Problem::new(
+                format!("cannot read the system-wide config file ({e})"),
+                "have an administrator make it readable (chmod 644), or set PREVIEW_SWITCH_SYSTEM_CONFIG to another file",
             ),
         }),
     }

@@ -22,8 +22,16 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
+        let system = home.join("etc/preview-switch/config.toml");
         World {
-            vars: vec![("HOME".into(), home.to_str().unwrap().into())],
+            vars: vec![
+                ("HOME".into(), home.to_str().unwrap().into()),
+                // Never the machine's own /etc.
+                (
+                    "PREVIEW_SWITCH_SYSTEM_CONFIG".into(),
+                    system.to_str().unwrap().into(),
+                ),
+            ],
             dir,
         }
     }
@@ -195,7 +203,7 @@ value = "{pr}"
     assert_eq!(dev.connect_timeout, Duration::from_secs(2));
     assert_eq!(dev.timeout, Duration::from_millis(500));
     assert_eq!(
-        dev.ca_cert.as_deref(),
+        dev.ca_cert.as_ref().map(crate::server::CaCert::path),
         Some(
             w.home()
                 .join(".config/preview-switch/corp-ca.pem")
@@ -563,4 +571,90 @@ fn env_pattern_comes_from_the_file_and_a_bad_one_names_its_line() {
         shown.contains("not a regex") && shown.contains("e.g. env_pattern = \"dev|qa|stag|prod\""),
         "{shown}"
     );
+}
+
+/// An administrator's system-wide file gives the servers and the route template once; the
+/// user's own file wins for each key it sets, and `doctor`'s origins name each key's file.
+#[test]
+fn the_system_config_is_read_below_the_users() {
+    let w = World::new();
+    let system = w.write(
+        "etc/preview-switch/config.toml",
+        r#"
+selector = "team=web"
+timeout = "40s"
+[route]
+cookie = "corp-{service}-pr"
+hosts = ["{service}.dev.corp.test"]
+
+[[servers]]
+name = "dev"
+url = "https://argocd.dev.corp.test"
+"#,
+    );
+    let user = w.write(
+        ".config/preview-switch/config.toml",
+        "selector = \"type=preview\"\n",
+    );
+    let t = w.resolve(&args()).unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].name, "dev");
+    assert_eq!(t[0].selector, "type=preview", "the user's key wins");
+    assert_eq!(
+        t[0].timeout,
+        Duration::from_secs(40),
+        "the system's fills in"
+    );
+    assert_eq!(
+        t[0].route_template.as_ref().unwrap().cookie,
+        "corp-{service}-pr"
+    );
+    assert_eq!(t[0].origin, system.display().to_string());
+    let origins = setting_origins(&args(), &w.env()).unwrap();
+    let of = |k: &str| origins.iter().find(|(key, _)| *key == k).unwrap().1.clone();
+    assert_eq!(of("selector"), user.display().to_string());
+    assert_eq!(of("servers"), system.display().to_string());
+    assert_eq!(of("route"), system.display().to_string());
+    assert_eq!(of("timeout"), system.display().to_string());
+    assert_eq!(of("connect_timeout"), "the default");
+    let flagged = ConnectionArgs {
+        selector: Some("a=b".into()),
+        ..args()
+    };
+    let origins = setting_origins(&flagged, &w.env()).unwrap();
+    assert!(origins.contains(&("selector", "flag --selector".into())));
+
+    // A user's own servers replace the system's list; the system's route still applies.
+    w.write(
+        ".config/preview-switch/config.toml",
+        "[[servers]]\nname = \"mine\"\nurl = \"https://argocd.mine.test\"\n",
+    );
+    let t = w.resolve(&args()).unwrap();
+    let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["mine"]);
+    assert_eq!(
+        t[0].route_template.as_ref().unwrap().cookie,
+        "corp-{service}-pr"
+    );
+
+    // A token there would be every user's to read: refused, by its line, never echoed.
+    w.write(
+        "etc/preview-switch/config.toml",
+        "[[servers]]\nurl = \"https://argocd.dev.corp.test\"\ntoken = \"shared-secret-value\"\n",
+    );
+    let err = w.resolve(&args()).unwrap_err();
+    let text = err.with_fix(Surface::Cli);
+    assert!(
+        text.contains("every user of this machine can read"),
+        "{text}"
+    );
+    assert!(text.contains(" line 3: "), "the token's line: {text}");
+    assert!(!text.contains("shared-secret-value"), "{text}");
+
+    // A broken system file is an error that names it and its line.
+    w.write("etc/preview-switch/config.toml", "selectr = \"x\"\n");
+    let err = w.resolve(&args()).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let text = err.with_fix(Surface::Cli);
+    assert!(text.contains(&system.display().to_string()), "{text}");
 }

@@ -1,179 +1,33 @@
-//! Native-messaging host manifests: where each browser looks for them (one table for
-//! Linux and macOS, PLATFORM C), what they say, and `install` / `uninstall` / `check`.
-//! The home directory, OS and binary path are inputs, so tests install into temp dirs.
+//! Native-messaging host manifests: what they say, and `install` / `uninstall` / `check`
+//! over the one table of where each browser looks ([`browsers`]: Linux and macOS
+//! directories, Windows registry keys). The home directory, OS and binary path are inputs,
+//! so tests install into temp dirs.
 //!
 //! Firefox manifests allow exactly the shipped add-on id ([`FIREFOX_EXTENSION_ID`], the
 //! Firefox build's `gecko.id`). A Chrome-family id other than the published one is also
 //! recorded ([`recorded_ids`]): the browser tells the host only the caller's origin, not
 //! which manifest allowed it, so the record is how the host knows whom it was installed for.
+//! `uninstall` drops from the record every id that no remaining manifest allows.
 //!
-//! Windows (not written by this module yet) registers a manifest file through the registry
-//! value `(Default)` = manifest path under, for the user (`HKCU`) or the machine (`HKLM`):
-//! `Software\Google\Chrome\NativeMessagingHosts\<name>`,
-//! `Software\Chromium\NativeMessagingHosts\<name>`,
-//! `Software\BraveSoftware\Brave-Browser\NativeMessagingHosts\<name>`,
-//! `Software\Microsoft\Edge\NativeMessagingHosts\<name>`,
-//! `Software\Vivaldi\NativeMessagingHosts\<name>`,
-//! `Software\Mozilla\NativeMessagingHosts\<name>`.
+//! On Windows a browser finds the manifest through a registry key (`HKCU` for the user,
+//! `HKLM` for `--system`) whose default value is the file's path; each browser gets its own
+//! file under `%LOCALAPPDATA%` (or `%PROGRAMDATA%`), so removing one browser's registration
+//! never breaks another's. The keys are written by [`registry`], built only for Windows.
+//!
+//! Why not the `native_messaging` crate's installer: ARCHITECTURE.md, "companion/src/host/".
 
-use std::fmt;
+pub mod browsers;
+#[cfg(windows)]
+mod registry;
+
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use browsers::{Browser, Hive, Os, RegistryKey, Scope, registry_key};
+
 use super::{EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME};
 use crate::error::{Error, Problem, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Browser {
-    Chrome,
-    Chromium,
-    Brave,
-    Edge,
-    Vivaldi,
-    Firefox,
-}
-
-impl Browser {
-    pub const ALL: [Browser; 6] = [
-        Browser::Chrome,
-        Browser::Chromium,
-        Browser::Brave,
-        Browser::Edge,
-        Browser::Vivaldi,
-        Browser::Firefox,
-    ];
-
-    pub fn name(self) -> &'static str {
-        self.locations().name
-    }
-
-    fn locations(self) -> &'static Locations {
-        LOCATIONS
-            .iter()
-            .find(|l| l.browser == self)
-            .expect("every browser has a row")
-    }
-
-    fn is_firefox(self) -> bool {
-        self == Browser::Firefox
-    }
-
-    /// `chrome`, …, `firefox`, or `all`.
-    pub fn parse_list(s: &str) -> Result<Vec<Browser>> {
-        if s.eq_ignore_ascii_case("all") {
-            return Ok(Browser::ALL.to_vec());
-        }
-        s.parse().map(|b| vec![b])
-    }
-}
-
-impl FromStr for Browser {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Browser> {
-        Browser::ALL
-            .into_iter()
-            .find(|b| b.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Error::Usage(Problem::new(
-                    format!("unknown browser {s:?}"),
-                    "use one of chrome, chromium, brave, edge, vivaldi, firefox, all",
-                ))
-            })
-    }
-}
-
-impl fmt::Display for Browser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Os {
-    Linux,
-    MacOs,
-}
-
-impl Os {
-    /// The OS this binary runs on; other Unixes use the Linux paths.
-    pub fn current() -> Os {
-        if cfg!(target_os = "macos") {
-            Os::MacOs
-        } else {
-            Os::Linux
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    User,
-    /// `--system`: machine-wide directories (needs root).
-    System,
-}
-
-/// Where one browser looks for host manifests. User paths are relative to the home dir.
-struct Locations {
-    browser: Browser,
-    name: &'static str,
-    linux_user: &'static str,
-    linux_system: Option<&'static str>,
-    macos_user: &'static str,
-    macos_system: Option<&'static str>,
-}
-
-const LOCATIONS: &[Locations] = &[
-    Locations {
-        browser: Browser::Chrome,
-        name: "chrome",
-        linux_user: ".config/google-chrome/NativeMessagingHosts",
-        linux_system: Some("/etc/opt/chrome/native-messaging-hosts"),
-        macos_user: "Library/Application Support/Google/Chrome/NativeMessagingHosts",
-        macos_system: Some("/Library/Google/Chrome/NativeMessagingHosts"),
-    },
-    Locations {
-        browser: Browser::Chromium,
-        name: "chromium",
-        linux_user: ".config/chromium/NativeMessagingHosts",
-        linux_system: Some("/etc/chromium/native-messaging-hosts"),
-        macos_user: "Library/Application Support/Chromium/NativeMessagingHosts",
-        macos_system: Some("/Library/Application Support/Chromium/NativeMessagingHosts"),
-    },
-    Locations {
-        browser: Browser::Brave,
-        name: "brave",
-        linux_user: ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
-        linux_system: Some("/etc/brave/native-messaging-hosts"),
-        macos_user: "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
-        macos_system: None,
-    },
-    Locations {
-        browser: Browser::Edge,
-        name: "edge",
-        linux_user: ".config/microsoft-edge/NativeMessagingHosts",
-        linux_system: Some("/etc/opt/edge/native-messaging-hosts"),
-        macos_user: "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
-        macos_system: Some("/Library/Microsoft/Edge/NativeMessagingHosts"),
-    },
-    Locations {
-        browser: Browser::Vivaldi,
-        name: "vivaldi",
-        linux_user: ".config/vivaldi/NativeMessagingHosts",
-        linux_system: None,
-        macos_user: "Library/Application Support/Vivaldi/NativeMessagingHosts",
-        macos_system: None,
-    },
-    Locations {
-        browser: Browser::Firefox,
-        name: "firefox",
-        linux_user: ".mozilla/native-messaging-hosts",
-        linux_system: Some("/usr/lib/mozilla/native-messaging-hosts"),
-        macos_user: "Library/Application Support/Mozilla/NativeMessagingHosts",
-        macos_system: Some("/Library/Application Support/Mozilla/NativeMessagingHosts"),
-    },
-];
 
 /// Everything `install`, `uninstall` and `check` need; [`InstallOptions::new`] fills the
 /// environment-dependent parts for the real binary.
@@ -193,6 +47,13 @@ pub struct InstallOptions {
     pub os: Os,
     /// The absolute path written as the manifest's `path`.
     pub exe: PathBuf,
+    /// Windows: the directory below which a user install keeps its manifest files
+    /// (`%LOCALAPPDATA%\previewswitch\preview-switch\data`).
+    pub user_files: PathBuf,
+    /// The machine-wide directory of preview-switch (`/etc/preview-switch`, or
+    /// `%PROGRAMDATA%\preview-switch`; see `config::system_config_path`): the system record,
+    /// and on Windows the files of a `--system` install.
+    pub system_files: PathBuf,
 }
 
 impl InstallOptions {
@@ -212,15 +73,24 @@ impl InstallOptions {
                 what: "finding the path of the preview-switch binary".to_owned(),
                 source,
             })?;
+        let system_files = crate::config::system_dir(&|k| std::env::var(k).ok());
+        let user_files = project_dirs()
+            .map(|d| d.data_local_dir().to_owned())
+            .unwrap_or_else(|| home.join(".preview-switch"));
         Ok(InstallOptions {
             browsers,
             scope,
             extension_ids: vec![EXTENSION_ID.to_owned()],
-            record: record_path(),
+            record: match scope {
+                Scope::User => record_path(),
+                Scope::System => Some(system_files.join(RECORD_FILE)),
+            },
             user_data_dir: None,
             home,
             os: Os::current(),
             exe,
+            user_files,
+            system_files,
         })
     }
 
@@ -234,37 +104,57 @@ impl InstallOptions {
                     "drop --user-data-dir for firefox",
                 )));
             }
+            if !browser.locations().reads_user_data_dir {
+                return Err(Error::Usage(Problem::new(
+                    format!(
+                        "{browser} reads host manifests only from its default directories, whatever --user-data-dir says (brave-core app/brave_main_delegate.cc)"
+                    ),
+                    format!("drop --user-data-dir for {browser}"),
+                )));
+            }
+            if self.os == Os::Windows {
+                return Err(Error::Usage(Problem::new(
+                    "on Windows browsers find hosts only through the registry, not in a profile directory",
+                    "drop --user-data-dir",
+                )));
+            }
             return Ok(dir.join("NativeMessagingHosts").join(file));
         }
         let l = browser.locations();
         let dir = match (self.os, self.scope) {
             (Os::Linux, Scope::User) => self.home.join(l.linux_user),
             (Os::MacOs, Scope::User) => self.home.join(l.macos_user),
-            (Os::Linux, Scope::System) => system_dir(browser, l.linux_system)?,
-            (Os::MacOs, Scope::System) => system_dir(browser, l.macos_system)?,
+            (Os::Linux, Scope::System) => PathBuf::from(l.linux_system),
+            (Os::MacOs, Scope::System) => PathBuf::from(l.macos_system),
+            (Os::Windows, Scope::User) => windows_dir(&self.user_files, browser),
+            (Os::Windows, Scope::System) => windows_dir(&self.system_files, browser),
         };
         Ok(dir.join(file))
     }
 
-    /// The browsers this call is about; with `--user-data-dir` and several browsers,
-    /// Firefox is left out (one profile dir, one Chrome-family manifest).
+    /// On Windows, the registry key that points `browser` at its manifest.
+    pub fn registry_key(&self, browser: Browser) -> Option<RegistryKey> {
+        (self.os == Os::Windows && self.user_data_dir.is_none())
+            .then(|| registry_key(browser, self.scope, HOST_NAME))
+    }
+
+    /// The browsers this call is about; with `--user-data-dir` and several browsers, the
+    /// first Chrome-family browser that reads a profile's directory (one profile dir, one
+    /// manifest).
     fn targets(&self) -> Vec<Browser> {
         let mut browsers = self.browsers.clone();
         if self.user_data_dir.is_some() && browsers.len() > 1 {
-            browsers.retain(|b| !b.is_firefox());
+            browsers.retain(|b| b.locations().reads_user_data_dir);
             browsers.truncate(1);
         }
         browsers
     }
 }
 
-fn system_dir(browser: Browser, dir: Option<&str>) -> Result<PathBuf> {
-    dir.map(PathBuf::from).ok_or_else(|| {
-        Error::Usage(Problem::new(
-            format!("{browser} has no system-wide host manifest directory on this OS"),
-            "install without --system",
-        ))
-    })
+/// Windows: one file per browser, so that removing one never breaks another (the
+/// `native_messaging` crate shares one file among every Chromium browser).
+fn windows_dir(base: &Path, browser: Browser) -> PathBuf {
+    base.join("NativeMessagingHosts").join(browser.name())
 }
 
 /// A host manifest as browsers read it.
@@ -340,17 +230,30 @@ pub struct Done {
     pub path: PathBuf,
 }
 
+const RECORD_FILE: &str = "extension-ids";
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("io", "previewswitch", "preview-switch")
+}
+
 /// The file that lists, one a line, the Chrome-family ids `install` allowed besides the
 /// published one: `preview-switch/extension-ids` in the user's data dir.
 fn record_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("io", "previewswitch", "preview-switch")
-        .map(|d| d.data_dir().join("extension-ids"))
+    project_dirs().map(|d| d.data_dir().join(RECORD_FILE))
 }
 
-/// The ids `install --extension-id` recorded for this user (none when there is no record);
-/// lines that are not Chrome extension ids are skipped.
+/// The ids `install --extension-id` recorded for this user and, with `--system`, for the
+/// machine (`<system dir>/extension-ids`); none when there is no record. Lines that are not
+/// Chrome extension ids are skipped.
 pub fn recorded_ids() -> Vec<String> {
-    record_path().map_or_else(Vec::new, |p| read_record(&p))
+    let system = crate::config::system_dir(&|k| std::env::var(k).ok()).join(RECORD_FILE);
+    let mut ids = read_record(&system);
+    for id in record_path().map_or_else(Vec::new, |p| read_record(&p)) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 fn read_record(path: &Path) -> Vec<String> {
@@ -427,6 +330,9 @@ pub fn install(opts: &InstallOptions) -> Result<Vec<Done>> {
         }
         std::fs::write(&path, body).map_err(io("writing the host manifest"))?;
         set_mode(&path, 0o644).map_err(io("setting the mode of"))?;
+        if let Some(key) = opts.registry_key(browser) {
+            registry_set(&key, &path)?;
+        }
         done.push(Done { browser, path });
     }
     Ok(done)
@@ -484,23 +390,137 @@ fn only_root_can_replace(_: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes the manifests that exist; returns the ones removed.
+/// Removes the manifests (and on Windows their registry keys) that exist; returns the ones
+/// removed. Then drops from the record every id that no remaining manifest allows.
 pub fn uninstall(opts: &InstallOptions) -> Result<Vec<Done>> {
     let mut done = Vec::new();
     for browser in opts.targets() {
         let path = opts.manifest_path(browser)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => done.push(Done { browser, path }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        let mut removed = match std::fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(source) => {
                 return Err(Error::Io {
                     what: format!("removing the host manifest {}", path.display()),
                     source,
                 });
             }
+        };
+        if let Some(key) = opts.registry_key(browser) {
+            removed |= registry_delete(&key)?;
+        }
+        if removed {
+            done.push(Done { browser, path });
         }
     }
+    prune_record(opts)?;
     Ok(done)
+}
+
+/// The Chrome-family ids the manifests still on disk allow: those in the browsers' own
+/// directories for this scope, and the profile's with `--user-data-dir`.
+fn ids_still_allowed(opts: &InstallOptions) -> Vec<String> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let standard = InstallOptions {
+        user_data_dir: None,
+        ..opts.clone()
+    };
+    for browser in Browser::ALL.into_iter().filter(|b| !b.is_firefox()) {
+        paths.extend(standard.manifest_path(browser).ok());
+        if opts.user_data_dir.is_some() {
+            paths.extend(opts.manifest_path(browser).ok());
+        }
+    }
+    let mut ids = Vec::new();
+    for path in paths {
+        let Some(found) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        else {
+            continue;
+        };
+        for origin in found.allowed_origins.unwrap_or_default() {
+            let id = origin
+                .trim_start_matches("chrome-extension://")
+                .trim_end_matches('/');
+            if !ids.iter().any(|i| i == id) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+fn prune_record(opts: &InstallOptions) -> Result<()> {
+    let Some(path) = &opts.record else {
+        return Ok(());
+    };
+    let ids = read_record(path);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let allowed = ids_still_allowed(opts);
+    let kept: Vec<&String> = ids.iter().filter(|id| allowed.contains(id)).collect();
+    if kept.len() == ids.len() {
+        return Ok(());
+    }
+    let result = if kept.is_empty() {
+        std::fs::remove_file(path)
+    } else {
+        std::fs::write(
+            path,
+            kept.iter().map(|id| format!("{id}\n")).collect::<String>(),
+        )
+    };
+    result.map_err(|source| Error::Io {
+        what: format!("updating the extension-id record {}", path.display()),
+        source,
+    })
+}
+
+#[cfg(windows)]
+fn registry_set(key: &RegistryKey, manifest: &Path) -> Result<()> {
+    registry::set(key, manifest).map_err(|source| Error::Io {
+        what: format!("writing the registry key {key}"),
+        source,
+    })
+}
+
+#[cfg(windows)]
+fn registry_delete(key: &RegistryKey) -> Result<bool> {
+    registry::delete(key).map_err(|source| Error::Io {
+        what: format!("removing the registry key {key}"),
+        source,
+    })
+}
+
+#[cfg(windows)]
+fn registry_get(key: &RegistryKey) -> std::io::Result<Option<String>> {
+    registry::get(key)
+}
+
+/// Only a Windows build writes the registry; elsewhere [`Os::Windows`] is only the pure table.
+#[cfg(not(windows))]
+fn registry_set(key: &RegistryKey, _: &Path) -> Result<()> {
+    Err(not_windows(key))
+}
+
+#[cfg(not(windows))]
+fn registry_delete(key: &RegistryKey) -> Result<bool> {
+    Err(not_windows(key))
+}
+
+#[cfg(not(windows))]
+fn registry_get(_: &RegistryKey) -> std::io::Result<Option<String>> {
+    Ok(None)
+}
+
+#[cfg(not(windows))]
+fn not_windows(key: &RegistryKey) -> Error {
+    Error::Usage(Problem::new(
+        format!("the registry key {key} can only be written on Windows"),
+        "run the Windows build of preview-switch",
+    ))
 }
 
 /// The state of one browser's manifest, for `doctor`.
@@ -520,6 +540,7 @@ pub enum ManifestState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     pub browser: Browser,
+    pub scope: Scope,
     pub path: PathBuf,
     pub state: ManifestState,
 }
@@ -527,8 +548,13 @@ pub struct Check {
 impl Check {
     /// The command that fixes it, when something is wrong.
     pub fn fix(&self) -> Option<String> {
+        let command = match (self.scope, cfg!(windows)) {
+            (Scope::User, _) => "preview-switch install",
+            (Scope::System, false) => "sudo preview-switch install --system",
+            (Scope::System, true) => "preview-switch install --system",
+        };
         (self.state != ManifestState::Ok)
-            .then(|| format!("run `preview-switch install --browser {}`", self.browser))
+            .then(|| format!("run `{command} --browser {}`", self.browser))
     }
 }
 
@@ -537,14 +563,31 @@ impl Check {
 pub fn check(opts: &InstallOptions) -> Vec<Check> {
     let mut checks = Vec::new();
     for browser in opts.targets() {
-        let Ok(path) = opts.manifest_path(browser) else {
+        let Ok(mut path) = opts.manifest_path(browser) else {
             continue;
         };
-        // `…/NativeMessagingHosts/x.json` → the browser's own config dir.
-        let browser_dir = path.parent().and_then(Path::parent);
-        let found = path.exists() || browser_dir.is_some_and(Path::is_dir);
-        if !found {
-            continue;
+        if let Some(key) = opts.registry_key(browser) {
+            // Windows: the browser reads whatever file its key names.
+            match registry_get(&key) {
+                Ok(Some(named)) => path = PathBuf::from(named),
+                Ok(None) => continue,
+                Err(e) => {
+                    checks.push(Check {
+                        browser,
+                        scope: opts.scope,
+                        path,
+                        state: ManifestState::Unreadable(format!("{key}: {e}")),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            // `…/NativeMessagingHosts/x.json` → the browser's own config dir.
+            let browser_dir = path.parent().and_then(Path::parent);
+            let found = path.exists() || browser_dir.is_some_and(Path::is_dir);
+            if !found {
+                continue;
+            }
         }
         let state = match std::fs::read(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestState::Missing,
@@ -556,6 +599,7 @@ pub fn check(opts: &InstallOptions) -> Vec<Check> {
         };
         checks.push(Check {
             browser,
+            scope: opts.scope,
             path,
             state,
         });
@@ -608,6 +652,8 @@ mod tests {
             home: home.to_owned(),
             os,
             exe: PathBuf::from("/opt/preview-switch/bin/preview-switch"),
+            user_files: home.join("AppData/Local/preview-switch"),
+            system_files: home.join("ProgramData/preview-switch"),
         }
     }
 
@@ -636,9 +682,10 @@ mod tests {
                 Browser::Chromium,
                 "Library/Application Support/Chromium/NativeMessagingHosts",
             ),
+            // Brave reads Chrome's directory on macOS (see `brave_reads_chromes_directories`).
             (
                 Browser::Brave,
-                "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+                "Library/Application Support/Google/Chrome/NativeMessagingHosts",
             ),
             (
                 Browser::Edge,
@@ -695,7 +742,8 @@ mod tests {
             );
 
             let removed = uninstall(&o).unwrap();
-            assert_eq!(removed.len(), 6);
+            // On macOS Brave's manifest is Chrome's file, removed with Chrome's.
+            assert_eq!(removed.len(), if os == Os::MacOs { 5 } else { 6 });
             for d in &removed {
                 assert!(!d.path.exists(), "{}", d.path.display());
             }
@@ -788,29 +836,176 @@ mod tests {
     }
 
     #[test]
-    fn system_scope_uses_absolute_dirs_and_refuses_where_there_is_none() {
+    fn system_scope_uses_each_browsers_machine_wide_directory() {
         let mut o = opts(Path::new("/home/u"), Os::Linux, vec![]);
         o.scope = Scope::System;
+        let linux = [
+            (Browser::Chrome, "/etc/opt/chrome/native-messaging-hosts"),
+            (Browser::Chromium, "/etc/chromium/native-messaging-hosts"),
+            (Browser::Brave, "/etc/opt/chrome/native-messaging-hosts"),
+            (Browser::Edge, "/etc/opt/edge/native-messaging-hosts"),
+            (Browser::Vivaldi, "/etc/opt/vivaldi/native-messaging-hosts"),
+            (Browser::Firefox, "/usr/lib/mozilla/native-messaging-hosts"),
+        ];
+        for (browser, dir) in linux {
+            assert_eq!(
+                o.manifest_path(browser).unwrap(),
+                Path::new(dir).join("io.previewswitch.companion.json"),
+                "{browser}"
+            );
+        }
+        o.os = Os::MacOs;
+        let macos = [
+            (
+                Browser::Chrome,
+                "/Library/Google/Chrome/NativeMessagingHosts",
+            ),
+            (
+                Browser::Chromium,
+                "/Library/Application Support/Chromium/NativeMessagingHosts",
+            ),
+            (
+                Browser::Brave,
+                "/Library/Google/Chrome/NativeMessagingHosts",
+            ),
+            (
+                Browser::Edge,
+                "/Library/Microsoft/Edge/NativeMessagingHosts",
+            ),
+            (
+                Browser::Vivaldi,
+                "/Library/Application Support/Vivaldi/NativeMessagingHosts",
+            ),
+            (
+                Browser::Firefox,
+                "/Library/Application Support/Mozilla/NativeMessagingHosts",
+            ),
+        ];
+        for (browser, dir) in macos {
+            assert_eq!(
+                o.manifest_path(browser).unwrap(),
+                Path::new(dir).join("io.previewswitch.companion.json"),
+                "{browser}"
+            );
+        }
+    }
+
+    /// Brave reads host manifests from Chrome's directories, not its own: brave-core
+    /// `app/brave_main_delegate.cc`, `BraveMainDelegate::PreSandboxStartup` ("Setup
+    /// NativeMessagingHosts to point to the default Chrome locations") overrides
+    /// `DIR_NATIVE_MESSAGING` with `/etc/opt/chrome/native-messaging-hosts` on Linux and
+    /// `/Library/Google/Chrome/NativeMessagingHosts` on macOS, and `DIR_USER_NATIVE_MESSAGING`
+    /// with `<default user data dir>/NativeMessagingHosts`, which on macOS is Chrome's
+    /// (`DIR_APP_DATA` + `Google/Chrome`). The regression: we wrote `/etc/brave/...` (Brave's
+    /// policy root) and `BraveSoftware/Brave-Browser` on macOS, where Brave never looked.
+    #[test]
+    fn brave_reads_chromes_directories() {
+        let home = Path::new("/home/u");
+        let mut o = opts(home, Os::Linux, vec![Browser::Brave]);
         assert_eq!(
-            o.manifest_path(Browser::Chrome).unwrap(),
-            Path::new("/etc/opt/chrome/native-messaging-hosts/io.previewswitch.companion.json")
+            o.manifest_path(Browser::Brave).unwrap(),
+            home.join(".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/io.previewswitch.companion.json")
         );
+        o.scope = Scope::System;
         assert_eq!(
-            o.manifest_path(Browser::Firefox).unwrap(),
-            Path::new("/usr/lib/mozilla/native-messaging-hosts/io.previewswitch.companion.json")
+            o.manifest_path(Browser::Brave).unwrap(),
+            o.manifest_path(Browser::Chrome).unwrap()
         );
-        let err = o
-            .manifest_path(Browser::Vivaldi)
-            .unwrap_err()
-            .with_fix(Surface::Cli);
-        assert!(err.contains("install without --system"), "{err}");
         o.os = Os::MacOs;
         assert_eq!(
-            o.manifest_path(Browser::Edge).unwrap(),
-            Path::new(
-                "/Library/Microsoft/Edge/NativeMessagingHosts/io.previewswitch.companion.json"
-            )
+            o.manifest_path(Browser::Brave).unwrap(),
+            o.manifest_path(Browser::Chrome).unwrap()
         );
+        o.scope = Scope::User;
+        assert_eq!(
+            o.manifest_path(Browser::Brave).unwrap(),
+            home.join("Library/Application Support/Google/Chrome/NativeMessagingHosts/io.previewswitch.companion.json")
+        );
+        // The same override ignores --user-data-dir: a profile directory is never read.
+        o.user_data_dir = Some(PathBuf::from("/tmp/profile"));
+        let err = o
+            .manifest_path(Browser::Brave)
+            .unwrap_err()
+            .with_fix(Surface::Cli);
+        assert!(err.contains("brave_main_delegate.cc"), "{err}");
+        assert!(err.contains("drop --user-data-dir for brave"), "{err}");
+        o.browsers = Browser::ALL.to_vec();
+        assert_eq!(
+            o.targets(),
+            vec![Browser::Chrome],
+            "all: the first that reads it"
+        );
+    }
+
+    /// Windows: one manifest file per browser under %LOCALAPPDATA% (user) or %PROGRAMDATA%
+    /// (system), each named by its browser's registry key in HKCU or HKLM.
+    #[test]
+    fn windows_keeps_a_file_per_browser_named_by_its_registry_key() {
+        let home = Path::new("C:/Users/u");
+        let mut o = opts(home, Os::Windows, Browser::ALL.to_vec());
+        let mut files = Vec::new();
+        for browser in Browser::ALL {
+            let path = o.manifest_path(browser).unwrap();
+            assert_eq!(
+                path,
+                home.join("AppData/Local/preview-switch/NativeMessagingHosts")
+                    .join(browser.name())
+                    .join("io.previewswitch.companion.json")
+            );
+            files.push(path);
+            let key = o.registry_key(browser).unwrap();
+            assert_eq!(key.hive, Hive::CurrentUser);
+            assert!(
+                key.path
+                    .ends_with(r"\NativeMessagingHosts\io.previewswitch.companion")
+            );
+        }
+        files.dedup();
+        assert_eq!(files.len(), 6, "no file shared between browsers");
+        o.scope = Scope::System;
+        assert_eq!(
+            o.manifest_path(Browser::Firefox).unwrap(),
+            home.join("ProgramData/preview-switch/NativeMessagingHosts/firefox/io.previewswitch.companion.json")
+        );
+        assert_eq!(
+            o.registry_key(Browser::Firefox).unwrap().to_string(),
+            r"HKEY_LOCAL_MACHINE\Software\Mozilla\NativeMessagingHosts\io.previewswitch.companion"
+        );
+        o.user_data_dir = Some(PathBuf::from("C:/profile"));
+        assert_eq!(o.registry_key(Browser::Chrome), None);
+        let err = o
+            .manifest_path(Browser::Chrome)
+            .unwrap_err()
+            .with_fix(Surface::Cli);
+        assert!(err.contains("only through the registry"), "{err}");
+    }
+
+    /// The leftover from issue 15: `uninstall` kept recorded ids, so a host kept serving an
+    /// extension nobody had registered any more.
+    #[test]
+    fn uninstall_drops_recorded_ids_no_manifest_allows_any_more() {
+        let home = tempfile::tempdir().unwrap();
+        let record = home.path().join("record/extension-ids");
+        let mut o = opts(home.path(), Os::Linux, vec![Browser::Chromium]);
+        let a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        o.extension_ids = vec![a.to_owned()];
+        install(&o).unwrap();
+        o.browsers = vec![Browser::Edge];
+        o.extension_ids = vec![b.to_owned()];
+        install(&o).unwrap();
+        assert_eq!(read_record(&record), [a, b]);
+
+        // Edge's manifest goes: its id is no longer allowed anywhere.
+        uninstall(&o).unwrap();
+        assert_eq!(read_record(&record), [a]);
+        // Chromium's still allows `a`, whichever browsers the uninstall named.
+        o.browsers = vec![Browser::Chrome];
+        uninstall(&o).unwrap();
+        assert_eq!(read_record(&record), [a]);
+        o.browsers = vec![Browser::Chromium];
+        uninstall(&o).unwrap();
+        assert!(!record.exists(), "the record goes with the last id");
     }
 
     /// Finding 7: a system-wide manifest must not point at a binary another user can
@@ -894,7 +1089,7 @@ mod tests {
             .unwrap_err()
             .with_fix(Surface::Cli);
         assert!(
-            err.contains("chrome, chromium, brave, edge, vivaldi, firefox, all"),
+            err.contains("all, or one or more of chrome, chromium, brave, edge, vivaldi, firefox"),
             "{err}"
         );
         assert_eq!(Browser::parse_list("Brave").unwrap(), vec![Browser::Brave]);

@@ -12,6 +12,7 @@ pub mod framing;
 pub mod install;
 pub mod logging;
 mod paging;
+pub mod previews;
 pub mod serve;
 pub mod source;
 

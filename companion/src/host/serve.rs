@@ -4,28 +4,25 @@
 //! ([`super::paging`]), and pushes `previews_changed` events to subscribers. Generic over the stream and the
 //! [`Source`], so tests run it over `tokio::io::duplex` with a fake source.
 
-use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::future::{BoxFuture, FutureExt, Shared};
 use protocol::Preview;
 use protocol::messages::{
-    AppAction, CAPABILITIES, Change, ChangeKind, ErrorBody, ErrorCode, ErrorReply, HelloReply,
-    ListReply, MAX_FRAME_BYTES, PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody,
-    ServerInfo, Subscribed, Unsubscribed,
+    AppAction, CAPABILITIES, ErrorBody, ErrorCode, ErrorReply, HelloReply, ListReply,
+    MAX_FRAME_BYTES, PROTOCOL_VERSION, PreviewsChanged, Reply, Request, RequestBody, Subscribed,
+    Unsubscribed,
 };
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::cache::{self, Snapshot};
 use super::framing::{Inbound, read_frame, write_frame};
 use super::paging::{self, Cursor, PageError};
+use super::previews::{Previews, PreviewsOptions, diff, now_ms};
 use super::source::Source;
 use super::{AllowedOrigins, Caller};
 
@@ -44,6 +41,9 @@ pub struct HostOptions {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub allowed: AllowedOrigins,
+    /// How this binary was installed, for `hello` (`crate::installed::current`); `None`
+    /// leaves it out.
+    pub installed: Option<protocol::install::InstallMethod>,
 }
 
 impl Default for HostOptions {
@@ -56,6 +56,7 @@ impl Default for HostOptions {
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             allowed: AllowedOrigins::default(),
+            installed: None,
         }
     }
 }
@@ -84,22 +85,10 @@ pub enum Ending {
     ReadError,
 }
 
-type Outcome = Result<Arc<Snapshot>, ErrorBody>;
-
-/// How many past snapshots keep serving `list` cursors after a refresh replaced them.
-const CURSOR_HISTORY: usize = 4;
-
 /// State shared by every request of one host process.
 struct Host<S> {
-    source: S,
+    live: Arc<Previews<S>>,
     opts: HostOptions,
-    servers: Vec<ServerInfo>,
-    cache_file: Option<PathBuf>,
-    current: watch::Sender<Option<Arc<Snapshot>>>,
-    history: Mutex<VecDeque<Arc<Snapshot>>>,
-    inflight: Mutex<Option<Shared<BoxFuture<'static, Outcome>>>>,
-    /// A change was signalled while a fetch was running: fetch again when it ends.
-    rerun: AtomicBool,
     /// Environments and notifications (`envs`).
     extra: envs::Extra,
 }
@@ -149,13 +138,6 @@ async fn send_on(tx: &mpsc::Sender<Vec<u8>>, reply: &Reply) -> bool {
         .expect("serialise");
     }
     tx.send(body).await.is_ok()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 fn error_reply(id: Option<u64>, code: ErrorCode, message: String, fix: &str) -> Reply {
@@ -251,8 +233,7 @@ where
     // after writing. Each is bounded by the fetch timeout.
     while tasks.join_next().await.is_some() {}
     // Let a background refresh reach the disk cache, so the next process answers fresher.
-    let inflight = host.inflight.lock().expect("lock").clone();
-    if let Some(refresh) = inflight {
+    if let Some(refresh) = host.live.running() {
         let _ = tokio::time::timeout(eof_grace, refresh).await;
     }
     drop(port);
@@ -370,159 +351,18 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Reply> {
 
 impl<S: Source> Host<S> {
     fn new(source: S, opts: HostOptions) -> Arc<Self> {
-        let servers = source.servers();
-        let cache_file = opts
-            .cache_dir
-            .as_deref()
-            .map(|dir| cache::file_for(dir, &servers));
-        let cached = cache_file.as_deref().and_then(cache::load).map(Arc::new);
-        let history = cached.iter().cloned().collect();
-        let extra = envs::Extra::new(cache_file.as_deref());
-        Arc::new(Host {
+        let live = Previews::new(
             source,
-            opts,
-            servers,
-            cache_file,
-            current: watch::Sender::new(cached),
-            history: Mutex::new(history),
-            inflight: Mutex::new(None),
-            rerun: AtomicBool::new(false),
-            extra,
-        })
-    }
-
-    fn is_stale(&self, snap: &Snapshot) -> bool {
-        snap.kept_previous
-            || now_ms().saturating_sub(snap.fetched_at_ms)
-                >= u64::try_from(self.opts.fresh_for.as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Starts a fetch unless one is running, and returns a handle on it. With `again`, a
-    /// running fetch (which may have started before the change being signalled) is
-    /// followed by another one.
-    fn refresh(self: &Arc<Self>, again: bool) -> Shared<BoxFuture<'static, Outcome>> {
-        let mut inflight = self.inflight.lock().expect("lock");
-        if let Some(running) = &*inflight {
-            if again {
-                self.rerun.store(true, Ordering::SeqCst);
-            }
-            return running.clone();
-        }
-        let me = self.clone();
-        let fut = async move { me.fetch_loop().await }.boxed().shared();
-        *inflight = Some(fut.clone());
-        // Drive it even when nobody waits (a background refresh).
-        tokio::spawn(fut.clone());
-        fut
-    }
-
-    async fn fetch_loop(self: Arc<Self>) -> Outcome {
-        loop {
-            let outcome =
-                match tokio::time::timeout(self.opts.fetch_timeout, self.source.fetch()).await {
-                    Ok(fetched) => Ok(self.absorb(fetched)),
-                    Err(_) => {
-                        let error = ErrorBody {
-                            code: ErrorCode::Timeout,
-                            message: format!(
-                                "Argo CD did not answer within {} s",
-                                self.opts.fetch_timeout.as_secs_f64()
-                            ),
-                            fix: "check your network/VPN, or raise the timeout in config.toml"
-                                .to_owned(),
-                        };
-                        // With earlier data, the overall bound running out is every server
-                        // failing: keep that data, marked stale, with the timeout beside it
-                        // (found by the fault table under load).
-                        if self.current.borrow().is_some() {
-                            let failures = self
-                                .servers
-                                .iter()
-                                .map(|s| protocol::messages::ServerFailure {
-                                    server: s.url.clone(),
-                                    error: error.clone(),
-                                })
-                                .collect();
-                            Ok(self.absorb(super::source::Fetched {
-                                previews: Vec::new(),
-                                failures,
-                            }))
-                        } else {
-                            Err(error)
-                        }
-                    }
-                };
-            let mut inflight = self.inflight.lock().expect("lock");
-            if self.rerun.swap(false, Ordering::SeqCst) {
-                continue;
-            }
-            *inflight = None;
-            return outcome;
-        }
-    }
-
-    /// Turns a fetch into the new current snapshot. Previews of a server that failed this
-    /// time are kept from the previous snapshot (and the result marked stale), so a network
-    /// blip never reads as "all previews deleted".
-    fn absorb(&self, fetched: super::source::Fetched) -> Arc<Snapshot> {
-        let previous = self.current.borrow().clone();
-        let mut previews = fetched.previews;
-        let mut kept_previous = false;
-        if let Some(prev) = &previous {
-            if !fetched.failures.is_empty() && fetched.failures.len() >= self.servers.len() {
-                // Every server failed: keep the whole previous result, with its own age.
-                let snap = Arc::new(Snapshot {
-                    fetched_at_ms: prev.fetched_at_ms,
-                    previews: prev.previews.clone(),
-                    failures: fetched.failures,
-                    kept_previous: !prev.previews.is_empty(),
-                });
-                self.publish(snap.clone());
-                return snap;
-            }
-            let kept: Vec<Preview> = prev
-                .previews
-                .iter()
-                .filter(|p| {
-                    fetched
-                        .failures
-                        .iter()
-                        .any(|f| same_server(&f.server, &p.server))
-                })
-                .cloned()
-                .collect();
-            if !kept.is_empty() {
-                kept_previous = true;
-                previews.extend(kept);
-                previews.sort_by(|a, b| {
-                    (&a.service, a.pr, &a.server).cmp(&(&b.service, b.pr, &b.server))
-                });
-            }
-        }
-        let snap = Arc::new(Snapshot {
-            fetched_at_ms: now_ms(),
-            previews,
-            failures: fetched.failures,
-            kept_previous,
-        });
-        self.publish(snap.clone());
-        snap
-    }
-
-    fn publish(&self, snap: Arc<Snapshot>) {
-        {
-            let mut history = self.history.lock().expect("lock");
-            history.push_back(snap.clone());
-            while history.len() > CURSOR_HISTORY {
-                history.pop_front();
-            }
-        }
-        if let Some(path) = &self.cache_file
-            && let Err(e) = cache::store(path, &snap)
-        {
-            tracing::warn!("cannot write the listing cache {}: {e}", path.display());
-        }
-        self.current.send_replace(Some(snap));
+            PreviewsOptions {
+                cache_dir: opts.cache_dir.clone(),
+                fetch_timeout: opts.fetch_timeout,
+                fresh_for: opts.fresh_for,
+                backoff_min: opts.backoff_min,
+                backoff_max: opts.backoff_max,
+            },
+        );
+        let extra = envs::Extra::new(live.cache_file());
+        Arc::new(Host { live, opts, extra })
     }
 
     async fn handle(self: Arc<Self>, request: Request, port: Arc<Port>) {
@@ -534,16 +374,17 @@ impl<S: Source> Host<S> {
                         "extension speaks protocol {protocol}, companion {PROTOCOL_VERSION}"
                     );
                 }
-                Reply::Hello(HelloReply {
+                Reply::Hello(Box::new(HelloReply {
                     id,
                     protocol: PROTOCOL_VERSION,
                     companion_version: env!("CARGO_PKG_VERSION").to_owned(),
                     capabilities: CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
-                    servers: self.servers.clone(),
-                })
+                    servers: self.live.servers().to_vec(),
+                    installed: self.opts.installed.clone(),
+                }))
             }
             RequestBody::List { host, cursor } => self.list(id, host, cursor).await,
-            RequestBody::Refresh { host } => match self.refresh(false).await {
+            RequestBody::Refresh { host } => match self.live.refresh(false).await {
                 Ok(snap) => self.answer(id, &snap, host.as_deref(), 0),
                 Err(error) => Reply::Error(ErrorReply {
                     id: Some(id),
@@ -602,15 +443,8 @@ impl<S: Source> Host<S> {
         cursor: Option<String>,
     ) -> Reply {
         if let Some(cursor) = cursor {
-            let found = Cursor::parse(&cursor).and_then(|c| {
-                let history = self.history.lock().expect("lock");
-                history
-                    .iter()
-                    .rev()
-                    .find(|s| s.fetched_at_ms == c.fetched_at_ms)
-                    .cloned()
-                    .map(|s| (s, c.offset))
-            });
+            let found = Cursor::parse(&cursor)
+                .and_then(|c| self.live.recent(c.fetched_at_ms).map(|s| (s, c.offset)));
             return match found {
                 Some((snap, offset)) => self.answer(id, &snap, host.as_deref(), offset),
                 None => error_reply(
@@ -621,16 +455,15 @@ impl<S: Source> Host<S> {
                 ),
             };
         }
-        let current = self.current.borrow().clone();
-        let snap = match current {
+        let snap = match self.live.current() {
             Some(snap) => {
-                if self.is_stale(&snap) {
-                    drop(self.refresh(false));
+                if self.live.is_stale(&snap) {
+                    drop(self.live.refresh(false));
                 }
                 snap
             }
             // No data yet: wait for the first fetch.
-            None => match self.refresh(false).await {
+            None => match self.live.refresh(false).await {
                 Ok(snap) => snap,
                 Err(error) => {
                     return Reply::Error(ErrorReply {
@@ -666,8 +499,8 @@ impl<S: Source> Host<S> {
             total: matching.len() as u64,
             fetched_at_ms: snap.fetched_at_ms,
             age_ms: now_ms().saturating_sub(snap.fetched_at_ms),
-            stale: self.is_stale(snap),
-            refreshing: self.inflight.lock().expect("lock").is_some(),
+            stale: self.live.is_stale(snap),
+            refreshing: self.live.refreshing(),
             failures: snap.failures.clone(),
         };
         match paging::page(reply, &matching, offset) {
@@ -684,14 +517,11 @@ impl<S: Source> Host<S> {
     /// Pushes the changes of every new snapshot to one port; runs the watches that cause
     /// new snapshots. Aborting it (unsubscribe, disconnect) drops the watches too.
     async fn subscription(self: Arc<Self>, subscription: u64, tx: mpsc::Sender<Vec<u8>>) {
-        let mut rx = self.current.subscribe();
+        let mut rx = self.live.subscribe();
         let mut baseline = rx.borrow_and_update().clone();
-        let mut watchers = JoinSet::new();
-        for index in 0..self.servers.len() {
-            watchers.spawn(self.clone().watch_server(index));
-        }
-        if baseline.as_deref().is_none_or(|s| self.is_stale(s)) {
-            drop(self.refresh(false));
+        let _watchers = self.live.watch_all();
+        if baseline.as_deref().is_none_or(|s| self.live.is_stale(s)) {
+            drop(self.live.refresh(false));
         }
         while rx.changed().await.is_ok() {
             let Some(new) = rx.borrow_and_update().clone() else {
@@ -726,77 +556,6 @@ impl<S: Source> Host<S> {
             }
         }
     }
-
-    /// Keeps one server's change feed open: every change triggers a re-list; a broken feed
-    /// is reopened after a growing pause, with a re-list for what happened meanwhile.
-    async fn watch_server(self: Arc<Self>, index: usize) {
-        let mut backoff = self.opts.backoff_min;
-        loop {
-            match self.source.watch(index).await {
-                Ok(mut feed) => {
-                    while let Some(item) = feed.next().await {
-                        match item {
-                            Ok(()) => {
-                                backoff = self.opts.backoff_min;
-                                drop(self.refresh(true));
-                            }
-                            Err(e) => {
-                                tracing::warn!("watch of server {index} broke: {}", e.message);
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!("cannot watch server {index}: {}", e.message),
-            }
-            let started = Instant::now();
-            tokio::time::sleep(backoff).await;
-            tracing::debug!("reopening watch {index} after {:?}", started.elapsed());
-            backoff = (backoff * 2).min(self.opts.backoff_max);
-            drop(self.refresh(true));
-        }
-    }
-}
-
-fn same_server(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
-}
-
-/// What changed from `old` to `new`, keyed by (server, namespace, app).
-fn diff(old: Option<&Snapshot>, new: &Snapshot) -> Vec<Change> {
-    let key = |p: &Preview| (p.server.clone(), p.namespace.clone(), p.app.clone());
-    let old_map: HashMap<_, &Preview> = old
-        .map(|s| s.previews.iter().map(|p| (key(p), p)).collect())
-        .unwrap_or_default();
-    let mut seen = std::collections::HashSet::new();
-    let mut changes = Vec::new();
-    for p in &new.previews {
-        let k = key(p);
-        match old_map.get(&k) {
-            None => changes.push(Change {
-                change: ChangeKind::Added,
-                preview: p.clone(),
-            }),
-            Some(before) if *before != p => changes.push(Change {
-                change: ChangeKind::Modified,
-                preview: p.clone(),
-            }),
-            Some(_) => {}
-        }
-        seen.insert(k);
-    }
-    if let Some(old) = old {
-        for p in &old.previews {
-            if !seen.contains(&key(p)) {
-                changes.push(Change {
-                    change: ChangeKind::Deleted,
-                    preview: p.clone(),
-                });
-            }
-        }
-    }
-    changes
 }
 
 mod envs;

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -20,7 +21,8 @@ use crate::argocd::client::{Client, ListQuery};
 use crate::argocd::model::Application;
 use crate::argocd::watch::WatchEvent;
 use crate::error::{Error, Surface};
-use crate::server::ServerTarget;
+use crate::listing::{Listed, as_compared};
+use crate::server::{ServerTarget, url_key};
 
 /// One fetch over every configured server.
 #[derive(Debug, Clone, Default)]
@@ -129,11 +131,75 @@ pub trait Source: Send + Sync + 'static {
 }
 
 /// The real source: [`crate::listing::list`] for fetches, `Client::watch_applications` for
-/// the feed. Each watch event only triggers a re-list (debounced by the host) so previews
-/// are derived by exactly the same code as `preview-switch list`.
+/// the feed. A watch event only triggers a re-list (debounced by the host), so previews are
+/// derived by exactly the same code as `preview-switch list`; and only an event that
+/// changes what the list showed does: the watch starts at the last list's
+/// `resourceVersion` with its `fields` projection, and an event whose Application equals
+/// the listed one (a reconcile that only moved `status.reconciledAt`, which the server's
+/// de-duplication lets through once per watch) is dropped here.
 #[derive(Debug, Clone)]
 pub struct ListingSource {
     pub targets: Vec<ServerTarget>,
+    /// Per server (by `url_key`): what the last list showed, kept up to date by the watch.
+    listed: Arc<Mutex<HashMap<String, Seen>>>,
+}
+
+/// One server's last list, as the watch compares events with it.
+#[derive(Debug, Default)]
+struct Seen {
+    resource_version: Option<String>,
+    fields: Option<String>,
+    apps: HashMap<(String, String), Application>,
+}
+
+impl Seen {
+    fn from(listed: Listed) -> Seen {
+        let apps = listed
+            .apps
+            .iter()
+            .map(|a| (app_key(a), as_compared(a)))
+            .collect();
+        Seen {
+            resource_version: listed.resource_version,
+            fields: listed.fields,
+            apps,
+        }
+    }
+
+    /// Whether `event` changes anything the list showed; remembers what it shows now. A
+    /// reconcile moves `status.reconciledAt`, which no listing reads, and the
+    /// resourceVersion, which is left out of the comparison (whole, unprojected items from
+    /// servers before 2.6 carry it).
+    fn changes(&mut self, event: WatchEvent) -> bool {
+        match event {
+            WatchEvent::Added(app) | WatchEvent::Modified(app) => {
+                let key = app_key(&app);
+                let now = as_compared(&app);
+                if self.apps.get(&key) == Some(&now) {
+                    return false;
+                }
+                self.apps.insert(key, now);
+                true
+            }
+            WatchEvent::Deleted(app) => self.apps.remove(&app_key(&app)).is_some(),
+        }
+    }
+}
+
+fn app_key(app: &Application) -> (String, String) {
+    (
+        app.metadata.namespace_or_default().to_owned(),
+        app.metadata.name.clone(),
+    )
+}
+
+impl ListingSource {
+    pub fn new(targets: Vec<ServerTarget>) -> ListingSource {
+        ListingSource {
+            targets,
+            listed: Arc::default(),
+        }
+    }
 }
 
 impl ListingSource {
@@ -146,7 +212,10 @@ impl ListingSource {
         Client::new(refreshed.as_ref().unwrap_or(target)).map_err(|e| to_wire(&e))
     }
 
-    /// A feed of every app's changes on server `index` (no selector).
+    /// A feed of every app's changes on server `index` (no selector), without the ones only
+    /// a controller reconcile makes: the watch leaves out the fields a reconcile moves, so
+    /// the server's per-app de-duplication (argoproj/pkg `NewStreamForwarder`) drops those
+    /// events instead of each one costing an environments read.
     async fn watch_unfiltered(&self, index: usize) -> Result<ChangeFeed, ErrorBody> {
         let target = self.targets.get(index).ok_or_else(|| ErrorBody {
             code: ErrorCode::Internal,
@@ -155,7 +224,13 @@ impl ListingSource {
         })?;
         let client = self.client(target)?;
         let stream = client
-            .watch_applications(&ListQuery::default(), None)
+            .watch_applications(
+                &ListQuery {
+                    fields: Some(RECONCILE_ONLY.to_owned()),
+                    ..ListQuery::default()
+                },
+                None,
+            )
             .await
             .map_err(|e| to_wire(&e))?;
         Ok(stream
@@ -178,6 +253,14 @@ impl Source for ListingSource {
 
     async fn fetch(&self) -> Fetched {
         let listing = crate::listing::list(&self.targets).await;
+        {
+            let mut seen = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+            for (url, listed) in listing.listed {
+                if let Ok(u) = url::Url::parse(&url) {
+                    seen.insert(url_key(&u), Seen::from(listed));
+                }
+            }
+        }
         let failures = listing
             .failures
             .iter()
@@ -204,34 +287,56 @@ impl Source for ListingSource {
         let refreshed = crate::argocd::refresh::with_refreshed_token(target);
         let target = refreshed.as_ref().unwrap_or(target);
         let client = Client::new(target).map_err(|e| to_wire(&e))?;
+        let key = url_key(&target.url);
+        let (resource_version, fields) = {
+            let seen = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+            seen.get(&key)
+                .map(|s| (s.resource_version.clone(), s.fields.clone()))
+                .unwrap_or_default()
+        };
         let query = ListQuery {
             selector: Some(target.selector.clone()),
-            ..ListQuery::default()
+            name: None,
+            fields,
         };
-        // Started without a resourceVersion, the watch first replays ADDED for every app:
-        // that replay tells the listing's discovery cache each preview's resourceVersion
-        // (Argo CD's projected list does not carry it), and the host's re-list debounce
-        // turns the burst into one fetch whose diff is empty. Starting from the list's
-        // version instead would save the replay but leave unchanged previews unversioned.
-        let stream = client
-            .watch_applications(&query, None)
-            .await
-            .map_err(|e| to_wire(&e))?;
-        let server = client.server().to_owned();
-        let mut seen = HashMap::new();
-        Ok(stream
-            .filter_map(move |event| {
-                let change = match event {
-                    Ok(event) => {
-                        // The event's resourceVersion tells the next re-list which preview
-                        // changed (the list itself does not carry it).
-                        crate::listing::note_watch_event(&server, &event);
-                        listing_reads_a_change(&mut seen, &event).then_some(Ok(()))
-                    }
-                    Err(e) => Some(Err(to_wire(&e))),
-                };
-                std::future::ready(change)
-            })
+        // Upstream sends no header before the first event, and it has no history: a change
+        // between the list and the moment the server subscribes this watch is never sent.
+        // So once the request has had time to arrive (or the first event came), the feed
+        // signals one change, and the host's re-list covers that gap.
+        let mut opening = Box::pin(async move {
+            client
+                .watch_applications(&query, resource_version.as_deref())
+                .await
+        });
+        let opened = tokio::select! {
+            result = &mut opening => Some(result.map_err(|e| to_wire(&e))?),
+            () = tokio::time::sleep(WATCH_SETTLE) => None,
+        };
+        let events = match opened {
+            Some(stream) => stream,
+            None => futures_util::stream::once(opening)
+                .flat_map(|result| match result {
+                    Ok(stream) => stream,
+                    Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+                })
+                .boxed(),
+        };
+        let listed = self.listed.clone();
+        let changes = events.filter_map(move |event| {
+            let signal = match event {
+                Ok(event) => {
+                    let mut seen = listed.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.entry(key.clone())
+                        .or_default()
+                        .changes(event)
+                        .then_some(Ok(()))
+                }
+                Err(e) => Some(Err(to_wire(&e))),
+            };
+            std::future::ready(signal)
+        });
+        Ok(futures_util::stream::once(async { Ok(()) })
+            .chain(changes)
             .boxed())
     }
 
@@ -315,9 +420,8 @@ impl Source for ListingSource {
             out.rollout = crate::core::envs::rollout_of(&items);
         }
         if subject
-            && let Ok(Ok(full)) =
-                tokio::time::timeout_at(deadline, client.get_application(&app.app, &app.namespace))
-                    .await
+            && let Ok(Ok(Some(full))) =
+                tokio::time::timeout_at(deadline, client.get_application(id)).await
         {
             out.revision = crate::core::envs::current_revision(&full);
             let cache =
@@ -338,28 +442,17 @@ impl Source for ListingSource {
     }
 }
 
-/// Whether a watch event changes anything a listing reads, given the Applications this feed
-/// has shown so far (`(namespace, name)` → the app as decoded, without its resourceVersion).
-/// A reconcile writes `status.reconciledAt` and so a new resourceVersion, and nothing else:
-/// its event triggers no re-list. The decoded [`Application`] holds exactly the fields the
-/// listing reads, so comparing it is comparing what a re-list would see.
-fn listing_reads_a_change(
-    seen: &mut HashMap<(String, String), Application>,
-    event: &WatchEvent,
-) -> bool {
-    match event {
-        WatchEvent::Added(app) | WatchEvent::Modified(app) => {
-            let key = (app.metadata.namespace.clone(), app.metadata.name.clone());
-            let mut now = Application::clone(app);
-            now.metadata.resource_version = None;
-            seen.insert(key, now.clone()).as_ref() != Some(&now)
-        }
-        WatchEvent::Deleted(app) => {
-            seen.remove(&(app.metadata.namespace.clone(), app.metadata.name.clone()));
-            true
-        }
-    }
-}
+/// What a controller reconcile alone moves on every app (about every 3 minutes each,
+/// `ApplicationController.processAppRefreshQueueItem`): `status.reconciledAt`
+/// (`status.observedAt` on servers that still set it), and with any write the object's
+/// `resourceVersion`, its `generation` (the Application CRD has no status subresource) and
+/// its `managedFields` times. None of them is shown.
+const RECONCILE_ONLY: &str = "-items.status.reconciledAt,items.status.observedAt,\
+     items.metadata.resourceVersion,items.metadata.generation,items.metadata.managedFields";
+
+/// How long a new watch request is given to reach the server before the one re-list that
+/// covers changes made while it was on its way.
+const WATCH_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// A source that only reports one error: the host still starts when the configuration is
 /// broken, so the popup shows the `config` error and its fix instead of "host exited".
@@ -427,12 +520,10 @@ mod tests {
 
     #[test]
     fn servers_for_hello_and_the_cache_key_carry_no_token() {
-        let source = ListingSource {
-            targets: vec![
-                target("dev", "https://argocd.dev/"),
-                target("prod", "https://argocd.prod"),
-            ],
-        };
+        let source = ListingSource::new(vec![
+            target("dev", "https://argocd.dev/"),
+            target("prod", "https://argocd.prod"),
+        ]);
         let servers = source.servers();
         assert_eq!(servers[0].url, "https://argocd.dev");
         assert_eq!(servers[1].name, "prod");
@@ -445,9 +536,7 @@ mod tests {
         // A bad selector fails the server before any request is made.
         let mut prod = target("prod", "https://argocd.prod/");
         prod.selector = "type in (pr".into();
-        let source = ListingSource {
-            targets: vec![prod],
-        };
+        let source = ListingSource::new(vec![prod]);
         let fetched = source.fetch().await;
         assert_eq!(fetched.failures[0].server, "https://argocd.prod");
     }
@@ -462,29 +551,23 @@ mod tests {
             a.status.health.status = Some(health.into());
             Box::new(a)
         };
-        let mut seen = HashMap::new();
-        assert!(listing_reads_a_change(
-            &mut seen,
-            &WatchEvent::Added(app("1", "Healthy"))
-        ));
+        let mut seen = Seen::default();
+        assert!(seen.changes(WatchEvent::Added(app("1", "Healthy"))));
         // A reconcile: a new resourceVersion, nothing else.
-        assert!(!listing_reads_a_change(
-            &mut seen,
-            &WatchEvent::Modified(app("2", "Healthy"))
-        ));
-        assert!(listing_reads_a_change(
-            &mut seen,
-            &WatchEvent::Modified(app("3", "Degraded"))
-        ));
-        assert!(listing_reads_a_change(
-            &mut seen,
-            &WatchEvent::Deleted(app("4", "Degraded"))
-        ));
+        assert!(!seen.changes(WatchEvent::Modified(app("2", "Healthy"))));
+        assert!(seen.changes(WatchEvent::Modified(app("3", "Degraded"))));
+        assert!(seen.changes(WatchEvent::Deleted(app("4", "Degraded"))));
         // Gone, then back as it was: news again.
-        assert!(listing_reads_a_change(
-            &mut seen,
-            &WatchEvent::Added(app("5", "Degraded"))
-        ));
+        assert!(seen.changes(WatchEvent::Added(app("5", "Degraded"))));
+        // What the list showed counts as seen: the same app again is no news.
+        let mut seen = Seen::from(Listed {
+            resource_version: Some("9".into()),
+            fields: None,
+            apps: vec![*app("8", "Healthy")],
+            notes: Vec::new(),
+        });
+        assert!(!seen.changes(WatchEvent::Modified(app("10", "Healthy"))));
+        assert!(seen.changes(WatchEvent::Modified(app("11", "Degraded"))));
     }
 
     #[test]

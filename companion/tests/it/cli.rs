@@ -1,7 +1,7 @@
 //! The built `preview-switch` against the fake Argo CD: every credential source, several
 //! servers with one failing, and each error class with its message and exit code.
 
-use crate::support::{Run, Sandbox, TOKEN, demo_server};
+use crate::support::{HostProc, Run, Sandbox, TOKEN, demo_server};
 
 fn rows(run: &Run) -> Vec<&str> {
     run.stdout.lines().skip(1).collect()
@@ -289,7 +289,11 @@ async fn empty_list_and_403_say_rbac_may_hide_apps() {
         .await;
     assert_eq!(run.code, 0, "{run:#?}");
     assert_eq!(rows(&run).len(), 0);
-    assert!(run.stderr.contains("RBAC"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`applications, get` permission"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -526,6 +530,52 @@ async fn completions_and_version() {
     assert_eq!(bad.code, 2, "usage errors exit 2: {bad:#?}");
 }
 
+/// The demo's printed commands work as pasted (issue 15 §6): a build that is not on PATH
+/// is named by its full path, one that is by its name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_prints_commands_that_run_this_binary_from_where_the_user_stands() {
+    let sb = Sandbox::new();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_preview-switch"))
+        .canonicalize()
+        .unwrap();
+    let printed = |run: &crate::support::Run| {
+        run.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("PREVIEW_SWITCH_CONFIG=") && l.ends_with(" list"))
+            .map(|l| {
+                l.trim()
+                    .split_once(' ')
+                    .unwrap()
+                    .1
+                    .trim_end_matches(" list")
+                    .to_owned()
+            })
+    };
+    let off_path = sb
+        .run(&["demo", "--once"], &[("PATH", "/usr/bin:/bin")])
+        .await;
+    assert_eq!(off_path.code, 0, "{off_path:#?}");
+    assert_eq!(
+        printed(&off_path).as_deref(),
+        Some(exe.to_str().unwrap()),
+        "{}",
+        off_path.stdout
+    );
+    let dir = exe.parent().unwrap().display().to_string();
+    let on_path = sb
+        .run(
+            &["demo", "--once"],
+            &[("PATH", &format!("{dir}:/usr/bin:/bin"))],
+        )
+        .await;
+    assert_eq!(
+        printed(&on_path).as_deref(),
+        Some("preview-switch"),
+        "{}",
+        on_path.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_names_the_server_and_byte_offset_and_502_reads_as_one_line() {
     use fake_argocd::{Fault, FaultRule};
@@ -604,6 +654,18 @@ async fn install_and_uninstall_for_one_profile_and_doctor_sees_it() {
         .await;
     assert_eq!(bad_id.code, 2, "{bad_id:#?}");
 
+    let hello = serde_json::json!({"id": 1, "type": "hello", "protocol": 1});
+    let origin = format!("chrome-extension://{id}/");
+    let env = [("ARGOCD_SERVER", "http://127.0.0.1:9")];
+    let mut host = HostProc::spawn(&sb, &[&origin], &env);
+    host.send(hello.clone()).await;
+    assert_eq!(
+        host.reply(1).await["type"],
+        "hello",
+        "served once installed"
+    );
+    host.close().await;
+
     let run = sb
         .run(
             &["uninstall", "--browser", "chromium", "--user-data-dir", p],
@@ -612,6 +674,44 @@ async fn install_and_uninstall_for_one_profile_and_doctor_sees_it() {
         .await;
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(!manifest_path.exists());
+    // Issue 15: the recorded id went with its last manifest, so the host no longer serves it.
+    let mut host = HostProc::spawn(&sb, &[&origin], &env);
+    host.send(hello).await;
+    assert_eq!(host.reply(1).await["code"], "origin_not_allowed");
+    host.close().await;
+}
+
+/// `--browser` takes a comma-separated list, as its help says (it used to accept one name).
+#[tokio::test(flavor = "multi_thread")]
+async fn install_takes_a_comma_separated_browser_list() {
+    let sb = Sandbox::new();
+    let run = sb
+        .run(&["install", "--browser", "chromium,firefox"], &[])
+        .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(lines[0].starts_with("installed chromium host manifest: "));
+    assert!(lines[1].starts_with("installed firefox host manifest: "));
+    assert!(
+        sb.home()
+            .join(".config/chromium/NativeMessagingHosts/io.previewswitch.companion.json")
+            .is_file()
+    );
+    assert!(
+        sb.home()
+            .join(".mozilla/native-messaging-hosts/io.previewswitch.companion.json")
+            .is_file()
+    );
+    let bad = sb
+        .run(&["install", "--browser", "chromium,safari"], &[])
+        .await;
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(
+        bad.stderr.contains("unknown browser \"safari\""),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -646,4 +746,51 @@ async fn doctor_reports_each_check_with_its_fix() {
         "{}",
         bad.stdout
     );
+}
+
+/// `doctor` names the file each setting came from: the system-wide one an administrator
+/// ships (here the sandbox's PREVIEW_SWITCH_SYSTEM_CONFIG) below the user's own.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_names_the_file_each_setting_came_from() {
+    let sb = Sandbox::new();
+    let system = sb.home().join("etc/preview-switch/config.toml");
+    std::fs::create_dir_all(system.parent().unwrap()).unwrap();
+    std::fs::write(
+        &system,
+        "selector = \"team=web\"\n[route]\ncookie = \"corp-{service}-pr\"\n",
+    )
+    .unwrap();
+    let user = sb.home().join(".config/preview-switch/config.toml");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, "timeout = \"40s\"\n").unwrap();
+    let out = sb
+        .run(
+            &[
+                "doctor",
+                "--server",
+                "http://127.0.0.1:9",
+                "--auth-token",
+                TOKEN,
+            ],
+            &[],
+        )
+        .await;
+    out.assert_no_secret(TOKEN);
+    for line in [
+        format!(
+            "ok   system config file: {} (read below the user's)",
+            system.display()
+        ),
+        format!("ok   setting selector: from {}", system.display()),
+        format!("ok   setting route: from {}", system.display()),
+        format!("ok   setting timeout: from {}", user.display()),
+        "ok   setting connect_timeout: from the default".to_owned(),
+        "ok   setting servers: from flag --server".to_owned(),
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "{line}\n{}",
+            out.stdout
+        );
+    }
 }

@@ -486,6 +486,39 @@ async fn watched_environments_notify_a_deploy_and_others_stay_quiet() {
     }
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
 
+    // Controller reconciles (`status.reconciledAt` on every app, every ~3 min each) change
+    // nothing anyone sees: the watch leaves that field out, the server drops those events,
+    // and nothing is read again (each would cost an environments read otherwise).
+    while prod.request_count("/api/v1/stream/applications") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prod was never watched"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The watch's opening replay (every app ADDED) is one more read, and so is the first
+    // reconcile after it: the server compares whole frames, type included, and MODIFIED is
+    // not the ADDED it last sent. Let both settle; from then on reconciles are dropped.
+    prod.reconcile_all();
+    let mut before = whole_lists(prod);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let now = whole_lists(prod);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    for _ in 0..3 {
+        prod.reconcile_all();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        whole_lists(prod),
+        before,
+        "a reconcile-only change re-read the environments"
+    );
+
     // prod goes back to 5.33.0; checkout-api (not watched) moves too.
     let fixed = environments::commit("search-ui", "v5.33.0");
     prod.update_app("search-ui", |a| {

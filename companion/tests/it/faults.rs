@@ -425,6 +425,12 @@ async fn a_watch_answered_with_an_error_object_keeps_previews_and_recovers() {
         fake.request_count("/api/v1/stream/applications") >= 2,
         "the watch was reopened"
     );
+    // The server's words from the error chunk, not the chunk's raw JSON.
+    let log = host.log();
+    assert!(
+        log.contains("invalid session: token has expired") && !log.contains("grpc_code"),
+        "{log}"
+    );
     host.assert_serving(99).await;
     assert_eq!(host.close().await, 0);
 }

@@ -11,23 +11,46 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use fake_argocd::{self as fake, FakeArgo, Running};
 
 pub const TOKEN: &str = "demo-token";
 
 /// Every secret a test handed to the binary (TOKEN and any other): none may leak.
-pub const SECRETS: &[&str] = &[
-    TOKEN,
-    "other-secret-token",
-    "SECRET-rotated",
-    EXPIRED_TOKEN,
-    REFRESH_TOKEN,
-];
+pub static SECRETS: LazyLock<[&str; 6]> = LazyLock::new(|| {
+    [
+        TOKEN,
+        "other-secret-token",
+        "SECRET-rotated",
+        &EXPIRED_TOKEN,
+        &REVOKED_TOKEN,
+        REFRESH_TOKEN,
+    ]
+});
 
-/// An argocd CLI login whose access token has expired, and the refresh token beside it.
-pub const EXPIRED_TOKEN: &str = "expired-sso-token";
+/// An unsigned (`alg: none`) JWT carrying `claims`, as an OIDC provider shapes its tokens:
+/// built here rather than committed, so no token-shaped literal sits in the repository.
+fn unsigned_jwt(claims: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.test-only-unsigned",
+        b64(r#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims)
+    )
+}
+
+/// An argocd CLI login whose access token has expired (`exp` in 2001), and the refresh
+/// token beside it.
+pub static EXPIRED_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    unsigned_jwt(r#"{"iss":"https://dex.test","sub":"octocat","exp":1000000000}"#)
+});
+/// A token whose claims are still valid (`exp` in 2100) that the server no longer accepts
+/// (revoked, or its signing key changed): the CLI does not refresh it.
+pub static REVOKED_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    unsigned_jwt(r#"{"iss":"https://dex.test","sub":"octocat","exp":4102444800}"#)
+});
 pub const REFRESH_TOKEN: &str = "refresh-token-from-dex";
 
 /// A fake Argo CD with the demo scenario, served on a free loopback port.
@@ -41,7 +64,7 @@ pub async fn demo_server() -> (FakeArgo, Running) {
 
 /// Fails the test if `text` holds any known secret; `what` says where it was found.
 pub fn assert_no_secret_in(what: &str, text: &str) {
-    for secret in SECRETS {
+    for secret in SECRETS.iter() {
         assert!(
             !text.contains(secret),
             "token leaked into {what}: {}",
@@ -135,6 +158,11 @@ impl Sandbox {
             .env("XDG_CONFIG_HOME", self.home().join(".config"))
             .env("XDG_CACHE_HOME", self.home().join(".cache"))
             .env("XDG_STATE_HOME", self.home().join(".local/state"))
+            // The machine-wide config and record, kept in the sandbox like the user's.
+            .env(
+                "PREVIEW_SWITCH_SYSTEM_CONFIG",
+                self.home().join("etc/preview-switch/config.toml"),
+            )
             .env("NO_COLOR", "1")
             // Every log line at every level exists, so the scans above see all of them.
             .env("PREVIEW_SWITCH_LOG", "trace")
@@ -333,4 +361,46 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut f = (body.len() as u32).to_ne_bytes().to_vec();
     f.extend_from_slice(body);
     f
+}
+
+/// A throwaway CA, made for one test: its PEM, and a server identity it signed for
+/// `127.0.0.1` and `localhost`.
+pub struct TestCa {
+    pub ca_pem: String,
+    pub server: fake::TlsIdentity,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "preview-switch test CA");
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        TestCa {
+            ca_pem,
+            server: fake::TlsIdentity {
+                cert_chain_pem: leaf.pem(),
+                key_pem: key.serialize_pem(),
+            },
+        }
+    }
+}
+
+/// The demo scenario served over HTTPS with a certificate from a fresh [`TestCa`].
+pub async fn demo_server_tls() -> (FakeArgo, Running, TestCa) {
+    let ca = TestCa::new();
+    let state = fake::demo_scenario();
+    let running = fake::serve_tls(state.clone(), "127.0.0.1:0".parse().unwrap(), &ca.server)
+        .await
+        .expect("fake Argo CD starts with TLS");
+    (state, running, ca)
 }

@@ -3,8 +3,8 @@
 //! - which browser this is: Chromium's `navigator.userAgentData` brands, Firefox's
 //!   `runtime.getBrowserInfo()` (Firefox has no userAgentData, Chromium no getBrowserInfo);
 //! - "no companion installed": Chromium says `Specified native messaging host not found`,
-//!   Firefox `No such native application <name>` (also for a manifest that names another
-//!   add-on: installing again is the fix in both cases);
+//!   Firefox `No such native application <name>`; told apart by the pure
+//!   `failure::LocalError::unreachable`, since the worker needs it too;
 //! - why a `connectNative` port closed: Chromium sets `runtime.lastError` in `onDisconnect`,
 //!   Firefox leaves it null and puts the reason on the port (`port.error`);
 //! - cookies under Firefox's first-party isolation: every cookies call is refused unless it
@@ -21,12 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use super::chrome::{self, Call, JsError};
-use crate::failure::LocalError;
 
-/// Chromium's error when no host manifest allows the extension.
-const CHROMIUM_HOST_NOT_FOUND: &str = "Specified native messaging host not found";
-/// Firefox's, followed by the host name.
-const FIREFOX_HOST_NOT_FOUND: &str = "No such native application";
 /// The word Firefox's refusal names when first-party isolation wants a `firstPartyDomain`.
 const FIRST_PARTY_DOMAIN: &str = "firstPartyDomain";
 
@@ -72,15 +67,12 @@ pub fn names() -> impl std::future::Future<Output = Vec<String>> {
     }
 }
 
-/// What the browser said when it could not reach the companion (a rejected
-/// `sendNativeMessage`, or why a port closed): not installed, or installed and failing.
-pub fn unreachable(browser_said: &str) -> LocalError {
-    let browser_said = browser_said.trim().trim_end_matches('.').to_string();
-    if browser_said == CHROMIUM_HOST_NOT_FOUND || browser_said.starts_with(FIREFOX_HOST_NOT_FOUND) {
-        LocalError::NotInstalled { browser_said }
-    } else {
-        LocalError::Stopped { browser_said }
-    }
+/// `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`), empty when absent.
+pub fn platform() -> String {
+    get(&js_sys::global(), "navigator")
+        .and_then(|n| get(&n, "platform"))
+        .and_then(|p| p.as_string())
+        .unwrap_or_default()
 }
 
 /// Why `port` closed: Firefox's `port.error`, else Chromium's `runtime.lastError` (which

@@ -67,7 +67,8 @@ pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, JsError> {
 pub struct Call(Result<Promise, JsError>);
 
 impl Call {
-    fn new(started: Result<Promise, JsValue>) -> Call {
+    /// A call the browser was just asked to start (its `catch` binding's result).
+    pub fn started(started: Result<Promise, JsValue>) -> Call {
         Call(started.map_err(JsError::from))
     }
 
@@ -76,7 +77,7 @@ impl Call {
         start: impl FnOnce(&JsValue) -> Result<Promise, JsValue>,
     ) -> Call {
         match to_js(argument) {
-            Ok(value) => Call::new(start(&value)),
+            Ok(value) => Call::started(start(&value)),
             Err(e) => Call(Err(e)),
         }
     }
@@ -94,6 +95,12 @@ impl Call {
     /// The promise, for waiting on several calls at once.
     pub fn promise(&self) -> Option<Promise> {
         self.0.as_ref().ok().cloned()
+    }
+
+    /// A call `boot.js` started before the wasm ran: `from[key]` when it is a promise.
+    pub fn early(from: &JsValue, key: &str) -> Option<Call> {
+        let value = js_sys::Reflect::get(from, &key.into()).ok()?;
+        value.dyn_into::<Promise>().ok().map(|p| Call(Ok(p)))
     }
 
     pub async fn done(self) -> Result<JsValue, JsError> {
@@ -289,6 +296,8 @@ mod raw {
         pub fn on_message(this: &Port) -> ChromeEvent;
         #[wasm_bindgen(method, getter, js_name = onDisconnect)]
         pub fn on_disconnect(this: &Port) -> ChromeEvent;
+        #[wasm_bindgen(method)]
+        pub fn disconnect(this: &Port);
 
         /// A `chrome.events.Event`.
         pub type ChromeEvent;
@@ -427,7 +436,7 @@ pub fn tabs_query(query: &TabQuery) -> Call {
 }
 
 pub fn tabs_get(tab_id: i32) -> Call {
-    Call::new(raw::tabs_get(tab_id))
+    Call::started(raw::tabs_get(tab_id))
 }
 
 pub fn tabs_create(tab: &NewTab) -> Call {
@@ -441,20 +450,22 @@ pub fn cookies_get_all(of: &CookiesOf) -> Call {
 }
 
 pub fn cookies_set(details: &CookieDetails) -> Call {
-    super::browser::cookies(details, details.url, |d| Call::new(raw::cookies_set(d)))
+    super::browser::cookies(details, details.url, |d| Call::started(raw::cookies_set(d)))
 }
 
 pub fn cookies_remove(cookie: &CookieRef) -> Call {
-    super::browser::cookies(cookie, cookie.url, |d| Call::new(raw::cookies_remove(d)))
+    super::browser::cookies(cookie, cookie.url, |d| {
+        Call::started(raw::cookies_remove(d))
+    })
 }
 
 /// `chrome.cookies.getAll` with details built by hand.
 pub fn cookies_get_all_js(details: &JsValue) -> Call {
-    Call::new(raw::cookies_get_all(details))
+    Call::started(raw::cookies_get_all(details))
 }
 
 pub fn get_session_rules() -> Call {
-    Call::new(raw::get_session_rules())
+    Call::started(raw::get_session_rules())
 }
 
 pub fn update_session_rules(update: &RuleUpdate) -> Call {
@@ -536,7 +547,7 @@ impl crate::i18n::Catalogue for Messages {
 }
 
 pub fn tabs_reload(tab_id: i32) -> Call {
-    Call::new(raw::tabs_reload(tab_id))
+    Call::started(raw::tabs_reload(tab_id))
 }
 
 /// `chrome.action.setBadgeBackgroundColor`.
@@ -570,7 +581,7 @@ pub fn session_remove(keys: &[&str]) -> Call {
 
 /// `navigator.clipboard.writeText`, inside the user's click.
 pub fn clipboard_write_text(text: &str) -> Call {
-    Call::new(raw::clipboard_write_text(text))
+    Call::started(raw::clipboard_write_text(text))
 }
 
 /// Resolves after `ms` milliseconds.

@@ -8,6 +8,7 @@ mod browser;
 mod chrome;
 mod envs;
 mod options;
+mod relay;
 mod render;
 #[cfg(test)]
 mod smoke;
@@ -28,7 +29,8 @@ thread_local! {
     static WORKER: RefCell<Worker> = RefCell::new(Worker::default());
     /// Cookie writes not yet confirmed; opening a tab waits for them.
     static PENDING_COOKIES: RefCell<Vec<js_sys::Promise>> = const { RefCell::new(Vec::new()) };
-    /// The subscription port, for requests posted on it (`watch_envs`).
+    /// The subscription port, for requests posted on it (`watch_envs`) and to close it
+    /// when the worker moves to a relay.
     static PORT: RefCell<Option<chrome::Port>> = const { RefCell::new(None) };
 }
 
@@ -36,7 +38,15 @@ thread_local! {
 /// for `update`, so effects may dispatch again.
 pub(crate) fn dispatch(event: impl Into<Event>) {
     let effects = WORKER.with_borrow_mut(|w| w.update(event.into()));
-    for effect in effects {
+    // A render shows the state as this update left it, whatever the other effects are, so
+    // it is drawn once and first: the popup's rows are on screen before the browser calls
+    // of the same update start (each costs the page its argument checks), and a batch that
+    // asks for several renders draws once.
+    let is_render = |e: &Effect| matches!(e, Effect::State(state::Effect::Render));
+    if effects.iter().any(is_render) {
+        run(Effect::State(state::Effect::Render));
+    }
+    for effect in effects.into_iter().filter(|e| !is_render(e)) {
         run(effect);
     }
 }
@@ -77,7 +87,7 @@ fn run(effect: Effect) {
             spawn_local(async move {
                 let reply = match call.done().await {
                     Ok(message) => reply(message),
-                    Err(e) => Err(browser::unreachable(&e.into_message())),
+                    Err(e) => Err(LocalError::unreachable(&e.into_message())),
                 };
                 dispatch(Event::Answered {
                     id: request.id,
@@ -90,9 +100,23 @@ fn run(effect: Effect) {
             spawn_local(async move {
                 let items = call.done().await.ok();
                 let settings = items.and_then(|items| chrome::stored(&items, "settings"));
-                dispatch(Event::SettingsLoaded(settings));
+                let managed = relay::managed().await;
+                dispatch(Event::SettingsLoaded { settings, managed });
             });
         }
+        Effect::Fetch { id, url } => relay::fetch(id, url),
+        Effect::Follow {
+            id,
+            url,
+            last_event_id,
+        } => relay::follow(id, url, last_event_id),
+        Effect::Unfollow => relay::unfollow(),
+        Effect::ClosePort => {
+            if let Some(port) = PORT.with_borrow_mut(Option::take) {
+                port.disconnect();
+            }
+        }
+        Effect::StayAwake => relay::stay_awake(),
         Effect::Subscribe(request) => subscribe(&request),
         Effect::ReconnectAfter { ms } => spawn_local(async move {
             chrome::sleep(ms).await;
@@ -454,13 +478,15 @@ async fn read_applied(call: Call) -> Vec<Applied> {
         .unwrap_or_default()
 }
 
-/// The popup's entry point, called by `popup.js` after init. The tab is the active one, or
-/// `?tab=<id>` when the popup is opened as a page (how the end-to-end suite drives it).
+/// The popup's entry point, called by `popup.js` after init with the calls `boot.js` started
+/// while the wasm compiled (`early`: `stored`, `managed`, `tabs`; any of them may be
+/// missing, and is then made here). The tab is the active one, or `?tab=<id>` when the popup
+/// is opened as a page (how the end-to-end suite drives it).
 #[wasm_bindgen]
-pub fn start_popup() {
+pub fn start_popup(early: JsValue) {
     render::localize_page();
     render::wire_static();
-    spawn_local(async {
+    spawn_local(async move {
         let search = web_sys::window()
             .and_then(|w| w.location().search().ok())
             .unwrap_or_default();
@@ -477,34 +503,45 @@ pub fn start_popup() {
         });
         chrome::on_permissions_added(on_added.as_ref().unchecked_ref());
         on_added.forget(); // lives as long as the popup
-        // The browser calls run at once: this is the popup's time to first rows.
+        // The browser calls run at once (or already run, from boot.js): this is the popup's
+        // time to first rows.
         let names = browser::names();
-        let stored = chrome::storage_get(&["settings", "last_list", "access_granted"]);
+        let stored = chrome::Call::early(&early, "stored")
+            .unwrap_or_else(|| chrome::storage_get(&crate::POPUP_STORED_KEYS));
+        let managed = relay::managed_from(
+            chrome::Call::early(&early, "managed").unwrap_or_else(relay::managed_get),
+        );
         let tab = match pinned {
             Some(id) => chrome::tabs_get(id).decoded::<chrome::Tab>().await.ok(),
-            None => chrome::tabs_query(&chrome::TabQuery {
-                active: Some(true),
-                current_window: Some(true),
-            })
-            .decoded::<Vec<chrome::Tab>>()
-            .await
-            .ok()
-            .and_then(|tabs| tabs.into_iter().next()),
+            None => chrome::Call::early(&early, "tabs")
+                .unwrap_or_else(|| {
+                    chrome::tabs_query(&chrome::TabQuery {
+                        active: Some(true),
+                        current_window: Some(true),
+                    })
+                })
+                .decoded::<Vec<chrome::Tab>>()
+                .await
+                .ok()
+                .and_then(|tabs| tabs.into_iter().next()),
         };
-        let stored = match stored.done().await {
+        let mut stored = match stored.done().await {
             Ok(items) => Stored {
                 settings: chrome::stored(&items, "settings"),
                 last_list: chrome::stored(&items, "last_list"),
+                managed: None,
                 access_granted: chrome::stored(&items, "access_granted"),
             },
             Err(_) => Stored::default(),
         };
+        stored.managed = managed.await;
         let tab = tab.and_then(chrome::Tab::info);
         let tab_id = tab.as_ref().map(|t| t.id);
         dispatch(Event::PopupStarted {
             tab,
-            stored,
+            stored: Box::new(stored),
             brands: names.await,
+            platform: browser::platform(),
             now_ms: now_ms(),
         });
         render::mark_ready();
@@ -556,6 +593,13 @@ fn subscribe(request: &Request) {
     // A port that is already closed throws here; its onDisconnect reports it.
     let _ = port.post(request);
     PORT.with_borrow_mut(|p| *p = Some(port));
+}
+
+/// `storage.onChanged` for the settings or the managed storage (forwarded by
+/// `background.js`): the worker reads them again and follows the source they name.
+#[wasm_bindgen]
+pub fn worker_settings_changed() {
+    dispatch(Event::SettingsChanged);
 }
 
 /// `chrome.notifications.onClicked` (forwarded by `background.js`).

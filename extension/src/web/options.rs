@@ -1,13 +1,23 @@
-//! The options page: shows the stored settings in the form and saves what the form says
+//! The options page: shows the stored settings in the form ([`settings::options_view`]: the
+//! team's preset values as placeholders, or in locked fields) and saves what the form says
 //! once [`Settings::from_form`] accepts it, saying in the page (in the browser's language)
-//! what was saved or refused.
+//! what was saved or refused. A relay address needs host access to the relay, asked for
+//! from the Save click itself.
+
+use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 
 use super::chrome;
-use crate::settings::{self, Settings};
+use crate::settings::{self, FieldView, Managed, Settings};
+
+thread_local! {
+    /// What the page loaded: the user's stored settings and the team's policy (the save
+    /// keeps the stored values of the fields the team locked).
+    static LOADED: RefCell<(Settings, Option<Managed>)> = RefCell::default();
+}
 
 fn by_id<T: JsCast>(id: &str) -> Option<T> {
     web_sys::window()?
@@ -23,21 +33,44 @@ fn say(text: &crate::i18n::Text) {
     }
 }
 
+/// Shows `field` in the input or textarea `id`: value, placeholder, and locked (read-only,
+/// with the reason as its title).
+fn show(id: &str, field: &FieldView) {
+    let Some(element) = by_id::<web_sys::HtmlElement>(id) else {
+        return;
+    };
+    if let Some(input) = element.dyn_ref::<HtmlInputElement>() {
+        input.set_value(&field.value);
+    } else if let Some(area) = element.dyn_ref::<HtmlTextAreaElement>() {
+        area.set_value(&field.value);
+    }
+    if let Some(placeholder) = &field.placeholder {
+        let _ = element.set_attribute("placeholder", placeholder);
+    }
+    if field.locked {
+        let _ = element.set_attribute("readonly", "");
+        let _ = element.set_attribute("aria-readonly", "true");
+        let _ = element.set_attribute("title", &crate::t!(&chrome::Messages, "locked_by_team"));
+        let _ = element.class_list().add_1("locked");
+    }
+}
+
 async fn load() {
+    let managed = super::relay::managed();
     let settings: Settings = chrome::storage_get(&["settings"])
         .done()
         .await
         .ok()
         .and_then(|items| chrome::stored(&items, "settings"))
         .unwrap_or_default();
-    if let Some(hosts) = by_id::<HtmlTextAreaElement>("github-hosts") {
-        hosts.set_value(&settings.github_hosts.join("\n"));
-    }
-    if let (Some(hours), Some(h)) = (
-        by_id::<HtmlInputElement>("cookie-hours"),
-        settings.cookie_lifetime_hours,
-    ) {
-        hours.set_value(&h.to_string());
+    let managed = managed.await;
+    let view = settings::options_view(&settings, managed.as_ref());
+    show("github-hosts", &view.github_hosts);
+    show("cookie-hours", &view.cookie_hours);
+    show("relay-url", &view.relay);
+    if let (Some(note), Some(team)) = (by_id::<web_sys::HtmlElement>("team"), &view.team_note) {
+        note.set_text_content(Some(&team.render(&chrome::Messages)));
+        note.set_hidden(false);
     }
     if let (Some(param), Some(p)) = (
         by_id::<HtmlInputElement>("share-param"),
@@ -45,6 +78,7 @@ async fn load() {
     ) {
         param.set_value(p);
     }
+    LOADED.with_borrow_mut(|l| *l = (settings, managed));
     if let Some(body) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
@@ -57,19 +91,33 @@ fn save() {
     let hosts = by_id::<HtmlTextAreaElement>("github-hosts").map(|e| e.value());
     let hours = by_id::<HtmlInputElement>("cookie-hours").map(|e| e.value());
     let param = by_id::<HtmlInputElement>("share-param").map(|e| e.value());
+    let relay = by_id::<HtmlInputElement>("relay-url").map(|e| e.value());
     let settings = match Settings::from_form(&settings::Form {
         hosts: hosts.as_deref().unwrap_or(""),
         hours: hours.as_deref().unwrap_or(""),
         share_param: param.as_deref().unwrap_or(""),
+        relay: relay.as_deref().unwrap_or(""),
     }) {
-        Ok(s) => s,
+        Ok(s) => LOADED.with_borrow(|(stored, managed)| s.keep_locked(stored, managed.as_ref())),
         Err(why) => return say(&why),
     };
-    let call = chrome::storage_set(&chrome::StorageItems {
-        settings: Some(&settings),
-        ..Default::default()
+    // Started here, synchronously inside the click: the browser requires a gesture.
+    let access = settings.relay().and_then(|r| settings::relay_access(&r));
+    let asked = access.as_ref().map(|origin| {
+        chrome::permissions_request(&chrome::Permissions {
+            origins: std::slice::from_ref(origin),
+        })
     });
     spawn_local(async move {
+        if let (Some(asked), Some(origin)) = (asked, &access)
+            && !asked.done().await.is_ok_and(|granted| granted.is_truthy())
+        {
+            return say(&settings::relay_access_refused(origin));
+        }
+        let call = chrome::storage_set(&chrome::StorageItems {
+            settings: Some(&settings),
+            ..Default::default()
+        });
         let saved = call.done().await.map(drop).map_err(|e| e.into_message());
         say(&settings::save_outcome(saved));
     });

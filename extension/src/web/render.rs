@@ -196,6 +196,9 @@ pub fn render(view: &View, extra: &PopupEnvs) {
     if let Some(copied) = &view.copied {
         append(&app, &copied_el(&doc, copied));
     }
+    if let Some(source) = &view.source {
+        append(&app, &el(&doc, "p", "source", source));
+    }
     if let Some(request) = &view.access_request {
         let p = el(&doc, "p", "access-request", request);
         let _ = p.set_attribute("role", "status");

@@ -282,35 +282,6 @@ fn a_view_renders_rows_controls_and_the_timing_mark() {
     );
 }
 
-/// Both browsers' words for "no companion installed" lead to the install command; anything
-/// else means an installed companion that failed (PLATFORM F: Firefox's texts, verified).
-#[wasm_bindgen_test]
-fn each_browsers_words_for_a_missing_companion_mean_not_installed() {
-    use crate::failure::LocalError;
-    for said in [
-        "Specified native messaging host not found.",
-        "No such native application io.previewswitch.companion",
-    ] {
-        assert!(
-            matches!(browser::unreachable(said), LocalError::NotInstalled { .. }),
-            "{said}"
-        );
-    }
-    for said in [
-        "Native host has exited.",
-        "An unexpected error occurred",
-        "Access to the specified native messaging host is forbidden.",
-        "",
-    ] {
-        assert_eq!(
-            browser::unreachable(said),
-            LocalError::Stopped {
-                browser_said: said.trim_end_matches('.').into()
-            }
-        );
-    }
-}
-
 /// Firefox's `getSessionRules` writes each absent field as `null`; the rule still decodes.
 #[wasm_bindgen_test]
 fn a_firefox_session_rule_with_null_fields_decodes() {

@@ -11,27 +11,35 @@
 //! - the badge walk (service worker): after a cleanup, every open web tab in turn, the next
 //!   once the state has read the current one's cookies, rules and records; those answers
 //!   drive it, not a timer;
-//! - the popup's start: settings, the cached list shown at once, then the companion's.
+//! - the popup's start: settings, the cached list shown at once, then the companion's;
+//! - the source ([`relay`]): the local companion, or the team relay when the user set one
+//!   (or the team preset one and no companion is installed); on a relay, lists are
+//!   `GET /v1/previews` and the subscription is the `/v1/events` stream, resumed after its
+//!   last event id, reseeded on `reset`.
 //!
 //! The popup page and the service worker each run one `Worker`.
 
 mod listing;
+pub mod relay;
 
 use std::collections::VecDeque;
 
 use protocol::Preview;
 use protocol::envs::Notification;
-use protocol::messages::{AppAction, AppRef, Reply, Request, RequestBody};
+use protocol::messages::{
+    AppAction, AppRef, ErrorBody, ErrorCode, PROTOCOL_VERSION, Reply, Request, RequestBody,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::envs::{self, Envs};
-use crate::failure::{BrowserCall, Failure, LocalError};
+use crate::failure::{BrowserCall, EXTENSION_VERSION, Failure, LocalError};
 use crate::i18n::Text;
 use crate::live::Live;
-use crate::settings::Settings;
+use crate::settings::{Managed, Settings};
 use crate::state::{self, State, parse_web_url};
 
 pub use listing::{Listed, Listing, Step};
+pub use relay::{HttpAnswer, Source};
 
 /// The first pause before a closed port is reopened.
 pub const RETRY_FIRST_MS: u32 = 1_000;
@@ -60,6 +68,8 @@ pub struct TabInfo {
 pub struct Stored {
     pub settings: Option<Settings>,
     pub last_list: Option<CachedList>,
+    /// `chrome.storage.managed`: what the team preset.
+    pub managed: Option<Managed>,
     /// A choice whose access the user granted after the popup had closed (the service
     /// worker stored it and reopened the popup to finish it).
     pub access_granted: Option<state::AwaitingAccess>,
@@ -71,16 +81,43 @@ pub enum Event {
     /// The popup page started on `tab` (`None`: no tab could be read) at `now_ms`.
     PopupStarted {
         tab: Option<TabInfo>,
-        stored: Stored,
+        /// Boxed: the largest of the events by far, and sent once per popup.
+        stored: Box<Stored>,
         /// The browser's names: Chromium's `navigator.userAgentData` brands, Firefox's
         /// `runtime.getBrowserInfo().name` (`web::browser::names`).
         brands: Vec<String>,
+        /// `navigator.platform` (`Linux x86_64`, `Win32`, `MacIntel`).
+        platform: String,
         now_ms: u64,
     },
     /// The service worker started.
     WorkerStarted,
-    /// The answer to [`Effect::LoadSettings`].
-    SettingsLoaded(Option<Settings>),
+    /// The answer to [`Effect::LoadSettings`]: the user's settings and the team's preset.
+    SettingsLoaded {
+        settings: Option<Settings>,
+        managed: Option<Managed>,
+    },
+    /// `storage.onChanged` for the settings or the managed storage.
+    SettingsChanged,
+    /// The answer to [`Effect::Fetch`] `id`: the HTTP answer, or why there is none (the
+    /// browser's words).
+    Fetched {
+        id: u64,
+        answer: Result<HttpAnswer, String>,
+    },
+    /// The stream of [`Effect::Follow`] `id` answered 200 and is open.
+    StreamOpened { id: u64 },
+    /// More of that stream arrived (an event or a keep-alive).
+    StreamAlive { id: u64 },
+    /// One event of that stream, read.
+    Streamed { id: u64, streamed: relay::Streamed },
+    /// That stream ended: refused at the start (`answer`: its non-200 answer), or broken
+    /// later (`why`: the browser's words).
+    StreamClosed {
+        id: u64,
+        answer: Option<HttpAnswer>,
+        why: String,
+    },
     /// For the state: user input, a browser read, a tab event.
     State(state::Event),
     /// The answer to the [`Effect::Send`] with request `id`, or why there is none.
@@ -143,6 +180,24 @@ pub enum Effect {
     /// Store the list under `last_list`; a failure is reported as
     /// [`BrowserCall::RememberList`].
     RememberList(CachedList),
+    /// `GET url` with the browser's cookies for it (the relay's sign-in); answer with
+    /// [`Event::Fetched`].
+    Fetch { id: u64, url: String },
+    /// Open the event stream at `url` (sending `Last-Event-ID` when given), closing any
+    /// other; report with [`Event::StreamOpened`], [`Event::StreamText`] and
+    /// [`Event::StreamClosed`], each naming `id`.
+    Follow {
+        id: u64,
+        url: String,
+        last_event_id: Option<String>,
+    },
+    /// Close the event stream, if one is open (no event follows).
+    Unfollow,
+    /// Close the `subscribe` port, if one is open (no event follows).
+    ClosePort,
+    /// A call that tells the browser the service worker is busy: a relay stream alone
+    /// does not keep it alive the way a native port does.
+    StayAwake,
     /// Read `notify_services` from storage; answer with [`Event::NotifyLoaded`].
     LoadNotify,
     /// Store `notify_services`.
@@ -173,6 +228,11 @@ enum EnvsAsk {
     Envs { refresh: bool },
     Links(AppRef),
     Act(AppRef),
+}
+
+/// What the environments part says on a team relay when this browser has no companion.
+pub fn no_local_companion() -> Text {
+    crate::text!("envs_need_local_companion")
 }
 
 /// Why a listing was started.
@@ -210,6 +270,15 @@ enum Walk {
     },
 }
 
+/// The relay's event stream, as the service worker follows it.
+#[derive(Debug, Default)]
+struct Stream {
+    /// The [`Effect::Follow`] whose events count; others are late ones from a closed stream.
+    id: u64,
+    /// Where a reconnect resumes; `None`: the list must be read again.
+    last_event_id: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Worker {
     state: State,
@@ -217,9 +286,19 @@ pub struct Worker {
     background: bool,
     next_id: u64,
     listings: Vec<Pending>,
+    /// Relay lists in flight: the request id and why.
+    fetches: Vec<(u64, Purpose)>,
     live: Live,
     retry_ms: u32,
     walk: Walk,
+    settings: Settings,
+    managed: Option<Managed>,
+    /// The native companion is not installed (the browser said so).
+    companion_missing: bool,
+    source: Source,
+    /// The service worker follows its source (after its settings were read).
+    following: bool,
+    stream: Stream,
     envs: Envs,
     envs_asks: Vec<(u64, EnvsAsk)>,
     /// Notifications waiting for the opt-in list to be read.
@@ -232,6 +311,9 @@ pub struct Worker {
     notify_loaded: bool,
     /// Origins just granted, until the stored waiting choice is read.
     added_origins: Vec<String>,
+    /// A list failure that another protocol version may explain, held until the `hello`
+    /// with this id answers (it is shown then, or the version mismatch instead).
+    diagnosing: Option<(u64, Failure)>,
 }
 
 impl Default for Worker {
@@ -241,9 +323,16 @@ impl Default for Worker {
             background: false,
             next_id: 1,
             listings: Vec::new(),
+            fetches: Vec::new(),
             live: Live::default(),
             retry_ms: RETRY_FIRST_MS,
             walk: Walk::Idle,
+            settings: Settings::default(),
+            managed: None,
+            companion_missing: false,
+            source: Source::Companion,
+            following: false,
+            stream: Stream::default(),
             envs: Envs::default(),
             envs_asks: Vec::new(),
             held_notes: Vec::new(),
@@ -251,6 +340,7 @@ impl Default for Worker {
             subscribed: false,
             notify_loaded: false,
             added_origins: Vec::new(),
+            diagnosing: None,
         }
     }
 }
@@ -272,10 +362,15 @@ impl Worker {
                 tab,
                 stored,
                 brands,
+                platform,
                 now_ms,
             } => {
-                self.state.config = stored.settings.unwrap_or_default().config();
+                let stored = *stored;
+                self.settings = stored.settings.unwrap_or_default();
+                self.managed = stored.managed;
+                self.configure();
                 self.state.browser = crate::view::browser_from_brands(&brands);
+                self.state.os = crate::view::Os::from_platform(&platform);
                 out.push(Effect::LoadNotify);
                 let (tab_id, url) = tab.map_or((-1, String::new()), |t| (t.id, t.url));
                 self.feed(
@@ -304,14 +399,49 @@ impl Worker {
                     self.feed(state::Event::Refreshing { on: true }, &mut out);
                 }
             }
+            // The companion at once, as before there were relays: its subscription must be
+            // the first thing that lists (the companion's first diff is what its
+            // notifications count as first seen). The settings may name a relay instead.
             Event::WorkerStarted => {
                 self.background = true;
                 out.push(Effect::LoadSettings);
-                self.subscribe(&mut out);
+                let before = self.source.clone();
+                self.configure();
+                self.follow_source(&before, &mut out);
             }
-            Event::SettingsLoaded(settings) => {
-                self.state.config = settings.unwrap_or_default().config();
+            Event::SettingsLoaded { settings, managed } => {
+                self.settings = settings.unwrap_or_default();
+                self.managed = managed;
+                let before = self.source.clone();
+                self.configure();
+                if self.background && (!self.following || self.source != before) {
+                    self.follow_source(&before, &mut out);
+                }
             }
+            Event::SettingsChanged => out.push(Effect::LoadSettings),
+            Event::Fetched { id, answer } => self.fetched(id, answer, &mut out),
+            Event::StreamOpened { id } if id == self.stream.id => {
+                self.retry_ms = RETRY_FIRST_MS;
+                // A fresh stream (or one the relay could not resume) needs the whole list.
+                if self.stream.last_event_id.is_none() {
+                    self.start_listing(Purpose::Seed, false, &mut out);
+                }
+            }
+            Event::StreamAlive { id } if id == self.stream.id => out.push(Effect::StayAwake),
+            Event::Streamed { id, streamed } if id == self.stream.id => {
+                self.streamed(streamed, &mut out)
+            }
+            Event::StreamClosed { id, answer, why } if id == self.stream.id => {
+                if let (Some(answer), Source::Relay(relay)) = (&answer, &self.source) {
+                    let failure = relay::failure(relay, Ok(answer));
+                    self.feed(state::Event::CompanionFailed(failure), &mut out);
+                }
+                self.reconnect_later(&why, &mut out);
+            }
+            Event::StreamOpened { .. }
+            | Event::StreamAlive { .. }
+            | Event::Streamed { .. }
+            | Event::StreamClosed { .. } => {}
             Event::State(event) => {
                 if let Walk::Visiting { reading, stuck, .. } = &mut self.walk
                     && *reading
@@ -323,6 +453,9 @@ impl Worker {
                 self.flush_notes(&mut out);
             }
             Event::Answered { id, reply } => self.answered(id, reply, &mut out),
+            // A port's late words after the worker moved to the relay are not news.
+            Event::PortMessage(_) | Event::PortClosed { .. }
+                if self.source != Source::Companion => {}
             Event::PortMessage(message) => {
                 self.retry_ms = RETRY_FIRST_MS;
                 self.port_message(message, &mut out);
@@ -360,14 +493,19 @@ impl Worker {
             }
             Event::PortClosed { browser_said } => {
                 self.subscribed = false;
-                let ms = self.retry_ms;
-                self.retry_ms = ms.saturating_mul(2).min(RETRY_MAX_MS);
-                out.push(Effect::Warn(format!(
-                    "preview-switch companion port closed ({browser_said}); reconnecting in {ms} ms"
-                )));
-                out.push(Effect::ReconnectAfter { ms });
+                let missing = matches!(
+                    LocalError::unreachable(&browser_said),
+                    LocalError::NotInstalled { .. }
+                );
+                if missing && self.companion_gone(&mut out) {
+                    return out;
+                }
+                self.reconnect_later(&browser_said, &mut out);
             }
-            Event::ReconnectDue => self.subscribe(&mut out),
+            Event::ReconnectDue => match self.source.clone() {
+                Source::Companion => self.subscribe(&mut out),
+                Source::Relay(relay) => self.follow_relay(&relay, &mut out),
+            },
             // An open popup finishes its own waiting choice. The worker finishes one whose
             // popup is gone (Chromium closes it for the permission prompt): it marks the
             // choice granted and reopens the popup, which applies it.
@@ -439,6 +577,16 @@ impl Worker {
     }
 
     fn start_listing(&mut self, purpose: Purpose, refresh: bool, out: &mut Vec<Effect>) {
+        if let Source::Relay(relay) = &self.source {
+            let id = self.next_id;
+            self.next_id += 1;
+            out.push(Effect::Fetch {
+                id,
+                url: relay::previews_url(relay),
+            });
+            self.fetches.push((id, purpose));
+            return;
+        }
         let (listing, first) = Listing::start(refresh);
         let id = self.send(first, out);
         self.listings.push(Pending {
@@ -449,6 +597,20 @@ impl Worker {
     }
 
     fn answered(&mut self, id: u64, reply: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
+        if let Some((_, failure)) = self.diagnosing.take_if(|(hello, _)| *hello == id) {
+            let failure = match reply {
+                Ok(Reply::Hello(h)) if h.protocol != PROTOCOL_VERSION => {
+                    Failure::Local(LocalError::Mismatch {
+                        protocol: h.protocol,
+                        companion_version: h.companion_version,
+                        installed: h.installed,
+                    })
+                }
+                _ => failure,
+            };
+            self.feed(state::Event::CompanionFailed(failure), out);
+            return;
+        }
         if let Some(at) = self.envs_asks.iter().position(|(i, _)| *i == id) {
             let (_, ask) = self.envs_asks.remove(at);
             self.envs_answered(ask, reply, out);
@@ -466,16 +628,27 @@ impl Worker {
             }
             Step::Done(listed) => {
                 let done = self.listings.remove(at);
-                self.listed(done, listed, out);
+                self.listed(done.purpose, done.listing.is_refresh(), listed, out);
             }
             Step::Failed(failure) => {
                 let done = self.listings.remove(at);
-                self.list_failed(done, failure, out);
+                let missing = matches!(failure, Failure::Local(LocalError::NotInstalled { .. }));
+                // The team's relay stands in for a companion this browser does not have.
+                if missing && done.purpose == Purpose::Show && self.companion_gone(out) {
+                    return;
+                }
+                self.list_failed(done.purpose, done.listing.is_refresh(), failure, out);
             }
         }
     }
 
-    fn listed(&mut self, done: Pending, listed: Listed, out: &mut Vec<Effect>) {
+    fn listed(
+        &mut self,
+        purpose: Purpose,
+        was_refresh: bool,
+        listed: Listed,
+        out: &mut Vec<Effect>,
+    ) {
         let Listed {
             previews,
             failures,
@@ -483,20 +656,10 @@ impl Worker {
             fetched_at_ms,
             stale,
         } = listed;
-        match done.purpose {
+        match purpose {
             Purpose::Seed => {
                 let update = self.live.seed(Some(previews));
-                out.push(Effect::RememberList(CachedList {
-                    previews: update.previews.clone(),
-                    fetched_at_ms,
-                }));
-                self.feed(
-                    state::Event::PreviewsChanged {
-                        previews: update.previews,
-                        deleted: update.deleted,
-                    },
-                    out,
-                );
+                self.live_update(update, fetched_at_ms, out);
             }
             Purpose::Show => {
                 out.push(Effect::RememberList(CachedList {
@@ -513,11 +676,19 @@ impl Worker {
                 );
                 self.feed(state::Event::ServersFailed { failures }, out);
                 if !self.background {
-                    self.ask_envs(out);
+                    if self.companion_missing {
+                        // On a team relay without a local companion: environments, refresh
+                        // and sync act with the user's own Argo CD rights, which only a
+                        // local companion holds.
+                        self.envs.failed = Some(no_local_companion());
+                    } else {
+                        self.ask_envs(out);
+                    }
                 }
                 // The companion answers `list` at once from its cache; a stale one is shown,
-                // and a `refresh` (which waits for Argo CD) follows, once.
-                if stale && !done.listing.is_refresh() {
+                // and a `refresh` (which waits for Argo CD) follows, once. A relay keeps its
+                // list current by itself: nothing to ask it.
+                if stale && !was_refresh && self.source == Source::Companion {
                     self.start_listing(Purpose::Show, true, out);
                     self.feed(state::Event::Refreshing { on: true }, out);
                 }
@@ -525,8 +696,14 @@ impl Worker {
         }
     }
 
-    fn list_failed(&mut self, done: Pending, failure: Failure, out: &mut Vec<Effect>) {
-        match done.purpose {
+    fn list_failed(
+        &mut self,
+        purpose: Purpose,
+        was_refresh: bool,
+        failure: Failure,
+        out: &mut Vec<Effect>,
+    ) {
+        match purpose {
             // The old list stays; held events apply on top of it.
             Purpose::Seed => {
                 let update = self.live.seed(None);
@@ -539,8 +716,22 @@ impl Worker {
                 );
             }
             // A failed refresh leaves the list shown and says why beside it.
-            Purpose::Show if done.listing.is_refresh() => {
-                self.feed(state::Event::RefreshFailed(failure), out)
+            Purpose::Show if was_refresh => self.feed(state::Event::RefreshFailed(failure), out),
+            // Before a reply it cannot read or a request the companion does not know is
+            // shown, `hello` tells whether the two speak different protocol versions.
+            Purpose::Show
+                if self.source == Source::Companion
+                    && self.diagnosing.is_none()
+                    && protocol_may_differ(&failure) =>
+            {
+                let id = self.send(
+                    RequestBody::Hello {
+                        protocol: PROTOCOL_VERSION,
+                        extension_version: Some(EXTENSION_VERSION.to_owned()),
+                    },
+                    out,
+                );
+                self.diagnosing = Some((id, failure));
             }
             Purpose::Show => self.feed(state::Event::CompanionFailed(failure), out),
         }
@@ -548,11 +739,180 @@ impl Worker {
 
     /// Opens a new subscription; its events wait for its seed.
     fn subscribe(&mut self, out: &mut Vec<Effect>) {
-        self.live.subscribed_again();
-        // A seed still running belongs to the old subscription: it must not release the
-        // new one's events.
-        self.listings.retain(|p| p.purpose != Purpose::Seed);
+        self.forget_seeds();
         self.send(RequestBody::Subscribe, out);
+    }
+
+    /// The source for the settings read, and the state's words for it.
+    fn configure(&mut self) {
+        self.source = relay::choose(
+            &self.settings,
+            self.managed.as_ref(),
+            self.companion_missing,
+        );
+        self.state.config = crate::settings::config(&self.settings, self.managed.as_ref());
+        self.state.config.relay = match &self.source {
+            Source::Relay(url) => Some(url.clone()),
+            Source::Companion => None,
+        };
+    }
+
+    /// The service worker starts following the source, leaving `before`.
+    fn follow_source(&mut self, before: &Source, out: &mut Vec<Effect>) {
+        if self.following {
+            out.push(match before {
+                Source::Companion => Effect::ClosePort,
+                Source::Relay(_) => Effect::Unfollow,
+            });
+        }
+        // Whatever the closed stream still says is not news.
+        self.stream.id = 0;
+        self.following = true;
+        self.retry_ms = RETRY_FIRST_MS;
+        match self.source.clone() {
+            Source::Companion => self.subscribe(out),
+            Source::Relay(relay) => {
+                self.stream.last_event_id = None;
+                self.follow_relay(&relay, out);
+            }
+        }
+    }
+
+    /// Opens the relay's event stream, resuming after the last event seen if any; without
+    /// one, its events wait for a seed read once it is open.
+    fn follow_relay(&mut self, relay: &str, out: &mut Vec<Effect>) {
+        if self.stream.last_event_id.is_none() {
+            self.forget_seeds();
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stream.id = id;
+        out.push(Effect::Follow {
+            id,
+            url: relay::events_url(relay),
+            last_event_id: self.stream.last_event_id.clone(),
+        });
+    }
+
+    /// The browser says no companion is installed: with a relay the team preset, the list
+    /// comes from there now. Whether it switched.
+    fn companion_gone(&mut self, out: &mut Vec<Effect>) -> bool {
+        self.companion_missing = true;
+        let before = self.source.clone();
+        self.configure();
+        if self.source == before {
+            return false;
+        }
+        out.push(Effect::Warn(
+            "no preview-switch companion in this browser: reading the team relay".into(),
+        ));
+        if self.background {
+            // The port that told us is closed already.
+            self.following = false;
+            self.follow_source(&before, out);
+        } else {
+            self.start_listing(Purpose::Show, false, out);
+        }
+        true
+    }
+
+    fn reconnect_later(&mut self, why: &str, out: &mut Vec<Effect>) {
+        let ms = self.retry_ms;
+        self.retry_ms = ms.saturating_mul(2).min(RETRY_MAX_MS);
+        let what = match self.source {
+            Source::Companion => "preview-switch companion port",
+            Source::Relay(_) => "team relay stream",
+        };
+        out.push(Effect::Warn(format!(
+            "{what} closed ({why}); reconnecting in {ms} ms"
+        )));
+        out.push(Effect::ReconnectAfter { ms });
+    }
+
+    fn fetched(&mut self, id: u64, answer: Result<HttpAnswer, String>, out: &mut Vec<Effect>) {
+        let Some(at) = self.fetches.iter().position(|(i, _)| *i == id) else {
+            return;
+        };
+        let (_, purpose) = self.fetches.remove(at);
+        let Source::Relay(relay) = self.source.clone() else {
+            return; // the source changed meanwhile
+        };
+        match relay::list_answer(&relay, answer) {
+            Ok((listed, last_event_id)) => {
+                if purpose == Purpose::Seed && self.stream.last_event_id.is_none() {
+                    self.stream.last_event_id = Some(last_event_id);
+                }
+                self.listed(purpose, false, listed, out);
+            }
+            Err(failure) => self.list_failed(purpose, false, failure, out),
+        }
+    }
+
+    /// One event of the relay's stream.
+    fn streamed(&mut self, streamed: relay::Streamed, out: &mut Vec<Effect>) {
+        match streamed {
+            relay::Streamed::Changed { changes, id } => {
+                if id.is_some() {
+                    self.stream.last_event_id = id;
+                }
+                self.changed(
+                    changes.changes,
+                    changes.fetched_at_ms,
+                    changes.failures,
+                    out,
+                );
+            }
+            relay::Streamed::Reset => {
+                self.stream.last_event_id = None;
+                self.forget_seeds();
+                self.start_listing(Purpose::Seed, false, out);
+            }
+            relay::Streamed::Unknown { event } => out.push(Effect::Warn(format!(
+                "skipping a team relay event the extension does not know: {event}"
+            ))),
+        }
+    }
+
+    /// Live changes, from the companion's port or the relay's stream.
+    fn changed(
+        &mut self,
+        changes: Vec<protocol::messages::Change>,
+        fetched_at_ms: u64,
+        failures: Vec<protocol::messages::ServerFailure>,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some(update) = self.live.changed(changes) {
+            self.live_update(update, fetched_at_ms, out);
+        }
+        self.feed(state::Event::ServersFailed { failures }, out);
+    }
+
+    /// The live list moved: remember it and hand it to the state.
+    fn live_update(
+        &mut self,
+        update: crate::live::Update,
+        fetched_at_ms: u64,
+        out: &mut Vec<Effect>,
+    ) {
+        out.push(Effect::RememberList(CachedList {
+            previews: update.previews.clone(),
+            fetched_at_ms,
+        }));
+        self.feed(
+            state::Event::PreviewsChanged {
+                previews: update.previews,
+                deleted: update.deleted,
+            },
+            out,
+        );
+    }
+
+    /// A new subscription or stream: the live list waits for a seed, and a seed still
+    /// running belongs to the old one (it must not release the new one's events).
+    fn forget_seeds(&mut self) {
+        self.live.subscribed_again();
+        self.listings.retain(|p| p.purpose != Purpose::Seed);
+        self.fetches.retain(|(_, p)| *p != Purpose::Seed);
     }
 
     fn port_message(&mut self, message: Result<Reply, LocalError>, out: &mut Vec<Effect>) {
@@ -574,27 +934,12 @@ impl Worker {
                     out.push(Effect::State(state::Effect::LoadApplied));
                 }
             }
-            Ok(Reply::PreviewsChanged(changed)) => {
-                if let Some(update) = self.live.changed(changed.changes) {
-                    out.push(Effect::RememberList(CachedList {
-                        previews: update.previews.clone(),
-                        fetched_at_ms: changed.fetched_at_ms,
-                    }));
-                    self.feed(
-                        state::Event::PreviewsChanged {
-                            previews: update.previews,
-                            deleted: update.deleted,
-                        },
-                        out,
-                    );
-                }
-                self.feed(
-                    state::Event::ServersFailed {
-                        failures: changed.failures,
-                    },
-                    out,
-                );
-            }
+            Ok(Reply::PreviewsChanged(changed)) => self.changed(
+                changed.changes,
+                changed.fetched_at_ms,
+                changed.failures,
+                out,
+            ),
             Ok(Reply::Error(e)) => self.feed(state::Event::CompanionFailed(e.error.into()), out),
             Ok(_) => {}
             Err(local) => self.feed(state::Event::CompanionFailed(local.into()), out),
@@ -655,7 +1000,7 @@ impl Worker {
                     stale,
                     r.failures
                         .iter()
-                        .map(|f| format!("{} could not be read: {}", f.server, f.error.message))
+                        .map(|f| crate::text!("server_unreadable", &f.server, &f.error.message))
                         .collect(),
                 );
                 // A stale answer came from the companion's cache: ask Argo CD once.
@@ -790,6 +1135,22 @@ impl Worker {
 }
 
 /// A read the state waits for that failed, so its answer will never come.
+/// A failure a companion of another protocol version gives: a reply this extension cannot
+/// read, or a request (or an error code) the companion and the extension do not share.
+fn protocol_may_differ(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Local(LocalError::Unreadable { .. })
+            | Failure::Companion(ErrorBody {
+                code: ErrorCode::UnknownType
+                    | ErrorCode::BadRequest
+                    | ErrorCode::BadJson
+                    | ErrorCode::Unknown,
+                ..
+            })
+    )
+}
+
 fn is_failed_read(event: &state::Event) -> bool {
     matches!(
         event,

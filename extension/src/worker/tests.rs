@@ -1,8 +1,9 @@
 //! The worker's decisions, natively: what the popup and the service worker ask of the
 //! companion and the browser, for each answer they get.
 
+use protocol::install::InstallMethod;
 use protocol::messages::{
-    Change, ChangeKind, ErrorCode, ListReply, PreviewsChanged, Subscribed, Unsubscribed,
+    Change, ChangeKind, ErrorCode, HelloReply, ListReply, PreviewsChanged, Subscribed, Unsubscribed,
 };
 
 use super::listing::tests::error;
@@ -86,8 +87,9 @@ fn popup(stored: Stored, brands: Vec<String>) -> (Worker, Vec<Effect>) {
                 id: 7,
                 url: "https://app.test/".into(),
             }),
-            stored,
+            stored: Box::new(stored),
             brands,
+            platform: "Linux x86_64".into(),
             now_ms: 1_795_000_600_000,
         },
     );
@@ -117,6 +119,7 @@ fn the_popup_shows_the_cached_list_at_once_then_the_companions() {
                 previews: vec![fe(1)],
                 fetched_at_ms: 1_795_000_000_000,
             }),
+            managed: None,
             access_granted: None,
         },
         vec!["Chromium".into(), "Microsoft Edge".into()],
@@ -240,15 +243,119 @@ fn a_companion_that_cannot_be_reached_or_read_is_shown_typed() {
         Companion::Failed(Failure::Local(LocalError::NotInstalled { .. }))
     ));
 
+    // A reply it cannot read is shown as such when the companion speaks this protocol.
     let (mut w, fx) = popup(Stored::default(), vec![]);
     let id = one_sent(&fx, list(None));
-    answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
+    let fx = answer(&mut w, id, Reply::Unsubscribed(Unsubscribed { id: 1 }));
+    let hello = one_sent(&fx, hello_request());
+    answer(&mut w, hello, hello_reply(PROTOCOL_VERSION, None));
     assert_eq!(
         w.state().companion,
         Companion::Failed(Failure::Local(LocalError::Unreadable {
             detail: "expected a list, got unsubscribed".into()
         }))
     );
+}
+
+fn hello_request() -> RequestBody {
+    RequestBody::Hello {
+        protocol: PROTOCOL_VERSION,
+        extension_version: Some(env!("CARGO_PKG_VERSION").into()),
+    }
+}
+
+fn hello_reply(protocol: u32, installed: Option<InstallMethod>) -> Reply {
+    Reply::Hello(Box::new(HelloReply {
+        id: 0,
+        protocol,
+        companion_version: "0.0.9".into(),
+        capabilities: vec!["list".into()],
+        servers: vec![],
+        installed,
+    }))
+}
+
+/// A list that an older companion does not understand (or whose answer this extension
+/// cannot read) is explained by `hello`: the popup names both versions and the upgrade
+/// command for how the companion was installed, instead of a generic error.
+#[test]
+fn a_companion_of_another_protocol_is_named_with_its_upgrade_command() {
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::UnknownType));
+    assert_eq!(w.state().companion, Companion::Loading, "held for hello");
+    let hello = one_sent(&fx, hello_request());
+    answer(
+        &mut w,
+        hello,
+        hello_reply(PROTOCOL_VERSION - 1, Some(InstallMethod::Deb)),
+    );
+    let Companion::Failed(Failure::Local(e)) = &w.state().companion else {
+        panic!("{:?}", w.state().companion)
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        e.message().render(english()),
+        format!(
+            "the companion (preview-switch 0.0.9, protocol {}) is older than this extension {version} needs (protocol {PROTOCOL_VERSION})",
+            PROTOCOL_VERSION - 1
+        )
+    );
+    assert_eq!(
+        e.upgrade_command(),
+        Some(format!(
+            "sudo apt install ./preview-switch_{version}-1_amd64.deb"
+        ))
+    );
+    let fix = e.fix().unwrap().render(english());
+    assert!(fix.contains("the Debian package"), "{fix}");
+
+    // Newer: the extension is the one to update, and no companion command is offered.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = run(
+        &mut w,
+        Event::Answered {
+            id,
+            reply: Err(LocalError::Unreadable {
+                detail: "unknown field `pages`".into(),
+            }),
+        },
+    );
+    let hello = one_sent(&fx, hello_request());
+    answer(
+        &mut w,
+        hello,
+        hello_reply(
+            PROTOCOL_VERSION + 1,
+            Some(InstallMethod::Tarball {
+                platform: "x86_64-linux".into(),
+            }),
+        ),
+    );
+    let Companion::Failed(Failure::Local(e)) = &w.state().companion else {
+        panic!("{:?}", w.state().companion)
+    };
+    let said = e.text().render(english());
+    assert!(said.contains("is newer than this extension"), "{said}");
+    assert_eq!(e.upgrade_command(), None);
+    assert!(
+        e.fix()
+            .unwrap()
+            .render(english())
+            .starts_with("update this extension to 0.0.9"),
+        "{said}"
+    );
+
+    // An error a protocol difference does not explain is shown at once, without hello.
+    let (mut w, fx) = popup(Stored::default(), vec![]);
+    let id = one_sent(&fx, list(None));
+    let fx = answer(&mut w, id, error(ErrorCode::ArgocdUnauthorized));
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+    assert!(matches!(
+        w.state().companion,
+        Companion::Failed(Failure::Companion(_))
+    ));
 }
 
 fn changed(changes: Vec<(ChangeKind, Preview)>) -> Event {
@@ -270,12 +377,27 @@ fn subscribed() -> Event {
     })))
 }
 
+/// A service worker started: it subscribes to the companion at once (its subscription
+/// is the first thing that lists), and the default settings change nothing.
+fn start_worker(w: &mut Worker) -> Vec<Effect> {
+    let fx = run(w, Event::WorkerStarted);
+    assert_eq!(fx[0], Effect::LoadSettings);
+    let settled = run(
+        w,
+        Event::SettingsLoaded {
+            settings: None,
+            managed: None,
+        },
+    );
+    assert_eq!(settled, [], "the companion it follows already");
+    fx[1..].to_vec()
+}
+
 /// A service worker subscribed and seeded with `previews`.
 fn seeded(previews: Vec<Preview>) -> Worker {
     let mut w = Worker::default();
-    let fx = run(&mut w, Event::WorkerStarted);
-    assert_eq!(fx[0], Effect::LoadSettings);
-    assert!(matches!(&fx[1], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
+    let fx = start_worker(&mut w);
+    assert!(matches!(&fx[0], Effect::Subscribe(r) if r.body == RequestBody::Subscribe));
     let fx = run(&mut w, subscribed());
     let id = one_sent(&fx, list(None));
     answer(&mut w, id, page(previews, None, false));
@@ -285,7 +407,7 @@ fn seeded(previews: Vec<Preview>) -> Worker {
 #[test]
 fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     // The companion's first event is a diff from its disk cache: PR 2 deleted.
     let fx = run(&mut w, changed(vec![(ChangeKind::Deleted, fe(2))]));
     assert!(
@@ -309,7 +431,7 @@ fn a_new_subscription_holds_its_events_until_the_seed_is_in() {
 #[test]
 fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     let fx = run(&mut w, subscribed());
     let old_seed = one_sent(&fx, list(None));
     run(
@@ -335,7 +457,7 @@ fn a_seed_of_a_replaced_subscription_does_not_release_the_new_ones_events() {
 #[test]
 fn a_closed_port_is_reopened_after_a_pause_doubling_to_a_minute() {
     let mut w = Worker::default();
-    run(&mut w, Event::WorkerStarted);
+    start_worker(&mut w);
     let mut pauses = Vec::new();
     for _ in 0..9 {
         let fx = run(
@@ -844,4 +966,18 @@ mod envs_tests {
             1
         );
     }
+}
+
+/// Regression (the relay's merge with deploy notifications): the worker waited for its
+/// settings before subscribing, so a tab's `list` could fill the companion's disk cache
+/// first; the subscription then started from that cache, saw no preview for the first
+/// time, and the next redeploy counted as a first sighting, which is never notified.
+#[test]
+fn the_service_worker_subscribes_before_anything_lists() {
+    let mut w = Worker::default();
+    let fx = run(&mut w, Event::WorkerStarted);
+    assert!(
+        matches!(&fx[..], [Effect::LoadSettings, Effect::Subscribe(r)] if r.body == RequestBody::Subscribe),
+        "{fx:?}"
+    );
 }

@@ -111,13 +111,15 @@ impl<S: Source> Host<S> {
         }
         let me = self.clone();
         let fut = async move {
-            let fetched = match tokio::time::timeout(me.opts.fetch_timeout, me.source.envs()).await
+            let fetched = match tokio::time::timeout(me.opts.fetch_timeout, me.live.source().envs())
+                .await
             {
                 Ok(f) => f,
                 Err(_) => EnvsFetched {
                     services: Vec::new(),
                     failures: me
-                        .servers
+                        .live
+                        .servers()
                         .iter()
                         .map(|s| ServerFailure {
                             server: s.url.clone(),
@@ -222,7 +224,7 @@ impl<S: Source> Host<S> {
     /// an environment of the last `envs` result. Nothing else is acted on.
     fn listed(&self, app: &AppRef) -> bool {
         let key = app_key(&app.server, &app.namespace, &app.app);
-        let preview = self.current.borrow().as_ref().is_some_and(|s| {
+        let preview = self.live.current().is_some_and(|s| {
             s.previews
                 .iter()
                 .any(|p| app_key(&p.server, &p.namespace, &p.app) == key)
@@ -253,11 +255,11 @@ impl<S: Source> Host<S> {
         if !self.listed(&app) {
             return Self::not_listed(id, &app);
         }
-        match self.source.act(&app, action).await {
+        match self.live.source().act(&app, action).await {
             Ok(mut done) => {
                 done.id = id;
                 // The change shows in the listing: subscribers get it as an event.
-                drop(self.refresh(true));
+                drop(self.live.refresh(true));
                 Reply::AppAction(Box::new(done))
             }
             Err(error) => Reply::Error(protocol::messages::ErrorReply {
@@ -272,7 +274,7 @@ impl<S: Source> Host<S> {
         if !self.listed(&app) {
             return Self::not_listed(id, &app);
         }
-        match self.source.app_links(&app).await {
+        match self.live.source().app_links(&app).await {
             Ok(links) => Reply::AppLinks(AppLinksReply { id, links }),
             Err(error) => Reply::Error(protocol::messages::ErrorReply {
                 id: Some(id),
@@ -327,12 +329,12 @@ impl<S: Source> Host<S> {
     ) {
         let (kick, mut kicked) = mpsc::channel::<()>(1);
         let mut watchers = tokio::task::JoinSet::new();
-        for index in 0..self.servers.len() {
+        for index in 0..self.live.servers().len() {
             let (me, kick) = (self.clone(), kick.clone());
             watchers.spawn(async move {
                 let mut backoff = me.opts.backoff_min;
                 loop {
-                    if let Ok(mut feed) = me.source.watch_all(index).await {
+                    if let Ok(mut feed) = me.live.source().watch_all(index).await {
                         while let Some(Ok(())) = feed.next().await {
                             backoff = me.opts.backoff_min;
                             let _ = kick.try_send(());
@@ -470,12 +472,12 @@ impl<S: Source> Host<S> {
             };
             // Only an unhealthy or suspended app can have a paused or aborted Rollout.
             if matches!(p.health.as_deref(), Some("Suspended" | "Degraded")) {
-                obs.rollout = self.source.inspect(&app, true, false).await.rollout;
+                obs.rollout = self.live.source().inspect(&app, true, false).await.rollout;
             }
             let kinds = self.note(&obs);
             for kind in kinds {
                 let inspected = if kind == NotificationKind::Deployed {
-                    self.source.inspect(&app, false, true).await
+                    self.live.source().inspect(&app, false, true).await
                 } else {
                     Default::default()
                 };

@@ -1,10 +1,13 @@
 //! The host loop driven over `tokio::io::duplex` with a fake [`Source`]: literal malformed
 //! frames, paging, the cache, subscriptions, origin refusal, concurrency and shutdown.
 
-use std::sync::atomic::AtomicUsize;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
+use futures_util::StreamExt;
 use futures_util::stream;
-use protocol::messages::ServerFailure;
+use protocol::messages::{ChangeKind, ServerFailure, ServerInfo};
 use protocol::{Links, Route, RouteKind, RouteSource};
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
@@ -123,6 +126,7 @@ fn options(cache_dir: Option<&std::path::Path>) -> HostOptions {
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(40),
         allowed: AllowedOrigins::default(),
+        installed: None,
     }
 }
 
