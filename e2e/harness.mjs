@@ -82,7 +82,7 @@ function nginxQuote(s) {
   return `"${s.replace(/"/g, '\\"')}"`;
 }
 
-function nginxConf(dir, port, tlsPort, routes, devPort, previewPort) {
+function nginxConf(dir, port, tlsPort, routes, devPort, previewPort, marked = []) {
   // Per host, the same regexes the HTTPRoute header matches carry, matched against the
   // whole Cookie header as the mesh does (PLATFORM E); then the host picks its map.
   const hosts = [...new Set(routes.map((r) => r.host))];
@@ -111,6 +111,12 @@ ${byHost}
     default "";
   }
   map $preview_route $backend { "" dev; default preview; }
+  # What a preview's routing resource adds to its responses once marked (the fake's
+  # /mark/<app>, examples/chart's ResponseHeaderModifier): x-preview-pr: <PR>.
+  map $preview_route $preview_marker {
+${marked.map((app) => `    ${nginxQuote(app)} ${app.replace(/.*-pr-/, "")};`).join("\n")}
+    default "";
+  }
   upstream dev { server 127.0.0.1:${devPort}; }
   upstream preview { server 127.0.0.1:${previewPort}; }
   server {
@@ -122,6 +128,7 @@ ${byHost}
     ssl_certificate_key ${path.join(dir, "key.pem")};
     location / {
       proxy_pass http://$backend;
+      add_header x-preview-pr $preview_marker always;
       proxy_set_header Host $http_host;
       proxy_set_header X-Routed-To $preview_route;
       proxy_buffering off;
@@ -241,6 +248,15 @@ async function setUpWorld(w) {
     if (attempt === 3) throw new Error(`nginx could not start: ${fs.readFileSync(path.join(ngx, "error.log"), "utf8")}`);
     w.tlsPort = await freePort();
   }
+
+  // nginx as a mesh team changes it: previews whose responses it marks (x-preview-pr), and
+  // previews it serves dev for although their cookie comes (a broken rollout). Reloaded
+  // gracefully; callers wait for the new behaviour.
+  w.reconfigureNginx = ({ marked = [], serveDev = [] } = {}) => {
+    const routes = w.fake.routes.filter((r) => !serveDev.includes(r.app));
+    fs.writeFileSync(conf, nginxConf(ngx, w.port, w.tlsPort, routes, dev.address().port, preview.address().port, marked));
+    execFileSync(NGINX, ["-p", ngx, "-e", path.join(ngx, "error.log"), "-c", conf, "-s", "reload"], { stdio: "ignore" });
+  };
 
   // The companion runs with the browser's environment: the suite's config, cache and log
   // dirs, and a HOME of its own (Firefox reads host manifests from $HOME; `install` writes

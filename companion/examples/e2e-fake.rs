@@ -3,7 +3,7 @@
 //! servers, a `config.toml` and token file for the companion naming all three, and a small
 //! control API so a test can change the world under the extension (delete or redeploy a
 //! preview, reject the token, read the syncs that reached dev, add hostile previews to
-//! dev). It prints one JSON line
+//! dev, mark a preview's responses). It prints one JSON line
 //! (URLs, config path, the cookie routes nginx must apply) and serves until stdin closes,
 //! so it never outlives the suite.
 //!
@@ -119,6 +119,54 @@ async fn hostile(State(fakes): State<Fakes>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// Marks the responses of a Linkerd-routed preview of dev: its HTTPRoute's cookie rule gets
+/// the `ResponseHeaderModifier` examples/chart writes (`x-preview-pr: <PR>`, on the
+/// backendRef, as Linkerd's v1beta3 takes it), which the suite's nginx adds as a mesh would.
+async fn mark(State(fakes): State<Fakes>, Path(app): Path<String>) -> StatusCode {
+    let Some(current) = fakes.dev.app(&app) else {
+        return StatusCode::NOT_FOUND;
+    };
+    let service = current["metadata"]["labels"]["preview-switch.io/service"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(pr) = app.rsplit_once("-pr-").map(|(_, pr)| pr.to_owned()) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let regex = fake::scenario::cookie_regex(&format!("team-{service}-pr"), &pr);
+    let route = json!({
+        "apiVersion": "policy.linkerd.io/v1beta3",
+        "kind": "HTTPRoute",
+        "metadata": {"name": app, "namespace": service, "labels": {"app.kubernetes.io/instance": app}},
+        "spec": {
+            "parentRefs": [{"name": service, "kind": "Service", "group": "core", "port": 80}],
+            "rules": [
+                {
+                    "matches": [{"headers": [{"name": "cookie", "type": "RegularExpression", "value": regex}]}],
+                    "backendRefs": [{"name": service, "namespace": app, "port": 80, "weight": 100,
+                        "filters": [{"type": "ResponseHeaderModifier",
+                            "responseHeaderModifier": {"add": [{"name": "x-preview-pr", "value": pr}]}}]}]
+                },
+                {"backendRefs": [{"name": service, "port": 80}]}
+            ]
+        }
+    });
+    let workload = |kind: &str, api_version: &str| {
+        json!({"apiVersion": api_version, "kind": kind,
+               "metadata": {"name": app, "namespace": app, "labels": {"app.kubernetes.io/name": app}}})
+    };
+    fakes.dev.set_managed_resources(
+        &app,
+        vec![
+            workload("Deployment", "apps/v1"),
+            workload("Service", "v1"),
+            route,
+        ],
+    );
+    fakes.dev.update_app(&app, |_| {});
+    StatusCode::NO_CONTENT
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -149,6 +197,7 @@ async fn main() -> std::process::ExitCode {
         .route("/redeploy/{app}/{revision}/{message}", post(redeploy))
         .route("/syncs", get(syncs))
         .route("/hostile", post(hostile))
+        .route("/mark/{app}", post(mark))
         .with_state(fakes);
     let control = fake::serve_router(control, loopback)
         .await
