@@ -439,43 +439,50 @@ test("copy link on a routed service gives the page with ?preview-switch=, and op
 });
 
 test("the badge proves the preview answered by its marker, and warns when dev served the page", async () => {
-  // The mesh team marks PR 123's responses: its HTTPRoute adds x-preview-pr, nginx too.
+  // The mesh team marks PR 123's responses: its HTTPRoute adds x-preview-pr (a sync the
+  // companion's watch sees), and nginx adds it as the mesh would. It stays marked: the
+  // scenarios after this one see a preview that answers with its marker.
   const marked = await fetch(`${w.fake.control}/mark/courses-fe-pr-123`, { method: "POST" });
   assert.equal(marked.status, 204);
   w.reconfigureNginx({ marked: ["courses-fe-pr-123"] });
   const { page } = await newSitePage();
-  const popup = await popupFor(page);
-  await choose(popup, "opt-courses_fe-d123");
-  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
-  await popup.close();
-  const color = async () => inWorker((id) => chrome.action.getBadgeBackgroundColor({ tabId: id }), await tabIdOf(page));
-  const GREEN = [26, 127, 55, 255];
-  const ORANGE = [188, 76, 0, 255];
-  // The worker learns the marker once the list is refreshed; each load checks it again.
-  await waitFor(async () => {
-    assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
-    return JSON.stringify(await color()) === JSON.stringify(GREEN);
-  }, "the badge to turn green on the marker", 30_000);
-  const answered = await popupFor(page);
-  await answered.waitForSelector("section.current .proof.ok");
-  assert.equal(await answered.textContent("section.current .proof.ok"), "the preview answered (x-preview-pr: 123)");
-  await answered.close();
+  try {
+    const popup = await popupFor(page);
+    await choose(popup, "opt-courses_fe-d123");
+    await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+    await popup.close();
+    const color = async () => inWorker((id) => chrome.action.getBadgeBackgroundColor({ tabId: id }), await tabIdOf(page));
+    const GREEN = [26, 127, 55, 255];
+    const ORANGE = [188, 76, 0, 255];
+    // The worker learns the marker with the list the sync changed; each load checks it.
+    await waitFor(async () => {
+      assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+      return JSON.stringify(await color()) === JSON.stringify(GREEN);
+    }, "the badge to turn green on the marker", 30_000);
+    const answered = await popupFor(page);
+    await answered.waitForSelector("section.current .proof.ok");
+    assert.equal(await answered.textContent("section.current .proof.ok"), "the preview answered (x-preview-pr: 123)");
+    await answered.close();
 
-  // nginx now serves dev although the cookie goes out: the badge warns, the popup says why.
-  w.reconfigureNginx({ marked: ["courses-fe-pr-123"], serveDev: ["courses-fe-pr-123"] });
-  await waitFor(async () => (await visit(page)).backend === "dev", "nginx to serve dev");
-  await waitFor(async () => JSON.stringify(await color()) === JSON.stringify(ORANGE), "the badge to turn orange");
-  assert.equal(await badge(page), "123");
-  const title = await inWorker((id) => chrome.action.getTitle({ tabId: id }), await tabIdOf(page));
-  assert.match(title, /the page was served by dev: no x-preview-pr: 123 in its response/);
-  const warned = await popupFor(page);
-  await warned.waitForSelector("section.current .proof.warn");
-  assert.match(await warned.textContent("section.current .proof.warn"), /^The page was served by dev/);
-  await choose(warned, "opt-courses_fe-dev");
-  await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
-  w.reconfigureNginx();
-  await warned.close();
-  await page.close();
+    // nginx now serves dev although the cookie goes out: the badge warns, the popup says why.
+    w.reconfigureNginx({ marked: ["courses-fe-pr-123"], serveDev: ["courses-fe-pr-123"] });
+    await waitFor(async () => (await visit(page)).backend === "dev", "nginx to serve dev");
+    await waitFor(async () => JSON.stringify(await color()) === JSON.stringify(ORANGE), "the badge to turn orange");
+    assert.equal(await badge(page), "123");
+    const title = await inWorker((id) => chrome.action.getTitle({ tabId: id }), await tabIdOf(page));
+    assert.match(title, /the page was served by dev: no x-preview-pr: 123 in its response/);
+    const warned = await popupFor(page);
+    await warned.waitForSelector("section.current .proof.warn");
+    assert.match(await warned.textContent("section.current .proof.warn"), /^The page was served by dev/);
+    await choose(warned, "opt-courses_fe-dev");
+    await waitFor(async () => (await routingCookies()).length === 0, "back to dev");
+    await warned.close();
+  } finally {
+    // Whatever failed above, the next scenario starts on dev with nginx routing again.
+    await w.context.clearCookies({ name: "team-courses-fe-pr" });
+    w.reconfigureNginx({ marked: ["courses-fe-pr-123"] });
+    await page.close();
+  }
 });
 
 test("every opening of the real popup draws the cached rows (timings recorded for the README)", async () => {
