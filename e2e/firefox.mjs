@@ -19,8 +19,13 @@ const WIDGET = `${GECKO_ID.toLowerCase().replace(/[^a-z0-9_-]/g, "_")}-browser-a
 // The demo's hosts the scenarios visit (Firefox has no host-resolver rule with wildcards).
 const HOSTS = ["courses-fe.demo.test", "checkout-api.demo.test", "docs.test"];
 
-export async function setUpFirefox(w) {
+export async function setUpFirefox(w, lang) {
   if (!fs.existsSync(FIREFOX)) throw new Error(`${FIREFOX} is missing: run \`make setup\` (installs Debian's firefox-esr)`);
+  // Firefox shows its UI (and gives extensions, through i18n) a language only with its
+  // language pack, which Debian ships beside the browser (firefox-esr-l10n-<lang>) in the
+  // application's scope; the requested locale picks it.
+  const langPack = lang && `/usr/lib/firefox-esr/browser/extensions/langpack-${lang}@firefox-esr.mozilla.org.xpi`;
+  if (langPack && !fs.existsSync(langPack)) throw new Error(`${langPack} is missing: run \`make setup\` (installs Debian's firefox-esr-l10n-${lang})`);
   w.browserName = "firefox";
   w.caller = GECKO_ID;
   w.hostArgs = ["--browser", "firefox"];
@@ -36,6 +41,7 @@ export async function setUpFirefox(w) {
     extraPrefsFirefox: {
       "extensions.webextensions.uuids": JSON.stringify({ [GECKO_ID]: UUID }),
       "network.dns.localDomains": HOSTS.join(","),
+      ...(lang ? { "intl.locale.requested": lang } : {}),
     },
     protocolTimeout: 60_000,
   });

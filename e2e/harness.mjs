@@ -200,10 +200,11 @@ export async function start({ lang } = {}) {
   return startWith("chromium", (w) => setUpChromium(w, lang));
 }
 
-/** The world with Debian's Firefox ESR and dist/firefox (see `firefox.mjs`). */
-export async function startFirefox() {
+/** The world with Debian's Firefox ESR and dist/firefox (see `firefox.mjs`); `lang`: the
+ * browser's language, as a user who runs Firefox in Korean has it (Debian's language pack). */
+export async function startFirefox({ lang } = {}) {
   const { setUpFirefox } = await import("./firefox.mjs");
-  return startWith("firefox", setUpFirefox);
+  return startWith("firefox", (w) => setUpFirefox(w, lang));
 }
 
 async function setUpWorld(w) {

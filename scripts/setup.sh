@@ -32,6 +32,8 @@ need_cmd jq jq
 # Debian 12's security suite carries the current ESR (153 when written); the base suite an
 # older one (140, the build's strict_min_version). apt takes the newest it sees.
 [[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
+# The Korean language pack: the suite runs the popup in Korean in Firefox too (e2e/korean).
+[[ -f /usr/lib/firefox-esr/browser/extensions/langpack-ko@firefox-esr.mozilla.org.xpi ]] || want_apt+=(firefox-esr-l10n-ko)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
 # `make lint` checks the companion for Windows: ring's build script compiles C with
 # Debian's mingw-w64 even for `cargo clippy --target x86_64-pc-windows-gnu`.
