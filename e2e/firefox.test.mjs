@@ -162,6 +162,43 @@ test("tab mode routes only that tab: tab A on the PR while tab B stays on dev", 
   for (const p of [a, b]) await p.close();
 });
 
+test("the badge proves the preview answered by its marker, and warns when dev served the page", async () => {
+  // As in the Chromium suite: PR 123's routing resource marks its responses (a sync the
+  // companion's watch sees), nginx adds the header as the mesh would; it stays marked.
+  const marked = await fetch(`${w.fake.control}/mark/courses-fe-pr-123`, { method: "POST" });
+  assert.equal(marked.status, 204);
+  w.reconfigureNginx({ marked: ["courses-fe-pr-123"] });
+  const { page } = await newSitePage();
+  const color = async () => w.inExtension((id) => browser.action.getBadgeBackgroundColor({ tabId: id }), await tabIdOf(w, page));
+  const GREEN = [26, 127, 55, 255];
+  const ORANGE = [188, 76, 0, 255];
+  try {
+    const popup = await popupFor(page);
+    await choose(popup, "opt-courses_fe-d123");
+    await waitFor(async () => (await routingCookies(page)).length === 1, "the routing cookie");
+    await closeRealPopup(w);
+    await waitFor(async () => {
+      assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+      return JSON.stringify(await color()) === JSON.stringify(GREEN);
+    }, "the badge to turn green on the marker", 30_000);
+
+    // nginx serves dev although the cookie goes out: the badge warns, the popup says why.
+    w.reconfigureNginx({ marked: ["courses-fe-pr-123"], serveDev: ["courses-fe-pr-123"] });
+    await waitFor(async () => (await visit(page)).backend === "dev", "nginx to serve dev");
+    await waitFor(async () => JSON.stringify(await color()) === JSON.stringify(ORANGE), "the badge to turn orange");
+    assert.equal(await badge(page), "123");
+    const warned = await popupFor(page);
+    await waitFor(() => warned.eval((d) => d.querySelector("section.current .proof.warn")?.textContent ?? ""), "the popup's warning");
+    assert.match(await warned.eval((d) => d.querySelector("section.current .proof.warn").textContent), /^The page was served by dev/);
+    await choose(warned, "opt-courses_fe-dev");
+    await waitFor(async () => (await routingCookies(page)).length === 0, "back to dev");
+    await closeRealPopup(w);
+  } finally {
+    w.reconfigureNginx({ marked: ["courses-fe-pr-123"] });
+    await page.close();
+  }
+});
+
 test("a deleted preview loses its routing", async () => {
   const { page } = await newSitePage();
   const popup = await popupFor(page);

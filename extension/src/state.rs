@@ -947,10 +947,17 @@ impl State {
                 };
                 self.seen.retain(|s| s.tab_id != tab_id);
                 self.seen.push(seen.clone());
-                vec![Effect::RememberSeen {
+                let mut fx = vec![Effect::RememberSeen {
                     tab_id,
                     seen: Some(seen),
-                }]
+                }];
+                // The browser does not order this event before the tab's "complete" (Firefox
+                // may tell the page loaded first): when the tab's badge is already drawn, it
+                // is drawn again with what came back (`badge` skips an unchanged one).
+                if self.tab.as_ref().is_some_and(|t| t.id == tab_id) {
+                    fx.extend(self.badge());
+                }
+                fx
             }
             Event::SeenLoaded(seen) => {
                 if let Some(seen) = seen {
@@ -2434,14 +2441,35 @@ pub(crate) mod tests {
             title.ends_with("the page was served by dev: no x-preview-pr: 123 in its response"),
             "{title}"
         );
-        // The marker came back: the answered tone.
-        s.update(Event::ResponseSeen {
+        // The marker came back: the answered tone, drawn with the response itself.
+        let fx = s.update(Event::ResponseSeen {
             tab_id: 7,
             url: "https://app.test/courses".into(),
             headers: vec![("X-Preview-PR".into(), "123".into())],
         });
-        let fx = s.update(Event::SeenLoaded(None));
         assert_eq!(badge(&fx).map(|b| b.3), Some(Tone::Answered));
+        // Firefox may tell the page loaded before its response headers: the headers that
+        // come after the badge was drawn redraw it (dev answered now: the warning again).
+        let fx = s.update(Event::ResponseSeen {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+            headers: vec![],
+        });
+        assert_eq!(badge(&fx).map(|b| b.3), Some(Tone::Warning), "{fx:?}");
+        // The same answer again changes nothing: no second call.
+        let fx = s.update(Event::ResponseSeen {
+            tab_id: 7,
+            url: "https://app.test/courses".into(),
+            headers: vec![],
+        });
+        assert_eq!(badge(&fx), None, "{fx:?}");
+        // Another tab's response leaves this tab's badge alone.
+        let fx = s.update(Event::ResponseSeen {
+            tab_id: 8,
+            url: "https://app.test/courses".into(),
+            headers: vec![("x-preview-pr".into(), "123".into())],
+        });
+        assert_eq!(badge(&fx), None, "{fx:?}");
         // PR 130 has no marker: routed, nothing claimed either way.
         granted(&mut s, "courses-fe", Choice::Domain { pr: 130 });
         assert_eq!(s.proof("courses-fe"), Proof::Unknown);
