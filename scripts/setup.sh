@@ -34,6 +34,8 @@ need_cmd jq jq
 [[ -x /usr/bin/firefox-esr ]] || want_apt+=(firefox-esr)
 # The Korean language pack: the suite runs the popup in Korean in Firefox too (e2e/korean).
 [[ -f /usr/lib/firefox-esr/browser/extensions/langpack-ko@firefox-esr.mozilla.org.xpi ]] || want_apt+=(firefox-esr-l10n-ko)
+# A Korean font, or the Korean popup's screenshot (README) shows empty boxes.
+[[ -d /usr/share/fonts/truetype/nanum ]] || want_apt+=(fonts-nanum)
 [[ -x /usr/sbin/nginx ]] || want_apt+=(nginx)
 # `make lint` checks the companion for Windows: ring's build script compiles C with
 # Debian's mingw-w64 even for `cargo clippy --target x86_64-pc-windows-gnu`.
