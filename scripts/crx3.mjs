@@ -185,6 +185,7 @@ function main() {
 built ${xmlPath}: Chrome downloads the CRX from ${url}; serve the .crx there and update.xml at your policy's update_url
 policy: dist/policy/chrome-policy-self-hosted.json, with ${id} and update.xml's address in place of the placeholders
 Each machine's companion must allow this id (it allows only the Web Store extension by default):
+packages built with this key (CRX_KEY=… make dist) allow it already; a companion from elsewhere runs
   preview-switch install --browser chrome --extension-id ${id}
 (--browser takes chrome, chromium, brave, edge, vivaldi, comma-separated; add --system for every user of the machine)`);
 }

@@ -33,9 +33,19 @@ rm -f "$OUT"/preview-switch_*.deb "$OUT"/preview-switch-*.tar.gz "$OUT"/preview-
   "$OUT"/preview-switch-chromium-*.crx "$OUT/update.xml"
 rm -rf "$OUT/policy"
 
-# First, so a missing CRX_URL or a bad key stops the build before the slow steps.
+# First, so a missing CRX_URL or a bad key stops the build before the slow steps. The CRX's
+# id (update.xml's appid) goes into every package's host manifests beside the published
+# extension's, so no machine needs `install --extension-id` for the team's CRX.
+ids=()
 if [[ -n ${CRX_KEY:-} ]]; then
   node scripts/crx3.mjs --out "$OUT"
+  crx_id=$(sed -n 's/.*<app appid="\([a-p]\{32\}\)".*/\1/p' "$OUT/update.xml")
+  if [[ -z $crx_id ]]; then
+    echo "dist.sh: no extension id in $OUT/update.xml: run make crx again and read its error" >&2
+    exit 1
+  fi
+  ids=(--extension-id "$crx_id")
+  echo "dist.sh: the packages allow the CRX's id $crx_id beside the published extension" >&2
 else
   echo "dist.sh: no self-hosted CRX (CRX_KEY is not set; README \"Self-hosting the Chromium extension (CRX)\")" >&2
 fi
@@ -51,7 +61,7 @@ if [[ -z $depends ]]; then
 fi
 
 deb="$OUT/preview-switch_${version}-1_amd64.deb"
-"$BIN" stage deb --out "$work/deb" --depends "$depends" >/dev/null
+"$BIN" stage deb --out "$work/deb" --depends "$depends" "${ids[@]}" >/dev/null
 scripts/package-deb.sh "$work/deb" "$deb" >/dev/null
 # 0 errors and 0 warnings (the overrides in the package say why each is one); the
 # informational tags are printed for the record.
@@ -63,7 +73,7 @@ pack_tar() { # DIR-WITH-ROOT NAME
     gzip -9n >"$OUT/$2.tar.gz"
   echo "built $OUT/$2.tar.gz"
 }
-"$BIN" stage tarball --platform x86_64-linux --out "$work/linux" >/dev/null
+"$BIN" stage tarball --platform x86_64-linux --out "$work/linux" "${ids[@]}" >/dev/null
 pack_tar "$work/linux" "preview-switch-$version-x86_64-linux"
 
 exe=$TARGET/x86_64-pc-windows-gnu/release/preview-switch.exe
@@ -71,7 +81,7 @@ if [[ ${DIST_WINDOWS:-1} == 0 ]]; then
   echo "dist.sh: no Windows zip (DIST_WINDOWS=0)" >&2
 elif rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
   cargo build --release -p preview-switch --target x86_64-pc-windows-gnu
-  "$BIN" stage windows --binary "$exe" --out "$work/windows" >/dev/null
+  "$BIN" stage windows --binary "$exe" --out "$work/windows" "${ids[@]}" >/dev/null
   name="preview-switch-$version-x86_64-windows"
   find "$work/windows" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   (cd "$work/windows" && find "$name" | LC_ALL=C sort | zip -qX "$OUT/$name.zip" -@)

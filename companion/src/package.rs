@@ -53,6 +53,10 @@ pub struct Inputs<'a> {
     pub depends: &'a str,
     /// Unix time of the release, for the Debian changelog (reproducible builds).
     pub date_epoch: i64,
+    /// Chrome-family extension ids the host manifests allow besides the published one: a
+    /// team's own CRX (`make dist` with `CRX_KEY` passes its id), so no machine needs
+    /// `install --extension-id` after the package.
+    pub extension_ids: &'a [String],
     pub assets: &'a Assets,
 }
 
@@ -74,6 +78,8 @@ pub enum Body {
 /// The package name, and where the package puts the binary.
 pub const PACKAGE: &str = "preview-switch";
 pub const DEB_BINARY: &str = "/usr/bin/preview-switch";
+/// The system configuration directory (`config::system_dir` on Linux).
+const DEB_SYSTEM_DIR: &str = "/etc/preview-switch";
 const MAINTAINER: &str = "Preview Switch maintainers <maintainers@previewswitch.io>";
 const HOMEPAGE: &str = "https://example.invalid/preview-switch";
 
@@ -117,13 +123,25 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().expect("writing to memory")
 }
 
+/// The Chrome-family extension ids a package allows: the published one, then `extra`.
+fn allowed_ids(extra: &[String]) -> Vec<String> {
+    let mut ids = vec![protocol::ids::CHROME_EXTENSION_ID.to_owned()];
+    for id in extra {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    ids
+}
+
 /// The system-wide host manifests for `os` with the binary at `exe`, one per distinct path
-/// (Brave's is Chrome's file on Linux and macOS), as `(absolute path, JSON)`.
-pub fn system_manifests(os: Os, exe: &str) -> Vec<(String, Vec<u8>)> {
+/// (Brave's is Chrome's file on Linux and macOS), as `(absolute path, JSON)`, allowing the
+/// published extension and the `extra` ids.
+pub fn system_manifests(os: Os, exe: &str, extra: &[String]) -> Vec<(String, Vec<u8>)> {
     let opts = InstallOptions {
         browsers: Browser::ALL.to_vec(),
         scope: Scope::System,
-        extension_ids: vec![protocol::ids::CHROME_EXTENSION_ID.to_owned()],
+        extension_ids: allowed_ids(extra),
         record: None,
         user_data_dir: None,
         home: "/nonexistent".into(),
@@ -156,11 +174,23 @@ fn deb(inputs: &Inputs<'_>) -> Vec<Entry> {
         mode: 0o755,
     }];
     let mut conffiles = String::new();
-    for (path, json) in system_manifests(Os::Linux, DEB_BINARY) {
+    for (path, json) in system_manifests(Os::Linux, DEB_BINARY, inputs.extension_ids) {
         if path.starts_with("/etc/") {
             conffiles.push_str(&format!("{path}\n"));
         }
         entries.push(file(path.trim_start_matches('/'), json, 0o644));
+    }
+    // The host serves only the extensions it knows: the published one and the ids recorded
+    // where `install --system --extension-id` records them, which the package writes too.
+    let team: Vec<String> = allowed_ids(inputs.extension_ids)
+        .into_iter()
+        .skip(1) // the published one, which the host always serves
+        .collect();
+    if !team.is_empty() {
+        let path = format!("{DEB_SYSTEM_DIR}/{}", install::RECORD_FILE);
+        conffiles.push_str(&format!("{path}\n"));
+        let text: String = team.iter().map(|id| format!("{id}\n")).collect();
+        entries.push(file(path.trim_start_matches('/'), text, 0o644));
     }
     for (name, roff) in &inputs.assets.man {
         entries.push(file(
@@ -324,7 +354,8 @@ fn tarball(inputs: &Inputs<'_>) -> Vec<Entry> {
     ]);
     // The files `install.sh` (through `install --system`) writes for the default prefix, for
     // teams that deploy files with their own tools.
-    for (path, json) in system_manifests(os, "/usr/local/bin/preview-switch") {
+    for (path, json) in system_manifests(os, "/usr/local/bin/preview-switch", inputs.extension_ids)
+    {
         entries.push(file(
             format!("{root}/share/preview-switch/manifests{path}"),
             json,
@@ -333,7 +364,10 @@ fn tarball(inputs: &Inputs<'_>) -> Vec<Entry> {
     }
     entries.push(file(
         format!("{root}/install.sh"),
-        INSTALL_SH.replace("{PLATFORM}", inputs.platform),
+        INSTALL_SH.replace("{PLATFORM}", inputs.platform).replace(
+            "{EXTENSION_IDS}",
+            &id_flags(inputs.extension_ids, "--extension-id "),
+        ),
         0o755,
     ));
     entries
@@ -347,13 +381,35 @@ fn windows(inputs: &Inputs<'_>) -> Vec<Entry> {
             body: Body::Binary,
             mode: 0o755,
         },
-        file(format!("{root}/install.ps1"), INSTALL_PS1, 0o644),
+        file(
+            format!("{root}/install.ps1"),
+            INSTALL_PS1.replace(
+                "{EXTENSION_IDS}",
+                &id_flags(inputs.extension_ids, "--extension-id "),
+            ),
+            0o644,
+        ),
         file(
             format!("{root}/completions/_preview-switch.ps1"),
             inputs.assets.powershell.clone(),
             0o644,
         ),
     ]
+}
+
+/// ` --extension-id <id>` for each allowed id when the package allows more than the published
+/// extension (none otherwise: `install` allows the published one by default).
+fn id_flags(extra: &[String], flag: &str) -> String {
+    if extra
+        .iter()
+        .all(|id| id == protocol::ids::CHROME_EXTENSION_ID)
+    {
+        return String::new();
+    }
+    allowed_ids(extra)
+        .iter()
+        .map(|id| format!(" {flag}{id}"))
+        .collect()
 }
 
 /// The tarball's installer: what `preview-switch install --system` expects around it.
@@ -410,7 +466,7 @@ install -m 0644 "$here/share/fish/vendor_completions.d/preview-switch.fish" "$sh
 # How it was installed, which `doctor` and the extension's upgrade hint read.
 printf '%s\n' "${INSTALLED_BY:-tarball {PLATFORM}}" >"$share/preview-switch/installed-by"
 chmod 0644 "$share/preview-switch/installed-by"
-"$bin" install $register --browser all
+"$bin" install $register --browser all{EXTENSION_IDS}
 echo "installed $bin"
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
@@ -448,7 +504,7 @@ Copy-Item -Force (Join-Path $PSScriptRoot 'preview-switch.exe') $exe
 Copy-Item -Force (Join-Path $PSScriptRoot 'completions\_preview-switch.ps1') $dir
 # How it was installed, which `doctor` and the extension's upgrade hint read.
 Set-Content -Path (Join-Path $dir 'installed-by') -Value 'zip' -Encoding ascii
-& $exe install @scope --browser all
+& $exe install @scope --browser all{EXTENSION_IDS}
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 $path = [Environment]::GetEnvironmentVariable('Path', $pathScope)
 if (-not ($path -split ';' -contains $dir)) {
@@ -486,6 +542,7 @@ mod tests {
             arch: "amd64",
             depends: "libc6 (>= 2.34)",
             date_epoch: 1_796_036_400,
+            extension_ids: &[],
             assets,
         }
     }
@@ -562,6 +619,72 @@ mod tests {
             text(&entries, "usr/share/preview-switch/installed-by"),
             "deb\n"
         );
+    }
+
+    /// A team that hosts its own CRX builds the packages with its id: every Chrome-family
+    /// manifest allows it beside the published extension (no `install --extension-id` on each
+    /// machine), Firefox's is unchanged, and the installers register both ids.
+    #[test]
+    fn a_teams_own_extension_id_is_allowed_by_every_package() {
+        let a = assets();
+        let team = ["abcdefghijklmnopabcdefghijklmnop".to_owned()];
+        let i = Inputs {
+            extension_ids: &team,
+            ..inputs(&a)
+        };
+        let deb = layout(Kind::Deb, &i);
+        let published = format!("chrome-extension://{}/", protocol::ids::CHROME_EXTENSION_ID);
+        let ours = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/";
+        for e in deb.iter().filter(|e| e.path.ends_with(".json")) {
+            let m: install::Manifest = serde_json::from_str(text(&deb, &e.path)).unwrap();
+            if e.path.contains("mozilla") {
+                assert_eq!(m.allowed_origins, None, "{m:?}");
+                assert_eq!(
+                    m.allowed_extensions,
+                    Some(vec![protocol::ids::FIREFOX_EXTENSION_ID.to_owned()])
+                );
+            } else {
+                assert_eq!(
+                    m.allowed_origins,
+                    Some(vec![published.clone(), ours.to_owned()]),
+                    "{}",
+                    e.path
+                );
+            }
+        }
+        assert_eq!(
+            text(&deb, "etc/preview-switch/extension-ids"),
+            "abcdefghijklmnopabcdefghijklmnop\n",
+            "the host serves the team's CRX"
+        );
+        assert!(text(&deb, "DEBIAN/conffiles").ends_with("/etc/preview-switch/extension-ids\n"));
+        assert!(
+            !paths(&layout(Kind::Deb, &inputs(&a))).contains(&"etc/preview-switch/extension-ids"),
+            "no record without a team id"
+        );
+        let flags = format!(
+            " --extension-id {} --extension-id abcdefghijklmnopabcdefghijklmnop",
+            protocol::ids::CHROME_EXTENSION_ID
+        );
+        let tar = layout(Kind::Tarball, &i);
+        let script = text(&tar, "preview-switch-1.2.3-x86_64-linux/install.sh");
+        assert!(
+            script.contains(&format!(
+                "\"$bin\" install $register --browser all{flags}\n"
+            )),
+            "{script}"
+        );
+        let win = layout(Kind::Windows, &i);
+        let ps1 = text(&win, "preview-switch-1.2.3-x86_64-windows/install.ps1");
+        assert!(
+            ps1.contains(&format!("& $exe install @scope --browser all{flags}\n")),
+            "{ps1}"
+        );
+        // Without a team id the installers keep `install`'s default (the published one).
+        let plain = layout(Kind::Tarball, &inputs(&a));
+        let script = text(&plain, "preview-switch-1.2.3-x86_64-linux/install.sh");
+        assert!(script.contains("\"$bin\" install $register --browser all\n"));
+        assert!(!script.contains("{EXTENSION_IDS}"));
     }
 
     #[test]

@@ -192,9 +192,10 @@ struct HostTarget {
     /// root or an administrator)
     #[arg(long)]
     system: bool,
-    /// The extension id to allow (default: the published Preview Switch extension)
-    #[arg(long, value_name = "ID")]
-    extension_id: Option<String>,
+    /// An extension id to allow, repeatable (default: the published Preview Switch
+    /// extension; a team's own CRX has its own id)
+    #[arg(long = "extension-id", value_name = "ID")]
+    extension_ids: Vec<String>,
     /// One Chrome-family profile: writes <DIR>/NativeMessagingHosts/
     #[arg(long, value_name = "DIR")]
     user_data_dir: Option<PathBuf>,
@@ -740,6 +741,23 @@ fn file_check(what: &str, path: &std::path::Path, exists: bool, optional: bool) 
     }
 }
 
+/// Chrome extension ids as given (`--extension-id`), each checked, once each.
+pub(crate) fn checked_extension_ids(ids: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids {
+        if !host::install::is_chrome_id(&id) {
+            return Err(Error::Usage(Problem::new(
+                format!("{id:?} is not a Chrome extension id (32 letters a-p)"),
+                "copy it from chrome://extensions with developer mode on",
+            )));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 fn install_options(t: HostTarget) -> Result<InstallOptions> {
     let browsers = host::install::Browser::parse_list(&t.browser)?;
     let scope = if t.system {
@@ -748,15 +766,8 @@ fn install_options(t: HostTarget) -> Result<InstallOptions> {
         host::install::Scope::User
     };
     let mut opts = InstallOptions::new(browsers, scope)?;
-    if let Some(id) = t.extension_id {
-        let valid = id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b));
-        if !valid {
-            return Err(Error::Usage(Problem::new(
-                format!("{id:?} is not a Chrome extension id (32 letters a-p)"),
-                "copy it from chrome://extensions with developer mode on",
-            )));
-        }
-        opts.extension_ids = vec![id];
+    if !t.extension_ids.is_empty() {
+        opts.extension_ids = checked_extension_ids(t.extension_ids)?;
     }
     opts.user_data_dir = t.user_data_dir;
     Ok(opts)

@@ -36,6 +36,10 @@ pub struct StageArgs {
     /// Release time for the Debian changelog, in Unix seconds
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
     date_epoch: i64,
+    /// A Chrome-family extension id the host manifests allow besides the published one
+    /// (a team's own CRX), repeatable
+    #[arg(long = "extension-id", value_name = "ID")]
+    extension_ids: Vec<String>,
 }
 
 /// The man pages (one per visible command, `preview-switch-<sub>.1` for subcommands, as
@@ -89,6 +93,7 @@ pub fn stage(args: StageArgs) -> Result<ExitCode> {
             "give a new or empty --out directory",
         )));
     }
+    let extension_ids = super::checked_extension_ids(args.extension_ids)?;
     let assets = assets();
     let inputs = Inputs {
         version: env!("CARGO_PKG_VERSION"),
@@ -97,6 +102,7 @@ pub fn stage(args: StageArgs) -> Result<ExitCode> {
         arch: &args.arch,
         depends: &args.depends,
         date_epoch: args.date_epoch,
+        extension_ids: &extension_ids,
         assets: &assets,
     };
     let entries = package::layout(args.kind, &inputs);

@@ -219,7 +219,8 @@ pub fn manifest(browser: Browser, opts: &InstallOptions) -> Result<Manifest> {
     })
 }
 
-fn is_chrome_id(id: &str) -> bool {
+/// Whether `id` is a Chrome-family extension id (32 letters a-p).
+pub fn is_chrome_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b))
 }
 
@@ -230,7 +231,7 @@ pub struct Done {
     pub path: PathBuf,
 }
 
-const RECORD_FILE: &str = "extension-ids";
+pub(crate) const RECORD_FILE: &str = "extension-ids";
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("io", "previewswitch", "preview-switch")

@@ -109,19 +109,24 @@ fn check_manifests(root: &Path, exe: &str) {
 
 /// Starts `exe` as Chrome would and returns its `hello` answer.
 fn hello(exe: &Path, home: &Path) -> Value {
+    hello_as(
+        exe,
+        home,
+        protocol::ids::CHROME_EXTENSION_ID,
+        &home.join("etc/preview-switch/config.toml"),
+    )
+}
+
+/// `hello` from the extension `id`, with the system configuration at `system_config`.
+fn hello_as(exe: &Path, home: &Path, id: &str, system_config: &Path) -> Value {
     let mut child = Command::new(exe)
-        .arg(format!(
-            "chrome-extension://{}/",
-            protocol::ids::CHROME_EXTENSION_ID
-        ))
+        .arg(format!("chrome-extension://{id}/"))
         .env_clear()
         .env("HOME", home)
         .env("XDG_CACHE_HOME", home.join(".cache"))
         .env("XDG_STATE_HOME", home.join(".local/state"))
-        .env(
-            "PREVIEW_SWITCH_SYSTEM_CONFIG",
-            home.join("etc/preview-switch/config.toml"),
-        )
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("PREVIEW_SWITCH_SYSTEM_CONFIG", system_config)
         .env("ARGOCD_SERVER", "http://127.0.0.1:9")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -252,6 +257,55 @@ fn the_deb_installs_the_binary_and_every_host_manifest_and_purge_removes_them() 
 }
 
 /// The tarball's `install.sh --user` puts the binary, man pages and completions under
+/// A team's own CRX id (`make dist` with `CRX_KEY` passes it to `stage`).
+const TEAM_ID: &str = "abcdefghijklmnopabcdefghijklmnop";
+
+/// A package built for a team's own CRX (`make dist` with `CRX_KEY`): the installed host
+/// serves that extension with nothing run on the machine, and still refuses any other.
+#[test]
+fn a_teams_package_serves_its_crx_and_no_other_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    // The staged tree is what dpkg unpacks into /.
+    let root = dir.path().join("root");
+    run(Command::new(BIN)
+        .args(["stage", "deb", "--extension-id", TEAM_ID, "--out"])
+        .arg(&root));
+    let exe = root.join("usr/bin/preview-switch");
+    let system_config = root.join("etc/preview-switch/config.toml");
+    let home = tempfile::tempdir().unwrap();
+    let reply = hello_as(&exe, home.path(), TEAM_ID, &system_config);
+    assert_eq!(reply["type"], "hello", "{reply}");
+    let other = hello_as(
+        &exe,
+        home.path(),
+        "pppppppppppppppppppppppppppppppp",
+        &system_config,
+    );
+    assert_eq!(other["type"], "error", "{other}");
+    assert_eq!(other["code"], "origin_not_allowed", "{other}");
+}
+
+/// `stage` refuses an extension id that is not one, naming where to find it, and writes
+/// nothing.
+#[test]
+fn stage_refuses_a_malformed_extension_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path().join("stage");
+    let out = Command::new(BIN)
+        .args(["stage", "deb", "--extension-id", "not-an-id", "--out"])
+        .arg(&stage)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"not-an-id\" is not a Chrome extension id")
+            && err.contains("chrome://extensions"),
+        "{err}"
+    );
+    assert!(!stage.exists(), "nothing written");
+}
+
 /// PREFIX and registers the user's host manifests through `preview-switch install`, as a
 /// developer without root would; `--uninstall` takes it all back.
 #[test]
@@ -259,8 +313,10 @@ fn the_tarballs_install_sh_installs_and_uninstalls() {
     let sb = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
     let stage = dir.path().join("stage");
+    // Built for a team that hosts its own CRX: its id is registered beside the store's.
     run(Command::new(BIN)
-        .args(["stage", "tarball", "--platform", "x86_64-linux", "--out"])
+        .args(["stage", "tarball", "--platform", "x86_64-linux"])
+        .args(["--extension-id", TEAM_ID, "--out"])
         .arg(&stage));
     let unpacked = stage.join(format!(
         "preview-switch-{}-x86_64-linux",
@@ -303,6 +359,13 @@ fn the_tarballs_install_sh_installs_and_uninstalls() {
         .join(format!("{HOST}.json"));
     let m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     assert_eq!(m["path"], exe_path.to_str().unwrap());
+    assert_eq!(
+        m["allowed_origins"],
+        json!([
+            format!("chrome-extension://{}/", protocol::ids::CHROME_EXTENSION_ID),
+            format!("chrome-extension://{TEAM_ID}/"),
+        ])
+    );
     let firefox = sb
         .home()
         .join(".mozilla/native-messaging-hosts")
