@@ -500,13 +500,14 @@ async fn watched_environments_notify_a_deploy_and_others_stay_quiet() {
     // reconcile after it: the server compares whole frames, type included, and MODIFIED is
     // not the ADDED it last sent. Let both settle; from then on reconciles are dropped.
     prod.reconcile_all();
+    // Settled: no new read for three seconds running (one quiet second was not enough on a
+    // loaded 2-core machine, where that re-read can start late).
     let mut before = whole_lists(prod);
-    loop {
+    let mut quiet = 0;
+    while quiet < 3 {
         tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
         let now = whole_lists(prod);
-        if now == before {
-            break;
-        }
+        quiet = if now == before { quiet + 1 } else { 0 };
         before = now;
     }
     for _ in 0..3 {
