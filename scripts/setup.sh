@@ -17,6 +17,8 @@ NODE_PIN=20.20.2
 want_apt=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || want_apt+=("$2"); }
 
+# curl: the share-link test follows a link with it, a cookie jar and all
+# (companion/tests/it/share.rs).
 need_cmd curl curl
 need_cmd pkg-config pkg-config
 # The extension's build (npm: wasm-opt; zip for the store packages, jq for the lint report),

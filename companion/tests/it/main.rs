@@ -11,6 +11,7 @@ mod login; // expired tokens refreshed through the argocd CLI; token_command
 mod package; // the .deb in a scratch root with dpkg --root, the tarball through install.sh
 mod policy; // dist/policy templates: shipped ids, only values the managed-storage schema declares
 mod relay; // the team relay over HTTP: list, events, auth, CORS, limits, metrics, TLS
+mod share; // the examples/ share rule, translated to real nginx, followed by curl with a cookie jar
 mod support; // isolated HOME, token scans on every output and file, the fake on 127.0.0.1:0
 mod tidy; // architecture invariants from ARCHITECTURE.md, checked over the source tree
 mod upstream; // Argo CD as it really is: held watch, reconciles, per-app 403/404, anonymous, appsets, TLS, CLI refresh

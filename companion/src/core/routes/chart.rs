@@ -2,7 +2,8 @@
 //! tests can check them without Helm or a cluster: `{{ .Values.KEY }}` and
 //! `{{ .Release.Namespace }}` substitutions, and whole-line `{{- if eq .Values.KEY "X" }}`,
 //! `{{- if .Values.KEY }}` and `{{- end }}` blocks. Used by `examples.rs` (the discovery
-//! test). Anything else in a template panics: the examples must stay within what this reads.
+//! test) and, included by path, by `companion/tests/it/share.rs` (the share rule through
+//! nginx). Anything else in a template panics: the examples must stay within what this reads.
 
 /// `template` with `values` (`KEY` for `.Values.KEY`, `Release.Namespace` for the namespace;
 /// a flag is on when its value is `true`).
