@@ -134,27 +134,9 @@ async fn mark(State(fakes): State<Fakes>, Path(app): Path<String>) -> StatusCode
         return StatusCode::BAD_REQUEST;
     };
     let regex = fake::scenario::cookie_regex(&format!("team-{service}-pr"), &pr);
-    let route = json!({
-        "apiVersion": "policy.linkerd.io/v1beta3",
-        "kind": "HTTPRoute",
-        "metadata": {"name": app, "namespace": service, "labels": {"app.kubernetes.io/instance": app}},
-        "spec": {
-            "parentRefs": [{"name": service, "kind": "Service", "group": "core", "port": 80}],
-            "rules": [
-                {
-                    "matches": [{"headers": [{"name": "cookie", "type": "RegularExpression", "value": regex}]}],
-                    "backendRefs": [{"name": service, "namespace": app, "port": 80, "weight": 100,
-                        "filters": [{"type": "ResponseHeaderModifier",
-                            "responseHeaderModifier": {"add": [{"name": "x-preview-pr", "value": pr}]}}]}]
-                },
-                {"backendRefs": [{"name": service, "port": 80}]}
-            ]
-        }
-    });
-    let workload = |kind: &str, api_version: &str| {
-        json!({"apiVersion": api_version, "kind": kind,
-               "metadata": {"name": app, "namespace": app, "labels": {"app.kubernetes.io/name": app}}})
-    };
+    let route = fake::scenario::marked_linkerd_route(&service, &app, &regex, &pr);
+    let workload =
+        |kind: &str, api_version: &str| fake::scenario::workload(kind, api_version, &app, &app);
     fakes.dev.set_managed_resources(
         &app,
         vec![
@@ -163,6 +145,7 @@ async fn mark(State(fakes): State<Fakes>, Path(app): Path<String>) -> StatusCode
             route,
         ],
     );
+
     // The marker reaches the cluster as any manifest change does: a sync operation that
     // finishes. A write that changes no listed field is a reconcile to the watch (dropped by
     // the list's projection, as the real server does), and would never be seen.

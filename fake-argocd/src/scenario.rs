@@ -88,6 +88,18 @@ fn linkerd_route(service: &str, app: &str, regex: &str) -> Value {
     })
 }
 
+/// [`linkerd_route`] whose PR backend marks its responses with `x-preview-pr: <pr>`: the
+/// `ResponseHeaderModifier` examples/chart writes, on the backendRef as Linkerd's v1beta3
+/// takes it.
+pub fn marked_linkerd_route(service: &str, app: &str, regex: &str, pr: &str) -> Value {
+    let mut route = linkerd_route(service, app, regex);
+    route["spec"]["rules"][0]["backendRefs"][0]["filters"] = json!([{
+        "type": "ResponseHeaderModifier",
+        "responseHeaderModifier": {"add": [{"name": "x-preview-pr", "value": pr}]}
+    }]);
+    route
+}
+
 fn gateway_route(service: &str, app: &str, regex: &str, hostname: &str) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -101,7 +113,8 @@ fn gateway_route(service: &str, app: &str, regex: &str, hostname: &str) -> Value
     })
 }
 
-fn workload(kind: &str, api_version: &str, name: &str, namespace: &str) -> Value {
+/// A workload object as Argo CD's managed resources list it.
+pub fn workload(kind: &str, api_version: &str, name: &str, namespace: &str) -> Value {
     json!({
         "apiVersion": api_version,
         "kind": kind,
