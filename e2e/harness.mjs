@@ -269,7 +269,7 @@ async function setUpWorld(w) {
     PREVIEW_SWITCH_CONFIG: w.fake.config,
     PREVIEW_SWITCH_CACHE_DIR: w.cacheDir,
     XDG_STATE_HOME: path.join(dir, "state"),
-    PREVIEW_SWITCH_LOG: "info",
+    PREVIEW_SWITCH_LOG: process.env.E2E_LOG ?? "info",
   };
 }
 

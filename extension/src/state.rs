@@ -103,6 +103,9 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
 }
 
+/// Deletions kept for records not read yet, at most (the oldest go first).
+const MAX_WAITING_DELETIONS: usize = 64;
+
 /// Most response headers kept from one response, and the longest value kept.
 const MAX_SEEN_HEADERS: usize = 32;
 const MAX_SEEN_VALUE: usize = 256;
@@ -453,7 +456,8 @@ pub struct State {
     last_badge: Option<(i32, String, Text, Tone)>,
     /// The list shown is a whole, fresh `list` answer: what it lacks is gone.
     complete: bool,
-    /// Routes of previews deleted by live updates, cleaned up once the records are read.
+    /// Routes of previews deleted by live updates, cleaned up once records that carry them
+    /// are read (or a whole, fresh list arrives).
     deleted: Vec<Route>,
     /// Tabs closed before the rules were read: their rules go once they are.
     closed_tabs: Vec<i32>,
@@ -1137,6 +1141,28 @@ impl State {
             .filter(|r| r.route_pair().is_some_and(|(n, v)| !backed(n, v)))
             .map(|r| r.id)
             .collect();
+        // A deletion none of these records carries stays for the next read: the records read
+        // may predate the choice that set the routing (an answer is not matched to its
+        // request), and dropping it here would leave that cookie routing to nothing. A whole,
+        // fresh list settles every deletion; a preview listed again is no longer deleted.
+        if !absent_is_gone {
+            let dead_pairs: Vec<(&str, &str)> = rules
+                .iter()
+                .filter(|r| dead.contains(&r.id))
+                .filter_map(|r| r.route_pair())
+                .collect();
+            let mut waiting: Vec<Route> = deleted
+                .into_iter()
+                .filter(|r| {
+                    !gone.iter().any(|a| carries(r, &a.name, &a.value))
+                        && !dead_pairs.iter().any(|(n, v)| carries(r, n, v))
+                        && !previews.iter().any(|p| p.routes.contains(r))
+                })
+                .collect();
+            let over = waiting.len().saturating_sub(MAX_WAITING_DELETIONS);
+            waiting.drain(..over);
+            self.deleted = waiting;
+        }
         if !dead.is_empty() {
             fx.push(Effect::RemoveSessionRules { ids: dead.clone() });
             fx.push(Effect::Notify {
@@ -2212,6 +2238,56 @@ pub(crate) mod tests {
                 value: "999".into()
             }
         );
+    }
+
+    /// Answers are not matched to requests: records read before the popup recorded a
+    /// choice may arrive after a deletion. The deletion then waits for records that carry
+    /// the routing, instead of being spent on ones that do not (Firefox, under load, kept
+    /// the deleted preview's cookie routing to nothing).
+    #[test]
+    fn a_deletion_waits_for_records_that_carry_its_routing() {
+        let mut s = ready(vec![fe(123), fe(130)], vec![]);
+        granted(&mut s, "courses-fe", Choice::Domain { pr: 130 });
+        let (applied, rules) = (s.applied.clone().unwrap(), s.rules.clone().unwrap());
+        let removed = |fx: &[Effect]| {
+            fx.iter()
+                .filter(|e| matches!(e, Effect::RemoveCookie { name, .. } if name == "team-courses-fe-pr"))
+                .count()
+        };
+        s.update(Event::PreviewsChanged {
+            previews: vec![fe(123)],
+            deleted: vec![fe(130)],
+        });
+        s.update(Event::RulesRead {
+            rules: rules.clone(),
+        });
+        // Records from before the choice: nothing of ours to remove yet, and nothing lost.
+        let fx = s.update(Event::AppliedLoaded { applied: vec![] });
+        assert_eq!(removed(&fx), 0, "{fx:?}");
+        let fx = s.update(Event::AppliedLoaded {
+            applied: applied.clone(),
+        });
+        assert_eq!(removed(&fx), 2, "both hosts of the cookie: {fx:?}");
+        // Settled: the same records again remove nothing twice.
+        let fx = s.update(Event::AppliedLoaded { applied });
+        assert_eq!(removed(&fx), 0, "{fx:?}");
+        // A whole, fresh list settles what still waits; a preview listed again is no
+        // longer deleted.
+        s.update(Event::PreviewsChanged {
+            previews: vec![fe(123)],
+            deleted: vec![fe(124)],
+        });
+        assert_eq!(s.deleted.len(), 1);
+        s.update(Event::RulesRead { rules });
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        assert_eq!(s.deleted.len(), 1, "waits for records that carry it");
+        s.update(Event::PreviewsChanged {
+            previews: vec![fe(123), fe(124)],
+            deleted: vec![],
+        });
+        s.update(Event::RulesRead { rules: vec![] });
+        s.update(Event::AppliedLoaded { applied: vec![] });
+        assert!(s.deleted.is_empty(), "listed again: {:?}", s.deleted);
     }
 
     #[test]
