@@ -58,6 +58,10 @@ pub struct Config {
     /// The routing-cookie names the team allows (a glob, `settings::name_matches`); `None`:
     /// any name the cookie policy accepts.
     pub cookie_name_pattern: Option<String>,
+    /// Where the page ribbon shows.
+    pub page_marker: crate::settings::PageMarker,
+    /// The mode the popup leads with.
+    pub default_mode: crate::settings::Mode,
 }
 
 impl Default for Config {
@@ -68,6 +72,8 @@ impl Default for Config {
             share_param: protocol::policy::DEFAULT_SHARE_PARAM.into(),
             relay: None,
             cookie_name_pattern: None,
+            page_marker: crate::settings::PageMarker::default(),
+            default_mode: crate::settings::Mode::default(),
         }
     }
 }
@@ -895,6 +901,9 @@ impl State {
             }
             Event::Choose { service, choice } => self.choose(service, choice, Then::Stay),
             Event::FollowLink { service, choice } => self.choose(service, choice, Then::Reload),
+            // The domain whatever the default mode: the page opens in a new tab, whose
+            // first request must carry the routing, and no tab rule can name a tab before
+            // it exists; the domain's cookie is set before the tab opens.
             Event::OpenWithPreview { service, pr, host } => match routing::check_host(&host) {
                 Ok(host) => self.choose(
                     service,

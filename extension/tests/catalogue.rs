@@ -186,6 +186,7 @@ const ALLOWED: &[&str] = &[
     "notice {}",
     "row {}",
     "proof {class}",
+    "{class} primary",
     // Matched against what the browser or the companion says, never shown.
     "google chrome",
     "went backwards",
