@@ -18,7 +18,7 @@ pub const MAX_COOKIE_HOURS: u64 = 24 * 30;
 
 /// Where the page ribbon ("courses-fe PR 123 · back to dev") shows: nowhere, on pages the
 /// extension routed for the whole domain (the default), or also on tabs routed alone.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PageMarker {
     Off,
@@ -29,7 +29,7 @@ pub enum PageMarker {
 
 /// The mode the popup leads with: its button comes first in each row, marked as the
 /// primary action. *This tab* by default: it routes nothing but the tab.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -47,7 +47,7 @@ impl PageMarker {
         }
     }
 
-    fn parse(raw: &str) -> Option<PageMarker> {
+    pub fn parse(raw: &str) -> Option<PageMarker> {
         [PageMarker::Off, PageMarker::Domain, PageMarker::Always]
             .into_iter()
             .find(|m| m.as_str() == raw)
@@ -72,7 +72,7 @@ impl Mode {
         }
     }
 
-    fn parse(raw: &str) -> Option<Mode> {
+    pub fn parse(raw: &str) -> Option<Mode> {
         [Mode::Tab, Mode::Domain]
             .into_iter()
             .find(|m| m.as_str() == raw)
@@ -104,14 +104,14 @@ pub struct Settings {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient"
+        deserialize_with = "lenient_page_marker"
     )]
     pub page_marker: Option<PageMarker>,
     /// The mode the popup leads with; `None`: the team's preset, else [`Mode::Tab`].
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient"
+        deserialize_with = "lenient_mode"
     )]
     pub default_mode: Option<Mode>,
 }
@@ -144,7 +144,7 @@ pub struct Managed {
     #[serde(
         default,
         rename = "pageMarker",
-        deserialize_with = "lenient",
+        deserialize_with = "lenient_page_marker",
         skip_serializing_if = "Option::is_none"
     )]
     pub page_marker: Option<PageMarker>,
@@ -152,7 +152,7 @@ pub struct Managed {
     #[serde(
         default,
         rename = "defaultMode",
-        deserialize_with = "lenient",
+        deserialize_with = "lenient_mode",
         skip_serializing_if = "Option::is_none"
     )]
     pub default_mode: Option<Mode>,
@@ -174,6 +174,20 @@ where
         Some(Either::Value(v)) => Some(v),
         _ => None,
     })
+}
+
+/// A choice read as text (the decoder [`lenient`] already has for text: a decoder per enum
+/// would cost the wasm kilobytes); a value that is no choice is `None`.
+fn lenient_page_marker<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PageMarker>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.and_then(|v| PageMarker::parse(&v)))
+}
+
+fn lenient_mode<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Mode>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.and_then(|v| Mode::parse(&v)))
 }
 
 /// The managed-storage key of [`Managed::relay_url`].
