@@ -1,14 +1,17 @@
-// The page ribbon (issue 14 §4) and the default mode (issue 15 §2) end to end in Chromium:
-// the built extension, the real companion, the fake Argo CD and nginx (harness.mjs). The
+// The page ribbon (issue 14 §4) and the default mode (issue 15 §2) end to end in Chromium,
+// and the ribbon once in Firefox: the built extension, the real companion, the fake Argo CD
+// and nginx (harness.mjs). The
 // ribbon lives in a closed shadow root, so the page sees nothing of it: every look at it is
 // taken from the extension's side, a script the service worker runs in the page's isolated
-// world (chrome.dom.openOrClosedShadowRoot), and its buttons are pressed with the mouse at
+// world (Chromium's chrome.dom.openOrClosedShadowRoot, Firefox's element.openOrClosedShadowRoot),
+// and its buttons are pressed with the mouse at
 // the places that script reports, as a user presses them. The scenarios share one browser
 // and run in order; each leaves the routing on dev and the settings as they were.
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { ARTIFACTS, EXTENSION_ID, start, stop, visit, waitFor } from "./harness.mjs";
+import { ARTIFACTS, EXTENSION_ID, start, startFirefox, stop, visit, waitFor } from "./harness.mjs";
+import { answerPermissionPrompt, closeRealPopup, openRealPopup, permissionPrompt, tabIdOf as firefoxTabIdOf } from "./firefox.mjs";
 
 let w;
 before(async () => {
@@ -239,8 +242,11 @@ test("the default mode's button leads each row, as the primary action", async ()
   const { page } = await newSitePage();
   const order = async () => {
     const popup = await popupFor(page);
-    await popup.waitForSelector("section.service .row button");
-    const buttons = await popup.$$eval("section.service .row[data-pr='123'] button[id^='opt-courses_fe-'][id$='123']", (bs) => bs.map((b) => `${b.id}${b.classList.contains("primary") ? " primary" : ""}`));
+    await waitFor(() => popup.$$eval(".stale", (e) => e.length === 0), "the popup to show live data");
+    const buttons = await waitFor(async () => {
+      const shown = await popup.$$eval("section.service .row[data-pr='123'] button[id^='opt-courses_fe-'][id$='123']", (bs) => bs.map((b) => `${b.id}${b.classList.contains("primary") ? " primary" : ""}`));
+      return shown.length === 2 && shown;
+    }, "PR 123's two actions");
     await popup.close();
     return buttons;
   };
@@ -254,4 +260,51 @@ test("the default mode's button leads each row, as the primary action", async ()
   assert.deepEqual(await inWorker(async () => (await chrome.storage.local.get("settings")).settings?.default_mode ?? null), null,
     "the default chosen again is not stored: it follows the team's preset");
   await page.close();
+});
+
+test("in Firefox too: the ribbon on a page routed for the domain, and back to dev from it", async () => {
+  const ff = await startFirefox();
+  try {
+    const page = await ff.browser.newPage();
+    await visit(page, ff.site("courses-fe", "/?ribbon=firefox"));
+    const { popup } = await openRealPopup(ff, page);
+    await waitFor(() => popup.eval((d) => d.querySelectorAll(".row").length > 0 && d.querySelectorAll(".stale").length === 0), "live rows");
+    // Enter on the focused action: the user input Firefox's access request needs.
+    await popup.eval((d) => d.getElementById("opt-courses_fe-d123").focus());
+    await popup.press("Enter");
+    await waitFor(() => permissionPrompt(ff), "Firefox's permission prompt");
+    await answerPermissionPrompt(ff, true);
+    const cookies = async () => (await page.cookies()).filter((c) => c.name.startsWith("team-"));
+    await waitFor(async () => (await cookies()).length === 1, "the routing cookie");
+    await closeRealPopup(ff);
+    assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
+
+    const tabId = await firefoxTabIdOf(ff, page);
+    const look = async () => {
+      const [{ result }] = await ff.inExtension((id) => browser.scripting.executeScript({
+        target: { tabId: id },
+        func: () => {
+          const host = document.querySelector("[data-preview-switch-ribbon]");
+          if (!host) return null;
+          const root = host.openOrClosedShadowRoot;
+          const back = root.querySelector("button");
+          const r = back.getBoundingClientRect();
+          return { text: root.textContent, back: { x: r.x + r.width / 2, y: r.y + r.height / 2 } };
+        },
+      }), tabId);
+      return result;
+    };
+    const shown = await waitFor(look, "the ribbon in Firefox");
+    assert.equal(shown.text, "courses-fe PR 123·back to dev×");
+    assert.equal(await page.evaluate(() => document.querySelector("[data-preview-switch-ribbon]").shadowRoot), null);
+
+    await page.mouse.click(shown.back.x, shown.back.y);
+    await waitFor(async () => (await cookies()).length === 0, "the routing cookie to be removed");
+    await waitFor(async () => {
+      const echo = await page.$eval("#echo", (e) => JSON.parse(e.textContent)).catch(() => ({}));
+      return echo.backend === "dev";
+    }, "the page to reload on dev");
+  } finally {
+    await stop(ff);
+  }
 });
