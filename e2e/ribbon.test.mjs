@@ -109,6 +109,23 @@ async function noRibbon(page, badgeText, what) {
   assert.equal(await ribbon(page), null, what);
 }
 
+/** A new page on courses-fe routed for the domain to PR 123 from its popup (left open). */
+async function routedForTheDomain() {
+  const { page } = await newSitePage();
+  const popup = await popupFor(page);
+  await choose(popup, "opt-courses_fe-d123");
+  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+  return { page, popup };
+}
+
+/** Waits for `page` to have reloaded onto dev (the ribbon's *back to dev* reloads it). */
+async function reloadedOnDev(page) {
+  await waitFor(async () => {
+    const echo = await page.textContent("#echo").then(JSON.parse).catch(() => ({}));
+    return echo.backend === "dev";
+  }, "the page to reload on dev");
+}
+
 /** Sets the options page's choice `id` to `value`, as a user does, and saves. */
 async function setOption(id, value) {
   const options = await w.context.newPage();
@@ -121,10 +138,7 @@ async function setOption(id, value) {
 }
 
 test("the ribbon shows on a page of the host routed for the domain, out of the page's reach, and back to dev sends it back", async () => {
-  const { page } = await newSitePage();
-  const popup = await popupFor(page);
-  await choose(popup, "opt-courses_fe-d123");
-  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+  const { page, popup } = await routedForTheDomain();
   await popup.close();
 
   assert.equal((await visit(page)).routed_to, "courses-fe-pr-123");
@@ -172,19 +186,13 @@ test("the ribbon shows on a page of the host routed for the domain, out of the p
   // Back to dev from the ribbon: the cookie goes and the page reloads on dev.
   await press(page, "back to dev");
   await waitFor(async () => (await routingCookies()).length === 0, "the routing cookie to be removed");
-  await waitFor(async () => {
-    const echo = await page.textContent("#echo").then(JSON.parse).catch(() => ({}));
-    return echo.backend === "dev";
-  }, "the page to reload on dev");
+  await reloadedOnDev(page);
   await noRibbon(page, "", "no ribbon once on dev");
   await page.close();
 });
 
 test("× hides the ribbon in that tab until the service is routed there again", async () => {
-  const { page } = await newSitePage();
-  const popup = await popupFor(page);
-  await choose(popup, "opt-courses_fe-d123");
-  await waitFor(async () => (await routingCookies()).length === 1, "the routing cookie");
+  const { page, popup } = await routedForTheDomain();
   await ribbonAfterReload(page, "the ribbon");
 
   await press(page, "Hide this ribbon");
@@ -227,10 +235,7 @@ test("a tab routed alone has no ribbon by default, and has one with the setting 
     // Back to dev from the ribbon removes the tab's rule.
     await press(page, "back to dev");
     await waitFor(async () => (await inWorker(() => chrome.declarativeNetRequest.getSessionRules())).length === 0, "the tab rule to go");
-    await waitFor(async () => {
-      const echo = await page.textContent("#echo").then(JSON.parse).catch(() => ({}));
-      return echo.backend === "dev";
-    }, "the page to reload on dev");
+    await reloadedOnDev(page);
   } finally {
     await setOption("page-marker", "domain");
   }

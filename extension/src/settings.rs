@@ -37,9 +37,24 @@ pub enum Mode {
     Domain,
 }
 
-impl PageMarker {
-    /// The value as stored and as the options form's `<select>` names it.
-    pub fn as_str(self) -> &'static str {
+/// A setting the options form offers as a `<select>`: its values as stored, as the form and
+/// the team's policy name them, and in words for the team's note.
+pub trait Selectable: Copy + PartialEq + 'static {
+    const ALL: &'static [Self];
+
+    fn as_str(self) -> &'static str;
+
+    fn text(self) -> Text;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == raw)
+    }
+}
+
+impl Selectable for PageMarker {
+    const ALL: &'static [Self] = &[PageMarker::Off, PageMarker::Domain, PageMarker::Always];
+
+    fn as_str(self) -> &'static str {
         match self {
             PageMarker::Off => "off",
             PageMarker::Domain => "domain",
@@ -47,13 +62,6 @@ impl PageMarker {
         }
     }
 
-    pub fn parse(raw: &str) -> Option<PageMarker> {
-        [PageMarker::Off, PageMarker::Domain, PageMarker::Always]
-            .into_iter()
-            .find(|m| m.as_str() == raw)
-    }
-
-    /// Its words, for the team's note.
     fn text(self) -> Text {
         match self {
             PageMarker::Off => text!("page_marker_off"),
@@ -63,22 +71,17 @@ impl PageMarker {
     }
 }
 
-impl Mode {
-    /// The value as stored and as the options form's `<select>` names it.
-    pub fn as_str(self) -> &'static str {
+impl Selectable for Mode {
+    const ALL: &'static [Self] = &[Mode::Tab, Mode::Domain];
+
+    fn as_str(self) -> &'static str {
         match self {
             Mode::Tab => "tab",
             Mode::Domain => "domain",
         }
     }
 
-    pub fn parse(raw: &str) -> Option<Mode> {
-        [Mode::Tab, Mode::Domain]
-            .into_iter()
-            .find(|m| m.as_str() == raw)
-    }
-
-    /// Its words (the popup's action), for the team's note.
+    /// The popup's action.
     fn text(self) -> Text {
         match self {
             Mode::Tab => text!("action_tab"),
@@ -104,14 +107,14 @@ pub struct Settings {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_page_marker"
+        deserialize_with = "lenient_choice"
     )]
     pub page_marker: Option<PageMarker>,
     /// The mode the popup leads with; `None`: the team's preset, else [`Mode::Tab`].
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_mode"
+        deserialize_with = "lenient_choice"
     )]
     pub default_mode: Option<Mode>,
 }
@@ -144,7 +147,7 @@ pub struct Managed {
     #[serde(
         default,
         rename = "pageMarker",
-        deserialize_with = "lenient_page_marker",
+        deserialize_with = "lenient_choice",
         skip_serializing_if = "Option::is_none"
     )]
     pub page_marker: Option<PageMarker>,
@@ -152,7 +155,7 @@ pub struct Managed {
     #[serde(
         default,
         rename = "defaultMode",
-        deserialize_with = "lenient_mode",
+        deserialize_with = "lenient_choice",
         skip_serializing_if = "Option::is_none"
     )]
     pub default_mode: Option<Mode>,
@@ -178,16 +181,10 @@ where
 
 /// A choice read as text (the decoder [`lenient`] already has for text: a decoder per enum
 /// would cost the wasm kilobytes); a value that is no choice is `None`.
-fn lenient_page_marker<'de, D: serde::Deserializer<'de>>(
+fn lenient_choice<'de, D: serde::Deserializer<'de>, T: Selectable>(
     deserializer: D,
-) -> Result<Option<PageMarker>, D::Error> {
-    Ok(lenient::<D, String>(deserializer)?.and_then(|v| PageMarker::parse(&v)))
-}
-
-fn lenient_mode<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Mode>, D::Error> {
-    Ok(lenient::<D, String>(deserializer)?.and_then(|v| Mode::parse(&v)))
+) -> Result<Option<T>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.and_then(|v| T::parse(&v)))
 }
 
 /// The managed-storage key of [`Managed::relay_url`].
@@ -574,15 +571,8 @@ impl Settings {
             "" => None,
             raw => Some(check_relay_url(raw)?),
         };
-        // A `<select>` offers only its options; anything else was put there by hand.
-        let page_marker = match page_marker.trim() {
-            "" => None,
-            raw => Some(PageMarker::parse(raw).ok_or_else(|| bad_choice(raw))?),
-        };
-        let default_mode = match default_mode.trim() {
-            "" => None,
-            raw => Some(Mode::parse(raw).ok_or_else(|| bad_choice(raw))?),
-        };
+        let page_marker = form_choice(page_marker)?;
+        let default_mode = form_choice(default_mode)?;
         Ok(Settings {
             github_hosts,
             cookie_lifetime_hours,
@@ -594,8 +584,15 @@ impl Settings {
     }
 }
 
-fn bad_choice(raw: &str) -> Text {
-    text!("settings_bad_choice", policy::quoted(raw))
+/// A `<select>`'s value (empty: the default); a select offers only its options, anything
+/// else was put there by hand.
+fn form_choice<T: Selectable>(raw: &str) -> Result<Option<T>, Text> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => T::parse(raw)
+            .map(Some)
+            .ok_or_else(|| text!("settings_bad_choice", policy::quoted(raw))),
+    }
 }
 
 /// What the options form holds, as typed.

@@ -351,11 +351,11 @@ impl State {
 mod tests {
     use super::*;
     use crate::i18n::testing::english;
+    use crate::routing::SessionRule;
     use crate::state::tests::{fe, granted, ready};
     use crate::state::{Applied, Config, CookieSeen};
 
-    /// The worker with the list: a page of `url` loaded in tab `tab_id`, read with `cookies`
-    /// and `applied` (the extension's records), `rules`, and nothing hidden.
+    /// The worker with the list, the page marker set to `marker`.
     fn worker(marker: PageMarker) -> State {
         let mut s = State::new(Config {
             page_marker: marker,
@@ -367,6 +367,74 @@ mod tests {
             stale: false,
         });
         s
+    }
+
+    /// What the browser answers for a tab on app.test: the extension's records, the
+    /// cookies, the session rules, and the services hidden in the tab.
+    #[derive(Default)]
+    struct Reads {
+        applied: Vec<Applied>,
+        cookies: Vec<CookieSeen>,
+        rules: Vec<SessionRule>,
+        hidden: Vec<String>,
+    }
+
+    impl Reads {
+        /// courses-fe PR 123 routed for the domain by the extension.
+        fn domain() -> Reads {
+            Reads {
+                applied: vec![applied_123()],
+                cookies: vec![cookie_123()],
+                ..Reads::default()
+            }
+        }
+
+        /// The same cookie, set by hand (no record of the extension's).
+        fn by_hand() -> Reads {
+            Reads {
+                cookies: vec![cookie_123()],
+                ..Reads::default()
+            }
+        }
+
+        /// courses-fe PR 123 routed for tab `tab_id` alone.
+        fn tab(tab_id: i32) -> Reads {
+            Reads {
+                rules: vec![crate::routing::tab_rule(
+                    tab_id,
+                    "courses-fe",
+                    None,
+                    "team-courses-fe-pr",
+                    "123",
+                    &["app.test".into(), "www.app.test".into()],
+                )],
+                ..Reads::by_hand()
+            }
+        }
+
+        fn hiding(self, service: &str) -> Reads {
+            Reads {
+                hidden: vec![service.into()],
+                ..self
+            }
+        }
+
+        /// Answers the reads the state asked for in tab `tab_id` on app.test; every effect.
+        fn answer(self, s: &mut State, tab_id: i32) -> Vec<Effect> {
+            let mut fx = s.update(Event::AppliedLoaded {
+                applied: self.applied,
+            });
+            fx.extend(s.update(Event::RulesRead { rules: self.rules }));
+            fx.extend(s.update(Event::CookiesRead {
+                host: "app.test".into(),
+                cookies: self.cookies,
+            }));
+            fx.extend(s.update(Event::DismissedLoaded {
+                tab_id,
+                services: self.hidden,
+            }));
+            fx
+        }
     }
 
     fn applied_123() -> Applied {
@@ -387,30 +455,13 @@ mod tests {
         }
     }
 
-    /// Loads `url` in `tab_id` and answers every read; returns all the effects.
-    fn load(
-        s: &mut State,
-        tab_id: i32,
-        url: &str,
-        applied: Vec<Applied>,
-        cookies: Vec<CookieSeen>,
-        rules: Vec<crate::routing::SessionRule>,
-        hidden: Vec<String>,
-    ) -> Vec<Effect> {
+    /// Loads `url` (on app.test unless said) in `tab_id` and answers every read.
+    fn load(s: &mut State, tab_id: i32, url: &str, reads: Reads) -> Vec<Effect> {
         let mut fx = s.update(Event::PageLoaded {
             tab_id,
             url: url.into(),
         });
-        let host = parse_web_url(url).map(|(_, h)| h).unwrap_or_default();
-        fx.extend(s.update(Event::AppliedLoaded { applied }));
-        fx.extend(s.update(Event::RulesRead { rules }));
-        fx.extend(s.update(Event::CookiesRead { host, cookies }));
-        if fx.contains(&Effect::LoadDismissed { tab_id }) {
-            fx.extend(s.update(Event::DismissedLoaded {
-                tab_id,
-                services: hidden,
-            }));
-        }
+        fx.extend(reads.answer(s, tab_id));
         fx
     }
 
@@ -437,29 +488,12 @@ mod tests {
         })
     }
 
-    fn tab_rule(tab_id: i32) -> crate::routing::SessionRule {
-        crate::routing::tab_rule(
-            tab_id,
-            "courses-fe",
-            None,
-            "team-courses-fe-pr",
-            "123",
-            &["app.test".into(), "www.app.test".into()],
-        )
-    }
+    const PAGE: &str = "https://app.test/courses";
 
     #[test]
     fn a_page_the_extension_routed_for_the_domain_gets_the_ribbon() {
         let mut s = worker(PageMarker::Domain);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/courses",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::domain());
         assert_eq!(check(&fx), Some((4, "https://app.test/*".into())));
         let words = shown(&mut s, &fx).expect("the ribbon");
         assert_eq!(
@@ -486,15 +520,7 @@ mod tests {
     #[test]
     fn no_ribbon_without_access_to_the_page_or_on_a_page_it_did_not_route() {
         let mut s = worker(PageMarker::Always);
-        let fx = load(
-            &mut s,
-            4,
-            "http://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 4, "http://app.test/", Reads::domain());
         let (tab_id, origin) = check(&fx).expect("asks");
         assert_eq!(origin, "http://app.test/*", "the page's own scheme");
         let fx = s.update(Event::AccessChecked {
@@ -503,14 +529,21 @@ mod tests {
             granted: false,
         });
         assert_eq!(fx, vec![], "no access: nothing injected");
-        // A host the route does not name, and a dev page of the routed host.
-        for (url, cookies) in [
-            ("https://other.test/", vec![]),
-            ("https://app.test/", vec![]),
-        ] {
-            let fx = load(&mut s, 5, url, vec![], cookies, vec![], vec![]);
-            assert_eq!(check(&fx), None, "{url}");
-        }
+        // A dev page of the routed host.
+        let fx = load(&mut s, 5, PAGE, Reads::default());
+        assert_eq!(check(&fx), None);
+        // A host the route does not name: nothing routes it.
+        s.update(Event::PageLoaded {
+            tab_id: 5,
+            url: "https://other.test/".into(),
+        });
+        let mut fx = Reads::default().answer(&mut s, 5);
+        fx.extend(s.update(Event::CookiesRead {
+            host: "other.test".into(),
+            cookies: vec![],
+        }));
+        assert!(s.records_read());
+        assert_eq!(check(&fx), None);
         // Not a web page: nothing read for a ribbon.
         let fx = s.update(Event::PageLoaded {
             tab_id: 6,
@@ -522,15 +555,7 @@ mod tests {
     #[test]
     fn a_cookie_set_by_hand_gets_no_ribbon() {
         let mut s = worker(PageMarker::Always);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::by_hand());
         assert_eq!(
             s.active("courses-fe"),
             Active::Domain {
@@ -544,27 +569,11 @@ mod tests {
     #[test]
     fn a_tab_routed_alone_gets_the_ribbon_only_when_the_setting_says_always() {
         let mut s = worker(PageMarker::Domain);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![],
-            vec![cookie_123()],
-            vec![tab_rule(4)],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::tab(4));
         assert_eq!(s.active("courses-fe"), Active::Tab { pr: 123 });
         assert_eq!(check(&fx), None, "the default: the domain only");
         let mut s = worker(PageMarker::Always);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![],
-            vec![cookie_123()],
-            vec![tab_rule(4)],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::tab(4));
         let words = shown(&mut s, &fx).expect("always: tab rules too");
         assert_eq!(words.lines[0].status, "PR 123 · this tab only");
     }
@@ -572,15 +581,7 @@ mod tests {
     #[test]
     fn the_setting_off_shows_nothing_and_reads_nothing_for_it() {
         let mut s = worker(PageMarker::Off);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![tab_rule(4)],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::domain());
         assert_eq!(check(&fx), None);
         assert!(!fx.contains(&Effect::LoadDismissed { tab_id: 4 }));
         assert!(
@@ -605,32 +606,14 @@ mod tests {
         };
         let mut s = worker(PageMarker::Domain);
         s.config = config(&user, Some(&team));
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::domain());
         assert_eq!(check(&fx), None, "locked off");
-        s.config = config(
-            &user,
-            Some(&Managed {
-                allow_user_override: None,
-                ..team
-            }),
-        );
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![],
-            vec![cookie_123()],
-            vec![tab_rule(4)],
-            vec![],
-        );
+        let unlocked = Managed {
+            allow_user_override: None,
+            ..team
+        };
+        s.config = config(&user, Some(&unlocked));
+        let fx = load(&mut s, 4, PAGE, Reads::tab(4));
         assert!(shown(&mut s, &fx).is_some(), "unlocked: the user's always");
     }
 
@@ -650,26 +633,10 @@ mod tests {
             }]
         );
         // The next load reads the stored list (the worker may have restarted meanwhile).
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec!["courses-fe".into()],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::domain().hiding("courses-fe"));
         assert_eq!(check(&fx), None, "hidden in tab 4");
         // Another tab on the host still shows it.
-        let fx = load(
-            &mut s,
-            8,
-            "https://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 8, PAGE, Reads::domain());
         assert!(shown(&mut s, &fx).is_some());
 
         // Routed again in tab 4 (the popup's choice): shown again.
@@ -690,17 +657,9 @@ mod tests {
             merge_hidden(stored.clone(), "courses-fe", false),
             Some(vec!["api".to_string()])
         );
-        assert_eq!(merge_hidden(stored.clone(), "courses-fe", true), None);
+        assert_eq!(merge_hidden(stored, "courses-fe", true), None);
         assert_eq!(merge_hidden(vec![], "courses-fe", false), None);
-        let fx = load(
-            &mut s,
-            4,
-            "https://app.test/",
-            vec![applied_123()],
-            vec![cookie_123()],
-            vec![],
-            vec![],
-        );
+        let fx = load(&mut s, 4, PAGE, Reads::domain());
         assert!(shown(&mut s, &fx).is_some(), "no longer hidden");
         // Closing the tab forgets it.
         let fx = s.update(Event::TabClosed { tab_id: 4 });
@@ -710,22 +669,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn back_to_dev_from_the_ribbon_clears_the_service_and_reloads_the_page() {
-        let mut s = worker(PageMarker::Domain);
+    /// The ribbon's *back to dev* in tab 4 of `PAGE`, the tab read as `reads`.
+    fn back_to_dev(marker: PageMarker, reads: Reads) -> Vec<Effect> {
+        let mut s = worker(marker);
         let mut fx = s.update(Event::RibbonBackToDev {
             tab_id: 4,
-            url: "https://app.test/courses".into(),
+            url: PAGE.into(),
             service: "courses-fe".into(),
         });
-        fx.extend(s.update(Event::AppliedLoaded {
-            applied: vec![applied_123()],
-        }));
-        fx.extend(s.update(Event::RulesRead { rules: vec![] }));
-        fx.extend(s.update(Event::CookiesRead {
-            host: "app.test".into(),
-            cookies: vec![cookie_123()],
-        }));
+        fx.extend(reads.answer(&mut s, 4));
+        fx
+    }
+
+    #[test]
+    fn back_to_dev_from_the_ribbon_clears_the_service_and_reloads_the_page() {
+        let fx = back_to_dev(PageMarker::Domain, Reads::domain());
         let removed: Vec<&str> = fx
             .iter()
             .filter_map(|e| match e {
@@ -734,32 +692,22 @@ mod tests {
             })
             .collect();
         assert_eq!(removed, ["https://app.test/", "https://www.app.test/"]);
-        assert_eq!(fx.last(), Some(&Effect::Render));
         assert!(fx.contains(&Effect::ReloadTab { tab_id: 4 }), "{fx:?}");
         assert!(fx.contains(&Effect::SaveApplied {
             drop: vec![applied_123()],
             add: vec![]
         }));
+        let fx = back_to_dev(PageMarker::Always, Reads::tab(4));
+        assert!(fx.contains(&Effect::RemoveSessionRules {
+            ids: vec![crate::routing::rule_id(4, "courses-fe")]
+        }));
+        assert!(fx.contains(&Effect::ReloadTab { tab_id: 4 }), "{fx:?}");
     }
 
     #[test]
     fn back_to_dev_from_the_ribbon_leaves_what_the_extension_did_not_route() {
-        for (applied, cookies) in [
-            (vec![], vec![cookie_123()]), // set by hand
-            (vec![], vec![]),             // dev already
-        ] {
-            let mut s = worker(PageMarker::Always);
-            let mut fx = s.update(Event::RibbonBackToDev {
-                tab_id: 4,
-                url: "https://app.test/".into(),
-                service: "courses-fe".into(),
-            });
-            fx.extend(s.update(Event::AppliedLoaded { applied }));
-            fx.extend(s.update(Event::RulesRead { rules: vec![] }));
-            fx.extend(s.update(Event::CookiesRead {
-                host: "app.test".into(),
-                cookies,
-            }));
+        for reads in [Reads::by_hand(), Reads::default()] {
+            let fx = back_to_dev(PageMarker::Always, reads);
             assert!(
                 !fx.iter().any(|e| matches!(
                     e,
@@ -784,34 +732,12 @@ mod tests {
             tab_id: 5,
             url: "https://app.test/b".into(),
         });
-        let mut fx = s.update(Event::AppliedLoaded {
-            applied: vec![applied_123()],
-        });
-        fx.extend(s.update(Event::RulesRead { rules: vec![] }));
-        fx.extend(s.update(Event::CookiesRead {
-            host: "app.test".into(),
-            cookies: vec![cookie_123()],
-        }));
-        fx.extend(s.update(Event::DismissedLoaded {
-            tab_id: 5,
-            services: vec![],
-        }));
+        let fx = Reads::domain().answer(&mut s, 5);
         assert_eq!(check(&fx), Some((5, "https://app.test/*".into())));
         // Then tab 4 is read again.
         assert!(fx.contains(&Effect::LoadDismissed { tab_id: 4 }), "{fx:?}");
         assert_eq!(s.tab.as_ref().map(|t| t.id), Some(4));
-        let mut fx = s.update(Event::AppliedLoaded {
-            applied: vec![applied_123()],
-        });
-        fx.extend(s.update(Event::RulesRead { rules: vec![] }));
-        fx.extend(s.update(Event::CookiesRead {
-            host: "app.test".into(),
-            cookies: vec![cookie_123()],
-        }));
-        fx.extend(s.update(Event::DismissedLoaded {
-            tab_id: 4,
-            services: vec![],
-        }));
+        let fx = Reads::domain().answer(&mut s, 4);
         assert_eq!(check(&fx), Some((4, "https://app.test/*".into())));
         assert!(s.ribbon_due.is_empty());
     }
@@ -837,25 +763,17 @@ mod tests {
 
     #[test]
     fn ribbon_messages_are_taken_only_from_its_script_in_a_tabs_top_frame() {
-        let page = "https://app.test/courses";
+        let from_page = sender(PAGE, PAGE);
         assert_eq!(
-            message_event(
-                "ours",
-                &sender(page, page),
-                &message("back_to_dev", "courses-fe")
-            ),
+            message_event("ours", &from_page, &message("back_to_dev", "courses-fe")),
             Some(Event::RibbonBackToDev {
                 tab_id: 4,
-                url: page.into(),
+                url: PAGE.into(),
                 service: "courses-fe".into()
             })
         );
         assert_eq!(
-            message_event(
-                "ours",
-                &sender(page, page),
-                &message("dismissed", "courses-fe")
-            ),
+            message_event("ours", &from_page, &message("dismissed", "courses-fe")),
             Some(Event::RibbonDismissed {
                 tab_id: 4,
                 service: "courses-fe".into()
@@ -865,21 +783,21 @@ mod tests {
             // Another extension.
             Sender {
                 id: Some("theirs".into()),
-                ..sender(page, page)
+                ..from_page.clone()
             },
             // A frame inside the page.
             Sender {
                 frame_id: Some(3),
-                ..sender(page, page)
+                ..from_page.clone()
             },
             // One of the extension's own pages opened in a tab (the popup as a page).
-            sender(page, "chrome-extension://ours/popup.html"),
+            sender(PAGE, "chrome-extension://ours/popup.html"),
             // A page of another host than the tab's (the tab moved on).
-            sender(page, "https://other.test/"),
+            sender(PAGE, "https://other.test/"),
             // Not from a tab at all.
             Sender {
                 tab: None,
-                ..sender(page, page)
+                ..from_page.clone()
             },
         ];
         for s in &refused {
@@ -894,11 +812,7 @@ mod tests {
             message("back_to_dev", ""),
             message("dismissed", &"x".repeat(MAX_SERVICE_BYTES + 1)),
         ] {
-            assert_eq!(
-                message_event("ours", &sender(page, page), &m),
-                None,
-                "{m:?}"
-            );
+            assert_eq!(message_event("ours", &from_page, &m), None, "{m:?}");
         }
     }
 }
