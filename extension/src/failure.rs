@@ -71,6 +71,8 @@ pub enum BrowserCall {
     AddRule,
     RemoveRules,
     RememberSeen,
+    /// The services whose page ribbon the user hid in a tab.
+    RememberHidden,
     SetBadge,
     SetTitle,
     Notify,
@@ -230,6 +232,7 @@ impl BrowserCall {
             BrowserCall::RememberApplied => text!("call_remember_applied"),
             BrowserCall::RememberAwaiting => text!("call_remember_awaiting"),
             BrowserCall::RememberSeen => text!("call_remember_seen"),
+            BrowserCall::RememberHidden => text!("call_remember_hidden"),
             BrowserCall::ReadCookies { url } => text!("call_read_cookies", url),
             BrowserCall::ReadRules => text!("call_read_rules"),
             BrowserCall::SetCookie { name, url } => text!("call_set_cookie", name, url),

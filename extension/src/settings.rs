@@ -1,9 +1,10 @@
 //! The settings a user may change (options page), as stored in `chrome.storage.local`
 //! under `settings`, and how the options form is read: GitHub Enterprise hosts whose
 //! `/<owner>/<repo>/pull/<n>` pages count as pull-request pages, the domain-mode cookie
-//! lifetime, the share links' query parameter and the team relay's address. Also the settings a team presets through
-//! policy ([`Managed`], `chrome.storage.managed`). Pure, tested natively; `web` reads and
-//! writes the storage.
+//! lifetime, the share links' query parameter, the team relay's address, the page ribbon
+//! ([`PageMarker`]) and the mode the popup leads with ([`Mode`]). Also the settings a team
+//! presets through policy ([`Managed`], `chrome.storage.managed`). Pure, tested natively;
+//! `web` reads and writes the storage.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,80 @@ use protocol::policy::{self, KnownSuffixes};
 
 /// The most a routing cookie may live: a month, so a forgotten one does not route forever.
 pub const MAX_COOKIE_HOURS: u64 = 24 * 30;
+
+/// Where the page ribbon ("courses-fe PR 123 · back to dev") shows: nowhere, on pages the
+/// extension routed for the whole domain (the default), or also on tabs routed alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageMarker {
+    Off,
+    #[default]
+    Domain,
+    Always,
+}
+
+/// The mode the popup leads with: its button comes first in each row, marked as the
+/// primary action. *This tab* by default: it routes nothing but the tab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Tab,
+    Domain,
+}
+
+/// A setting the options form offers as a `<select>`: its values as stored, as the form and
+/// the team's policy name them, and in words for the team's note.
+pub trait Selectable: Copy + PartialEq + 'static {
+    const ALL: &'static [Self];
+
+    fn as_str(self) -> &'static str;
+
+    fn text(self) -> Text;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == raw)
+    }
+}
+
+impl Selectable for PageMarker {
+    const ALL: &'static [Self] = &[PageMarker::Off, PageMarker::Domain, PageMarker::Always];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            PageMarker::Off => "off",
+            PageMarker::Domain => "domain",
+            PageMarker::Always => "always",
+        }
+    }
+
+    fn text(self) -> Text {
+        match self {
+            PageMarker::Off => text!("page_marker_off"),
+            PageMarker::Domain => text!("page_marker_domain"),
+            PageMarker::Always => text!("page_marker_always"),
+        }
+    }
+}
+
+impl Selectable for Mode {
+    const ALL: &'static [Self] = &[Mode::Tab, Mode::Domain];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Tab => "tab",
+            Mode::Domain => "domain",
+        }
+    }
+
+    /// The popup's action.
+    fn text(self) -> Text {
+        match self {
+            Mode::Tab => text!("action_tab"),
+            Mode::Domain => text!("action_domain"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -27,6 +102,21 @@ pub struct Settings {
     /// The share links' query parameter where the cluster's share rule names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_param: Option<String>,
+    /// Where the page ribbon shows; `None`: the team's preset, else [`PageMarker::Domain`].
+    /// A stored value of another shape is skipped alone, as in [`Managed`].
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_choice"
+    )]
+    pub page_marker: Option<PageMarker>,
+    /// The mode the popup leads with; `None`: the team's preset, else [`Mode::Tab`].
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_choice"
+    )]
+    pub default_mode: Option<Mode>,
 }
 
 /// What a team presets by policy (`chrome.storage.managed`; Chrome's
@@ -53,6 +143,22 @@ pub struct Managed {
     /// and what a user stored before is ignored. Absent: the user may override.
     #[serde(default, rename = "allowUserOverride", deserialize_with = "lenient")]
     pub allow_user_override: Option<bool>,
+    /// Where the page ribbon shows (`off`, `domain`, `always`).
+    #[serde(
+        default,
+        rename = "pageMarker",
+        deserialize_with = "lenient_choice",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub page_marker: Option<PageMarker>,
+    /// The mode the popup leads with (`tab`, `domain`).
+    #[serde(
+        default,
+        rename = "defaultMode",
+        deserialize_with = "lenient_choice",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub default_mode: Option<Mode>,
 }
 
 /// A policy value of the wrong type is `None`, not an error for the whole policy.
@@ -73,16 +179,26 @@ where
     })
 }
 
+/// A choice read as text (the decoder [`lenient`] already has for text: a decoder per enum
+/// would cost the wasm kilobytes); a value that is no choice is `None`.
+fn lenient_choice<'de, D: serde::Deserializer<'de>, T: Selectable>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.and_then(|v| T::parse(&v)))
+}
+
 /// The managed-storage key of [`Managed::relay_url`].
 pub const MANAGED_RELAY_URL: &str = "relayUrl";
 
 /// Every managed-storage key [`Managed`] reads, as the schema declares them.
-pub const MANAGED_KEYS: [&str; 5] = [
+pub const MANAGED_KEYS: [&str; 7] = [
     MANAGED_RELAY_URL,
     "githubHosts",
     "cookieLifetimeHours",
     "cookieNamePattern",
     "allowUserOverride",
+    "pageMarker",
+    "defaultMode",
 ];
 
 impl Managed {
@@ -180,6 +296,16 @@ pub fn config(settings: &Settings, managed: Option<&Managed>) -> Config {
         config.cookie_lifetime_secs = hours * 60 * 60;
     }
     config.cookie_name_pattern = team.cookie_name_pattern();
+    config.page_marker = settings
+        .page_marker
+        .filter(|_| !team.locks(Field::PageMarker))
+        .or(team.page_marker)
+        .unwrap_or_default();
+    config.default_mode = settings
+        .default_mode
+        .filter(|_| !team.locks(Field::DefaultMode))
+        .or(team.default_mode)
+        .unwrap_or_default();
     if let Some(param) = settings
         .share_param
         .as_deref()
@@ -196,6 +322,8 @@ pub enum Field {
     GithubHosts,
     CookieHours,
     Relay,
+    PageMarker,
+    DefaultMode,
 }
 
 impl Managed {
@@ -210,6 +338,8 @@ impl Managed {
             Field::GithubHosts => !self.github_hosts().is_empty(),
             Field::CookieHours => self.cookie_lifetime_hours().is_some(),
             Field::Relay => self.relay().is_some(),
+            Field::PageMarker => self.page_marker.is_some(),
+            Field::DefaultMode => self.default_mode.is_some(),
         }
     }
 }
@@ -223,12 +353,15 @@ pub struct FieldView {
     pub locked: bool,
 }
 
-/// The options form as shown: the three fields and what the page says of the team's policy.
+/// The options form as shown: the fields and what the page says of the team's policy. The
+/// two choices (`<select>`) have no placeholder: they show the value that applies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OptionsView {
     pub github_hosts: FieldView,
     pub cookie_hours: FieldView,
     pub relay: FieldView,
+    pub page_marker: FieldView,
+    pub default_mode: FieldView,
     /// What the team preset, in a sentence; `None` without a policy.
     pub team_note: Option<Text>,
 }
@@ -252,6 +385,21 @@ pub fn options_view(settings: &Settings, managed: Option<&Managed>) -> OptionsVi
             }
         }
     };
+    // A choice shows what applies: the user's own, else the team's, else the default.
+    let choice =
+        |f: Field, user: Option<&'static str>, team_value: Option<&'static str>, default| {
+            let locked = team.locks(f);
+            let value = if locked {
+                team_value
+            } else {
+                user.or(team_value)
+            };
+            FieldView {
+                value: value.unwrap_or(default).to_owned(),
+                placeholder: None,
+                locked,
+            }
+        };
     let team_hosts = team.github_hosts();
     let view = OptionsView {
         github_hosts: field(
@@ -272,6 +420,18 @@ pub fn options_view(settings: &Settings, managed: Option<&Managed>) -> OptionsVi
             settings.relay_url.clone().unwrap_or_default(),
             team.relay(),
         ),
+        page_marker: choice(
+            Field::PageMarker,
+            settings.page_marker.map(PageMarker::as_str),
+            team.page_marker.map(PageMarker::as_str),
+            PageMarker::default().as_str(),
+        ),
+        default_mode: choice(
+            Field::DefaultMode,
+            settings.default_mode.map(Mode::as_str),
+            team.default_mode.map(Mode::as_str),
+            Mode::default().as_str(),
+        ),
         team_note: None,
     };
     let mut said = Vec::new();
@@ -286,6 +446,12 @@ pub fn options_view(settings: &Settings, managed: Option<&Managed>) -> OptionsVi
     }
     if let Some(p) = team.cookie_name_pattern() {
         said.push(text!("team_sets_cookie_pattern", p));
+    }
+    if let Some(m) = team.page_marker {
+        said.push(text!("team_sets_page_marker", m.text()));
+    }
+    if let Some(m) = team.default_mode {
+        said.push(text!("team_sets_default_mode", m.text()));
     }
     let team_note = (!said.is_empty()).then(|| {
         if team.locked() {
@@ -350,13 +516,16 @@ impl Settings {
 
     /// Reads the options form: hosts one per line (or separated by commas or spaces; an
     /// `https://` prefix or trailing `/` is tolerated), the lifetime in hours, the share
-    /// parameter (empty: the default) and the relay address (empty: the local companion).
+    /// parameter (empty: the default), the relay address (empty: the local companion) and
+    /// the two choices (empty: the default).
     pub fn from_form(form: &Form<'_>) -> Result<Settings, Text> {
         let Form {
             hosts,
             hours,
             share_param,
             relay,
+            page_marker,
+            default_mode,
         } = *form;
         let mut github_hosts = Vec::new();
         for raw in hosts.split([',', ' ', '\n', '\r', '\t']) {
@@ -402,12 +571,27 @@ impl Settings {
             "" => None,
             raw => Some(check_relay_url(raw)?),
         };
+        let page_marker = form_choice(page_marker)?;
+        let default_mode = form_choice(default_mode)?;
         Ok(Settings {
             github_hosts,
             cookie_lifetime_hours,
             relay_url,
             share_param,
+            page_marker,
+            default_mode,
         })
+    }
+}
+
+/// A `<select>`'s value (empty: the default); a select offers only its options, anything
+/// else was put there by hand.
+fn form_choice<T: Selectable>(raw: &str) -> Result<Option<T>, Text> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => T::parse(raw)
+            .map(Some)
+            .ok_or_else(|| text!("settings_bad_choice", policy::quoted(raw))),
     }
 }
 
@@ -418,16 +602,31 @@ pub struct Form<'a> {
     pub hours: &'a str,
     pub share_param: &'a str,
     pub relay: &'a str,
+    pub page_marker: &'a str,
+    pub default_mode: &'a str,
 }
 
 impl Settings {
     /// What the form's save stores: the locked fields keep what was stored (the form shows
-    /// the team's values there, which are not the user's own).
+    /// the team's values there, which are not the user's own), and a choice equal to what
+    /// applies without it (the team's preset, else the default) is not stored, so it keeps
+    /// following the team's preset when that changes (a `<select>` always holds a value).
     pub fn keep_locked(self, stored: &Settings, managed: Option<&Managed>) -> Settings {
-        let Some(team) = managed else {
-            return self;
-        };
+        let none = Managed::default();
+        let team = managed.unwrap_or(&none);
         let keep = |f: Field| team.locks(f);
+        let page_marker = if keep(Field::PageMarker) {
+            stored.page_marker
+        } else {
+            self.page_marker
+                .filter(|m| *m != team.page_marker.unwrap_or_default())
+        };
+        let default_mode = if keep(Field::DefaultMode) {
+            stored.default_mode
+        } else {
+            self.default_mode
+                .filter(|m| *m != team.default_mode.unwrap_or_default())
+        };
         Settings {
             github_hosts: if keep(Field::GithubHosts) {
                 stored.github_hosts.clone()
@@ -445,6 +644,8 @@ impl Settings {
                 self.relay_url
             },
             share_param: self.share_param,
+            page_marker,
+            default_mode,
         }
     }
 }
@@ -552,6 +753,7 @@ mod tests {
             cookie_lifetime_hours: Some(100_000),
             relay_url: Some("relay.corp.test".into()),
             share_param: Some("a b".into()),
+            ..Settings::default()
         };
         let config = s.config();
         assert_eq!(config.github_hosts, ["github.com", "ok.test"]);
@@ -631,6 +833,8 @@ mod tests {
             "cookieLifetimeHours": 8,
             "cookieNamePattern": "team-*-pr",
             "allowUserOverride": false,
+            "pageMarker": "always",
+            "defaultMode": "domain",
         });
         let read: Managed = serde_json::from_value(full.clone()).unwrap();
         assert_eq!(serde_json::to_value(&read).unwrap(), full);
@@ -643,6 +847,26 @@ mod tests {
                 other => panic!("{other}"),
             };
             assert_eq!(schema["properties"][key]["type"], kind, "{key}");
+        }
+        // The two choices list exactly the values Managed reads.
+        let values = |key: &str| -> Vec<String> {
+            schema["properties"][key]["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{key} lists its values"))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(values("pageMarker"), ["off", "domain", "always"]);
+        assert_eq!(values("defaultMode"), ["tab", "domain"]);
+        for v in values("pageMarker") {
+            assert_eq!(
+                PageMarker::parse(&v).map(PageMarker::as_str),
+                Some(v.as_str())
+            );
+        }
+        for v in values("defaultMode") {
+            assert_eq!(Mode::parse(&v).map(Mode::as_str), Some(v.as_str()));
         }
         let preset: Managed = serde_json::from_value(
             serde_json::json!({ MANAGED_RELAY_URL: "https://relay.corp.test/" }),
@@ -724,7 +948,7 @@ mod tests {
             cookie_lifetime_hours: Some(8),
             cookie_name_pattern: Some("team-*-pr".into()),
             relay_url: Some("https://relay.corp.test".into()),
-            allow_user_override: None,
+            ..Managed::default()
         };
         let v = options_view(&user, Some(&team));
         assert_eq!(
@@ -786,5 +1010,144 @@ mod tests {
             }
         );
         assert!(!read.locked());
+    }
+
+    /// The ribbon and the popup's leading mode: the user's choice, the team's preset as the
+    /// default, the team's alone when locked; the options page shows the value that applies
+    /// and locks it; a saved choice equal to the preset is not stored (it follows the team).
+    #[test]
+    fn page_marker_and_default_mode_follow_the_user_the_team_and_the_lock() {
+        assert_eq!(Config::default().page_marker, PageMarker::Domain);
+        assert_eq!(Config::default().default_mode, Mode::Tab);
+        let user = Settings::from_form(&Form {
+            page_marker: "always",
+            default_mode: "domain",
+            ..Form::default()
+        })
+        .unwrap();
+        assert_eq!(user.page_marker, Some(PageMarker::Always));
+        assert_eq!(user.default_mode, Some(Mode::Domain));
+        let c = user.config();
+        assert_eq!(
+            (c.page_marker, c.default_mode),
+            (PageMarker::Always, Mode::Domain)
+        );
+        let team = Managed {
+            page_marker: Some(PageMarker::Off),
+            default_mode: Some(Mode::Tab),
+            ..Managed::default()
+        };
+        let c = config(&user, Some(&team));
+        assert_eq!(
+            (c.page_marker, c.default_mode),
+            (PageMarker::Always, Mode::Domain),
+            "the user's own"
+        );
+        let c = config(&Settings::default(), Some(&team));
+        assert_eq!(
+            (c.page_marker, c.default_mode),
+            (PageMarker::Off, Mode::Tab),
+            "the team's preset"
+        );
+        let v = options_view(&Settings::default(), Some(&team));
+        assert_eq!(
+            v.page_marker,
+            FieldView {
+                value: "off".into(),
+                placeholder: None,
+                locked: false
+            }
+        );
+        assert_eq!(v.default_mode.value, "tab");
+        assert_eq!(
+            v.team_note.unwrap().render(english()),
+            "Set by your team: page ribbon off; default mode this tab. The fields it sets are defaults you may change."
+        );
+
+        // Locked: the team's values apply and show, and saving keeps the user's stored ones.
+        let locked = Managed {
+            allow_user_override: Some(false),
+            ..team.clone()
+        };
+        let c = config(&user, Some(&locked));
+        assert_eq!(
+            (c.page_marker, c.default_mode),
+            (PageMarker::Off, Mode::Tab)
+        );
+        let v = options_view(&user, Some(&locked));
+        assert_eq!(
+            v.page_marker,
+            FieldView {
+                value: "off".into(),
+                placeholder: None,
+                locked: true
+            }
+        );
+        assert_eq!(
+            v.default_mode,
+            FieldView {
+                value: "tab".into(),
+                placeholder: None,
+                locked: true
+            }
+        );
+        let shown = Settings::from_form(&Form {
+            page_marker: &v.page_marker.value,
+            default_mode: &v.default_mode.value,
+            ..Form::default()
+        })
+        .unwrap();
+        assert_eq!(shown.keep_locked(&user, Some(&locked)), user);
+
+        // Unlocked, a choice equal to what applies anyway is not stored.
+        let same_as_team = Settings::from_form(&Form {
+            page_marker: "off",
+            default_mode: "domain",
+            ..Form::default()
+        })
+        .unwrap()
+        .keep_locked(&Settings::default(), Some(&team));
+        assert_eq!(
+            (same_as_team.page_marker, same_as_team.default_mode),
+            (None, Some(Mode::Domain))
+        );
+        let same_as_default = Settings::from_form(&Form {
+            page_marker: "domain",
+            default_mode: "tab",
+            ..Form::default()
+        })
+        .unwrap()
+        .keep_locked(&Settings::default(), None);
+        assert_eq!(same_as_default, Settings::default());
+    }
+
+    #[test]
+    fn a_choice_the_form_does_not_offer_is_refused_and_stored_odd_values_are_skipped() {
+        let err = refused(&Form {
+            page_marker: "sometimes",
+            ..Form::default()
+        });
+        assert_eq!(
+            err,
+            "Not saved: \"sometimes\" is not one of the choices offered"
+        );
+        // Storage edited by hand: the odd value is skipped, the rest of the settings stay.
+        let stored: Settings = serde_json::from_value(serde_json::json!({
+            "github_hosts": ["git.mine.test"],
+            "page_marker": "sometimes",
+            "default_mode": 3,
+        }))
+        .unwrap();
+        assert_eq!(stored.github_hosts, ["git.mine.test"]);
+        assert_eq!((stored.page_marker, stored.default_mode), (None, None));
+        let team: Managed = serde_json::from_value(serde_json::json!({
+            "pageMarker": "never",
+            "defaultMode": "domain",
+        }))
+        .unwrap();
+        assert_eq!(
+            (team.page_marker, team.default_mode),
+            (None, Some(Mode::Domain))
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! site's own blocks the route, on every host it would set), per-tab session rules, the
 //! badge, and cleanup when a preview disappears.
 //! It never touches the browser: `worker` takes its effects (running the companion requests
-//! itself), the `web` glue runs the rest and reports back as events.
+//! itself), the `web` glue runs the rest and reports back as events. The page ribbon's
+//! decisions live in [`ribbon`].
 
 use protocol::messages::ServerFailure;
 use protocol::{Preview, Route, RouteKind};
@@ -16,6 +17,10 @@ use crate::failure::{Failure, LocalError};
 use crate::i18n::Text;
 use crate::routing::{self, Refusal, SessionRule};
 use crate::text;
+
+pub mod ribbon;
+
+pub use ribbon::{Ribbon, RibbonLine};
 
 /// What the user picked for one service on the active tab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +63,10 @@ pub struct Config {
     /// The routing-cookie names the team allows (a glob, `settings::name_matches`); `None`:
     /// any name the cookie policy accepts.
     pub cookie_name_pattern: Option<String>,
+    /// Where the page ribbon shows.
+    pub page_marker: crate::settings::PageMarker,
+    /// The mode the popup leads with.
+    pub default_mode: crate::settings::Mode,
 }
 
 impl Default for Config {
@@ -68,6 +77,8 @@ impl Default for Config {
             share_param: protocol::policy::DEFAULT_SHARE_PARAM.into(),
             relay: None,
             cookie_name_pattern: None,
+            page_marker: crate::settings::PageMarker::default(),
+            default_mode: crate::settings::Mode::default(),
         }
     }
 }
@@ -145,10 +156,40 @@ pub enum Event {
         url: String,
         now_secs: u64,
     },
-    /// The worker saw a tab load a page: refresh its badge.
+    /// The worker looks at a tab (its walk after a cleanup): refresh its badge.
     TabUpdated {
         tab_id: i32,
         url: String,
+    },
+    /// A page finished loading in a tab (`tabs.onUpdated` complete, the worker): its badge,
+    /// and the page ribbon where this extension routed it.
+    PageLoaded {
+        tab_id: i32,
+        url: String,
+    },
+    /// The answer to [`Effect::LoadDismissed`]: the services whose ribbon the user hid in
+    /// the tab (empty when none or unreadable).
+    DismissedLoaded {
+        tab_id: i32,
+        services: Vec<String>,
+    },
+    /// The answer to [`Effect::CheckAccess`].
+    AccessChecked {
+        tab_id: i32,
+        origin: String,
+        granted: bool,
+    },
+    /// The ribbon's ×, from the script the worker injected into that tab.
+    RibbonDismissed {
+        tab_id: i32,
+        service: String,
+    },
+    /// The ribbon's *back to dev*, from the script the worker injected into that tab (`url`:
+    /// the tab's, as the browser reports it).
+    RibbonBackToDev {
+        tab_id: i32,
+        url: String,
+        service: String,
     },
     AppliedLoaded {
         applied: Vec<Applied>,
@@ -322,6 +363,33 @@ pub enum Effect {
         tab_id: i32,
         seen: Option<Seen>,
     },
+    /// Read the services whose ribbon the user hid in the tab (`storage.session`); answer
+    /// with [`Event::DismissedLoaded`], also when unreadable.
+    LoadDismissed {
+        tab_id: i32,
+    },
+    /// Add (`hidden`) or remove `service` in the tab's stored list, read and written
+    /// by [`ribbon::merge_hidden`].
+    SaveDismissed {
+        tab_id: i32,
+        service: String,
+        hidden: bool,
+    },
+    /// Remove the tab's stored list (the tab closed).
+    ForgetDismissed {
+        tab_id: i32,
+    },
+    /// `permissions.contains` for the page's origin, never a request; answer with
+    /// [`Event::AccessChecked`].
+    CheckAccess {
+        tab_id: i32,
+        origin: String,
+    },
+    /// Show `ribbon` in the tab's top frame (`ribbon.css`, `ribbon.js`, then its words).
+    ShowRibbon {
+        tab_id: i32,
+        ribbon: Ribbon,
+    },
     Render,
 }
 
@@ -465,6 +533,16 @@ pub struct State {
     back_to_dev: Option<i32>,
     /// A granted choice waiting for the cookies on its route's other hosts.
     pending: Option<Pending>,
+    /// Pages loaded whose ribbon is not decided yet (tab, URL), oldest first.
+    ribbon_due: Vec<(i32, String)>,
+    /// The services whose ribbon the user hid, per tab, as far as read.
+    hidden: Vec<(i32, Vec<String>)>,
+    /// The tab whose hidden services were read since it was last opened for a ribbon.
+    hidden_read: Option<i32>,
+    /// Ribbons waiting for the browser's word on access to their page (tab, origin).
+    ribbon_access: Vec<(i32, String, Ribbon)>,
+    /// The ribbon's *back to dev* (tab, service), once the tab's routing is read.
+    ribbon_back: Option<(i32, String)>,
 }
 
 /// What a share link in the tab's URL asks for.
@@ -583,6 +661,11 @@ impl State {
             closed_tabs: Vec::new(),
             back_to_dev: None,
             pending: None,
+            ribbon_due: Vec::new(),
+            hidden: Vec::new(),
+            hidden_read: None,
+            ribbon_access: Vec::new(),
+            ribbon_back: None,
         }
     }
 
@@ -719,6 +802,12 @@ impl State {
         if self.back_to_dev.is_some() {
             fx.extend(self.try_back_to_dev());
         }
+        if self.ribbon_back.is_some() {
+            fx.extend(self.try_ribbon_back());
+        }
+        if !self.ribbon_due.is_empty() {
+            fx.extend(self.try_ribbon());
+        }
         fx
     }
 
@@ -804,6 +893,19 @@ impl State {
                 }
                 fx
             }
+            Event::PageLoaded { tab_id, url } => self.page_loaded(tab_id, url),
+            Event::DismissedLoaded { tab_id, services } => self.hidden_loaded(tab_id, services),
+            Event::AccessChecked {
+                tab_id,
+                origin,
+                granted,
+            } => self.access_checked(tab_id, &origin, granted),
+            Event::RibbonDismissed { tab_id, service } => self.ribbon_dismissed(tab_id, service),
+            Event::RibbonBackToDev {
+                tab_id,
+                url,
+                service,
+            } => self.ribbon_back_to_dev(tab_id, url, service),
             Event::AppliedLoaded { applied } => {
                 self.applied = Some(applied);
                 self.settle()
@@ -899,6 +1001,9 @@ impl State {
             }
             Event::Choose { service, choice } => self.choose(service, choice, Then::Stay),
             Event::FollowLink { service, choice } => self.choose(service, choice, Then::Reload),
+            // The domain whatever the default mode: the page opens in a new tab, whose
+            // first request must carry the routing, and no tab rule can name a tab before
+            // it exists; the domain's cookie is set before the tab opens.
             Event::OpenWithPreview { service, pr, host } => match routing::check_host(&host) {
                 Ok(host) => self.choose(
                     service,
@@ -1049,6 +1154,7 @@ impl State {
                 vec![
                     Effect::ReadRules,
                     Effect::RememberSeen { tab_id, seen: None },
+                    self.ribbon_tab_closed(tab_id),
                 ]
             }
         }
@@ -1754,6 +1860,10 @@ impl State {
                 drop: dropped,
                 add: added,
             });
+        }
+        // Routed again: a ribbon the user hid in this tab shows again.
+        if choice != Choice::Dev {
+            fx.push(self.unhide(tab.id, service));
         }
         // The tab's last response was served under the old routing: it proves nothing now.
         if self.seen.iter().any(|s| s.tab_id == tab.id) {
@@ -2603,7 +2713,8 @@ pub(crate) mod tests {
                 Effect::RememberSeen {
                     tab_id: 7,
                     seen: None
-                }
+                },
+                Effect::ForgetDismissed { tab_id: 7 }
             ]
         );
         let rule = routing::tab_rule(7, "courses-fe", None, "n", "1", &["app.test".into()]);
@@ -2636,7 +2747,8 @@ pub(crate) mod tests {
                 Effect::RememberSeen {
                     tab_id: 4,
                     seen: None
-                }
+                },
+                Effect::ForgetDismissed { tab_id: 4 }
             ]
         );
         let fx = worker.update(Event::RulesRead {

@@ -9,6 +9,7 @@ use protocol::{Preview, RouteKind};
 
 use crate::failure::{Failure, LocalError};
 use crate::i18n::{Catalogue, Text};
+use crate::settings::Mode;
 use crate::state::{Active, Choice, Companion, Event, Proof, State, Tone};
 use crate::{t, text};
 
@@ -173,6 +174,8 @@ pub struct Button {
     pub disabled: Option<String>,
     /// The tab is routed this way already (`aria-pressed`).
     pub pressed: bool,
+    /// The row's primary action: the mode the popup leads with (settings `default_mode`).
+    pub primary: bool,
 }
 
 /// One service's routing of the tab, at the top of the popup.
@@ -391,7 +394,8 @@ fn row(state: &State, p: &Preview, now: u64, cat: &dyn Catalogue) -> Row {
 
 /// *this tab* and *this domain* for `p` on the active tab (empty when no route of it names
 /// the tab's host), disabled with the reason where they cannot be used; the mode the tab
-/// is routed by now is pressed. `link`: the share link's offer (ids and events of its own).
+/// is routed by now is pressed. The default mode's button comes first and is the primary
+/// one. `link`: the share link's offer (ids and events of its own).
 fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> Vec<Button> {
     let host = state.tab.as_ref().and_then(|t| t.host.as_deref());
     let Some(route) = host.and_then(|h| p.route_for(h)) else {
@@ -407,8 +411,13 @@ fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> 
         .map(|t| t.render(cat));
     let header_only =
         (route.kind == RouteKind::Header).then(|| t!(cat, "header_route_tab_only", &route.name));
+    let default_mode = state.config.default_mode;
     let make = |choice: Choice, id: &str, label: String, why: Option<String>| {
         let pressed = current == Some(choice);
+        let primary = matches!(
+            (choice, default_mode),
+            (Choice::Tab { .. }, Mode::Tab) | (Choice::Domain { .. }, Mode::Domain)
+        );
         Button {
             id: dom_id(&p.service, id),
             label,
@@ -428,10 +437,11 @@ fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> 
                 .or(why)
                 .or_else(|| (pressed && !link).then(|| t!(cat, "already_routed"))),
             pressed,
+            primary,
         }
     };
     let prefix = if link { "link-" } else { "" };
-    vec![
+    let mut buttons = vec![
         make(
             Choice::Tab { pr: p.pr },
             &format!("{prefix}t{}", p.pr),
@@ -444,7 +454,10 @@ fn mode_buttons(state: &State, p: &Preview, link: bool, cat: &dyn Catalogue) -> 
             t!(cat, "action_domain"),
             site_cookie.or(header_only),
         ),
-    ]
+    ];
+    // Tab first, unless the default is the domain (a stable sort keeps the rest in order).
+    buttons.sort_by_key(|b| !b.primary);
+    buttons
 }
 
 /// The pull request's own words, joined; `None` when the companion sent none of them.
@@ -541,6 +554,7 @@ fn current(state: &State, cat: &dyn Catalogue) -> Vec<Current> {
                     },
                     disabled: None,
                     pressed: false,
+                    primary: false,
                 });
                 if matches!(active, Active::Domain { .. } | Active::Tab { .. }) {
                     buttons.push(Button {
@@ -551,6 +565,7 @@ fn current(state: &State, cat: &dyn Catalogue) -> Vec<Current> {
                         },
                         disabled: None,
                         pressed: false,
+                        primary: false,
                     });
                 }
             }
@@ -862,6 +877,7 @@ pub fn view(state: &State, cat: &dyn Catalogue) -> View {
                     Some(_) => None,
                 },
                 pressed: false,
+                primary: false,
             })
             .collect();
         if !actions.is_empty() {
@@ -1005,6 +1021,75 @@ mod tests {
         assert_eq!(row.revision.as_deref(), Some("1a2b3c4"));
         assert_eq!(row.image_tag.as_deref(), Some("dev-1a2b3c4"));
         assert_eq!(row.age.as_deref(), Some("2 d"));
+    }
+
+    /// The default mode (settings `default_mode`, or the team's `defaultMode`) leads: its
+    /// button is first in each row and in a share link's offer, and the only primary one;
+    /// each button still applies its own mode.
+    #[test]
+    fn the_default_mode_leads_each_row() {
+        let mut s = ready(vec![fe(123)], vec![]);
+        let row = |s: &State| v(s).groups[0].rows[0].buttons.clone();
+        let shown = row(&s);
+        assert_eq!(labels(&shown), ["this tab", "this domain"]);
+        assert_eq!(
+            shown.iter().map(|b| b.primary).collect::<Vec<_>>(),
+            [true, false]
+        );
+        s.config.default_mode = Mode::Domain;
+        let shown = row(&s);
+        assert_eq!(labels(&shown), ["this domain", "this tab"]);
+        assert_eq!(
+            shown
+                .iter()
+                .map(|b| (b.id.as_str(), b.primary))
+                .collect::<Vec<_>>(),
+            [
+                ("opt-courses_fe-d123", true),
+                ("opt-courses_fe-t123", false)
+            ]
+        );
+        assert_eq!(
+            shown[0].action,
+            Event::Choose {
+                service: "courses-fe".into(),
+                choice: Choice::Domain { pr: 123 }
+            }
+        );
+        // A team that locks it decides for everyone, whatever the user stored.
+        let user = crate::settings::Settings {
+            default_mode: Some(Mode::Tab),
+            ..Default::default()
+        };
+        let team = crate::settings::Managed {
+            default_mode: Some(Mode::Domain),
+            allow_user_override: Some(false),
+            ..Default::default()
+        };
+        s.config = crate::settings::config(&user, Some(&team));
+        assert_eq!(labels(&row(&s)), ["this domain", "this tab"]);
+        s.config = crate::settings::config(&user, None);
+        assert_eq!(labels(&row(&s)), ["this tab", "this domain"]);
+
+        // A share link's offer follows it too.
+        let mut s = State::new(Config {
+            default_mode: Mode::Domain,
+            ..Config::default()
+        });
+        s.update(Event::PopupOpened {
+            tab_id: 7,
+            url: "https://app.test/?preview-switch=courses-fe:123".into(),
+            now_secs: 0,
+        });
+        crate::state::tests::records_read(&mut s, "app.test");
+        s.update(Event::ListArrived {
+            previews: vec![fe(123)],
+            age_secs: 0,
+            stale: false,
+        });
+        let link = v(&s).link.expect("the link's offer");
+        assert_eq!(labels(&link.buttons), ["this domain", "this tab"]);
+        assert!(link.buttons[0].primary && !link.buttons[1].primary);
     }
 
     #[test]

@@ -31,6 +31,14 @@ chrome.permissions.onAdded.addListener((added) => { boot().then(() => wasm.worke
 chrome.webRequest.onHeadersReceived.addListener((d) => {
   if (d.tabId >= 0) boot().then(() => wasm.worker_response_seen(d.tabId, d.url, d.responseHeaders ?? []));
 }, { urls: ["<all_urls>"], types: ["main_frame"] }, ["responseHeaders"]);
+// The page ribbon's messages (back to dev, hidden) from the script the worker injects into
+// tabs it routed (ribbon.js); Rust takes them only from that script (state/ribbon.rs).
+chrome.runtime.onMessage.addListener((message, sender) => {
+  boot().then(() => wasm.worker_ribbon_message(message, sender));
+});
+// What the worker runs in a routed page after ribbon.js, in the same isolated world: the
+// browser sends it by its source, so it names nothing from here.
+self.previewSwitchShowRibbon = (words) => globalThis.previewSwitchRibbon?.show(words) ?? 0;
 chrome.commands.onCommand.addListener((command, tab) => {
   if (command === "back-to-dev" && tab?.id !== undefined && tab.url) {
     boot().then(() => wasm.worker_back_to_dev(tab.id, tab.url));

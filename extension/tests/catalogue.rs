@@ -186,6 +186,7 @@ const ALLOWED: &[&str] = &[
     "notice {}",
     "row {}",
     "proof {class}",
+    "{class} primary",
     // Matched against what the browser or the companion says, never shown.
     "google chrome",
     "went backwards",
@@ -197,6 +198,7 @@ const ALLOWED: &[&str] = &[
     // Console lines for people debugging, never in the UI.
     "no window",
     "could not reopen the popup: {e}",
+    "could not show the page ribbon: {e}",
     "the relay ended the stream",
     "no preview-switch companion in this browser: reading the team relay",
     "preview-switch companion port",
@@ -276,6 +278,7 @@ const UI_MODULES: &[&str] = &[
     "failure.rs",
     "routing.rs",
     "settings.rs",
+    "state/ribbon.rs",
     "envs.rs",
     "web/render.rs",
     "web/envs.rs",

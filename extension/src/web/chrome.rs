@@ -352,6 +352,13 @@ mod raw {
 
         #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = request, catch)]
         pub fn permissions_request(permissions: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "permissions"], js_name = contains, catch)]
+        pub fn permissions_contains(permissions: &JsValue) -> Result<Promise, JsValue>;
+
+        #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = executeScript, catch)]
+        pub fn execute_script(injection: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["chrome", "scripting"], js_name = insertCSS, catch)]
+        pub fn insert_css(injection: &JsValue) -> Result<Promise, JsValue>;
 
         #[wasm_bindgen(js_namespace = ["chrome", "i18n"], js_name = getMessage)]
         pub fn get_message(key: &str, substitutions: &js_sys::Array) -> String;
@@ -533,6 +540,68 @@ pub fn focus_window(window_id: i32) -> Call {
 /// Must be called synchronously inside the user's click: the browser requires a gesture.
 pub fn permissions_request(permissions: &Permissions) -> Call {
     Call::with(permissions, raw::permissions_request)
+}
+
+/// `chrome.permissions.contains`: whether the extension holds them now (no prompt).
+pub fn permissions_contains(permissions: &Permissions) -> Call {
+    Call::with(permissions, raw::permissions_contains)
+}
+
+/// `chrome.runtime.id`: this extension's id (Firefox: its add-on id).
+pub fn runtime_id() -> String {
+    ["chrome", "runtime", "id"]
+        .into_iter()
+        .try_fold(JsValue::from(js_sys::global()), |o, k| {
+            js_sys::Reflect::get(&o, &k.into()).ok()
+        })
+        .and_then(|id| id.as_string())
+        .unwrap_or_default()
+}
+
+/// `{target: {tabId}, files: [file]}`: the tab's top frame (no `frameIds`, no `allFrames`).
+/// Built by hand: a few calls do not earn a serializer of their own in the wasm.
+fn injection(tab_id: i32, file: Option<&str>) -> JsValue {
+    let target = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&target, &"tabId".into(), &tab_id.into());
+    let injection = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&injection, &"target".into(), &target);
+    if let Some(file) = file {
+        let files = js_sys::Array::of1(&file.into());
+        let _ = js_sys::Reflect::set(&injection, &"files".into(), &files);
+    }
+    injection.into()
+}
+
+/// `chrome.scripting.insertCSS({target, files: [file], origin: "USER"})`: the page's own
+/// rules, even `!important`, cannot override a user-origin sheet.
+pub fn insert_user_css(tab_id: i32, file: &str) -> Call {
+    let injection = injection(tab_id, Some(file));
+    let _ = js_sys::Reflect::set(&injection, &"origin".into(), &"USER".into());
+    Call::started(raw::insert_css(&injection))
+}
+
+/// `chrome.scripting.executeScript({target, files: [file]})`, in the extension's isolated
+/// world.
+pub fn execute_file(tab_id: i32, file: &str) -> Call {
+    Call::started(raw::execute_script(&injection(tab_id, Some(file))))
+}
+
+pub fn execute_function<T: Serialize>(tab_id: i32, global: &str, arg: &T) -> Call {
+    let func = js_sys::Reflect::get(&js_sys::global(), &global.into())
+        .ok()
+        .filter(JsValue::is_function);
+    let Some(func) = func else {
+        return Call::failed(JsError(format!("{global} is not defined")));
+    };
+    match to_js(arg) {
+        Ok(arg) => {
+            let injection = injection(tab_id, None);
+            let _ = js_sys::Reflect::set(&injection, &"func".into(), &func);
+            let _ = js_sys::Reflect::set(&injection, &"args".into(), &js_sys::Array::of1(&arg));
+            Call::started(raw::execute_script(&injection))
+        }
+        Err(e) => Call::failed(e),
+    }
 }
 
 /// `chrome.i18n.getMessage`: the browser's language's words (Chromium follows `--lang`),

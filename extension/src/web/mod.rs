@@ -437,6 +437,60 @@ fn run_state(effect: state::Effect) {
             };
             background(BrowserCall::RememberSeen, call);
         }
+        state::Effect::LoadDismissed { tab_id } => spawn_local(async move {
+            let services = read_hidden(tab_id).await;
+            dispatch(state::Event::DismissedLoaded { tab_id, services });
+        }),
+        // Read, change by key, write: the popup and the worker both change a tab's list.
+        state::Effect::SaveDismissed {
+            tab_id,
+            service,
+            hidden,
+        } => {
+            spawn_local(async move {
+                let stored = read_hidden(tab_id).await;
+                if let Some(list) = state::ribbon::merge_hidden(stored, &service, hidden)
+                    && let Err(e) = chrome::session_set(&hidden_key(tab_id), &list).done().await
+                {
+                    dispatch(browser_failed(BrowserCall::RememberHidden, e));
+                }
+            });
+        }
+        state::Effect::ForgetDismissed { tab_id } => background(
+            BrowserCall::RememberHidden,
+            chrome::session_remove(&[&hidden_key(tab_id)]),
+        ),
+        state::Effect::CheckAccess { tab_id, origin } => {
+            let call = chrome::permissions_contains(&chrome::Permissions {
+                origins: std::slice::from_ref(&origin),
+            });
+            spawn_local(async move {
+                let granted = call.done().await.is_ok_and(|v| v.is_truthy());
+                dispatch(state::Event::AccessChecked {
+                    tab_id,
+                    origin,
+                    granted,
+                });
+            });
+        }
+        state::Effect::ShowRibbon { tab_id, ribbon } => {
+            let words = ribbon.words(&chrome::Messages);
+            spawn_local(async move {
+                let shown = async {
+                    chrome::insert_user_css(tab_id, "ribbon.css").done().await?;
+                    chrome::execute_file(tab_id, "ribbon.js").done().await?;
+                    chrome::execute_function(tab_id, "previewSwitchShowRibbon", &words)
+                        .done()
+                        .await
+                };
+                // The tab may have moved on or closed meanwhile: nothing to tell the user.
+                if let Err(e) = shown.await {
+                    web_sys::console::warn_1(
+                        &format!("could not show the page ribbon: {e}").into(),
+                    );
+                }
+            });
+        }
         state::Effect::OpenTab { url } => {
             // The new tab's first request must carry the cookie just set: wait for it.
             let pending = PENDING_COOKIES.with_borrow_mut(std::mem::take);
@@ -467,6 +521,23 @@ fn run_state(effect: state::Effect) {
 /// The `storage.session` key of the last response seen in tab `tab_id`.
 fn seen_key(tab_id: i32) -> String {
     format!("seen_{tab_id}")
+}
+
+/// The `storage.session` key of the services whose ribbon the user hid in tab `tab_id`.
+fn hidden_key(tab_id: i32) -> String {
+    format!("ribbon_hidden_{tab_id}")
+}
+
+/// The services whose ribbon the user hid in the tab; unreadable counts as none (the ribbon
+/// shows, and × hides it again).
+async fn read_hidden(tab_id: i32) -> Vec<String> {
+    let key = hidden_key(tab_id);
+    chrome::session_get(&[&key])
+        .done()
+        .await
+        .ok()
+        .and_then(|items| chrome::stored(&items, &key))
+        .unwrap_or_default()
 }
 
 /// The stored records of domain cookies set; none when absent or unreadable.
@@ -608,10 +679,42 @@ pub fn worker_notification_clicked(id: String) {
     dispatch(Event::NotificationClicked(id));
 }
 
-/// `chrome.tabs.onUpdated` (forwarded by `background.js`): refresh that tab's badge.
+/// `chrome.tabs.onUpdated` complete (forwarded by `background.js`): that tab's badge, and
+/// its page ribbon where the extension routed it.
 #[wasm_bindgen]
 pub fn worker_tab_updated(tab_id: i32, url: String) {
-    dispatch(state::Event::TabUpdated { tab_id, url });
+    dispatch(state::Event::PageLoaded { tab_id, url });
+}
+
+/// `chrome.runtime.onMessage` (forwarded by `background.js`): the page ribbon's *back to
+/// dev* and ×, taken only from the script the worker injected into a tab
+/// (`state::ribbon::message_event`); anything else is dropped.
+#[wasm_bindgen]
+pub fn worker_ribbon_message(message: JsValue, sender: JsValue) {
+    // Read field by field (no decoder of their own: a few kilobytes of wasm less).
+    let field = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).ok();
+    let text = |o: &JsValue, k: &str| field(o, k).and_then(|v| v.as_string());
+    let number = |o: &JsValue, k: &str| field(o, k).and_then(|v| v.as_f64());
+    let (Some(kind), Some(service)) = (
+        text(&message, "previewSwitchRibbon"),
+        text(&message, "service"),
+    ) else {
+        return;
+    };
+    let tab = field(&sender, "tab").filter(JsValue::is_object);
+    let sender = state::ribbon::Sender {
+        id: text(&sender, "id"),
+        tab: tab.map(|t| state::ribbon::SenderTab {
+            id: number(&t, "id").map(|n| n as i32),
+            url: text(&t, "url"),
+        }),
+        frame_id: number(&sender, "frameId").map(|n| n as i64),
+        url: text(&sender, "url"),
+    };
+    let message = state::ribbon::Message { kind, service };
+    if let Some(event) = state::ribbon::message_event(&chrome::runtime_id(), &sender, &message) {
+        dispatch(event);
+    }
 }
 
 /// `chrome.permissions.onAdded` (forwarded by `background.js`): finish a choice whose popup

@@ -1,5 +1,6 @@
 //! The options page: shows the stored settings in the form ([`settings::options_view`]: the
-//! team's preset values as placeholders, or in locked fields) and saves what the form says
+//! team's preset values as placeholders, or in locked fields; the page ribbon and default
+//! mode choices as selects) and saves what the form says
 //! once [`Settings::from_form`] accepts it, saying in the page (in the browser's language)
 //! what was saved or refused. A relay address needs host access to the relay, asked for
 //! from the Save click itself.
@@ -8,7 +9,7 @@ use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 
 use super::chrome;
 use crate::settings::{self, FieldView, Managed, Settings};
@@ -33,8 +34,8 @@ fn say(text: &crate::i18n::Text) {
     }
 }
 
-/// Shows `field` in the input or textarea `id`: value, placeholder, and locked (read-only,
-/// with the reason as its title).
+/// Shows `field` in the input, textarea or select `id`: value, placeholder, and locked
+/// (read-only, a select disabled, with the reason as its title).
 fn show(id: &str, field: &FieldView) {
     let Some(element) = by_id::<web_sys::HtmlElement>(id) else {
         return;
@@ -43,6 +44,10 @@ fn show(id: &str, field: &FieldView) {
         input.set_value(&field.value);
     } else if let Some(area) = element.dyn_ref::<HtmlTextAreaElement>() {
         area.set_value(&field.value);
+    } else if let Some(select) = element.dyn_ref::<HtmlSelectElement>() {
+        select.set_value(&field.value);
+        // A select has no read-only state.
+        select.set_disabled(field.locked);
     }
     if let Some(placeholder) = &field.placeholder {
         let _ = element.set_attribute("placeholder", placeholder);
@@ -68,6 +73,8 @@ async fn load() {
     show("github-hosts", &view.github_hosts);
     show("cookie-hours", &view.cookie_hours);
     show("relay-url", &view.relay);
+    show("page-marker", &view.page_marker);
+    show("default-mode", &view.default_mode);
     if let (Some(note), Some(team)) = (by_id::<web_sys::HtmlElement>("team"), &view.team_note) {
         note.set_text_content(Some(&team.render(&chrome::Messages)));
         note.set_hidden(false);
@@ -92,11 +99,15 @@ fn save() {
     let hours = by_id::<HtmlInputElement>("cookie-hours").map(|e| e.value());
     let param = by_id::<HtmlInputElement>("share-param").map(|e| e.value());
     let relay = by_id::<HtmlInputElement>("relay-url").map(|e| e.value());
+    let marker = by_id::<HtmlSelectElement>("page-marker").map(|e| e.value());
+    let mode = by_id::<HtmlSelectElement>("default-mode").map(|e| e.value());
     let settings = match Settings::from_form(&settings::Form {
         hosts: hosts.as_deref().unwrap_or(""),
         hours: hours.as_deref().unwrap_or(""),
         share_param: param.as_deref().unwrap_or(""),
         relay: relay.as_deref().unwrap_or(""),
+        page_marker: marker.as_deref().unwrap_or(""),
+        default_mode: mode.as_deref().unwrap_or(""),
     }) {
         Ok(s) => LOADED.with_borrow(|(stored, managed)| s.keep_locked(stored, managed.as_ref())),
         Err(why) => return say(&why),

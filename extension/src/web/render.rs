@@ -288,9 +288,15 @@ fn notice_el(doc: &Document, notice: &Notice) -> Element {
 }
 
 /// A real button: one click (or Enter, Space) applies it; a disabled one says why as its
-/// tooltip, and `aria-pressed` marks the way the tab is routed now.
+/// tooltip, `aria-pressed` marks the way the tab is routed now, and `primary` the row's
+/// default mode.
 fn button_el(doc: &Document, b: &Button, class: &str) -> Element {
-    let e = el(doc, "button", class, &b.label);
+    let class = if b.primary {
+        format!("{class} primary")
+    } else {
+        class.to_owned()
+    };
+    let e = el(doc, "button", &class, &b.label);
     e.set_id(&b.id);
     let _ = e.set_attribute("type", "button");
     if matches!(b.action, Event::Choose { .. } | Event::FollowLink { .. }) {
