@@ -16,7 +16,7 @@ WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' extension/Cargo.toml)
 WASM_BINDGEN=.tools/bin/wasm-bindgen
 WASM_OPT=node_modules/.bin/wasm-opt
 OUT=dist
-BUDGET=$((250 * 1024))
+BUDGET=250000
 
 setup() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
