@@ -63,6 +63,11 @@ fn keys(m: &Map<String, Value>) -> Vec<&str> {
 /// `maximum`, as Chrome's policy schema validator reads them), or `None` when it fits.
 fn misfit(value: &Value, property: &Value) -> Option<String> {
     let ty = property["type"].as_str().unwrap_or("(no type)");
+    if let Some(allowed) = property["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Some(format!("{value} is not one of {}", property["enum"]));
+    }
     let fits = match ty {
         "string" => value.is_string(),
         "boolean" => value.is_boolean(),
@@ -122,6 +127,12 @@ fn every_managed_value_in_every_template_is_declared_by_the_schema_with_its_type
         for (id, values) in third_party {
             let values = values.as_object().unwrap();
             assert!(!values.is_empty(), "{name}: no values for {id}");
+            // A template shows a team every setting it may preset.
+            let missing: Vec<&str> = keys(properties)
+                .into_iter()
+                .filter(|k| !values.contains_key(*k))
+                .collect();
+            assert!(missing.is_empty(), "{name}: no example of {missing:?}");
             for (key, value) in values {
                 let property = properties.get(key).unwrap_or_else(|| {
                     panic!("{name}: {key} is not a property of extension/static/managed_schema.json (it has {:?})", keys(properties))
@@ -133,7 +144,7 @@ fn every_managed_value_in_every_template_is_declared_by_the_schema_with_its_type
             }
         }
     }
-    assert!(checked >= 15, "only {checked} values checked");
+    assert!(checked >= 21, "only {checked} values checked");
 }
 
 #[test]
@@ -147,6 +158,9 @@ fn the_misfit_check_refuses_what_chrome_would_drop() {
     let hosts = serde_json::json!({"type": "array", "items": {"type": "string"}});
     assert_eq!(misfit(&serde_json::json!(["github.example"]), &hosts), None);
     assert!(misfit(&serde_json::json!([1]), &hosts).is_some());
+    let mode = serde_json::json!({"type": "string", "enum": ["tab", "domain"]});
+    assert_eq!(misfit(&Value::from("tab"), &mode), None);
+    assert!(misfit(&Value::from("window"), &mode).is_some());
     assert!(misfit(&Value::from("github.example"), &hosts).is_some());
 }
 
