@@ -55,6 +55,11 @@ build() {
     dir="$OUT/$browser"
     mkdir -p "$dir"
     cp -R extension/static/. "$dir/"
+    # Firefox's popup instantiates the module its background page compiled (boot.js): a
+    # preload of the wasm there is a read nobody uses, competing with the popup's own.
+    if [ "$browser" = firefox ]; then
+      sed -i '/rel="preload" href="pkg\/preview_switch_extension_bg.wasm"/d' "$dir/popup.html"
+    fi
     cp -R "$pkg" "$dir/pkg"
     # Overlays only add keys (a unit test in extension/src/lib.rs checks it).
     node -e 'const fs = require("fs");
