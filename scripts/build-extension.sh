@@ -59,6 +59,10 @@ build() {
     # preload of the wasm there is a read nobody uses, competing with the popup's own.
     if [ "$browser" = firefox ]; then
       sed -i '/rel="preload" href="pkg\/preview_switch_extension_bg.wasm"/d' "$dir/popup.html"
+      if grep -q 'rel="preload"' "$dir/popup.html"; then
+        echo "error: $dir/popup.html still preloads: the line in extension/static/popup.html changed; update this sed" >&2
+        exit 1
+      fi
     fi
     cp -R "$pkg" "$dir/pkg"
     # Overlays only add keys (a unit test in extension/src/lib.rs checks it).

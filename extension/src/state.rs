@@ -1242,26 +1242,22 @@ impl State {
                 message: text!("gone_cookie_removed", &a.name, a.hosts.join(", ")),
             });
         }
-        let dead: Vec<u32> = rules
+        // Our rules whose route is gone: their ids, and the route each carries.
+        let dead_rules: Vec<(u32, (&str, &str))> = rules
             .iter()
-            .filter(|r| r.route_pair().is_some_and(|(n, v)| !backed(n, v)))
-            .map(|r| r.id)
+            .filter_map(|r| Some((r.id, r.route_pair().filter(|(n, v)| !backed(n, v))?)))
             .collect();
+        let dead: Vec<u32> = dead_rules.iter().map(|(id, _)| *id).collect();
         // A deletion none of these records carries stays for the next read: the records read
         // may predate the choice that set the routing (an answer is not matched to its
         // request), and dropping it here would leave that cookie routing to nothing. A whole,
         // fresh list settles every deletion; a preview listed again is no longer deleted.
         if !absent_is_gone {
-            let dead_pairs: Vec<(&str, &str)> = rules
-                .iter()
-                .filter(|r| dead.contains(&r.id))
-                .filter_map(|r| r.route_pair())
-                .collect();
             let mut waiting: Vec<Route> = deleted
                 .into_iter()
                 .filter(|r| {
                     !gone.iter().any(|a| carries(r, &a.name, &a.value))
-                        && !dead_pairs.iter().any(|(n, v)| carries(r, n, v))
+                        && !dead_rules.iter().any(|(_, (n, v))| carries(r, n, v))
                         && !previews.iter().any(|p| p.routes.contains(r))
                 })
                 .collect();
