@@ -147,8 +147,10 @@ async fn mark(State(fakes): State<Fakes>, Path(app): Path<String>) -> StatusCode
     );
 
     // The marker reaches the cluster as any manifest change does: a sync operation that
-    // finishes. A write that changes no listed field is a reconcile to the watch (dropped by
-    // the list's projection, as the real server does), and would never be seen.
+    // finishes. A write that changes no listed field is a reconcile to the watch: the real
+    // server drops a frame identical after the `fields` projection to the last one sent
+    // (`pkg/apiclient/application/forwarder_overwrite.go` :: `init`; fake-argocd/BEHAVIOURS.md),
+    // so it would never be seen.
     static SYNCS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let finished = format!("2030-01-01T00:{:02}:{:02}Z", n / 60 % 60, n % 60);
