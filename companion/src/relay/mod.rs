@@ -415,8 +415,13 @@ async fn previews(State(relay): State<Arc<Relay>>, Query(query): Query<PreviewsQ
             "give ?host= the tab's host name, e.g. courses.dev.example.com",
         );
     }
+    // The listing publishes before the event stream has taken its snapshot (a task later):
+    // in between, the listing itself is what there is, and a client that follows events from
+    // the stream's start gets the same snapshot again as its first event.
+    let listed = || relay.live.subscribe().borrow().clone();
     let (snapshot, last_event_id) = match relay.events.published() {
         Some(p) => (p.snapshot, p.last_event_id),
+        None if let Some(snapshot) = listed() => (snapshot, relay.events.start_id()),
         None if relay.ready() => {
             // Every server failed before any list succeeded: no previews, and why.
             let failures = relay
